@@ -1,0 +1,137 @@
+"""HTTP routes and event handlers: parse the request, call chalicelib, map errors."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+
+from chalice import Chalice, Response
+
+from chalicelib import campaigns
+from chalicelib.auth import Operator, authenticate_operator, require_write
+from chalicelib.config import get_settings
+from chalicelib.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+)
+from chalicelib.validation import parse_json_body
+
+app = Chalice(app_name="qr-campaigns")
+# Decorator arguments and module code run during `chalice package`: read the environment
+# with defaults only, never require a variable here.
+app.debug = os.environ.get("STAGE", "local") == "local"
+app.log.setLevel(logging.INFO)
+
+# The one place where domain errors become HTTP answers.
+_STATUS = (
+    (InvalidInput, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+)
+_JSON = {"Content-Type": "application/json"}
+
+
+def _status_of(exc: DomainError) -> int:
+    return next((status for cls, status in _STATUS if isinstance(exc, cls)), 400)
+
+
+def _request_id() -> str:
+    request = app.current_request
+    context = getattr(request, "context", None) or {}
+    return str(context.get("requestId", "local"))
+
+
+def error_response(exc: DomainError) -> Response:
+    headers = dict(_JSON)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="qr-campaigns"'
+    return Response(body={"error": exc.to_dict()}, status_code=_status_of(exc), headers=headers)
+
+
+def _internal_error() -> Response:
+    # The trace goes to the log with the request id; the client gets the id only.
+    request_id = _request_id()
+    app.log.exception("unhandled error, request %s", request_id)
+    body = {"error": {"code": "internal_error", "message": f"Something went wrong on our side (request {request_id})."}}
+    return Response(body=body, status_code=500, headers=_JSON)
+
+
+def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **route_kwargs):
+    """Register a JSON route whose domain errors and crashes are answered in one format."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def handler(**params):
+            try:
+                result = view(**params)
+            except DomainError as exc:
+                return error_response(exc)
+            except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
+                return _internal_error()
+            if isinstance(result, Response):
+                return result
+            return Response(body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON)
+
+        app.route(path, methods=list(methods), **route_kwargs)(handler)
+        return view
+
+    return decorator
+
+
+def _operator() -> Operator:
+    return authenticate_operator(app.current_request.headers.get("authorization"), get_settings())
+
+
+def _writer() -> Operator:
+    operator = _operator()
+    require_write(operator)
+    return operator
+
+
+def _body() -> dict:
+    return parse_json_body(app.current_request.raw_body, get_settings().max_body_bytes)
+
+
+def _query(name: str) -> str | None:
+    return (app.current_request.query_params or {}).get(name)
+
+
+@api("/health")
+def health():
+    return {"status": "ok"}
+
+
+@api("/v1/campaigns", methods=("POST",), status=201)
+def create_campaign():
+    operator = _writer()
+    return campaigns.create_campaign(operator.brand, operator.sub, _body())
+
+
+@api("/v1/campaigns")
+def list_campaigns():
+    operator = _operator()
+    return campaigns.list_campaigns(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/campaigns/{campaign_id}")
+def get_campaign(campaign_id):
+    return campaigns.get_campaign(_operator().brand, campaign_id)
+
+
+@api("/v1/campaigns/{campaign_id}", methods=("PATCH",))
+def update_campaign(campaign_id):
+    operator = _writer()
+    return campaigns.update_campaign(operator.brand, campaign_id, operator.sub, _body())
+
+
+@api("/v1/campaigns/{campaign_id}/status", methods=("POST",))
+def change_campaign_status(campaign_id):
+    operator = _writer()
+    return campaigns.change_campaign_status(operator.brand, campaign_id, operator.sub, _body())

@@ -1,0 +1,116 @@
+"""Operator authentication: verify bearer JWTs with pinned algorithms and required claims."""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from chalicelib.config import Settings
+from chalicelib.errors import Forbidden, Unauthorized
+
+__all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
+
+log = logging.getLogger(__name__)
+
+ROLES = ("owner", "manager", "viewer")
+_WRITE_ROLES = frozenset({"owner", "manager"})
+_REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
+_BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_MAX_TOKEN_CHARS = 8192
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who is calling: taken from a verified token, never from a request body."""
+
+    sub: str
+    brand: str
+    role: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in _WRITE_ROLES
+
+
+@functools.lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    # One client per container: it caches the key set and refetches on an unknown kid.
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+
+
+def _verification_key(token: str, settings: Settings):
+    if settings.jwt_algorithm == "HS256":
+        return settings.jwt_secret
+    return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized()
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+        raise Unauthorized()
+    return token
+
+
+def authenticate_operator(authorization: str | None, settings: Settings) -> Operator:
+    """Return the operator behind an `Authorization` header, or raise Unauthorized.
+
+    Every failure gives the same message: a caller probing tokens learns nothing
+    about which check failed. The reason is logged for operators.
+    """
+    token = _bearer_token(authorization)
+    settings.check_jwt()
+    try:
+        claims = jwt.decode(
+            token,
+            key=_verification_key(token, settings),
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
+            options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        log.info("operator token refused: %s", type(exc).__name__)
+        raise Unauthorized() from None
+    sub, brand, role = claims.get("sub"), claims.get("brand"), claims.get("role")
+    if not (isinstance(sub, str) and sub and isinstance(brand, str) and _BRAND_RE.match(brand)):
+        log.info("operator token refused: bad sub or brand claim")
+        raise Unauthorized()
+    if role not in ROLES:
+        log.info("operator token refused: bad role claim")
+        raise Unauthorized()
+    return Operator(sub=sub, brand=brand, role=role)
+
+
+def require_write(operator: Operator) -> None:
+    """Viewers read only; managers and owners may change things."""
+    if not operator.can_write:
+        raise Forbidden(f"The {operator.role} role may only read.")
+
+
+def issue_operator_token(
+    settings: Settings, *, sub: str, brand: str, role: str, ttl_seconds: int = 8 * 3600
+) -> str:
+    """Sign an operator token with the local HS256 secret (local stage and tests only)."""
+    if settings.jwt_algorithm != "HS256" or not settings.jwt_secret:
+        raise RuntimeError("operator tokens are issued by the identity provider outside the local stage")
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    now = int(time.time())
+    claims = {
+        "sub": sub,
+        "brand": brand,
+        "role": role,
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -1,0 +1,301 @@
+"""Campaign setup: create, list, read, change and move through the lifecycle."""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field, model_validator
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from chalicelib.ids import new_id
+from chalicelib.models import Campaign, Prize, Rules
+from chalicelib.validation import (
+    Instant,
+    Label,
+    Schema,
+    TimeZoneName,
+    format_instant,
+    parse_limit,
+    refuse_fields,
+    validate,
+)
+
+__all__ = [
+    "create_campaign",
+    "list_campaigns",
+    "get_campaign",
+    "update_campaign",
+    "change_campaign_status",
+    "TRANSITIONS",
+]
+
+# The lifecycle: draft -> active <-> paused -> ended; a draft can be ended unused; ended is final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"active", "ended"}),
+    "active": frozenset({"paused", "ended"}),
+    "paused": frozenset({"active", "ended"}),
+    "ended": frozenset(),
+}
+_MAX_DURATION = timedelta(days=3 * 366)
+_MAX_PRIZES = 50
+_SERVER_OWNED = (
+    "campaign_id", "id", "brand", "brand_id", "status", "created_at", "updated_at",
+    "created_by", "version", "counters", "stats",
+)
+_ID_RE = re.compile(r"^cmp_[0-9A-HJKMNP-TV-Z]{26}$")
+
+class RulesIn(Schema):
+    points_per_scan: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    entries_per_scan: Annotated[int, Field(ge=0, le=1_000)] = 0
+    max_claims_per_participant_per_day: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None
+    max_claims_per_participant: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+    budget_points: Optional[Annotated[int, Field(ge=1, le=1_000_000_000_000)]] = None
+
+
+class PrizeIn(Schema):
+    name: Label
+    quantity: Annotated[int, Field(ge=1, le=10_000_000)]
+
+
+class PrizeChange(PrizeIn):
+    prize_id: Optional[Annotated[str, Field(pattern=r"^prz_[0-9A-HJKMNP-TV-Z]{26}$")]] = None
+
+
+def _unique_prize_names(prizes) -> None:
+    seen = set()
+    for index, prize in enumerate(prizes or ()):
+        key = prize.name.casefold()
+        if key in seen:
+            raise InvalidInput(f"prizes[{index}].name: Prize names must be unique.", field=f"prizes[{index}].name")
+        seen.add(key)
+
+
+class CampaignIn(Schema):
+    name: Label
+    starts_at: Instant
+    ends_at: Instant
+    timezone: TimeZoneName
+    rules: RulesIn = RulesIn()
+    prizes: Annotated[list[PrizeIn], Field(max_length=_MAX_PRIZES)] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> "CampaignIn":
+        _check_window(self.starts_at, self.ends_at)
+        _unique_prize_names(self.prizes)
+        return self
+
+
+class CampaignChange(Schema):
+    name: Optional[Label] = None
+    starts_at: Optional[Instant] = None
+    ends_at: Optional[Instant] = None
+    timezone: Optional[TimeZoneName] = None
+    rules: Optional[dict] = None
+    prizes: Optional[Annotated[list[PrizeChange], Field(max_length=_MAX_PRIZES)]] = None
+
+
+class StatusChange(Schema):
+    status: Literal["active", "paused", "ended"]
+
+
+def _check_window(starts_at: datetime, ends_at: datetime) -> None:
+    if ends_at <= starts_at:
+        raise InvalidInput("ends_at: Must be after starts_at.", field="ends_at")
+    if ends_at - starts_at > _MAX_DURATION:
+        raise InvalidInput("ends_at: A campaign may run for at most 3 years.", field="ends_at")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _to_dict(campaign: Campaign) -> dict:
+    rules = campaign.rules
+    return {
+        "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "starts_at": format_instant(campaign.starts_at),
+        "ends_at": format_instant(campaign.ends_at),
+        "timezone": campaign.timezone,
+        "rules": {name: getattr(rules, name) for name in RulesIn.model_fields},
+        "prizes": [
+            {"prize_id": p.prize_id, "name": p.name, "quantity": p.quantity} for p in campaign.prizes or []
+        ],
+        "created_at": format_instant(campaign.created_at),
+        "updated_at": format_instant(campaign.updated_at),
+        "version": campaign.version,
+    }
+
+
+def _rules(values: RulesIn) -> Rules:
+    return Rules(**values.model_dump())
+
+
+def _load(brand_id: str, campaign_id: str) -> Campaign:
+    # An id of the wrong shape can't exist: answer 404 without a read, as for another brand's id.
+    if not isinstance(campaign_id, str) or not _ID_RE.match(campaign_id):
+        raise NotFound("No such campaign.")
+    try:
+        return Campaign.get(brand_id, campaign_id, consistent_read=True)
+    except Campaign.DoesNotExist:
+        raise NotFound("No such campaign.") from None
+
+
+def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
+    """Create a draft campaign for `brand_id` from a request body."""
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    values = validate(CampaignIn, body)
+    now = _now()
+    campaign = Campaign(
+        brand_id,
+        new_id("cmp"),
+        name=values.name,
+        status="draft",
+        starts_at=values.starts_at,
+        ends_at=values.ends_at,
+        timezone=values.timezone,
+        rules=_rules(values.rules),
+        prizes=[Prize(prize_id=new_id("prz"), name=p.name, quantity=p.quantity) for p in values.prizes],
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+    )
+    try:
+        campaign.save(condition=Campaign.campaign_id.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("A campaign with this id already exists; retry.") from None
+        raise
+    return _to_dict(campaign)
+
+
+def _encode_cursor(campaign_id: str) -> str:
+    return base64.urlsafe_b64encode(campaign_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        campaign_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        campaign_id = ""
+    if not _ID_RE.match(campaign_id):
+        raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor")
+    return campaign_id
+
+
+def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """One page of the brand's campaigns, newest first, with a cursor for the next page."""
+    page_size = parse_limit(limit)
+    start_key = None
+    if cursor:
+        start_key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": _decode_cursor(cursor)}}
+    results = Campaign.query(
+        brand_id,
+        scan_index_forward=False,
+        limit=page_size,
+        last_evaluated_key=start_key,
+        page_size=page_size,
+    )
+    items = [_to_dict(c) for c in results]
+    last = results.last_evaluated_key
+    next_cursor = _encode_cursor(last["campaign_id"]["S"]) if last and len(items) == page_size else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def get_campaign(brand_id: str, campaign_id: str) -> dict:
+    """One campaign of the brand."""
+    return _to_dict(_load(brand_id, campaign_id))
+
+
+def _merged_rules(current: Rules, changes: dict) -> RulesIn:
+    # JSON merge-patch semantics: fields sent replace, null clears an optional cap.
+    merged = {name: getattr(current, name) for name in RulesIn.model_fields}
+    merged.update(changes)
+    try:
+        return validate(RulesIn, merged)
+    except InvalidInput as exc:
+        field = f"rules.{exc.field}"
+        raise InvalidInput(exc.message.replace(exc.field, field, 1), field=field) from None
+
+
+def _merged_prizes(current: list[Prize], changes: list[PrizeChange]) -> list[Prize]:
+    known = {p.prize_id for p in current or []}
+    prizes = []
+    for index, change in enumerate(changes):
+        if change.prize_id is not None and change.prize_id not in known:
+            field = f"prizes[{index}].prize_id"
+            raise InvalidInput(f"{field}: Not a prize of this campaign.", field=field)
+        prizes.append(Prize(prize_id=change.prize_id or new_id("prz"), name=change.name, quantity=change.quantity))
+    _unique_prize_names(changes)
+    return prizes
+
+
+def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
+    """Change name, window, time zone, rules or prizes of a campaign that has not ended."""
+    refuse_fields(body, ("status",), "Change the status with POST /v1/campaigns/{campaign_id}/status.")
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    for name in ("name", "starts_at", "ends_at", "timezone", "rules", "prizes"):
+        if name in body and body[name] is None:
+            raise InvalidInput(f"{name}: Must not be null.", field=name)
+    changes = validate(CampaignChange, body)
+    if not body:
+        raise InvalidInput("body: Send at least one field to change.", field="body")
+    campaign = _load(brand_id, campaign_id)
+    if campaign.status == "ended":
+        raise Conflict("An ended campaign can no longer be changed.", field="status")
+    rules = _merged_rules(campaign.rules, changes.rules) if changes.rules is not None else None
+    prizes = _merged_prizes(campaign.prizes, changes.prizes) if changes.prizes is not None else None
+    starts_at = changes.starts_at or campaign.starts_at
+    ends_at = changes.ends_at or campaign.ends_at
+    _check_window(starts_at, ends_at)
+    campaign.starts_at, campaign.ends_at = starts_at, ends_at
+    if changes.name is not None:
+        campaign.name = changes.name
+    if changes.timezone is not None:
+        campaign.timezone = changes.timezone
+    if rules is not None:
+        campaign.rules = _rules(rules)
+    if prizes is not None:
+        campaign.prizes = prizes
+    campaign.updated_at = _now()
+    _save_versioned(campaign)
+    return _to_dict(campaign)
+
+
+def _save_versioned(campaign: Campaign) -> None:
+    # The version attribute makes the save conditional: a concurrent change wins and we say so.
+    try:
+        campaign.save()
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("The campaign was changed by someone else; read it again and retry.") from None
+        raise
+
+
+def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
+    """Move a campaign along its lifecycle, refusing transitions it does not allow."""
+    target = validate(StatusChange, body).status
+    campaign = _load(brand_id, campaign_id)
+    if target == campaign.status:
+        return _to_dict(campaign)
+    if target not in TRANSITIONS[campaign.status]:
+        raise InvalidTransition(
+            f"status: A campaign that is {campaign.status} cannot become {target}.", field="status"
+        )
+    if target == "active" and campaign.ends_at <= _now():
+        raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
+    try:
+        campaign.update(
+            actions=[Campaign.status.set(target), Campaign.updated_at.set(_now())],
+            condition=Campaign.status == campaign.status,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("The campaign was changed by someone else; read it again and retry.") from None
+        raise
+    return _to_dict(campaign)

@@ -1,0 +1,80 @@
+"""Domain exceptions; the entrypoint maps each to one HTTP answer."""
+from __future__ import annotations
+
+__all__ = [
+    "DomainError",
+    "InvalidInput",
+    "Unauthorized",
+    "Forbidden",
+    "NotFound",
+    "Conflict",
+    "InvalidTransition",
+    "PayloadTooLarge",
+]
+
+
+class DomainError(Exception):
+    """Base of every error a client may see; `code` is the stable snake_case name."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(DomainError):
+    """The request is malformed; `field` names the part at fault."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if code:
+            self.code = code
+
+
+class PayloadTooLarge(InvalidInput):
+    """The body is over the size limit; refused before it is parsed."""
+
+    code = "body_too_large"
+
+
+class Unauthorized(DomainError):
+    """Credentials missing or not valid; one generic message so nothing leaks."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str = "Missing or invalid credentials.") -> None:
+        super().__init__(message)
+
+
+class Forbidden(DomainError):
+    """Credentials valid but the role may not do this."""
+
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    """No such resource for this brand (another brand's ids answer the same)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The resource changed under the request, or already exists."""
+
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A status change the lifecycle does not allow."""
+
+    code = "invalid_transition"

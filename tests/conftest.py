@@ -1,0 +1,29 @@
+"""Session-wide test settings: no real AWS credentials are ever looked up."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# Set before any test module imports boto3 or the app.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "DYNAMODB_ENDPOINT"):
+    os.environ.pop(_name, None)
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "STAGE": "local",
+})
+
+
+@pytest.fixture
+def api(store):
+    """The HTTP API over chalice's test client, bound to whichever `store` the suite provides."""
+    from chalice.test import Client
+
+    from app import app
+    from tests.support import Api
+
+    with Client(app) as client:
+        yield Api(client)

@@ -1,0 +1,51 @@
+"""Helpers shared by the functional and integration suites."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice.test import Client
+
+from chalicelib.auth import issue_operator_token
+from chalicelib.config import get_settings
+
+VALID_CAMPAIGN: dict[str, Any] = {
+    "name": "Tết 2027 noodle promotion",
+    "starts_at": "2026-12-01T00:00:00+07:00",
+    "ends_at": "2027-03-01T00:00:00+07:00",
+    "timezone": "Asia/Ho_Chi_Minh",
+    "rules": {
+        "points_per_scan": 10,
+        "entries_per_scan": 1,
+        "max_claims_per_participant_per_day": 5,
+        "max_claims_per_participant": 100,
+        "budget_points": 5_000_000,
+    },
+    "prizes": [{"name": "Motorbike", "quantity": 3}, {"name": "Phone", "quantity": 20}],
+}
+
+
+def operator_token(brand: str = "brand-a", role: str = "owner", sub: str = "user-1") -> str:
+    return issue_operator_token(get_settings(), sub=sub, brand=brand, role=role)
+
+
+class Api:
+    """A thin JSON client over chalice.test.Client with operator tokens by brand and role."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body: Any = None, *, brand: str = "brand-a", role: str = "owner",
+             token: str | None = None, raw: bytes | str | None = None, headers: dict | None = None):
+        all_headers = {"Content-Type": "application/json"}
+        auth = token if token is not None else operator_token(brand, role)
+        if auth:
+            all_headers["Authorization"] = f"Bearer {auth}"
+        all_headers.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        return getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
+
+    def json(self, method: str, path: str, body: Any = None, *, expect: int = 200, **kwargs) -> Any:
+        response = self.call(method, path, body, **kwargs)
+        assert response.status_code == expect, (response.status_code, response.body)
+        return json.loads(response.body) if response.body else None
