@@ -168,6 +168,6 @@ def parse_limit(value: str | None, *, default: int = 25, maximum: int = 100) -> 
     """A page size from a query string: a whole number from 1 to `maximum`."""
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= maximum:
         raise InvalidInput(f"limit: must be a whole number from 1 to {maximum}.", field="limit")
     return int(value)

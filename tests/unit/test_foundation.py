@@ -1,0 +1,80 @@
+"""Pure pieces: settings, ids, instants, labels, limits, and an import with no AWS at all."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib.config import LOCAL_JWT_SECRET, Settings
+from chalicelib.errors import InvalidInput
+from chalicelib.ids import new_id
+from chalicelib.validation import format_instant, parse_json_body, parse_limit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_import_app_needs_no_credentials_region_or_network():
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"}
+    code = "import app; print(len(app.app.routes))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 4
+
+
+def test_local_settings_work_with_no_configuration():
+    settings = Settings.from_environ({})
+    assert settings.stage == "local"
+    assert settings.jwt_secret == LOCAL_JWT_SECRET
+    assert settings.table_name("campaigns") == "qrc-local-campaigns"
+    settings.check_jwt()
+
+
+def test_deployed_stages_never_fall_back_to_the_local_secret():
+    settings = Settings.from_environ({"STAGE": "prod"})
+    assert settings.jwt_secret is None
+    with pytest.raises(RuntimeError):
+        settings.check_jwt()
+    with pytest.raises(RuntimeError):
+        Settings.from_environ({"STAGE": "prod", "JWT_ALGORITHM": "RS256"}).check_jwt()
+    with pytest.raises(RuntimeError):
+        Settings.from_environ({"JWT_ALGORITHM": "none"}).check_jwt()
+    Settings.from_environ({"STAGE": "prod", "JWT_ALGORITHM": "RS256", "JWT_JWKS_URL": "https://idp/jwks"}).check_jwt()
+
+
+def test_ids_are_unique_and_sort_by_creation():
+    ids = [new_id("cmp") for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 30 and i.startswith("cmp_") for i in ids)
+    # Same-millisecond ids are random within the millisecond; across milliseconds they sort.
+    assert [i[:14] for i in ids] == sorted(i[:14] for i in ids)
+
+
+def test_instants_are_returned_in_utc():
+    assert format_instant(datetime(2026, 12, 1, 7, 0, 0, 123, tzinfo=timezone.utc)) == "2026-12-01T07:00:00Z"
+
+
+@pytest.mark.parametrize("raw", [None, b"", b"[]", b"1", b"{", b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe"])
+def test_bodies_that_are_not_json_objects_are_refused(raw):
+    with pytest.raises(InvalidInput) as excinfo:
+        parse_json_body(raw, 1024)
+    assert excinfo.value.field == "body"
+
+
+def test_oversize_body_is_refused_before_parsing():
+    with pytest.raises(InvalidInput) as excinfo:
+        parse_json_body(b"{" + b" " * 2000 + b"}", 1024)
+    assert excinfo.value.code == "body_too_large"
+
+
+@pytest.mark.parametrize("value,expected", [(None, 25), ("", 25), ("1", 1), ("100", 100)])
+def test_limits(value, expected):
+    assert parse_limit(value) == expected
+
+
+@pytest.mark.parametrize("value", ["0", "101", "-1", "1.5", "ten", "１０"])
+def test_bad_limits(value):
+    with pytest.raises(InvalidInput):
+        parse_limit(value)
