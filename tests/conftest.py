@@ -27,3 +27,11 @@ def api(store):
 
     with Client(app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def campaign(api) -> dict:
+    """A fresh draft campaign of brand-a, created through the API."""
+    from tests.support import VALID_CAMPAIGN
+
+    return api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)

@@ -76,10 +76,7 @@ BAD_TOKENS = {
 
 
 @pytest.fixture
-def campaign_path(api):
-    from tests.support import VALID_CAMPAIGN
-
-    campaign = api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)
+def campaign_path(campaign):
     return f"/v1/campaigns/{campaign['campaign_id']}"
 
 
@@ -156,6 +153,7 @@ def test_rs256_mode_refuses(rs256_settings, token):
     assert str(excinfo.value) == "Missing or invalid credentials."
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 def test_short_hs256_secret_is_refused_at_use():
     weak = replace(SETTINGS, jwt_secret="short")
     with pytest.raises(RuntimeError):

@@ -86,18 +86,12 @@ def _snapshot():
     return sorted((c.brand_id, c.campaign_id, c.version) for c in Campaign.scan())
 
 
-@pytest.fixture
-def existing(api):
-    campaign = api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)
-    return campaign
-
-
 def test_the_table_has_at_least_thirty_cases():
     assert len(CREATE_CASES) >= 30
 
 
 @pytest.mark.parametrize("name", list(CREATE_CASES))
-def test_create_refuses_bad_bodies(api, existing, name):
+def test_create_refuses_bad_bodies(api, campaign, name):
     raw, field = CREATE_CASES[name]
     before = _snapshot()
     response = api.call("POST", "/v1/campaigns", raw=raw)
@@ -125,19 +119,19 @@ PATCH_CASES = {
 
 
 @pytest.mark.parametrize("name", list(PATCH_CASES))
-def test_patch_refuses_bad_bodies(api, existing, name):
+def test_patch_refuses_bad_bodies(api, campaign, name):
     raw, field = PATCH_CASES[name]
-    before = api.json("GET", f"/v1/campaigns/{existing['campaign_id']}")
-    response = api.call("PATCH", f"/v1/campaigns/{existing['campaign_id']}", raw=raw)
+    before = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}")
+    response = api.call("PATCH", f"/v1/campaigns/{campaign['campaign_id']}", raw=raw)
     assert response.status_code == 400, response.body
     assert response.json_body["error"]["field"] == field
-    assert api.json("GET", f"/v1/campaigns/{existing['campaign_id']}") == before
+    assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}") == before
 
 
 @pytest.mark.parametrize("raw", ['{}', '{"status": "draft"}', '{"status": "deleted"}', '{"status": 1}',
                                  '{"status": "active", "force": true}', 'null'])
-def test_status_refuses_bad_bodies(api, existing, raw):
-    response = api.call("POST", f"/v1/campaigns/{existing['campaign_id']}/status", raw=raw)
+def test_status_refuses_bad_bodies(api, campaign, raw):
+    response = api.call("POST", f"/v1/campaigns/{campaign['campaign_id']}/status", raw=raw)
     assert response.status_code == 400, response.body
     assert response.json_body["error"]["field"] in {"status", "force", "body"}
-    assert api.json("GET", f"/v1/campaigns/{existing['campaign_id']}")["status"] == "draft"
+    assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}")["status"] == "draft"
