@@ -1,0 +1,286 @@
+"""`chalice package` with infra/<stage>.json yields a valid stack whose tables, names and IAM match the models."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib import models
+from chalicelib.config import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ("dev", "prod")
+APP_NAME = "qr-campaigns"
+
+# cfn-lint rule ids we accept, each with the reason. Empty: the templates lint clean at
+# every level, informational included. Add an id here only with a comment saying why.
+IGNORED_LINT_RULES: frozenset[str] = frozenset()
+
+# DynamoDB data-plane actions the function may be granted. Control-plane actions
+# (CreateTable, DeleteTable, DescribeTable, ...) and Scan are deliberately absent: the
+# app never calls them at run time (PynamoDB builds its table metadata from the model,
+# DescribeTable is only for exists/create/delete). Extending this set is a review decision.
+# There are no IAM actions for TransactWriteItems/TransactGetItems: each item in a
+# transaction is authorised as PutItem/UpdateItem/DeleteItem/ConditionCheckItem/GetItem.
+ALLOWED_DYNAMODB_ACTIONS = frozenset({
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+})
+
+# Actions that IAM only accepts with Resource "*" (e.g. "xray:PutTraceSegments",
+# "cloudwatch:PutMetricData"). None is needed today.
+ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset()
+
+
+def _tool(name: str) -> str:
+    """The executable of the virtualenv running the tests, else the one on PATH."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"`{name}` is not installed: pip install -r requirements-dev.txt")
+    return found
+
+
+def _package_env() -> dict[str, str]:
+    # `chalice package` needs no AWS account: drop every credential and app setting the
+    # test session may have set, keep the rest (PATH, pip's proxy/index settings).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT"}
+    }
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return env
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def packaged(request, tmp_path_factory) -> dict:
+    """One `chalice package` per stage: its stage, template and template path."""
+    stage = request.param
+    outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
+    command = [
+        _tool("chalice"), "package",
+        "--stage", stage,
+        "--merge-template", str(Path("infra") / f"{stage}.json"),
+        str(outdir),
+    ]
+    result = subprocess.run(command, cwd=ROOT, env=_package_env(), capture_output=True, text=True, timeout=600)
+    # On a cold cache (.chalice/deployments/) chalice fetches Linux wheels from PyPI.
+    assert result.returncode == 0, (
+        f"chalice package failed (it needs PyPI unless .chalice/deployments/ holds a build of "
+        f"these requirements):\n{result.stdout}\n{result.stderr}"
+    )
+    template_path = outdir / "sam.json"
+    assert (outdir / "deployment.zip").is_file()
+    return {"stage": stage, "path": template_path, "template": json.loads(template_path.read_text())}
+
+
+def _resources(template: dict, resource_type: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r.get("Type") == resource_type}
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _functions(template: dict) -> dict[str, dict]:
+    """Logical id -> Properties of every Lambda function chalice generated."""
+    functions = {name: r["Properties"] for name, r in _resources(template, "AWS::Serverless::Function").items()}
+    assert "APIHandler" in functions
+    return functions
+
+
+def _statements(template: dict) -> list[dict]:
+    roles = _resources(template, "AWS::IAM::Role")
+    assert roles, "chalice should generate the function's role (manage_iam_role)"
+    assert not _resources(template, "AWS::IAM::Policy") and not _resources(template, "AWS::IAM::ManagedPolicy")
+    statements = []
+    for role in roles.values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+        for policy in role["Properties"]["Policies"]:
+            statements.extend(_as_list(policy["PolicyDocument"]["Statement"]))
+    return statements
+
+
+def _model_tables(table_prefix: str) -> dict[str, type]:
+    """Table name -> model for a stage's prefix, as `models.bind` names them."""
+    models.bind(Settings(table_prefix=table_prefix))
+    try:
+        return {model.Meta.table_name: model for model in models.ALL_MODELS}
+    finally:
+        models.bind(get_settings())
+
+
+def _table_prefix(stage: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return config["stages"][stage]["environment_variables"]["TABLE_PREFIX"]
+
+
+def _tables(template: dict) -> dict[str, dict]:
+    """Table name -> the whole table resource (Properties and policies)."""
+    return {r["Properties"]["TableName"]: r for r in _resources(template, "AWS::DynamoDB::Table").values()}
+
+
+def _key_schema(entries) -> list[tuple[str, str]]:
+    return [(e["AttributeName"], e["KeyType"]) for e in entries]
+
+
+def _projection(projection: dict) -> tuple:
+    return (projection["ProjectionType"], tuple(sorted(projection.get("NonKeyAttributes", ()))))
+
+
+def _indexes(entries) -> dict[str, tuple]:
+    return {
+        index.get("index_name", index.get("IndexName")): (
+            _key_schema(index.get("key_schema", index.get("KeySchema"))),
+            _projection(index.get("projection", index.get("Projection"))),
+        )
+        for index in entries or ()
+    }
+
+
+def test_template_lints_clean(packaged):
+    result = subprocess.run(
+        # `--include-checks` takes several values: `--` ends them, or it swallows the path
+        # and cfn-lint lints stdin instead.
+        [_tool("cfn-lint"), "--format", "json", "--include-checks", "I", "--", str(packaged["path"])],
+        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )
+    assert result.stdout.strip(), f"cfn-lint printed nothing:\n{result.stderr}"
+    findings = [
+        f"{m['Level']} {m['Rule']['Id']} {'/'.join(map(str, m['Location']['Path']))}: {m['Message']}"
+        for m in json.loads(result.stdout)
+        if m["Rule"]["Id"] not in IGNORED_LINT_RULES
+    ]
+    assert findings == []
+
+
+def test_stack_is_a_sam_template_with_the_function_and_api(packaged):
+    template = packaged["template"]
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    assert _resources(template, "AWS::Serverless::Api")
+    for function in _functions(template).values():
+        assert function["CodeUri"] == "./deployment.zip"
+
+
+def test_lambda_table_prefix_is_the_stage_prefix(packaged):
+    stage, template = packaged["stage"], packaged["template"]
+    for function in _functions(template).values():
+        variables = function["Environment"]["Variables"]
+        assert variables["STAGE"] == stage
+        assert variables["TABLE_PREFIX"] == _table_prefix(stage) == f"qrc-{stage}"
+
+
+def test_every_table_is_named_with_the_stage_prefix(packaged):
+    template = packaged["template"]
+    prefix = _functions(template)["APIHandler"]["Environment"]["Variables"]["TABLE_PREFIX"]
+    tables = _tables(template)
+    assert tables
+    for name in tables:
+        assert isinstance(name, str) and name.startswith(f"{prefix}-"), name
+
+
+def test_tables_are_exactly_the_models_tables(packaged):
+    prefix = _table_prefix(packaged["stage"])
+    in_template, in_models = sorted(_tables(packaged["template"])), sorted(_model_tables(prefix))
+    assert in_template == in_models, f"infra/{packaged['stage']}.json tables differ from models.ALL_MODELS"
+
+
+def test_table_schemas_match_the_models(packaged):
+    tables = _tables(packaged["template"])
+    for name, model in _model_tables(_table_prefix(packaged["stage"])).items():
+        assert name in tables, f"{model.__name__}: no table {name} in infra/{packaged['stage']}.json"
+        props = tables[name]["Properties"]
+        schema = model._get_schema()
+        assert _key_schema(props["KeySchema"]) == _key_schema(schema["key_schema"]), name
+        assert sorted((a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]) == sorted(
+            (a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]
+        ), name
+        assert _indexes(props.get("GlobalSecondaryIndexes")) == _indexes(schema["global_secondary_indexes"]), name
+        assert _indexes(props.get("LocalSecondaryIndexes")) == _indexes(schema["local_secondary_indexes"]), name
+        ttl = model._ttl_attribute()
+        expected_ttl = {"AttributeName": ttl.attr_name, "Enabled": True} if ttl else None
+        assert props.get("TimeToLiveSpecification") == expected_ttl, name
+
+
+def test_tables_are_on_demand_encrypted_and_recoverable(packaged):
+    protected = packaged["stage"] == "prod"
+    for name, table in _tables(packaged["template"]).items():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST", name
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert props["SSESpecification"]["SSEEnabled"] is True, name
+        assert props.get("DeletionProtectionEnabled", False) is protected, name
+        if protected:
+            assert table.get("DeletionPolicy") == "Retain" and table.get("UpdateReplacePolicy") == "Retain", name
+
+
+def test_functions_log_to_their_own_log_groups_only(packaged):
+    # The policy is plain JSON, so it can only name log groups of functions whose names are
+    # fixed: infra/<stage>.json sets FunctionName the way `chalice deploy` names them.
+    stage, template = packaged["stage"], packaged["template"]
+    functions = _functions(template)
+    assert functions["APIHandler"]["FunctionName"] == f"{APP_NAME}-{stage}"
+    names = [function.get("FunctionName") for function in functions.values()]
+    for name in names:
+        assert isinstance(name, str) and name.startswith(f"{APP_NAME}-{stage}"), name
+    groups = [g["Properties"]["LogGroupName"] for g in _resources(template, "AWS::Logs::LogGroup").values()]
+    assert sorted(groups) == sorted(f"/aws/lambda/{name}" for name in names)
+    log_resources = {
+        resource
+        for statement in _statements(template)
+        if any(action.startswith("logs:") for action in _as_list(statement["Action"]))
+        for resource in _as_list(statement["Resource"])
+    }
+    assert log_resources == {
+        arn
+        for name in names
+        for arn in (f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}", f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*")
+    }
+
+
+def test_policy_has_no_wildcard_actions_or_resources(packaged):
+    for statement in _statements(packaged["template"]):
+        assert statement["Effect"] == "Allow", statement
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert "*" not in action, statement
+        if "*" in _as_list(statement["Resource"]):
+            assert set(actions) <= ACTIONS_WITHOUT_RESOURCE_LEVEL, statement
+
+
+def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
+    table_models = _model_tables(_table_prefix(packaged["stage"]))
+    allowed = {}
+    for name, model in table_models.items():
+        arn = f"arn:aws:dynamodb:*:*:table/{name}"
+        allowed[arn] = name
+        schema = model._get_schema()
+        if schema["global_secondary_indexes"] or schema["local_secondary_indexes"]:
+            allowed[f"{arn}/index/*"] = name
+    granted = set()
+    for statement in _statements(packaged["template"]):
+        actions = _as_list(statement["Action"])
+        dynamodb = [a for a in actions if a.startswith("dynamodb:")]
+        if not dynamodb:
+            continue
+        assert dynamodb == actions, f"keep DynamoDB grants in their own statements: {statement}"
+        assert set(dynamodb) <= ALLOWED_DYNAMODB_ACTIONS, statement
+        for resource in _as_list(statement["Resource"]):
+            assert resource in allowed, f"{resource} is not a table (or index) of this stage's models"
+            granted.add(allowed[resource])
+    assert granted == set(table_models), "every model's table needs a grant in .chalice/policy-<stage>.json"
