@@ -1,0 +1,1 @@
+"""Developer and operator commands; never imported by the deployed app."""

@@ -1,0 +1,81 @@
+"""Seed the local stack with a demo brand's campaign, once."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
+# shadow the standard library's token module; the repo root goes there instead.
+if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import os
+from typing import Any
+
+__all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo"]
+
+DEMO_BRAND = "demo-brand"
+# A Tết promotion in the shape real Vietnamese on-pack campaigns take: points and
+# lucky-draw entries per pack, daily and lifetime caps, a points budget, a few prizes.
+DEMO_CAMPAIGN: dict[str, Any] = {
+    "name": "Mì Gấu Đỏ — Tết 2027",
+    "starts_at": "2026-11-01T00:00:00+07:00",
+    "ends_at": "2027-03-01T00:00:00+07:00",
+    "timezone": "Asia/Ho_Chi_Minh",
+    "rules": {
+        "points_per_scan": 10,
+        "entries_per_scan": 1,
+        "max_claims_per_participant_per_day": 5,
+        "max_claims_per_participant": 100,
+        "budget_points": 1_000_000,
+    },
+    "prizes": [
+        {"name": "Xe máy tay ga", "quantity": 5},
+        {"name": "Điện thoại thông minh", "quantity": 50},
+        {"name": "Thẻ cào 20.000đ", "quantity": 10_000},
+    ],
+}
+
+
+def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
+    """Create the demo campaign unless `brand_id` has a campaign already.
+
+    Returns the campaign created, or None when there was nothing to do; the models
+    must already be bound to tables that exist.
+    """
+    from chalicelib import campaigns
+
+    if campaigns.list_campaigns(brand_id)["items"]:
+        return None
+    return campaigns.create_campaign(brand_id, "seed", DEMO_CAMPAIGN)
+
+
+def main() -> int:
+    """Seed whatever DynamoDB the environment points at (local stage only)."""
+    from chalicelib import models
+    from chalicelib.config import get_settings
+    from scripts.dynamodb_local import AWS_ENV_TO_CLEAR, local_aws_env
+
+    settings = get_settings()
+    if not settings.is_local:
+        print(f"seed.py seeds the local stage only (STAGE={settings.stage})", file=sys.stderr)
+        return 2
+    if not settings.dynamodb_endpoint:
+        print("set DYNAMODB_ENDPOINT to the local engine, e.g. http://127.0.0.1:8001", file=sys.stderr)
+        return 2
+    for name in AWS_ENV_TO_CLEAR:
+        os.environ.pop(name, None)
+    for name, value in local_aws_env(settings.region).items():
+        os.environ.setdefault(name, value)
+    models.bind(settings)
+    models.create_tables()
+    campaign = seed_demo()
+    if campaign is None:
+        print(f"{DEMO_BRAND} already has campaigns; nothing seeded")
+    else:
+        print(f"seeded {DEMO_BRAND}: {campaign['name']} ({campaign['campaign_id']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Integration suite: one DynamoDB Local per test session, fresh tables per module or test."""
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from chalicelib import models
+from chalicelib.config import Settings
+from scripts import dynamodb_local
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/integration needs the engine: `-m "not integration"` skips it.
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def ddb_local() -> Iterator[str]:
+    """The endpoint of a DynamoDB Local kept in memory on a free 127.0.0.1 port."""
+    log_path = dynamodb_local.REPO_ROOT / ".local" / "logs" / "dynamodb-local-pytest.log"
+    try:
+        handle = dynamodb_local.start(db_path=None, log_path=log_path)
+    except dynamodb_local.DynamoDBLocalError as exc:
+        problem = str(exc)
+    else:
+        problem = None
+    if problem:  # failed outside the except block, so the report is the message alone
+        pytest.fail(f"DynamoDB Local is needed by the integration tests: {problem}", pytrace=False)
+    with handle:
+        yield handle.endpoint
+
+
+def _settings(endpoint: str, label: str) -> Settings:
+    # A unique prefix per module or test: tables of one never leak into another, and a
+    # rerun against a long-lived engine never meets leftovers.
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[-40:] or "t"
+    return Settings.from_environ({
+        "STAGE": "local",
+        "TABLE_PREFIX": f"it-{slug}-{uuid.uuid4().hex[:8]}",
+        "DYNAMODB_ENDPOINT": endpoint,
+        "AWS_REGION": "us-east-1",
+    })
+
+
+@contextlib.contextmanager
+def _tables_of(settings: Settings) -> Iterator[Settings]:
+    """Bind the models to `settings` with their tables created; afterwards drop them and
+    restore whatever binding was there before (another suite's, or the process default)."""
+    saved = [(model, dict(vars(model.Meta))) for model in models.ALL_MODELS]
+    models.bind(settings)
+    try:
+        models.create_tables()
+        yield settings
+    finally:
+        try:
+            models.delete_tables()
+        finally:
+            for model, meta in saved:
+                for name in set(vars(model.Meta)) - set(meta):
+                    if not name.startswith("__"):
+                        delattr(model.Meta, name)
+                for name, value in meta.items():
+                    if not name.startswith("__"):
+                        setattr(model.Meta, name, value)
+                model._connection = None
+
+
+@pytest.fixture(scope="module")
+def ddb_settings(ddb_local: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """Settings for DynamoDB Local with this module's own tables, created and bound."""
+    with _tables_of(_settings(ddb_local, request.module.__name__)) as settings:
+        yield settings
+
+
+@pytest.fixture
+def store(ddb_local: str, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    """The integration suite's store for the shared `api` fixture: fresh tables per test,
+    as the functional suite's moto store gives, so the same tests run unchanged."""
+    with _tables_of(_settings(ddb_local, request.node.name)) as settings:
+        yield settings
