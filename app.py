@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import os
+import time
 
 from chalice import Chalice, Response
 
@@ -36,6 +37,10 @@ _STATUS = (
     (Conflict, 409),
 )
 _JSON = {"Content-Type": "application/json"}
+# Body-taking routes also accept the content types clients send by mistake (curl -d sends
+# a form type, fetch with a string sends text/plain), so they get our error format, not
+# chalice's bare 415.
+_ACCEPTED_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 
 
 def _status_of(exc: DomainError) -> int:
@@ -63,22 +68,40 @@ def _internal_error() -> Response:
     return Response(body=body, status_code=500, headers=_JSON)
 
 
+def _access_log(route: str, response: Response, started: float) -> None:
+    # One structured line per request, keyed by the request id; never bodies or tokens.
+    request = app.current_request
+    error = response.body.get("error", {}) if isinstance(response.body, dict) else {}
+    app.log.info(json.dumps({
+        "request_id": _request_id(),
+        "method": request.method,
+        "route": route,
+        "status": response.status_code,
+        "error": error.get("code"),
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }))
+
+
 def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **route_kwargs):
     """Register a JSON route whose domain errors and crashes are answered in one format."""
 
     def decorator(view):
         @functools.wraps(view)
         def handler(**params):
+            started = time.perf_counter()
             try:
                 result = view(**params)
+                if not isinstance(result, Response):
+                    result = Response(body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON)
             except DomainError as exc:
-                return error_response(exc)
+                result = error_response(exc)
             except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
-                return _internal_error()
-            if isinstance(result, Response):
-                return result
-            return Response(body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON)
+                result = _internal_error()
+            _access_log(path, result, started)
+            return result
 
+        if set(methods) & {"POST", "PATCH", "PUT"}:
+            route_kwargs.setdefault("content_types", _ACCEPTED_BODY_TYPES)
         app.route(path, methods=list(methods), **route_kwargs)(handler)
         return view
 
@@ -96,7 +119,14 @@ def _writer() -> Operator:
 
 
 def _body() -> dict:
-    return parse_json_body(app.current_request.raw_body, get_settings().max_body_bytes)
+    request = app.current_request
+    media_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise InvalidInput(
+            "Send the body as JSON with the header Content-Type: application/json.",
+            field="Content-Type", code="unsupported_media_type",
+        )
+    return parse_json_body(request.raw_body, get_settings().max_body_bytes)
 
 
 def _query(name: str) -> str | None:

@@ -135,3 +135,18 @@ def test_status_refuses_bad_bodies(api, campaign, raw):
     assert response.status_code == 400, response.body
     assert response.json_body["error"]["field"] in {"status", "force", "body"}
     assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}")["status"] == "draft"
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_bodies_not_sent_as_json_get_our_error_format(api, campaign, content_type):
+    before = _snapshot()
+    response = api.call("POST", "/v1/campaigns", VALID_CAMPAIGN, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert response.json_body["error"]["code"] == "unsupported_media_type"
+    assert response.json_body["error"]["field"] == "Content-Type"
+    assert _snapshot() == before
+
+
+def test_json_with_a_charset_is_accepted(api):
+    response = api.call("POST", "/v1/campaigns", VALID_CAMPAIGN, headers={"Content-Type": "application/json; charset=utf-8"})
+    assert response.status_code == 201

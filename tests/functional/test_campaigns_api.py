@@ -172,3 +172,17 @@ def test_health_needs_no_token(api):
     response = api.call("GET", "/health", token="")
     assert response.status_code == 200
     assert response.json_body == {"status": "ok"}
+
+
+def test_a_crash_answers_a_generic_500_without_internals(api, campaign, monkeypatch):
+    from chalicelib import campaigns
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("table qrc-secret-campaigns is on fire")
+
+    monkeypatch.setattr(campaigns, "get_campaign", explode)
+    response = api.call("GET", f"/v1/campaigns/{campaign['campaign_id']}")
+    assert response.status_code == 500
+    error = response.json_body["error"]
+    assert error["code"] == "internal_error"
+    assert "on fire" not in response.body.decode() and "Traceback" not in response.body.decode()
