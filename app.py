@@ -9,7 +9,7 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import campaigns
+from chalicelib import batches, campaigns, exports, qr
 from chalicelib.auth import Operator, authenticate_operator, require_write
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -20,7 +20,7 @@ from chalicelib.errors import (
     NotFound,
     Unauthorized,
 )
-from chalicelib.validation import parse_json_body
+from chalicelib.validation import parse_int_param, parse_json_body
 
 app = Chalice(app_name="qr-campaigns")
 # Decorator arguments and module code run during `chalice package`: read the environment
@@ -133,6 +133,13 @@ def _query(name: str) -> str | None:
     return (app.current_request.query_params or {}).get(name)
 
 
+def _qr_options() -> dict:
+    ec = (_query("ec") or "M").upper()
+    if ec not in qr.EC_LEVELS:
+        raise InvalidInput("ec: must be one of L, M, Q, H.", field="ec")
+    return {"ec": ec}
+
+
 @api("/health")
 def health():
     return {"status": "ok"}
@@ -165,3 +172,72 @@ def update_campaign(campaign_id):
 def change_campaign_status(campaign_id):
     operator = _writer()
     return campaigns.change_campaign_status(operator.brand, campaign_id, operator.sub, _body())
+
+
+@api("/v1/campaigns/{campaign_id}/batches", methods=("POST",), status=201)
+def mint_batch(campaign_id):
+    operator = _writer()
+    return batches.mint_batch(operator.brand, campaign_id, operator.sub, _body())
+
+
+@api("/v1/campaigns/{campaign_id}/batches")
+def list_batches(campaign_id):
+    return batches.list_batches(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/batches/{batch_id}")
+def get_batch(batch_id):
+    return batches.get_batch(_operator().brand, batch_id)
+
+
+@api("/v1/batches/{batch_id}/status", methods=("POST",))
+def change_batch_status(batch_id):
+    operator = _writer()
+    return batches.change_batch_status(operator.brand, batch_id, operator.sub, _body())
+
+
+@api("/v1/batches/{batch_id}/codes.csv")
+def codes_csv(batch_id):
+    # Print files reveal live codes: viewers may see batches, not their codes.
+    body, name = batches.codes_csv(_writer().brand, batch_id, _query("from"), _query("to"))
+    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body=body, status_code=200, headers=headers)
+
+
+@api("/v1/codes/{code}/status", methods=("POST",))
+def change_code_status(code):
+    operator = _writer()
+    return batches.void_code(operator.brand, code, operator.sub, _body())
+
+
+@api("/v1/codes/{code}/qr.svg")
+def code_qr_svg(code):
+    ref = batches.find_code(_writer().brand, code)
+    svg = qr.render_svg(batches.code_payload(ref), **_qr_options())
+    return Response(body=svg, status_code=200, headers={"Content-Type": "image/svg+xml"})
+
+
+@api("/v1/codes/{code}/qr.png")
+def code_qr_png(code):
+    ref = batches.find_code(_writer().brand, code)
+    scale = parse_int_param("scale", _query("scale"), minimum=1, maximum=40, default=8)
+    png = qr.render_png(batches.code_payload(ref), scale=scale, **_qr_options())
+    return Response(body=png, status_code=200, headers={"Content-Type": "image/png"})
+
+
+@api("/v1/batches/{batch_id}/exports", methods=("POST",), status=202)
+def request_export(batch_id):
+    operator = _writer()
+    return exports.request_export(operator.brand, batch_id, operator.sub, _body())
+
+
+@api("/v1/exports/{export_id}")
+def get_export(export_id):
+    return exports.get_export(_writer().brand, export_id)
+
+
+@app.on_sqs_message(queue=os.environ.get("EXPORT_QUEUE_NAME", "qrc-local-exports"), batch_size=1)
+def export_worker(event):
+    # A failure raises, so SQS redelivers the message; handlers are idempotent per chunk.
+    for record in event:
+        exports.handle_message(record.body)

@@ -1,8 +1,6 @@
 """Campaign setup: create, list, read, change and move through the lifecycle."""
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal, Optional
@@ -18,6 +16,8 @@ from chalicelib.validation import (
     Label,
     Schema,
     TimeZoneName,
+    decode_cursor,
+    encode_cursor,
     format_instant,
     parse_limit,
     refuse_fields,
@@ -30,6 +30,7 @@ __all__ = [
     "get_campaign",
     "update_campaign",
     "change_campaign_status",
+    "load_campaign",
     "TRANSITIONS",
 ]
 
@@ -136,7 +137,7 @@ def _rules(values: RulesIn) -> Rules:
     return Rules(**values.model_dump())
 
 
-def _load(brand_id: str, campaign_id: str) -> Campaign:
+def load_campaign(brand_id: str, campaign_id: str) -> Campaign:
     # An id of the wrong shape can't exist: answer 404 without a read, as for another brand's id.
     if not isinstance(campaign_id, str) or not _ID_RE.match(campaign_id):
         raise NotFound("No such campaign.")
@@ -174,26 +175,12 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
     return _to_dict(campaign)
 
 
-def _encode_cursor(campaign_id: str) -> str:
-    return base64.urlsafe_b64encode(campaign_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        campaign_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        campaign_id = ""
-    if not _ID_RE.match(campaign_id):
-        raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor")
-    return campaign_id
-
-
 def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """One page of the brand's campaigns, newest first, with a cursor for the next page."""
     page_size = parse_limit(limit)
     start_key = None
     if cursor:
-        start_key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": _decode_cursor(cursor)}}
+        start_key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": decode_cursor(cursor, _ID_RE)}}
     results = Campaign.query(
         brand_id,
         scan_index_forward=False,
@@ -203,13 +190,13 @@ def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | Non
     )
     items = [_to_dict(c) for c in results]
     last = results.last_evaluated_key
-    next_cursor = _encode_cursor(last["campaign_id"]["S"]) if last and len(items) == page_size else None
+    next_cursor = encode_cursor(last["campaign_id"]["S"]) if last and len(items) == page_size else None
     return {"items": items, "next_cursor": next_cursor}
 
 
 def get_campaign(brand_id: str, campaign_id: str) -> dict:
     """One campaign of the brand."""
-    return _to_dict(_load(brand_id, campaign_id))
+    return _to_dict(load_campaign(brand_id, campaign_id))
 
 
 def _merged_rules(current: Rules, changes: dict) -> RulesIn:
@@ -245,7 +232,7 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     changes = validate(CampaignChange, body)
     if not body:
         raise InvalidInput("body: Send at least one field to change.", field="body")
-    campaign = _load(brand_id, campaign_id)
+    campaign = load_campaign(brand_id, campaign_id)
     if campaign.status == "ended":
         raise Conflict("An ended campaign can no longer be changed.", field="status")
     rules = _merged_rules(campaign.rules, changes.rules) if changes.rules is not None else None
@@ -280,7 +267,7 @@ def _save_versioned(campaign: Campaign) -> None:
 def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     """Move a campaign along its lifecycle, refusing transitions it does not allow."""
     target = validate(StatusChange, body).status
-    campaign = _load(brand_id, campaign_id)
+    campaign = load_campaign(brand_id, campaign_id)
     if target == campaign.status:
         return _to_dict(campaign)
     if target not in TRANSITIONS[campaign.status]:

@@ -6,11 +6,14 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = ["Settings", "get_settings", "LOCAL_JWT_SECRET"]
+__all__ = ["Settings", "get_settings", "LOCAL_JWT_SECRET", "LOCAL_CODE_KEYRING"]
 
 # Only ever used when STAGE=local and no JWT_SECRET is set: the dev stack and the
 # token script share it so a fresh checkout works with no configuration at all.
 LOCAL_JWT_SECRET = "local-only-insecure-operator-secret-0123456789abcdef"
+# Code MAC keys for the local stage only (32 bytes, base64url); AWS stages read theirs
+# from SSM Parameter Store (CODE_KEYRING_PARAMETER) once per container.
+LOCAL_CODE_KEYRING = "1:bG9jYWwtb25seS1jb2RlLWtleS12ZXJzaW9uLTEtMzJieXRlcw;current=1"
 
 _JWT_ALGORITHMS = ("HS256", "RS256")
 
@@ -32,6 +35,9 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 64 * 1024
     dynamodb_max_attempts: int = 5
+    code_keyring: str | None = LOCAL_CODE_KEYRING
+    code_keyring_parameter: str | None = None
+    max_csv_rows: int = 50_000
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -69,6 +75,9 @@ class Settings:
             public_base_url=environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_body_bytes=int(environ.get("MAX_BODY_BYTES", str(64 * 1024))),
             dynamodb_max_attempts=int(environ.get("DYNAMODB_MAX_ATTEMPTS", "5")),
+            code_keyring=environ.get("CODE_KEYRING") or (LOCAL_CODE_KEYRING if stage == "local" else None),
+            code_keyring_parameter=environ.get("CODE_KEYRING_PARAMETER") or None,
+            max_csv_rows=int(environ.get("MAX_CSV_ROWS", "50000")),
         )
 
 

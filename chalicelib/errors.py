@@ -10,6 +10,7 @@ __all__ = [
     "Conflict",
     "InvalidTransition",
     "PayloadTooLarge",
+    "CodeInvalid",
 ]
 
 
@@ -78,3 +79,15 @@ class InvalidTransition(Conflict):
     """A status change the lifecycle does not allow."""
 
     code = "invalid_transition"
+
+
+class CodeInvalid(NotFound):
+    """A code that is unknown, malformed, mistyped, forged or voided.
+
+    One message for every reason, so a caller guessing codes learns nothing (no oracle).
+    """
+
+    code = "code_invalid"
+
+    def __init__(self, message: str = "This code is not valid.") -> None:
+        super().__init__(message)

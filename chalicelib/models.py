@@ -11,11 +11,15 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
 
-__all__ = ["Campaign", "Rules", "Prize", "ALL_MODELS", "bind", "create_tables", "delete_tables"]
+__all__ = [
+    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState",
+    "ALL_MODELS", "bind", "create_tables", "delete_tables",
+]
 
 
 class _BaseMeta:
@@ -65,8 +69,89 @@ class Campaign(Model):
     version = VersionAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Campaign,)
-_TABLE_SUFFIXES: dict[type[Model], str] = {Campaign: "campaigns"}
+class BatchesByCampaign(GlobalSecondaryIndex):
+    """A campaign's batches in minting order (batch ids sort by creation)."""
+
+    class Meta:
+        index_name = "by_campaign"
+        projection = AllProjection()
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    batch_id = UnicodeAttribute(range_key=True)
+
+
+class BatchesByNumber(GlobalSecondaryIndex):
+    """The batch a code belongs to: codes carry the batch number, not the id."""
+
+    class Meta:
+        index_name = "by_number"
+        projection = AllProjection()
+
+    batch_number = NumberAttribute(hash_key=True)
+
+
+class Batch(Model):
+    """A print batch: one record for N codes, whose codes are derived, never stored."""
+
+    class Meta(_BaseMeta):
+        table_name = "batches"
+
+    batch_id = UnicodeAttribute(hash_key=True)
+    batch_number = NumberAttribute()
+    brand_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    quantity = NumberAttribute()
+    key_version = NumberAttribute()
+    status = UnicodeAttribute(default="inactive")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    version = VersionAttribute()
+    by_campaign = BatchesByCampaign()
+    by_number = BatchesByNumber()
+
+
+class Counter(Model):
+    """Named monotonic counters (batch numbers); each increment is a conditional write."""
+
+    class Meta(_BaseMeta):
+        table_name = "counters"
+
+    name = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+class CodeState(Model):
+    """What has happened to one code, keyed by batch number and serial.
+
+    A voided code is written here ahead of any scan, so the claim's
+    "does not exist" condition refuses it without an extra read.
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "code_states"
+
+    code_key = UnicodeAttribute(hash_key=True)
+    state = UnicodeAttribute()
+    batch_id = UnicodeAttribute()
+    brand_id = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute()
+    changed_by = UnicodeAttribute()
+
+    @staticmethod
+    def key_for(batch_number: int, serial: int) -> str:
+        return f"{batch_number}:{serial}"
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState)
+_TABLE_SUFFIXES: dict[type[Model], str] = {
+    Campaign: "campaigns",
+    Batch: "batches",
+    Counter: "counters",
+    CodeState: "code_states",
+}
 
 
 def bind(settings: Settings | None = None) -> None:

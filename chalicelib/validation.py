@@ -1,6 +1,8 @@
 """Request parsing shared by every route: JSON bodies, schemas, query parameters, field types."""
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import re
@@ -17,6 +19,10 @@ __all__ = [
     "Schema",
     "Instant",
     "Label",
+    "text",
+    "parse_int_param",
+    "encode_cursor",
+    "decode_cursor",
     "TimeZoneName",
     "parse_json_body",
     "validate",
@@ -63,20 +69,28 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
-def _check_label(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    if len(value) > 120:
-        raise ValueError("must be at most 120 characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
-        raise ValueError("must not contain control or invisible characters")
-    return unicodedata.normalize("NFC", value)
+def _text_checker(max_length: int):
+    def check(value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
+            raise ValueError("must not contain control or invisible characters")
+        return unicodedata.normalize("NFC", value)
+
+    return check
+
+
+def text(max_length: int):
+    """A trimmed, non-empty string of at most `max_length` visible characters."""
+    return Annotated[str, AfterValidator(_text_checker(max_length))]
 
 
 Instant = Annotated[datetime, BeforeValidator(_parse_instant)]
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
-Label = Annotated[str, AfterValidator(_check_label)]
+Label = text(120)
 
 
 def format_instant(value: datetime) -> str:
@@ -166,8 +180,29 @@ def refuse_fields(data: dict, names: Iterable[str], reason: str) -> None:
 
 def parse_limit(value: str | None, *, default: int = 25, maximum: int = 100) -> int:
     """A page size from a query string: a whole number from 1 to `maximum`."""
+    return parse_int_param("limit", value, minimum=1, maximum=maximum, default=default)
+
+
+def parse_int_param(name: str, value: str | None, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
+    """A whole-number query parameter within bounds, or `default` when absent."""
     if value is None or value == "":
         return default
-    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= maximum:
-        raise InvalidInput(f"limit: must be a whole number from 1 to {maximum}.", field="limit")
+    if not re.fullmatch(r"[0-9]{1,10}", value) or not minimum <= int(value) <= maximum:
+        raise InvalidInput(f"{name}: must be a whole number from {minimum} to {maximum}.", field=name)
     return int(value)
+
+
+def encode_cursor(last_id: str) -> str:
+    """An opaque page cursor: the last id of the page, base64url."""
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, id_pattern: re.Pattern) -> str:
+    """The id inside a cursor this API returned; anything else is a 400 naming `cursor`."""
+    try:
+        last_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        last_id = ""
+    if not id_pattern.fullmatch(last_id):
+        raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor")
+    return last_id

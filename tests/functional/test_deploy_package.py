@@ -135,7 +135,8 @@ def _tables(template: dict) -> dict[str, dict]:
 
 
 def _key_schema(entries) -> list[tuple[str, str]]:
-    return [(e["AttributeName"], e["KeyType"]) for e in entries]
+    # HASH before RANGE, as CloudFormation requires; PynamoDB lists them in declaration order.
+    return sorted(((e["AttributeName"], e["KeyType"]) for e in entries), key=lambda k: k[1] != "HASH")
 
 
 def _projection(projection: dict) -> tuple:
@@ -270,8 +271,8 @@ def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
         arn = f"arn:aws:dynamodb:*:*:table/{name}"
         allowed[arn] = name
         schema = model._get_schema()
-        if schema["global_secondary_indexes"] or schema["local_secondary_indexes"]:
-            allowed[f"{arn}/index/*"] = name
+        for index in schema["global_secondary_indexes"] + schema["local_secondary_indexes"]:
+            allowed[f"{arn}/index/{index['index_name']}"] = name
     granted = set()
     for statement in _statements(packaged["template"]):
         actions = _as_list(statement["Action"])

@@ -1,0 +1,266 @@
+"""Print batches: mint N codes with one record, activate, void, and look codes up."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Annotated, Iterator, Literal, Optional
+
+from pydantic import Field
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib import codes
+from chalicelib.campaigns import load_campaign
+from chalicelib.config import get_settings
+from chalicelib.errors import CodeInvalid, Conflict, InvalidInput, InvalidTransition, NotFound
+from chalicelib.ids import new_id
+from chalicelib.models import Batch, CodeState, Counter
+from chalicelib.storage import get_keyring
+from chalicelib.validation import (
+    Schema,
+    decode_cursor,
+    encode_cursor,
+    format_instant,
+    parse_int_param,
+    parse_limit,
+    refuse_fields,
+    text,
+    validate,
+)
+
+__all__ = [
+    "MAX_QUANTITY",
+    "TRANSITIONS",
+    "CodeRef",
+    "mint_batch",
+    "list_batches",
+    "get_batch",
+    "change_batch_status",
+    "find_code",
+    "void_code",
+    "code_payload",
+    "csv_lines",
+    "codes_csv",
+]
+
+MAX_QUANTITY = 10_000_000
+# inactive while printing (scans refused), active once shipped, void if lost: void is final.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "inactive": frozenset({"active", "void"}),
+    "active": frozenset({"void"}),
+    "void": frozenset(),
+}
+_ID_RE = re.compile(r"^bat_[0-9A-HJKMNP-TV-Z]{26}$")
+_SERVER_OWNED = ("batch_id", "batch_number", "brand", "brand_id", "campaign_id", "status", "key_version",
+                 "created_at", "updated_at", "created_by", "version")
+_BATCH_COUNTER = "batch_number"
+
+
+class BatchIn(Schema):
+    sku: text(64)
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    label: Optional[text(120)] = None
+
+
+class BatchStatusChange(Schema):
+    status: Literal["active", "void"]
+
+
+class CodeStatusChange(Schema):
+    status: Literal["void"]
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    """A genuine code of one of the brand's batches."""
+
+    code: str
+    serial: int
+    batch: Batch
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _to_dict(batch: Batch) -> dict:
+    return {
+        "batch_id": batch.batch_id,
+        "batch_number": batch.batch_number,
+        "campaign_id": batch.campaign_id,
+        "sku": batch.sku,
+        "label": batch.label,
+        "quantity": batch.quantity,
+        "status": batch.status,
+        "serials": {"first": 0, "last": batch.quantity - 1},
+        "created_at": format_instant(batch.created_at),
+        "updated_at": format_instant(batch.updated_at),
+        "version": batch.version,
+    }
+
+
+def _next_batch_number() -> int:
+    # An atomic, conditional increment: two mints never get the same number. A retried
+    # call after a timeout may skip a number; a skipped number is harmless, a repeat is not.
+    counter = Counter(_BATCH_COUNTER)
+    try:
+        counter.update(
+            actions=[Counter.value.add(1)],
+            condition=Counter.value.does_not_exist() | (Counter.value < codes.BATCH_MAX),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("Batch numbers are exhausted; contact support.") from None
+        raise
+    return int(counter.value)
+
+
+def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
+    """Create an inactive batch of `quantity` codes: one record, whatever the quantity."""
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    values = validate(BatchIn, body)
+    campaign = load_campaign(brand_id, campaign_id)
+    if campaign.status == "ended":
+        raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
+    now = _now()
+    batch = Batch(
+        new_id("bat"),
+        batch_number=_next_batch_number(),
+        brand_id=brand_id,
+        campaign_id=campaign.campaign_id,
+        sku=values.sku,
+        label=values.label,
+        quantity=values.quantity,
+        key_version=get_keyring().current,
+        status="inactive",
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+    )
+    try:
+        batch.save(condition=Batch.batch_id.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("A batch with this id already exists; retry.") from None
+        raise
+    return _to_dict(batch)
+
+
+def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """One page of a campaign's batches, oldest first."""
+    page_size = parse_limit(limit)
+    campaign = load_campaign(brand_id, campaign_id)
+    start_key = None
+    if cursor:
+        last_id = decode_cursor(cursor, _ID_RE)
+        start_key = {"batch_id": {"S": last_id}, "campaign_id": {"S": campaign.campaign_id}}
+    results = Batch.by_campaign.query(
+        campaign.campaign_id, limit=page_size, page_size=page_size, last_evaluated_key=start_key
+    )
+    items = [_to_dict(b) for b in results]
+    last = results.last_evaluated_key
+    next_cursor = encode_cursor(last["batch_id"]["S"]) if last and len(items) == page_size else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _load(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
+    if not isinstance(batch_id, str) or not _ID_RE.match(batch_id):
+        raise NotFound("No such batch.")
+    try:
+        batch = Batch.get(batch_id, consistent_read=consistent)
+    except Batch.DoesNotExist:
+        raise NotFound("No such batch.") from None
+    if batch.brand_id != brand_id:
+        raise NotFound("No such batch.")
+    return batch
+
+
+def get_batch(brand_id: str, batch_id: str) -> dict:
+    """One batch of the brand."""
+    return _to_dict(_load(brand_id, batch_id))
+
+
+def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) -> dict:
+    """Activate a printed batch or void a lost one; void is final."""
+    target = validate(BatchStatusChange, body).status
+    batch = _load(brand_id, batch_id)
+    if target == batch.status:
+        return _to_dict(batch)
+    if target not in TRANSITIONS[batch.status]:
+        raise InvalidTransition(f"status: A batch that is {batch.status} cannot become {target}.", field="status")
+    try:
+        batch.update(
+            actions=[Batch.status.set(target), Batch.updated_at.set(_now())],
+            condition=Batch.status == batch.status,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Conflict("The batch was changed by someone else; read it again and retry.") from None
+        raise
+    return _to_dict(batch)
+
+
+def find_code(brand_id: str, code_text: str) -> CodeRef:
+    """The brand's batch behind a code; forged or mistyped codes fail before any read."""
+    parts = codes.parse_code(code_text, get_keyring())
+    batch = next(iter(Batch.by_number.query(parts.batch_number, limit=1)), None)
+    if batch is None or batch.brand_id != brand_id or parts.serial >= batch.quantity:
+        raise CodeInvalid()
+    return CodeRef(code=codes.format_code(parts, get_keyring()), serial=parts.serial, batch=batch)
+
+
+def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
+    """Void one code ahead of any scan; voiding twice is a no-op, a claimed code stays claimed."""
+    validate(CodeStatusChange, body)
+    ref = find_code(brand_id, code_text)
+    state = CodeState(
+        CodeState.key_for(ref.batch.batch_number, ref.serial),
+        state="void",
+        batch_id=ref.batch.batch_id,
+        brand_id=brand_id,
+        changed_at=_now(),
+        changed_by=actor,
+    )
+    try:
+        state.save(condition=CodeState.code_key.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        state = CodeState.get(state.code_key, consistent_read=True)
+        if state.state != "void":
+            raise Conflict("This code has already been claimed.", field="code") from None
+    return {"code": ref.code, "batch_id": ref.batch.batch_id, "serial": ref.serial, "status": "void",
+            "voided_at": format_instant(state.changed_at)}
+
+
+def code_payload(ref: CodeRef) -> str:
+    """What the code's QR symbol encodes: its landing URL, upper case."""
+    return codes.code_url(get_settings().public_base_url, ref.code)
+
+
+def csv_lines(batch: Batch, start: int, stop: int) -> Iterator[str]:
+    """`serial,code,url` lines for serials start <= serial < stop, header first."""
+    base_url = get_settings().public_base_url
+    yield "serial,code,url\n"
+    for serial, code in codes.iter_codes(get_keyring(), batch.batch_number, start, stop, key_version=batch.key_version):
+        yield f"{serial},{code},{codes.code_url(base_url, code)}\n"
+
+
+def codes_csv(brand_id: str, batch_id: str, first: str | None, last: str | None) -> tuple[str, str]:
+    """A slice of the print file (inclusive serial range) and its file name."""
+    batch = _load(brand_id, batch_id, consistent=False)
+    if batch.status == "void":
+        raise Conflict("The batch is void; its codes must not be printed.", field="status")
+    top = batch.quantity - 1
+    start = parse_int_param("from", first, minimum=0, maximum=top, default=0)
+    end = parse_int_param("to", last, minimum=0, maximum=top, default=top)
+    if start > end:
+        raise InvalidInput("from: must not be greater than to.", field="from")
+    limit = get_settings().max_csv_rows
+    if end - start + 1 > limit:
+        raise InvalidInput(
+            f"to: at most {limit:,} rows per request; pull slices with from/to or POST /v1/batches/{batch_id}/exports.",
+            field="to",
+        )
+    name = f"{batch.batch_id}-{start}-{end}.csv"
+    return "".join(csv_lines(batch, start, end + 1)), name
