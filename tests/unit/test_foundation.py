@@ -78,3 +78,25 @@ def test_limits(value, expected):
 def test_bad_limits(value):
     with pytest.raises(InvalidInput):
         parse_limit(value)
+
+
+def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
+    from chalicelib import storage
+    from chalicelib.codes import Keyring, mint_code, parse_code
+    from chalicelib.config import LOCAL_CODE_KEYRING
+
+    calls = []
+
+    class FakeSsm:
+        def get_parameter(self, Name, WithDecryption):  # noqa: N803 - boto3's names
+            calls.append((Name, WithDecryption))
+            return {"Parameter": {"Value": LOCAL_CODE_KEYRING}}
+
+    settings = Settings.from_environ({"STAGE": "prod", "CODE_KEYRING_PARAMETER": "/qr-campaigns/prod/code-keyring"})
+    assert settings.code_keyring is None
+    monkeypatch.setattr(storage, "client", lambda service: FakeSsm())
+    keyring = storage._load_keyring(settings)
+    assert calls == [("/qr-campaigns/prod/code-keyring", True)]
+    assert parse_code(mint_code(keyring, 3, 9), Keyring.from_config(LOCAL_CODE_KEYRING)).serial == 9
+    with pytest.raises(RuntimeError):
+        storage._load_keyring(Settings.from_environ({"STAGE": "prod"}))
