@@ -17,6 +17,7 @@ from chalicelib.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    LimitReached,
     NotFound,
     Unauthorized,
 )
@@ -35,6 +36,7 @@ _STATUS = (
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (LimitReached, 429),
 )
 _JSON = {"Content-Type": "application/json"}
 # Body-taking routes also accept the content types clients send by mistake (curl -d sends
@@ -57,6 +59,8 @@ def error_response(exc: DomainError) -> Response:
     headers = dict(_JSON)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="qr-campaigns"'
+    if isinstance(exc, LimitReached) and exc.retry_after:
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(body={"error": exc.to_dict()}, status_code=_status_of(exc), headers=headers)
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "InvalidTransition",
     "PayloadTooLarge",
     "CodeInvalid",
+    "LimitReached",
 ]
 
 
@@ -91,3 +92,13 @@ class CodeInvalid(NotFound):
 
     def __init__(self, message: str = "This code is not valid.") -> None:
         super().__init__(message)
+
+
+class LimitReached(DomainError):
+    """A cap or a rate limit refused the request; `retry_after` seconds when known."""
+
+    code = "limit_reached"
+
+    def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after

@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
@@ -17,7 +18,7 @@ from pynamodb.models import Model
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
-    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState",
+    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter",
     "ALL_MODELS", "bind", "create_tables", "delete_tables",
 ]
 
@@ -145,12 +146,28 @@ class CodeState(Model):
         return f"{batch_number}:{serial}"
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState)
+class RateCounter(Model):
+    """Fixed-window counters: the window is in the key, TTL only tidies up.
+
+    Readers never trust TTL to have deleted an old window (it may lag by days): an old
+    window's key is simply never asked for again.
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "rate_counters"
+
+    counter_key = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter)
 _TABLE_SUFFIXES: dict[type[Model], str] = {
     Campaign: "campaigns",
     Batch: "batches",
     Counter: "counters",
     CodeState: "code_states",
+    RateCounter: "rate_counters",
 }
 
 

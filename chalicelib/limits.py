@@ -1,0 +1,51 @@
+"""Fixed-window rate limits and lockouts kept in DynamoDB, correct whether or not TTL has run."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.errors import LimitReached
+from chalicelib.models import RateCounter
+
+__all__ = ["hit", "peek", "window_key"]
+
+
+def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
+    """The counter key of the current window and the second that window ends."""
+    now = time.time() if now is None else now
+    start = int(now // window_seconds) * window_seconds
+    return f"{name}:{subject}:{window_seconds}:{start}", start + window_seconds
+
+
+def hit(name: str, subject: str, *, limit: int, window_seconds: int, message: str,
+        field: str | None = None, now: float | None = None) -> int:
+    """Count one event; refuse with LimitReached once `limit` events fell in this window.
+
+    One conditional UpdateItem: the count only moves while it is under the limit, so
+    concurrent callers can never push it past the limit, and a refused call writes nothing.
+    """
+    key, ends = window_key(name, subject, window_seconds, now)
+    counter = RateCounter(key)
+    try:
+        counter.update(
+            actions=[RateCounter.count.add(1),
+                     RateCounter.expires_at.set(datetime.fromtimestamp(ends, timezone.utc) + timedelta(hours=1))],
+            condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            retry_after = max(1, int(ends - (time.time() if now is None else now)))
+            raise LimitReached(message, field=field, retry_after=retry_after) from None
+        raise
+    return int(counter.count)
+
+
+def peek(name: str, subject: str, *, window_seconds: int, now: float | None = None) -> int:
+    """Events counted in the current window (0 when none): a read, for lockout checks."""
+    key, _ = window_key(name, subject, window_seconds, now)
+    try:
+        return int(RateCounter.get(key).count)
+    except RateCounter.DoesNotExist:
+        return 0
