@@ -1,0 +1,378 @@
+"""Shopper sign-in: phone numbers, one-time codes sent by SMS, and shopper tokens."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Sequence
+
+import jwt
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from pynamodb.exceptions import DeleteError, UpdateError
+
+from chalicelib import limits
+from chalicelib.config import Settings
+from chalicelib.errors import InvalidInput, Unauthorized
+from chalicelib.models import OtpChallenge, ShopperAccount
+from chalicelib.sms import sender_for
+from chalicelib.storage import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.validation import Schema, format_instant, text, validate
+
+__all__ = [
+    "Phone",
+    "Shopper",
+    "normalise_phone",
+    "phone_hash",
+    "shopper_id_for",
+    "request_otp",
+    "create_session",
+    "issue_shopper_token",
+    "authenticate_shopper",
+    "OTP_DIGITS",
+    "OTP_TTL_SECONDS",
+    "OTP_MAX_TRIES",
+    "OTP_PER_PHONE_PER_DAY",
+]
+
+log = logging.getLogger(__name__)
+
+OTP_DIGITS = 6
+OTP_TTL_SECONDS = 5 * 60
+OTP_MAX_TRIES = 5
+OTP_PER_PHONE_PER_DAY = 5
+# Mobile carriers in Vietnam and the Philippines put many subscribers behind one public
+# address (carrier-grade NAT), so the per-address limit only stops a script spraying
+# many numbers from one place; the per-number limit is what protects a phone.
+OTP_PER_IP_LIMIT = 30
+OTP_PER_IP_WINDOW_SECONDS = 10 * 60
+_DAY_SECONDS = 24 * 3600
+
+_ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
+_MAX_TOKEN_CHARS = 4096
+_SHOPPER_ID_RE = re.compile(r"^shp_[0-9A-HJKMNP-TV-Z]{26}$")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What a typed phone number may contain. Letters are refused up front: phonenumbers would
+# read them as keypad digits (1-800-FLOWERS), which no shopper means.
+_PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ().\-]+$")
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_VISIBLE_DIGITS = 3
+_MASK = "•"
+
+# Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
+# instead of two, and it is how Vietnamese carriers' own codes read.
+_SMS_TEXT = {
+    "VN": "Ma dang nhap QR Campaigns cua ban la {code}, het han sau {minutes} phut. Khong chia se ma nay cho ai.",
+}
+_SMS_TEXT_DEFAULT = "Your QR Campaigns sign-in code is {code}. It expires in {minutes} minutes. Never share it."
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A mobile number in E.164 form, its region and the masked form that may be shown."""
+
+    e164: str
+    region: str
+    masked: str
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Who is scanning: taken from a verified shopper token, never from a request body."""
+
+    shopper_id: str
+    phone_masked: str
+
+
+_PhoneText = text(40)
+_CodeText = text(20)
+
+
+class _OtpRequestIn(Schema):
+    phone: _PhoneText
+
+
+class _SessionIn(Schema):
+    phone: _PhoneText
+    otp: _CodeText
+
+
+def _bad_phone(message: str) -> InvalidInput:
+    return InvalidInput(f"phone: {message}", field="phone", code="phone_invalid")
+
+
+def _mask(number: phonenumbers.PhoneNumber) -> str:
+    """The international form with every digit but the country code and the last three hidden."""
+    country = f"+{number.country_code}"
+    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country):]
+    hidden = sum(ch.isdigit() for ch in rest) - _VISIBLE_DIGITS
+    masked, seen = [], 0
+    for ch in rest:
+        if ch.isdigit():
+            masked.append(_MASK if seen < hidden else ch)
+            seen += 1
+        else:
+            masked.append(ch)
+    return country + "".join(masked)
+
+
+def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
+    """A mobile number of one of `regions`, from international or national input.
+
+    National input (no country code) is tried in each region in order, so a number valid
+    in both is read as the first region's. Raises InvalidInput naming `phone`.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else ""
+    if not value or len(value) > 32 or not _PHONE_CHARS_RE.fullmatch(value):
+        raise _bad_phone("Enter a mobile number using digits, e.g. 0912 345 678 or +84 912 345 678.")
+    problem = _bad_phone("Not a valid mobile number. Check it, or add the country code, e.g. +84 912 345 678.")
+    for region in ([None] if value.startswith("+") else list(regions)):
+        try:
+            number = phonenumbers.parse(value, region)
+        except NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        number_region = phonenumbers.region_code_for_number(number)
+        if number_region not in regions:
+            codes = [f"+{phonenumbers.country_code_for_region(r)}" for r in regions]
+            listed = " or ".join([", ".join(codes[:-1]), codes[-1]] if len(codes) > 1 else codes)
+            problem = _bad_phone(f"Only mobile numbers with the country code {listed} can sign in.")
+            continue
+        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+            problem = _bad_phone("This is not a mobile number; the code is sent by SMS.")
+            continue
+        return Phone(
+            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            region=number_region,
+            masked=_mask(number),
+        )
+    raise problem
+
+
+def _keyed(pepper: str, purpose: str, value: str) -> str:
+    # One key, many uses: the purpose label keeps a hash made for one use from matching another.
+    return hmac.new(pepper.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_hash(e164: str, pepper: str) -> str:
+    """The keyed hash that finds a phone number's records (HMAC-SHA256, hex)."""
+    return _keyed(pepper, "phone", e164)
+
+
+def shopper_id_for(hashed_phone: str) -> str:
+    """`shp_` + 26 Crockford characters derived from the phone hash: one phone, one shopper.
+
+    One-way from the hash, so an id seen in logs or exports does not give away the key
+    that finds the shopper's phone records.
+    """
+    value = int.from_bytes(hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest()[:17], "big") >> 6
+    chars = []
+    for _ in range(26):
+        value, index = divmod(value, 32)
+        chars.append(_CROCKFORD[index])
+    return "shp_" + "".join(reversed(chars))
+
+
+def _code_hash(pepper: str, hashed_phone: str, challenge_id: str, code: str) -> str:
+    return _keyed(pepper, "otp", f"{hashed_phone}:{challenge_id}:{code}")
+
+
+def _instant(epoch: float) -> datetime:
+    return datetime.fromtimestamp(int(epoch), timezone.utc)
+
+
+def _sms_text(code: str, region: str) -> str:
+    return _SMS_TEXT.get(region, _SMS_TEXT_DEFAULT).format(code=code, minutes=OTP_TTL_SECONDS // 60)
+
+
+def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | None = None) -> dict:
+    """Send a new one-time code to the phone in `body`; it replaces any code sent before.
+
+    Limits, each one conditional write: OTP_PER_IP_LIMIT per source address per window,
+    OTP_PER_PHONE_PER_DAY per number per UTC day. A refused request sends nothing.
+    """
+    phone = normalise_phone(validate(_OtpRequestIn, body).phone, settings.phone_regions)
+    # Configuration problems surface before any limit is spent.
+    sender = sender_for(settings)
+    pepper = get_phone_hash_pepper(settings)
+    now = time.time() if now is None else now
+    hashed = phone_hash(phone.e164, pepper)
+    limits.hit("otp-ip", _keyed(pepper, "ip", source_ip or "unknown")[:32], limit=OTP_PER_IP_LIMIT,
+               window_seconds=OTP_PER_IP_WINDOW_SECONDS, now=now,
+               message="Too many sign-in codes were asked for from this network. Try again in a few minutes.")
+    limits.hit("otp-phone", hashed, limit=OTP_PER_PHONE_PER_DAY, window_seconds=_DAY_SECONDS, now=now,
+               field="phone", message=f"This number has had {OTP_PER_PHONE_PER_DAY} sign-in codes today. "
+                                      "Try again tomorrow.")
+    code = f"{secrets.randbelow(10 ** OTP_DIGITS):0{OTP_DIGITS}d}"
+    challenge_id = secrets.token_hex(16)
+    # Stored before sending, so the code works the moment it arrives.
+    OtpChallenge(
+        hashed,
+        challenge_id=challenge_id,
+        code_hash=_code_hash(pepper, hashed, challenge_id, code),
+        tries=0,
+        expires_at=_instant(now + OTP_TTL_SECONDS),
+        created_at=_instant(now),
+    ).save()
+    sender.send(phone.e164, _sms_text(code, phone.region))
+    log.info("sign-in code sent to shopper %s", shopper_id_for(hashed))
+    return {"sent": True, "expires_in": OTP_TTL_SECONDS, "phone": phone.masked}
+
+
+def _parse_code(raw: str) -> str:
+    code = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw))
+    if not re.fullmatch(rf"[0-9]{{{OTP_DIGITS}}}", code):
+        raise InvalidInput(f"otp: Enter the {OTP_DIGITS}-digit code from the SMS.", field="otp")
+    return code
+
+
+def _code_gone() -> InvalidInput:
+    return InvalidInput("otp: This code is no longer valid: it expired, was used, or a newer code was sent. "
+                        "Ask for a new one.", field="otp", code="otp_expired")
+
+
+def _too_many_tries() -> InvalidInput:
+    return InvalidInput("otp: Too many wrong tries for this code. Ask for a new one.",
+                        field="otp", code="otp_tries_exceeded")
+
+
+def _wrong_code(tries_left: int) -> InvalidInput:
+    if tries_left <= 0:
+        message = "otp: This code is not right, and that was the last try. Ask for a new one."
+    else:
+        message = f"otp: This code is not right. {tries_left} {'try' if tries_left == 1 else 'tries'} left."
+    return InvalidInput(message, field="otp", code="otp_invalid")
+
+
+def _is_condition_failure(exc: UpdateError | DeleteError) -> bool:
+    return exc.cause_response_code == "ConditionalCheckFailedException"
+
+
+def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
+    """Check a code against the challenge: a wrong one spends a try, a right one deletes it.
+
+    Both writes are conditional on the challenge read (same id, tries under the maximum),
+    so concurrent guesses never spend more than OTP_MAX_TRIES tries, one code yields at
+    most one session, and a guess that lost a race gets the same answer right or wrong.
+    """
+    unchanged = (OtpChallenge.challenge_id == challenge.challenge_id) & (OtpChallenge.tries < OTP_MAX_TRIES)
+    if not hmac.compare_digest(candidate, challenge.code_hash):
+        try:
+            challenge.update(actions=[OtpChallenge.tries.add(1)], condition=unchanged)
+        except UpdateError as exc:
+            if _is_condition_failure(exc):
+                raise _code_gone() from None
+            raise
+        raise _wrong_code(OTP_MAX_TRIES - int(challenge.tries))
+    try:
+        challenge.delete(condition=unchanged & (OtpChallenge.expires_at > _instant(now)))
+    except DeleteError as exc:
+        if _is_condition_failure(exc):
+            raise _code_gone() from None
+        raise
+
+
+def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
+    """Exchange a phone number and its one-time code for a shopper token.
+
+    Wrong code: 400 `otp_invalid` and one try spent. Expired, used or replaced code: 400
+    `otp_expired`. Tries used up: 400 `otp_tries_exceeded` (waiting does not help, a new
+    code does). Nothing else is written unless the code is right.
+    """
+    data = validate(_SessionIn, body)
+    phone = normalise_phone(data.phone, settings.phone_regions)
+    code = _parse_code(data.otp)
+    pepper = get_phone_hash_pepper(settings)
+    get_shopper_jwt_secret(settings)  # a missing key must fail before the code is used up
+    now = time.time() if now is None else now
+    hashed = phone_hash(phone.e164, pepper)
+    shopper_id = shopper_id_for(hashed)
+    try:
+        challenge = OtpChallenge.get(hashed, consistent_read=True)
+    except OtpChallenge.DoesNotExist:
+        raise _code_gone() from None
+    if challenge.expires_at.timestamp() <= now:
+        raise _code_gone()
+    if challenge.tries >= OTP_MAX_TRIES:
+        raise _too_many_tries()
+    try:
+        _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
+    except InvalidInput as exc:
+        log.info("sign-in code refused for shopper %s: %s", shopper_id, exc.code)
+        raise
+    signed_in = _instant(now)
+    ShopperAccount(shopper_id).update(actions=[
+        ShopperAccount.phone_hash.set(hashed),
+        ShopperAccount.phone_masked.set(phone.masked),
+        ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
+        ShopperAccount.last_sign_in_at.set(signed_in),
+    ])
+    token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
+    log.info("shopper %s signed in", shopper_id)
+    return {
+        "token": token,
+        "token_type": "Bearer",
+        "expires_at": format_instant(_instant(expires)),
+        "shopper_id": shopper_id,
+        "phone": phone.masked,
+    }
+
+
+def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | None = None) -> tuple[str, int]:
+    """Sign a shopper token (HS256, the shopper key and audience); returns it and its expiry."""
+    issued = int(time.time() if now is None else now)
+    expires = issued + settings.shopper_token_ttl_seconds
+    claims = {
+        "sub": shopper.shopper_id,
+        "phone": shopper.phone_masked,
+        "aud": settings.shopper_jwt_audience,
+        "iss": settings.shopper_jwt_issuer,
+        "iat": issued,
+        "exp": expires,
+        "jti": secrets.token_urlsafe(12),
+    }
+    return jwt.encode(claims, get_shopper_jwt_secret(settings), algorithm=_ALGORITHM), expires
+
+
+def _bearer_token(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
+        raise Unauthorized()
+    return token
+
+
+def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
+    """Return the shopper behind an `Authorization` header, or raise Unauthorized.
+
+    Only HS256 with the shopper key and the shopper audience verifies, so an operator
+    token is refused here just as a shopper token is refused on operator routes. Every
+    failure gives the same generic message; the reason is logged for operators.
+    """
+    token = _bearer_token(authorization)
+    try:
+        claims = jwt.decode(
+            token,
+            key=get_shopper_jwt_secret(settings),
+            algorithms=[_ALGORITHM],
+            audience=settings.shopper_jwt_audience,
+            issuer=settings.shopper_jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
+            options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        log.info("shopper token refused: %s", type(exc).__name__)
+        raise Unauthorized() from None
+    sub, masked = claims.get("sub"), claims.get("phone")
+    if not (isinstance(sub, str) and _SHOPPER_ID_RE.fullmatch(sub) and isinstance(masked, str) and len(masked) <= 40):
+        log.info("shopper token refused: bad sub or phone claim")
+        raise Unauthorized()
+    return Shopper(shopper_id=sub, phone_masked=masked)

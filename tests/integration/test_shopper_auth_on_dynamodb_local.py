@@ -1,0 +1,74 @@
+"""Shopper sign-in on DynamoDB Local: the main functional tests again, then concurrent guesses, sessions and requests."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib import shoppers, sms
+from chalicelib.errors import DomainError
+from chalicelib.models import OtpChallenge, RateCounter
+from chalicelib.limits import window_key
+from chalicelib.storage import get_phone_hash_pepper
+from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and tests, on the real engine
+    E164,
+    PHONE,
+    last_code,
+    outbox,
+    settings,
+    test_an_expired_code_is_refused,
+    test_five_wrong_tries_spend_the_code,
+    test_no_clear_phone_number_in_any_table_or_log,
+    test_one_code_signs_in_once,
+    test_sign_in_with_a_code_sent_by_sms,
+    test_the_sixth_code_of_the_day_is_refused_and_not_sent,
+)
+
+IP = "198.51.100.20"
+
+
+def _outcome(call):
+    """One request's domain call as a container would run it: its answer, or its error code."""
+    try:
+        return call()
+    except DomainError as exc:
+        return exc.code
+
+
+def _parallel(calls, workers=20):
+    # Each thread stands for one Lambda container hitting the same items at once.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_outcome, calls))
+
+
+def _hashed(settings) -> str:
+    return shoppers.phone_hash(E164, get_phone_hash_pepper(settings))
+
+
+def test_concurrent_wrong_guesses_spend_exactly_the_five_tries(settings):
+    shoppers.request_otp({"phone": PHONE}, IP, settings)
+    code = last_code(sms.memory_sender())
+    guesses = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, 21)]
+    results = _parallel([lambda g=g: shoppers.create_session({"phone": PHONE, "otp": g}, settings) for g in guesses])
+    # Every counted try answered otp_invalid; the rest lost the race or came too late.
+    assert results.count("otp_invalid") == shoppers.OTP_MAX_TRIES
+    assert set(results) <= {"otp_invalid", "otp_expired", "otp_tries_exceeded"}
+    assert OtpChallenge.get(_hashed(settings), consistent_read=True).tries == shoppers.OTP_MAX_TRIES
+    assert _outcome(lambda: shoppers.create_session({"phone": PHONE, "otp": code}, settings)) == "otp_tries_exceeded"
+
+
+def test_concurrent_sessions_with_the_right_code_yield_one_token(settings):
+    shoppers.request_otp({"phone": PHONE}, IP, settings)
+    body = {"phone": PHONE, "otp": last_code(sms.memory_sender())}
+    results = _parallel([lambda: shoppers.create_session(body, settings)] * 10, workers=10)
+    sessions = [r for r in results if isinstance(r, dict)]
+    assert len(sessions) == 1 and sessions[0]["token"]
+    assert sorted(r for r in results if not isinstance(r, dict)) == ["otp_expired"] * 9
+    assert OtpChallenge.count(_hashed(settings), consistent_read=True) == 0
+
+
+def test_concurrent_code_requests_for_one_number_send_at_most_five(settings):
+    results = _parallel([lambda: shoppers.request_otp({"phone": PHONE}, IP, settings)] * 10, workers=10)
+    assert sum(isinstance(r, dict) for r in results) == shoppers.OTP_PER_PHONE_PER_DAY
+    assert results.count("limit_reached") == 10 - shoppers.OTP_PER_PHONE_PER_DAY
+    assert len(sms.memory_sender().to(E164)) == shoppers.OTP_PER_PHONE_PER_DAY
+    key, _ = window_key("otp-phone", _hashed(settings), 86400)
+    assert RateCounter.get(key, consistent_read=True).count == shoppers.OTP_PER_PHONE_PER_DAY
