@@ -5,11 +5,12 @@ import functools
 import json
 import logging
 import os
+import re
 import time
 
 from chalice import Chalice, Response
 
-from chalicelib import batches, campaigns, exports, qr
+from chalicelib import batches, campaigns, exports, landing, qr, scans, shoppers
 from chalicelib.auth import Operator, authenticate_operator, require_write
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -17,8 +18,10 @@ from chalicelib.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
+    CampaignNotRunning,
     LimitReached,
     NotFound,
+    ServiceBusy,
     Unauthorized,
 )
 from chalicelib.validation import parse_int_param, parse_json_body
@@ -37,6 +40,8 @@ _STATUS = (
     (NotFound, 404),
     (Conflict, 409),
     (LimitReached, 429),
+    (CampaignNotRunning, 410),
+    (ServiceBusy, 503),
 )
 _JSON = {"Content-Type": "application/json"}
 # Body-taking routes also accept the content types clients send by mistake (curl -d sends
@@ -178,6 +183,90 @@ def change_campaign_status(campaign_id):
     return campaigns.change_campaign_status(operator.brand, campaign_id, operator.sub, _body())
 
 
+# --- shoppers ---
+# Sign-in needs no token: the phone number and its one-time code are the credentials.
+
+
+def _source_ip() -> str:
+    context = getattr(app.current_request, "context", None) or {}
+    return str((context.get("identity") or {}).get("sourceIp") or "unknown")
+
+
+def _shopper() -> shoppers.Shopper:
+    """The shopper behind the request's bearer token; operator tokens are refused."""
+    return shoppers.authenticate_shopper(app.current_request.headers.get("authorization"), get_settings())
+
+
+@api("/v1/shopper/otp", methods=("POST",), status=202)
+def request_shopper_otp():
+    return shoppers.request_otp(_body(), _source_ip(), get_settings())
+
+
+@api("/v1/shopper/session", methods=("POST",))
+def create_shopper_session():
+    return shoppers.create_session(_body(), get_settings())
+
+
+# --- end shoppers ---
+
+
+# --- landing ---
+# The page a phone opens from the QR code. It answers HTML whatever happens (a JSON error
+# or a bare 500 means nothing to a shopper), so it has its own handler instead of api().
+
+
+def _landing_page(route: str, code: str) -> Response:
+    started = time.perf_counter()
+    request = app.current_request
+    lang = landing.pick_language(request.headers.get("accept-language"), _query("lang"))
+    # Empty: the page calls the API on its own origin and path prefix (the stage, if any).
+    api_base = ""
+    status = 200
+    try:
+        body = landing.render_landing(scans.describe_code(code), lang, code, api_base)
+    except NotFound:  # CodeInvalid: unknown, forged, mistyped or voided, all alike
+        status, body = 404, landing.render_landing(None, lang, code, api_base)
+    except Exception:  # noqa: BLE001 - the shopper gets a page, the trace goes to the log
+        app.log.exception("landing page failed, request %s", _request_id())
+        status, body = 503, landing.render_unavailable(lang)
+    response = Response(body=body, status_code=status, headers=landing.response_headers(lang, api_base))
+    _access_log(route, response, started)
+    return response
+
+
+# API Gateway paths are case-sensitive: QR payloads use /S/ (alphanumeric mode), people type /s/.
+@app.route("/s/{code}")
+def landing_page(code):
+    return _landing_page("/s/{code}", code)
+
+
+@app.route("/S/{code}")
+def landing_page_qr(code):
+    return _landing_page("/S/{code}", code)
+
+
+# --- end landing ---
+
+
+# --- scans ---
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+@api("/v1/scans", methods=("POST",))
+def claim_code():
+    shopper = _shopper()
+    key = app.current_request.headers.get("idempotency-key")
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput("Idempotency-Key: 1 to 100 letters, digits or ._:- characters.", field="Idempotency-Key")
+    return scans.claim_code(shopper.shopper_id, _source_ip(), _body())
+
+
+@api("/v1/me")
+def shopper_wallet():
+    shopper = _shopper()
+    return {"phone": shopper.phone_masked, **scans.wallet(shopper.shopper_id)}
+
+
 @api("/v1/campaigns/{campaign_id}/batches", methods=("POST",), status=201)
 def mint_batch(campaign_id):
     operator = _writer()
@@ -244,4 +333,6 @@ def get_export(export_id):
 def export_worker(event):
     # A failure raises, so SQS redelivers the message; handlers are idempotent per chunk.
     for record in event:
-        exports.handle_message(record.body)
+        attributes = record.to_dict().get("attributes") or {}
+        exports.handle_message(record.body, attempt=int(attributes.get("ApproximateReceiveCount", "1")),
+                               receipt_handle=record.receipt_handle)

@@ -7,14 +7,15 @@ from datetime import datetime, timezone
 from typing import Annotated, Iterator, Literal, Optional
 
 from pydantic import Field
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import codes
 from chalicelib.campaigns import load_campaign
 from chalicelib.config import get_settings
 from chalicelib.errors import CodeInvalid, Conflict, InvalidInput, InvalidTransition, NotFound
 from chalicelib.ids import new_id
-from chalicelib.models import Batch, CodeState, Counter
+from chalicelib.models import Allocation, Batch, CodeState, Counter, transaction_connection
 from chalicelib.storage import get_keyring
 from chalicelib.validation import (
     Schema,
@@ -56,10 +57,36 @@ _SERVER_OWNED = ("batch_id", "batch_number", "brand", "brand_id", "campaign_id",
 _BATCH_COUNTER = "batch_number"
 
 
+class InstantWinIn(Schema):
+    prize_id: Annotated[str, Field(pattern=r"^prz_[0-9A-HJKMNP-TV-Z]{26}$")]
+    count: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+
+
 class BatchIn(Schema):
     sku: text(64)
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     label: Optional[text(120)] = None
+    instant_wins: Annotated[list[InstantWinIn], Field(max_length=50)] = []
+
+
+def _check_instant_wins(values: BatchIn, campaign) -> None:
+    prizes = {p.prize_id: p for p in campaign.prizes or []}
+    seen = set()
+    for index, win in enumerate(values.instant_wins):
+        field = f"instant_wins[{index}].prize_id"
+        prize = prizes.get(win.prize_id)
+        if prize is None:
+            raise InvalidInput(f"{field}: Not a prize of this campaign.", field=field)
+        if prize.odds_per_million:
+            raise InvalidInput(f"{field}: This prize is won by odds per scan, not by secret codes.", field=field)
+        if win.prize_id in seen:
+            raise InvalidInput(f"{field}: Each prize may appear once.", field=field)
+        if win.count > prize.quantity:
+            count_field = f"instant_wins[{index}].count"
+            raise InvalidInput(f"{count_field}: More than the prize's quantity ({prize.quantity}).", field=count_field)
+        seen.add(win.prize_id)
+    if sum(w.count for w in values.instant_wins) > values.quantity:
+        raise InvalidInput("instant_wins: More winning codes than codes in the batch.", field="instant_wins")
 
 
 class BatchStatusChange(Schema):
@@ -93,6 +120,7 @@ def _to_dict(batch: Batch) -> dict:
         "quantity": batch.quantity,
         "status": batch.status,
         "serials": {"first": 0, "last": batch.quantity - 1},
+        "instant_wins": [{"prize_id": a.prize_id, "count": int(a.count)} for a in batch.allocations or []],
         "created_at": format_instant(batch.created_at),
         "updated_at": format_instant(batch.updated_at),
         "version": batch.version,
@@ -122,6 +150,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     campaign = load_campaign(brand_id, campaign_id)
     if campaign.status == "ended":
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
+    _check_instant_wins(values, campaign)
     now = _now()
     batch = Batch(
         new_id("bat"),
@@ -132,16 +161,28 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         label=values.label,
         quantity=values.quantity,
         key_version=get_keyring().current,
+        allocations=[Allocation(prize_id=w.prize_id, count=w.count) for w in values.instant_wins],
         status="inactive",
         created_at=now,
         updated_at=now,
         created_by=actor,
     )
+    quantities = {p.prize_id: int(p.quantity) for p in campaign.prizes or []}
     try:
-        batch.save(condition=Batch.batch_id.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("A batch with this id already exists; retry.") from None
+        # The batch and its share of each prize are written together: winning codes can
+        # never be allocated beyond a prize's quantity, across all batches of the campaign.
+        with TransactWrite(connection=transaction_connection()) as tx:
+            tx.save(batch, condition=Batch.batch_id.does_not_exist())
+            for win in values.instant_wins:
+                reserved = Counter(f"prize-allocated:{campaign.campaign_id}:{win.prize_id}")
+                tx.update(reserved, actions=[Counter.value.add(win.count)],
+                          condition=Counter.value.does_not_exist() | (Counter.value <= quantities[win.prize_id] - win.count))
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        for index, reason in enumerate(reasons[1:]):
+            if reason is not None and reason.code == "ConditionalCheckFailed":
+                field = f"instant_wins[{index}].count"
+                raise Conflict(f"{field}: More winning codes than this prize has left to allocate.", field=field) from None
         raise
     return _to_dict(batch)
 

@@ -60,6 +60,9 @@ class RulesIn(Schema):
 class PrizeIn(Schema):
     name: Label
     quantity: Annotated[int, Field(ge=1, le=10_000_000)]
+    # Set: won per scan at these odds while stock lasts. Unset: won by secret codes
+    # allocated to batches at minting, in exact counts.
+    odds_per_million: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
 
 class PrizeChange(PrizeIn):
@@ -125,7 +128,8 @@ def _to_dict(campaign: Campaign) -> dict:
         "timezone": campaign.timezone,
         "rules": {name: getattr(rules, name) for name in RulesIn.model_fields},
         "prizes": [
-            {"prize_id": p.prize_id, "name": p.name, "quantity": p.quantity} for p in campaign.prizes or []
+            {"prize_id": p.prize_id, "name": p.name, "quantity": p.quantity, "odds_per_million": p.odds_per_million}
+            for p in campaign.prizes or []
         ],
         "created_at": format_instant(campaign.created_at),
         "updated_at": format_instant(campaign.updated_at),
@@ -161,7 +165,8 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
         ends_at=values.ends_at,
         timezone=values.timezone,
         rules=_rules(values.rules),
-        prizes=[Prize(prize_id=new_id("prz"), name=p.name, quantity=p.quantity) for p in values.prizes],
+        prizes=[Prize(prize_id=new_id("prz"), name=p.name, quantity=p.quantity, odds_per_million=p.odds_per_million)
+                for p in values.prizes],
         created_at=now,
         updated_at=now,
         created_by=actor,
@@ -217,7 +222,8 @@ def _merged_prizes(current: list[Prize], changes: list[PrizeChange]) -> list[Pri
         if change.prize_id is not None and change.prize_id not in known:
             field = f"prizes[{index}].prize_id"
             raise InvalidInput(f"{field}: Not a prize of this campaign.", field=field)
-        prizes.append(Prize(prize_id=change.prize_id or new_id("prz"), name=change.name, quantity=change.quantity))
+        prizes.append(Prize(prize_id=change.prize_id or new_id("prz"), name=change.name, quantity=change.quantity,
+                            odds_per_million=change.odds_per_million))
     _unique_prize_names(changes)
     return prizes
 
@@ -236,6 +242,11 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     if campaign.status == "ended":
         raise Conflict("An ended campaign can no longer be changed.", field="status")
     rules = _merged_rules(campaign.rules, changes.rules) if changes.rules is not None else None
+    if rules is not None and rules.budget_points != campaign.rules.budget_points and campaign.status != "draft":
+        # The budget is split into shards by its size at the first scan; moving it later
+        # could strand or double-count spend, so it is fixed once the campaign has run.
+        raise Conflict("rules.budget_points: The budget can only change while the campaign is a draft.",
+                       field="rules.budget_points")
     prizes = _merged_prizes(campaign.prizes, changes.prizes) if changes.prizes is not None else None
     starts_at = changes.starts_at or campaign.starts_at
     ends_at = changes.ends_at or campaign.ends_at

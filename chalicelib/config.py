@@ -6,7 +6,10 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-__all__ = ["Settings", "get_settings", "LOCAL_JWT_SECRET", "LOCAL_CODE_KEYRING"]
+__all__ = [
+    "Settings", "get_settings", "LOCAL_JWT_SECRET", "LOCAL_CODE_KEYRING",
+    "LOCAL_SHOPPER_JWT_SECRET", "LOCAL_PHONE_HASH_PEPPER",
+]
 
 # Only ever used when STAGE=local and no JWT_SECRET is set: the dev stack and the
 # token script share it so a fresh checkout works with no configuration at all.
@@ -14,6 +17,11 @@ LOCAL_JWT_SECRET = "local-only-insecure-operator-secret-0123456789abcdef"
 # Code MAC keys for the local stage only (32 bytes, base64url); AWS stages read theirs
 # from SSM Parameter Store (CODE_KEYRING_PARAMETER) once per container.
 LOCAL_CODE_KEYRING = "1:bG9jYWwtb25seS1jb2RlLWtleS12ZXJzaW9uLTEtMzJieXRlcw;current=1"
+# Shopper sign-in secrets for the local stage only; AWS stages read theirs from SSM
+# (SHOPPER_JWT_SECRET_PARAMETER, PHONE_HASH_PEPPER_PARAMETER) once per container. The
+# shopper key differs from the operator key so neither kind of token can pass for the other.
+LOCAL_SHOPPER_JWT_SECRET = "local-only-insecure-shopper-secret-0123456789abcdef"
+LOCAL_PHONE_HASH_PEPPER = "local-only-insecure-phone-pepper-0123456789abcdef"
 
 _JWT_ALGORITHMS = ("HS256", "RS256")
 
@@ -38,6 +46,30 @@ class Settings:
     code_keyring: str | None = LOCAL_CODE_KEYRING
     code_keyring_parameter: str | None = None
     max_csv_rows: int = 50_000
+    # Shopper sign-in. "sns" in AWS, "outbox" (a JSON-lines file) locally, "memory" in tests.
+    sms_sender: str = "outbox"
+    outbox_dir: str = ".local/outbox"
+    # Markets whose mobile numbers may sign in; the order is the order national-format
+    # input (no country code) is tried in.
+    phone_regions: tuple[str, ...] = ("VN", "PH")
+    shopper_jwt_secret: str | None = LOCAL_SHOPPER_JWT_SECRET
+    shopper_jwt_secret_parameter: str | None = None
+    shopper_jwt_audience: str = "qr-campaigns-shopper"
+    shopper_jwt_issuer: str = "qr-campaigns-local"
+    # Two hours covers a scanning session; a token left on a shared or lost phone stops
+    # working the same afternoon, and there is no revocation list to fall back on.
+    shopper_token_ttl_seconds: int = 2 * 3600
+    # Never rotate: shopper ids are derived from phone hashes, so a new pepper is a new
+    # shopper for every phone number.
+    phone_hash_pepper: str | None = LOCAL_PHONE_HASH_PEPPER
+    phone_hash_pepper_parameter: str | None = None
+    # Print-file exports: the bucket and queue of this stage, and endpoint overrides for
+    # local servers (moto) that stand in for S3 and SQS.
+    export_bucket: str = "qrc-local-exports"
+    export_queue_name: str = "qrc-local-exports"
+    export_queue_url: str | None = None
+    s3_endpoint: str | None = None
+    sqs_endpoint: str | None = None
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -78,6 +110,25 @@ class Settings:
             code_keyring=environ.get("CODE_KEYRING") or (LOCAL_CODE_KEYRING if stage == "local" else None),
             code_keyring_parameter=environ.get("CODE_KEYRING_PARAMETER") or None,
             max_csv_rows=int(environ.get("MAX_CSV_ROWS", "50000")),
+            sms_sender=environ.get("SMS_SENDER") or ("outbox" if stage == "local" else "sns"),
+            outbox_dir=environ.get("OUTBOX_DIR") or ".local/outbox",
+            phone_regions=tuple(
+                region.strip().upper() for region in environ.get("PHONE_REGIONS", "VN,PH").split(",") if region.strip()
+            ),
+            shopper_jwt_secret=environ.get("SHOPPER_JWT_SECRET")
+            or (LOCAL_SHOPPER_JWT_SECRET if stage == "local" else None),
+            shopper_jwt_secret_parameter=environ.get("SHOPPER_JWT_SECRET_PARAMETER") or None,
+            shopper_jwt_audience=environ.get("SHOPPER_JWT_AUDIENCE", "qr-campaigns-shopper"),
+            shopper_jwt_issuer=environ.get("SHOPPER_JWT_ISSUER", f"qr-campaigns-{stage}"),
+            shopper_token_ttl_seconds=int(environ.get("SHOPPER_TOKEN_TTL_SECONDS", str(2 * 3600))),
+            phone_hash_pepper=environ.get("PHONE_HASH_PEPPER")
+            or (LOCAL_PHONE_HASH_PEPPER if stage == "local" else None),
+            phone_hash_pepper_parameter=environ.get("PHONE_HASH_PEPPER_PARAMETER") or None,
+            export_bucket=environ.get("EXPORT_BUCKET") or f"qrc-{stage}-exports",
+            export_queue_name=environ.get("EXPORT_QUEUE_NAME") or f"qrc-{stage}-exports",
+            export_queue_url=environ.get("EXPORT_QUEUE_URL") or None,
+            s3_endpoint=environ.get("S3_ENDPOINT") or None,
+            sqs_endpoint=environ.get("SQS_ENDPOINT") or None,
         )
 
 

@@ -12,6 +12,10 @@ __all__ = [
     "PayloadTooLarge",
     "CodeInvalid",
     "LimitReached",
+    "AlreadyClaimed",
+    "CodeNotActive",
+    "CampaignNotRunning",
+    "ServiceBusy",
 ]
 
 
@@ -102,3 +106,33 @@ class LimitReached(DomainError):
     def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+
+
+class AlreadyClaimed(Conflict):
+    """Another shopper has claimed this code."""
+
+    code = "code_already_claimed"
+
+    def __init__(self, message: str = "This code has already been claimed.") -> None:
+        super().__init__(message)
+
+
+class CodeNotActive(Forbidden):
+    """The code is genuine but its batch has not shipped yet."""
+
+    code = "code_not_active"
+
+    def __init__(self, message: str = "This code is not active yet; try again once the product is on sale.") -> None:
+        super().__init__(message)
+
+
+class CampaignNotRunning(DomainError):
+    """The campaign is not active, or the scan is outside its window."""
+
+    code = "campaign_not_running"
+
+
+class ServiceBusy(DomainError):
+    """Contention outlasted our retries; nothing was written, the client may retry."""
+
+    code = "busy"

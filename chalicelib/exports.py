@@ -1,16 +1,487 @@
 """Print-file exports: queued on SQS, rendered in parallel chunks to S3, finished exactly once."""
 from __future__ import annotations
 
-__all__ = ["request_export", "get_export", "handle_message"]
+import json
+import logging
+import re
+import struct
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterator, Literal
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import size
+
+from chalicelib import printfiles, storage
+from chalicelib.config import get_settings
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.ids import new_id
+from chalicelib.models import Batch, Export
+from chalicelib.storage import get_keyring
+from chalicelib.validation import Schema, format_instant, validate
+
+__all__ = [
+    "FORMATS",
+    "MAX_RECEIVES",
+    "FINISH_LEASE",
+    "ExportFormat",
+    "request_export",
+    "get_export",
+    "handle_message",
+]
+
+log = logging.getLogger("qr-campaigns.exports")
+
+MAX_RECEIVES = 5
+"""Deliveries of one message before it goes to the dead-letter queue (the queue's redrive
+policy says the same); the last failed delivery marks the export failed."""
+
+FINISH_LEASE = timedelta(seconds=900)
+"""How long a finisher holds the export: the worker's Lambda timeout, so a live finisher
+never outlasts its lease and a crashed one is replaced once it has run out."""
+
+DOWNLOAD_URL_SECONDS = 15 * 60
+KEEP_FILES = timedelta(days=7)
+"""The bucket's lifecycle rule deletes finished files after 7 days; no URL is handed out later."""
+KEEP_RECORDS = timedelta(days=30)
+MAX_CHUNKS = 1000
+"""Bounds the done set on the export item (and the parts of the final upload)."""
+
+_EXPORT_ID = re.compile(r"^exp_[0-9A-HJKMNP-TV-Z]{26}$")
+_BATCH_ID = re.compile(r"^bat_[0-9A-HJKMNP-TV-Z]{26}$")
+_OFFSETS = struct.Struct("<I")
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_RETRY_BASE_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One downloadable format and how many codes one worker renders per chunk."""
+
+    name: str
+    extension: str
+    content_type: str
+    chunk_size: int
+
+
+# Chunk sizes keep one chunk at roughly 2-10 s on one Lambda vCPU, and CSV and image
+# chunks above S3's 5 MiB part floor, so joining them is a server-side copy. PDF chunks
+# are whole pages (40 labels each); they come out smaller, and the join streams them.
+FORMATS: dict[str, ExportFormat] = {
+    "csv": ExportFormat("csv", "csv", "text/csv; charset=utf-8", 100_000),
+    "svg-zip": ExportFormat("svg-zip", "svg.zip", "application/zip", 20_000),
+    "png-zip": ExportFormat("png-zip", "png.zip", "application/zip", 20_000),
+    "pdf": ExportFormat("pdf", "pdf", "application/pdf", 20_000),
+}
+
+
+class ExportIn(Schema):
+    format: Literal["csv", "svg-zip", "png-zip", "pdf"]
+
+
+class _FinishPending(RuntimeError):
+    """Another worker holds the finishing lease: try again later, the export has not failed."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
+
+
+def _part_key(export_id: str, index: int) -> str:
+    # Parts live under their own prefix, which a lifecycle rule empties after a day.
+    return f"export-parts/{export_id}/{index:05d}"
+
+
+def _records_key(export_id: str, index: int) -> str:
+    return _part_key(export_id, index) + ".idx"
+
+
+def _file_key(export: Export) -> str:
+    return f"exports/{export.export_id}/{export.file_name}"
+
+
+def _chunk_size(fmt: ExportFormat, quantity: int) -> int:
+    size_ = max(fmt.chunk_size, -(-quantity // MAX_CHUNKS))
+    if fmt.name == "pdf":
+        size_ = -(-size_ // printfiles.LABELS_PER_PAGE) * printfiles.LABELS_PER_PAGE
+    return size_
+
+
+def _chunk_range(export: Export, index: int) -> tuple[int, int]:
+    start = index * export.chunk_size
+    return start, min(export.quantity, start + export.chunk_size)
+
+
+def _progress(export: Export) -> float:
+    # Joining the chunks is one more step: 1.0 only once the file is there.
+    if export.status == "done":
+        return 1.0
+    return round(len(export.done or ()) / (export.chunks_total + 1), 4)
+
+
+def _to_dict(export: Export, download: tuple[str, datetime] | None = None, note: str | None = None) -> dict:
+    return {
+        "export_id": export.export_id,
+        "batch_id": export.batch_id,
+        "format": export.format,
+        "status": export.status,
+        "progress": _progress(export),
+        "chunks": {"total": export.chunks_total, "done": len(export.done or ())},
+        "file_name": export.file_name,
+        "size_bytes": int(export.size_bytes) if export.size_bytes is not None else None,
+        "download_url": download[0] if download else None,
+        "download_url_expires_at": format_instant(download[1]) if download else None,
+        "error": export.error or note,
+        "created_at": format_instant(export.created_at),
+        "updated_at": format_instant(export.updated_at),
+        "finished_at": format_instant(export.finished_at) if export.finished_at else None,
+    }
+
+
+def _message(export_id: str, step: str, chunk: int | None = None) -> str:
+    body = {"v": 1, "export_id": export_id, "step": step}
+    if chunk is not None:
+        body["chunk"] = chunk
+    return json.dumps(body, separators=(",", ":"))
+
+
+# --- API side ---------------------------------------------------------------------------
+
+
+def _load_batch(brand_id: str, batch_id: str) -> Batch:
+    if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
+        raise NotFound("No such batch.")
+    try:
+        batch = Batch.get(batch_id, consistent_read=True)
+    except Batch.DoesNotExist:
+        raise NotFound("No such batch.") from None
+    if batch.brand_id != brand_id:
+        raise NotFound("No such batch.")
+    return batch
 
 
 def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict:
-    raise NotImplementedError
+    """Queue a print-file export of a batch; answers at once with the queued export."""
+    values = validate(ExportIn, body)
+    batch = _load_batch(brand_id, batch_id)
+    if batch.status == "void":
+        raise Conflict("The batch is void; its codes must not be printed.", field="status")
+    fmt = FORMATS[values.format]
+    chunk_size = _chunk_size(fmt, batch.quantity)
+    now = _now()
+    export = Export(
+        new_id("exp"),
+        brand_id=brand_id,
+        batch_id=batch.batch_id,
+        batch_number=batch.batch_number,
+        key_version=batch.key_version,
+        quantity=batch.quantity,
+        base_url=get_settings().public_base_url,
+        format=fmt.name,
+        file_name=f"{batch.batch_id}.{fmt.extension}",
+        status="queued",
+        chunk_size=chunk_size,
+        chunks_total=-(-batch.quantity // chunk_size),
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + KEEP_RECORDS,
+    )
+    try:
+        export.save(condition=Export.export_id.does_not_exist())
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            raise Conflict("An export with this id already exists; retry.") from None
+        raise
+    try:
+        storage.send_messages([_message(export.export_id, "plan")])
+    except Exception:
+        # Saved but never queued: say so instead of leaving it "queued" for ever.
+        _fail(export, "The export could not be queued; ask for it again.")
+        raise
+    log.info(json.dumps({"event": "export_queued", "export_id": export.export_id, "format": fmt.name,
+                         "codes": batch.quantity, "chunks": export.chunks_total}))
+    return _to_dict(export)
+
+
+def _load(brand_id: str, export_id: str) -> Export:
+    if not isinstance(export_id, str) or not _EXPORT_ID.match(export_id):
+        raise NotFound("No such export.")
+    try:
+        export = Export.get(export_id, consistent_read=True)
+    except Export.DoesNotExist:
+        raise NotFound("No such export.") from None
+    if export.brand_id != brand_id:
+        raise NotFound("No such export.")
+    return export
 
 
 def get_export(brand_id: str, export_id: str) -> dict:
-    raise NotImplementedError
+    """Status and progress of an export, with a short-lived download URL once it is done."""
+    export = _load(brand_id, export_id)
+    if export.status != "done":
+        return _to_dict(export)
+    now = _now()
+    if now >= export.finished_at + KEEP_FILES:
+        return _to_dict(export, note="The file has expired; ask for a new export.")
+    try:
+        batch_status = Batch.get(export.batch_id).status
+    except Batch.DoesNotExist:
+        batch_status = "void"
+    if batch_status == "void":
+        # A lost or stolen batch: its print file must not reach a printer any more.
+        return _to_dict(export, note="The batch is void; its print file is withheld.")
+    fmt = FORMATS[export.format]
+    url = storage.presigned_get(_file_key(export), expires_seconds=DOWNLOAD_URL_SECONDS,
+                                file_name=export.file_name, content_type=fmt.content_type)
+    return _to_dict(export, download=(url, now + timedelta(seconds=DOWNLOAD_URL_SECONDS)))
 
 
-def handle_message(body: str) -> None:
-    raise NotImplementedError
+# --- worker side ------------------------------------------------------------------------
+
+
+def _parse(body: str) -> dict | None:
+    try:
+        message = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(message, dict) or message.get("v") != 1:
+        return None
+    if not isinstance(message.get("export_id"), str) or not _EXPORT_ID.match(message["export_id"]):
+        return None
+    step = message.get("step")
+    if step == "plan":
+        return message
+    chunk = message.get("chunk")
+    if step == "chunk" and type(chunk) is int and chunk >= 0:
+        return message
+    return None
+
+
+def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = None) -> None:
+    """Do one step of an export: plan it (fan out chunk messages) or render one chunk.
+
+    Raises to have SQS deliver the message again; every step may run twice, or at the
+    same time as its duplicate, and the result is the same. After MAX_RECEIVES failed
+    deliveries the export is marked failed (the message goes to the dead-letter queue).
+    """
+    message = _parse(body)
+    if message is None:
+        # Retrying cannot fix a message this code cannot read: drop it, loudly.
+        log.error(json.dumps({"event": "export_message_unreadable", "body": str(body)[:200]}))
+        return
+    try:
+        export = Export.get(message["export_id"], consistent_read=True)
+    except Export.DoesNotExist:
+        log.error(json.dumps({"event": "export_missing", "export_id": message["export_id"]}))
+        return
+    if export.status in ("done", "failed"):
+        return
+    started = time.perf_counter()
+    try:
+        if message["step"] == "plan":
+            _plan(export)
+        else:
+            _run_chunk(export, message["chunk"])
+    except _FinishPending:
+        _retry_soon(receipt_handle, attempt)
+        raise
+    except Exception as exc:
+        log.exception(json.dumps({"event": "export_step_failed", "export_id": export.export_id,
+                                  "step": message["step"], "chunk": message.get("chunk"), "attempt": attempt}))
+        if attempt >= MAX_RECEIVES:
+            _fail(export, f"The export failed after {attempt} attempts ({type(exc).__name__}).")
+        else:
+            _retry_soon(receipt_handle, attempt)
+        raise
+    log.info(json.dumps({"event": "export_step_done", "export_id": export.export_id, "step": message["step"],
+                         "chunk": message.get("chunk"), "ms": round((time.perf_counter() - started) * 1000, 1)}))
+
+
+def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
+    # The queue's visibility timeout is six times the worker's timeout, as Lambda asks;
+    # a failure the handler saw itself is retried after 10 s, 30 s, 90 s... instead.
+    # Crashes never get here, so a crashed finisher's lease has expired by its redelivery.
+    if not receipt_handle:
+        return
+    try:
+        storage.change_visibility(receipt_handle, _RETRY_BASE_SECONDS * 3 ** (attempt - 1))
+    except Exception:  # noqa: BLE001 - the default redelivery still happens
+        log.warning(json.dumps({"event": "export_retry_delay_not_set"}))
+
+
+def _plan(export: Export) -> None:
+    if export.status == "queued":
+        try:
+            export.update(actions=[Export.status.set("running"), Export.updated_at.set(_now())],
+                          condition=Export.status == "queued")
+        except UpdateError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            export.refresh(consistent_read=True)
+    if export.status != "running" or export.fanned_out:
+        return
+    # A crash between sending and recording `fanned_out` sends the chunks again on the
+    # next delivery: duplicates of chunk messages are harmless by design.
+    storage.send_messages([_message(export.export_id, "chunk", index) for index in range(export.chunks_total)])
+    try:
+        export.update(actions=[Export.fanned_out.set(True), Export.updated_at.set(_now())],
+                      condition=Export.status == "running")
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+
+
+def _run_chunk(export: Export, index: int) -> None:
+    if index >= export.chunks_total:
+        log.error(json.dumps({"event": "export_chunk_out_of_range", "export_id": export.export_id, "chunk": index}))
+        return
+    if export.status != "running":
+        raise RuntimeError(f"chunk {index} of {export.export_id} arrived while the export is {export.status}")
+    if index not in (export.done or ()):
+        part_bytes = _render_chunk(export, index)
+        try:
+            # The one record of a finished chunk: a duplicate delivery fails the condition,
+            # and ALL_NEW tells the writer whether its chunk completed the set.
+            export.update(
+                actions=[Export.done.add({index}), Export.part_sizes[str(index)].set(part_bytes),
+                         Export.updated_at.set(_now())],
+                condition=~Export.done.contains(index) & (Export.status == "running"),
+            )
+        except UpdateError as exc:
+            if not _is_condition_failure(exc):
+                raise
+            export.refresh(consistent_read=True)
+    # Also reached by a redelivery of a chunk already recorded: if its first delivery
+    # completed the set and then crashed before finishing, this one finishes instead.
+    _finish_if_complete(export)
+
+
+def _render_chunk(export: Export, index: int) -> int:
+    """Write chunk `index` to its part object (and its records, for ZIP and PDF); returns its size."""
+    start, stop = _chunk_range(export, index)
+    keyring = get_keyring()
+    args = (keyring, export.batch_number, export.key_version, export.base_url, start, stop)
+    records = bytearray()
+    with storage.MultipartWriter(_part_key(export.export_id, index)) as out:
+        if export.format == "csv":
+            if index == 0:
+                out.write(printfiles.CSV_HEADER)
+            for block in printfiles.csv_rows(*args):
+                out.write(block)
+        elif export.format in ("svg-zip", "png-zip"):
+            stamp = printfiles.dos_stamp(export.created_at)
+            for entry, record in printfiles.image_entries(*args, kind=export.format[:3], stamp=stamp):
+                out.write(entry)
+                records += record
+        elif export.format == "pdf":
+            if index == 0:
+                out.write(printfiles.pdf_header())
+            pages_per_chunk = export.chunk_size // printfiles.LABELS_PER_PAGE
+            for obj in printfiles.pdf_chunk(*args, chunk=index, pages_per_chunk=pages_per_chunk):
+                records += _OFFSETS.pack(out.size)
+                out.write(obj)
+        else:
+            raise ValueError(f"unknown export format {export.format!r}")
+    if records:
+        storage.put_object(_records_key(export.export_id, index), bytes(records))
+    return out.size
+
+
+def _finish_if_complete(export: Export) -> None:
+    if export.status != "running" or len(export.done or ()) < export.chunks_total:
+        return
+    token = uuid.uuid4().hex
+    now = _now()
+    try:
+        export.update(
+            actions=[Export.finisher.set(token), Export.finish_started_at.set(now), Export.updated_at.set(now)],
+            condition=(Export.status == "running") & (size(Export.done) == export.chunks_total)
+            & (Export.finisher.does_not_exist() | (Export.finish_started_at < now - FINISH_LEASE)),
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        export.refresh(consistent_read=True)
+        if export.status == "running":
+            raise _FinishPending(f"{export.export_id} is being finished by another worker") from None
+        return
+    try:
+        key, file_bytes = _assemble(export)
+    except BaseException:
+        _release(export, token)
+        raise
+    now = _now()
+    try:
+        export.update(
+            actions=[Export.status.set("done"), Export.s3_key.set(key), Export.size_bytes.set(file_bytes),
+                     Export.finished_at.set(now), Export.updated_at.set(now), Export.finisher.remove(),
+                     Export.finish_started_at.remove()],
+            condition=(Export.status == "running") & (Export.finisher == token),
+        )
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise
+        # Only after our lease ran out could another finisher have taken over; it wrote
+        # the same bytes to the same key, and its record stands.
+        log.warning(json.dumps({"event": "export_finish_lease_lost", "export_id": export.export_id}))
+        return
+    log.info(json.dumps({"event": "export_done", "export_id": export.export_id, "bytes": file_bytes}))
+
+
+def _release(export: Export, token: str) -> None:
+    try:
+        export.update(actions=[Export.finisher.remove(), Export.finish_started_at.remove()],
+                      condition=Export.finisher == token)
+    except Exception:  # noqa: BLE001 - the lease then simply runs out
+        log.warning(json.dumps({"event": "export_lease_not_released", "export_id": export.export_id}))
+
+
+def _assemble(export: Export) -> tuple[str, int]:
+    """Join the chunks into the final file; returns its key and size."""
+    fmt = FORMATS[export.format]
+    sizes = [int(export.part_sizes[str(index)]) for index in range(export.chunks_total)]
+    key = _file_key(export)
+    with storage.MultipartWriter(key, content_type=fmt.content_type) as out:
+        for index, part_size in enumerate(sizes):
+            out.append_object(_part_key(export.export_id, index), part_size)
+        body_size = out.size
+        if export.format in ("svg-zip", "png-zip"):
+            directory = printfiles.ZipDirectory(printfiles.dos_stamp(export.created_at))
+            for chunk_start, records in _chunk_records(export, sizes):
+                out.write(directory.add_chunk(chunk_start, records))
+            out.write(directory.end(body_size))
+        elif export.format == "pdf":
+            pages_per_chunk = export.chunk_size // printfiles.LABELS_PER_PAGE
+            ranges = [_chunk_range(export, index) for index in range(export.chunks_total)]
+            chunk_pages = [-(-(stop - start) // printfiles.LABELS_PER_PAGE) for start, stop in ranges]
+            for block in printfiles.pdf_tail(title=f"{export.batch_id} labels", created=export.created_at,
+                                             chunk_pages=chunk_pages, pages_per_chunk=pages_per_chunk,
+                                             body_size=body_size, chunk_offsets=_chunk_records(export, sizes)):
+                out.write(block)
+    return key, out.size
+
+
+def _chunk_records(export: Export, sizes: list[int]) -> Iterator[tuple[int, bytes]]:
+    # One chunk's records at a time: the finisher never holds them all.
+    chunk_start = 0
+    for index, part_size in enumerate(sizes):
+        records = b"".join(storage.read_object(_records_key(export.export_id, index)))
+        yield chunk_start, records
+        chunk_start += part_size
+
+
+def _fail(export: Export, reason: str) -> None:
+    now = _now()
+    try:
+        export.update(actions=[Export.status.set("failed"), Export.error.set(reason), Export.updated_at.set(now)],
+                      condition=Export.status.is_in("queued", "running"))
+    except UpdateError as exc:
+        if not _is_condition_failure(exc):
+            raise

@@ -4,21 +4,26 @@ from __future__ import annotations
 from typing import Iterable
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
-    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter",
+    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter", "Participant",
+    "transaction_connection",
+    "ShopperAccount", "OtpChallenge", "Export",
     "ALL_MODELS", "bind", "create_tables", "delete_tables",
 ]
 
@@ -42,11 +47,19 @@ class Rules(MapAttribute):
 
 
 class Prize(MapAttribute):
-    """An instant-win prize pool of fixed size."""
+    """An instant-win prize pool of fixed size: secret winning codes, or per-scan odds."""
 
     prize_id = UnicodeAttribute()
     name = UnicodeAttribute()
     quantity = NumberAttribute()
+    odds_per_million = NumberAttribute(null=True)
+
+
+class Allocation(MapAttribute):
+    """How many of a batch's codes secretly win one prize (which ones is derived, never stored)."""
+
+    prize_id = UnicodeAttribute()
+    count = NumberAttribute()
 
 
 class Campaign(Model):
@@ -105,6 +118,7 @@ class Batch(Model):
     label = UnicodeAttribute(null=True)
     quantity = NumberAttribute()
     key_version = NumberAttribute()
+    allocations = ListAttribute(of=Allocation, default=list)
     status = UnicodeAttribute(default="inactive")
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -124,11 +138,23 @@ class Counter(Model):
     value = NumberAttribute(default=0)
 
 
+class ClaimsByShopper(GlobalSecondaryIndex):
+    """A shopper's claims, newest last: the wallet's history (void codes have no shopper)."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = AllProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    changed_at = UTCDateTimeAttribute(range_key=True)
+
+
 class CodeState(Model):
-    """What has happened to one code, keyed by batch number and serial.
+    """What has happened to one code, keyed by batch number and serial: void, or claimed.
 
     A voided code is written here ahead of any scan, so the claim's
-    "does not exist" condition refuses it without an extra read.
+    "does not exist" condition refuses it without an extra read. A claim is the
+    record of the grant: a replay reads its answer back from here.
     """
 
     class Meta(_BaseMeta):
@@ -140,6 +166,15 @@ class CodeState(Model):
     brand_id = UnicodeAttribute()
     changed_at = UTCDateTimeAttribute()
     changed_by = UnicodeAttribute()
+    shopper_id = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    sku = UnicodeAttribute(null=True)
+    points = NumberAttribute(null=True)
+    entries = NumberAttribute(null=True)
+    prize_id = UnicodeAttribute(null=True)
+    prize_name = UnicodeAttribute(null=True)
+    request_id = UnicodeAttribute(null=True)
+    by_shopper = ClaimsByShopper()
 
     @staticmethod
     def key_for(batch_number: int, serial: int) -> str:
@@ -161,13 +196,116 @@ class RateCounter(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter)
+class ParticipantsByShopper(GlobalSecondaryIndex):
+    """Every campaign a shopper takes part in: the wallet's balances."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = AllProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    campaign_id = UnicodeAttribute(range_key=True)
+
+
+class Participant(Model):
+    """A shopper in one campaign: balances equal the sum of their claims (same transaction)."""
+
+    class Meta(_BaseMeta):
+        table_name = "participants"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    shopper_id = UnicodeAttribute(range_key=True)
+    points = NumberAttribute(default=0)
+    entries = NumberAttribute(default=0)
+    claims = NumberAttribute(default=0)
+    first_claim_at = UTCDateTimeAttribute(null=True)
+    last_claim_at = UTCDateTimeAttribute(null=True)
+    by_shopper = ParticipantsByShopper()
+
+
+class ShopperAccount(Model):
+    """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
+
+    The clear number is never stored: the hash finds the shopper, the masked form is shown.
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "shoppers"
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    phone_hash = UnicodeAttribute()
+    phone_masked = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    last_sign_in_at = UTCDateTimeAttribute(null=True)
+
+
+class OtpChallenge(Model):
+    """The one pending sign-in code of a phone number, stored as a keyed hash.
+
+    A new code replaces the old one; `challenge_id` makes every later write conditional on
+    the code it was checked against. Readers check `expires_at` themselves (TTL lags).
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "otp_challenges"
+
+    phone_hash = UnicodeAttribute(hash_key=True)
+    challenge_id = UnicodeAttribute()
+    code_hash = UnicodeAttribute()
+    tries = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+    created_at = UTCDateTimeAttribute()
+
+
+class Export(Model):
+    """One print-file export of a batch: its plan, the chunks finished so far, the file.
+
+    `done` holds the indexes of finished chunks. Each is added by a conditional ADD, so a
+    chunk delivered twice counts once, and the write that completes the set says so in
+    its returned item. `finisher` is the lease of the one worker joining the chunks.
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "exports"
+
+    export_id = UnicodeAttribute(hash_key=True)
+    brand_id = UnicodeAttribute()
+    batch_id = UnicodeAttribute()
+    # The batch as it was when the export was asked for: workers never read the batch.
+    batch_number = NumberAttribute()
+    key_version = NumberAttribute()
+    quantity = NumberAttribute()
+    base_url = UnicodeAttribute()
+    format = UnicodeAttribute()
+    file_name = UnicodeAttribute()
+    status = UnicodeAttribute(default="queued")
+    chunk_size = NumberAttribute()
+    chunks_total = NumberAttribute()
+    fanned_out = BooleanAttribute(default=False)
+    done = NumberSetAttribute(null=True)
+    part_sizes = MapAttribute(default=dict)
+    finisher = UnicodeAttribute(null=True)
+    finish_started_at = UTCDateTimeAttribute(null=True)
+    s3_key = UnicodeAttribute(null=True)
+    size_bytes = NumberAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute()
+
+ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter, Participant, ShopperAccount, OtpChallenge, Export)
 _TABLE_SUFFIXES: dict[type[Model], str] = {
     Campaign: "campaigns",
     Batch: "batches",
     Counter: "counters",
     CodeState: "code_states",
     RateCounter: "rate_counters",
+    Participant: "participants",
+    ShopperAccount: "shoppers",
+    OtpChallenge: "otp_challenges",
+    Export: "exports",
 }
 
 
@@ -185,6 +323,17 @@ def bind(settings: Settings | None = None) -> None:
         model.Meta.host = settings.dynamodb_endpoint
         model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
         model._connection = None
+
+
+_connection_cache: dict[tuple, Connection] = {}
+
+
+def transaction_connection() -> Connection:
+    """A PynamoDB connection to the bound endpoint, for TransactWrite (one per binding)."""
+    key = (Campaign.Meta.region, Campaign.Meta.host, Campaign.Meta.max_retry_attempts)
+    if key not in _connection_cache:
+        _connection_cache[key] = Connection(region=key[0], host=key[1], max_retry_attempts=key[2])
+    return _connection_cache[key]
 
 
 def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:

@@ -1,4 +1,5 @@
-"""The local stack in one command: DynamoDB Local, tables, demo data, a token, chalice local."""
+"""The local stack in one command: DynamoDB Local, S3 and SQS on moto, tables, demo data, a token,
+chalice local and the export workers."""
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,7 @@ if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file_
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -32,6 +34,13 @@ from scripts.dynamodb_local import (
 
 DATA_DIR = REPO_ROOT / ".local" / "dynamodb"
 TABLE_PREFIX = "qrc-local"
+MOTO_LOG = REPO_ROOT / ".local" / "logs" / "moto.log"
+# The export bucket and queue (and the queue's dead-letter queue) on moto's server; the
+# same names are in .chalice/config.json's local stage.
+EXPORT_BUCKET = EXPORT_QUEUE = "qrc-local-exports"
+# Like the worker's Lambda timeout: a message a worker took comes back after this long if
+# the worker vanished; a worker stopped by Ctrl-C or a code change hands it back at once.
+_LOCAL_VISIBILITY_SECONDS = 900
 # What `chalice local` serves from: a change here restarts it. chalice's own reloader
 # is off because it watches the whole project tree, .venv and .local/dynamodb included,
 # so every write to the database file would restart the server mid-request.
@@ -55,15 +64,32 @@ def _port_from_env(name: str, default: int) -> int:
     return int(raw)
 
 
-def stack_environ(ddb_endpoint: str, api_port: int) -> dict[str, str]:
+def _workers_from_env(default: int) -> int:
+    raw = os.environ.get("EXPORT_WORKERS", "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 32:
+        raise SystemExit(f"dev: EXPORT_WORKERS={raw!r} is not a number of workers from 1 to 32")
+    return int(raw)
+
+
+def stack_environ(ddb_endpoint: str, api_port: int, aws_endpoint: str | None = None) -> dict[str, str]:
     """The environment the app runs with locally (chalice's stage config adds its own)."""
-    return {
+    environ = {
         "STAGE": "local",
         "TABLE_PREFIX": TABLE_PREFIX,
         "DYNAMODB_ENDPOINT": ddb_endpoint,
         "PUBLIC_BASE_URL": f"http://{HOST}:{api_port}",
         **local_aws_env(),
     }
+    if aws_endpoint:
+        environ.update({
+            "S3_ENDPOINT": aws_endpoint,
+            "SQS_ENDPOINT": aws_endpoint,
+            "EXPORT_BUCKET": EXPORT_BUCKET,
+            "EXPORT_QUEUE_NAME": EXPORT_QUEUE,
+        })
+    return environ
 
 
 def _code_signature() -> tuple:
@@ -104,6 +130,62 @@ def _start_chalice(api_port: int) -> subprocess.Popen:
     )
 
 
+def _start_moto(port: int) -> subprocess.Popen:
+    """moto's server for S3 and SQS on 127.0.0.1, in memory: exports last as long as the stack."""
+    moto = Path(sys.executable).parent / "moto_server"
+    if not moto.exists():
+        raise SystemExit("dev: moto_server not found: run `bash scripts/setup.sh` (moto[server])")
+    MOTO_LOG.parent.mkdir(parents=True, exist_ok=True)
+    # No CORS headers: a web page open in the developer's browser must not be able to
+    # read print files (live codes) from the local bucket.
+    env = {**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"}
+    with open(MOTO_LOG, "ab") as log:
+        process = subprocess.Popen(
+            [str(moto), "-H", HOST, "-p", str(port)],
+            cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=parent_death_hook(),
+        )
+    deadline = time.monotonic() + 30
+    while not port_accepts_connections(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop_group(process, "moto server")
+            raise SystemExit(f"dev: moto server did not start on {HOST}:{port}; see {MOTO_LOG}")
+        time.sleep(0.1)
+    return process
+
+
+def _create_export_resources(endpoint: str, max_receives: int) -> None:
+    """The bucket, and the queue with a dead-letter queue, as infra/<stage>.json has them."""
+    import boto3
+
+    region = local_aws_env()["AWS_REGION"]
+    boto3.client("s3", region_name=region, endpoint_url=endpoint).create_bucket(Bucket=EXPORT_BUCKET)
+    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+    dlq = sqs.create_queue(QueueName=f"{EXPORT_QUEUE}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=EXPORT_QUEUE, Attributes={
+        "VisibilityTimeout": str(_LOCAL_VISIBILITY_SECONDS),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+    })
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    # Separate processes, like separate Lambda containers: chunks really run side by side.
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "scripts.export_worker"],
+            cwd=str(REPO_ROOT), env=dict(os.environ), stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=parent_death_hook(),
+        )
+        for _ in range(count)
+    ]
+
+
+def _stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        _stop_group(worker, "export worker")
+
+
 def _stop_group(process: subprocess.Popen, name: str) -> None:
     """SIGINT (chalice's clean exit), then SIGTERM, then SIGKILL to the process group."""
     for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
@@ -119,11 +201,13 @@ def _stop_group(process: subprocess.Popen, name: str) -> None:
             _say(f"{name} still running after {signal.Signals(sig).name}")
 
 
-def _banner(token: str, api_port: int, ddb: DynamoDBLocal) -> str:
+def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int) -> str:
     api = f"http://{HOST}:{api_port}"
     return f"""
   API              {api}   (chalice local, stage local)
   DynamoDB Local   {ddb.endpoint}   tables {TABLE_PREFIX}-*, data in {DATA_DIR.relative_to(REPO_ROOT)}/
+  S3 + SQS (moto)  {aws_endpoint}   bucket and queue {EXPORT_BUCKET} (in memory)
+  Export workers   {workers} processes polling {EXPORT_QUEUE} (scripts/export_worker.py)
   Owner token for demo-brand (8 h; another: .venv/bin/python scripts/token.py --help):
 
 export TOKEN={token}
@@ -163,10 +247,12 @@ def main() -> int:
     """Run the stack in the foreground until Ctrl-C, SIGTERM or chalice exits."""
     ddb_port = _port_from_env("DDB_PORT", 8001)
     api_port = _port_from_env("API_PORT", 8000)
-    if ddb_port == api_port:
-        raise SystemExit("dev: DDB_PORT and API_PORT must differ")
+    moto_port = _port_from_env("MOTO_PORT", 8002)
+    worker_count = _workers_from_env(min(4, os.cpu_count() or 1))
+    if len({ddb_port, api_port, moto_port}) < 3:
+        raise SystemExit("dev: DDB_PORT, API_PORT and MOTO_PORT must differ")
     _lock_data_dir()
-    for name, port in (("API_PORT", api_port), ("DDB_PORT", ddb_port)):
+    for name, port in (("API_PORT", api_port), ("DDB_PORT", ddb_port), ("MOTO_PORT", moto_port)):
         if not port_is_free(port):
             raise SystemExit(
                 f"dev: {HOST}:{port} is already in use (`ss -ltnp 'sport = :{port}'` shows who); "
@@ -177,15 +263,21 @@ def main() -> int:
 
     ddb: DynamoDBLocal | None = None
     chalice: subprocess.Popen | None = None
+    moto: subprocess.Popen | None = None
+    workers: list[subprocess.Popen] = []
     try:
         _say(f"starting DynamoDB Local on {HOST}:{ddb_port} (data in {DATA_DIR.relative_to(REPO_ROOT)}/)")
         ddb = start(port=ddb_port, db_path=DATA_DIR)
         for name in AWS_ENV_TO_CLEAR:
             os.environ.pop(name, None)
-        os.environ.update(stack_environ(ddb.endpoint, api_port))
+        _say(f"starting moto server (S3, SQS) on {HOST}:{moto_port}")
+        moto = _start_moto(moto_port)
+        aws_endpoint = f"http://{HOST}:{moto_port}"
+        os.environ.update(stack_environ(ddb.endpoint, api_port, aws_endpoint))
 
         # Imported only now: chalicelib reads its settings from the environment at import.
         from chalicelib import config, models
+        from chalicelib.exports import MAX_RECEIVES
         from chalicelib.auth import issue_operator_token
         from scripts.seed import DEMO_BRAND, seed_demo
 
@@ -197,30 +289,40 @@ def main() -> int:
         campaign = seed_demo(DEMO_BRAND)
         _say(f"seeded {DEMO_BRAND}: {campaign['name']}" if campaign else f"{DEMO_BRAND} already seeded")
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
+        _create_export_resources(aws_endpoint, MAX_RECEIVES)
 
-        _say(f"starting chalice local on {HOST}:{api_port}")
+        _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
         chalice = _start_chalice(api_port)
+        workers = _start_workers(worker_count)
         signature = _code_signature()
-        shown = waiting = False
+        shown = waiting = workers_waiting = False
         while True:
             if not ddb.is_running():
                 _say(f"DynamoDB Local exited ({ddb.process.returncode}); see {ddb.log_path}")
                 return 1
+            if moto.poll() is not None:
+                _say(f"moto server exited ({moto.returncode}); see {MOTO_LOG}")
+                return 1
             if chalice.poll() is None:
                 if not shown and port_accepts_connections(api_port):
-                    print(_banner(token, api_port, ddb), flush=True)
+                    print(_banner(token, api_port, ddb, aws_endpoint, worker_count), flush=True)
                     shown = True
             elif not waiting:
                 # Like any dev server: a broken save should not take the database down.
                 _say(f"chalice local exited ({chalice.returncode}); fix the code and save to restart, Ctrl-C stops")
                 waiting = True
+            if not workers_waiting and any(worker.poll() is not None for worker in workers):
+                _say("an export worker exited; fix the code and save to restart them, Ctrl-C stops")
+                workers_waiting = True
             current = _code_signature()
             if current != signature:
                 signature = current
-                _say("code changed: restarting chalice local")
+                _say("code changed: restarting chalice local and the export workers")
+                _stop_workers(workers)
                 _stop_group(chalice, "chalice local")
                 chalice = _start_chalice(api_port)
-                waiting = False
+                workers = _start_workers(worker_count)
+                waiting = workers_waiting = False
             time.sleep(0.3)
     except _Stop as stop:
         _say(f"{stop} received: stopping")
@@ -231,12 +333,15 @@ def main() -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
+        _stop_workers(workers)
         if chalice is not None:
             _stop_group(chalice, "chalice local")
+        if moto is not None:
+            _stop_group(moto, "moto server")
         if ddb is not None:
             ddb.stop()
-        if chalice is not None or ddb is not None:
-            _say("stopped chalice local and DynamoDB Local")
+        if chalice is not None or ddb is not None or moto is not None:
+            _say("stopped the export workers, chalice local, moto server and DynamoDB Local")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,13 @@
 # Idempotent setup for the dev stack and the tests: .venv, Python and npm packages, Java.
 # Each step is skipped when its inputs have not changed, so a second run takes a second.
 set -euo pipefail
+# --browser also installs Chromium for the shopper-page tests (same as WITH_BROWSER=1).
+for arg in "$@"; do
+    case "$arg" in
+        --browser) WITH_BROWSER=1 ;;
+        *) printf 'setup: error: unknown option %s (only --browser)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -126,8 +133,22 @@ else
     die "Java 17+ (full OpenJDK with the jdk.compiler module) is required for DynamoDB Local: install openjdk-17-jre-headless (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME"
 fi
 
-# --- hook: browsers --------------------------------------------------------------------
-# Later: install chromium here (for the shopper-page browser tests), with the same
-# check-then-install-when-root pattern as Java above.
+# --- optional: Chromium for the shopper-page browser tests --------------------------------
+# Only with `setup.sh --browser` or WITH_BROWSER=1 (test.sh asks for it): the dev stack
+# does not need a browser. Debian's own chromium and chromium-driver are used because a
+# test tool's download of its own browser build cannot work on a closed network, and the
+# two packages always come in matching versions.
+if [ "${WITH_BROWSER:-0}" = 1 ]; then
+    browser_ok() { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }
+    if browser_ok; then
+        say "chromium ok ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
+    elif can_apt; then
+        apt_install chromium chromium-driver
+        browser_ok || die "installed chromium and chromium-driver but /usr/bin/chromium or /usr/bin/chromedriver is still missing"
+        say "chromium ok ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
+    else
+        die "the browser tests need Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): run as root, or install them (sudo apt-get install chromium chromium-driver), or leave out tests/integration/test_landing_in_chromium.py"
+    fi
+fi
 
 say "done"

@@ -39,8 +39,12 @@ ALLOWED_DYNAMODB_ACTIONS = frozenset({
 })
 
 # Actions that IAM only accepts with Resource "*" (e.g. "xray:PutTraceSegments",
-# "cloudwatch:PutMetricData"). None is needed today.
-ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset()
+# "cloudwatch:PutMetricData").
+ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset({
+    # Shopper sign-in codes go by SMS straight to a phone number, which is no ARN: IAM
+    # can only allow that publish with Resource "*". The app publishes to no topic.
+    "sns:Publish",
+})
 
 
 def _tool(name: str) -> str:
@@ -285,3 +289,73 @@ def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
             assert resource in allowed, f"{resource} is not a table (or index) of this stage's models"
             granted.add(allowed[resource])
     assert granted == set(table_models), "every model's table needs a grant in .chalice/policy-<stage>.json"
+
+
+def _export_queue_name(stage: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return config["stages"][stage]["environment_variables"]["EXPORT_QUEUE_NAME"]
+
+
+def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(packaged):
+    from chalicelib import exports
+
+    stage, template = packaged["stage"], packaged["template"]
+    queues = _resources(template, "AWS::SQS::Queue")
+    assert set(queues) == {"ExportQueue", "ExportDeadLetterQueue"}
+    queue = queues["ExportQueue"]["Properties"]
+    assert queue["QueueName"] == _export_queue_name(stage) == f"qrc-{stage}-exports"
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["ExportDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": exports.MAX_RECEIVES,
+    }
+    worker = _functions(template)["ExportWorker"]
+    assert worker["FunctionName"] == f"{APP_NAME}-{stage}-export_worker"
+    # Lambda asks for a visibility timeout of six times the function timeout; the finishing
+    # lease equals the function timeout, so a crashed finisher's lease is over by redelivery.
+    assert worker["Timeout"] == exports.FINISH_LEASE.total_seconds() == 900
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
+    (event,) = worker["Events"].values()
+    assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue['QueueName']}")
+    for props in (q["Properties"] for q in queues.values()):
+        assert props["SqsManagedSseEnabled"] is True
+    for function in _functions(template).values():
+        variables = function["Environment"]["Variables"]
+        assert variables["EXPORT_QUEUE_URL"] == {"Ref": "ExportQueue"}
+        assert variables["EXPORT_BUCKET"] == {"Ref": "ExportBucket"}
+
+
+def test_export_bucket_is_private_encrypted_and_expires_its_files(packaged):
+    from chalicelib import exports
+
+    stage, template = packaged["stage"], packaged["template"]
+    (bucket,) = _resources(template, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["BucketName"] == {"Fn::Sub": f"qrc-{stage}-exports-${{AWS::AccountId}}"}
+    assert all(props["PublicAccessBlockConfiguration"][flag] is True for flag in (
+        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    rules = {rule.get("Prefix"): rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["exports/"]["ExpirationInDays"] == exports.KEEP_FILES.days
+    assert rules["export-parts/"]["ExpirationInDays"] == 1
+    assert rules[""]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    (policy,) = _resources(template, "AWS::S3::BucketPolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
+    stage = packaged["stage"]
+    for statement in _statements(packaged["template"]):
+        actions = _as_list(statement["Action"])
+        resources = _as_list(statement["Resource"])
+        if any(action.startswith("sqs:") for action in actions):
+            assert set(actions) <= {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}, statement
+            assert resources == [f"arn:aws:sqs:*:*:qrc-{stage}-exports"], statement
+        if any(action.startswith("s3:") for action in actions):
+            assert set(actions) <= {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, statement
+            assert sorted(resources) == sorted(f"arn:aws:s3:::qrc-{stage}-exports-*/{prefix}/*"
+                                               for prefix in ("exports", "export-parts")), statement

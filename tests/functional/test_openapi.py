@@ -58,3 +58,13 @@ def test_responses_match_the_spec(api):
 def test_spec_refuses_what_the_api_refuses(bad):
     with pytest.raises(Exception):
         _check(bad, "CampaignCreate")
+
+
+def test_every_security_requirement_names_a_defined_scheme():
+    defined = set(SPEC["components"]["securitySchemes"])
+    used = {name for requirement in SPEC.get("security", []) for name in requirement}
+    for item in SPEC["paths"].values():
+        for method, operation in item.items():
+            if method in _HTTP_METHODS:
+                used |= {name for requirement in operation.get("security", []) for name in requirement}
+    assert used <= defined, f"undefined security schemes: {used - defined}"
