@@ -264,7 +264,8 @@ def claim_code():
 @api("/v1/me")
 def shopper_wallet():
     shopper = _shopper()
-    return {"phone": shopper.phone_masked, **scans.wallet(shopper.shopper_id)}
+    return {"phone": shopper.phone_masked,
+            **scans.wallet(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor"))}
 
 
 @api("/v1/campaigns/{campaign_id}/batches", methods=("POST",), status=201)

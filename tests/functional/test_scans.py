@@ -132,8 +132,20 @@ def test_wallet_lists_balances_and_history(running):
         _claim("shp_w", code)
     wallet = scans.wallet("shp_w")
     assert wallet["campaigns"] == [{"campaign_id": campaign["campaign_id"], "points": 30, "entries": 3, "claims": 3}]
-    assert len(wallet["history"]) == 3
-    assert scans.wallet("shp_nobody") == {"campaigns": [], "history": []}
+    assert len(wallet["history"]) == 3 and wallet["next_cursor"] is None
+    assert scans.wallet("shp_nobody") == {"campaigns": [], "history": [], "next_cursor": None}
+    pages, cursor = [], None
+    while True:
+        page = scans.wallet("shp_w", limit="2", cursor=cursor)
+        pages.append([h["claimed_at"] for h in page["history"]])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    flat = [t for page in pages for t in page]
+    assert len(flat) == 3 and flat == sorted(flat, reverse=True) and len(pages[0]) == 2
+    from chalicelib.errors import InvalidInput
+    with pytest.raises(InvalidInput):
+        scans.wallet("shp_w", cursor="bm9wZQ")
 
 
 @pytest.mark.parametrize("body", [{}, {"code": 5}, {"code": ""}, {"code": "X", "points": 100}])
@@ -202,3 +214,17 @@ def test_the_scan_api_end_to_end(api, running):
     assert wallet["campaigns"] == [{"campaign_id": campaign["campaign_id"], "points": 10, "entries": 1, "claims": 1}]
     assert wallet["phone"].endswith("678") and "912" not in wallet["phone"]
     assert Participant.get(campaign["campaign_id"], shopper_id("+84912345678")).points == 10
+
+
+def test_rate_windows_ignore_old_items_that_ttl_has_not_removed(store):
+    from chalicelib import limits
+    from chalicelib.models import RateCounter
+
+    start = 1_800_000_000.0
+    for _ in range(3):
+        limits.hit("t", "shopper", limit=3, window_seconds=60, message="slow down", now=start)
+    with pytest.raises(LimitReached):
+        limits.hit("t", "shopper", limit=3, window_seconds=60, message="slow down", now=start + 10)
+    # The full window is still stored (TTL lags), yet the next window starts from zero.
+    assert len(list(RateCounter.scan())) == 1
+    assert limits.hit("t", "shopper", limit=3, window_seconds=60, message="slow down", now=start + 61) == 1
