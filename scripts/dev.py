@@ -201,7 +201,8 @@ def _stop_group(process: subprocess.Popen, name: str) -> None:
             _say(f"{name} still running after {signal.Signals(sig).name}")
 
 
-def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int) -> str:
+def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int,
+            scan_url: str | None) -> str:
     api = f"http://{HOST}:{api_port}"
     return f"""
   API              {api}   (chalice local, stage local)
@@ -212,6 +213,10 @@ def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, wo
 
 export TOKEN={token}
 curl -H "Authorization: Bearer $TOKEN" {api}/v1/campaigns
+
+  A pack to scan (the shopper page; the one-time code lands in .local/outbox/sms.jsonl):
+
+{scan_url or "(no unclaimed demo code left: mint a batch with scripts/print_batch.py)"}
 
   Ctrl-C stops everything.
 """
@@ -279,7 +284,7 @@ def main() -> int:
         from chalicelib import config, models
         from chalicelib.exports import MAX_RECEIVES
         from chalicelib.auth import issue_operator_token
-        from scripts.seed import DEMO_BRAND, seed_demo
+        from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
         config.get_settings.cache_clear()
         settings = config.get_settings()
@@ -289,6 +294,7 @@ def main() -> int:
         campaign = seed_demo(DEMO_BRAND)
         _say(f"seeded {DEMO_BRAND}: {campaign['name']}" if campaign else f"{DEMO_BRAND} already seeded")
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
+        scan_url = sample_scan_url(DEMO_BRAND)
         _create_export_resources(aws_endpoint, MAX_RECEIVES)
 
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
@@ -305,7 +311,7 @@ def main() -> int:
                 return 1
             if chalice.poll() is None:
                 if not shown and port_accepts_connections(api_port):
-                    print(_banner(token, api_port, ddb, aws_endpoint, worker_count), flush=True)
+                    print(_banner(token, api_port, ddb, aws_endpoint, worker_count, scan_url), flush=True)
                     shown = True
             elif not waiting:
                 # Like any dev server: a broken save should not take the database down.

@@ -12,15 +12,13 @@ if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file_
 import os
 from typing import Any
 
-__all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo"]
+__all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo", "sample_scan_url"]
 
 DEMO_BRAND = "demo-brand"
 # A Tết promotion in the shape real Vietnamese on-pack campaigns take: points and
 # lucky-draw entries per pack, daily and lifetime caps, a points budget, a few prizes.
 DEMO_CAMPAIGN: dict[str, Any] = {
     "name": "Mì Gấu Đỏ — Tết 2027",
-    "starts_at": "2026-11-01T00:00:00+07:00",
-    "ends_at": "2027-03-01T00:00:00+07:00",
     "timezone": "Asia/Ho_Chi_Minh",
     "rules": {
         "points_per_scan": 10,
@@ -32,22 +30,59 @@ DEMO_CAMPAIGN: dict[str, Any] = {
     "prizes": [
         {"name": "Xe máy tay ga", "quantity": 5},
         {"name": "Điện thoại thông minh", "quantity": 50},
-        {"name": "Thẻ cào 20.000đ", "quantity": 10_000},
+        {"name": "Thẻ cào 20.000đ", "quantity": 10_000, "odds_per_million": 50_000},
     ],
 }
+DEMO_BATCH = {"sku": "MI-GAU-DO-75G", "quantity": 1000, "label": "Demo pallet"}
 
 
 def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
-    """Create the demo campaign unless `brand_id` has a campaign already.
+    """Create the demo campaign, running, with an active batch, unless `brand_id` has campaigns.
 
-    Returns the campaign created, or None when there was nothing to do; the models
-    must already be bound to tables that exist.
+    The window starts yesterday and runs 90 days, so a fresh checkout always has a
+    campaign that scans work against. Returns the campaign created, or None when there
+    was nothing to do; the models must already be bound to tables that exist.
     """
-    from chalicelib import campaigns
+    from datetime import datetime, timedelta, timezone
+
+    from chalicelib import batches, campaigns
 
     if campaigns.list_campaigns(brand_id)["items"]:
         return None
-    return campaigns.create_campaign(brand_id, "seed", DEMO_CAMPAIGN)
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    body = {**DEMO_CAMPAIGN, "starts_at": (today - timedelta(days=1)).isoformat(),
+            "ends_at": (today + timedelta(days=90)).isoformat()}
+    campaign = campaigns.create_campaign(brand_id, "seed", body)
+    campaigns.change_campaign_status(brand_id, campaign["campaign_id"], "seed", {"status": "active"})
+    motorbike = campaign["prizes"][0]["prize_id"]
+    batch = batches.mint_batch(brand_id, campaign["campaign_id"], "seed",
+                               {**DEMO_BATCH, "instant_wins": [{"prize_id": motorbike, "count": 1}]})
+    batches.change_batch_status(brand_id, batch["batch_id"], "seed", {"status": "active"})
+    return campaign
+
+
+def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
+    """The landing URL of the demo batch's first code nobody has claimed yet."""
+    from chalicelib import batches, campaigns, codes
+    from chalicelib.config import get_settings
+    from chalicelib.models import Batch, CodeState
+    from chalicelib.storage import get_keyring
+
+    demo = next((c for c in campaigns.list_campaigns(brand_id, limit="100")["items"]
+                 if c["name"] == DEMO_CAMPAIGN["name"] and c["status"] == "active"), None)
+    if demo is None:
+        return None
+    for item in batches.list_batches(brand_id, demo["campaign_id"])["items"]:
+        if item["status"] != "active":
+            continue
+        batch = Batch.get(item["batch_id"])
+        for serial in range(batch.quantity):
+            try:
+                CodeState.get(CodeState.key_for(batch.batch_number, serial))
+            except CodeState.DoesNotExist:
+                code = codes.mint_code(get_keyring(), batch.batch_number, serial, key_version=batch.key_version)
+                return f"{get_settings().public_base_url}/S/{code}"
+    return None
 
 
 def main() -> int:

@@ -1,0 +1,21 @@
+"""The dev stack's demo data: a running campaign, an active batch, and a scan URL that works."""
+from __future__ import annotations
+
+from chalicelib import codes, scans
+from chalicelib.storage import get_keyring
+from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
+
+
+def test_demo_seed_gives_a_working_scan_url_once(store):
+    campaign = seed_demo(DEMO_BRAND)
+    assert campaign is not None
+    assert seed_demo(DEMO_BRAND) is None, "seeding twice must not duplicate the demo"
+    url = sample_scan_url(DEMO_BRAND)
+    assert url and "/S/" in url
+    code = url.rsplit("/", 1)[1]
+    codes.parse_code(code, get_keyring())
+    scans.clear_cache()
+    grant = scans.claim_code("shp_demo", "192.0.2.1", {"code": code})
+    assert grant["result"] == "granted" and grant["points"] == 10
+    # Once claimed, the banner offers the next unclaimed code instead.
+    assert sample_scan_url(DEMO_BRAND) != url
