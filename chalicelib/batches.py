@@ -36,6 +36,7 @@ __all__ = [
     "mint_batch",
     "list_batches",
     "get_batch",
+    "load_batch",
     "change_batch_status",
     "find_code",
     "void_code",
@@ -204,7 +205,8 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     return {"items": items, "next_cursor": next_cursor}
 
 
-def _load(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
+def load_batch(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
+    """The brand's batch; another brand's id, or an id of the wrong shape, is simply not found."""
     if not isinstance(batch_id, str) or not _ID_RE.match(batch_id):
         raise NotFound("No such batch.")
     try:
@@ -218,13 +220,13 @@ def _load(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
 
 def get_batch(brand_id: str, batch_id: str) -> dict:
     """One batch of the brand."""
-    return _to_dict(_load(brand_id, batch_id))
+    return _to_dict(load_batch(brand_id, batch_id))
 
 
 def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) -> dict:
     """Activate a printed batch or void a lost one; void is final."""
     target = validate(BatchStatusChange, body).status
-    batch = _load(brand_id, batch_id)
+    batch = load_batch(brand_id, batch_id)
     if target == batch.status:
         return _to_dict(batch)
     if target not in TRANSITIONS[batch.status]:
@@ -289,7 +291,7 @@ def csv_lines(batch: Batch, start: int, stop: int) -> Iterator[str]:
 
 def codes_csv(brand_id: str, batch_id: str, first: str | None, last: str | None) -> tuple[str, str]:
     """A slice of the print file (inclusive serial range) and its file name."""
-    batch = _load(brand_id, batch_id, consistent=False)
+    batch = load_batch(brand_id, batch_id, consistent=False)
     if batch.status == "void":
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     top = batch.quantity - 1

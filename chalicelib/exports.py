@@ -15,6 +15,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 
 from chalicelib import printfiles, storage
+from chalicelib.batches import load_batch
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.ids import new_id
@@ -50,7 +51,6 @@ MAX_CHUNKS = 1000
 """Bounds the done set on the export item (and the parts of the final upload)."""
 
 _EXPORT_ID = re.compile(r"^exp_[0-9A-HJKMNP-TV-Z]{26}$")
-_BATCH_ID = re.compile(r"^bat_[0-9A-HJKMNP-TV-Z]{26}$")
 _OFFSETS = struct.Struct("<I")
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _RETRY_BASE_SECONDS = 10
@@ -154,22 +154,10 @@ def _message(export_id: str, step: str, chunk: int | None = None) -> str:
 # --- API side ---------------------------------------------------------------------------
 
 
-def _load_batch(brand_id: str, batch_id: str) -> Batch:
-    if not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id):
-        raise NotFound("No such batch.")
-    try:
-        batch = Batch.get(batch_id, consistent_read=True)
-    except Batch.DoesNotExist:
-        raise NotFound("No such batch.") from None
-    if batch.brand_id != brand_id:
-        raise NotFound("No such batch.")
-    return batch
-
-
 def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict:
     """Queue a print-file export of a batch; answers at once with the queued export."""
     values = validate(ExportIn, body)
-    batch = _load_batch(brand_id, batch_id)
+    batch = load_batch(brand_id, batch_id)
     if batch.status == "void":
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     fmt = FORMATS[values.format]
