@@ -313,16 +313,18 @@ def bind(settings: Settings | None = None) -> None:
     """Point every model at the tables, region and endpoint of `settings`.
 
     Called once at import with the process settings; tests call it again to move
-    between moto and DynamoDB Local. Cached connections are dropped so the change
-    takes effect on the next call.
+    between moto and DynamoDB Local. A model's cached connection is dropped only when
+    where it points changes, since building a botocore client costs a fifth of a second.
     """
     settings = settings or get_settings()
     for model in ALL_MODELS:
-        model.Meta.table_name = settings.table_name(_TABLE_SUFFIXES[model])
-        model.Meta.region = settings.region
-        model.Meta.host = settings.dynamodb_endpoint
-        model.Meta.max_retry_attempts = settings.dynamodb_max_attempts - 1
-        model._connection = None
+        target = (settings.table_name(_TABLE_SUFFIXES[model]), settings.region, settings.dynamodb_endpoint,
+                  settings.dynamodb_max_attempts - 1)
+        current = (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None),
+                   getattr(model.Meta, "max_retry_attempts", None))
+        if current != target:
+            model.Meta.table_name, model.Meta.region, model.Meta.host, model.Meta.max_retry_attempts = target
+            model._connection = None
 
 
 _connection_cache: dict[tuple, Connection] = {}

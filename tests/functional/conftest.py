@@ -1,22 +1,21 @@
 """Functional suite: the API over moto's in-process DynamoDB."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from moto import mock_aws
 
 from chalicelib import models
-from chalicelib.config import Settings, get_settings
+from chalicelib.config import Settings
 
 
 @pytest.fixture
 def store():
     with mock_aws():
-        settings = Settings(table_prefix=f"fn-{uuid.uuid4().hex[:8]}")
+        # moto gives every test an empty backend, so one table prefix serves all tests
+        # and the models keep their botocore clients from one test to the next.
+        # The binding is left in place afterwards: rebinding would rebuild the clients,
+        # and a test that reaches DynamoDB without a store fails either way.
+        settings = Settings(table_prefix="fn")
         models.bind(settings)
         models.create_tables()
-        try:
-            yield settings
-        finally:
-            models.bind(get_settings())
+        yield settings
