@@ -6,7 +6,6 @@ import importlib.metadata
 import io
 import pathlib
 import random
-import re
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -14,6 +13,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import qrcode  # noqa: E402
+import resvg_py  # noqa: E402
 import qrcode.image.svg  # noqa: E402
 import zxingcpp  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -23,7 +23,6 @@ from chalicelib import qr  # noqa: E402
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_URL = "HTTP://127.0.0.1:8000/S/"
 PNG_SCALE = 10  # qrcode's default box_size, so both PNGs have the same pixel size
-_PATH_COMMAND = re.compile(r"([MmHh])([^MmHh]*)")
 
 
 def batch_urls(n: int, seed: int) -> list[str]:
@@ -72,23 +71,10 @@ def timed(baseline, ours, urls: list[str], rounds: int) -> tuple[float, float, l
 
 
 def svg_image(svg: str, px: int = 4) -> Image.Image:
-    """Rasterise our single-path SVG: each h segment strokes one row's run, 1 module high."""
-    root = ET.fromstring(svg)
-    width = int(float(root.get("viewBox").split()[2]))
-    dark = set()
-    x = y = 0.0
-    for command, args in _PATH_COMMAND.findall(root[-1].get("d")):
-        numbers = [float(v) for v in args.split()]
-        if command == "M":
-            x, y = numbers
-        elif command == "m":
-            x, y = x + numbers[0], y + numbers[1]
-        else:
-            dark.update((int(y), c) for c in range(int(x), int(x + numbers[0])))
-            x += numbers[0]
-    image = Image.new("L", (width, width), 255)
-    image.putdata([0 if (r, c) in dark else 255 for r in range(width) for c in range(width)])
-    return image.resize((width * px, width * px), Image.NEAREST)
+    """Rasterise with resvg, an SVG engine independent of ours, at `px` pixels per module."""
+    width = int(float(ET.fromstring(svg).get("viewBox").split()[2]))
+    sized = svg.replace("<svg ", f'<svg width="{width * px}" height="{width * px}" ', 1)
+    return Image.open(io.BytesIO(bytes(resvg_py.svg_to_bytes(svg_string=sized))))
 
 
 def decodes_to(image: Image.Image, url: str) -> bool:

@@ -13,8 +13,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import codes
 from chalicelib.campaigns import load_campaign
 from chalicelib.config import get_settings
-from chalicelib.errors import CodeInvalid, Conflict, InvalidInput, InvalidTransition, NotFound
+from chalicelib.errors import CodeInvalid, Conflict, InvalidInput, NotFound
 from chalicelib.ids import new_id
+from chalicelib.lifecycle import move_status
 from chalicelib.models import Allocation, Batch, CodeState, Counter, transaction_connection
 from chalicelib.storage import get_keyring
 from chalicelib.validation import (
@@ -227,19 +228,7 @@ def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) ->
     """Activate a printed batch or void a lost one; void is final."""
     target = validate(BatchStatusChange, body).status
     batch = load_batch(brand_id, batch_id)
-    if target == batch.status:
-        return _to_dict(batch)
-    if target not in TRANSITIONS[batch.status]:
-        raise InvalidTransition(f"status: A batch that is {batch.status} cannot become {target}.", field="status")
-    try:
-        batch.update(
-            actions=[Batch.status.set(target), Batch.updated_at.set(_now())],
-            condition=Batch.status == batch.status,
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("The batch was changed by someone else; read it again and retry.") from None
-        raise
+    move_status(batch, target, TRANSITIONS, "batch")
     return _to_dict(batch)
 
 

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal, Optional
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 
 from chalicelib.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from chalicelib.ids import new_id
+from chalicelib.lifecycle import move_status
 from chalicelib.models import Campaign, Prize, Rules
 from chalicelib.validation import (
     Instant,
@@ -279,21 +280,10 @@ def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: di
     """Move a campaign along its lifecycle, refusing transitions it does not allow."""
     target = validate(StatusChange, body).status
     campaign = load_campaign(brand_id, campaign_id)
-    if target == campaign.status:
-        return _to_dict(campaign)
-    if target not in TRANSITIONS[campaign.status]:
-        raise InvalidTransition(
-            f"status: A campaign that is {campaign.status} cannot become {target}.", field="status"
-        )
-    if target == "active" and campaign.ends_at <= _now():
-        raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
-    try:
-        campaign.update(
-            actions=[Campaign.status.set(target), Campaign.updated_at.set(_now())],
-            condition=Campaign.status == campaign.status,
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict("The campaign was changed by someone else; read it again and retry.") from None
-        raise
+
+    def still_running() -> None:
+        if target == "active" and campaign.ends_at <= _now():
+            raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
+
+    move_status(campaign, target, TRANSITIONS, "campaign", check=still_running)
     return _to_dict(campaign)

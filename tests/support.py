@@ -71,3 +71,14 @@ def shopper_token(phone: str = "+84912345678") -> str:
     masked = shoppers.normalise_phone(phone, get_settings().phone_regions).masked
     token, _ = shoppers.issue_shopper_token(get_settings(), shoppers.Shopper(shopper_id(phone), masked))
     return token
+
+
+def empty_queue(url: str) -> str:
+    """Delete whatever messages a queue holds (PurgeQueue is allowed only once a minute)."""
+    from chalicelib import storage
+
+    sqs = storage.client("sqs")
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return url

@@ -23,6 +23,7 @@ from chalicelib import batches, codes, exports, models, printfiles, qr, storage
 from chalicelib.config import Settings, get_settings
 from chalicelib.models import Batch, Export
 from chalicelib.storage import get_keyring
+from tests.support import empty_queue
 from scripts.export_worker import poll_once
 
 pytestmark = pytest.mark.timeout(120)
@@ -50,13 +51,7 @@ def store():
 @pytest.fixture
 def queue(store):
     """The export queue, empty: the bucket and queue are named by the process settings."""
-    url = storage.export_queue_url()
-    sqs = storage.client("sqs")
-    # PurgeQueue is allowed once a minute; messages a test left are deleted one by one.
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return url
+    return empty_queue(storage.export_queue_url())
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from chalicelib.config import get_settings
 from chalicelib.models import Batch, Export
 from scripts.dynamodb_local import HOST, free_port
 from scripts.export_worker import poll_once
-from tests.support import VALID_CAMPAIGN
+from tests.support import VALID_CAMPAIGN, empty_queue
 
 pytestmark = pytest.mark.timeout(120)
 BRAND = "brand-a"
@@ -62,12 +62,7 @@ def small_parts(monkeypatch):
 
 @pytest.fixture
 def queue_url(local_aws):
-    url = storage.export_queue_url()
-    sqs = storage.client("sqs")
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return url
+    return empty_queue(storage.export_queue_url())
 
 
 @pytest.fixture
