@@ -10,7 +10,7 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import batches, campaigns, exports, landing, qr, scans, shoppers
+from chalicelib import batches, campaigns, dashboard, exports, landing, qr, scans, shoppers, stats
 from chalicelib.auth import Operator, authenticate_operator, require_write
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -337,3 +337,64 @@ def export_worker(event):
         attributes = record.to_dict().get("attributes") or {}
         exports.handle_message(record.body, attempt=int(attributes.get("ApproximateReceiveCount", "1")),
                                receipt_handle=record.receipt_handle)
+
+
+# --- statistics ---
+# Every operator role may read statistics; phone numbers show in clear to owners only.
+
+
+@api("/v1/campaigns/{campaign_id}/stats")
+def campaign_stats(campaign_id):
+    return stats.campaign_stats(_operator().brand, campaign_id)
+
+
+@api("/v1/campaigns/{campaign_id}/stats/timeseries")
+def campaign_timeseries(campaign_id):
+    return stats.timeseries(_operator().brand, campaign_id, granularity=_query("granularity"),
+                            start=_query("from"), end=_query("to"))
+
+
+@api("/v1/campaigns/{campaign_id}/stats/batches")
+def campaign_batch_stats(campaign_id):
+    return stats.batch_stats(_operator().brand, campaign_id)
+
+
+@api("/v1/campaigns/{campaign_id}/stats/participants")
+def campaign_participant_stats(campaign_id):
+    operator = _operator()
+    return stats.participant_stats(operator.brand, campaign_id, reveal_phones=operator.role == "owner")
+
+
+@api("/v1/campaigns/{campaign_id}/participants.csv")
+def participants_csv(campaign_id):
+    operator = _operator()
+    body, next_cursor, name = stats.participants_csv(operator.brand, campaign_id, reveal_phones=operator.role == "owner",
+                                                     cursor=_query("cursor"))
+    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"',
+               "Cache-Control": "no-store"}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+        headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
+    return Response(body=body, status_code=200, headers=headers)
+
+
+@app.route("/dashboard")
+def dashboard_page():
+    # The page holds no data: it asks for a token and calls the API above from the browser.
+    started = time.perf_counter()
+    try:
+        response = Response(body=dashboard.render_dashboard(), status_code=200, headers=dashboard.response_headers())
+    except Exception:  # noqa: BLE001 - a generic 500, the trace goes to the log
+        response = _internal_error()
+    _access_log("/dashboard", response, started)
+    return response
+
+
+# In AWS the stream ARN comes from the table (infra/ merges it in); locally
+# scripts/stats_worker.py reads DynamoDB Local's stream and calls this same handler.
+@app.on_dynamodb_record(stream_arn=os.environ.get(
+    "CODE_STATES_STREAM_ARN", "arn:aws:dynamodb:ap-southeast-1:000000000000:table/qrc-local-code_states/stream/local"),
+    batch_size=500, starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=1)
+def stats_aggregator(event):
+    # Raising makes Lambda deliver the batch again; claims already counted are skipped.
+    stats.handle_stream_records(event.to_dict()["Records"])

@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.connection import Connection
 from pynamodb.models import Model
@@ -22,7 +23,7 @@ from chalicelib.config import Settings, get_settings
 
 __all__ = [
     "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter", "Participant",
-    "transaction_connection",
+    "StatShard", "transaction_connection",
     "ShopperAccount", "OtpChallenge", "Export",
     "ALL_MODELS", "bind", "create_tables", "delete_tables",
 ]
@@ -159,6 +160,8 @@ class CodeState(Model):
 
     class Meta(_BaseMeta):
         table_name = "code_states"
+        # The statistics aggregator reads new claims from the table's stream.
+        stream_view_type = STREAM_NEW_IMAGE
 
     code_key = UnicodeAttribute(hash_key=True)
     state = UnicodeAttribute()
@@ -174,6 +177,15 @@ class CodeState(Model):
     prize_id = UnicodeAttribute(null=True)
     prize_name = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
+    # What statistics need to know about the participant at this claim, fixed by the
+    # claim itself so the counters can always be recomputed from claim records alone.
+    timezone = UnicodeAttribute(null=True)
+    nth = NumberAttribute(null=True)
+    active_days = NumberAttribute(null=True)
+    first_claim_at = UTCDateTimeAttribute(null=True)
+    prev_claim_at = UTCDateTimeAttribute(null=True)
+    # Set by the aggregator in the same transaction that counts the claim: counted once.
+    counted = BooleanAttribute(null=True)
     by_shopper = ClaimsByShopper()
 
     @staticmethod
@@ -207,6 +219,17 @@ class ParticipantsByShopper(GlobalSecondaryIndex):
     campaign_id = UnicodeAttribute(range_key=True)
 
 
+class ParticipantsByRank(GlobalSecondaryIndex):
+    """A campaign's participants by claims, spread over a few keys so no key is hot."""
+
+    class Meta:
+        index_name = "by_rank"
+        projection = AllProjection()
+
+    rank_shard = UnicodeAttribute(hash_key=True)
+    claims = NumberAttribute(range_key=True)
+
+
 class Participant(Model):
     """A shopper in one campaign: balances equal the sum of their claims (same transaction)."""
 
@@ -220,7 +243,25 @@ class Participant(Model):
     claims = NumberAttribute(default=0)
     first_claim_at = UTCDateTimeAttribute(null=True)
     last_claim_at = UTCDateTimeAttribute(null=True)
+    active_days = NumberAttribute(null=True)
+    rank_shard = UnicodeAttribute(null=True)
     by_shopper = ParticipantsByShopper()
+    by_rank = ParticipantsByRank()
+
+
+class StatShard(Model):
+    """One shard of a campaign's statistics counters (totals, or one local day).
+
+    The counters themselves are top-level number attributes named by what they count
+    (`granted`, `b#<batch>`, `granted@07`...), added to with low-level updates; see
+    chalicelib/stats.py. Keys: `total#<shard>` and `day#<YYYY-MM-DD>#<shard>`.
+    """
+
+    class Meta(_BaseMeta):
+        table_name = "stats"
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    stat_key = UnicodeAttribute(range_key=True)
 
 
 class ShopperAccount(Model):
@@ -235,6 +276,8 @@ class ShopperAccount(Model):
     shopper_id = UnicodeAttribute(hash_key=True)
     phone_hash = UnicodeAttribute()
     phone_masked = UnicodeAttribute()
+    # The number sealed with AES-GCM for owners' exports; never logged, never shown below owner.
+    phone_sealed = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     last_sign_in_at = UTCDateTimeAttribute(null=True)
 
@@ -295,7 +338,8 @@ class Export(Model):
     finished_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 
-ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter, Participant, ShopperAccount, OtpChallenge, Export)
+ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter, Participant, StatShard,
+                                       ShopperAccount, OtpChallenge, Export)
 _TABLE_SUFFIXES: dict[type[Model], str] = {
     Campaign: "campaigns",
     Batch: "batches",
@@ -303,6 +347,7 @@ _TABLE_SUFFIXES: dict[type[Model], str] = {
     CodeState: "code_states",
     RateCounter: "rate_counters",
     Participant: "participants",
+    StatShard: "stats",
     ShopperAccount: "shoppers",
     OtpChallenge: "otp_challenges",
     Export: "exports",
@@ -339,13 +384,42 @@ def transaction_connection() -> Connection:
 
 
 def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:
-    """Create the tables that do not exist yet; returns the names created."""
+    """Create the tables that do not exist yet, and bring older local ones up to the models.
+
+    A table kept from an earlier version (the dev stack's data directory) gets the
+    stream and the indexes its model has since gained; returns the names created.
+    """
     created = []
     for model in models:
         if not model.exists():
             model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
+        else:
+            _upgrade_table(model)
     return created
+
+
+def _upgrade_table(model: type[Model]) -> None:
+    client = model._get_connection().connection.client
+    table = client.describe_table(TableName=model.Meta.table_name)["Table"]
+    view = getattr(model.Meta, "stream_view_type", None)
+    if view and not (table.get("StreamSpecification") or {}).get("StreamEnabled"):
+        client.update_table(TableName=model.Meta.table_name,
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes") or []}
+    schema = model._get_schema()
+    for index in schema.get("global_secondary_indexes", []):
+        if index["index_name"] in present:
+            continue
+        names = {key["AttributeName"] for key in index["key_schema"]}
+        client.update_table(
+            TableName=model.Meta.table_name,
+            AttributeDefinitions=[a for a in schema["attribute_definitions"] if a["AttributeName"] in names],
+            GlobalSecondaryIndexUpdates=[{"Create": {
+                "IndexName": index["index_name"], "Projection": index["projection"],
+                "KeySchema": sorted(index["key_schema"], key=lambda key: key["KeyType"] != "HASH"),
+            }}],
+        )
 
 
 def delete_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta, timezone
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import codes, limits
+from chalicelib import codes, limits, stats
 from chalicelib.instant_win import roll_odds, winning_prize
 from chalicelib.errors import (
     AlreadyClaimed,
     CampaignNotRunning,
     CodeInvalid,
     CodeNotActive,
+    DomainError,
     InvalidInput,
     LimitReached,
     ServiceBusy,
@@ -130,6 +131,7 @@ class _Plan:
     budget_shard: int | None
     names: list[str]
     prize: object | None = None
+    before: Participant | None = None
 
 
 def _day(campaign: Campaign, now: datetime) -> str:
@@ -169,19 +171,25 @@ def _write(plan: _Plan) -> CodeState:
             request_id=plan.token,
             prize_id=plan.prize.prize_id if plan.prize else None,
             prize_name=plan.prize.name if plan.prize else None,
+            **_participant_fields(plan),
         )
         tx.save(claim, condition=CodeState.code_key.does_not_exist(), return_values="ALL_OLD")
         names.append("claim")
+        # The participant as read before the claim must still be current: claims are
+        # numbered one by one per participant, which the statistics rely on, and the
+        # cap was checked against that number.
         participant = Participant(plan.campaign.campaign_id, plan.shopper_id)
-        cap = rules.max_claims_per_participant
+        seen = int(plan.before.claims) if plan.before else 0
         tx.update(
             participant,
             actions=[Participant.points.add(points), Participant.entries.add(entries), Participant.claims.add(1),
-                     Participant.first_claim_at.set(Participant.first_claim_at | plan.now),
-                     Participant.last_claim_at.set(plan.now)],
-            condition=(Participant.claims.does_not_exist() | (Participant.claims < cap)) if cap else None,
+                     Participant.first_claim_at.set(claim.first_claim_at),
+                     Participant.last_claim_at.set(plan.now),
+                     Participant.active_days.set(claim.active_days),
+                     Participant.rank_shard.set(stats.rank_shard(plan.campaign.campaign_id, plan.shopper_id))],
+            condition=Participant.claims.does_not_exist() if seen == 0 else Participant.claims == seen,
         )
-        names.append("participant_cap")
+        names.append("participant")
         daily = rules.max_claims_per_participant_per_day
         if daily:
             key = f"claims:{plan.campaign.campaign_id}:{plan.shopper_id}:{_day(plan.campaign, plan.now)}"
@@ -215,6 +223,26 @@ def _write(plan: _Plan) -> CodeState:
     return claim
 
 
+def _participant_before(campaign_id: str, shopper_id: str) -> Participant | None:
+    try:
+        return Participant.get(campaign_id, shopper_id, consistent_read=True)
+    except Participant.DoesNotExist:
+        return None
+
+
+def _participant_fields(plan: _Plan) -> dict:
+    """The claim's place in the participant's history: number, days active, first and previous claim."""
+    before = plan.before
+    if before is None or not before.claims:
+        return {"timezone": plan.campaign.timezone, "nth": 1, "active_days": 1,
+                "first_claim_at": plan.now, "prev_claim_at": None}
+    previous = before.last_claim_at
+    new_day = previous is None or _day(plan.campaign, previous) < _day(plan.campaign, plan.now)
+    days = int(before.active_days or 1) + (1 if new_day else 0)
+    return {"timezone": plan.campaign.timezone, "nth": int(before.claims) + 1, "active_days": days,
+            "first_claim_at": before.first_claim_at or plan.now, "prev_claim_at": previous}
+
+
 def _prize_for(batch: Batch, campaign: Campaign, serial: int):
     """The prize this scan wins, if any: the batch's secret allocation first, then per-scan odds.
 
@@ -233,17 +261,16 @@ def _prize_for(batch: Batch, campaign: Campaign, serial: int):
     return None
 
 
-def _grant(claim: CodeState, campaign_id: str, replay: bool) -> dict:
-    participant = Participant.get(campaign_id, claim.shopper_id, consistent_read=True)
+def _grant(claim: CodeState, balance: dict, replay: bool) -> dict:
     return {
         "result": "granted",
         "replay": replay,
-        "campaign_id": campaign_id,
+        "campaign_id": claim.campaign_id,
         "code": None,
         "points": int(claim.points or 0),
         "entries": int(claim.entries or 0),
         "prize": {"prize_id": claim.prize_id, "name": claim.prize_name} if claim.prize_id else None,
-        "balance": {"points": int(participant.points), "entries": int(participant.entries)},
+        "balance": balance,
         "claimed_at": format_instant(claim.changed_at),
     }
 
@@ -258,14 +285,18 @@ def _explain(plan: _Plan, error: TransactWriteError) -> tuple[str, CodeState | N
         return "claim", existing
     if any(r.code == "TransactionConflict" for r in failed.values()):
         return "conflict", None
-    for name in ("lock", "participant_cap", "daily_cap", "budget", "rate", "prize"):
+    for name in ("lock", "participant", "daily_cap", "budget", "rate", "prize"):
         if name in failed and failed[name].code == "ConditionalCheckFailed":
             return name, None
     return "unknown", None
 
 
 def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
-    """Claim what a code grants for a shopper, exactly once; a replay returns the original grant."""
+    """Claim what a code grants for a shopper, exactly once; a replay returns the original grant.
+
+    Every refusal of a code whose campaign is known is counted in the campaign's
+    statistics after the answer is decided (never inside the claim transaction).
+    """
     code_text = validate(ScanIn, body).code
     if not code_text.strip():
         raise InvalidInput("code: Must not be empty.", field="code")
@@ -275,9 +306,30 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
     except CodeInvalid:
         _refuse_invalid(shopper_id, now.timestamp())
     found = _batch_and_campaign(parts.batch_number)
-    if found is None or parts.serial >= found[0].quantity or found[0].status == "void":
+    if found is None or parts.serial >= found[0].quantity:
         _refuse_invalid(shopper_id, now.timestamp())
     batch, campaign = found
+    try:
+        return _claim(shopper_id, ip, batch, campaign, parts, now)
+    except DomainError as refusal:
+        kind = _STAT_OF.get(type(refusal))
+        if kind == "refused_cap" and getattr(refusal, "retry_after", None):
+            kind = "refused_rate"
+        if kind:
+            stats.record_refusal(campaign, kind, now)
+        raise
+
+
+# Which statistics counter a refusal moves (LimitReached is a cap unless it says when to retry).
+_STAT_OF: dict[type, str] = {
+    CodeInvalid: "invalid", AlreadyClaimed: "duplicate", CodeNotActive: "refused_inactive",
+    CampaignNotRunning: "refused_inactive", LimitReached: "refused_cap",
+}
+
+
+def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts, now: datetime) -> dict:
+    if batch.status == "void":
+        _refuse_invalid(shopper_id, now.timestamp())
     if batch.status != "active":
         raise CodeNotActive()
     if campaign.status != "active" or not campaign.starts_at <= now < campaign.ends_at:
@@ -298,18 +350,23 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
                  uuid.uuid4().hex, shards.pop(), [], _prize_for(batch, campaign, parts.serial))
     attempt = 0
     while True:
+        plan.before = _participant_before(campaign.campaign_id, shopper_id)
+        cap = campaign.rules.max_claims_per_participant
+        if cap and plan.before and int(plan.before.claims) >= int(cap):
+            # Asking twice is a replay, not a refusal: the claim says which.
+            existing = _existing_claim(plan)
+            if existing is None:
+                raise _refusal("participant_cap")
+            return _answer_existing(existing, plan)
         try:
             claim = _write(plan)
         except TransactWriteError as error:
             reason, existing = _explain(plan, error)
             if reason == "claim":
-                if existing.state == "void":
-                    raise CodeInvalid() from None
-                if existing.shopper_id == shopper_id:
-                    return {**_grant(existing, existing.campaign_id, replay=True), "code": plan.code}
-                raise AlreadyClaimed() from None
-            if reason == "conflict" and attempt < _CONFLICT_ATTEMPTS:
-                # botocore does not retry TransactionConflict: back off with full jitter.
+                return _answer_existing(existing, plan)
+            if reason in ("conflict", "participant") and attempt < _CONFLICT_ATTEMPTS:
+                # botocore does not retry TransactionConflict, and another claim of the same
+                # participant moved their count: back off with full jitter, read again.
                 attempt += 1
                 time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
                 plan.token = uuid.uuid4().hex
@@ -325,7 +382,30 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
                 until = _lock_until(shopper_id) or now.timestamp()
                 raise _locked(until - now.timestamp()) from None
             raise _refusal(reason) from None
-        return {**_grant(claim, campaign.campaign_id, replay=False), "code": plan.code}
+        before = plan.before
+        balance = {"points": int(before.points if before else 0) + int(claim.points or 0),
+                   "entries": int(before.entries if before else 0) + int(claim.entries or 0)}
+        return {**_grant(claim, balance, replay=False), "code": plan.code}
+
+
+def _existing_claim(plan: _Plan) -> CodeState | None:
+    try:
+        return CodeState.get(CodeState.key_for(plan.batch.batch_number, plan.serial), consistent_read=True)
+    except CodeState.DoesNotExist:
+        return None
+
+
+def _answer_existing(existing: CodeState, plan: _Plan) -> dict:
+    """A code already written: voided, this shopper's own claim (a replay), or somebody else's."""
+    if existing.state == "void":
+        raise CodeInvalid()
+    if existing.shopper_id != plan.shopper_id:
+        raise AlreadyClaimed()
+    participant = Participant.get(existing.campaign_id, existing.shopper_id, consistent_read=True)
+    balance = {"points": int(participant.points), "entries": int(participant.entries)}
+    # A replay is counted as a duplicate scan: the code was scanned again.
+    stats.record_refusal(plan.campaign, "duplicate", plan.now)
+    return {**_grant(existing, balance, replay=True), "code": plan.code}
 
 
 def _refusal(reason: str):

@@ -1,9 +1,11 @@
 """Shopper sign-in: phone numbers, one-time codes sent by SMS, and shopper tokens."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 import time
@@ -14,11 +16,12 @@ from typing import Sequence
 
 import jwt
 import phonenumbers
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib import limits
-from chalicelib.config import Settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.errors import InvalidInput, Unauthorized
 from chalicelib.models import OtpChallenge, ShopperAccount
 from chalicelib.sms import sender_for
@@ -30,6 +33,8 @@ __all__ = [
     "Shopper",
     "normalise_phone",
     "phone_hash",
+    "seal_phone",
+    "unseal_phone",
     "shopper_id_for",
     "request_otp",
     "create_session",
@@ -165,6 +170,23 @@ def _keyed(pepper: str, purpose: str, value: str) -> str:
 def phone_hash(e164: str, pepper: str) -> str:
     """The keyed hash that finds a phone number's records (HMAC-SHA256, hex)."""
     return _keyed(pepper, "phone", e164)
+
+
+def _seal_key(pepper: str) -> AESGCM:
+    return AESGCM(hmac.new(pepper.encode(), b"seal:phone:v1", hashlib.sha256).digest())
+
+
+def seal_phone(e164: str, pepper: str) -> str:
+    """The number encrypted (AES-256-GCM, key derived from the pepper) for an owner's export."""
+    nonce = os.urandom(12)
+    return "v1:" + base64.urlsafe_b64encode(nonce + _seal_key(pepper).encrypt(nonce, e164.encode(), b"phone")).decode()
+
+
+def unseal_phone(sealed: str, pepper: str | None = None) -> str:
+    """The clear number of a sealed one: for owners only, and never to be logged."""
+    pepper = pepper if pepper is not None else get_phone_hash_pepper(get_settings())
+    blob = base64.urlsafe_b64decode(sealed.split(":", 1)[1])
+    return _seal_key(pepper).decrypt(blob[:12], blob[12:], b"phone").decode()
 
 
 def shopper_id_for(hashed_phone: str) -> str:
@@ -312,6 +334,7 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     ShopperAccount(shopper_id).update(actions=[
         ShopperAccount.phone_hash.set(hashed),
         ShopperAccount.phone_masked.set(phone.masked),
+        ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
         ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
         ShopperAccount.last_sign_in_at.set(signed_in),
     ])

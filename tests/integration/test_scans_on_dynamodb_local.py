@@ -96,16 +96,16 @@ def _fake(request, status: int, error_type: str, extra: dict | None = None):
                        _Raw(json.dumps(body).encode()))
 
 
-@pytest.mark.parametrize("fault", ["conflict", "throttle", "timeout_after_commit"])
-def test_faults_on_every_third_transaction_lose_and_double_nothing(running, generous_limits, fault):
+def every_third_transaction_fails(fault: str, calls: dict):
+    """A botocore before-send hook that fails every third TransactWriteItems with `fault`.
+
+    `calls` counts requests (`n`) and faults (`faults`); for timeout_after_commit the
+    request really reaches DynamoDB first and its status lands in `calls["committed"]`.
+    """
     import requests
     from botocore.exceptions import ReadTimeoutError
 
-    from chalicelib.models import transaction_connection
-
-    campaign, _, codes_ = running(quantity=60, rules={"points_per_scan": 5, "entries_per_scan": 1})
-    client = transaction_connection().client
-    calls = {"n": 0, "faults": 0}
+    calls.update(n=0, faults=0, committed=[])
 
     def inject(request, **_):
         calls["n"] += 1
@@ -119,8 +119,20 @@ def test_faults_on_every_third_transaction_lose_and_double_nothing(running, gene
             return _fake(request, 400, "ThrottlingException")
         # The write reaches DynamoDB and commits; only the answer is lost on the way back.
         committed = requests.post(request.url, data=request.body, headers=dict(request.headers), timeout=10)
-        calls.setdefault("committed", []).append(committed.status_code)
+        calls["committed"].append(committed.status_code)
         raise ReadTimeoutError(endpoint_url=request.url)
+
+    return inject
+
+
+@pytest.mark.parametrize("fault", ["conflict", "throttle", "timeout_after_commit"])
+def test_faults_on_every_third_transaction_lose_and_double_nothing(running, generous_limits, fault):
+    from chalicelib.models import transaction_connection
+
+    campaign, _, codes_ = running(quantity=60, rules={"points_per_scan": 5, "entries_per_scan": 1})
+    client = transaction_connection().client
+    calls: dict = {}
+    inject = every_third_transaction_fails(fault, calls)
 
     client.meta.events.register("before-send.dynamodb.TransactWriteItems", inject)
     try:

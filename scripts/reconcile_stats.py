@@ -1,0 +1,51 @@
+"""Recompute a campaign's statistics counters from its claim records and report any difference.
+
+Exit status: 0 when the counters equal the recount, 1 when they differ (after --fix:
+when the fix could not make them equal), 2 on bad usage. Reads every claim record of
+the campaign (a parallel scan of code_states): run it as an audit, not on a schedule of
+minutes. Points at whatever DynamoDB the environment names (DYNAMODB_ENDPOINT and
+TABLE_PREFIX locally, or AWS credentials and the stage's TABLE_PREFIX).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
+# shadow the standard library's token module; the repo root goes there instead.
+if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--campaign", required=True, help="the campaign id (cmp_...)")
+    parser.add_argument("--count-pending", action="store_true",
+                        help="count claims the stream has not delivered yet (exactly once, as the aggregator would)")
+    parser.add_argument("--fix", action="store_true",
+                        help="add the differences to the counters so they equal the recount (run with the stream caught up)")
+    args = parser.parse_args(argv)
+
+    from chalicelib import stats  # the models bind to the environment's tables on import
+
+    report = stats.reconcile(args.campaign, count_pending=args.count_pending, fix=args.fix)
+    print(f"campaign {report.campaign_id}: {report.claims} claim records, {report.pending} not yet counted"
+          + (" (the stream is behind, or --count-pending counts them)" if report.pending else ""))
+    if report.clean:
+        print("counters equal the recount from claim records: no difference")
+        return 0
+    print(f"{len(report.differences)} counters differ (item, counter, recount, stored):")
+    for item, name, want, have in report.differences:
+        print(f"  {item:<24} {name:<32} {want:>10} {have:>10}")
+    if args.fix:
+        after = stats.reconcile(args.campaign)
+        print("fixed: counters now equal the recount" if after.clean else
+              f"still {len(after.differences)} differences (claims arrived meanwhile?): run again")
+        return 0 if after.clean else 1
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
