@@ -44,7 +44,23 @@ ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset({
     # Shopper sign-in codes go by SMS straight to a phone number, which is no ARN: IAM
     # can only allow that publish with Resource "*". The app publishes to no topic.
     "sns:Publish",
+    # Lambda's event source for a table's stream (see STREAM_READ_ACTIONS) needs it; IAM has
+    # no resource type for it.
+    "dynamodb:ListStreams",
 })
+
+# What Lambda's event source mapping reads a DynamoDB stream with, granted only on the streams
+# of this stage's tables whose model asks for one (Meta.stream_view_type).
+STREAM_READ_ACTIONS = frozenset({
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+})
+
+# Queues the functions may send to besides the export queue: the statistics aggregator's
+# stream event source puts the batches it gives up on in this dead-letter queue, with the
+# function's role.
+EXTRA_SQS_SEND_QUEUES = ("qrc-{stage}-stats-dlq",)
 
 
 def _tool(name: str) -> str:
@@ -277,18 +293,33 @@ def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
         schema = model._get_schema()
         for index in schema["global_secondary_indexes"] + schema["local_secondary_indexes"]:
             allowed[f"{arn}/index/{index['index_name']}"] = name
-    granted = set()
+    streams = {
+        f"arn:aws:dynamodb:*:*:table/{name}/stream/*"
+        for name, model in table_models.items()
+        if getattr(model.Meta, "stream_view_type", None)
+    }
+    granted, granted_streams = set(), set()
     for statement in _statements(packaged["template"]):
         actions = _as_list(statement["Action"])
         dynamodb = [a for a in actions if a.startswith("dynamodb:")]
         if not dynamodb:
             continue
         assert dynamodb == actions, f"keep DynamoDB grants in their own statements: {statement}"
+        if dynamodb == ["dynamodb:ListStreams"]:
+            assert _as_list(statement["Resource"]) == ["*"], statement
+            continue
+        if set(dynamodb) & STREAM_READ_ACTIONS:
+            assert set(dynamodb) <= STREAM_READ_ACTIONS, f"keep stream grants in their own statements: {statement}"
+            for resource in _as_list(statement["Resource"]):
+                assert resource in streams, f"{resource} is not the stream of a streamed table of this stage"
+                granted_streams.add(resource)
+            continue
         assert set(dynamodb) <= ALLOWED_DYNAMODB_ACTIONS, statement
         for resource in _as_list(statement["Resource"]):
             assert resource in allowed, f"{resource} is not a table (or index) of this stage's models"
             granted.add(allowed[resource])
     assert granted == set(table_models), "every model's table needs a grant in .chalice/policy-<stage>.json"
+    assert granted_streams == streams, "every streamed table's stream needs the stream grants"
 
 
 def _export_queue_name(stage: str) -> str:
@@ -301,7 +332,7 @@ def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(p
 
     stage, template = packaged["stage"], packaged["template"]
     queues = _resources(template, "AWS::SQS::Queue")
-    assert set(queues) == {"ExportQueue", "ExportDeadLetterQueue"}
+    assert set(queues) == {"ExportQueue", "ExportDeadLetterQueue", "StatsDeadLetterQueue"}
     queue = queues["ExportQueue"]["Properties"]
     assert queue["QueueName"] == _export_queue_name(stage) == f"qrc-{stage}-exports"
     assert queue["RedrivePolicy"] == {
@@ -352,6 +383,9 @@ def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
         actions = _as_list(statement["Action"])
         resources = _as_list(statement["Resource"])
         if any(action.startswith("sqs:") for action in actions):
+            if actions == ["sqs:SendMessage"] and set(resources) <= {
+                    f"arn:aws:sqs:*:*:{name.format(stage=stage)}" for name in EXTRA_SQS_SEND_QUEUES}:
+                continue
             assert set(actions) <= {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
                                     "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}, statement
             assert resources == [f"arn:aws:sqs:*:*:qrc-{stage}-exports"], statement
