@@ -181,9 +181,18 @@ def _start_workers(count: int) -> list[subprocess.Popen]:
     ]
 
 
+def _start_stats_worker() -> subprocess.Popen:
+    # Lambda's stream event source, locally: code_states' stream into app.stats_aggregator.
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.stats_worker"],
+        cwd=str(REPO_ROOT), env=dict(os.environ), stdin=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=parent_death_hook(),
+    )
+
+
 def _stop_workers(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
-        _stop_group(worker, "export worker")
+        _stop_group(worker, "worker")
 
 
 def _stop_group(process: subprocess.Popen, name: str) -> None:
@@ -209,6 +218,8 @@ def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, wo
   DynamoDB Local   {ddb.endpoint}   tables {TABLE_PREFIX}-*, data in {DATA_DIR.relative_to(REPO_ROOT)}/
   S3 + SQS (moto)  {aws_endpoint}   bucket and queue {EXPORT_BUCKET} (in memory)
   Export workers   {workers} processes polling {EXPORT_QUEUE} (scripts/export_worker.py)
+  Stats worker     code_states' stream into the statistics counters (scripts/stats_worker.py)
+  Dashboard        {api}/dashboard   (paste the token below)
   Owner token for demo-brand (8 h; another: .venv/bin/python scripts/token.py --help):
 
 export TOKEN={token}
@@ -299,7 +310,7 @@ def main() -> int:
 
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
         chalice = _start_chalice(api_port)
-        workers = _start_workers(worker_count)
+        workers = _start_workers(worker_count) + [_start_stats_worker()]
         signature = _code_signature()
         shown = waiting = workers_waiting = False
         while True:
@@ -318,16 +329,16 @@ def main() -> int:
                 _say(f"chalice local exited ({chalice.returncode}); fix the code and save to restart, Ctrl-C stops")
                 waiting = True
             if not workers_waiting and any(worker.poll() is not None for worker in workers):
-                _say("an export worker exited; fix the code and save to restart them, Ctrl-C stops")
+                _say("a worker exited; fix the code and save to restart the workers, Ctrl-C stops")
                 workers_waiting = True
             current = _code_signature()
             if current != signature:
                 signature = current
-                _say("code changed: restarting chalice local and the export workers")
+                _say("code changed: restarting chalice local and the workers")
                 _stop_workers(workers)
                 _stop_group(chalice, "chalice local")
                 chalice = _start_chalice(api_port)
-                workers = _start_workers(worker_count)
+                workers = _start_workers(worker_count) + [_start_stats_worker()]
                 waiting = workers_waiting = False
             time.sleep(0.3)
     except _Stop as stop:
@@ -347,7 +358,7 @@ def main() -> int:
         if ddb is not None:
             ddb.stop()
         if chalice is not None or ddb is not None or moto is not None:
-            _say("stopped the export workers, chalice local, moto server and DynamoDB Local")
+            _say("stopped the workers, chalice local, moto server and DynamoDB Local")
 
 
 if __name__ == "__main__":

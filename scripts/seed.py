@@ -40,7 +40,7 @@ def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
     """Create the demo campaign, running, with an active batch, unless `brand_id` has campaigns.
 
     The window starts yesterday and runs 90 days, so a fresh checkout always has a
-    campaign that scans work against. Returns the campaign created, or None when there
+    campaign that scans work against; a few demo shoppers have already scanned packs. Returns the campaign created, or None when there
     was nothing to do; the models must already be bound to tables that exist.
     """
     from datetime import datetime, timedelta, timezone
@@ -58,7 +58,42 @@ def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
     batch = batches.mint_batch(brand_id, campaign["campaign_id"], "seed",
                                {**DEMO_BATCH, "instant_wins": [{"prize_id": motorbike, "count": 1}]})
     batches.change_batch_status(brand_id, batch["batch_id"], "seed", {"status": "active"})
+    _seed_scans(batch, DEMO_SCANS)
     return campaign
+
+
+# Demo shoppers' scans of the last packs of the demo batch, so the dashboard has numbers:
+# (shopper number, packs). Real claims through the scan path, so every counter is real.
+DEMO_SCANS = [(i, 1 + (i * 7) % 5) for i in range(24)]
+
+
+def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
+    from datetime import datetime, timezone
+
+    from chalicelib import codes, scans, shoppers
+    from chalicelib.config import get_settings
+    from chalicelib.errors import DomainError
+    from chalicelib.models import ShopperAccount
+    from chalicelib.storage import get_keyring, get_phone_hash_pepper
+
+    settings = get_settings()
+    pepper = get_phone_hash_pepper(settings)
+    serial = int(batch["quantity"])
+    scans.clear_cache()
+    for number, packs in plan:
+        phone = shoppers.normalise_phone(f"+8490{number:07d}", settings.phone_regions)
+        hashed = shoppers.phone_hash(phone.e164, pepper)
+        shopper_id = shoppers.shopper_id_for(hashed)
+        ShopperAccount(shopper_id, phone_hash=hashed, phone_masked=phone.masked,
+                       phone_sealed=shoppers.seal_phone(phone.e164, pepper),
+                       created_at=datetime.now(timezone.utc)).save()
+        for _ in range(packs):
+            serial -= 1
+            code = codes.mint_code(get_keyring(), batch["batch_number"], serial)
+            try:
+                scans.claim_code(shopper_id, "127.0.0.1", {"code": code})
+            except DomainError:  # a demo prize pool or cap running out is fine
+                pass
 
 
 def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:

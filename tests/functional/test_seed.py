@@ -19,3 +19,16 @@ def test_demo_seed_gives_a_working_scan_url_once(store):
     assert grant["result"] == "granted" and grant["points"] == 10
     # Once claimed, the banner offers the next unclaimed code instead.
     assert sample_scan_url(DEMO_BRAND) != url
+
+
+def test_demo_seed_leaves_scans_for_the_dashboard(store):
+    from chalicelib import stats
+    from scripts.seed import DEMO_SCANS
+    from scripts.stats_worker import drain
+
+    campaign = seed_demo(DEMO_BRAND)
+    drain()
+    totals = stats.campaign_stats(DEMO_BRAND, campaign["campaign_id"])
+    assert totals["participants"]["unique"] == len(DEMO_SCANS)
+    assert totals["scans"]["granted"] == sum(packs for _, packs in DEMO_SCANS)
+    assert stats.reconcile(campaign["campaign_id"]).clean
