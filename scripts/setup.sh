@@ -163,7 +163,7 @@ if [ "${WITH_BROWSER:-0}" = 1 ]; then
         browser_ok || die "installed chromium and chromium-driver but /usr/bin/chromium or /usr/bin/chromedriver is still missing"
         say "chromium ok ($(/usr/bin/chromium --version 2>/dev/null | head -n1))"
     else
-        die "the browser tests need Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): run as root, or install them (sudo apt-get install chromium chromium-driver), or leave out tests/integration/test_landing_in_chromium.py"
+        die "the browser tests need Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): run as root, or install them (sudo apt-get install chromium chromium-driver), or leave out tests/integration/test_landing_in_chromium.py and test_dashboard_in_chromium.py"
     fi
 fi
 

@@ -1,0 +1,262 @@
+"""The managers' dashboard in headless Chromium: every number on the page is the statistics API's, and it refreshes itself."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from chalicelib import codes, dashboard, scans
+from chalicelib.auth import issue_operator_token
+from chalicelib.config import Settings
+from chalicelib.errors import DomainError
+from chalicelib.storage import get_keyring
+from scripts.stats_worker import drain
+from tests.integration.browser import (WAIT_SECONDS, BrowserSession, ChaliceLocal, chromium, http_get,
+                                       seed_active_campaign)
+from tests.integration.browser import server, stage_tables  # noqa: F401 - fixtures
+from tests.support import operator_token, shopper_id
+
+BRAND = "brand-dashboard"
+CAMPAIGN_NAME = "Mì Hảo Hảo — dashboard"
+SHOPPERS = ("+84912345601", "+84912345602", "+84912345603")
+IP = "203.0.113.7"
+# The page refreshes every ?refresh= seconds (default 30): 2 keeps the auto-refresh check short.
+REFRESH_SECONDS = 2
+AUTO_REFRESH_WAIT = 35
+
+
+def _catch_up_stats() -> None:
+    """Fold every pending stream record into the statistics counters, as the aggregator Lambda would."""
+    drain()
+
+
+class _Seeded:
+    """A running campaign with two active batches, and a way to claim one more of its codes."""
+
+    def __init__(self, campaign_id: str, batch_numbers: tuple[int, int]) -> None:
+        self.campaign_id = campaign_id
+        self.batch_numbers = batch_numbers
+        self.next_serial = 0
+
+    def claim(self, phone: str, batch: int, serial: int) -> dict | str:
+        """The grant, or the error code of a refused claim (those are counted too)."""
+        code = codes.mint_code(get_keyring(), self.batch_numbers[batch], serial)
+        try:
+            return scans.claim_code(shopper_id(phone), IP, {"code": code})
+        except DomainError as exc:
+            return exc.code
+
+
+@pytest.fixture(scope="module")
+def seeded(stage_tables: Settings) -> _Seeded:
+    """Claims by three shoppers (3, 2 and 1 of them), one code taken by another shopper, one replay."""
+    campaign_id, (lot_a, lot_b) = seed_active_campaign(
+        BRAND, CAMPAIGN_NAME, {"sku": "HAOHAO-75G", "quantity": 20, "label": "Lot A"},
+        {"sku": "HAOHAO-CUP", "quantity": 5, "label": "Lot B"})
+    seeded = _Seeded(campaign_id, (lot_a, lot_b))
+    a, b, c = SHOPPERS
+    for phone, batch, serial in ((a, 0, 0), (a, 0, 1), (a, 0, 2), (b, 0, 3), (b, 0, 4), (c, 1, 0)):
+        outcome = seeded.claim(phone, batch, serial)
+        assert isinstance(outcome, dict) and not outcome.get("replay"), outcome
+    assert seeded.claim(b, 0, 0) == "code_already_claimed"  # a duplicate, by another shopper
+    assert seeded.claim(a, 0, 0)["replay"] is True           # a duplicate, by the same shopper
+    _catch_up_stats()
+    return seeded
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Headless Debian Chromium; the viewport is set per step with _viewport()."""
+    with chromium(tmp_path_factory.mktemp("chromium-dashboard"), "the dashboard browser test",
+                  ("--lang=en-US", "--window-size=1280,800")) as driver:
+        yield driver
+
+
+def _viewport(driver, width: int, height: int, *, mobile: bool = False) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile,
+    })
+
+
+def _api(server: ChaliceLocal, path: str, token: str) -> Any:
+    status, _, body = http_get(server.base + path, {"Authorization": f"Bearer {token}"})
+    assert status == 200, f"GET {path} answered {status}: {body[:500]}\nserver log:\n{server.log_tail()}"
+    return json.loads(body)
+
+
+def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[str, Any]:
+    """What the page reads, fetched here with the same token: the four statistics answers."""
+    stats_path = f"/v1/campaigns/{urllib.parse.quote(campaign_id)}/stats"
+    return {
+        "stats": _api(server, stats_path, token),
+        "series": _api(server, stats_path + "/timeseries?granularity=day", token),
+        "batches": _api(server, stats_path + "/batches", token),
+        "participants": _api(server, stats_path + "/participants", token),
+    }
+
+
+class _Rate(float):
+    """A share from the API (0..1); the page shows it as a percentage with at most one decimal."""
+
+
+def _path(data: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
+    """The data-stat key of every number the page shows, with its value in the API's answers."""
+    stats, series, batch_stats, people = api["stats"], api["series"], api["batches"], api["participants"]
+    expected: dict[str, Any] = {key: _path(stats, key) for _, tiles in dashboard.TOTALS for key, _ in tiles}
+    for prize in stats["prizes"]:
+        for field in ("quantity", "awarded", "left"):
+            expected[f"prize.{prize['prize_id']}.{field}"] = prize[field]
+    refused = ("duplicate", "invalid", "refused_cap", "refused_rate", "refused_inactive")
+    for bucket in series["buckets"]:
+        key = f"series.{bucket['start']}."
+        expected[key + "granted"] = bucket["granted"]
+        expected[key + "refused"] = sum(bucket[name] for name in refused)
+        for field in ("new_participants", "returning_participants", "points"):
+            expected[key + field] = bucket[field]
+    for batch in batch_stats["batches"]:
+        key = f"batch.{batch['batch_id']}."
+        for field in ("batch_number", "quantity", "claims"):
+            expected[key + field] = batch[field]
+        expected[key + "redemption_rate"] = _Rate(batch["redemption_rate"])
+    for sku in batch_stats["skus"]:
+        key = f"sku.{sku['sku']}."
+        for field in ("batches", "quantity", "claims"):
+            expected[key + field] = sku[field]
+        expected[key + "redemption_rate"] = _Rate(sku["redemption_rate"])
+    expected["participants.count"] = people["participants"]
+    expected["repeat_rate"] = _Rate(people["repeat_rate"])
+    for row in people["histogram"]:
+        expected[f"histogram.{row['claims']}"] = row["participants"]
+    for cohort in people["cohorts"]:
+        key = f"cohort.{cohort['week']}."
+        expected[key + "participants"] = cohort["participants"]
+        for cell in cohort["retention"]:
+            expected[f"{key}{cell['week']}"] = cell["participants"]
+            expected[f"{key}{cell['week']}.rate"] = _Rate(cell["rate"])
+    for row in people["top"]:
+        for field in ("rank", "claims", "points", "entries"):
+            expected[f"top.{row['rank']}.{field}"] = row[field]
+    return expected
+
+
+def _page_stats(driver) -> dict[str, str]:
+    return driver.execute_script(
+        "var o={};document.querySelectorAll('[data-stat]').forEach(function(e){"
+        "o[e.getAttribute('data-stat')]=e.textContent.trim()});return o")
+
+
+def _mismatches(page: dict[str, str], expected: dict[str, Any]) -> list[str]:
+    shown = {key: value for key, value in page.items() if key != "updated_at"}
+    problems = [f"{key}: on the page, not in the API" for key in sorted(set(shown) - set(expected))]
+    problems += [f"{key}: in the API, not on the page" for key in sorted(set(expected) - set(shown))]
+    for key in sorted(set(shown) & set(expected)):
+        want, text = expected[key], shown[key]
+        if isinstance(want, _Rate):
+            try:
+                ok = abs(float(text) - want * 100) <= 0.05 + 1e-9
+            except ValueError:
+                ok = False
+            if not ok:
+                problems.append(f"{key}: page {text!r}, API {float(want)!r} (shown as a percentage)")
+        elif text != str(int(want)):
+            problems.append(f"{key}: page {text!r}, API {want!r}")
+    return problems
+
+
+def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLocal, browser, seeded: _Seeded):
+    session = BrowserSession(browser, server)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    wait, visible = session.wait, session.visible
+    token = operator_token(brand=BRAND, role="manager", sub="mai@brand-dashboard")
+
+    def shows(expected: dict[str, Any], seconds: float = WAIT_SECONDS) -> dict[str, str]:
+        """Wait until every number on the page is the API's; the last difference otherwise."""
+        deadline = time.monotonic() + seconds
+        while True:
+            page = _page_stats(browser)
+            problems = _mismatches(page, expected) if page.get("updated_at") else ["not loaded yet"]
+            if not problems:
+                return page
+            if time.monotonic() > deadline:
+                message = browser.find_element(By.ID, "msg").text
+                raise AssertionError(f"the page's numbers differ from the API's after {seconds} s "
+                                     f"(page message: {message!r}):\n" + "\n".join(problems[:40]))
+            time.sleep(0.2)
+
+    # The page itself: HTML with the strict policy, served by app.py.
+    status, headers, body = http_get(f"{server.base}/dashboard")
+    assert status == 200, f"GET /dashboard answered {status}: is the route in app.py?\n{server.log_tail()}"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Content-Security-Policy"] == dashboard.response_headers()["Content-Security-Policy"]
+    assert headers["Cache-Control"] == "no-store"
+    assert "Chart.js v4." in body
+
+    api = _api_snapshot(server, seeded.campaign_id, token)
+    assert api["stats"]["scans"]["granted"] == 6 and api["participants"]["participants"] == 3, api["stats"]
+
+    # Sign in at laptop size by pasting the token, pick the campaign, wait for the numbers.
+    _viewport(browser, 1280, 800)
+    browser.get(f"{server.base}/dashboard?refresh={REFRESH_SECONDS}")
+    visible("token").send_keys(token)
+    browser.find_element(By.ID, "b-signin").click()
+    visible("campaign")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#campaign option[value="{seeded.campaign_id}"]'))
+    Select(browser.find_element(By.ID, "campaign")).select_by_value(seeded.campaign_id)
+    page = shows(_expected_stats(api))
+    assert page["scans.granted"] == "6" and page["participants.unique"] == "3" and page["codes.minted"] == "25"
+    assert page["histogram.1"] == "1" and page["histogram.2"] == "1" and page["histogram.3"] == "1"
+    assert page["top.1.claims"] == "3"
+    assert browser.execute_script("return location.hash") == f"#campaign={seeded.campaign_id}"
+    session.screenshot("dashboard.png")
+
+    # The token is in this tab's sessionStorage, and nowhere else.
+    storage = browser.execute_script(
+        "return {token: sessionStorage.getItem('qrc.operatorToken'), campaign: sessionStorage.getItem('qrc.campaign'),"
+        " local: localStorage.length, cookie: document.cookie}")
+    assert storage == {"token": token, "campaign": seeded.campaign_id, "local": 0, "cookie": ""}
+
+    # A new claim, counted by the aggregator, shows up without a reload.
+    browser.execute_script("window.__notReloaded = true")
+    before = page["updated_at"]
+    grant = seeded.claim(SHOPPERS[2], 0, 5)
+    assert isinstance(grant, dict) and not grant.get("replay"), grant
+    _catch_up_stats()
+    api = _api_snapshot(server, seeded.campaign_id, token)
+    assert api["stats"]["scans"]["granted"] == 7
+    page = shows(_expected_stats(api), AUTO_REFRESH_WAIT)
+    assert page["scans.granted"] == "7" and page["updated_at"] != before
+    assert browser.execute_script("return window.__notReloaded === true"), "the page reloaded instead of refreshing"
+
+    # Phone size: the same numbers, nothing wider than the screen.
+    _viewport(browser, 390, 844, mobile=True)
+    shows(_expected_stats(api))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    session.screenshot("dashboard-phone.png")
+    _viewport(browser, 1280, 800)
+
+    # Sign out forgets the token; a token the API refuses sends the manager back to sign-in.
+    browser.find_element(By.ID, "b-out").click()
+    visible("signin")
+    assert browser.execute_script("return sessionStorage.getItem('qrc.operatorToken')") is None
+    forged = issue_operator_token(
+        Settings.from_environ({"STAGE": "local", "JWT_SECRET": "not-the-server-secret-0123456789abcdef"}),
+        sub="mai@brand-dashboard", brand=BRAND, role="manager")
+    visible("token").send_keys(forged)
+    browser.find_element(By.ID, "b-signin").click()
+    wait.until(lambda d: "Your token was refused or has expired" in d.find_element(By.ID, "signin-msg").text)
+    assert browser.find_element(By.ID, "signin").is_displayed()
+    assert browser.execute_script("return sessionStorage.getItem('qrc.operatorToken')") is None
+
+    # The page's policy blocked nothing of its own, and its script threw nothing.
+    session.assert_console_clean()
