@@ -3,8 +3,9 @@
 Exit status: 0 when the counters equal the recount, 1 when they differ (after --fix:
 when the fix could not make them equal), 2 on bad usage. Reads every claim record of
 the campaign (a parallel scan of code_states): run it as an audit, not on a schedule of
-minutes. Points at whatever DynamoDB the environment names (DYNAMODB_ENDPOINT and
-TABLE_PREFIX locally, or AWS credentials and the stage's TABLE_PREFIX).
+minutes. In the local stage it reads the dev stack's DynamoDB Local (127.0.0.1:8001, or
+DDB_PORT) unless DYNAMODB_ENDPOINT says otherwise; for an AWS stage set STAGE and
+TABLE_PREFIX (e.g. STAGE=prod TABLE_PREFIX=qrc-prod) and use your AWS credentials.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file_
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import os
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fix", action="store_true",
                         help="add the differences to the counters so they equal the recount (run with the stream caught up)")
     args = parser.parse_args(argv)
+    if os.environ.get("STAGE", "local") == "local" and not os.environ.get("DYNAMODB_ENDPOINT"):
+        # The dev stack's DynamoDB Local (scripts/dev.sh), as every local script assumes.
+        from scripts.dynamodb_local import local_aws_env
+
+        os.environ["DYNAMODB_ENDPOINT"] = f"http://127.0.0.1:{os.environ.get('DDB_PORT', '8001')}"
+        for name, value in local_aws_env(os.environ.get("AWS_REGION", "us-east-1")).items():
+            os.environ.setdefault(name, value)
 
     from chalicelib import stats  # the models bind to the environment's tables on import
 
@@ -34,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"campaign {report.campaign_id}: {report.claims} claim records, {report.pending} not yet counted"
           + (" (the stream is behind, or --count-pending counts them)" if report.pending else ""))
     if report.clean:
+        if not report.claims:
+            print("no claim records and no counters: check the campaign id (and STAGE/TABLE_PREFIX)")
         print("counters equal the recount from claim records: no difference")
         return 0
     print(f"{len(report.differences)} counters differ (item, counter, recount, stored):")
