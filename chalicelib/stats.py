@@ -116,10 +116,11 @@ def claim_increments(claim: CodeState) -> dict[str, dict[str, int]]:
         if previous is not None and previous < hour_start:
             daily[f"returning@{hour:02d}"] = 1
     # The histogram moves a participant from the bin of their previous count to this one.
-    now_bin = _bin(nth)
-    total[f"hist#{now_bin}"] = 1
-    if nth > 1 and _bin(nth - 1) != now_bin:
-        total[f"hist#{_bin(nth - 1)}"] = -1
+    now_bin, was_bin = _bin(nth), (_bin(nth - 1) if nth > 1 else None)
+    if now_bin != was_bin:
+        total[f"hist#{now_bin}"] = 1
+        if was_bin:
+            total[f"hist#{was_bin}"] = -1
     # Cohort cell: the first claim of the participant in this week, by week of first claim.
     week = _monday(day)
     if previous is None or _monday(_local_day(previous, tz)) < week:
