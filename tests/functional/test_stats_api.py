@@ -180,3 +180,15 @@ def test_claim_records_carry_what_recounting_needs(api, played):
     assert claims[1].prev_claim_at == claims[0].changed_at and claims[2].first_claim_at == claims[0].changed_at
     assert all(c.counted and c.timezone == "Asia/Ho_Chi_Minh" for c in claims)
     assert stats.reconcile(campaign_id).clean
+
+
+def test_statistics_answers_match_the_openapi_schemas(api, played):
+    from tests.functional.test_openapi import _check
+
+    campaign_id = played[0]["campaign_id"]
+    for route, schema in (("/stats", "CampaignStats"), ("/stats/timeseries", "Timeseries"),
+                          ("/stats/timeseries?granularity=hour", "Timeseries"), ("/stats/batches", "BatchStats"),
+                          ("/stats/participants", "ParticipantStats")):
+        for role in ("viewer", "owner"):
+            _check(api.json("GET", f"/v1/campaigns/{campaign_id}{route}", role=role), schema)
+    _check(json.loads(api.call("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=week").body), "Error")
