@@ -1,0 +1,231 @@
+"""What a stats call costs on DynamoDB Local: items read do not grow with the number of claims.
+
+Campaign A holds 1,000 claims, campaign B 100,000 (same rules, prizes, single batch and
+window), both put in place by tests/stats_scale.py's loader, whose output is checked
+against real claims in `test_the_loader_leaves_what_real_claims_leave`. Items read are
+counted per call by an after-call hook on the application's DynamoDB clients.
+
+/stats, /stats/batches and /stats/participants read exactly the same items for A and B.
+The time series reads one counter item per local day and shard of the range asked for,
+so at most days x (CLAIM_SHARDS + REFUSAL_SHARDS) whatever the number of claims; a small
+campaign whose days have not yet touched every shard reads fewer (A <= B, not A == B).
+"""
+from __future__ import annotations
+
+import zoneinfo
+from collections import Counter as Tally
+from datetime import datetime, timedelta, timezone
+
+from chalicelib import codes, scans, stats
+from chalicelib.models import Campaign, CodeState, Participant
+from chalicelib.storage import get_keyring
+from scripts.stats_worker import drain
+from tests.stats_scale import ReadMeter, active_campaign, load_claims, plan_claims
+
+BRAND = "brand-a"
+# Per-scan odds, so both campaigns have awarded from both pools: the same two prize counters to read.
+PRIZES = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
+          {"name": "Phone", "quantity": 20, "odds_per_million": 20_000}]
+# With this seed each of A's 8 leaderboard shards holds at least stats.TOP participants (the
+# test checks it), so the leaderboard reads TOP items per shard in A as in B. A campaign with
+# fewer participants reads fewer: the cost is capped, not fixed.
+SEED = 2
+STAT_KEYS_PER_DAY = stats.CLAIM_SHARDS + stats.REFUSAL_SHARDS
+
+
+def _make_campaign(*, start: datetime, quantity: int, prizes: list | None = None, rules: dict | None = None):
+    """An active campaign of brand-a running from `start` to 30 days from now, with one active batch."""
+    return active_campaign(BRAND, start=start, end=datetime.now(timezone.utc) + timedelta(days=30), quantity=quantity,
+                           prizes=PRIZES if prizes is None else prizes, rules=rules)
+
+
+def _measure(api, meter: ReadMeter, path: str, expect: int = 200) -> tuple[int, int, dict]:
+    """Items read from the stats table, items read in all, and calls, for one GET of `path`."""
+    meter.reset()
+    api.json("GET", path, expect=expect, role="viewer")
+    assert meter.unseen == 0, "a DynamoDB call went through a client the meter does not watch"
+    return meter.items_by_table.get(stats.StatShard.Meta.table_name, 0), meter.items, dict(meter.calls)
+
+
+def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=29)
+    small, small_batch = _make_campaign(start=start, quantity=200_000)
+    big, big_batch = _make_campaign(start=start, quantity=200_000)
+    load_claims(small, small_batch, 1_000, seed=SEED, now=now)
+    load_claims(big, big_batch, 100_000, seed=SEED, now=now)
+
+    # The loads are what they say, and A is past the point where every read is at its cap.
+    for campaign, claims in ((small, 1_000), (big, 100_000)):
+        totals = stats.campaign_stats(BRAND, campaign["campaign_id"])
+        assert totals["scans"]["granted"] == claims
+        assert totals["participants"]["unique"] == claims // 5
+        assert all(p["awarded"] > 0 for p in totals["prizes"]), "both prize counters exist"
+        histogram = stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]
+        assert sum(row["participants"] for row in histogram) == claims // 5
+    shard_sizes = Tally(p.rank_shard for p in Participant.query(small["campaign_id"]))
+    assert len(shard_sizes) == stats.RANK_SHARDS and min(shard_sizes.values()) >= stats.TOP, shard_sizes
+
+    today = now.astimezone(zoneinfo.ZoneInfo(Campaign.get(BRAND, small["campaign_id"]).timezone)).date()
+    # Whole local days only (the first and the current day of the load are partial).
+    full = f"from={today - timedelta(days=27)}&to={today - timedelta(days=1)}"
+    week = f"from={today - timedelta(days=7)}&to={today - timedelta(days=1)}"
+    paths = {
+        "stats": "/stats",
+        "batches": "/stats/batches",
+        "participants": "/stats/participants",
+        "timeseries day, 27 days": f"/stats/timeseries?granularity=day&{full}",
+        "timeseries day, 7 days": f"/stats/timeseries?granularity=day&{week}",
+        "timeseries hour, last 48 h": "/stats/timeseries?granularity=hour",
+    }
+    cost: dict[tuple[str, str], tuple[int, int, dict]] = {}
+    with ReadMeter() as meter:
+        for name, path in paths.items():
+            for label, campaign in (("A", small), ("B", big)):
+                cost[name, label] = _measure(api, meter, f"/v1/campaigns/{campaign['campaign_id']}{path}")
+
+    # Totals, batches and participants read the same items at 1,000 and at 100,000 claims.
+    for name in ("stats", "batches", "participants"):
+        assert cost[name, "A"][1] == cost[name, "B"][1], (name, cost[name, "A"], cost[name, "B"])
+        assert cost[name, "A"][2] == cost[name, "B"][2], (name, cost[name, "A"], cost[name, "B"])
+    # Each reads the campaign, the 12 total shards, and (participants) TOP per rank shard and TOP accounts.
+    assert cost["stats", "B"][0] == STAT_KEYS_PER_DAY
+    assert cost["participants", "B"][1] == 1 + STAT_KEYS_PER_DAY + stats.RANK_SHARDS * stats.TOP + stats.TOP
+
+    # The time series reads one item per day and shard of the range: at most days x 12 at any
+    # number of claims, fewer for fewer days. B has every shard of every whole day; A, with
+    # ~4 refusals a day spread over 8 refusal shards, has not all of them yet.
+    for label in ("A", "B"):
+        assert cost["timeseries day, 7 days", label][0] < cost["timeseries day, 27 days", label][0]
+        assert cost["timeseries day, 27 days", label][0] <= 27 * STAT_KEYS_PER_DAY
+        assert cost["timeseries day, 7 days", label][0] <= 7 * STAT_KEYS_PER_DAY
+        assert cost["timeseries hour, last 48 h", label][0] <= 3 * STAT_KEYS_PER_DAY  # 48 h touch 3 local days
+    assert cost["timeseries day, 27 days", "B"][0] == 27 * STAT_KEYS_PER_DAY
+    assert cost["timeseries day, 7 days", "B"][0] == 7 * STAT_KEYS_PER_DAY
+    for name in ("timeseries day, 27 days", "timeseries day, 7 days", "timeseries hour, last 48 h"):
+        assert cost[name, "A"][0] <= cost[name, "B"][0]
+        assert cost[name, "A"][2] == cost[name, "B"][2], "one query page either way"
+
+    # A range beyond the caps is refused before any counter is read.
+    with ReadMeter() as meter:
+        for query in (f"granularity=hour&from={today - timedelta(days=367)}&to={today}",
+                      f"granularity=day&from={today - timedelta(days=5 * 365 + 3)}&to={today}"):
+            meter.reset()
+            response = api.call("GET", f"/v1/campaigns/{big['campaign_id']}/stats/timeseries?{query}", role="viewer")
+            assert response.status_code == 400 and '"to"' in response.body.decode(), response.body
+            assert meter.items_by_table.get(stats.StatShard.Meta.table_name, 0) == 0
+            assert meter.calls.get("Query", 0) == 0
+
+
+class _Clock(datetime):
+    """`datetime` whose now() is set by the test: real claims at the instants a plan gives."""
+
+    at: datetime | None = None
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.at.astimezone(tz) if tz else cls.at
+
+
+def _without_ids(value, ids: dict[str, str]):
+    """`value` with campaign, batch and prize ids replaced by their roles; `as_of` and batch numbers dropped."""
+    if isinstance(value, dict):
+        return {_without_ids(k, ids): _without_ids(v, ids) for k, v in value.items()
+                if k not in ("as_of", "batch_number")}
+    if isinstance(value, list):
+        return [_without_ids(v, ids) for v in value]
+    if isinstance(value, str):
+        for old, new in ids.items():
+            value = value.replace(old, new)
+    return value
+
+
+def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
+    """Same claims (shoppers, instants, codes) twice: through scans.claim_code and the stream
+    aggregator on campaign R, through the loader on campaign L. Every claim record, participant,
+    counter and stats answer must agree."""
+    now = datetime.now(timezone.utc)
+    start = now - timedelta(days=8)
+    # Odds of one in one: the first 3 claims win the motorbike, later ones find the pool empty.
+    prizes = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 1_000_000}, {"name": "Phone", "quantity": 20}]
+    real, real_batch = _make_campaign(start=start, quantity=500, prizes=prizes)
+    loaded, loaded_batch = _make_campaign(start=start, quantity=500, prizes=prizes)
+    shape = {"participants": 12, "days": 7, "seed": 3, "refusals": 25, "now": now}
+    plan = plan_claims(real, real_batch, 60, **shape)
+    assert max(c.nth for c in plan.claims) > 5 and max(c.active_days for c in plan.claims) > 2
+    assert sum(1 for c in plan.claims if c.prize_id) == 3
+
+    # The real path, at the plan's instants.
+    monkeypatch.setattr(scans, "datetime", _Clock)
+    model = Campaign.get(BRAND, real["campaign_id"])
+    for claim in plan.claims:
+        _Clock.at = claim.at
+        code = codes.mint_code(get_keyring(), real_batch["batch_number"], claim.serial)
+        answer = scans.claim_code(claim.shopper_id, "198.51.100.20", {"code": code})
+        assert answer["result"] == "granted" and not answer["replay"]
+    for kind, at, _ in plan.refusals:
+        stats.record_refusal(model, kind, at)
+    assert drain() >= 60
+    report = stats.reconcile(real["campaign_id"])
+    assert (report.claims, report.pending, report.clean) == (60, 0, True), report.differences[:5]
+
+    # The loader, the same shape of claims on the other campaign.
+    load_claims(loaded, loaded_batch, 60, **shape)
+
+    # Claim records: what scans._participant_fields wrote is what the loader folded.
+    for claim in plan.claims:
+        stored = CodeState.get(CodeState.key_for(real_batch["batch_number"], claim.serial))
+        generated = plan.code_state(claim)
+        for name in ("state", "shopper_id", "changed_at", "points", "entries", "timezone", "nth", "active_days",
+                     "first_claim_at", "prev_claim_at", "prize_id", "prize_name"):
+            assert getattr(stored, name) == getattr(generated, name), (name, claim)
+        assert stored.counted is True
+
+    def people(campaign_id):
+        return {p.shopper_id: (int(p.points), int(p.entries), int(p.claims), p.first_claim_at, p.last_claim_at,
+                               int(p.active_days), p.rank_shard.rsplit("#", 1)[1])
+                for p in Participant.query(campaign_id)}
+
+    assert people(real["campaign_id"]) == people(loaded["campaign_id"])
+
+    ids = {real["campaign_id"]: "CAMPAIGN", loaded["campaign_id"]: "CAMPAIGN",
+           real_batch["batch_id"]: "BATCH", loaded_batch["batch_id"]: "BATCH"}
+    for mine, theirs, role in zip(real["prizes"], loaded["prizes"], ("PRIZE1", "PRIZE2")):
+        ids[mine["prize_id"]], ids[theirs["prize_id"]] = role, role
+
+    # Every counter, summed over shards, claim and refusal counters alike.
+    def counters(campaign_id):
+        summed: dict[str, dict[str, int]] = {}
+        for item in stats._stat_items(campaign_id, "a", "zz"):
+            key = item["stat_key"]["S"].rsplit("#", 1)[0]
+            for name, attribute in item.items():
+                if name not in ("campaign_id", "stat_key"):
+                    bucket = summed.setdefault(key, {})
+                    bucket[name] = bucket.get(name, 0) + int(attribute["N"])
+        return _without_ids(summed, ids)
+
+    assert counters(real["campaign_id"]) == counters(loaded["campaign_id"])
+
+    # And so every answer.
+    today = now.date()
+    for read in (lambda c: stats.campaign_stats(BRAND, c),
+                 lambda c: stats.batch_stats(BRAND, c),
+                 lambda c: stats.participant_stats(BRAND, c, now=now),
+                 lambda c: stats.timeseries(BRAND, c, now=now),
+                 lambda c: stats.timeseries(BRAND, c, granularity="hour", start=str(today - timedelta(days=3)),
+                                            end=str(today), now=now)):
+        assert _without_ids(read(real["campaign_id"]), ids) == _without_ids(read(loaded["campaign_id"]), ids)
+
+
+def test_histogram_counts_each_participant_once(store):
+    # A range bin (6-10, 11-20, 21-50, 51+) once counted every claim inside it: 2 here.
+    campaign, batch = _make_campaign(start=datetime.now(timezone.utc) - timedelta(days=1), quantity=10, prizes=[],
+                                     rules={"points_per_scan": 1})
+    for serial in range(7):
+        scans.claim_code("shp_regular", "198.51.100.21", {"code": codes.mint_code(get_keyring(), batch["batch_number"],
+                                                                                    serial)})
+    drain()
+    histogram = {row["claims"]: row["participants"]
+                 for row in stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]}
+    assert histogram["6-10"] == 1
+    assert sum(histogram.values()) == 1
