@@ -253,7 +253,7 @@ def _count_group(group: list[CodeState]) -> int:
         # Same group, same token: botocore's resend of a timed-out request applies once.
         token = hashlib.sha256(f"{shard}:{attempt}:".encode() + "|".join(c.code_key for c in group).encode()).hexdigest()[:36]
         try:
-            _client().transact_write_items(TransactItems=items, ClientRequestToken=token)
+            _client().transact_write_items(TransactItems=items, ClientRequestToken=token, ReturnConsumedCapacity="TOTAL")
             return len(group)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
