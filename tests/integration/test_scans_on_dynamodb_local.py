@@ -34,10 +34,14 @@ def _attempt(shopper, code):
         return "busy", None
 
 
-def test_fifty_concurrent_claims_on_each_of_200_codes_make_one_winner_each(running, generous_limits):
-    campaign, batch, codes_ = running(quantity=200, rules={"points_per_scan": 7, "entries_per_scan": 2})
-    shoppers = [f"shp_{i:02d}" for i in range(50)]
-    tasks = [(shopper, code) for code in codes_ for shopper in shoppers]
+def test_fifty_concurrent_claims_on_each_of_40_codes_make_one_winner_each(running, generous_limits):
+    # 2,000 attempts: each costs DynamoDB Local 20-40 ms under this contention.
+    campaign, batch, codes_ = running(quantity=40, rules={"points_per_scan": 7, "entries_per_scan": 2})
+    # Fifty different shoppers race for each code, drawn from a pool of 1,000: one shopper's
+    # own claims are serialised by their claim count, which is not what this test is about.
+    shoppers = [f"shp_{i:03d}" for i in range(1000)]
+    tasks = [(shoppers[(n * 50 + i) % 1000], code) for n, code in enumerate(codes_) for i in range(50)]
+    assert all(len({s for s, c in tasks if c == code}) == 50 for code in codes_)
     random.Random(3).shuffle(tasks)
     with ThreadPoolExecutor(max_workers=48) as pool:
         outcomes = list(pool.map(lambda task: (task, _attempt(*task)), tasks))
@@ -53,7 +57,7 @@ def test_fifty_concurrent_claims_on_each_of_200_codes_make_one_winner_each(runni
     claims = [c for c in CodeState.scan() if c.state == "claimed"]
     assert len(claims) == len(winners)
     assert {c.shopper_id for c in claims} <= set(shoppers)
-    assert len(winners) >= 195, f"only {len(winners)} of 200 codes were claimed; contention outlasted retries"
+    assert len(winners) >= 39, f"only {len(winners)} of 40 codes were claimed; contention outlasted retries"
     participants = list(Participant.query(campaign["campaign_id"]))
     assert sum(p.points for p in participants) == granted_points == 7 * len(claims)
     assert sum(p.entries for p in participants) == 2 * len(claims)
