@@ -294,7 +294,15 @@ def change_batch_status(batch_id):
 def codes_csv(batch_id):
     # Print files reveal live codes: viewers may see batches, not their codes.
     body, name = batches.codes_csv(_writer().brand, batch_id, _query("from"), _query("to"))
-    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"'}
+    return _csv(body, name)
+
+
+def _csv(body: str, name: str, next_cursor: str | None = None) -> Response:
+    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"',
+               "Cache-Control": "no-store"}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+        headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
     return Response(body=body, status_code=200, headers=headers)
 
 
@@ -370,24 +378,13 @@ def participants_csv(campaign_id):
     operator = _operator()
     body, next_cursor, name = stats.participants_csv(operator.brand, campaign_id, reveal_phones=operator.role == "owner",
                                                      cursor=_query("cursor"))
-    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"',
-               "Cache-Control": "no-store"}
-    if next_cursor:
-        headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
-    return Response(body=body, status_code=200, headers=headers)
+    return _csv(body, name, next_cursor)
 
 
-@app.route("/dashboard")
+@api("/dashboard")
 def dashboard_page():
     # The page holds no data: it asks for a token and calls the API above from the browser.
-    started = time.perf_counter()
-    try:
-        response = Response(body=dashboard.render_dashboard(), status_code=200, headers=dashboard.response_headers())
-    except Exception:  # noqa: BLE001 - a generic 500, the trace goes to the log
-        response = _internal_error()
-    _access_log("/dashboard", response, started)
-    return response
+    return Response(body=dashboard.render_dashboard(), status_code=200, headers=dashboard.response_headers())
 
 
 # In AWS the stream ARN comes from the table (infra/ merges it in); locally

@@ -99,13 +99,19 @@ class CodeInvalid(NotFound):
 
 
 class LimitReached(DomainError):
-    """A cap or a rate limit refused the request; `retry_after` seconds when known."""
+    """A cap or a rate limit refused the request; `retry_after` seconds when known.
+
+    `kind` says which: "rate" (a window or a lockout: waiting helps) or "cap" (a
+    participant, daily or budget cap of a campaign).
+    """
 
     code = "limit_reached"
 
-    def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None,
+                 kind: str = "rate") -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+        self.kind = kind
 
 
 class AlreadyClaimed(Conflict):

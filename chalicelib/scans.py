@@ -312,18 +312,16 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
     try:
         return _claim(shopper_id, ip, batch, campaign, parts, now)
     except DomainError as refusal:
-        kind = _STAT_OF.get(type(refusal))
-        if kind == "refused_cap" and getattr(refusal, "retry_after", None):
-            kind = "refused_rate"
+        kind = f"refused_{refusal.kind}" if isinstance(refusal, LimitReached) else _STAT_OF.get(type(refusal))
         if kind:
             stats.record_refusal(campaign, kind, now)
         raise
 
 
-# Which statistics counter a refusal moves (LimitReached is a cap unless it says when to retry).
+# Which statistics counter a refusal moves (a LimitReached says whether it was a cap or a rate).
 _STAT_OF: dict[type, str] = {
     CodeInvalid: "invalid", AlreadyClaimed: "duplicate", CodeNotActive: "refused_inactive",
-    CampaignNotRunning: "refused_inactive", LimitReached: "refused_cap",
+    CampaignNotRunning: "refused_inactive",
 }
 
 
@@ -416,7 +414,8 @@ def _refusal(reason: str):
         "rate": "Too many scans in a short time; wait a minute and try again.",
     }
     if reason in messages:
-        return LimitReached(messages[reason], retry_after=60 if reason == "rate" else None)
+        rate = reason == "rate"
+        return LimitReached(messages[reason], retry_after=60 if rate else None, kind="rate" if rate else "cap")
     if reason == "conflict":
         return ServiceBusy("Many scans at once; please try again.")
     return ServiceBusy("The claim could not be completed; please try again.")

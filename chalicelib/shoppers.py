@@ -34,6 +34,7 @@ __all__ = [
     "normalise_phone",
     "phone_hash",
     "seal_phone",
+    "record_account",
     "unseal_phone",
     "shopper_id_for",
     "request_otp",
@@ -330,14 +331,7 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     except InvalidInput as exc:
         log.info("sign-in code refused for shopper %s: %s", shopper_id, exc.code)
         raise
-    signed_in = _instant(now)
-    ShopperAccount(shopper_id).update(actions=[
-        ShopperAccount.phone_hash.set(hashed),
-        ShopperAccount.phone_masked.set(phone.masked),
-        ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
-        ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
-        ShopperAccount.last_sign_in_at.set(signed_in),
-    ])
+    record_account(phone, pepper, _instant(now))
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
     log.info("shopper %s signed in", shopper_id)
     return {
@@ -347,6 +341,23 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
         "shopper_id": shopper_id,
         "phone": phone.masked,
     }
+
+
+def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
+    """Create or refresh the account of a phone number that signed in; returns the shopper id.
+
+    Stores the keyed hash, the masked form and the sealed number, never the clear one.
+    """
+    hashed = phone_hash(phone.e164, pepper)
+    shopper_id = shopper_id_for(hashed)
+    ShopperAccount(shopper_id).update(actions=[
+        ShopperAccount.phone_hash.set(hashed),
+        ShopperAccount.phone_masked.set(phone.masked),
+        ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
+        ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
+        ShopperAccount.last_sign_in_at.set(signed_in),
+    ])
+    return shopper_id
 
 
 def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | None = None) -> tuple[str, int]:

@@ -9,6 +9,7 @@ import time
 import zlib
 import zoneinfo
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock, timedelta, timezone
 from typing import Iterable, Iterator
@@ -130,7 +131,8 @@ def claim_increments(claim: CodeState) -> dict[str, dict[str, int]]:
     return {"total": {k: v for k, v in total.items() if v}, f"day#{day.isoformat()}": {k: v for k, v in daily.items() if v}}
 
 
-def _add(into: dict[str, dict[str, int]], more: dict[str, dict[str, int]]) -> None:
+def _add(into: dict, more: dict) -> None:
+    """Add nested counts `more` ({item: {name: n}}) into `into`."""
     for item, counts in more.items():
         target = into.setdefault(item, {})
         for name, value in counts.items():
@@ -203,10 +205,7 @@ def _counters(group: list[CodeState]) -> dict[tuple[str, str], dict[str, int]]:
     """The summed increments of a group of claims, by (campaign, counter item)."""
     counters: dict[tuple[str, str], dict[str, int]] = {}
     for claim in group:
-        for item, counts in claim_increments(claim).items():
-            target = counters.setdefault((claim.campaign_id, item), {})
-            for name, value in counts.items():
-                target[name] = target.get(name, 0) + value
+        _add(counters, {(claim.campaign_id, item): counts for item, counts in claim_increments(claim).items()})
     return counters
 
 
@@ -503,29 +502,15 @@ def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cu
     campaigns.load_campaign(brand_id, campaign_id)
     after = decode_cursor(cursor, _SHOPPER_CURSOR) if cursor else None
     start_key = {"campaign_id": {"S": campaign_id}, "shopper_id": {"S": after}} if after else None
-    lines = [",".join(CSV_COLUMNS)]
     results = Participant.query(campaign_id, limit=CSV_ROWS, page_size=1000, last_evaluated_key=start_key)
-    page: list[Participant] = []
-    last = None
-
-    def flush() -> None:
-        phones = _phones([p.shopper_id for p in page], reveal_phones)
-        for p in page:
-            lines.append(",".join((p.shopper_id, phones.get(p.shopper_id, ""), str(int(p.claims)), str(int(p.points)),
-                                   str(int(p.entries)),
-                                   format_instant(p.first_claim_at) if p.first_claim_at else "",
-                                   format_instant(p.last_claim_at) if p.last_claim_at else "")))
-        page.clear()
-
-    count = 0
-    for participant in results:
-        page.append(participant)
-        last = participant.shopper_id
-        count += 1
-        if len(page) == 1000:
-            flush()
-    flush()
-    next_cursor = encode_cursor(last) if count == CSV_ROWS and results.last_evaluated_key else None
+    rows = list(results)
+    phones = _phones([p.shopper_id for p in rows], reveal_phones)
+    lines = [",".join(CSV_COLUMNS)] + [
+        ",".join((p.shopper_id, phones.get(p.shopper_id, ""), str(int(p.claims)), str(int(p.points)),
+                  str(int(p.entries)), format_instant(p.first_claim_at) if p.first_claim_at else "",
+                  format_instant(p.last_claim_at) if p.last_claim_at else ""))
+        for p in rows]
+    next_cursor = encode_cursor(rows[-1].shopper_id) if len(rows) == CSV_ROWS and results.last_evaluated_key else None
     return "\n".join(lines) + "\n", next_cursor, f"participants-{campaign_id}.csv"
 
 
@@ -548,8 +533,6 @@ class Reconciliation:
 
 def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
     """Every claim record of a campaign (a parallel scan: this is an audit, its cost is the table)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def segment(n: int) -> list[CodeState]:
         return list(CodeState.scan((CodeState.campaign_id == campaign_id) & (CodeState.state == "claimed"),
                                    segment=n, total_segments=segments))
@@ -560,17 +543,12 @@ def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
 
 def _stored(campaign_id: str) -> dict[str, dict[str, int]]:
     """Stored claim counters summed over shards, by counter item (refusal shards left out)."""
-    stored: dict[str, dict[str, int]] = defaultdict(dict)
+    shards: dict[str, list[dict]] = defaultdict(list)
     for item in _stat_items(campaign_id, "a", "zz"):
-        key = item["stat_key"]["S"]
-        item_name, _, shard = key.rpartition("#")
-        if shard.startswith("r"):
-            continue
-        counts = stored[item_name]
-        for name, attribute in item.items():
-            if name not in ("campaign_id", "stat_key"):
-                counts[name] = counts.get(name, 0) + _value(attribute)
-    return stored
+        item_name, _, shard = item["stat_key"]["S"].rpartition("#")
+        if not shard.startswith("r"):
+            shards[item_name].append(item)
+    return {item_name: _sum(items) for item_name, items in shards.items()}
 
 
 def reconcile(campaign_id: str, *, count_pending: bool = False, fix: bool = False) -> Reconciliation:

@@ -73,7 +73,6 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
     from chalicelib import codes, scans, shoppers
     from chalicelib.config import get_settings
     from chalicelib.errors import DomainError
-    from chalicelib.models import ShopperAccount
     from chalicelib.storage import get_keyring, get_phone_hash_pepper
 
     settings = get_settings()
@@ -82,11 +81,7 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
     scans.clear_cache()
     for number, packs in plan:
         phone = shoppers.normalise_phone(f"+8490{number:07d}", settings.phone_regions)
-        hashed = shoppers.phone_hash(phone.e164, pepper)
-        shopper_id = shoppers.shopper_id_for(hashed)
-        ShopperAccount(shopper_id, phone_hash=hashed, phone_masked=phone.masked,
-                       phone_sealed=shoppers.seal_phone(phone.e164, pepper),
-                       created_at=datetime.now(timezone.utc)).save()
+        shopper_id = shoppers.record_account(phone, pepper, datetime.now(timezone.utc))
         for _ in range(packs):
             serial -= 1
             code = codes.mint_code(get_keyring(), batch["batch_number"], serial)

@@ -12,10 +12,10 @@ import pytest
 from chalicelib import scans, shoppers, stats
 from chalicelib.config import get_settings
 from chalicelib.errors import AlreadyClaimed, CodeNotActive
-from chalicelib.models import CodeState, ShopperAccount, StatShard
+from chalicelib.models import CodeState, StatShard
 from chalicelib.storage import get_phone_hash_pepper
 from scripts.stats_worker import drain
-from tests.functional.test_scans import BRAND, running  # noqa: F401 - fixture
+from tests.functional.test_scans import running  # noqa: F401 - fixture
 
 PHONES = ["+84901234561", "+84901234562", "+84901234563"]
 ROUTES = ("/stats", "/stats/timeseries", "/stats/batches", "/stats/participants", "/participants.csv")
@@ -25,13 +25,7 @@ def _shopper(phone: str) -> str:
     """A signed-up shopper as sign-in leaves it: hashed, masked and sealed phone."""
     settings = get_settings()
     number = shoppers.normalise_phone(phone, settings.phone_regions)
-    pepper = get_phone_hash_pepper(settings)
-    hashed = shoppers.phone_hash(number.e164, pepper)
-    shopper_id = shoppers.shopper_id_for(hashed)
-    ShopperAccount(shopper_id, phone_hash=hashed, phone_masked=number.masked,
-                   phone_sealed=shoppers.seal_phone(number.e164, pepper),
-                   created_at=datetime.now(timezone.utc)).save()
-    return shopper_id
+    return shoppers.record_account(number, get_phone_hash_pepper(settings), datetime.now(timezone.utc))
 
 
 @pytest.fixture
