@@ -1,6 +1,7 @@
 """Every PynamoDB model and index: the one source of the schema."""
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from pynamodb.attributes import (
@@ -399,13 +400,28 @@ def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:
     return created
 
 
+def _settled(client, name: str, timeout: float = 60.0) -> dict:
+    """The table once it and its indexes are ACTIVE: DynamoDB takes one change at a time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = client.describe_table(TableName=name)["Table"]
+        busy = table["TableStatus"] != "ACTIVE" or any(
+            index.get("IndexStatus") != "ACTIVE" for index in table.get("GlobalSecondaryIndexes") or [])
+        if not busy:
+            return table
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"table {name} is still changing after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def _upgrade_table(model: type[Model]) -> None:
     client = model._get_connection().connection.client
-    table = client.describe_table(TableName=model.Meta.table_name)["Table"]
+    name = model.Meta.table_name
+    table = _settled(client, name)
     view = getattr(model.Meta, "stream_view_type", None)
     if view and not (table.get("StreamSpecification") or {}).get("StreamEnabled"):
-        client.update_table(TableName=model.Meta.table_name,
-                            StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+        client.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+        table = _settled(client, name)
     present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes") or []}
     schema = model._get_schema()
     for index in schema.get("global_secondary_indexes", []):
@@ -413,13 +429,14 @@ def _upgrade_table(model: type[Model]) -> None:
             continue
         names = {key["AttributeName"] for key in index["key_schema"]}
         client.update_table(
-            TableName=model.Meta.table_name,
+            TableName=name,
             AttributeDefinitions=[a for a in schema["attribute_definitions"] if a["AttributeName"] in names],
             GlobalSecondaryIndexUpdates=[{"Create": {
                 "IndexName": index["index_name"], "Projection": index["projection"],
                 "KeySchema": sorted(index["key_schema"], key=lambda key: key["KeyType"] != "HASH"),
             }}],
         )
+        _settled(client, name)
 
 
 def delete_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:
