@@ -10,10 +10,12 @@ import time
 
 from chalice import Chalice, Response
 
-from chalicelib import batches, campaigns, dashboard, exports, landing, qr, scans, shoppers, stats
-from chalicelib.auth import Operator, authenticate_operator, require_write
+from chalicelib.services import batches, campaigns, exports, scans, shoppers, stats_aggregator as stats
+from chalicelib.pages import dashboard, landing
+from chalicelib.rendering import qr
+from chalicelib.services.auth import Operator, authenticate_operator, require_write
 from chalicelib.config import get_settings
-from chalicelib.errors import (
+from chalicelib.domain.errors import (
     Conflict,
     DomainError,
     Forbidden,
@@ -24,7 +26,7 @@ from chalicelib.errors import (
     ServiceBusy,
     Unauthorized,
 )
-from chalicelib.validation import parse_int_param, parse_json_body
+from chalicelib.domain.validation import parse_int_param, parse_json_body
 
 app = Chalice(app_name="qr-campaigns")
 # Decorator arguments and module code run during `chalice package`: read the environment

@@ -71,8 +71,8 @@ class NullS3:
 
 
 def _export(quantity: int):
-    from chalicelib import exports
-    from chalicelib.storage import get_keyring
+    from chalicelib.services import exports
+    from chalicelib.adapters.storage import get_keyring
 
     chunk_size = exports.FORMATS["csv"].chunk_size
     return SimpleNamespace(
@@ -87,7 +87,7 @@ def run_ours(quantity: int) -> dict:
     """The worker's path: each chunk streamed to its part object in 8 MiB parts, then the
     finisher's join (server-side part copies). Chunks run one after another on one core;
     DynamoDB bookkeeping (two small writes per chunk) is left out."""
-    from chalicelib import exports
+    from chalicelib.services import exports
 
     export = _export(quantity)
     for index in range(export.chunks_total):
@@ -98,8 +98,9 @@ def run_ours(quantity: int) -> dict:
 
 def run_naive(quantity: int) -> dict:
     """Baseline: the whole file built in memory with csv.writer, then one PutObject."""
-    from chalicelib import codes, storage
-    from chalicelib.storage import get_keyring
+    from chalicelib.domain import codes
+    from chalicelib.adapters import storage
+    from chalicelib.adapters.storage import get_keyring
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -119,12 +120,12 @@ def _rss_mb() -> float:
 
 def child(variant: str, sink: str, quantity: int, trace: bool) -> dict:
     """One measurement in this fresh process; prints a JSON line."""
-    from chalicelib import storage
+    from chalicelib.adapters import storage
 
     null = NullS3()
     if sink == "null":
         storage.client = lambda service: null
-    import chalicelib.exports  # noqa: F401 - imported before the clock starts
+    import chalicelib.services.exports  # noqa: F401 - imported before the clock starts
 
     run = run_ours if variant == "ours" else run_naive
     rss_before = _rss_mb()
@@ -194,7 +195,8 @@ def main() -> None:
         print(json.dumps(child(args.child, args.sink, args.n, args.trace)))
         return
 
-    from chalicelib import exports, storage
+    from chalicelib.services import exports
+    from chalicelib.adapters import storage
 
     print(f"CSV export of {args.n:,} codes, one core, python {sys.version.split()[0]}, {os.cpu_count()} CPUs seen")
     print(f"chunks of {exports.FORMATS['csv'].chunk_size:,} codes, S3 parts of {storage.PART_BYTES // 2**20} MiB; "

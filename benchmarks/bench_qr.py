@@ -1,4 +1,4 @@
-"""QR rendering rate: chalicelib.qr against qrcode.make() on one batch's URLs, outputs decoded."""
+"""QR rendering rate: chalicelib.rendering.qr against qrcode.make() on one batch's URLs, outputs decoded."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ import qrcode.image.svg  # noqa: E402
 import zxingcpp  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from chalicelib import qr  # noqa: E402
+from chalicelib.rendering import qr# noqa: E402
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_URL = "HTTP://127.0.0.1:8000/S/"
@@ -122,7 +122,7 @@ def main() -> None:
         rows.append((label, len(urls) / spent_baseline, len(urls) / spent_ours, spent_baseline / spent_ours, decoded))
     identical = sum(same_as_qrcode(urls[i]) for i in picked)
 
-    header = f"{'format':<18}{'qrcode.make /s':>16}{'chalicelib.qr /s':>18}{'ratio':>9}   decoded OK"
+    header = f"{'format':<18}{'qrcode.make /s':>16}{'chalicelib.rendering.qr /s':>18}{'ratio':>9}   decoded OK"
     print(header)
     print("-" * len(header))
     for label, base_rate, our_rate, ratio, decoded in rows:

@@ -21,9 +21,11 @@ from botocore.client import BaseClient  # noqa: E402
 from chalice import Chalice  # noqa: E402
 from chalice.test import Client  # noqa: E402
 
-from chalicelib import batches, campaigns, codes, models, scans  # noqa: E402
+from chalicelib.services import batches, campaigns, scans
+from chalicelib.domain import codes
+from chalicelib.adapters import models# noqa: E402
 from chalicelib.config import Settings  # noqa: E402
-from chalicelib.storage import get_keyring  # noqa: E402
+from chalicelib.adapters.storage import get_keyring  # noqa: E402
 from tests.support import VALID_CAMPAIGN  # noqa: E402
 
 
@@ -116,7 +118,7 @@ def main() -> int:
 
         # CPU: the whole /v1/scans route with DynamoDB stubbed, beside a bare Chalice route.
         import app as application
-        from chalicelib import shoppers
+        from chalicelib.services import shoppers
 
         bare = Chalice("bare")
 

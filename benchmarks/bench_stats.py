@@ -29,9 +29,10 @@ os.environ["STAGE"] = "local"
 
 from chalice.test import Client  # noqa: E402
 
-from chalicelib import models, stats  # noqa: E402
+from chalicelib.adapters import models
+from chalicelib.services import stats_aggregator as stats# noqa: E402
 from chalicelib.config import Settings  # noqa: E402
-from chalicelib.models import CodeState  # noqa: E402
+from chalicelib.adapters.models import CodeState  # noqa: E402
 from tests.stats_scale import ReadMeter, active_campaign, load_claims  # noqa: E402
 from tests.support import operator_token  # noqa: E402
 

@@ -292,9 +292,10 @@ def main() -> int:
         os.environ.update(stack_environ(ddb.endpoint, api_port, aws_endpoint))
 
         # Imported only now: chalicelib reads its settings from the environment at import.
-        from chalicelib import config, models
-        from chalicelib.exports import MAX_RECEIVES
-        from chalicelib.auth import issue_operator_token
+        from chalicelib import config
+        from chalicelib.adapters import models
+        from chalicelib.services.exports import MAX_RECEIVES
+        from chalicelib.services.auth import issue_operator_token
         from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
         config.get_settings.cache_clear()

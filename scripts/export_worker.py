@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Imported only now: the app reads its settings (endpoints, queue) from the environment.
     from app import export_worker
-    from chalicelib import storage
+    from chalicelib.adapters import storage
     from chalicelib.config import get_settings
 
     settings = get_settings()

@@ -23,7 +23,7 @@ class ApiError(SystemExit):
 
 
 def _local_token() -> str:
-    from chalicelib.auth import issue_operator_token
+    from chalicelib.services.auth import issue_operator_token
     from chalicelib.config import Settings
 
     return issue_operator_token(Settings.from_environ({"STAGE": "local"}), sub="print_batch@local",

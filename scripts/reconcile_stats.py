@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in local_aws_env(os.environ.get("AWS_REGION", "us-east-1")).items():
             os.environ.setdefault(name, value)
 
-    from chalicelib import stats  # the models bind to the environment's tables on import
+    from chalicelib.services import stats_aggregator as stats# the models bind to the environment's tables on import
 
     report = stats.reconcile(args.campaign, count_pending=args.count_pending, fix=args.fix)
     print(f"campaign {report.campaign_id}: {report.claims} claim records, {report.pending} not yet counted"

@@ -45,7 +45,7 @@ def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
     """
     from datetime import datetime, timedelta, timezone
 
-    from chalicelib import batches, campaigns
+    from chalicelib.services import batches, campaigns
 
     if campaigns.list_campaigns(brand_id)["items"]:
         return None
@@ -70,10 +70,11 @@ DEMO_SCANS = [(i, 1 + (i * 7) % 5) for i in range(24)]
 def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
     from datetime import datetime, timezone
 
-    from chalicelib import codes, scans, shoppers
+    from chalicelib.domain import codes
+    from chalicelib.services import scans, shoppers
     from chalicelib.config import get_settings
-    from chalicelib.errors import DomainError
-    from chalicelib.storage import get_keyring, get_phone_hash_pepper
+    from chalicelib.domain.errors import DomainError
+    from chalicelib.adapters.storage import get_keyring, get_phone_hash_pepper
 
     settings = get_settings()
     pepper = get_phone_hash_pepper(settings)
@@ -93,10 +94,11 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
 
 def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
     """The landing URL of the demo batch's first code nobody has claimed yet."""
-    from chalicelib import batches, campaigns, codes
+    from chalicelib.services import batches, campaigns
+    from chalicelib.domain import codes
     from chalicelib.config import get_settings
-    from chalicelib.models import Batch, CodeState
-    from chalicelib.storage import get_keyring
+    from chalicelib.adapters.models import Batch, CodeState
+    from chalicelib.adapters.storage import get_keyring
 
     demo = next((c for c in campaigns.list_campaigns(brand_id, limit="100")["items"]
                  if c["name"] == DEMO_CAMPAIGN["name"] and c["status"] == "active"), None)
@@ -117,7 +119,7 @@ def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
 
 def main() -> int:
     """Seed whatever DynamoDB the environment points at (local stage only)."""
-    from chalicelib import models
+    from chalicelib.adapters import models
     from chalicelib.config import get_settings
     from scripts.dynamodb_local import AWS_ENV_TO_CLEAR, local_aws_env
 

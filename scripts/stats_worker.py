@@ -114,7 +114,7 @@ def feeder_for(handler: Callable[[dict, Any], Any] | None = None) -> StreamFeede
     import boto3
 
     from chalicelib.config import get_settings
-    from chalicelib.models import CodeState
+    from chalicelib.adapters.models import CodeState
 
     if handler is None:
         from app import stats_aggregator as handler

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ttl <= 0:
         parser.error("--ttl must be a positive number of seconds")
 
-    from chalicelib.auth import issue_operator_token
+    from chalicelib.services.auth import issue_operator_token
     from chalicelib.config import Settings
 
     stage = os.environ.get("STAGE", "local")

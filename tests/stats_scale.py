@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Sequence
 
-from chalicelib import batches, campaigns, scans, shoppers, stats
-from chalicelib.instant_win import winning_prize
-from chalicelib.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount, transaction_connection
-from chalicelib.storage import get_keyring
+from chalicelib.services import batches, campaigns, scans, shoppers, stats_aggregator as stats
+from chalicelib.domain.instant_win import winning_prize
+from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount, transaction_connection
+from chalicelib.adapters.storage import get_keyring
 
 __all__ = ["load_claims", "plan_claims", "write_plan", "LoadPlan", "PlannedClaim", "REFUSAL_MIX", "ReadMeter"]
 
@@ -359,7 +359,7 @@ def load_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
                 accounts: str = "leaders", now: datetime | None = None) -> None:
     """Put `campaign` on DynamoDB into the state `claims` real claims (and refusals) leave.
 
-    `campaign` and `batch` are the dicts chalicelib.campaigns / chalicelib.batches return
+    `campaign` and `batch` are the dicts chalicelib.services.campaigns / chalicelib.services.batches return
     (`batch` may be a list of them: claims then spread over their codes). See the module
     docstring for what is written and what is not: the claim records are skipped unless
     `store_claims`, since no statistics reader reads them.
@@ -411,7 +411,7 @@ class ReadMeter:
 
     @staticmethod
     def application_clients() -> list:
-        from chalicelib import models
+        from chalicelib.adapters import models
 
         clients = {id(c): c for c in [m._get_connection().connection.client for m in models.ALL_MODELS]
                    + [models.transaction_connection().client]}

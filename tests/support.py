@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.auth import issue_operator_token
+from chalicelib.services.auth import issue_operator_token
 from chalicelib.config import get_settings
 
 VALID_CAMPAIGN: dict[str, Any] = {
@@ -53,8 +53,8 @@ class Api:
 
 def shopper_id(phone: str = "+84912345678") -> str:
     """The shopper id that signing in with `phone` yields (the same phone, the same shopper)."""
-    from chalicelib import shoppers
-    from chalicelib.storage import get_phone_hash_pepper
+    from chalicelib.services import shoppers
+    from chalicelib.adapters.storage import get_phone_hash_pepper
 
     settings = get_settings()
     number = shoppers.normalise_phone(phone, settings.phone_regions)
@@ -66,7 +66,7 @@ def shopper_token(phone: str = "+84912345678") -> str:
 
     Pass it as `Api.call(..., token=shopper_token())`.
     """
-    from chalicelib import shoppers
+    from chalicelib.services import shoppers
 
     masked = shoppers.normalise_phone(phone, get_settings().phone_regions).masked
     token, _ = shoppers.issue_shopper_token(get_settings(), shoppers.Shopper(shopper_id(phone), masked))
@@ -75,7 +75,7 @@ def shopper_token(phone: str = "+84912345678") -> str:
 
 def empty_queue(url: str) -> str:
     """Delete whatever messages a queue holds (PurgeQueue is allowed only once a minute)."""
-    from chalicelib import storage
+    from chalicelib.adapters import storage
 
     sqs = storage.client("sqs")
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from chalicelib import models
+from chalicelib.adapters import models
 from chalicelib.config import Settings
 
 

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.auth import authenticate_operator
+from chalicelib.services.auth import authenticate_operator
 from chalicelib.config import get_settings
-from chalicelib.errors import Unauthorized
+from chalicelib.domain.errors import Unauthorized
 
 SETTINGS = get_settings()
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chalicelib.models import Campaign
+from chalicelib.adapters.models import Campaign
 from tests.support import VALID_CAMPAIGN
 
 

@@ -12,11 +12,12 @@ import zxingcpp
 from botocore.client import BaseClient
 from PIL import Image
 
-from chalicelib import batches, codes
+from chalicelib.services import batches
+from chalicelib.domain import codes
 from chalicelib.config import get_settings
-from chalicelib.errors import CodeInvalid
-from chalicelib.models import Batch, CodeState, Counter
-from chalicelib.storage import get_keyring
+from chalicelib.domain.errors import CodeInvalid
+from chalicelib.adapters.models import Batch, CodeState, Counter
+from chalicelib.adapters.storage import get_keyring
 from tests.support import VALID_CAMPAIGN
 
 

@@ -175,7 +175,7 @@ def test_health_needs_no_token(api):
 
 
 def test_a_crash_answers_a_generic_500_without_internals(api, campaign, monkeypatch):
-    from chalicelib import campaigns
+    from chalicelib.services import campaigns
 
     def explode(*args, **kwargs):
         raise RuntimeError("table qrc-secret-campaigns is on fire")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import models
+from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,7 +328,7 @@ def _export_queue_name(stage: str) -> str:
 
 
 def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(packaged):
-    from chalicelib import exports
+    from chalicelib.services import exports
 
     stage, template = packaged["stage"], packaged["template"]
     queues = _resources(template, "AWS::SQS::Queue")
@@ -357,7 +357,7 @@ def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(p
 
 
 def test_export_bucket_is_private_encrypted_and_expires_its_files(packaged):
-    from chalicelib import exports
+    from chalicelib.services import exports
 
     stage, template = packaged["stage"], packaged["template"]
     (bucket,) = _resources(template, "AWS::S3::Bucket").values()

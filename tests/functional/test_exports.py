@@ -19,10 +19,13 @@ from openapi_schema_validator import OAS31Validator
 from PIL import Image
 
 from app import app, export_worker
-from chalicelib import batches, codes, exports, models, printfiles, qr, storage
+from chalicelib.services import batches, exports
+from chalicelib.domain import codes
+from chalicelib.adapters import models, storage
+from chalicelib.rendering import printfiles, qr
 from chalicelib.config import Settings, get_settings
-from chalicelib.models import Batch, Export
-from chalicelib.storage import get_keyring
+from chalicelib.adapters.models import Batch, Export
+from chalicelib.adapters.storage import get_keyring
 from tests.support import empty_queue
 from scripts.export_worker import poll_once
 

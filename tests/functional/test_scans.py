@@ -6,10 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import batches, campaigns, codes, scans
-from chalicelib.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
-from chalicelib.models import CodeState, Participant
-from chalicelib.storage import get_keyring
+from chalicelib.services import batches, campaigns, scans
+from chalicelib.domain import codes
+from chalicelib.domain.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
+from chalicelib.adapters.models import CodeState, Participant
+from chalicelib.adapters.storage import get_keyring
 from tests.support import VALID_CAMPAIGN
 
 BRAND = "brand-a"
@@ -143,14 +144,14 @@ def test_wallet_lists_balances_and_history(running):
             break
     flat = [t for page in pages for t in page]
     assert len(flat) == 3 and flat == sorted(flat, reverse=True) and len(pages[0]) == 2
-    from chalicelib.errors import InvalidInput
+    from chalicelib.domain.errors import InvalidInput
     with pytest.raises(InvalidInput):
         scans.wallet("shp_w", cursor="bm9wZQ")
 
 
 @pytest.mark.parametrize("body", [{}, {"code": 5}, {"code": ""}, {"code": "X", "points": 100}])
 def test_bad_scan_bodies(running, body):
-    from chalicelib.errors import InvalidInput
+    from chalicelib.domain.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
         scans.claim_code("shp_a", IP, body)
@@ -170,7 +171,7 @@ def test_secret_instant_wins_award_exactly_the_allocated_codes(store):
     assert batch["instant_wins"] == [{"prize_id": bike, "count": 2}, {"prize_id": cap, "count": 6}]
     batches.change_batch_status(BRAND, batch["batch_id"], "op", {"status": "active"})
     # The allocation is reserved against the prize: a second batch cannot oversubscribe it.
-    from chalicelib.errors import Conflict
+    from chalicelib.domain.errors import Conflict
     with pytest.raises(Conflict):
         batches.mint_batch(BRAND, campaign["campaign_id"], "op", {
             "sku": "NOODLE", "quantity": 40, "instant_wins": [{"prize_id": cap, "count": 5}]})
@@ -217,8 +218,8 @@ def test_the_scan_api_end_to_end(api, running):
 
 
 def test_rate_windows_ignore_old_items_that_ttl_has_not_removed(store):
-    from chalicelib import limits
-    from chalicelib.models import RateCounter
+    from chalicelib.adapters import limits
+    from chalicelib.adapters.models import RateCounter
 
     start = 1_800_000_000.0
     for _ in range(3):

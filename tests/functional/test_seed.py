@@ -1,8 +1,9 @@
 """The dev stack's demo data: a running campaign, an active batch, and a scan URL that works."""
 from __future__ import annotations
 
-from chalicelib import codes, scans
-from chalicelib.storage import get_keyring
+from chalicelib.domain import codes
+from chalicelib.services import scans
+from chalicelib.adapters.storage import get_keyring
 from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
 
@@ -22,7 +23,7 @@ def test_demo_seed_gives_a_working_scan_url_once(store):
 
 
 def test_demo_seed_leaves_scans_for_the_dashboard(store):
-    from chalicelib import stats
+    from chalicelib.services import stats_aggregator as stats
     from scripts.seed import DEMO_SCANS
     from scripts.stats_worker import drain
 

@@ -19,12 +19,13 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 from openapi_schema_validator import OAS31Validator
 
-from chalicelib import models, shoppers, sms, storage
-from chalicelib.auth import authenticate_operator
+from chalicelib.adapters import models, sms, storage
+from chalicelib.services import shoppers
+from chalicelib.services.auth import authenticate_operator
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import InvalidInput, LimitReached, Unauthorized
-from chalicelib.models import OtpChallenge, ShopperAccount
-from chalicelib.storage import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.domain.errors import InvalidInput, LimitReached, Unauthorized
+from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.adapters.storage import get_phone_hash_pepper, get_shopper_jwt_secret
 from tests.functional.test_openapi import SPEC
 from tests.support import operator_token, shopper_token
 

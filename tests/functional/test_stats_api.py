@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import scans, shoppers, stats
+from chalicelib.services import scans, shoppers, stats_aggregator as stats
 from chalicelib.config import get_settings
-from chalicelib.errors import AlreadyClaimed, CodeNotActive
-from chalicelib.models import CodeState, StatShard
-from chalicelib.storage import get_phone_hash_pepper
+from chalicelib.domain.errors import AlreadyClaimed, CodeNotActive
+from chalicelib.adapters.models import CodeState, StatShard
+from chalicelib.adapters.storage import get_phone_hash_pepper
 from scripts.stats_worker import drain
 from tests.functional.test_scans import running  # noqa: F401 - fixture
 

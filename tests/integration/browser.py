@@ -18,7 +18,8 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 
-from chalicelib import batches, campaigns, models, scans
+from chalicelib.services import batches, campaigns, scans
+from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
 from scripts.dynamodb_local import (
     AWS_ENV_TO_CLEAR,

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from chalicelib import models
+from chalicelib.adapters import models
 from chalicelib.config import Settings
 from scripts import dynamodb_local
 

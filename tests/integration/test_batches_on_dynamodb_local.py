@@ -4,8 +4,8 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib import batches, campaigns
-from chalicelib.models import Batch
+from chalicelib.services import batches, campaigns
+from chalicelib.adapters.models import Batch
 from tests.functional.test_batches_api import (  # noqa: F401 - the same API tests, on the real engine
     mint,
     test_another_brand_sees_nothing,

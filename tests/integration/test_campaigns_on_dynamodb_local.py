@@ -15,8 +15,8 @@ from tests.functional.test_bad_input import (  # noqa: F401
     test_status_refuses_bad_bodies,
 )
 from tests.functional.test_campaigns_api import *  # noqa: F401,F403 - the same API tests, on the real engine
-from chalicelib import campaigns
-from chalicelib.errors import Conflict
+from chalicelib.services import campaigns
+from chalicelib.domain.errors import Conflict
 from tests.support import VALID_CAMPAIGN
 
 

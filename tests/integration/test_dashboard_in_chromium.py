@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import codes, dashboard, scans
-from chalicelib.auth import issue_operator_token
+from chalicelib.domain import codes
+from chalicelib.pages import dashboard
+from chalicelib.services import scans
+from chalicelib.services.auth import issue_operator_token
 from chalicelib.config import Settings
-from chalicelib.errors import DomainError
-from chalicelib.storage import get_keyring
+from chalicelib.domain.errors import DomainError
+from chalicelib.adapters.storage import get_keyring
 from scripts.stats_worker import drain
 from tests.integration.browser import (WAIT_SECONDS, BrowserSession, ChaliceLocal, chromium, http_get,
                                        seed_active_campaign)

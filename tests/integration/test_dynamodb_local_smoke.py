@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib import models
+from chalicelib.adapters import models
 
 
 def _client(endpoint: str):

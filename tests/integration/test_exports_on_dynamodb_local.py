@@ -17,9 +17,10 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from app import export_worker
-from chalicelib import batches, campaigns, exports, storage
+from chalicelib.services import batches, campaigns, exports
+from chalicelib.adapters import storage
 from chalicelib.config import get_settings
-from chalicelib.models import Batch, Export
+from chalicelib.adapters.models import Batch, Export
 from scripts.dynamodb_local import HOST, free_port
 from scripts.export_worker import poll_once
 from tests.support import VALID_CAMPAIGN, empty_queue

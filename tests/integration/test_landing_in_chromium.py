@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import codes
+from chalicelib.domain import codes
 from chalicelib.config import Settings
-from chalicelib.storage import get_keyring
+from chalicelib.adapters.storage import get_keyring
 from tests.integration.browser import BrowserSession, ChaliceLocal, chromium, http_get, seed_active_campaign
 from tests.integration.browser import server, stage_tables  # noqa: F401 - fixtures
 

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib import scans
-from chalicelib.errors import AlreadyClaimed, ServiceBusy
-from chalicelib.models import CodeState, Participant
+from chalicelib.services import scans
+from chalicelib.domain.errors import AlreadyClaimed, ServiceBusy
+from chalicelib.adapters.models import CodeState, Participant
 from tests.functional.test_scans import (  # noqa: F401 - the same domain tests, on the real engine
     running,
     test_a_scan_grants_once_and_replays_the_original,
@@ -69,7 +69,7 @@ def test_fifty_concurrent_claims_on_each_of_40_codes_make_one_winner_each(runnin
 
 def test_a_pool_of_five_under_200_concurrent_winning_scans_awards_exactly_five(running, generous_limits):
     campaign, _, codes_ = running(quantity=200, rules={"points_per_scan": 1})
-    from chalicelib import campaigns
+    from chalicelib.services import campaigns
 
     campaigns.update_campaign("brand-a", campaign["campaign_id"], "op",
                               {"prizes": [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]})
@@ -131,7 +131,7 @@ def every_third_transaction_fails(fault: str, calls: dict):
 
 @pytest.mark.parametrize("fault", ["conflict", "throttle", "timeout_after_commit"])
 def test_faults_on_every_third_transaction_lose_and_double_nothing(running, generous_limits, fault):
-    from chalicelib.models import transaction_connection
+    from chalicelib.adapters.models import transaction_connection
 
     campaign, _, codes_ = running(quantity=60, rules={"points_per_scan": 5, "entries_per_scan": 1})
     client = transaction_connection().client

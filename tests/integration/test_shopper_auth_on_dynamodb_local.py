@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib import shoppers, sms
-from chalicelib.errors import DomainError
-from chalicelib.models import OtpChallenge, RateCounter
-from chalicelib.limits import window_key
-from chalicelib.storage import get_phone_hash_pepper
+from chalicelib.services import shoppers
+from chalicelib.adapters import sms
+from chalicelib.domain.errors import DomainError
+from chalicelib.adapters.models import OtpChallenge, RateCounter
+from chalicelib.adapters.limits import window_key
+from chalicelib.adapters.storage import get_phone_hash_pepper
 from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and tests, on the real engine
     E164,
     PHONE,

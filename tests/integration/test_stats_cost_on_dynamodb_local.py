@@ -16,9 +16,10 @@ import zoneinfo
 from collections import Counter as Tally
 from datetime import datetime, timedelta, timezone
 
-from chalicelib import codes, scans, stats
-from chalicelib.models import Campaign, CodeState, Participant
-from chalicelib.storage import get_keyring
+from chalicelib.domain import codes
+from chalicelib.services import scans, stats_aggregator as stats
+from chalicelib.adapters.models import Campaign, CodeState, Participant
+from chalicelib.adapters.storage import get_keyring
 from scripts.stats_worker import drain
 from tests.stats_scale import ReadMeter, active_campaign, load_claims, plan_claims
 

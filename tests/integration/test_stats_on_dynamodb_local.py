@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib import scans, stats
-from chalicelib.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
-from chalicelib.models import CodeState, Participant, transaction_connection
+from chalicelib.services import scans, stats_aggregator as stats
+from chalicelib.domain.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
+from chalicelib.adapters.models import CodeState, Participant, transaction_connection
 from scripts.stats_worker import drain, feeder_for
 from tests.functional.test_scans import BRAND, running  # noqa: F401 - fixture
 from tests.integration.test_scans_on_dynamodb_local import every_third_transaction_fails, generous_limits  # noqa: F401
@@ -154,8 +154,8 @@ def test_reconcile_reports_and_fixes_a_drifted_counter(running, generous_limits)
 
 def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(ddb_local):
     """A dev stack's data directory from an earlier version is brought up to the models."""
-    from chalicelib import models
-    from chalicelib.models import Participant
+    from chalicelib.adapters import models
+    from chalicelib.adapters.models import Participant
     from tests.integration.conftest import _settings, _tables_of
 
     settings = _settings(ddb_local, "upgrade")

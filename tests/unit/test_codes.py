@@ -1,4 +1,4 @@
-"""Unit tests of chalicelib.codes: format, check symbol, MAC, keyring, parsing robustness."""
+"""Unit tests of chalicelib.domain.codes: format, check symbol, MAC, keyring, parsing robustness."""
 from __future__ import annotations
 
 import base64
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import codes
-from chalicelib.codes import (
+from chalicelib.domain import codes
+from chalicelib.domain.codes import (
     ALPHABET,
     BATCH_MAX,
     SERIAL_LIMIT,

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib import dashboard
+from chalicelib.pages import dashboard
 
 URL_ATTRIBUTES = {"src", "href", "action", "formaction", "srcset", "poster", "data", "background", "manifest", "ping"}
 

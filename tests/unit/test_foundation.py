@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.config import LOCAL_JWT_SECRET, Settings
-from chalicelib.errors import InvalidInput
-from chalicelib.ids import new_id
-from chalicelib.validation import format_instant, parse_json_body, parse_limit
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.validation import format_instant, parse_json_body, parse_limit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -81,8 +81,8 @@ def test_bad_limits(value):
 
 
 def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
-    from chalicelib import storage
-    from chalicelib.codes import Keyring, mint_code, parse_code
+    from chalicelib.adapters import storage
+    from chalicelib.domain.codes import Keyring, mint_code, parse_code
     from chalicelib.config import LOCAL_CODE_KEYRING
 
     calls = []

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.instant_win import KeyedPermutation, roll_odds, winning_prize
+from chalicelib.domain.instant_win import KeyedPermutation, roll_odds, winning_prize
 
 KEY = b"k" * 32
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from chalicelib import landing
+from chalicelib.pages import landing
 
 INFO = {
     "code": "ABCDE-FGHJK-MNPQR-STVWX",

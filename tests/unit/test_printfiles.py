@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import pypdfium2 as pdfium
 import pytest
 
-from chalicelib import batches, printfiles
-from chalicelib.codes import Keyring
+from chalicelib.services import batches
+from chalicelib.rendering import printfiles
+from chalicelib.domain.codes import Keyring
 from chalicelib.config import LOCAL_CODE_KEYRING
 
 KEYRING = Keyring.from_config(LOCAL_CODE_KEYRING)

@@ -15,7 +15,7 @@ import zxingcpp
 from PIL import Image
 from qrcode import util as qr_util
 
-from chalicelib import qr
+from chalicelib.rendering import qr
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_URL = "HTTP://127.0.0.1:8000/S/"

@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from chalicelib import shoppers, sms
+from chalicelib.services import shoppers
+from chalicelib.adapters import sms
 from chalicelib.config import LOCAL_JWT_SECRET, LOCAL_PHONE_HASH_PEPPER, LOCAL_SHOPPER_JWT_SECRET, Settings
-from chalicelib.errors import InvalidInput
-from chalicelib.shoppers import normalise_phone, phone_hash, shopper_id_for
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.services.shoppers import normalise_phone, phone_hash, shopper_id_for
 
 PEPPER = "a-test-pepper-of-thirty-two-bytes-or-more"
 

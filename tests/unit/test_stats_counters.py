@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from chalicelib import stats
-from chalicelib.models import CodeState
+from chalicelib.services import stats_aggregator as stats
+from chalicelib.adapters.models import CodeState
 
 UTC = timezone.utc
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from itertools import islice
 from typing import Iterable, Iterator
 
-from chalicelib import codes, qr
-from chalicelib.codes import Keyring
+from chalicelib.domain import codes
+from chalicelib.rendering import qr
+from chalicelib.domain.codes import Keyring
 
 __all__ = [
     "CSV_HEADER",

@@ -8,11 +8,11 @@ from typing import Annotated, Literal, Optional
 from pydantic import Field, model_validator
 from pynamodb.exceptions import PutError
 
-from chalicelib.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from chalicelib.ids import new_id
-from chalicelib.lifecycle import move_status
-from chalicelib.models import Campaign, Prize, Rules
-from chalicelib.validation import (
+from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.lifecycle import move_status
+from chalicelib.adapters.models import Campaign, Prize, Rules
+from chalicelib.domain.validation import (
     Instant,
     Label,
     Schema,

@@ -6,7 +6,7 @@ import functools
 import boto3
 from botocore.config import Config
 
-from chalicelib.codes import Keyring
+from chalicelib.domain.codes import Keyring
 from chalicelib.config import Settings, get_settings
 
 __all__ = [

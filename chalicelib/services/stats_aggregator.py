@@ -16,10 +16,10 @@ from typing import Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
-from chalicelib import campaigns, shoppers
-from chalicelib.errors import InvalidInput
-from chalicelib.models import Batch, CodeState, Counter, Participant, ShopperAccount, StatShard, transaction_connection
-from chalicelib.validation import decode_cursor, encode_cursor, format_instant
+from chalicelib.services import campaigns, shoppers
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.adapters.models import Batch, CodeState, Counter, Participant, ShopperAccount, StatShard, transaction_connection
+from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant
 
 __all__ = [
     "REFUSALS", "rank_shard", "record_refusal", "handle_stream_records", "count_claims",

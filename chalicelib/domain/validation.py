@@ -13,7 +13,7 @@ from typing import Annotated, Any, Iterable, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from chalicelib.errors import InvalidInput, PayloadTooLarge
+from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
 
 __all__ = [
     "Schema",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import jwt
 
 from chalicelib.config import Settings
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.domain.errors import Forbidden, Unauthorized
 
 __all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
 

@@ -14,14 +14,15 @@ from typing import Iterator, Literal
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 
-from chalicelib import printfiles, storage
-from chalicelib.batches import load_batch
+from chalicelib.rendering import printfiles
+from chalicelib.adapters import storage
+from chalicelib.services.batches import load_batch
 from chalicelib.config import get_settings
-from chalicelib.errors import Conflict, NotFound
-from chalicelib.ids import new_id
-from chalicelib.models import Batch, Export
-from chalicelib.storage import get_keyring
-from chalicelib.validation import Schema, format_instant, validate
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.ids import new_id
+from chalicelib.adapters.models import Batch, Export
+from chalicelib.adapters.storage import get_keyring
+from chalicelib.domain.validation import Schema, format_instant, validate
 
 __all__ = [
     "FORMATS",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterator, Mapping
 
-from chalicelib.errors import CodeInvalid
+from chalicelib.domain.errors import CodeInvalid
 
 __all__ = [
     "ALPHABET",

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.errors import LimitReached
-from chalicelib.models import RateCounter
+from chalicelib.domain.errors import LimitReached
+from chalicelib.adapters.models import RateCounter
 
 __all__ = ["hit", "peek", "window_key"]
 

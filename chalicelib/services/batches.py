@@ -10,15 +10,15 @@ from pydantic import Field
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import codes
-from chalicelib.campaigns import load_campaign
+from chalicelib.domain import codes
+from chalicelib.services.campaigns import load_campaign
 from chalicelib.config import get_settings
-from chalicelib.errors import CodeInvalid, Conflict, InvalidInput, NotFound
-from chalicelib.ids import new_id
-from chalicelib.lifecycle import move_status
-from chalicelib.models import Allocation, Batch, CodeState, Counter, transaction_connection
-from chalicelib.storage import get_keyring
-from chalicelib.validation import (
+from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, NotFound
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.lifecycle import move_status
+from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter, transaction_connection
+from chalicelib.adapters.storage import get_keyring
+from chalicelib.domain.validation import (
     Schema,
     decode_cursor,
     encode_cursor,

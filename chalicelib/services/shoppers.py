@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from pynamodb.exceptions import DeleteError, UpdateError
 
-from chalicelib import limits
+from chalicelib.adapters import limits
 from chalicelib.config import Settings, get_settings
-from chalicelib.errors import InvalidInput, Unauthorized
-from chalicelib.models import OtpChallenge, ShopperAccount
-from chalicelib.sms import sender_for
-from chalicelib.storage import get_phone_hash_pepper, get_shopper_jwt_secret
-from chalicelib.validation import Schema, format_instant, text, validate
+from chalicelib.domain.errors import InvalidInput, Unauthorized
+from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.adapters.sms import sender_for
+from chalicelib.adapters.storage import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.domain.validation import Schema, format_instant, text, validate
 
 __all__ = [
     "Phone",

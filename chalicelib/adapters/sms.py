@@ -12,13 +12,13 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.config import Settings
-from chalicelib.storage import client
+from chalicelib.adapters.storage import client
 
 __all__ = ["SmsSender", "SmsNotSent", "SentSms", "SnsSender", "OutboxSender", "RecordingSender",
            "memory_sender", "sender_for", "OUTBOX_FILE"]
 
 OUTBOX_FILE = "sms.jsonl"
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class SmsNotSent(RuntimeError):

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta, timezone
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import codes, limits, stats
-from chalicelib.instant_win import roll_odds, winning_prize
-from chalicelib.errors import (
+from chalicelib.domain import codes
+from chalicelib.adapters import limits
+from chalicelib.services import stats_aggregator as stats
+from chalicelib.domain.instant_win import roll_odds, winning_prize
+from chalicelib.domain.errors import (
     AlreadyClaimed,
     CampaignNotRunning,
     CodeInvalid,
@@ -26,9 +28,9 @@ from chalicelib.errors import (
     LimitReached,
     ServiceBusy,
 )
-from chalicelib.models import Batch, Campaign, CodeState, Counter, Participant, RateCounter, transaction_connection
-from chalicelib.storage import get_keyring
-from chalicelib.validation import Schema, decode_cursor, encode_cursor, format_instant, parse_limit, validate
+from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, RateCounter, transaction_connection
+from chalicelib.adapters.storage import get_keyring
+from chalicelib.domain.validation import Schema, decode_cursor, encode_cursor, format_instant, parse_limit, validate
 
 __all__ = ["claim_code", "describe_code", "wallet", "clear_cache", "ScanLimits"]
 

@@ -20,7 +20,7 @@ __all__ = [
 
 # Built by scripts/setup.sh from node_modules/chart.js: chalice deploys only app.py,
 # chalicelib/ and requirements.txt, so the page's one dependency has to live in here.
-CHART_JS_PATH = Path(__file__).resolve().parent / "static" / "chart.umd.js"
+CHART_JS_PATH = Path(__file__).resolve().parents[2] / "static" / "chart.umd.js"
 # The operator token lives in this tab's sessionStorage only: gone when the tab closes.
 TOKEN_STORAGE_KEY = "qrc.operatorToken"
 

@@ -7,7 +7,7 @@ from typing import Callable, Mapping
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from chalicelib.errors import Conflict, InvalidTransition
+from chalicelib.domain.errors import Conflict, InvalidTransition
 
 __all__ = ["move_status"]
 
