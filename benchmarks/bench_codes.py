@@ -19,7 +19,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bench_qr  # noqa: E402
 
 from chalicelib.services import batches
-from chalicelib.domain import codes# noqa: E402
+from chalicelib.domain import codes  # noqa: E402
 from chalicelib.config import LOCAL_CODE_KEYRING  # noqa: E402
 
 KEYRING = codes.Keyring.from_config(LOCAL_CODE_KEYRING)

@@ -72,7 +72,7 @@ class NullS3:
 
 def _export(quantity: int):
     from chalicelib.services import exports
-    from chalicelib.adapters.storage import get_keyring
+    from chalicelib.adapters.secrets import get_keyring
 
     chunk_size = exports.FORMATS["csv"].chunk_size
     return SimpleNamespace(
@@ -99,8 +99,8 @@ def run_ours(quantity: int) -> dict:
 def run_naive(quantity: int) -> dict:
     """Baseline: the whole file built in memory with csv.writer, then one PutObject."""
     from chalicelib.domain import codes
-    from chalicelib.adapters import storage
-    from chalicelib.adapters.storage import get_keyring
+    from chalicelib.adapters import s3
+    from chalicelib.adapters.secrets import get_keyring
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -109,7 +109,7 @@ def run_naive(quantity: int) -> dict:
     for serial, code in codes.iter_codes(get_keyring(), BATCH_NUMBER, 0, quantity):
         writer.writerow([serial, code, codes.code_url(base, code)])
     data = buffer.getvalue().encode()
-    storage.client("s3").put_object(Bucket="bench", Key="naive.csv", Body=data, ContentType="text/csv")
+    s3.client("s3").put_object(Bucket="bench", Key="naive.csv", Body=data, ContentType="text/csv")
     return {"bytes": len(data)}
 
 
@@ -120,11 +120,11 @@ def _rss_mb() -> float:
 
 def child(variant: str, sink: str, quantity: int, trace: bool) -> dict:
     """One measurement in this fresh process; prints a JSON line."""
-    from chalicelib.adapters import storage
+    from chalicelib.adapters import s3
 
     null = NullS3()
     if sink == "null":
-        storage.client = lambda service: null
+        s3.client = lambda service: null
     import chalicelib.services.exports  # noqa: F401 - imported before the clock starts
 
     run = run_ours if variant == "ours" else run_naive
@@ -196,10 +196,10 @@ def main() -> None:
         return
 
     from chalicelib.services import exports
-    from chalicelib.adapters import storage
+    from chalicelib.adapters import s3
 
     print(f"CSV export of {args.n:,} codes, one core, python {sys.version.split()[0]}, {os.cpu_count()} CPUs seen")
-    print(f"chunks of {exports.FORMATS['csv'].chunk_size:,} codes, S3 parts of {storage.PART_BYTES // 2**20} MiB; "
+    print(f"chunks of {exports.FORMATS['csv'].chunk_size:,} codes, S3 parts of {s3.PART_BYTES // 2**20} MiB; "
           "each figure from a fresh process")
     print("time: wall clock, untraced; memory: peak RSS (ru_maxrss) minus RSS at start of the same untraced run, "
           "and for our null-sink path also the tracemalloc peak of a second, traced run")

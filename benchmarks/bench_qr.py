@@ -18,7 +18,7 @@ import qrcode.image.svg  # noqa: E402
 import zxingcpp  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from chalicelib.rendering import qr# noqa: E402
+from chalicelib.rendering import qr  # noqa: E402
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_URL = "HTTP://127.0.0.1:8000/S/"

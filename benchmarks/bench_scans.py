@@ -22,10 +22,11 @@ from chalice import Chalice  # noqa: E402
 from chalice.test import Client  # noqa: E402
 
 from chalicelib.services import batches, campaigns, scans
+from chalicelib.adapters import records
 from chalicelib.domain import codes
-from chalicelib.adapters import models# noqa: E402
+from chalicelib.adapters import models, tables  # noqa: E402
 from chalicelib.config import Settings  # noqa: E402
-from chalicelib.adapters.storage import get_keyring  # noqa: E402
+from chalicelib.adapters.secrets import get_keyring  # noqa: E402
 from tests.support import VALID_CAMPAIGN  # noqa: E402
 
 
@@ -68,7 +69,7 @@ def _seed(quantity: int) -> list[str]:
 def measure_calls(n: int) -> tuple[dict, float, list[str]]:
     counter = CallCounter()
     scan_codes = _seed(n + 1)
-    scans.clear_cache()
+    records.clear_cache()
     scans.claim_code("shp_warmup", "192.0.2.1", {"code": scan_codes[0]})  # a warm container
     counter.reset()
     for i, code in enumerate(scan_codes[1:]):
@@ -113,12 +114,13 @@ def main() -> int:
     with start() as ddb:
         settings = Settings(table_prefix="bench", dynamodb_endpoint=ddb.endpoint)
         models.bind(settings)
-        models.create_tables()
+        tables.create_tables()
         per_operation, write_units, scan_codes = measure_calls(args.scans)
 
         # CPU: the whole /v1/scans route with DynamoDB stubbed, beside a bare Chalice route.
         import app as application
         from chalicelib.services import shoppers
+        from chalicelib.domain import phones
 
         bare = Chalice("bare")
 
@@ -127,7 +129,7 @@ def main() -> int:
             return {"code": json.loads(bare.current_request.raw_body)["code"]}
 
         token = shoppers.issue_shopper_token(application.get_settings(),
-                                             shoppers.Shopper(shopper_id=shoppers.shopper_id_for("0" * 64),
+                                             shoppers.Shopper(shopper_id=phones.shopper_id_for("0" * 64),
                                                               phone_masked="+84 ••• ••• 678"))[0]
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         bodies = [json.dumps({"code": scan_codes[i % len(scan_codes)]}) for i in range(args.cpu)]

@@ -29,8 +29,8 @@ os.environ["STAGE"] = "local"
 
 from chalice.test import Client  # noqa: E402
 
-from chalicelib.adapters import models
-from chalicelib.services import stats_aggregator as stats# noqa: E402
+from chalicelib.adapters import models, tables
+from chalicelib.domain import statistics as counters  # noqa: E402
 from chalicelib.config import Settings  # noqa: E402
 from chalicelib.adapters.models import CodeState  # noqa: E402
 from tests.stats_scale import ReadMeter, active_campaign, load_claims  # noqa: E402
@@ -80,7 +80,7 @@ def caps(campaign: dict, now: datetime) -> dict[str, int]:
     (timeseries); TOP participants per leaderboard shard and their TOP accounts.
     """
     tz = zoneinfo.ZoneInfo(campaign["timezone"])
-    shards = stats.CLAIM_SHARDS + stats.REFUSAL_SHARDS
+    shards = counters.CLAIM_SHARDS + counters.REFUSAL_SHARDS
     starts = datetime.fromisoformat(campaign["starts_at"].replace("Z", "+00:00"))
 
     def days(since: datetime) -> int:
@@ -91,7 +91,7 @@ def caps(campaign: dict, now: datetime) -> dict[str, int]:
         "timeseries day, whole campaign": 1 + days(starts) * shards,
         "timeseries hour, last 48 h": 1 + days(max(starts, now - timedelta(hours=47))) * shards,
         "batches": 1 + shards + 1,
-        "participants": 1 + shards + stats.RANK_SHARDS * stats.TOP + stats.TOP,
+        "participants": 1 + shards + counters.RANK_SHARDS * counters.TOP + counters.TOP,
     }
 
 
@@ -127,8 +127,8 @@ def run_size(endpoint: str, size: int, *, baseline: bool, repeat: int) -> tuple[
     """Load one campaign of `size` claims on fresh tables and measure every endpoint (and the baseline)."""
     settings = Settings(table_prefix=f"bench-stats-{size}", dynamodb_endpoint=endpoint)
     models.bind(settings)
-    models.delete_tables()
-    models.create_tables()
+    tables.delete_tables()
+    tables.create_tables()
     try:
         now = datetime.now(timezone.utc)
         campaign, batch = _campaign(now, max(size, 1_000) * 2)
@@ -157,7 +157,7 @@ def run_size(endpoint: str, size: int, *, baseline: bool, repeat: int) -> tuple[
                              size))
         return rows, loaded
     finally:
-        models.delete_tables()
+        tables.delete_tables()
 
 
 def main() -> int:

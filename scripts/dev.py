@@ -293,7 +293,7 @@ def main() -> int:
 
         # Imported only now: chalicelib reads its settings from the environment at import.
         from chalicelib import config
-        from chalicelib.adapters import models
+        from chalicelib.adapters import models, tables
         from chalicelib.services.exports import MAX_RECEIVES
         from chalicelib.services.auth import issue_operator_token
         from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
@@ -301,7 +301,7 @@ def main() -> int:
         config.get_settings.cache_clear()
         settings = config.get_settings()
         models.bind(settings)
-        created = models.create_tables()
+        created = tables.create_tables()
         _say(f"tables created: {', '.join(created)}" if created else "tables present")
         campaign = seed_demo(DEMO_BRAND)
         _say(f"seeded {DEMO_BRAND}: {campaign['name']}" if campaign else f"{DEMO_BRAND} already seeded")

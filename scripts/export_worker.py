@@ -103,19 +103,19 @@ def main(argv: list[str] | None = None) -> int:
 
     # Imported only now: the app reads its settings (endpoints, queue) from the environment.
     from app import export_worker
-    from chalicelib.adapters import storage
+    from chalicelib.adapters import aws, sqs
     from chalicelib.config import get_settings
 
     settings = get_settings()
-    sqs = storage.client("sqs")
-    queue_url = storage.export_queue_url()
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client = aws.client("sqs")
+    queue_url = sqs.export_queue_url()
+    arn = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     handler = export_worker
     print(f"export worker: polling {settings.export_queue_name} at {settings.sqs_endpoint or 'AWS'}", flush=True)
     try:
         while True:
             try:
-                poll_once(sqs, queue_url, handler, queue_arn=arn, region=settings.region, wait_seconds=args.wait)
+                poll_once(client, queue_url, handler, queue_arn=arn, region=settings.region, wait_seconds=args.wait)
             except Exception as exc:  # noqa: BLE001 - the queue went away for a moment: keep polling
                 print(f"export worker: receive failed ({exc}); retrying in 2 s", file=sys.stderr, flush=True)
                 time.sleep(2)

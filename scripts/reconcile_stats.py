@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in local_aws_env(os.environ.get("AWS_REGION", "us-east-1")).items():
             os.environ.setdefault(name, value)
 
-    from chalicelib.services import stats_aggregator as stats# the models bind to the environment's tables on import
+    from chalicelib.services import reconcile  # the models bind to the environment's tables on import
 
-    report = stats.reconcile(args.campaign, count_pending=args.count_pending, fix=args.fix)
+    report = reconcile.reconcile(args.campaign, count_pending=args.count_pending, fix=args.fix)
     print(f"campaign {report.campaign_id}: {report.claims} claim records, {report.pending} not yet counted"
           + (" (the stream is behind, or --count-pending counts them)" if report.pending else ""))
     if report.clean:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     for item, name, want, have in report.differences:
         print(f"  {item:<24} {name:<32} {want:>10} {have:>10}")
     if args.fix:
-        after = stats.reconcile(args.campaign)
+        after = reconcile.reconcile(args.campaign)
         print("fixed: counters now equal the recount" if after.clean else
               f"still {len(after.differences)} differences (claims arrived meanwhile?): run again")
         return 0 if after.clean else 1

@@ -72,16 +72,18 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
 
     from chalicelib.domain import codes
     from chalicelib.services import scans, shoppers
+    from chalicelib.adapters import records
+    from chalicelib.domain import phones
     from chalicelib.config import get_settings
     from chalicelib.domain.errors import DomainError
-    from chalicelib.adapters.storage import get_keyring, get_phone_hash_pepper
+    from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 
     settings = get_settings()
     pepper = get_phone_hash_pepper(settings)
     serial = int(batch["quantity"])
-    scans.clear_cache()
+    records.clear_cache()
     for number, packs in plan:
-        phone = shoppers.normalise_phone(f"+8490{number:07d}", settings.phone_regions)
+        phone = phones.normalise_phone(f"+8490{number:07d}", settings.phone_regions)
         shopper_id = shoppers.record_account(phone, pepper, datetime.now(timezone.utc))
         for _ in range(packs):
             serial -= 1
@@ -98,7 +100,7 @@ def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
     from chalicelib.domain import codes
     from chalicelib.config import get_settings
     from chalicelib.adapters.models import Batch, CodeState
-    from chalicelib.adapters.storage import get_keyring
+    from chalicelib.adapters.secrets import get_keyring
 
     demo = next((c for c in campaigns.list_campaigns(brand_id, limit="100")["items"]
                  if c["name"] == DEMO_CAMPAIGN["name"] and c["status"] == "active"), None)
@@ -119,7 +121,7 @@ def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
 
 def main() -> int:
     """Seed whatever DynamoDB the environment points at (local stage only)."""
-    from chalicelib.adapters import models
+    from chalicelib.adapters import models, tables
     from chalicelib.config import get_settings
     from scripts.dynamodb_local import AWS_ENV_TO_CLEAR, local_aws_env
 
@@ -135,7 +137,7 @@ def main() -> int:
     for name, value in local_aws_env(settings.region).items():
         os.environ.setdefault(name, value)
     models.bind(settings)
-    models.create_tables()
+    tables.create_tables()
     campaign = seed_demo()
     if campaign is None:
         print(f"{DEMO_BRAND} already has campaigns; nothing seeded")

@@ -9,12 +9,12 @@ of chalicelib/stats.py read, built the way the real path builds it:
   write (state, campaign, batch, sku, points, entries, prize, time zone, and the
   participant's `nth`, `active_days`, `first_claim_at` and `prev_claim_at` exactly as
   `scans._participant_fields` gives them when the participant's claims come in time
-  order), then folded with `stats._counters`, the aggregator's own fold, and written with
-  `stats._add_update`, its own update. As the aggregator picks a random claim shard per
-  group, each claim goes to a random one of `stats.CLAIM_SHARDS` shards (a low-traffic
+  order), then folded with `stats_aggregator.counters_of`, the aggregator's own fold, and written with
+  `stats_aggregator.counter_update`, its own update. As the aggregator picks a random claim shard per
+  group, each claim goes to a random one of `statistics.CLAIM_SHARDS` shards (a low-traffic
   stream delivers one claim per group); the readers sum all shards;
-* refused scans, as `stats.record_refusal` counts them: one per refusal on a random one
-  of `stats.REFUSAL_SHARDS` shards, in the totals and in the local day with its hour;
+* refused scans, as `stats_aggregator.record_refusal` counts them: one per refusal on a random one
+  of `statistics.REFUSAL_SHARDS` shards, in the totals and in the local day with its hour;
 * one `Participant` per shopper with the balances the claim transactions leave (points,
   entries, claims, first and last claim, active days, `rank_shard`), and the shopper's
   `ShopperAccount` (read for the phone numbers of the leaderboard; by default only for
@@ -44,10 +44,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Sequence
 
-from chalicelib.services import batches, campaigns, scans, shoppers, stats_aggregator as stats
+from chalicelib.services import batches, campaigns, stats_aggregator
+from chalicelib.adapters import records
+from chalicelib.domain import statistics
+from chalicelib.domain import phones
 from chalicelib.domain.instant_win import winning_prize
-from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount, transaction_connection
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
+from chalicelib.adapters.dynamo import transaction_connection
+from chalicelib.adapters.secrets import get_keyring
 
 __all__ = ["load_claims", "plan_claims", "write_plan", "LoadPlan", "PlannedClaim", "REFUSAL_MIX", "ReadMeter"]
 
@@ -113,13 +117,13 @@ class LoadPlan:
             last[claim.shopper_id] = claim
         return [Participant(self.campaign_id, shopper_id, points=c.nth * self.points, entries=c.nth * self.entries,
                             claims=c.nth, first_claim_at=c.first_at, last_claim_at=c.at, active_days=c.active_days,
-                            rank_shard=stats.rank_shard(self.campaign_id, shopper_id))
+                            rank_shard=statistics.rank_shard(self.campaign_id, shopper_id))
                 for shopper_id, c in last.items()]
 
 
 def _shopper(seed: int, index: int) -> str:
     # Shaped like a real id (`shp_` + 26 Crockford characters), fixed by seed and index.
-    return shoppers.shopper_id_for(hashlib.sha256(f"stats-scale:{seed}:{index}".encode()).hexdigest())
+    return phones.shopper_id_for(hashlib.sha256(f"stats-scale:{seed}:{index}".encode()).hexdigest())
 
 
 def _claims_per_participant(rng: random.Random, claims: int, participants: int, cap: int | None) -> list[int]:
@@ -222,7 +226,7 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
     for claim, flat in zip(planned, rng.sample(range(total), claims)):
         claim.batch_index = max(i for i, low in enumerate(bounds) if low <= flat)
         claim.serial = flat - bounds[claim.batch_index]
-        claim.shard = rng.randrange(stats.CLAIM_SHARDS)
+        claim.shard = rng.randrange(statistics.CLAIM_SHARDS)
 
     # Prizes as scans._prize_for draws them; a pool that ran out grants the scan without a prize.
     prizes = {p.prize_id: p for p in model.prizes or []}
@@ -247,7 +251,7 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
     refusals = claims // 10 if refusals is None else refusals
     mix = refusal_mix or REFUSAL_MIX
     kinds = rng.choices(list(mix), weights=list(mix.values()), k=refusals)
-    refused = sorted(((kind, start + timedelta(seconds=rng.random() * span), rng.randrange(stats.REFUSAL_SHARDS))
+    refused = sorted(((kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.REFUSAL_SHARDS))
                       for kind in kinds), key=lambda r: r[1])
     return LoadPlan(model.campaign_id, model.timezone, points, entries, batch_models, planned, refused, dict(awarded))
 
@@ -282,37 +286,37 @@ def _batch_write(model, items: list, writers: int = _WRITERS) -> None:
 
 
 def _leaders(people: list[Participant]) -> list[Participant]:
-    """The participants the leaderboard can show: the top `stats.TOP` of each rank shard, ties included."""
+    """The participants the leaderboard can show: the top `statistics.TOP` of each rank shard, ties included."""
     shards: dict[str, list[Participant]] = defaultdict(list)
     for p in people:
         shards[p.rank_shard].append(p)
     chosen = []
     for members in shards.values():
         members.sort(key=lambda p: -int(p.claims))
-        floor = int(members[min(stats.TOP, len(members)) - 1].claims)
+        floor = int(members[min(statistics.TOP, len(members)) - 1].claims)
         chosen.extend(p for p in members if int(p.claims) >= floor)
     return chosen
 
 
 def _claim_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
-    """The claim counters by stat key (`<item>#<shard>`): `stats._counters` per shard, in chunks."""
+    """The claim counters by stat key (`<item>#<shard>`): `stats_aggregator.counters_of` per shard, in chunks."""
     sums: dict[str, dict[str, int]] = {}
-    for shard in range(stats.CLAIM_SHARDS):
+    for shard in range(statistics.CLAIM_SHARDS):
         mine = [c for c in plan.claims if c.shard == shard]
         for low in range(0, len(mine), _FOLD_CHUNK):
             group = [plan.code_state(c) for c in mine[low:low + _FOLD_CHUNK]]
-            for (_, item), counts in stats._counters(group).items():
-                stats._add(sums, {f"{item}#{shard}": counts})
+            for (_, item), counts in stats_aggregator.counters_of(group).items():
+                statistics.add_counts(sums, {f"{item}#{shard}": counts})
     return sums
 
 
 def _refusal_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
-    """The refusal counters by stat key, as `stats.record_refusal` adds them one by one."""
+    """The refusal counters by stat key, as `stats_aggregator.record_refusal` adds them one by one."""
     tz = zoneinfo.ZoneInfo(plan.timezone)
     sums: dict[str, dict[str, int]] = {}
     for kind, at, shard in plan.refusals:
-        day, hour = stats._hour_of_day(at, tz)
-        stats._add(sums, {f"total#r{shard}": {kind: 1},
+        day, hour = statistics.hour_of_day(at, tz)
+        statistics.add_counts(sums, {f"total#r{shard}": {kind: 1},
                           f"day#{day.isoformat()}#r{shard}": {kind: 1, f"{kind}@{hour:02d}": 1}})
     return sums
 
@@ -321,7 +325,7 @@ def write_plan(plan: LoadPlan, *, store_claims: bool = False, accounts: str = "l
     """Write the counters, participants, shopper accounts and prize counters of `plan`.
 
     `accounts`: "leaders" writes the `ShopperAccount` of every participant the
-    leaderboard can show (the top `stats.TOP` of each rank shard, ties included: the only
+    leaderboard can show (the top `statistics.TOP` of each rank shard, ties included: the only
     accounts a statistics endpoint reads), "all" one per participant, "none" none.
     `store_claims` also writes the claim records, marked `counted` as the aggregator
     leaves them (for a reconciliation, or a baseline that scans them).
@@ -330,12 +334,12 @@ def write_plan(plan: LoadPlan, *, store_claims: bool = False, accounts: str = "l
         raise ValueError("accounts: leaders, all or none")
     client = transaction_connection().client
     counters = _claim_counters(plan)
-    stats._add(counters, _refusal_counters(plan))
+    statistics.add_counts(counters, _refusal_counters(plan))
 
     def update(entry: tuple[str, dict[str, int]]) -> None:
         stat_key, counts = entry
         if counts:
-            client.update_item(**stats._add_update(plan.campaign_id, stat_key, counts))
+            client.update_item(**stats_aggregator.counter_update(plan.campaign_id, stat_key, counts))
 
     with ThreadPoolExecutor(_WRITERS) as pool:
         list(pool.map(update, sorted(counters.items())))
@@ -411,10 +415,10 @@ class ReadMeter:
 
     @staticmethod
     def application_clients() -> list:
-        from chalicelib.adapters import models
+        from chalicelib.adapters import dynamo, models
 
         clients = {id(c): c for c in [m._get_connection().connection.client for m in models.ALL_MODELS]
-                   + [models.transaction_connection().client]}
+                   + [dynamo.transaction_connection().client]}
         return list(clients.values())
 
     def _parameters(self, params, model, context, **_) -> None:
@@ -485,5 +489,5 @@ def active_campaign(brand: str, *, start: datetime, end: datetime, quantity: int
     campaigns.change_campaign_status(brand, campaign["campaign_id"], "op", {"status": "active"})
     batch = batches.mint_batch(brand, campaign["campaign_id"], "op", {"sku": sku, "quantity": quantity})
     batches.change_batch_status(brand, batch["batch_id"], "op", {"status": "active"})
-    scans.clear_cache()
+    records.clear_cache()
     return campaign, batch

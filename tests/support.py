@@ -53,12 +53,12 @@ class Api:
 
 def shopper_id(phone: str = "+84912345678") -> str:
     """The shopper id that signing in with `phone` yields (the same phone, the same shopper)."""
-    from chalicelib.services import shoppers
-    from chalicelib.adapters.storage import get_phone_hash_pepper
+    from chalicelib.domain import phones
+    from chalicelib.adapters.secrets import get_phone_hash_pepper
 
     settings = get_settings()
-    number = shoppers.normalise_phone(phone, settings.phone_regions)
-    return shoppers.shopper_id_for(shoppers.phone_hash(number.e164, get_phone_hash_pepper(settings)))
+    number = phones.normalise_phone(phone, settings.phone_regions)
+    return phones.shopper_id_for(phones.phone_hash(number.e164, get_phone_hash_pepper(settings)))
 
 
 def shopper_token(phone: str = "+84912345678") -> str:
@@ -67,17 +67,18 @@ def shopper_token(phone: str = "+84912345678") -> str:
     Pass it as `Api.call(..., token=shopper_token())`.
     """
     from chalicelib.services import shoppers
+    from chalicelib.domain import phones
 
-    masked = shoppers.normalise_phone(phone, get_settings().phone_regions).masked
+    masked = phones.normalise_phone(phone, get_settings().phone_regions).masked
     token, _ = shoppers.issue_shopper_token(get_settings(), shoppers.Shopper(shopper_id(phone), masked))
     return token
 
 
 def empty_queue(url: str) -> str:
     """Delete whatever messages a queue holds (PurgeQueue is allowed only once a minute)."""
-    from chalicelib.adapters import storage
+    from chalicelib.adapters import aws
 
-    sqs = storage.client("sqs")
+    sqs = aws.client("sqs")
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,9 +1,6 @@
 """Every PynamoDB model and index: the one source of the schema."""
 from __future__ import annotations
 
-import time
-from typing import Iterable
-
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -17,21 +14,24 @@ from pynamodb.attributes import (
 )
 from pynamodb.constants import STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
     "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter", "Participant",
-    "StatShard", "transaction_connection",
-    "ShopperAccount", "OtpChallenge", "Export",
-    "ALL_MODELS", "bind", "create_tables", "delete_tables",
+    "StatShard", "ShopperAccount", "OtpChallenge", "Export", "ALL_MODELS", "bind",
 ]
 
 
 class _BaseMeta:
-    """Defaults shared by every table; `bind` fills in name, region and endpoint."""
+    """Defaults shared by every table; `bind` fills in name, region and endpoint.
+
+    Each model's Meta names its table by `table_suffix` alone: `bind` makes
+    `table_name` from it and the stage's prefix (`qrc-<stage>-<suffix>`).
+    """
+
+    table_suffix: str
 
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 2
@@ -68,7 +68,7 @@ class Campaign(Model):
     """A promotion of one brand; keyed by brand so another brand's id is never found."""
 
     class Meta(_BaseMeta):
-        table_name = "campaigns"
+        table_suffix = "campaigns"
 
     brand_id = UnicodeAttribute(hash_key=True)
     campaign_id = UnicodeAttribute(range_key=True)
@@ -110,7 +110,7 @@ class Batch(Model):
     """A print batch: one record for N codes, whose codes are derived, never stored."""
 
     class Meta(_BaseMeta):
-        table_name = "batches"
+        table_suffix = "batches"
 
     batch_id = UnicodeAttribute(hash_key=True)
     batch_number = NumberAttribute()
@@ -134,7 +134,7 @@ class Counter(Model):
     """Named monotonic counters (batch numbers); each increment is a conditional write."""
 
     class Meta(_BaseMeta):
-        table_name = "counters"
+        table_suffix = "counters"
 
     name = UnicodeAttribute(hash_key=True)
     value = NumberAttribute(default=0)
@@ -160,7 +160,7 @@ class CodeState(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "code_states"
+        table_suffix = "code_states"
         # The statistics aggregator reads new claims from the table's stream.
         stream_view_type = STREAM_NEW_IMAGE
 
@@ -202,7 +202,7 @@ class RateCounter(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "rate_counters"
+        table_suffix = "rate_counters"
 
     counter_key = UnicodeAttribute(hash_key=True)
     count = NumberAttribute(default=0)
@@ -235,7 +235,7 @@ class Participant(Model):
     """A shopper in one campaign: balances equal the sum of their claims (same transaction)."""
 
     class Meta(_BaseMeta):
-        table_name = "participants"
+        table_suffix = "participants"
 
     campaign_id = UnicodeAttribute(hash_key=True)
     shopper_id = UnicodeAttribute(range_key=True)
@@ -259,7 +259,7 @@ class StatShard(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "stats"
+        table_suffix = "stats"
 
     campaign_id = UnicodeAttribute(hash_key=True)
     stat_key = UnicodeAttribute(range_key=True)
@@ -272,7 +272,7 @@ class ShopperAccount(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "shoppers"
+        table_suffix = "shoppers"
 
     shopper_id = UnicodeAttribute(hash_key=True)
     phone_hash = UnicodeAttribute()
@@ -291,7 +291,7 @@ class OtpChallenge(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "otp_challenges"
+        table_suffix = "otp_challenges"
 
     phone_hash = UnicodeAttribute(hash_key=True)
     challenge_id = UnicodeAttribute()
@@ -310,7 +310,7 @@ class Export(Model):
     """
 
     class Meta(_BaseMeta):
-        table_name = "exports"
+        table_suffix = "exports"
 
     export_id = UnicodeAttribute(hash_key=True)
     brand_id = UnicodeAttribute()
@@ -339,20 +339,9 @@ class Export(Model):
     finished_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 
+
 ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter, Participant, StatShard,
                                        ShopperAccount, OtpChallenge, Export)
-_TABLE_SUFFIXES: dict[type[Model], str] = {
-    Campaign: "campaigns",
-    Batch: "batches",
-    Counter: "counters",
-    CodeState: "code_states",
-    RateCounter: "rate_counters",
-    Participant: "participants",
-    StatShard: "stats",
-    ShopperAccount: "shoppers",
-    OtpChallenge: "otp_challenges",
-    Export: "exports",
-}
 
 
 def bind(settings: Settings | None = None) -> None:
@@ -364,86 +353,13 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     for model in ALL_MODELS:
-        target = (settings.table_name(_TABLE_SUFFIXES[model]), settings.region, settings.dynamodb_endpoint,
+        target = (settings.table_name(model.Meta.table_suffix), settings.region, settings.dynamodb_endpoint,
                   settings.dynamodb_max_attempts - 1)
-        current = (model.Meta.table_name, getattr(model.Meta, "region", None), getattr(model.Meta, "host", None),
+        current = (getattr(model.Meta, "table_name", None), getattr(model.Meta, "region", None), getattr(model.Meta, "host", None),
                    getattr(model.Meta, "max_retry_attempts", None))
         if current != target:
             model.Meta.table_name, model.Meta.region, model.Meta.host, model.Meta.max_retry_attempts = target
             model._connection = None
-
-
-_connection_cache: dict[tuple, Connection] = {}
-
-
-def transaction_connection() -> Connection:
-    """A PynamoDB connection to the bound endpoint, for TransactWrite (one per binding)."""
-    key = (Campaign.Meta.region, Campaign.Meta.host, Campaign.Meta.max_retry_attempts)
-    if key not in _connection_cache:
-        _connection_cache[key] = Connection(region=key[0], host=key[1], max_retry_attempts=key[2])
-    return _connection_cache[key]
-
-
-def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:
-    """Create the tables that do not exist yet, and bring older local ones up to the models.
-
-    A table kept from an earlier version (the dev stack's data directory) gets the
-    stream and the indexes its model has since gained; returns the names created.
-    """
-    created = []
-    for model in models:
-        if not model.exists():
-            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
-            created.append(model.Meta.table_name)
-        else:
-            _upgrade_table(model)
-    return created
-
-
-def _settled(client, name: str, timeout: float = 60.0) -> dict:
-    """The table once it and its indexes are ACTIVE: DynamoDB takes one change at a time."""
-    deadline = time.monotonic() + timeout
-    while True:
-        table = client.describe_table(TableName=name)["Table"]
-        busy = table["TableStatus"] != "ACTIVE" or any(
-            index.get("IndexStatus") != "ACTIVE" for index in table.get("GlobalSecondaryIndexes") or [])
-        if not busy:
-            return table
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"table {name} is still changing after {timeout:.0f} s")
-        time.sleep(0.2)
-
-
-def _upgrade_table(model: type[Model]) -> None:
-    client = model._get_connection().connection.client
-    name = model.Meta.table_name
-    table = _settled(client, name)
-    view = getattr(model.Meta, "stream_view_type", None)
-    if view and not (table.get("StreamSpecification") or {}).get("StreamEnabled"):
-        client.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
-        table = _settled(client, name)
-    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes") or []}
-    schema = model._get_schema()
-    for index in schema.get("global_secondary_indexes", []):
-        if index["index_name"] in present:
-            continue
-        names = {key["AttributeName"] for key in index["key_schema"]}
-        client.update_table(
-            TableName=name,
-            AttributeDefinitions=[a for a in schema["attribute_definitions"] if a["AttributeName"] in names],
-            GlobalSecondaryIndexUpdates=[{"Create": {
-                "IndexName": index["index_name"], "Projection": index["projection"],
-                "KeySchema": sorted(index["key_schema"], key=lambda key: key["KeyType"] != "HASH"),
-            }}],
-        )
-        _settled(client, name)
-
-
-def delete_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:
-    """Drop the tables (tests and the dev reset command only)."""
-    for model in models:
-        if model.exists():
-            model.delete_table()
 
 
 bind()

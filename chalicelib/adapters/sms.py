@@ -12,7 +12,7 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.config import Settings
-from chalicelib.adapters.storage import client
+from chalicelib.adapters.aws import client
 
 __all__ = ["SmsSender", "SmsNotSent", "SentSms", "SnsSender", "OutboxSender", "RecordingSender",
            "memory_sender", "sender_for", "OUTBOX_FILE"]

@@ -1,12 +1,14 @@
-"""Time-ordered, unguessable identifiers (ULID layout, Crockford base32)."""
+"""Time-ordered, unguessable identifiers (ULID layout, Crockford base32), and the shape of each kind."""
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
-__all__ = ["new_id"]
+__all__ = ["new_id", "id_pattern", "is_id", "CROCKFORD"]
 
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_BODY = "[0-9A-HJKMNP-TV-Z]{26}"
 
 
 def new_id(prefix: str) -> str:
@@ -15,5 +17,21 @@ def new_id(prefix: str) -> str:
     chars = []
     for _ in range(26):
         value, index = divmod(value, 32)
-        chars.append(_ALPHABET[index])
+        chars.append(CROCKFORD[index])
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression (anchored) an id of kind `prefix` matches, e.g. `cmp` for campaigns."""
+    return rf"^{prefix}_{_ID_BODY}$"
+
+
+_COMPILED: dict[str, re.Pattern] = {}
+
+
+def is_id(prefix: str, value: object) -> bool:
+    """Whether `value` has the shape of an id of kind `prefix` (an id of another shape can't exist)."""
+    pattern = _COMPILED.get(prefix)
+    if pattern is None:
+        pattern = _COMPILED[prefix] = re.compile(id_pattern(prefix))
+    return isinstance(value, str) and pattern.match(value) is not None

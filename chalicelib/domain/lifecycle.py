@@ -1,36 +1,34 @@
-"""Status lifecycles of campaigns and batches: allowed moves, applied with a condition."""
+"""Status lifecycles of campaigns and batches: which moves are allowed (the write is the caller's)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Mapping
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.models import Model
+from chalicelib.domain.errors import InvalidTransition
 
-from chalicelib.domain.errors import Conflict, InvalidTransition
+__all__ = ["CAMPAIGN_TRANSITIONS", "BATCH_TRANSITIONS", "check_move"]
 
-__all__ = ["move_status"]
+# draft -> active <-> paused -> ended; a draft can be ended unused; ended is final.
+CAMPAIGN_TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"active", "ended"}),
+    "active": frozenset({"paused", "ended"}),
+    "paused": frozenset({"active", "ended"}),
+    "ended": frozenset(),
+}
+# inactive while printing (scans refused), active once shipped, void if lost: void is final.
+BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
+    "inactive": frozenset({"active", "void"}),
+    "active": frozenset({"void"}),
+    "void": frozenset(),
+}
 
 
-def move_status(item: Model, target: str, transitions: Mapping[str, frozenset[str]], noun: str,
-                check: Callable[[], None] | None = None) -> None:
-    """Move `item` to `target` if its lifecycle allows it; asking for the current status is a no-op.
+def check_move(current: str, target: str, transitions: Mapping[str, frozenset[str]], noun: str) -> bool:
+    """Whether moving from `current` to `target` changes anything; raises if the lifecycle forbids it.
 
-    The write is conditional on the status read, so of two racing changes one wins and
-    the other gets 409 instead of silently undoing it.
+    Asking for the status something already has is allowed and changes nothing (False).
     """
-    current = item.status
     if target == current:
-        return
+        return False
     if target not in transitions[current]:
         raise InvalidTransition(f"status: A {noun} that is {current} cannot become {target}.", field="status")
-    if check is not None:
-        check()
-    model = type(item)
-    try:
-        item.update(actions=[model.status.set(target), model.updated_at.set(datetime.now(timezone.utc))],
-                    condition=model.status == current)
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"The {noun} was changed by someone else; read it again and retry.") from None
-        raise
+    return True

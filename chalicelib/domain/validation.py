@@ -13,7 +13,7 @@ from typing import Annotated, Any, Iterable, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from chalicelib.domain.errors import InvalidInput, PayloadTooLarge
+from chalicelib.domain.errors import InvalidInput, PayloadTooLarge, Unauthorized
 
 __all__ = [
     "Schema",
@@ -29,6 +29,8 @@ __all__ = [
     "refuse_fields",
     "parse_limit",
     "format_instant",
+    "bearer_token",
+    "parse_idempotency_key",
 ]
 
 _S = TypeVar("_S", bound="Schema")
@@ -206,3 +208,22 @@ def decode_cursor(cursor: str, id_pattern: re.Pattern) -> str:
     if not id_pattern.fullmatch(last_id):
         raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor")
     return last_id
+
+
+def bearer_token(authorization: str | None, max_chars: int) -> str:
+    """The token of an `Authorization: Bearer <token>` header; anything else is Unauthorized."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > max_chars:
+        raise Unauthorized()
+    return token
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def parse_idempotency_key(value: str | None) -> str | None:
+    """The `Idempotency-Key` header, when sent: 1 to 100 letters, digits or ._:- characters."""
+    if value is not None and not _IDEMPOTENCY_KEY.match(value):
+        raise InvalidInput("Idempotency-Key: 1 to 100 letters, digits or ._:- characters.", field="Idempotency-Key")
+    return value

@@ -4,13 +4,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import time
 from dataclasses import dataclass
 
 import jwt
 
 from chalicelib.config import Settings
+from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
+from chalicelib.domain.validation import bearer_token
 
 __all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
 
@@ -48,23 +49,13 @@ def _verification_key(token: str, settings: Settings):
     return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
 
 
-def _bearer_token(authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized()
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
-        raise Unauthorized()
-    return token
-
-
 def authenticate_operator(authorization: str | None, settings: Settings) -> Operator:
     """Return the operator behind an `Authorization` header, or raise Unauthorized.
 
     Every failure gives the same message: a caller probing tokens learns nothing
     about which check failed. The reason is logged for operators.
     """
-    token = _bearer_token(authorization)
+    token = bearer_token(authorization, _MAX_TOKEN_CHARS)
     settings.check_jwt()
     try:
         claims = jwt.decode(
@@ -103,7 +94,7 @@ def issue_operator_token(
         raise RuntimeError("operator tokens are issued by the identity provider outside the local stage")
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    now = int(time.time())
+    now = int(clock.epoch())
     claims = {
         "sub": sub,
         "brand": brand,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Annotated, Iterator, Literal, Optional
 
 from pydantic import Field
@@ -11,13 +10,16 @@ from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain import codes
-from chalicelib.services.campaigns import load_campaign
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, NotFound
-from chalicelib.domain.ids import new_id
-from chalicelib.domain.lifecycle import move_status
-from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter, transaction_connection
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.dynamo import condition_failed
+from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
+from chalicelib.domain import clock
+from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput
+from chalicelib.domain.ids import id_pattern, new_id
+from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
+from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
+from chalicelib.adapters.dynamo import transaction_connection
+from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain.validation import (
     Schema,
     decode_cursor,
@@ -32,12 +34,10 @@ from chalicelib.domain.validation import (
 
 __all__ = [
     "MAX_QUANTITY",
-    "TRANSITIONS",
     "CodeRef",
     "mint_batch",
     "list_batches",
     "get_batch",
-    "load_batch",
     "change_batch_status",
     "find_code",
     "void_code",
@@ -47,20 +47,14 @@ __all__ = [
 ]
 
 MAX_QUANTITY = 10_000_000
-# inactive while printing (scans refused), active once shipped, void if lost: void is final.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "inactive": frozenset({"active", "void"}),
-    "active": frozenset({"void"}),
-    "void": frozenset(),
-}
-_ID_RE = re.compile(r"^bat_[0-9A-HJKMNP-TV-Z]{26}$")
+_ID_RE = re.compile(id_pattern("bat"))
 _SERVER_OWNED = ("batch_id", "batch_number", "brand", "brand_id", "campaign_id", "status", "key_version",
                  "created_at", "updated_at", "created_by", "version")
 _BATCH_COUNTER = "batch_number"
 
 
 class InstantWinIn(Schema):
-    prize_id: Annotated[str, Field(pattern=r"^prz_[0-9A-HJKMNP-TV-Z]{26}$")]
+    prize_id: Annotated[str, Field(pattern=id_pattern("prz"))]
     count: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
 
 
@@ -108,10 +102,6 @@ class CodeRef:
     batch: Batch
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _to_dict(batch: Batch) -> dict:
     return {
         "batch_id": batch.batch_id,
@@ -139,7 +129,7 @@ def _next_batch_number() -> int:
             condition=Counter.value.does_not_exist() | (Counter.value < codes.BATCH_MAX),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("Batch numbers are exhausted; contact support.") from None
         raise
     return int(counter.value)
@@ -153,7 +143,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     if campaign.status == "ended":
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
-    now = _now()
+    now = clock.now()
     batch = Batch(
         new_id("bat"),
         batch_number=_next_batch_number(),
@@ -206,19 +196,6 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     return {"items": items, "next_cursor": next_cursor}
 
 
-def load_batch(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
-    """The brand's batch; another brand's id, or an id of the wrong shape, is simply not found."""
-    if not isinstance(batch_id, str) or not _ID_RE.match(batch_id):
-        raise NotFound("No such batch.")
-    try:
-        batch = Batch.get(batch_id, consistent_read=consistent)
-    except Batch.DoesNotExist:
-        raise NotFound("No such batch.") from None
-    if batch.brand_id != brand_id:
-        raise NotFound("No such batch.")
-    return batch
-
-
 def get_batch(brand_id: str, batch_id: str) -> dict:
     """One batch of the brand."""
     return _to_dict(load_batch(brand_id, batch_id))
@@ -228,14 +205,15 @@ def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) ->
     """Activate a printed batch or void a lost one; void is final."""
     target = validate(BatchStatusChange, body).status
     batch = load_batch(brand_id, batch_id)
-    move_status(batch, target, TRANSITIONS, "batch")
+    if check_move(batch.status, target, BATCH_TRANSITIONS, "batch"):
+        save_status(batch, target, "batch")
     return _to_dict(batch)
 
 
 def find_code(brand_id: str, code_text: str) -> CodeRef:
     """The brand's batch behind a code; forged or mistyped codes fail before any read."""
     parts = codes.parse_code(code_text, get_keyring())
-    batch = next(iter(Batch.by_number.query(parts.batch_number, limit=1)), None)
+    batch = batch_by_number(parts.batch_number)
     if batch is None or batch.brand_id != brand_id or parts.serial >= batch.quantity:
         raise CodeInvalid()
     return CodeRef(code=codes.format_code(parts, get_keyring()), serial=parts.serial, batch=batch)
@@ -250,13 +228,13 @@ def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
         state="void",
         batch_id=ref.batch.batch_id,
         brand_id=brand_id,
-        changed_at=_now(),
+        changed_at=clock.now(),
         changed_by=actor,
     )
     try:
         state.save(condition=CodeState.code_key.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         state = CodeState.get(state.code_key, consistent_read=True)
         if state.state != "void":

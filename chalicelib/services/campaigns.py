@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Literal, Optional
 
 from pydantic import Field, model_validator
 from pynamodb.exceptions import PutError
 
-from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from chalicelib.domain.ids import new_id
-from chalicelib.domain.lifecycle import move_status
+from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Campaign, Prize, Rules
+from chalicelib.adapters.records import load_campaign, save_status
+from chalicelib.domain import clock
+from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
+from chalicelib.domain.ids import id_pattern, new_id
+from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
 from chalicelib.domain.validation import (
     Instant,
     Label,
@@ -31,24 +34,15 @@ __all__ = [
     "get_campaign",
     "update_campaign",
     "change_campaign_status",
-    "load_campaign",
-    "TRANSITIONS",
 ]
 
-# The lifecycle: draft -> active <-> paused -> ended; a draft can be ended unused; ended is final.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"active", "ended"}),
-    "active": frozenset({"paused", "ended"}),
-    "paused": frozenset({"active", "ended"}),
-    "ended": frozenset(),
-}
 _MAX_DURATION = timedelta(days=3 * 366)
 _MAX_PRIZES = 50
 _SERVER_OWNED = (
     "campaign_id", "id", "brand", "brand_id", "status", "created_at", "updated_at",
     "created_by", "version", "counters", "stats",
 )
-_ID_RE = re.compile(r"^cmp_[0-9A-HJKMNP-TV-Z]{26}$")
+_ID_RE = re.compile(id_pattern("cmp"))
 
 class RulesIn(Schema):
     points_per_scan: Annotated[int, Field(ge=0, le=1_000_000)] = 0
@@ -67,7 +61,7 @@ class PrizeIn(Schema):
 
 
 class PrizeChange(PrizeIn):
-    prize_id: Optional[Annotated[str, Field(pattern=r"^prz_[0-9A-HJKMNP-TV-Z]{26}$")]] = None
+    prize_id: Optional[Annotated[str, Field(pattern=id_pattern("prz"))]] = None
 
 
 def _unique_prize_names(prizes) -> None:
@@ -114,10 +108,6 @@ def _check_window(starts_at: datetime, ends_at: datetime) -> None:
         raise InvalidInput("ends_at: A campaign may run for at most 3 years.", field="ends_at")
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _to_dict(campaign: Campaign) -> dict:
     rules = campaign.rules
     return {
@@ -142,21 +132,11 @@ def _rules(values: RulesIn) -> Rules:
     return Rules(**values.model_dump())
 
 
-def load_campaign(brand_id: str, campaign_id: str) -> Campaign:
-    # An id of the wrong shape can't exist: answer 404 without a read, as for another brand's id.
-    if not isinstance(campaign_id, str) or not _ID_RE.match(campaign_id):
-        raise NotFound("No such campaign.")
-    try:
-        return Campaign.get(brand_id, campaign_id, consistent_read=True)
-    except Campaign.DoesNotExist:
-        raise NotFound("No such campaign.") from None
-
-
 def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
     """Create a draft campaign for `brand_id` from a request body."""
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
     values = validate(CampaignIn, body)
-    now = _now()
+    now = clock.now()
     campaign = Campaign(
         brand_id,
         new_id("cmp"),
@@ -175,7 +155,7 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
     try:
         campaign.save(condition=Campaign.campaign_id.does_not_exist())
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("A campaign with this id already exists; retry.") from None
         raise
     return _to_dict(campaign)
@@ -261,7 +241,7 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
         campaign.rules = _rules(rules)
     if prizes is not None:
         campaign.prizes = prizes
-    campaign.updated_at = _now()
+    campaign.updated_at = clock.now()
     _save_versioned(campaign)
     return _to_dict(campaign)
 
@@ -271,7 +251,7 @@ def _save_versioned(campaign: Campaign) -> None:
     try:
         campaign.save()
     except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("The campaign was changed by someone else; read it again and retry.") from None
         raise
 
@@ -281,9 +261,8 @@ def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: di
     target = validate(StatusChange, body).status
     campaign = load_campaign(brand_id, campaign_id)
 
-    def still_running() -> None:
-        if target == "active" and campaign.ends_at <= _now():
+    if check_move(campaign.status, target, CAMPAIGN_TRANSITIONS, "campaign"):
+        if target == "active" and campaign.ends_at <= clock.now():
             raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
-
-    move_status(campaign, target, TRANSITIONS, "campaign", check=still_running)
+        save_status(campaign, target, "campaign")
     return _to_dict(campaign)

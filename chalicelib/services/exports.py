@@ -15,13 +15,13 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import size
 
 from chalicelib.rendering import printfiles
-from chalicelib.adapters import storage
-from chalicelib.services.batches import load_batch
+from chalicelib.adapters import s3, sqs
+from chalicelib.adapters.records import load_batch
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import new_id
 from chalicelib.adapters.models import Batch, Export
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain.validation import Schema, format_instant, validate
 
 __all__ = [
@@ -189,7 +189,7 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
             raise Conflict("An export with this id already exists; retry.") from None
         raise
     try:
-        storage.send_messages([_message(export.export_id, "plan")])
+        sqs.send_messages([_message(export.export_id, "plan")])
     except Exception:
         # Saved but never queued: say so instead of leaving it "queued" for ever.
         _fail(export, "The export could not be queued; ask for it again.")
@@ -227,7 +227,7 @@ def get_export(brand_id: str, export_id: str) -> dict:
         # A lost or stolen batch: its print file must not reach a printer any more.
         return _to_dict(export, note="The batch is void; its print file is withheld.")
     fmt = FORMATS[export.format]
-    url = storage.presigned_get(_file_key(export), expires_seconds=DOWNLOAD_URL_SECONDS,
+    url = s3.presigned_get(_file_key(export), expires_seconds=DOWNLOAD_URL_SECONDS,
                                 file_name=export.file_name, content_type=fmt.content_type)
     return _to_dict(export, download=(url, now + timedelta(seconds=DOWNLOAD_URL_SECONDS)))
 
@@ -300,7 +300,7 @@ def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
     if not receipt_handle:
         return
     try:
-        storage.change_visibility(receipt_handle, _RETRY_BASE_SECONDS * 3 ** (attempt - 1))
+        sqs.change_visibility(receipt_handle, _RETRY_BASE_SECONDS * 3 ** (attempt - 1))
     except Exception:  # noqa: BLE001 - the default redelivery still happens
         log.warning(json.dumps({"event": "export_retry_delay_not_set"}))
 
@@ -318,7 +318,7 @@ def _plan(export: Export) -> None:
         return
     # A crash between sending and recording `fanned_out` sends the chunks again on the
     # next delivery: duplicates of chunk messages are harmless by design.
-    storage.send_messages([_message(export.export_id, "chunk", index) for index in range(export.chunks_total)])
+    sqs.send_messages([_message(export.export_id, "chunk", index) for index in range(export.chunks_total)])
     try:
         export.update(actions=[Export.fanned_out.set(True), Export.updated_at.set(_now())],
                       condition=Export.status == "running")
@@ -358,7 +358,7 @@ def _render_chunk(export: Export, index: int) -> int:
     keyring = get_keyring()
     args = (keyring, export.batch_number, export.key_version, export.base_url, start, stop)
     records = bytearray()
-    with storage.MultipartWriter(_part_key(export.export_id, index)) as out:
+    with s3.MultipartWriter(_part_key(export.export_id, index)) as out:
         if export.format == "csv":
             if index == 0:
                 out.write(printfiles.CSV_HEADER)
@@ -379,7 +379,7 @@ def _render_chunk(export: Export, index: int) -> int:
         else:
             raise ValueError(f"unknown export format {export.format!r}")
     if records:
-        storage.put_object(_records_key(export.export_id, index), bytes(records))
+        s3.put_object(_records_key(export.export_id, index), bytes(records))
     return out.size
 
 
@@ -437,7 +437,7 @@ def _assemble(export: Export) -> tuple[str, int]:
     fmt = FORMATS[export.format]
     sizes = [int(export.part_sizes[str(index)]) for index in range(export.chunks_total)]
     key = _file_key(export)
-    with storage.MultipartWriter(key, content_type=fmt.content_type) as out:
+    with s3.MultipartWriter(key, content_type=fmt.content_type) as out:
         for index, part_size in enumerate(sizes):
             out.append_object(_part_key(export.export_id, index), part_size)
         body_size = out.size
@@ -461,7 +461,7 @@ def _chunk_records(export: Export, sizes: list[int]) -> Iterator[tuple[int, byte
     # One chunk's records at a time: the finisher never holds them all.
     chunk_start = 0
     for index, part_size in enumerate(sizes):
-        records = b"".join(storage.read_object(_records_key(export.export_id, index)))
+        records = b"".join(s3.read_object(_records_key(export.export_id, index)))
         yield chunk_start, records
         chunk_start += part_size
 

@@ -1,42 +1,32 @@
 """Shopper sign-in: phone numbers, one-time codes sent by SMS, and shopper tokens."""
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
-import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
 
 import jwt
-import phonenumbers
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.adapters import limits
-from chalicelib.config import Settings, get_settings
+from chalicelib.adapters.dynamo import condition_failed
+from chalicelib.config import Settings
+from chalicelib.domain import clock
 from chalicelib.domain.errors import InvalidInput, Unauthorized
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
 from chalicelib.adapters.sms import sender_for
-from chalicelib.adapters.storage import get_phone_hash_pepper, get_shopper_jwt_secret
-from chalicelib.domain.validation import Schema, format_instant, text, validate
+from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.domain.ids import is_id
+from chalicelib.domain.phones import Phone, keyed_hash, normalise_phone, phone_hash, seal_phone, shopper_id_for
+from chalicelib.domain.validation import Schema, bearer_token, format_instant, text, validate
 
 __all__ = [
-    "Phone",
     "Shopper",
-    "normalise_phone",
-    "phone_hash",
-    "seal_phone",
     "record_account",
-    "unseal_phone",
-    "shopper_id_for",
     "request_otp",
     "create_session",
     "issue_shopper_token",
@@ -63,14 +53,6 @@ _DAY_SECONDS = 24 * 3600
 _ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
 _MAX_TOKEN_CHARS = 4096
-_SHOPPER_ID_RE = re.compile(r"^shp_[0-9A-HJKMNP-TV-Z]{26}$")
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# What a typed phone number may contain. Letters are refused up front: phonenumbers would
-# read them as keypad digits (1-800-FLOWERS), which no shopper means.
-_PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ().\-]+$")
-_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
-_VISIBLE_DIGITS = 3
-_MASK = "•"
 
 # Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
 # instead of two, and it is how Vietnamese carriers' own codes read.
@@ -78,15 +60,6 @@ _SMS_TEXT = {
     "VN": "Ma dang nhap QR Campaigns cua ban la {code}, het han sau {minutes} phut. Khong chia se ma nay cho ai.",
 }
 _SMS_TEXT_DEFAULT = "Your QR Campaigns sign-in code is {code}. It expires in {minutes} minutes. Never share it."
-
-
-@dataclass(frozen=True)
-class Phone:
-    """A mobile number in E.164 form, its region and the masked form that may be shown."""
-
-    e164: str
-    region: str
-    masked: str
 
 
 @dataclass(frozen=True)
@@ -110,102 +83,8 @@ class _SessionIn(Schema):
     otp: _CodeText
 
 
-def _bad_phone(message: str) -> InvalidInput:
-    return InvalidInput(f"phone: {message}", field="phone", code="phone_invalid")
-
-
-def _mask(number: phonenumbers.PhoneNumber) -> str:
-    """The international form with every digit but the country code and the last three hidden."""
-    country = f"+{number.country_code}"
-    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country):]
-    hidden = sum(ch.isdigit() for ch in rest) - _VISIBLE_DIGITS
-    masked, seen = [], 0
-    for ch in rest:
-        if ch.isdigit():
-            masked.append(_MASK if seen < hidden else ch)
-            seen += 1
-        else:
-            masked.append(ch)
-    return country + "".join(masked)
-
-
-def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
-    """A mobile number of one of `regions`, from international or national input.
-
-    National input (no country code) is tried in each region in order, so a number valid
-    in both is read as the first region's. Raises InvalidInput naming `phone`.
-    """
-    value = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else ""
-    if not value or len(value) > 32 or not _PHONE_CHARS_RE.fullmatch(value):
-        raise _bad_phone("Enter a mobile number using digits, e.g. 0912 345 678 or +84 912 345 678.")
-    problem = _bad_phone("Not a valid mobile number. Check it, or add the country code, e.g. +84 912 345 678.")
-    for region in ([None] if value.startswith("+") else list(regions)):
-        try:
-            number = phonenumbers.parse(value, region)
-        except NumberParseException:
-            continue
-        if not phonenumbers.is_valid_number(number):
-            continue
-        number_region = phonenumbers.region_code_for_number(number)
-        if number_region not in regions:
-            codes = [f"+{phonenumbers.country_code_for_region(r)}" for r in regions]
-            listed = " or ".join([", ".join(codes[:-1]), codes[-1]] if len(codes) > 1 else codes)
-            problem = _bad_phone(f"Only mobile numbers with the country code {listed} can sign in.")
-            continue
-        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
-            problem = _bad_phone("This is not a mobile number; the code is sent by SMS.")
-            continue
-        return Phone(
-            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
-            region=number_region,
-            masked=_mask(number),
-        )
-    raise problem
-
-
-def _keyed(pepper: str, purpose: str, value: str) -> str:
-    # One key, many uses: the purpose label keeps a hash made for one use from matching another.
-    return hmac.new(pepper.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
-
-
-def phone_hash(e164: str, pepper: str) -> str:
-    """The keyed hash that finds a phone number's records (HMAC-SHA256, hex)."""
-    return _keyed(pepper, "phone", e164)
-
-
-def _seal_key(pepper: str) -> AESGCM:
-    return AESGCM(hmac.new(pepper.encode(), b"seal:phone:v1", hashlib.sha256).digest())
-
-
-def seal_phone(e164: str, pepper: str) -> str:
-    """The number encrypted (AES-256-GCM, key derived from the pepper) for an owner's export."""
-    nonce = os.urandom(12)
-    return "v1:" + base64.urlsafe_b64encode(nonce + _seal_key(pepper).encrypt(nonce, e164.encode(), b"phone")).decode()
-
-
-def unseal_phone(sealed: str, pepper: str | None = None) -> str:
-    """The clear number of a sealed one: for owners only, and never to be logged."""
-    pepper = pepper if pepper is not None else get_phone_hash_pepper(get_settings())
-    blob = base64.urlsafe_b64decode(sealed.split(":", 1)[1])
-    return _seal_key(pepper).decrypt(blob[:12], blob[12:], b"phone").decode()
-
-
-def shopper_id_for(hashed_phone: str) -> str:
-    """`shp_` + 26 Crockford characters derived from the phone hash: one phone, one shopper.
-
-    One-way from the hash, so an id seen in logs or exports does not give away the key
-    that finds the shopper's phone records.
-    """
-    value = int.from_bytes(hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest()[:17], "big") >> 6
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_CROCKFORD[index])
-    return "shp_" + "".join(reversed(chars))
-
-
 def _code_hash(pepper: str, hashed_phone: str, challenge_id: str, code: str) -> str:
-    return _keyed(pepper, "otp", f"{hashed_phone}:{challenge_id}:{code}")
+    return keyed_hash(pepper, "otp", f"{hashed_phone}:{challenge_id}:{code}")
 
 
 def _instant(epoch: float) -> datetime:
@@ -226,9 +105,9 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     # Configuration problems surface before any limit is spent.
     sender = sender_for(settings)
     pepper = get_phone_hash_pepper(settings)
-    now = time.time() if now is None else now
+    now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    limits.hit("otp-ip", _keyed(pepper, "ip", source_ip or "unknown")[:32], limit=OTP_PER_IP_LIMIT,
+    limits.hit("otp-ip", keyed_hash(pepper, "ip", source_ip or "unknown")[:32], limit=OTP_PER_IP_LIMIT,
                window_seconds=OTP_PER_IP_WINDOW_SECONDS, now=now,
                message="Too many sign-in codes were asked for from this network. Try again in a few minutes.")
     limits.hit("otp-phone", hashed, limit=OTP_PER_PHONE_PER_DAY, window_seconds=_DAY_SECONDS, now=now,
@@ -275,10 +154,6 @@ def _wrong_code(tries_left: int) -> InvalidInput:
     return InvalidInput(message, field="otp", code="otp_invalid")
 
 
-def _is_condition_failure(exc: UpdateError | DeleteError) -> bool:
-    return exc.cause_response_code == "ConditionalCheckFailedException"
-
-
 def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
     """Check a code against the challenge: a wrong one spends a try, a right one deletes it.
 
@@ -291,14 +166,14 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
         try:
             challenge.update(actions=[OtpChallenge.tries.add(1)], condition=unchanged)
         except UpdateError as exc:
-            if _is_condition_failure(exc):
+            if condition_failed(exc):
                 raise _code_gone() from None
             raise
         raise _wrong_code(OTP_MAX_TRIES - int(challenge.tries))
     try:
         challenge.delete(condition=unchanged & (OtpChallenge.expires_at > _instant(now)))
     except DeleteError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             raise _code_gone() from None
         raise
 
@@ -315,7 +190,7 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     code = _parse_code(data.otp)
     pepper = get_phone_hash_pepper(settings)
     get_shopper_jwt_secret(settings)  # a missing key must fail before the code is used up
-    now = time.time() if now is None else now
+    now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
     shopper_id = shopper_id_for(hashed)
     try:
@@ -362,7 +237,7 @@ def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
 
 def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | None = None) -> tuple[str, int]:
     """Sign a shopper token (HS256, the shopper key and audience); returns it and its expiry."""
-    issued = int(time.time() if now is None else now)
+    issued = int(clock.epoch() if now is None else now)
     expires = issued + settings.shopper_token_ttl_seconds
     claims = {
         "sub": shopper.shopper_id,
@@ -376,14 +251,6 @@ def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | No
     return jwt.encode(claims, get_shopper_jwt_secret(settings), algorithm=_ALGORITHM), expires
 
 
-def _bearer_token(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > _MAX_TOKEN_CHARS:
-        raise Unauthorized()
-    return token
-
-
 def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
     """Return the shopper behind an `Authorization` header, or raise Unauthorized.
 
@@ -391,7 +258,7 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
     token is refused here just as a shopper token is refused on operator routes. Every
     failure gives the same generic message; the reason is logged for operators.
     """
-    token = _bearer_token(authorization)
+    token = bearer_token(authorization, _MAX_TOKEN_CHARS)
     try:
         claims = jwt.decode(
             token,
@@ -406,7 +273,7 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
         log.info("shopper token refused: %s", type(exc).__name__)
         raise Unauthorized() from None
     sub, masked = claims.get("sub"), claims.get("phone")
-    if not (isinstance(sub, str) and _SHOPPER_ID_RE.fullmatch(sub) and isinstance(masked, str) and len(masked) <= 40):
+    if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
         log.info("shopper token refused: bad sub or phone claim")
         raise Unauthorized()
     return Shopper(shopper_id=sub, phone_masked=masked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters import models
+from chalicelib.adapters import models, tables
 from chalicelib.config import Settings
 
 
@@ -17,5 +17,5 @@ def store():
         # and a test that reaches DynamoDB without a store fails either way.
         settings = Settings(table_prefix="fn")
         models.bind(settings)
-        models.create_tables()
+        tables.create_tables()
         yield settings

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 
 import pytest
@@ -17,8 +16,7 @@ from chalicelib.domain import codes
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import CodeInvalid
 from chalicelib.adapters.models import Batch, CodeState, Counter
-from chalicelib.adapters.storage import get_keyring
-from tests.support import VALID_CAMPAIGN
+from chalicelib.adapters.secrets import get_keyring
 
 
 @pytest.fixture

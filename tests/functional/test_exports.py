@@ -21,11 +21,11 @@ from PIL import Image
 from app import app, export_worker
 from chalicelib.services import batches, exports
 from chalicelib.domain import codes
-from chalicelib.adapters import models, storage
+from chalicelib.adapters import aws, models, s3, sqs, tables
 from chalicelib.rendering import printfiles, qr
 from chalicelib.config import Settings, get_settings
 from chalicelib.adapters.models import Batch, Export
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from tests.support import empty_queue
 from scripts.export_worker import poll_once
 
@@ -40,28 +40,28 @@ def store():
     with mock_aws():
         settings = Settings(table_prefix=f"fn-exports-{uuid.uuid4().hex[:8]}")
         models.bind(settings)
-        models.create_tables()
-        storage._queue_url.cache_clear()
-        storage.client("s3").create_bucket(Bucket=get_settings().export_bucket)
-        storage.client("sqs").create_queue(QueueName=get_settings().export_queue_name)
+        tables.create_tables()
+        sqs._queue_url.cache_clear()
+        aws.client("s3").create_bucket(Bucket=get_settings().export_bucket)
+        aws.client("sqs").create_queue(QueueName=get_settings().export_queue_name)
         try:
             yield settings
         finally:
-            storage._queue_url.cache_clear()
+            sqs._queue_url.cache_clear()
             models.bind(get_settings())
 
 
 @pytest.fixture
 def queue(store):
     """The export queue, empty: the bucket and queue are named by the process settings."""
-    return empty_queue(storage.export_queue_url())
+    return empty_queue(sqs.export_queue_url())
 
 
 @pytest.fixture
 def small_parts(monkeypatch):
     """Tiny S3 parts, here and in moto, so a few hundred codes exercise every join path."""
-    monkeypatch.setattr(storage, "MIN_PART_BYTES", 1024)
-    monkeypatch.setattr(storage, "PART_BYTES", 2048)
+    monkeypatch.setattr(s3, "MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(s3, "PART_BYTES", 2048)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
 
 
@@ -79,7 +79,7 @@ def mint(api, campaign, quantity: int, brand: str = "brand-a") -> dict:
 def drain(queue_url: str, *, duplicate: bool = False, limit: int = 500) -> int:
     """Run the worker as Lambda would until the queue is empty; `duplicate` delivers every
     message a second time after it succeeded, as SQS may."""
-    sqs = storage.client("sqs")
+    sqs = aws.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     handled = 0
     for _ in range(limit):
@@ -112,7 +112,7 @@ def download(api, export_id: str) -> tuple[dict, bytes]:
     # The URL names a key of the export bucket; read it through the same mocked S3.
     key = f"exports/{export_id}/{export['file_name']}"
     assert f"/{key}" in url.split("?")[0]
-    body = storage.client("s3").get_object(Bucket=get_settings().export_bucket, Key=key)["Body"].read()
+    body = aws.client("s3").get_object(Bucket=get_settings().export_bucket, Key=key)["Body"].read()
     assert len(body) == export["size_bytes"]
     return export, body
 
@@ -222,7 +222,7 @@ def test_bad_export_requests_name_the_field_and_write_nothing(api, campaign, que
     message = json.loads(api.call("POST", f"/v1/batches/{batch['batch_id']}/exports", {"format": "docx"}).body)
     assert message["error"]["message"] == "format: Must be one of 'csv', 'svg-zip', 'png-zip' or 'pdf'."
     assert [e for e in Export.scan() if e.batch_id == batch["batch_id"]] == []
-    assert storage.client("sqs").receive_message(QueueUrl=queue).get("Messages") is None
+    assert aws.client("sqs").receive_message(QueueUrl=queue).get("Messages") is None
 
 
 def test_exports_belong_to_the_batch_brand_and_writers(api, campaign, queue):
@@ -268,7 +268,7 @@ def test_progress_counts_chunks_and_the_join(api, campaign, queue, small_parts, 
     chunked(monkeypatch, csv=50)
     batch = mint(api, campaign, 200)
     export_id = api.json("POST", f"/v1/batches/{batch['batch_id']}/exports", {"format": "csv"}, expect=202)["export_id"]
-    sqs = storage.client("sqs")
+    sqs = aws.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     poll_once(sqs, queue, export_worker, queue_arn=arn, region="us-east-1", wait_seconds=0)  # the plan
     poll_once(sqs, queue, export_worker, queue_arn=arn, region="us-east-1", wait_seconds=0)  # chunk 0
@@ -288,7 +288,7 @@ def test_a_failing_chunk_is_retried_then_fails_the_export(api, campaign, queue, 
             exports.handle_message(message, attempt=attempt)
         assert api.json("GET", f"/v1/exports/{export_id}")["status"] == "running"
     # Nothing half-written is left behind: the part upload was aborted each time.
-    s3 = storage.client("s3")
+    s3 = aws.client("s3")
     assert s3.list_multipart_uploads(Bucket=get_settings().export_bucket).get("Uploads", []) == []
     with pytest.raises(ZeroDivisionError):
         exports.handle_message(message, attempt=exports.MAX_RECEIVES)
@@ -301,7 +301,7 @@ def test_a_failed_delivery_is_retried_soon_not_after_the_visibility_timeout(api,
     batch = mint(api, campaign, 10)
     export_id = api.json("POST", f"/v1/batches/{batch['batch_id']}/exports", {"format": "csv"}, expect=202)["export_id"]
     delays = []
-    monkeypatch.setattr(storage, "change_visibility", lambda handle, seconds: delays.append((handle, seconds)))
+    monkeypatch.setattr(sqs, "change_visibility", lambda handle, seconds: delays.append((handle, seconds)))
     monkeypatch.setattr(exports, "_plan", lambda export: 1 / 0)
     for attempt in (1, 2, 3):
         with pytest.raises(ZeroDivisionError):

@@ -7,10 +7,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.services import batches, campaigns, scans
+from chalicelib.adapters import records
+from chalicelib.views import wallet as wallet_view
 from chalicelib.domain import codes
 from chalicelib.domain.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
 from chalicelib.adapters.models import CodeState, Participant
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from tests.support import VALID_CAMPAIGN
 
 BRAND = "brand-a"
@@ -20,7 +22,7 @@ IP = "203.0.113.7"
 @pytest.fixture
 def running(store):
     """An active campaign (window around now) with one active batch of 50 codes."""
-    scans.clear_cache()
+    records.clear_cache()
 
     def make(rules=None, quantity=50, batch_status="active"):
         body = copy.deepcopy(VALID_CAMPAIGN)
@@ -34,7 +36,7 @@ def running(store):
             batches.change_batch_status(BRAND, batch["batch_id"], "op", {"status": "active"})
         if batch_status == "void":
             batches.change_batch_status(BRAND, batch["batch_id"], "op", {"status": "void"})
-        scans.clear_cache()
+        records.clear_cache()
         codes_ = [codes.mint_code(get_keyring(), batch["batch_number"], s) for s in range(quantity)]
         return campaign, batch, codes_
     return make
@@ -84,7 +86,7 @@ def test_inactive_batch_and_stopped_campaign(running):
         _claim("shp_a", codes_[0])
     campaign2, _, codes2 = running()
     campaigns.change_campaign_status(BRAND, campaign2["campaign_id"], "op", {"status": "paused"})
-    scans.clear_cache()
+    records.clear_cache()
     with pytest.raises(CampaignNotRunning):
         _claim("shp_a", codes2[0])
     assert Participant.count() == 0
@@ -131,13 +133,13 @@ def test_wallet_lists_balances_and_history(running):
     campaign, _, codes_ = running()
     for code in codes_[:3]:
         _claim("shp_w", code)
-    wallet = scans.wallet("shp_w")
+    wallet = wallet_view.wallet("shp_w")
     assert wallet["campaigns"] == [{"campaign_id": campaign["campaign_id"], "points": 30, "entries": 3, "claims": 3}]
     assert len(wallet["history"]) == 3 and wallet["next_cursor"] is None
-    assert scans.wallet("shp_nobody") == {"campaigns": [], "history": [], "next_cursor": None}
+    assert wallet_view.wallet("shp_nobody") == {"campaigns": [], "history": [], "next_cursor": None}
     pages, cursor = [], None
     while True:
-        page = scans.wallet("shp_w", limit="2", cursor=cursor)
+        page = wallet_view.wallet("shp_w", limit="2", cursor=cursor)
         pages.append([h["claimed_at"] for h in page["history"]])
         cursor = page["next_cursor"]
         if not cursor:
@@ -146,7 +148,7 @@ def test_wallet_lists_balances_and_history(running):
     assert len(flat) == 3 and flat == sorted(flat, reverse=True) and len(pages[0]) == 2
     from chalicelib.domain.errors import InvalidInput
     with pytest.raises(InvalidInput):
-        scans.wallet("shp_w", cursor="bm9wZQ")
+        wallet_view.wallet("shp_w", cursor="bm9wZQ")
 
 
 @pytest.mark.parametrize("body", [{}, {"code": 5}, {"code": ""}, {"code": "X", "points": 100}])
@@ -158,7 +160,7 @@ def test_bad_scan_bodies(running, body):
 
 
 def test_secret_instant_wins_award_exactly_the_allocated_codes(store):
-    scans.clear_cache()
+    records.clear_cache()
     now = datetime.now(timezone.utc)
     body = {**copy.deepcopy(VALID_CAMPAIGN), "starts_at": (now - timedelta(days=1)).isoformat(),
             "ends_at": (now + timedelta(days=30)).isoformat(), "rules": {"points_per_scan": 1},
@@ -186,7 +188,7 @@ def test_odds_prizes_stop_at_their_stock(running):
     campaign, _, codes_ = running(rules={"points_per_scan": 3})
     prize = {"name": "Sticker", "quantity": 4, "odds_per_million": 1_000_000}
     updated = campaigns.update_campaign(BRAND, campaign["campaign_id"], "op", {"prizes": [prize]})
-    scans.clear_cache()
+    records.clear_cache()
     results = [_claim(f"shp_{i}", code) for i, code in enumerate(codes_[:10])]
     assert sum(1 for r in results if r["prize"]) == 4
     assert all(r["points"] == 3 for r in results), "a scan past the stock still grants its points"

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from chalicelib.domain import codes
 from chalicelib.services import scans
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters import records
+from chalicelib.adapters.secrets import get_keyring
 from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
 
@@ -15,7 +16,7 @@ def test_demo_seed_gives_a_working_scan_url_once(store):
     assert url and "/S/" in url
     code = url.rsplit("/", 1)[1]
     codes.parse_code(code, get_keyring())
-    scans.clear_cache()
+    records.clear_cache()
     grant = scans.claim_code("shp_demo", "192.0.2.1", {"code": code})
     assert grant["result"] == "granted" and grant["points"] == 10
     # Once claimed, the banner offers the next unclaimed code instead.
@@ -23,7 +24,8 @@ def test_demo_seed_gives_a_working_scan_url_once(store):
 
 
 def test_demo_seed_leaves_scans_for_the_dashboard(store):
-    from chalicelib.services import stats_aggregator as stats
+    from chalicelib.services import reconcile
+    from chalicelib.views import stats
     from scripts.seed import DEMO_SCANS
     from scripts.stats_worker import drain
 
@@ -32,4 +34,4 @@ def test_demo_seed_leaves_scans_for_the_dashboard(store):
     totals = stats.campaign_stats(DEMO_BRAND, campaign["campaign_id"])
     assert totals["participants"]["unique"] == len(DEMO_SCANS)
     assert totals["scans"]["granted"] == sum(packs for _, packs in DEMO_SCANS)
-    assert stats.reconcile(campaign["campaign_id"]).clean
+    assert reconcile.reconcile(campaign["campaign_id"]).clean

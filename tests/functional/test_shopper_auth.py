@@ -19,13 +19,14 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
 from openapi_schema_validator import OAS31Validator
 
-from chalicelib.adapters import models, sms, storage
+from chalicelib.adapters import models, secrets, sms
 from chalicelib.services import shoppers
+from chalicelib.domain import phones
 from chalicelib.services.auth import authenticate_operator
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.errors import InvalidInput, LimitReached, Unauthorized
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
-from chalicelib.adapters.storage import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from tests.functional.test_openapi import SPEC
 from tests.support import operator_token, shopper_token
 
@@ -155,7 +156,7 @@ def test_shopper_tokens_are_refused_on_operator_routes(api, campaign):
 
 def _signed(claims: dict, key: str, algorithm: str = "HS256") -> str:
     now = int(time.time())
-    base = {"sub": shoppers.shopper_id_for("0" * 64), "phone": MASKED, "aud": "qr-campaigns-shopper",
+    base = {"sub": phones.shopper_id_for("0" * 64), "phone": MASKED, "aud": "qr-campaigns-shopper",
             "iss": "qr-campaigns-local", "iat": now, "exp": now + 600}
     base.update(claims)
     return jwt.encode({k: v for k, v in base.items() if v is not None}, key, algorithm=algorithm)
@@ -199,7 +200,7 @@ def test_five_wrong_tries_spend_the_code(api, outbox):
     # Even the right code is refused now, and nothing was created.
     error = sign_in(api, code, expect=400)["error"]
     assert (error["code"], error["field"]) == ("otp_tries_exceeded", "otp")
-    assert OtpChallenge.get(shoppers.phone_hash(E164, get_phone_hash_pepper())).tries == 5
+    assert OtpChallenge.get(phones.phone_hash(E164, get_phone_hash_pepper())).tries == 5
     assert list(ShopperAccount.scan()) == []
     # A new code starts again with five tries.
     ask(api)
@@ -364,7 +365,7 @@ def test_secrets_come_from_ssm_once_per_container(monkeypatch):
             reads.append(Name)
             return {"Parameter": {"Value": parameters[Name]}}
 
-    monkeypatch.setattr(storage, "client", lambda service: Ssm())
+    monkeypatch.setattr(secrets, "client", lambda service: Ssm())
     aws = Settings.from_environ({"STAGE": "test", "SHOPPER_JWT_SECRET_PARAMETER": f"{prefix}/shopper-jwt-secret",
                                  "PHONE_HASH_PEPPER_PARAMETER": f"{prefix}/phone-hash-pepper"})
     for _ in range(3):

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.services import scans, shoppers, stats_aggregator as stats
+from chalicelib.services import reconcile, scans, shoppers
+from chalicelib.domain import phones
+from chalicelib.views import stats
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import AlreadyClaimed, CodeNotActive
 from chalicelib.adapters.models import CodeState, StatShard
-from chalicelib.adapters.storage import get_phone_hash_pepper
+from chalicelib.adapters.secrets import get_phone_hash_pepper
 from scripts.stats_worker import drain
 from tests.functional.test_scans import running  # noqa: F401 - fixture
 
@@ -24,7 +26,7 @@ ROUTES = ("/stats", "/stats/timeseries", "/stats/batches", "/stats/participants"
 def _shopper(phone: str) -> str:
     """A signed-up shopper as sign-in leaves it: hashed, masked and sealed phone."""
     settings = get_settings()
-    number = shoppers.normalise_phone(phone, settings.phone_regions)
+    number = phones.normalise_phone(phone, settings.phone_regions)
     return shoppers.record_account(number, get_phone_hash_pepper(settings), datetime.now(timezone.utc))
 
 
@@ -173,7 +175,7 @@ def test_claim_records_carry_what_recounting_needs(api, played):
     assert [c.nth for c in claims] == [1, 2, 3]
     assert claims[1].prev_claim_at == claims[0].changed_at and claims[2].first_claim_at == claims[0].changed_at
     assert all(c.counted and c.timezone == "Asia/Ho_Chi_Minh" for c in claims)
-    assert stats.reconcile(campaign_id).clean
+    assert reconcile.reconcile(campaign_id).clean
 
 
 def test_statistics_answers_match_the_openapi_schemas(api, played):

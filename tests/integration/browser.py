@@ -18,8 +18,9 @@ from typing import Any, Iterator, Sequence
 
 import pytest
 
-from chalicelib.services import batches, campaigns, scans
-from chalicelib.adapters import models
+from chalicelib.services import batches, campaigns
+from chalicelib.adapters import records
+from chalicelib.adapters import models, tables
 from chalicelib.config import Settings, get_settings
 from scripts.dynamodb_local import (
     AWS_ENV_TO_CLEAR,
@@ -98,14 +99,14 @@ def stage_tables(ddb_local: str) -> Iterator[Settings]:
     })
     models.bind(settings)
     try:
-        created = models.create_tables()
+        created = tables.create_tables()
         if len(created) != len(models.ALL_MODELS):
             pytest.fail(f"{STAGE_TABLE_PREFIX}-* tables already existed on {ddb_local}: another test left them",
                         pytrace=False)
         yield settings
     finally:
         try:
-            models.delete_tables()
+            tables.delete_tables()
         finally:
             models.bind(get_settings())
 
@@ -127,7 +128,7 @@ def seed_active_campaign(brand: str, name: str, *batch_bodies: dict) -> tuple[st
         batch = batches.mint_batch(brand, campaign_id, "op", batch_body)
         batches.change_batch_status(brand, batch["batch_id"], "op", {"status": "active"})
         numbers.append(batch["batch_number"])
-    scans.clear_cache()
+    records.clear_cache()
     return campaign_id, numbers
 
 

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from chalicelib.adapters import models
+from chalicelib.adapters import models, tables
 from chalicelib.config import Settings
 from scripts import dynamodb_local
 
@@ -58,11 +58,11 @@ def _tables_of(settings: Settings) -> Iterator[Settings]:
     saved = [(model, dict(vars(model.Meta))) for model in models.ALL_MODELS]
     models.bind(settings)
     try:
-        models.create_tables()
+        tables.create_tables()
         yield settings
     finally:
         try:
-            models.delete_tables()
+            tables.delete_tables()
         finally:
             for model, meta in saved:
                 for name in set(vars(model.Meta)) - set(meta):

@@ -14,7 +14,7 @@ from chalicelib.services import scans
 from chalicelib.services.auth import issue_operator_token
 from chalicelib.config import Settings
 from chalicelib.domain.errors import DomainError
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from scripts.stats_worker import drain
 from tests.integration.browser import (WAIT_SECONDS, BrowserSession, ChaliceLocal, chromium, http_get,
                                        seed_active_campaign)

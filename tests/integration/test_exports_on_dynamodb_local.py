@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from app import export_worker
 from chalicelib.services import batches, campaigns, exports
-from chalicelib.adapters import storage
+from chalicelib.adapters import aws, s3, sqs
 from chalicelib.config import get_settings
 from chalicelib.adapters.models import Batch, Export
 from scripts.dynamodb_local import HOST, free_port
@@ -40,30 +40,30 @@ def local_aws(ddb_settings):
         patch.setenv("S3_ENDPOINT", endpoint)
         patch.setenv("SQS_ENDPOINT", endpoint)
         get_settings.cache_clear()
-        storage._queue_url.cache_clear()
+        sqs._queue_url.cache_clear()
         settings = get_settings()
-        storage.client("s3").create_bucket(Bucket=settings.export_bucket)
-        storage.client("sqs").create_queue(QueueName=settings.export_queue_name,
+        aws.client("s3").create_bucket(Bucket=settings.export_bucket)
+        aws.client("sqs").create_queue(QueueName=settings.export_queue_name,
                                            Attributes={"VisibilityTimeout": "900"})
         try:
             yield settings
         finally:
             server.stop()
             get_settings.cache_clear()
-            storage._queue_url.cache_clear()
+            sqs._queue_url.cache_clear()
     get_settings.cache_clear()
 
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    monkeypatch.setattr(storage, "MIN_PART_BYTES", 1024)
-    monkeypatch.setattr(storage, "PART_BYTES", 2048)
+    monkeypatch.setattr(s3, "MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(s3, "PART_BYTES", 2048)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
 
 
 @pytest.fixture
 def queue_url(local_aws):
-    return empty_queue(storage.export_queue_url())
+    return empty_queue(sqs.export_queue_url())
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def _batch(quantity: int) -> Batch:
 
 
 def _chunk_messages(queue_url: str) -> list[str]:
-    sqs = storage.client("sqs")
+    sqs = aws.client("sqs")
     bodies = []
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
         for message in messages:
@@ -123,7 +123,7 @@ def _deliver(bodies: list[str], threads: int = 12) -> int:
 
 def _file(export_id: str) -> bytes:
     export = Export.get(export_id)
-    return b"".join(storage.read_object(export.s3_key))
+    return b"".join(s3.read_object(export.s3_key))
 
 
 def _start(batch: Batch, fmt: str, queue_url: str) -> tuple[str, list[str]]:
@@ -180,8 +180,8 @@ def test_a_crashed_finisher_is_replaced_once_its_lease_runs_out(local_aws, queue
     for body in chunk_bodies:
         exports.handle_message(body)
     monkeypatch.undo()
-    monkeypatch.setattr(storage, "MIN_PART_BYTES", 1024)
-    monkeypatch.setattr(storage, "PART_BYTES", 2048)
+    monkeypatch.setattr(s3, "MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(s3, "PART_BYTES", 2048)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
     # A worker took the lease and died without a trace (Lambda timeout, out of memory).
     export = Export.get(export_id, consistent_read=True)
@@ -198,7 +198,7 @@ def test_a_crashed_finisher_is_replaced_once_its_lease_runs_out(local_aws, queue
 def test_local_poller_runs_the_lambda_handler_and_keeps_failed_messages(local_aws, queue_url, small_parts,
                                                                        monkeypatch):
     monkeypatch.setitem(exports.FORMATS, "png-zip", exports.ExportFormat("png-zip", "png.zip", "application/zip", 10))
-    sqs = storage.client("sqs")
+    sqs = aws.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     batch = _batch(25)
     export_id = exports.request_export(BRAND, batch.batch_id, "user-1", {"format": "png-zip"})["export_id"]

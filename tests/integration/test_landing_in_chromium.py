@@ -5,7 +5,7 @@ import pytest
 
 from chalicelib.domain import codes
 from chalicelib.config import Settings
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from tests.integration.browser import BrowserSession, ChaliceLocal, chromium, http_get, seed_active_campaign
 from tests.integration.browser import server, stage_tables  # noqa: F401 - fixtures
 

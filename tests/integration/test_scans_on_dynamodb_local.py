@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib.services import scans
+from chalicelib.adapters import records
+from chalicelib.domain import claims
 from chalicelib.domain.errors import AlreadyClaimed, ServiceBusy
 from chalicelib.adapters.models import CodeState, Participant
 from tests.functional.test_scans import (  # noqa: F401 - the same domain tests, on the real engine
@@ -22,7 +24,7 @@ from tests.functional.test_scans import (  # noqa: F401 - the same domain tests,
 @pytest.fixture
 def generous_limits(monkeypatch):
     # The race is the subject here, not the abuse limits.
-    monkeypatch.setattr(scans, "LIMITS", scans.ScanLimits(per_shopper_per_minute=10**6, per_ip_per_minute=10**6))
+    monkeypatch.setattr(claims, "LIMITS", claims.ScanLimits(per_shopper_per_minute=10**6, per_ip_per_minute=10**6))
 
 
 def _attempt(shopper, code):
@@ -73,7 +75,7 @@ def test_a_pool_of_five_under_200_concurrent_winning_scans_awards_exactly_five(r
 
     campaigns.update_campaign("brand-a", campaign["campaign_id"], "op",
                               {"prizes": [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]})
-    scans.clear_cache()
+    records.clear_cache()
     with ThreadPoolExecutor(max_workers=48) as pool:
         outcomes = list(pool.map(lambda i: _attempt(f"shp_{i:03d}", codes_[i]), range(200)))
     granted = [body for result, body in outcomes if result == "granted"]
@@ -131,7 +133,7 @@ def every_third_transaction_fails(fault: str, calls: dict):
 
 @pytest.mark.parametrize("fault", ["conflict", "throttle", "timeout_after_commit"])
 def test_faults_on_every_third_transaction_lose_and_double_nothing(running, generous_limits, fault):
-    from chalicelib.adapters.models import transaction_connection
+    from chalicelib.adapters.dynamo import transaction_connection
 
     campaign, _, codes_ = running(quantity=60, rules={"points_per_scan": 5, "entries_per_scan": 1})
     client = transaction_connection().client

@@ -4,11 +4,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.services import shoppers
+from chalicelib.domain import phones
 from chalicelib.adapters import sms
 from chalicelib.domain.errors import DomainError
 from chalicelib.adapters.models import OtpChallenge, RateCounter
 from chalicelib.adapters.limits import window_key
-from chalicelib.adapters.storage import get_phone_hash_pepper
+from chalicelib.adapters.secrets import get_phone_hash_pepper
 from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and tests, on the real engine
     E164,
     PHONE,
@@ -41,7 +42,7 @@ def _parallel(calls, workers=20):
 
 
 def _hashed(settings) -> str:
-    return shoppers.phone_hash(E164, get_phone_hash_pepper(settings))
+    return phones.phone_hash(E164, get_phone_hash_pepper(settings))
 
 
 def test_concurrent_wrong_guesses_spend_exactly_the_five_tries(settings):

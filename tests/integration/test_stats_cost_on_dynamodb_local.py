@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import zoneinfo
 from collections import Counter as Tally
+import time
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.domain import codes
-from chalicelib.services import scans, stats_aggregator as stats
+from chalicelib.domain import clock, codes
+from chalicelib.services import reconcile, scans, stats_aggregator
+from chalicelib.domain import statistics
+from chalicelib.views import stats
+from chalicelib.adapters import models
 from chalicelib.adapters.models import Campaign, CodeState, Participant
-from chalicelib.adapters.storage import get_keyring
+from chalicelib.adapters.secrets import get_keyring
 from scripts.stats_worker import drain
 from tests.stats_scale import ReadMeter, active_campaign, load_claims, plan_claims
 
@@ -27,11 +31,11 @@ BRAND = "brand-a"
 # Per-scan odds, so both campaigns have awarded from both pools: the same two prize counters to read.
 PRIZES = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
           {"name": "Phone", "quantity": 20, "odds_per_million": 20_000}]
-# With this seed each of A's 8 leaderboard shards holds at least stats.TOP participants (the
+# With this seed each of A's 8 leaderboard shards holds at least statistics.TOP participants (the
 # test checks it), so the leaderboard reads TOP items per shard in A as in B. A campaign with
 # fewer participants reads fewer: the cost is capped, not fixed.
 SEED = 2
-STAT_KEYS_PER_DAY = stats.CLAIM_SHARDS + stats.REFUSAL_SHARDS
+STAT_KEYS_PER_DAY = statistics.CLAIM_SHARDS + statistics.REFUSAL_SHARDS
 
 
 def _make_campaign(*, start: datetime, quantity: int, prizes: list | None = None, rules: dict | None = None):
@@ -45,7 +49,7 @@ def _measure(api, meter: ReadMeter, path: str, expect: int = 200) -> tuple[int, 
     meter.reset()
     api.json("GET", path, expect=expect, role="viewer")
     assert meter.unseen == 0, "a DynamoDB call went through a client the meter does not watch"
-    return meter.items_by_table.get(stats.StatShard.Meta.table_name, 0), meter.items, dict(meter.calls)
+    return meter.items_by_table.get(models.StatShard.Meta.table_name, 0), meter.items, dict(meter.calls)
 
 
 def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
@@ -65,7 +69,7 @@ def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
         histogram = stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]
         assert sum(row["participants"] for row in histogram) == claims // 5
     shard_sizes = Tally(p.rank_shard for p in Participant.query(small["campaign_id"]))
-    assert len(shard_sizes) == stats.RANK_SHARDS and min(shard_sizes.values()) >= stats.TOP, shard_sizes
+    assert len(shard_sizes) == statistics.RANK_SHARDS and min(shard_sizes.values()) >= statistics.TOP, shard_sizes
 
     today = now.astimezone(zoneinfo.ZoneInfo(Campaign.get(BRAND, small["campaign_id"]).timezone)).date()
     # Whole local days only (the first and the current day of the load are partial).
@@ -91,7 +95,7 @@ def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
         assert cost[name, "A"][2] == cost[name, "B"][2], (name, cost[name, "A"], cost[name, "B"])
     # Each reads the campaign, the 12 total shards, and (participants) TOP per rank shard and TOP accounts.
     assert cost["stats", "B"][0] == STAT_KEYS_PER_DAY
-    assert cost["participants", "B"][1] == 1 + STAT_KEYS_PER_DAY + stats.RANK_SHARDS * stats.TOP + stats.TOP
+    assert cost["participants", "B"][1] == 1 + STAT_KEYS_PER_DAY + statistics.RANK_SHARDS * statistics.TOP + statistics.TOP
 
     # The time series reads one item per day and shard of the range: at most days x 12 at any
     # number of claims, fewer for fewer days. B has every shard of every whole day; A, with
@@ -114,18 +118,18 @@ def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
             meter.reset()
             response = api.call("GET", f"/v1/campaigns/{big['campaign_id']}/stats/timeseries?{query}", role="viewer")
             assert response.status_code == 400 and '"to"' in response.body.decode(), response.body
-            assert meter.items_by_table.get(stats.StatShard.Meta.table_name, 0) == 0
+            assert meter.items_by_table.get(models.StatShard.Meta.table_name, 0) == 0
             assert meter.calls.get("Query", 0) == 0
 
 
-class _Clock(datetime):
-    """`datetime` whose now() is set by the test: real claims at the instants a plan gives."""
+class _Clock:
+    """The instant the code under test sees as now, set by the test: real claims at a plan's instants."""
 
     at: datetime | None = None
 
     @classmethod
-    def now(cls, tz=None):
-        return cls.at.astimezone(tz) if tz else cls.at
+    def epoch(cls) -> float:
+        return cls.at.timestamp()
 
 
 def _without_ids(value, ids: dict[str, str]):
@@ -157,17 +161,17 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     assert sum(1 for c in plan.claims if c.prize_id) == 3
 
     # The real path, at the plan's instants.
-    monkeypatch.setattr(scans, "datetime", _Clock)
     model = Campaign.get(BRAND, real["campaign_id"])
-    for claim in plan.claims:
-        _Clock.at = claim.at
-        code = codes.mint_code(get_keyring(), real_batch["batch_number"], claim.serial)
-        answer = scans.claim_code(claim.shopper_id, "198.51.100.20", {"code": code})
-        assert answer["result"] == "granted" and not answer["replay"]
+    with clock.replaced(_Clock.epoch, steady=time.monotonic):
+        for claim in plan.claims:
+            _Clock.at = claim.at
+            code = codes.mint_code(get_keyring(), real_batch["batch_number"], claim.serial)
+            answer = scans.claim_code(claim.shopper_id, "198.51.100.20", {"code": code})
+            assert answer["result"] == "granted" and not answer["replay"]
     for kind, at, _ in plan.refusals:
-        stats.record_refusal(model, kind, at)
+        stats_aggregator.record_refusal(model, kind, at)
     assert drain() >= 60
-    report = stats.reconcile(real["campaign_id"])
+    report = reconcile.reconcile(real["campaign_id"])
     assert (report.claims, report.pending, report.clean) == (60, 0, True), report.differences[:5]
 
     # The loader, the same shape of claims on the other campaign.
@@ -197,7 +201,7 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     # Every counter, summed over shards, claim and refusal counters alike.
     def counters(campaign_id):
         summed: dict[str, dict[str, int]] = {}
-        for item in stats._stat_items(campaign_id, "a", "zz"):
+        for item in stats.stat_items(campaign_id, "a", "zz"):
             key = item["stat_key"]["S"].rsplit("#", 1)[0]
             for name, attribute in item.items():
                 if name not in ("campaign_id", "stat_key"):

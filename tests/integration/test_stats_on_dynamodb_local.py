@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.services import scans, stats_aggregator as stats
+from chalicelib.services import reconcile, scans, stats_aggregator
+from chalicelib.views import stats
 from chalicelib.domain.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
-from chalicelib.adapters.models import CodeState, Participant, transaction_connection
+from chalicelib.adapters.models import CodeState, Participant
+from chalicelib.adapters.dynamo import transaction_connection
 from scripts.stats_worker import drain, feeder_for
 from tests.functional.test_scans import BRAND, running  # noqa: F401 - fixture
 from tests.integration.test_scans_on_dynamodb_local import every_third_transaction_fails, generous_limits  # noqa: F401
@@ -40,7 +42,7 @@ def _concurrent_run(codes_: list[str], shoppers: int = 16, scans_per_shopper: in
 
 
 def _assert_counters_match_claims(campaign_id: str, outcomes: Tally, *, answers_lost: bool = False) -> dict:
-    report = stats.reconcile(campaign_id)
+    report = reconcile.reconcile(campaign_id)
     assert report.pending == 0, "claims left uncounted after the stream drained"
     assert report.clean, report.differences[:10]
     claims = [c for c in CodeState.scan() if c.state == "claimed"]
@@ -94,7 +96,7 @@ def test_faults_in_claims_and_in_the_aggregator_change_no_count(running, generou
 
     if fault == "handler_crash":
         # The aggregator dies after counting part of each batch: the batch comes again.
-        real = stats._count_group
+        real = stats_aggregator._count_group
         seen = {"groups": 0, "crashes": 0}
 
         def crash_after_some(group):
@@ -105,8 +107,8 @@ def test_faults_in_claims_and_in_the_aggregator_change_no_count(running, generou
                 raise RuntimeError("the handler died mid-batch")
             return counted + real(group)
 
-        stats._count_group = crash_after_some
-        stats._TX_ITEMS, saved_limit = 12, stats._TX_ITEMS
+        stats_aggregator._count_group = crash_after_some
+        stats_aggregator.TX_ITEMS, saved_limit = 12, stats_aggregator.TX_ITEMS
     else:
         client.meta.events.register("before-send.dynamodb.TransactWriteItems", inject)
     try:
@@ -115,7 +117,7 @@ def test_faults_in_claims_and_in_the_aggregator_change_no_count(running, generou
         feeder.drain()
     finally:
         if fault == "handler_crash":
-            stats._count_group, stats._TX_ITEMS = real, saved_limit
+            stats_aggregator._count_group, stats_aggregator.TX_ITEMS = real, saved_limit
         else:
             client.meta.events.unregister("before-send.dynamodb.TransactWriteItems", inject)
     if fault == "handler_crash":
@@ -131,10 +133,10 @@ def test_faults_in_claims_and_in_the_aggregator_change_no_count(running, generou
 def test_reconcile_counts_claims_the_stream_has_not_delivered_yet(running, generous_limits):
     campaign, _, codes_ = running(quantity=20, rules=RULES)
     outcomes = Tally(_scan(f"shp_{i % 4}", code) for i, code in enumerate(codes_))
-    before = stats.reconcile(campaign["campaign_id"])
+    before = reconcile.reconcile(campaign["campaign_id"])
     assert (before.pending, before.claims, before.clean) == (20, 20, True)
     assert stats.campaign_stats(BRAND, campaign["campaign_id"])["scans"]["granted"] == 0
-    after = stats.reconcile(campaign["campaign_id"], count_pending=True)
+    after = reconcile.reconcile(campaign["campaign_id"], count_pending=True)
     assert (after.pending, after.claims, after.clean) == (0, 20, True)
     drain()  # the stream's late delivery finds every claim counted
     _assert_counters_match_claims(campaign["campaign_id"], outcomes)
@@ -145,16 +147,16 @@ def test_reconcile_reports_and_fixes_a_drifted_counter(running, generous_limits)
     outcomes = Tally(_scan("shp_a" if i % 2 else "shp_b", code) for i, code in enumerate(codes_[:6]))
     drain()
     transaction_connection().client.update_item(
-        **stats._add_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5}))
-    report = stats.reconcile(campaign["campaign_id"])
+        **stats_aggregator.counter_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5}))
+    report = reconcile.reconcile(campaign["campaign_id"])
     assert sorted((item, name) for item, name, _, _ in report.differences) == [("total", "granted"), ("total", "points")]
-    assert stats.reconcile(campaign["campaign_id"], fix=True).differences
+    assert reconcile.reconcile(campaign["campaign_id"], fix=True).differences
     _assert_counters_match_claims(campaign["campaign_id"], outcomes)
 
 
 def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(ddb_local):
     """A dev stack's data directory from an earlier version is brought up to the models."""
-    from chalicelib.adapters import models
+    from chalicelib.adapters import tables
     from chalicelib.adapters.models import Participant
     from tests.integration.conftest import _settings, _tables_of
 
@@ -168,12 +170,12 @@ def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(d
             client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=schema["key_schema"],
                                 AttributeDefinitions=[a for a in schema["attribute_definitions"]
                                                       if a["AttributeName"] in {k["AttributeName"] for k in schema["key_schema"]}])
-        models.create_tables()
+        tables.create_tables()
         code_states = client.describe_table(TableName=CodeState.Meta.table_name)["Table"]
         assert code_states["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
         participants = client.describe_table(TableName=Participant.Meta.table_name)["Table"]
         assert {"by_rank", "by_shopper"} <= {i["IndexName"] for i in participants["GlobalSecondaryIndexes"]}
-        assert models.create_tables() == []  # a second run changes nothing
+        assert tables.create_tables() == []  # a second run changes nothing
 
 
 def test_the_reconcile_command_reports_zero_difference_and_exit_codes(running, generous_limits, capsys):
@@ -185,7 +187,7 @@ def test_the_reconcile_command_reports_zero_difference_and_exit_codes(running, g
     drain()
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 0
     assert "no difference" in capsys.readouterr().out
-    transaction_connection().client.update_item(**stats._add_update(campaign["campaign_id"], "total#1", {"entries": 1}))
+    transaction_connection().client.update_item(**stats_aggregator.counter_update(campaign["campaign_id"], "total#1", {"entries": 1}))
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 1
     assert "entries" in capsys.readouterr().out
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"], "--fix"]) == 0

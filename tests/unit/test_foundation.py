@@ -81,7 +81,7 @@ def test_bad_limits(value):
 
 
 def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
-    from chalicelib.adapters import storage
+    from chalicelib.adapters import secrets
     from chalicelib.domain.codes import Keyring, mint_code, parse_code
     from chalicelib.config import LOCAL_CODE_KEYRING
 
@@ -94,9 +94,9 @@ def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
 
     settings = Settings.from_environ({"STAGE": "prod", "CODE_KEYRING_PARAMETER": "/qr-campaigns/prod/code-keyring"})
     assert settings.code_keyring is None
-    monkeypatch.setattr(storage, "client", lambda service: FakeSsm())
-    keyring = storage._load_keyring(settings)
+    monkeypatch.setattr(secrets, "client", lambda service: FakeSsm())
+    keyring = secrets._load_keyring(settings)
     assert calls == [("/qr-campaigns/prod/code-keyring", True)]
     assert parse_code(mint_code(keyring, 3, 9), Keyring.from_config(LOCAL_CODE_KEYRING)).serial == 9
     with pytest.raises(RuntimeError):
-        storage._load_keyring(Settings.from_environ({"STAGE": "prod"}))
+        secrets._load_keyring(Settings.from_environ({"STAGE": "prod"}))

@@ -9,7 +9,7 @@ from chalicelib.services import shoppers
 from chalicelib.adapters import sms
 from chalicelib.config import LOCAL_JWT_SECRET, LOCAL_PHONE_HASH_PEPPER, LOCAL_SHOPPER_JWT_SECRET, Settings
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.services.shoppers import normalise_phone, phone_hash, shopper_id_for
+from chalicelib.domain.phones import normalise_phone, phone_hash, shopper_id_for
 
 PEPPER = "a-test-pepper-of-thirty-two-bytes-or-more"
 

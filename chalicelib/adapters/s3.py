@@ -1,90 +1,10 @@
-"""AWS clients and secrets, built lazily once per container so `import app` needs no AWS."""
+"""S3 access for print files: multipart writes with server-side joins, ranged reads, presigned downloads."""
 from __future__ import annotations
 
-import functools
+from chalicelib.adapters.aws import client
+from chalicelib.config import get_settings
 
-import boto3
-from botocore.config import Config
-
-from chalicelib.domain.codes import Keyring
-from chalicelib.config import Settings, get_settings
-
-__all__ = [
-    "get_keyring", "get_shopper_jwt_secret", "get_phone_hash_pepper", "client",
-    "MIN_PART_BYTES", "PART_BYTES", "MultipartWriter", "export_queue_url", "send_messages",
-    "put_object", "read_object", "presigned_get", "change_visibility",
-]
-
-
-def client(service: str):
-    """A boto3 client for `service` with standard retries and an explicit attempt count.
-
-    S3 and SQS honour the endpoint overrides of the settings (moto's server locally).
-    Cached per service and endpoint, so tests that move between endpoints get new clients.
-    """
-    settings = get_settings()
-    endpoint = {"s3": settings.s3_endpoint, "sqs": settings.sqs_endpoint}.get(service)
-    return _client(service, settings.region, endpoint, settings.dynamodb_max_attempts)
-
-
-@functools.lru_cache(maxsize=16)
-def _client(service: str, region: str, endpoint: str | None, max_attempts: int):
-    options: dict = {}
-    if service == "s3":
-        # Path-style addressing: a local endpoint has no per-bucket host names. The long
-        # read timeout covers UploadPartCopy, which answers only once the copy is done.
-        options = {"s3": {"addressing_style": "path" if endpoint else "virtual"}, "signature_version": "s3v4"}
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
-                    connect_timeout=2, read_timeout=60 if service == "s3" else 10, **options)
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
-
-
-def _load_keyring(settings: Settings) -> Keyring:
-    if settings.code_keyring:
-        return Keyring.from_config(settings.code_keyring)
-    if settings.code_keyring_parameter:
-        # A SecureString in SSM Parameter Store, read once per container: rotation adds
-        # a version there and new containers pick it up; old versions keep verifying.
-        response = client("ssm").get_parameter(Name=settings.code_keyring_parameter, WithDecryption=True)
-        return Keyring.from_config(response["Parameter"]["Value"])
-    raise RuntimeError("set CODE_KEYRING or CODE_KEYRING_PARAMETER: no code keys are configured")
-
-
-@functools.lru_cache(maxsize=1)
-def get_keyring() -> Keyring:
-    """The code MAC keyring of this process (the first call may read SSM)."""
-    return _load_keyring(get_settings())
-
-
-@functools.lru_cache(maxsize=8)
-def _secure_parameter(name: str) -> str:
-    # A SecureString in SSM Parameter Store, read once per container, like the keyring.
-    return client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-
-
-def _secret(value: str | None, parameter: str | None, variable: str) -> str:
-    secret = value or (_secure_parameter(parameter) if parameter else None)
-    if not secret:
-        raise RuntimeError(f"set {variable} or {variable}_PARAMETER: no secret is configured")
-    if len(secret.encode()) < 32:
-        # A short key makes tokens forgeable and phone hashes reversible by brute force.
-        raise RuntimeError(f"{variable} must be at least 32 bytes")
-    return secret
-
-
-def get_shopper_jwt_secret(settings: Settings | None = None) -> str:
-    """The HS256 key of shopper tokens (the first call in AWS may read SSM)."""
-    settings = settings or get_settings()
-    return _secret(settings.shopper_jwt_secret, settings.shopper_jwt_secret_parameter, "SHOPPER_JWT_SECRET")
-
-
-def get_phone_hash_pepper(settings: Settings | None = None) -> str:
-    """The HMAC key of phone hashes (the first call in AWS may read SSM)."""
-    settings = settings or get_settings()
-    return _secret(settings.phone_hash_pepper, settings.phone_hash_pepper_parameter, "PHONE_HASH_PEPPER")
-
-
-# --- S3: print files -------------------------------------------------------------------
+__all__ = ["MIN_PART_BYTES", "PART_BYTES", "MultipartWriter", "put_object", "read_object", "presigned_get"]
 
 MIN_PART_BYTES = 5 * 1024 * 1024
 """S3's floor for every part of a multipart upload but the last."""
@@ -272,35 +192,3 @@ def presigned_get(key: str, *, expires_seconds: int, file_name: str, content_typ
     )
 
 
-# --- SQS: export work ------------------------------------------------------------------
-
-
-def export_queue_url() -> str:
-    """The export queue's URL: from the settings in AWS, looked up by name locally."""
-    settings = get_settings()
-    if settings.export_queue_url:
-        return settings.export_queue_url
-    return _queue_url(settings.export_queue_name, settings.sqs_endpoint, settings.region)
-
-
-@functools.lru_cache(maxsize=8)
-def _queue_url(name: str, endpoint: str | None, region: str) -> str:
-    return client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
-
-
-def send_messages(bodies: list[str], queue_url: str | None = None) -> None:
-    """Send messages in batches of ten; raises if SQS refuses any of them."""
-    url = queue_url or export_queue_url()
-    sqs = client("sqs")
-    for first in range(0, len(bodies), 10):
-        entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[first:first + 10])]
-        response = sqs.send_message_batch(QueueUrl=url, Entries=entries)
-        if response.get("Failed"):
-            failed = response["Failed"][0]
-            raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {failed.get('Code')} {failed.get('Message')}")
-
-
-def change_visibility(receipt_handle: str, seconds: int, queue_url: str | None = None) -> None:
-    """Make a received message visible again after `seconds` (SQS caps it at 12 hours)."""
-    client("sqs").change_message_visibility(QueueUrl=queue_url or export_queue_url(), ReceiptHandle=receipt_handle,
-                                            VisibilityTimeout=max(0, min(int(seconds), 43_200)))

@@ -1,0 +1,129 @@
+"""Phone numbers of shoppers: reading what people type, masking, keyed hashes and sealing (no I/O)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Sequence
+
+import phonenumbers
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import CROCKFORD
+
+__all__ = ["Phone", "normalise_phone", "keyed_hash", "phone_hash", "seal_phone", "unseal_phone", "shopper_id_for"]
+
+# What a typed phone number may contain. Letters are refused up front: phonenumbers would
+# read them as keypad digits (1-800-FLOWERS), which no shopper means.
+_PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ().\-]+$")
+_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_VISIBLE_DIGITS = 3
+_MASK = "•"
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A mobile number in E.164 form, its region and the masked form that may be shown."""
+
+    e164: str
+    region: str
+    masked: str
+
+
+def _bad_phone(message: str) -> InvalidInput:
+    return InvalidInput(f"phone: {message}", field="phone", code="phone_invalid")
+
+
+def _mask(number: phonenumbers.PhoneNumber) -> str:
+    """The international form with every digit but the country code and the last three hidden."""
+    country = f"+{number.country_code}"
+    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country):]
+    hidden = sum(ch.isdigit() for ch in rest) - _VISIBLE_DIGITS
+    masked, seen = [], 0
+    for ch in rest:
+        if ch.isdigit():
+            masked.append(_MASK if seen < hidden else ch)
+            seen += 1
+        else:
+            masked.append(ch)
+    return country + "".join(masked)
+
+
+def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
+    """A mobile number of one of `regions`, from international or national input.
+
+    National input (no country code) is tried in each region in order, so a number valid
+    in both is read as the first region's. Raises InvalidInput naming `phone`.
+    """
+    value = unicodedata.normalize("NFKC", raw).strip() if isinstance(raw, str) else ""
+    if not value or len(value) > 32 or not _PHONE_CHARS_RE.fullmatch(value):
+        raise _bad_phone("Enter a mobile number using digits, e.g. 0912 345 678 or +84 912 345 678.")
+    problem = _bad_phone("Not a valid mobile number. Check it, or add the country code, e.g. +84 912 345 678.")
+    for region in ([None] if value.startswith("+") else list(regions)):
+        try:
+            number = phonenumbers.parse(value, region)
+        except NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        number_region = phonenumbers.region_code_for_number(number)
+        if number_region not in regions:
+            codes = [f"+{phonenumbers.country_code_for_region(r)}" for r in regions]
+            listed = " or ".join([", ".join(codes[:-1]), codes[-1]] if len(codes) > 1 else codes)
+            problem = _bad_phone(f"Only mobile numbers with the country code {listed} can sign in.")
+            continue
+        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+            problem = _bad_phone("This is not a mobile number; the code is sent by SMS.")
+            continue
+        return Phone(
+            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            region=number_region,
+            masked=_mask(number),
+        )
+    raise problem
+
+
+def keyed_hash(pepper: str, purpose: str, value: str) -> str:
+    # One key, many uses: the purpose label keeps a hash made for one use from matching another.
+    return hmac.new(pepper.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_hash(e164: str, pepper: str) -> str:
+    """The keyed hash that finds a phone number's records (HMAC-SHA256, hex)."""
+    return keyed_hash(pepper, "phone", e164)
+
+
+def _seal_key(pepper: str) -> AESGCM:
+    return AESGCM(hmac.new(pepper.encode(), b"seal:phone:v1", hashlib.sha256).digest())
+
+
+def seal_phone(e164: str, pepper: str) -> str:
+    """The number encrypted (AES-256-GCM, key derived from the pepper) for an owner's export."""
+    nonce = os.urandom(12)
+    return "v1:" + base64.urlsafe_b64encode(nonce + _seal_key(pepper).encrypt(nonce, e164.encode(), b"phone")).decode()
+
+
+def unseal_phone(sealed: str, pepper: str) -> str:
+    """The clear number of a sealed one: for owners only, and never to be logged."""
+    blob = base64.urlsafe_b64decode(sealed.split(":", 1)[1])
+    return _seal_key(pepper).decrypt(blob[:12], blob[12:], b"phone").decode()
+
+
+def shopper_id_for(hashed_phone: str) -> str:
+    """`shp_` + 26 Crockford characters derived from the phone hash: one phone, one shopper.
+
+    One-way from the hash, so an id seen in logs or exports does not give away the key
+    that finds the shopper's phone records.
+    """
+    value = int.from_bytes(hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest()[:17], "big") >> 6
+    chars = []
+    for _ in range(26):
+        value, index = divmod(value, 32)
+        chars.append(CROCKFORD[index])
+    return "shp_" + "".join(reversed(chars))
