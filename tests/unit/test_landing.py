@@ -1,4 +1,5 @@
 """The landing page: language choice, escaping, size, and every string in every language."""
+
 from __future__ import annotations
 
 import html
@@ -9,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from chalicelib.pages import landing
+from chalicelib.pages.assets import csp_hash
 
 INFO = {
     "code": "ABCDE-FGHJK-MNPQR-STVWX",
@@ -25,34 +27,37 @@ HOSTILE = '</script><script>alert(1)</script><img src=x onerror="alert(2)">&amp;
 MAX_BYTES = 50 * 1024
 
 
-@pytest.mark.parametrize(("accept", "explicit", "expected"), [
-    (None, None, "vi"),
-    ("", None, "vi"),
-    ("vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7", None, "vi"),
-    ("en-US,en;q=0.9", None, "en"),
-    ("fil-PH,fil;q=0.9,en;q=0.8", None, "fil"),
-    ("tl", None, "fil"),
-    ("en-PH", None, "en"),
-    ("ja-JP,ja;q=0.9", None, "vi"),                 # nothing we speak: the Vietnam-first default
-    ("ja,en;q=0.5", None, "en"),                    # a lower-ranked language we speak beats none
-    ("en;q=0.4,fil;q=0.8,vi;q=0.6", None, "fil"),   # highest q wins, whatever the order
-    ("en;q=0.5,vi;q=0.5", None, "en"),              # a tie goes to the first listed
-    ("vi;q=0,en;q=0.1", None, "en"),                # q=0 means "not this one"
-    ("vi;q=0", None, "en"),                         # the default itself ruled out
-    ("EN-gb", None, "en"),
-    ("en_US", None, "en"),
-    ("*", None, "vi"),
-    ("fr, *;q=0.1", None, "vi"),
-    ("en;q=abc,fil", None, "fil"),                  # a broken q-value counts as q=0
-    ("en;q=2", None, "vi"),                         # out of range counts as q=0
-    (";;;,,,", None, "vi"),
-    ("vi", "en", "en"),                             # an explicit choice beats the header
-    ("en", "fil", "fil"),
-    ("en", "tl", "fil"),
-    ("en", "VI", "vi"),
-    ("fil", "xx", "fil"),                           # an unknown explicit value is ignored
-    ("en", "", "en"),
-])
+@pytest.mark.parametrize(
+    ("accept", "explicit", "expected"),
+    [
+        (None, None, "vi"),
+        ("", None, "vi"),
+        ("vi-VN,vi;q=0.9,en-US;q=0.8,en;q=0.7", None, "vi"),
+        ("en-US,en;q=0.9", None, "en"),
+        ("fil-PH,fil;q=0.9,en;q=0.8", None, "fil"),
+        ("tl", None, "fil"),
+        ("en-PH", None, "en"),
+        ("ja-JP,ja;q=0.9", None, "vi"),  # nothing we speak: the Vietnam-first default
+        ("ja,en;q=0.5", None, "en"),  # a lower-ranked language we speak beats none
+        ("en;q=0.4,fil;q=0.8,vi;q=0.6", None, "fil"),  # highest q wins, whatever the order
+        ("en;q=0.5,vi;q=0.5", None, "en"),  # a tie goes to the first listed
+        ("vi;q=0,en;q=0.1", None, "en"),  # q=0 means "not this one"
+        ("vi;q=0", None, "en"),  # the default itself ruled out
+        ("EN-gb", None, "en"),
+        ("en_US", None, "en"),
+        ("*", None, "vi"),
+        ("fr, *;q=0.1", None, "vi"),
+        ("en;q=abc,fil", None, "fil"),  # a broken q-value counts as q=0
+        ("en;q=2", None, "vi"),  # out of range counts as q=0
+        (";;;,,,", None, "vi"),
+        ("vi", "en", "en"),  # an explicit choice beats the header
+        ("en", "fil", "fil"),
+        ("en", "tl", "fil"),
+        ("en", "VI", "vi"),
+        ("fil", "xx", "fil"),  # an unknown explicit value is ignored
+        ("en", "", "en"),
+    ],
+)
 def test_language_choice(accept, explicit, expected):
     assert landing.pick_language(accept, explicit) == expected
 
@@ -91,9 +96,11 @@ def _parse(page: str) -> _Collector:
 @pytest.mark.parametrize("lang", landing.LANGUAGES)
 def test_a_hostile_campaign_name_and_code_are_escaped(lang):
     info = {**INFO, "campaign_name": HOSTILE, "sku": HOSTILE, "code": HOSTILE}
-    for page in (landing.render_landing(info, lang, HOSTILE, ""),
-                 landing.render_landing(None, lang, HOSTILE, ""),
-                 landing.render_landing({**info, "claimable": False, "reason": "code_not_active"}, lang, HOSTILE, "")):
+    for page in (
+        landing.render_landing(info, lang, HOSTILE, ""),
+        landing.render_landing(None, lang, HOSTILE, ""),
+        landing.render_landing({**info, "claimable": False, "reason": "code_not_active"}, lang, HOSTILE, ""),
+    ):
         assert "<script>alert" not in page and "<img" not in page
         parsed = _parse(page)
         assert not [t for t, a in parsed.tags if t == "img"]
@@ -123,9 +130,11 @@ def test_strings_cannot_break_out_of_the_json_block(monkeypatch):
 @pytest.mark.parametrize("lang", landing.LANGUAGES)
 def test_pages_are_small_self_contained_mobile_html(lang):
     long_name = {**INFO, "campaign_name": "Khuyến mãi Tết " * 20}
-    for page in (landing.render_landing(long_name, lang, INFO["code"], ""),
-                 landing.render_landing(None, lang, "X" * 5000, ""),
-                 landing.render_unavailable(lang)):
+    for page in (
+        landing.render_landing(long_name, lang, INFO["code"], ""),
+        landing.render_landing(None, lang, "X" * 5000, ""),
+        landing.render_unavailable(lang),
+    ):
         assert len(page.encode("utf-8")) < MAX_BYTES
         assert page.startswith("<!doctype html>")
         assert f'<html lang="{lang}">' in page
@@ -148,12 +157,18 @@ def test_the_page_reads_without_javascript():
     assert '<div id="flow" hidden>' in page
 
 
-@pytest.mark.parametrize(("lang", "offer", "ends"), [
-    ("vi", "Quét mã này để nhận 10.000 điểm và 2 lượt quay số may mắn.", "Kết thúc lúc 23:59 ngày 28/2/2027."),
-    ("en", "Scan this code to get 10,000 points and 2 lucky-draw entries.", "Ends 28 Feb 2027 at 23:59."),
-    ("fil", "I-scan ang code na ito para makakuha ng 10,000 puntos at 2 entry sa raffle.",
-     "Matatapos sa Pebrero 28, 2027, 23:59."),
-])
+@pytest.mark.parametrize(
+    ("lang", "offer", "ends"),
+    [
+        ("vi", "Quét mã này để nhận 10.000 điểm và 2 lượt quay số may mắn.", "Kết thúc lúc 23:59 ngày 28/2/2027."),
+        ("en", "Scan this code to get 10,000 points and 2 lucky-draw entries.", "Ends 28 Feb 2027 at 23:59."),
+        (
+            "fil",
+            "I-scan ang code na ito para makakuha ng 10,000 puntos at 2 entry sa raffle.",
+            "Matatapos sa Pebrero 28, 2027, 23:59.",
+        ),
+    ],
+)
 def test_offer_and_end_in_each_language(lang, offer, ends):
     page = landing.render_landing({**INFO, "points_per_scan": 10_000, "entries_per_scan": 2}, lang, "x", "")
     assert html.escape(offer) in page and html.escape(ends) in page
@@ -204,12 +219,24 @@ def test_every_string_exists_in_every_language_with_the_same_placeholders():
 
 
 def test_every_string_the_script_uses_exists():
-    used = set(re.findall(r"\bT\.(\w+)", landing._SCRIPT))
-    used |= {f"{base}_{form}" for base in re.findall(r'many\("(\w+)"', landing._SCRIPT) for form in ("one", "other")}
+    source = landing.SCRIPT_SOURCE.read_text(encoding="utf-8")
+    used = set(re.findall(r"\bstrings\.(\w+)", source))
+    assert len(used) > 15  # the script reads its words from the strings block, not from literals
+    used |= {f"{base}_{form}" for base in re.findall(r'many\("(\w+)"', source) for form in ("one", "other")}
     assert used <= set(landing.STRINGS["en"]), sorted(used - set(landing.STRINGS["en"]))
     # Every API error code the page can meet has its own message.
-    for code in ("code_invalid", "code_already_claimed", "code_not_active", "campaign_not_running", "phone_invalid",
-                 "otp_invalid", "otp_expired", "otp_tries_exceeded", "unauthorized", "busy"):
+    for code in (
+        "code_invalid",
+        "code_already_claimed",
+        "code_not_active",
+        "campaign_not_running",
+        "phone_invalid",
+        "otp_invalid",
+        "otp_expired",
+        "otp_tries_exceeded",
+        "unauthorized",
+        "busy",
+    ):
         assert f"e_{code}" in landing.STRINGS["en"]
 
 
@@ -228,10 +255,12 @@ def test_the_policy_allows_exactly_the_inline_script_and_style():
     policy = landing.content_security_policy("")
     style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
     script = re.search(r"<script>(.*?)</script>", page, re.S).group(1)
-    assert landing._csp_hash(style) in policy and landing._csp_hash(script) in policy
+    assert csp_hash(style) in policy and csp_hash(script) in policy
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
     assert "default-src 'none'" in policy and "connect-src 'self';" in policy
-    assert "connect-src 'self' https://api.example.com;" in landing.content_security_policy("https://api.example.com/v1")
+    assert "connect-src 'self' https://api.example.com;" in landing.content_security_policy(
+        "https://api.example.com/v1"
+    )
     headers = landing.response_headers("fil")
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Cache-Control"] == "no-store" and headers["Content-Language"] == "fil"

@@ -1,0 +1,272 @@
+/*
+ * The shopper landing page's script: sign in with a phone number and a one-time code,
+ * then claim the scanned code.
+ *
+ * It runs in <head>, so a remembered language switches before anything is painted; the
+ * rest waits for the document. Every string the shopper reads comes from the JSON block
+ * the server renders in the page's language (#t); data goes into the page through
+ * textContent only, never as HTML. ES5 on purpose: cheap phones run old browsers.
+ * Minified by scripts/build_pages.py and served inline under a CSP hash.
+ */
+(function () {
+  "use strict";
+  var doc = document;
+  var lang = doc.documentElement.lang;
+  var LANGUAGES = { vi: "vi", en: "en", fil: "fil", tl: "fil" };
+
+  // An explicit ?lang= is remembered; without one, a remembered language is restored.
+  var asked = /[?&]lang=([^&#]*)/.exec(location.search);
+  try {
+    if (asked) {
+      if (LANGUAGES[decodeURIComponent(asked[1]).toLowerCase().split("-")[0]] === lang) {
+        localStorage.setItem("qrc.lang", lang);
+      }
+    } else {
+      var remembered = localStorage.getItem("qrc.lang");
+      if (remembered && remembered !== lang && LANGUAGES[remembered] === remembered) {
+        location.replace("?lang=" + remembered);
+        return;
+      }
+    }
+  } catch (e) {}
+
+  doc.addEventListener("DOMContentLoaded", function () {
+    var main = doc.getElementById("app");
+    if (!main || main.getAttribute("data-state") !== "open") return;
+    var strings = JSON.parse(doc.getElementById("t").textContent);
+    var code = main.getAttribute("data-code");
+    // Empty data-api: the API is on this origin under the same path prefix (the API stage).
+    var api = main.getAttribute("data-api") || location.pathname.replace(/\/[sS]\/[^\/]*\/?$/, "");
+
+    function $(id) {
+      return doc.getElementById(id);
+    }
+    function format(text, values) {
+      return text.replace(/\{(\w+)\}/g, function (_, name) {
+        return values[name];
+      });
+    }
+    function noBreak(text) {
+      return String(text || "").replace(/ /g, "\u00a0");
+    }
+    function number(n) {
+      try {
+        return Number(n).toLocaleString(lang);
+      } catch (e) {
+        return String(n);
+      }
+    }
+    function many(key, n) {
+      return format(strings[key + (n === 1 ? "_one" : "_other")], { n: number(n) });
+    }
+    // The session lives in this tab only (sessionStorage): a shared phone forgets it.
+    var get = qrcSession.get;
+    var put = qrcSession.put;
+
+    var message = $("msg");
+    var phone = get("qrc.phone");
+    // Answers after which claiming this code again cannot help.
+    var FINAL = ["code_invalid", "code_already_claimed", "code_not_active", "campaign_not_running"];
+
+    function say(text) {
+      message.textContent = text || "";
+      message.hidden = !text;
+    }
+    function show(step) {
+      ["phone", "otp", "claim"].forEach(function (name) {
+        $("s-" + name).hidden = name !== step;
+      });
+    }
+    function token() {
+      var saved = get("qrc.token");
+      if (saved && Date.parse(get("qrc.exp") || "") > Date.now() + 5e3) return saved;
+      put("qrc.token", null);
+      return null;
+    }
+    function waitText(seconds) {
+      if (seconds < 60) return many("seconds", seconds);
+      if (seconds < 7200) return many("minutes", Math.ceil(seconds / 60));
+      return many("hours", Math.ceil(seconds / 3600));
+    }
+    function problem(answer) {
+      if (!answer) return strings.e_network;
+      var error = (answer.body && answer.body.error) || {};
+      var kind = error.code || "";
+      if (kind === "limit_reached") {
+        var seconds = parseInt(answer.retry, 10);
+        return seconds > 0 ? format(strings.limit_wait, { wait: waitText(seconds) }) : strings.limit;
+      }
+      if (kind === "invalid_input" && (error.field === "otp" || error.field === "phone")) {
+        return error.field === "otp" ? strings.e_otp_format : strings.e_phone_invalid;
+      }
+      return strings["e_" + kind] || (answer.status >= 500 ? strings.e_busy : strings.e_error);
+    }
+    // POST a JSON body; the button shows "please wait" meanwhile. Resolves to
+    // {ok, status, body, retry} or null when the network failed or 30 s passed.
+    function call(path, body, headers, button) {
+      var label = button.textContent;
+      button.disabled = true;
+      button.textContent = strings.wait;
+      say("");
+      var controller = window.AbortController ? new AbortController() : null;
+      var timer = setTimeout(function () {
+        if (controller) controller.abort();
+      }, 3e4);
+      var all = { "Content-Type": "application/json" };
+      for (var name in headers) all[name] = headers[name];
+      return fetch(api + path, {
+        method: "POST",
+        headers: all,
+        body: JSON.stringify(body),
+        cache: "no-store",
+        credentials: "omit",
+        signal: controller ? controller.signal : undefined,
+      })
+        .then(
+          function (response) {
+            return response
+              .json()
+              .catch(function () {
+                return {};
+              })
+              .then(function (json) {
+                return {
+                  ok: response.ok,
+                  status: response.status,
+                  body: json,
+                  retry: response.headers.get("Retry-After"),
+                };
+              });
+          },
+          function () {
+            return null;
+          },
+        )
+        .then(function (answer) {
+          clearTimeout(timer);
+          button.disabled = false;
+          button.textContent = label;
+          return answer;
+        });
+    }
+
+    // --- sign-in ---------------------------------------------------------------------
+    function sendCode(number, button) {
+      call("/v1/shopper/otp", { phone: number }, null, button).then(function (answer) {
+        if (!answer || !answer.ok) return say(problem(answer));
+        phone = number;
+        put("qrc.phone", number);
+        $("sent").textContent = format(strings.code_sent, {
+          phone: noBreak(answer.body.phone),
+          minutes: Math.round((answer.body.expires_in || 300) / 60),
+        });
+        show("otp");
+        $("otp").value = "";
+        $("otp").focus();
+      });
+    }
+    function signedIn() {
+      $("who").textContent = format(strings.signed_in, { phone: noBreak(get("qrc.who")) });
+      show("claim");
+    }
+    // One idempotency key per code and tab: a retried claim gets the original answer back.
+    function idempotencyKey() {
+      var name = "qrc.key." + code;
+      var value = get(name);
+      if (!value) {
+        var bytes = new Uint8Array(16);
+        crypto.getRandomValues(bytes);
+        value = Array.prototype.map
+          .call(bytes, function (b) {
+            return (b + 256).toString(16).slice(1);
+          })
+          .join("");
+        put(name, value);
+      }
+      return value;
+    }
+
+    // --- the claim's answer ----------------------------------------------------------
+    function showResult(grant) {
+      var parts = [];
+      if (grant.points) parts.push(many("points", grant.points));
+      if (grant.entries) parts.push(many("entries", grant.entries));
+      $("r-title").textContent = grant.replay ? strings.replay_title : strings.granted;
+      $("r-what").textContent = grant.replay
+        ? strings.replay_body
+        : parts.length
+          ? parts.join(strings.and)
+          : strings.nothing;
+      $("r-what").className = grant.replay ? "" : "big";
+      $("r-prize").textContent = grant.prize ? format(strings.prize, { name: grant.prize.name }) : "";
+      $("r-prize").hidden = !grant.prize;
+      $("r-balance").textContent = format(strings.balance, {
+        points: many("points", grant.balance.points),
+        entries: many("entries", grant.balance.entries),
+      });
+      $("result").hidden = false;
+      $("b-claim").hidden = true;
+      $("result").scrollIntoView();
+    }
+
+    $("f-phone").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var number = $("phone").value.trim();
+      if (!number) return say(strings.e_phone_invalid);
+      sendCode(number, $("b-send"));
+    });
+    $("f-otp").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var otp = $("otp").value.replace(/\D/g, "");
+      if (otp.length !== 6) return say(strings.e_otp_format);
+      call("/v1/shopper/session", { phone: phone, otp: otp }, null, $("b-signin")).then(function (answer) {
+        if (!answer || !answer.ok) return say(problem(answer));
+        put("qrc.token", answer.body.token);
+        put("qrc.exp", answer.body.expires_at);
+        put("qrc.who", answer.body.phone);
+        signedIn();
+      });
+    });
+    $("b-resend").addEventListener("click", function () {
+      sendCode(phone, $("b-resend"));
+    });
+    $("b-other").addEventListener("click", function () {
+      put("qrc.phone", null);
+      say("");
+      show("phone");
+      $("phone").focus();
+    });
+    $("b-out").addEventListener("click", function () {
+      ["qrc.token", "qrc.exp", "qrc.who", "qrc.phone"].forEach(function (name) {
+        put(name, null);
+      });
+      $("result").hidden = true;
+      $("b-claim").hidden = false;
+      say("");
+      show("phone");
+    });
+    $("b-claim").addEventListener("click", function () {
+      var bearer = token();
+      if (!bearer) {
+        show("phone");
+        return say(strings.e_unauthorized);
+      }
+      var headers = { Authorization: "Bearer " + bearer, "Idempotency-Key": idempotencyKey() };
+      call("/v1/scans", { code: code }, headers, $("b-claim")).then(function (answer) {
+        if (answer && answer.ok) return showResult(answer.body);
+        if (answer && answer.status === 401) {
+          put("qrc.token", null);
+          show("phone");
+        }
+        var kind = answer && answer.body && answer.body.error && answer.body.error.code;
+        if (FINAL.indexOf(kind) >= 0) $("b-claim").hidden = true;
+        say(problem(answer));
+      });
+    });
+
+    if (phone) $("phone").value = phone;
+    if (token()) signedIn();
+    else show("phone");
+    $("flow").hidden = false;
+  });
+})();
