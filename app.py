@@ -1,4 +1,5 @@
 """HTTP routes and event handlers: parse the request, call chalicelib, map errors."""
+
 from __future__ import annotations
 
 import functools
@@ -6,8 +7,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 
 from chalice import Chalice, Response
+from chalice.app import Request
 
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import (
@@ -23,11 +26,12 @@ from chalicelib.domain.errors import (
     Unauthorized,
 )
 from chalicelib.domain.validation import parse_idempotency_key, parse_int_param, parse_json_body
+from chalicelib.logs import log_event, request_scope
 from chalicelib.pages import dashboard, landing
 from chalicelib.rendering import qr
 from chalicelib.services import batches, campaigns, exports, scans, shoppers
-from chalicelib.services.stats_aggregator import handle_stream_records
 from chalicelib.services.auth import Operator, authenticate_operator, require_write
+from chalicelib.services.stats_aggregator import handle_stream_records
 from chalicelib.views import codes as code_view
 from chalicelib.views import stats, wallet
 
@@ -49,11 +53,22 @@ _STATUS = (
     (CampaignNotRunning, 410),
     (ServiceBusy, 503),
 )
-_JSON = {"Content-Type": "application/json"}
+_JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 # Body-taking routes also accept the content types clients send by mistake (curl -d sends
 # a form type, fetch with a string sends text/plain), so they get our error format, not
 # chalice's bare 415.
 _ACCEPTED_BODY_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+
+
+def _request() -> Request:
+    """The request being served (chalice sets it before calling a route)."""
+    request = app.current_request
+    assert request is not None, "outside a request"
+    return request
+
+
+def _headers(values: Mapping[str, str]) -> dict[str, str | list[str]]:
+    return dict(values)
 
 
 def _status_of(exc: DomainError) -> int:
@@ -61,7 +76,7 @@ def _status_of(exc: DomainError) -> int:
 
 
 def _request_id() -> str:
-    request = app.current_request
+    request = _request()
     context = getattr(request, "context", None) or {}
     return str(context.get("requestId", "local"))
 
@@ -78,23 +93,24 @@ def error_response(exc: DomainError) -> Response:
 def _internal_error() -> Response:
     # The trace goes to the log with the request id; the client gets the id only.
     request_id = _request_id()
-    app.log.exception("unhandled error, request %s", request_id)
+    log_event(app.log, "unhandled_error", level=logging.ERROR, exc_info=True)
     body = {"error": {"code": "internal_error", "message": f"Something went wrong on our side (request {request_id})."}}
     return Response(body=body, status_code=500, headers=_JSON)
 
 
 def _access_log(route: str, response: Response, started: float) -> None:
     # One structured line per request, keyed by the request id; never bodies or tokens.
-    request = app.current_request
+    request = _request()
     error = response.body.get("error", {}) if isinstance(response.body, dict) else {}
-    app.log.info(json.dumps({
-        "request_id": _request_id(),
-        "method": request.method,
-        "route": route,
-        "status": response.status_code,
-        "error": error.get("code"),
-        "ms": round((time.perf_counter() - started) * 1000, 1),
-    }))
+    log_event(
+        app.log,
+        "request",
+        method=request.method,
+        route=route,
+        status=response.status_code,
+        error=error.get("code"),
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
 
 
 def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **route_kwargs):
@@ -104,15 +120,18 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **rou
         @functools.wraps(view)
         def handler(**params):
             started = time.perf_counter()
-            try:
-                result = view(**params)
-                if not isinstance(result, Response):
-                    result = Response(body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON)
-            except DomainError as exc:
-                result = error_response(exc)
-            except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
-                result = _internal_error()
-            _access_log(path, result, started)
+            with request_scope(_request_id()):
+                try:
+                    result = view(**params)
+                    if not isinstance(result, Response):
+                        result = Response(
+                            body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON
+                        )
+                except DomainError as exc:
+                    result = error_response(exc)
+                except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
+                    result = _internal_error()
+                _access_log(path, result, started)
             return result
 
         if set(methods) & {"POST", "PATCH", "PUT"}:
@@ -124,7 +143,7 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **rou
 
 
 def _operator() -> Operator:
-    return authenticate_operator(app.current_request.headers.get("authorization"), get_settings())
+    return authenticate_operator(_request().headers.get("authorization"), get_settings())
 
 
 def _writer() -> Operator:
@@ -134,18 +153,20 @@ def _writer() -> Operator:
 
 
 def _body() -> dict:
-    request = app.current_request
+    request = _request()
     media_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise InvalidInput(
             "Send the body as JSON with the header Content-Type: application/json.",
-            field="Content-Type", code="unsupported_media_type",
+            field="Content-Type",
+            code="unsupported_media_type",
         )
     return parse_json_body(request.raw_body, get_settings().max_body_bytes)
 
 
 def _query(name: str) -> str | None:
-    return (app.current_request.query_params or {}).get(name)
+    params = _request().query_params
+    return params.get(name) if params else None
 
 
 def _qr_options() -> dict:
@@ -194,13 +215,13 @@ def change_campaign_status(campaign_id):
 
 
 def _source_ip() -> str:
-    context = getattr(app.current_request, "context", None) or {}
+    context = getattr(_request(), "context", None) or {}
     return str((context.get("identity") or {}).get("sourceIp") or "unknown")
 
 
 def _shopper() -> shoppers.Shopper:
     """The shopper behind the request's bearer token; operator tokens are refused."""
-    return shoppers.authenticate_shopper(app.current_request.headers.get("authorization"), get_settings())
+    return shoppers.authenticate_shopper(_request().headers.get("authorization"), get_settings())
 
 
 @api("/v1/shopper/otp", methods=("POST",), status=202)
@@ -223,20 +244,21 @@ def create_shopper_session():
 
 def _landing_page(route: str, code: str) -> Response:
     started = time.perf_counter()
-    request = app.current_request
+    request = _request()
     lang = landing.pick_language(request.headers.get("accept-language"), _query("lang"))
     # Empty: the page calls the API on its own origin and path prefix (the stage, if any).
     api_base = ""
     status = 200
-    try:
-        body = landing.render_landing(code_view.describe_code(code), lang, code, api_base)
-    except NotFound:  # CodeInvalid: unknown, forged, mistyped or voided, all alike
-        status, body = 404, landing.render_landing(None, lang, code, api_base)
-    except Exception:  # noqa: BLE001 - the shopper gets a page, the trace goes to the log
-        app.log.exception("landing page failed, request %s", _request_id())
-        status, body = 503, landing.render_unavailable(lang)
-    response = Response(body=body, status_code=status, headers=landing.response_headers(lang, api_base))
-    _access_log(route, response, started)
+    with request_scope(_request_id()):
+        try:
+            body = landing.render_landing(code_view.describe_code(code), lang, code, api_base)
+        except NotFound:  # CodeInvalid: unknown, forged, mistyped or voided, all alike
+            status, body = 404, landing.render_landing(None, lang, code, api_base)
+        except Exception:  # noqa: BLE001 - the shopper gets a page, the trace goes to the log
+            log_event(app.log, "landing_failed", level=logging.ERROR, exc_info=True)
+            status, body = 503, landing.render_unavailable(lang)
+        response = Response(body=body, status_code=status, headers=_headers(landing.response_headers(lang, api_base)))
+        _access_log(route, response, started)
     return response
 
 
@@ -262,15 +284,17 @@ def claim_code():
     shopper = _shopper()
     # A retry with or without the key finds the claim record itself; the key is checked
     # like every other input so a malformed one is a 400, not silently ignored.
-    parse_idempotency_key(app.current_request.headers.get("idempotency-key"))
+    parse_idempotency_key(_request().headers.get("idempotency-key"))
     return scans.claim_code(shopper.shopper_id, _source_ip(), _body())
 
 
 @api("/v1/me")
 def shopper_wallet():
     shopper = _shopper()
-    return {"phone": shopper.phone_masked,
-            **wallet.wallet(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor"))}
+    return {
+        "phone": shopper.phone_masked,
+        **wallet.wallet(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor")),
+    }
 
 
 @api("/v1/campaigns/{campaign_id}/batches", methods=("POST",), status=201)
@@ -303,12 +327,15 @@ def codes_csv(batch_id):
 
 
 def _csv(body: str, name: str, next_cursor: str | None = None) -> Response:
-    headers = {"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": f'attachment; filename="{name}"',
-               "Cache-Control": "no-store"}
+    headers = {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store",
+    }
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
         headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
-    return Response(body=body, status_code=200, headers=headers)
+    return Response(body=body, status_code=200, headers=_headers(headers))
 
 
 @api("/v1/codes/{code}/status", methods=("POST",))
@@ -348,8 +375,11 @@ def export_worker(event):
     # A failure raises, so SQS redelivers the message; handlers are idempotent per chunk.
     for record in event:
         attributes = record.to_dict().get("attributes") or {}
-        exports.handle_message(record.body, attempt=int(attributes.get("ApproximateReceiveCount", "1")),
-                               receipt_handle=record.receipt_handle)
+        exports.handle_message(
+            record.body,
+            attempt=int(attributes.get("ApproximateReceiveCount", "1")),
+            receipt_handle=record.receipt_handle,
+        )
 
 
 # --- statistics ---
@@ -363,8 +393,9 @@ def campaign_stats(campaign_id):
 
 @api("/v1/campaigns/{campaign_id}/stats/timeseries")
 def campaign_timeseries(campaign_id):
-    return stats.timeseries(_operator().brand, campaign_id, granularity=_query("granularity"),
-                            start=_query("from"), end=_query("to"))
+    return stats.timeseries(
+        _operator().brand, campaign_id, granularity=_query("granularity"), start=_query("from"), end=_query("to")
+    )
 
 
 @api("/v1/campaigns/{campaign_id}/stats/batches")
@@ -381,22 +412,29 @@ def campaign_participant_stats(campaign_id):
 @api("/v1/campaigns/{campaign_id}/participants.csv")
 def participants_csv(campaign_id):
     operator = _operator()
-    body, next_cursor, name = stats.participants_csv(operator.brand, campaign_id, reveal_phones=operator.role == "owner",
-                                                     cursor=_query("cursor"))
+    body, next_cursor, name = stats.participants_csv(
+        operator.brand, campaign_id, reveal_phones=operator.role == "owner", cursor=_query("cursor")
+    )
     return _csv(body, name, next_cursor)
 
 
 @api("/dashboard")
 def dashboard_page():
     # The page holds no data: it asks for a token and calls the API above from the browser.
-    return Response(body=dashboard.render_dashboard(), status_code=200, headers=dashboard.response_headers())
+    return Response(body=dashboard.render_dashboard(), status_code=200, headers=_headers(dashboard.response_headers()))
 
 
 # In AWS the stream ARN comes from the table (infra/ merges it in); locally
 # scripts/stats_worker.py reads DynamoDB Local's stream and calls this same handler.
-@app.on_dynamodb_record(stream_arn=os.environ.get(
-    "CODE_STATES_STREAM_ARN", "arn:aws:dynamodb:ap-southeast-1:000000000000:table/qrc-local-code_states/stream/local"),
-    batch_size=500, starting_position="TRIM_HORIZON", maximum_batching_window_in_seconds=1)
+@app.on_dynamodb_record(
+    stream_arn=os.environ.get(
+        "CODE_STATES_STREAM_ARN",
+        "arn:aws:dynamodb:ap-southeast-1:000000000000:table/qrc-local-code_states/stream/local",
+    ),
+    batch_size=500,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
 def stats_aggregator(event):
     # Raising makes Lambda deliver the batch again; claims already counted are skipped.
     handle_stream_records(event.to_dict()["Records"])

@@ -1,4 +1,5 @@
 """Codes and print files: mint, verify, CSV export, QR SVG/PNG, each beside its baseline, one table."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import bench_qr  # noqa: E402
 
-from chalicelib.services import batches
-from chalicelib.domain import codes  # noqa: E402
 from chalicelib.config import LOCAL_CODE_KEYRING  # noqa: E402
+from chalicelib.domain import codes  # noqa: E402
+from chalicelib.services import batches
 
 KEYRING = codes.Keyring.from_config(LOCAL_CODE_KEYRING)
 BATCH_NUMBER = 4242
@@ -119,8 +120,16 @@ def main() -> int:
     mint_rate, minted = _rate(mint_many, args.codes)
     single_rate, singles = _rate(mint_one_by_one, args.codes)
     assert minted == singles, "batch minting must give the same codes as minting one by one"
-    rows.append(("mint: codes/s", f"{single_rate:,.0f} (mint_code each)", f"{mint_rate:,.0f}",
-                 f"{mint_rate / single_rate:.1f}x", "-", "same codes"))
+    rows.append(
+        (
+            "mint: codes/s",
+            f"{single_rate:,.0f} (mint_code each)",
+            f"{mint_rate:,.0f}",
+            f"{mint_rate / single_rate:.1f}x",
+            "-",
+            "same codes",
+        )
+    )
 
     sample = minted[: min(len(minted), 50_000)]
     key = KEYRING.keys[KEYRING.current]
@@ -133,43 +142,79 @@ def main() -> int:
     for code in sample:
         codes.parse_code(code, KEYRING)
     verify_rate = len(sample) / (time.perf_counter() - started)
-    rows.append(("verify: codes/s", f"{hmac_rate:,.0f} (one bare HMAC)", f"{verify_rate:,.0f}",
-                 f"{verify_rate / hmac_rate:.2f}x", "-", f"{len(sample):,} parsed"))
+    rows.append(
+        (
+            "verify: codes/s",
+            f"{hmac_rate:,.0f} (one bare HMAC)",
+            f"{verify_rate:,.0f}",
+            f"{verify_rate / hmac_rate:.2f}x",
+            "-",
+            f"{len(sample):,} parsed",
+        )
+    )
 
     csv_rate, sink = _rate(stream_csv, args.csv)
     naive_rate, naive_sink = _rate(naive_csv, args.csv)
     same = sink.digest.hexdigest() == naive_sink.digest.hexdigest()
     seconds = args.csv / csv_rate
-    rows.append((f"CSV export {args.csv:,} codes: s", f"{args.csv / naive_rate:.1f} (csv.writer, in memory)",
-                 f"{seconds:.1f}", f"{csv_rate / naive_rate:.1f}x", f"< 10 s: {'met' if seconds < 10 else 'MISSED'}",
-                 "byte-identical" if same else "DIFFERENT"))
+    rows.append(
+        (
+            f"CSV export {args.csv:,} codes: s",
+            f"{args.csv / naive_rate:.1f} (csv.writer, in memory)",
+            f"{seconds:.1f}",
+            f"{csv_rate / naive_rate:.1f}x",
+            f"< 10 s: {'met' if seconds < 10 else 'MISSED'}",
+            "byte-identical" if same else "DIFFERENT",
+        )
+    )
 
     peak = _peak_mb(stream_csv, args.csv)
     naive_peak = _peak_mb(naive_csv, args.csv)
-    rows.append((f"CSV export {args.csv:,} codes: peak MB", f"{naive_peak:,.0f} (in memory)", f"{peak:,.0f}",
-                 f"{naive_peak / peak:.0f}x less", f"< 100 MB: {'met' if peak < 100 else 'MISSED'}",
-                 f"{sink.parts} parts of 8 MB"))
+    rows.append(
+        (
+            f"CSV export {args.csv:,} codes: peak MB",
+            f"{naive_peak:,.0f} (in memory)",
+            f"{peak:,.0f}",
+            f"{naive_peak / peak:.0f}x less",
+            f"< 100 MB: {'met' if peak < 100 else 'MISSED'}",
+            f"{sink.parts} parts of 8 MB",
+        )
+    )
 
     urls = [codes.code_url(BASE_URL, c) for c in minted[: args.qr]]
-    for name, baseline, ours in (("SVG", bench_qr.baseline_svg, bench_qr.ours_svg),
-                                 ("PNG", bench_qr.baseline_png, bench_qr.ours_png)):
+    for name, baseline, ours in (
+        ("SVG", bench_qr.baseline_svg, bench_qr.ours_svg),
+        ("PNG", bench_qr.baseline_png, bench_qr.ours_png),
+    ):
         spent_baseline, spent_ours, outputs = bench_qr.timed(baseline, ours, urls, rounds=10)
         decoded = _decoded(name, outputs, urls)
         ratio = spent_baseline / spent_ours
-        rows.append((f"QR {name}: symbols/s", f"{len(urls) / spent_baseline:,.0f} (qrcode.make)",
-                     f"{len(urls) / spent_ours:,.0f}", f"{ratio:.1f}x",
-                     f">= 10x: {'met' if ratio >= 10 else 'MISSED'}" if name == "SVG" else "-",
-                     f"decoded {decoded}"))
+        rows.append(
+            (
+                f"QR {name}: symbols/s",
+                f"{len(urls) / spent_baseline:,.0f} (qrcode.make)",
+                f"{len(urls) / spent_ours:,.0f}",
+                f"{ratio:.1f}x",
+                f">= 10x: {'met' if ratio >= 10 else 'MISSED'}" if name == "SVG" else "-",
+                f"decoded {decoded}",
+            )
+        )
 
     headers = ("figure", "baseline (same run)", "ours", "ratio", "target", "check")
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*headers))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:
         print(line.format(*row))
-    failed = not same or any("MISSED" in str(r[4]) for r in rows) or any(
-        "decoded" in str(r[5]) and str(r[5]).split()[-1].split("/")[0] != str(r[5]).split()[-1].split("/")[1] for r in rows)
+    failed = (
+        not same
+        or any("MISSED" in str(r[4]) for r in rows)
+        or any(
+            "decoded" in str(r[5]) and str(r[5]).split()[-1].split("/")[0] != str(r[5]).split()[-1].split("/")[1]
+            for r in rows
+        )
+    )
     return 1 if failed else 0
 
 

@@ -1,5 +1,6 @@
 """CSV export of 1,000,000 codes through the export worker's chunk writer and S3 join, beside the naive
 in-memory file: wall time against the 10 s target and peak memory against the 100 MB target."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -71,15 +72,23 @@ class NullS3:
 
 
 def _export(quantity: int):
-    from chalicelib.services import exports
     from chalicelib.adapters.secrets import get_keyring
+    from chalicelib.services import exports
 
     chunk_size = exports.FORMATS["csv"].chunk_size
     return SimpleNamespace(
-        export_id="exp_BENCH", batch_id="bat_BENCH", format="csv", file_name="bench.csv",
-        batch_number=BATCH_NUMBER, key_version=get_keyring().current, base_url="http://127.0.0.1:8000",
-        quantity=quantity, chunk_size=chunk_size, chunks_total=-(-quantity // chunk_size),
-        created_at=datetime.now(timezone.utc), part_sizes={},
+        export_id="exp_BENCH",
+        batch_id="bat_BENCH",
+        format="csv",
+        file_name="bench.csv",
+        batch_number=BATCH_NUMBER,
+        key_version=get_keyring().current,
+        base_url="http://127.0.0.1:8000",
+        quantity=quantity,
+        chunk_size=chunk_size,
+        chunks_total=-(-quantity // chunk_size),
+        created_at=datetime.now(UTC),
+        part_sizes={},
     )
 
 
@@ -98,9 +107,9 @@ def run_ours(quantity: int) -> dict:
 
 def run_naive(quantity: int) -> dict:
     """Baseline: the whole file built in memory with csv.writer, then one PutObject."""
-    from chalicelib.domain import codes
     from chalicelib.adapters import s3
     from chalicelib.adapters.secrets import get_keyring
+    from chalicelib.domain import codes
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -154,8 +163,9 @@ def moto_server():
     """moto's S3 in its own process, so its memory and CPU are not this process's."""
     port = _free_port()
     moto = shutil.which("moto_server", path=str(pathlib.Path(sys.executable).parent)) or "moto_server"
-    process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -172,8 +182,14 @@ def moto_server():
 
 
 def measure(variant: str, sink: str, quantity: int, trace: bool, endpoint: str | None) -> dict:
-    env = {**os.environ, "STAGE": "local", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "EXPORT_BUCKET": "bench"}
+    env = {
+        **os.environ,
+        "STAGE": "local",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "EXPORT_BUCKET": "bench",
+    }
     if endpoint:
         env["S3_ENDPOINT"] = endpoint
     command = [sys.executable, __file__, "--child", variant, "--sink", sink, "--n", str(quantity)]
@@ -195,49 +211,66 @@ def main() -> None:
         print(json.dumps(child(args.child, args.sink, args.n, args.trace)))
         return
 
-    from chalicelib.services import exports
     from chalicelib.adapters import s3
+    from chalicelib.services import exports
 
     print(f"CSV export of {args.n:,} codes, one core, python {sys.version.split()[0]}, {os.cpu_count()} CPUs seen")
-    print(f"chunks of {exports.FORMATS['csv'].chunk_size:,} codes, S3 parts of {s3.PART_BYTES // 2**20} MiB; "
-          "each figure from a fresh process")
-    print("time: wall clock, untraced; memory: peak RSS (ru_maxrss) minus RSS at start of the same untraced run, "
-          "and for our null-sink path also the tracemalloc peak of a second, traced run")
+    print(
+        f"chunks of {exports.FORMATS['csv'].chunk_size:,} codes, S3 parts of {s3.PART_BYTES // 2**20} MiB; "
+        "each figure from a fresh process"
+    )
+    print(
+        "time: wall clock, untraced; memory: peak RSS (ru_maxrss) minus RSS at start of the same untraced run, "
+        "and for our null-sink path also the tracemalloc peak of a second, traced run"
+    )
     print()
     rows = []
-    plans = [("naive: csv.writer in memory, one PutObject", "naive", "null"),
-             ("ours: chunk writer + S3 join", "ours", "null")]
+    plans = [
+        ("naive: csv.writer in memory, one PutObject", "naive", "null"),
+        ("ours: chunk writer + S3 join", "ours", "null"),
+    ]
     if not args.no_moto:
         plans.append(("ours: chunk writer + S3 join", "ours", "moto"))
     results = {}
     for label, variant, sink in plans:
-        with (moto_server() if sink == "moto" else contextlib.nullcontext()) as endpoint:
+        with moto_server() if sink == "moto" else contextlib.nullcontext() as endpoint:
             if endpoint:
                 import boto3
 
-                boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-                             aws_secret_access_key="bench").create_bucket(Bucket="bench")
+                boto3.client(
+                    "s3",
+                    endpoint_url=endpoint,
+                    region_name="us-east-1",
+                    aws_access_key_id="bench",
+                    aws_secret_access_key="bench",
+                ).create_bucket(Bucket="bench")
             timed = measure(variant, sink, args.n, False, endpoint)
             # Tracing the naive run's millions of small objects takes minutes; its RSS says enough.
             traced = measure(variant, sink, args.n, True, endpoint) if (variant, sink) == ("ours", "null") else None
         results[(variant, sink)] = timed
         rows.append((label, "null multipart sink" if sink == "null" else "moto S3 server", timed, traced))
 
-    header = (f"{'path':<44}{'sink':<21}{'MB':>7}{'wall s':>8}{'codes/s':>11}{'< 10 s':>8}"
-              f"{'traced MB':>11}{'RSS +MB':>9}{'< 100 MB':>10}")
+    header = (
+        f"{'path':<44}{'sink':<21}{'MB':>7}{'wall s':>8}{'codes/s':>11}{'< 10 s':>8}"
+        f"{'traced MB':>11}{'RSS +MB':>9}{'< 100 MB':>10}"
+    )
     print(header)
     print("-" * len(header))
     for label, sink, timed, traced in rows:
         peak = traced["traced_peak_mb"] if traced else 0.0
-        print(f"{label:<44}{sink:<21}{timed['bytes'] / 1e6:>7.1f}{timed['seconds']:>8.2f}"
-              f"{args.n / timed['seconds']:>11,.0f}{'met' if timed['seconds'] < TIME_TARGET_S else 'MISSED':>8}"
-              f"{f'{peak:.1f}' if traced else '-':>11}{timed['rss_delta_mb']:>9.1f}"
-              f"{'met' if max(peak, timed['rss_delta_mb']) < MEMORY_TARGET_MB else 'MISSED':>10}")
+        print(
+            f"{label:<44}{sink:<21}{timed['bytes'] / 1e6:>7.1f}{timed['seconds']:>8.2f}"
+            f"{args.n / timed['seconds']:>11,.0f}{'met' if timed['seconds'] < TIME_TARGET_S else 'MISSED':>8}"
+            f"{f'{peak:.1f}' if traced else '-':>11}{timed['rss_delta_mb']:>9.1f}"
+            f"{'met' if max(peak, timed['rss_delta_mb']) < MEMORY_TARGET_MB else 'MISSED':>10}"
+        )
     naive, ours = results[("naive", "null")], results[("ours", "null")]
     print()
-    print(f"ours vs naive (null sink): {naive['seconds'] / ours['seconds']:.2f}x the rate; "
-          f"same bytes: {'yes' if ours['sha256'] == naive['sha256'] else 'NO'} "
-          f"({ours['uploaded'] / 1e6:.1f} MB uploaded in parts, {ours['copied'] / 1e6:.1f} MB joined by part copies)")
+    print(
+        f"ours vs naive (null sink): {naive['seconds'] / ours['seconds']:.2f}x the rate; "
+        f"same bytes: {'yes' if ours['sha256'] == naive['sha256'] else 'NO'} "
+        f"({ours['uploaded'] / 1e6:.1f} MB uploaded in parts, {ours['copied'] / 1e6:.1f} MB joined by part copies)"
+    )
     sys.exit(0 if ours["sha256"] == naive["sha256"] else 1)
 
 

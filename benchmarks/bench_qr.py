@@ -1,4 +1,5 @@
 """QR rendering rate: chalicelib.rendering.qr against qrcode.make() on one batch's URLs, outputs decoded."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,8 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import qrcode  # noqa: E402
-import resvg_py  # noqa: E402
 import qrcode.image.svg  # noqa: E402
+import resvg_py  # noqa: E402
 import zxingcpp  # noqa: E402
 from PIL import Image  # noqa: E402
 

@@ -1,4 +1,5 @@
 """Cost of a granted scan: DynamoDB calls and write units (DynamoDB Local), and CPU time in our code."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,7 @@ import os
 import pathlib
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -21,12 +22,11 @@ from botocore.client import BaseClient  # noqa: E402
 from chalice import Chalice  # noqa: E402
 from chalice.test import Client  # noqa: E402
 
-from chalicelib.services import batches, campaigns, scans
-from chalicelib.adapters import records
-from chalicelib.domain import codes
-from chalicelib.adapters import models, tables  # noqa: E402
-from chalicelib.config import Settings  # noqa: E402
+from chalicelib.adapters import models, records, tables  # noqa: E402
 from chalicelib.adapters.secrets import get_keyring  # noqa: E402
+from chalicelib.config import Settings  # noqa: E402
+from chalicelib.domain import codes
+from chalicelib.services import batches, campaigns, scans
 from tests.support import VALID_CAMPAIGN  # noqa: E402
 
 
@@ -45,8 +45,11 @@ class CallCounter:
                 counter.calls.append(operation)
                 consumed = response.get("ConsumedCapacity") or []
                 for entry in consumed if isinstance(consumed, list) else [consumed]:
-                    counter.write_units += float(entry.get("WriteCapacityUnits") or entry.get("CapacityUnits") or 0) \
-                        if operation in ("TransactWriteItems", "PutItem", "UpdateItem") else 0
+                    counter.write_units += (
+                        float(entry.get("WriteCapacityUnits") or entry.get("CapacityUnits") or 0)
+                        if operation in ("TransactWriteItems", "PutItem", "UpdateItem")
+                        else 0
+                    )
             return response
 
         BaseClient._make_api_call = counting
@@ -56,9 +59,12 @@ class CallCounter:
 
 
 def _seed(quantity: int) -> list[str]:
-    now = datetime.now(timezone.utc)
-    body = {**copy.deepcopy(VALID_CAMPAIGN), "starts_at": (now - timedelta(days=1)).isoformat(),
-            "ends_at": (now + timedelta(days=30)).isoformat()}
+    now = datetime.now(UTC)
+    body = {
+        **copy.deepcopy(VALID_CAMPAIGN),
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(),
+    }
     campaign = campaigns.create_campaign("bench-brand", "bench", body)
     campaigns.change_campaign_status("bench-brand", campaign["campaign_id"], "bench", {"status": "active"})
     batch = batches.mint_batch("bench-brand", campaign["campaign_id"], "bench", {"sku": "BENCH", "quantity": quantity})
@@ -90,8 +96,13 @@ def cpu_per_request(client: Client, path: str, bodies: list[str], headers: dict)
 
 def stubbed_dynamodb():
     """Answer every DynamoDB call from memory so only our code spends CPU."""
-    participant = {"campaign_id": {"S": "c"}, "shopper_id": {"S": "s"}, "points": {"N": "10"},
-                   "entries": {"N": "1"}, "claims": {"N": "1"}}
+    participant = {
+        "campaign_id": {"S": "c"},
+        "shopper_id": {"S": "s"},
+        "points": {"N": "10"},
+        "entries": {"N": "1"},
+        "claims": {"N": "1"},
+    }
     original = BaseClient._make_api_call
 
     def answer(client, operation, params):
@@ -119,8 +130,8 @@ def main() -> int:
 
         # CPU: the whole /v1/scans route with DynamoDB stubbed, beside a bare Chalice route.
         import app as application
-        from chalicelib.services import shoppers
         from chalicelib.domain import phones
+        from chalicelib.services import shoppers
 
         bare = Chalice("bare")
 
@@ -128,9 +139,10 @@ def main() -> int:
         def bare_scan():
             return {"code": json.loads(bare.current_request.raw_body)["code"]}
 
-        token = shoppers.issue_shopper_token(application.get_settings(),
-                                             shoppers.Shopper(shopper_id=phones.shopper_id_for("0" * 64),
-                                                              phone_masked="+84 ••• ••• 678"))[0]
+        token = shoppers.issue_shopper_token(
+            application.get_settings(),
+            shoppers.Shopper(shopper_id=phones.shopper_id_for("0" * 64), phone_masked="+84 ••• ••• 678"),
+        )[0]
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         bodies = [json.dumps({"code": scan_codes[i % len(scan_codes)]}) for i in range(args.cpu)]
         restore = stubbed_dynamodb()
@@ -159,24 +171,39 @@ def main() -> int:
         finally:
             BaseClient._make_api_call = original
         claims = args.scans + 1
-        stats_cost = (f"{written['items'] / claims:.2f} items written per claim "
-                      f"({written['transactions']} transactions for {claims} claims)")
+        stats_cost = (
+            f"{written['items'] / claims:.2f} items written per claim "
+            f"({written['transactions']} transactions for {claims} claims)"
+        )
 
     calls = sum(per_operation.values())
     reads = sum(v for k, v in per_operation.items() if k in ("GetItem", "Query", "BatchGetItem", "TransactGetItems"))
     rows = [
-        ("DynamoDB calls per granted scan (warm)", "-", f"{calls:.2f}", "1 transaction + <= 1 read",
-         "met" if round(per_operation.get("TransactWriteItems", 0), 6) == 1 and round(reads, 6) <= 1
-         and round(calls, 6) <= 2 else "MISSED"),
+        (
+            "DynamoDB calls per granted scan (warm)",
+            "-",
+            f"{calls:.2f}",
+            "1 transaction + <= 1 read",
+            "met"
+            if round(per_operation.get("TransactWriteItems", 0), 6) == 1
+            and round(reads, 6) <= 1
+            and round(calls, 6) <= 2
+            else "MISSED",
+        ),
         ("  by operation", "-", ", ".join(f"{k} {v:.2f}" for k, v in sorted(per_operation.items())), "", ""),
         ("write units per granted scan", "-", f"{write_units:.1f}", "reported by DynamoDB Local", ""),
         ("  + statistics (stream handler)", "-", stats_cost, "off the scan's path; 2 WCU per item-KB", ""),
-        ("CPU per scan request, microseconds", f"{cpu_bare:,.0f} (bare Chalice JSON route)", f"{cpu_ours:,.0f}",
-         f"ratio {cpu_ours / cpu_bare:.1f}x", ""),
+        (
+            "CPU per scan request, microseconds",
+            f"{cpu_bare:,.0f} (bare Chalice JSON route)",
+            f"{cpu_ours:,.0f}",
+            f"ratio {cpu_ours / cpu_bare:.1f}x",
+            "",
+        ),
     ]
     headers_row = ("figure", "baseline (same run)", "ours", "target", "check")
     widths = [max(len(str(r[i])) for r in rows + [headers_row]) for i in range(5)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*headers_row))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:

@@ -7,18 +7,19 @@ claims), on tables of its own, and every stats endpoint is called through the HT
 way they would be answered without counters: a Scan of code_states for the campaign's
 claims, summed in Python. It needs the claim records, which the loader then writes too.
 """
+
 from __future__ import annotations
 
 import argparse
 import logging
-import zoneinfo
 import os
 import pathlib
 import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -30,15 +31,17 @@ os.environ["STAGE"] = "local"
 from chalice.test import Client  # noqa: E402
 
 from chalicelib.adapters import models, tables
-from chalicelib.domain import statistics as counters  # noqa: E402
-from chalicelib.config import Settings  # noqa: E402
 from chalicelib.adapters.models import CodeState  # noqa: E402
+from chalicelib.config import Settings  # noqa: E402
+from chalicelib.domain import statistics as counters  # noqa: E402
 from tests.stats_scale import ReadMeter, active_campaign, load_claims  # noqa: E402
 from tests.support import operator_token  # noqa: E402
 
 BRAND = "bench-brand"
-PRIZES = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
-          {"name": "Phone", "quantity": 20, "odds_per_million": 20_000}]
+PRIZES = [
+    {"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
+    {"name": "Phone", "quantity": 20, "odds_per_million": 20_000},
+]
 ENDPOINTS = (
     ("stats", "/stats"),
     ("timeseries day, whole campaign", "/stats/timeseries?granularity=day"),
@@ -59,17 +62,25 @@ def _machine() -> str:
     except OSError:
         pass
     try:
-        load = "load average %.2f %.2f %.2f" % os.getloadavg()
+        load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         load = "load n/a"
-    return (f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, {load}; "
-            f"Python {platform.python_version()}; DynamoDB Local {find_jar_dir().name.removeprefix('dynamodb_local_')} "
-            f"(in memory)")
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, {load}; "
+        f"Python {platform.python_version()}; DynamoDB Local {find_jar_dir().name.removeprefix('dynamodb_local_')} "
+        f"(in memory)"
+    )
 
 
 def _campaign(now: datetime, quantity: int) -> tuple[dict, dict]:
-    return active_campaign(BRAND, start=now - timedelta(days=29), end=now + timedelta(days=30), quantity=quantity,
-                           prizes=PRIZES, sku="BENCH")
+    return active_campaign(
+        BRAND,
+        start=now - timedelta(days=29),
+        end=now + timedelta(days=30),
+        quantity=quantity,
+        prizes=PRIZES,
+        sku="BENCH",
+    )
 
 
 def caps(campaign: dict, now: datetime) -> dict[str, int]:
@@ -130,7 +141,7 @@ def run_size(endpoint: str, size: int, *, baseline: bool, repeat: int) -> tuple[
     tables.delete_tables()
     tables.create_tables()
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         campaign, batch = _campaign(now, max(size, 1_000) * 2)
         started = time.perf_counter()
         load_claims(campaign, batch, size, store_claims=baseline, now=now)
@@ -140,7 +151,7 @@ def run_size(endpoint: str, size: int, *, baseline: bool, repeat: int) -> tuple[
         application.app.log.setLevel(logging.WARNING)  # no access log line per call
         headers = {"Authorization": f"Bearer {operator_token(BRAND, 'viewer')}"}
         rows = []
-        limits = caps(campaign, datetime.now(timezone.utc))
+        limits = caps(campaign, datetime.now(UTC))
         with Client(application.app) as client, ReadMeter(capacity=True) as meter:
             for name, path in ENDPOINTS:
                 url = f"/v1/campaigns/{campaign['campaign_id']}{path}"
@@ -153,8 +164,9 @@ def run_size(endpoint: str, size: int, *, baseline: bool, repeat: int) -> tuple[
             if baseline:
                 totals = naive_totals(campaign["campaign_id"])
                 assert totals["granted"] == size, totals
-                rows.append((size, BASELINE, *_measure(lambda: naive_totals(campaign["campaign_id"]), meter, repeat),
-                             size))
+                rows.append(
+                    (size, BASELINE, *_measure(lambda: naive_totals(campaign["campaign_id"]), meter, repeat), size)
+                )
         return rows, loaded
     finally:
         tables.delete_tables()
@@ -164,8 +176,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="claims per campaign, comma-separated")
     parser.add_argument("--repeat", type=int, default=5, help="timed calls per endpoint (median reported)")
-    parser.add_argument("--baseline-100k", action="store_true",
-                        help="also run the Scan baseline at sizes above 10,000 (writes every claim record)")
+    parser.add_argument(
+        "--baseline-100k",
+        action="store_true",
+        help="also run the Scan baseline at sizes above 10,000 (writes every claim record)",
+    )
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
@@ -174,8 +189,9 @@ def main() -> int:
     loads: list[str] = []
     with start() as ddb:
         for size in sizes:
-            size_rows, loaded = run_size(ddb.endpoint, size, baseline=size <= 10_000 or args.baseline_100k,
-                                         repeat=args.repeat)
+            size_rows, loaded = run_size(
+                ddb.endpoint, size, baseline=size <= 10_000 or args.baseline_100k, repeat=args.repeat
+            )
             rows.extend(size_rows)
             loads.append(f"{size:,} claims in {loaded:.1f} s")
     # The baseline where it was not run: it reads every claim of the campaign, so its
@@ -187,8 +203,17 @@ def main() -> int:
                 largest = max(measured, key=lambda r: r[0])
                 k = size / largest[0]
                 units = f"~{float(largest[4]) * k:,.0f}" if largest[4] != "n/a" else "n/a"
-                rows.append((size, BASELINE + ", extrapolated", f"~{largest[2] * k:,.0f}", size, units,
-                             f"~{largest[5] * k:,.0f}", size))
+                rows.append(
+                    (
+                        size,
+                        BASELINE + ", extrapolated",
+                        f"~{largest[2] * k:,.0f}",
+                        size,
+                        units,
+                        f"~{largest[5] * k:,.0f}",
+                        size,
+                    )
+                )
             else:
                 rows.append((size, BASELINE + " (not run)", "-", size, "n/a", "-", size))
 
@@ -198,12 +223,17 @@ def main() -> int:
     def cell(value, form: str) -> str:
         return value if isinstance(value, str) else format(value, form)
 
-    table = [header] + [(f"{r[0]:,}", r[1], cell(r[2], "d"), f"{r[3]:,}", f"{r[6]:,}", r[4], cell(r[5], ",.1f"))
-                        for r in sorted(rows, key=lambda r: (order.index(r[1]) if r[1] in order else len(order), r[0]))]
+    table = [header] + [
+        (f"{r[0]:,}", r[1], cell(r[2], "d"), f"{r[3]:,}", f"{r[6]:,}", r[4], cell(r[5], ",.1f"))
+        for r in sorted(rows, key=lambda r: (order.index(r[1]) if r[1] in order else len(order), r[0]))
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):
-        print("  ".join(text.ljust(w) if j == 1 else text.rjust(w) for j, (text, w) in
-                        enumerate(zip(row, widths))).rstrip())
+        print(
+            "  ".join(
+                text.ljust(w) if j == 1 else text.rjust(w) for j, (text, w) in enumerate(zip(row, widths))
+            ).rstrip()
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -211,7 +241,9 @@ def main() -> int:
     over = [f"{r[1]} at {r[0]:,}" for r in rows if r[1] in order and r[3] > r[6]]
     for name, _ in ENDPOINTS:
         items = {r[0]: r[3] for r in rows if r[1] == name}
-        flat.append(f"{name} {'same' if len(set(items.values())) == 1 else ', '.join(f'{v:,}' for v in items.values())}")
+        flat.append(
+            f"{name} {'same' if len(set(items.values())) == 1 else ', '.join(f'{v:,}' for v in items.values())}"
+        )
     print("load: " + "; ".join(loads))
     print("items read by size: " + "; ".join(flat))
     print("every stats call within its most possible items: " + ("yes" if not over else "NO: " + ", ".join(over)))

@@ -1,14 +1,19 @@
 """Settings read from the environment once, with no side effects."""
+
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 __all__ = [
-    "Settings", "get_settings", "LOCAL_JWT_SECRET", "LOCAL_CODE_KEYRING",
-    "LOCAL_SHOPPER_JWT_SECRET", "LOCAL_PHONE_HASH_PEPPER",
+    "Settings",
+    "get_settings",
+    "LOCAL_JWT_SECRET",
+    "LOCAL_CODE_KEYRING",
+    "LOCAL_SHOPPER_JWT_SECRET",
+    "LOCAL_PHONE_HASH_PEPPER",
 ]
 
 # Only ever used when STAGE=local and no JWT_SECRET is set: the dev stack and the
@@ -89,7 +94,7 @@ class Settings:
             raise RuntimeError("JWT_JWKS_URL is required for RS256")
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> "Settings":
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         stage = environ.get("STAGE", "local")
         algorithm = environ.get("JWT_ALGORITHM", "HS256").upper()
         secret = environ.get("JWT_SECRET") or (LOCAL_JWT_SECRET if stage == "local" else None)

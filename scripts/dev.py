@@ -1,14 +1,7 @@
 """The local stack in one command: DynamoDB Local, S3 and SQS on moto, tables, demo data, a token,
 chalice local and the export workers."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
-# shadow the standard library's token module; the repo root goes there instead.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import fcntl
 import json
@@ -16,7 +9,9 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from scripts.dynamodb_local import (
@@ -26,10 +21,11 @@ from scripts.dynamodb_local import (
     DynamoDBLocal,
     DynamoDBLocalError,
     local_aws_env,
-    parent_death_hook,
     port_accepts_connections,
     port_is_free,
+    spawn,
     start,
+    stop_group,
 )
 
 DATA_DIR = REPO_ROOT / ".local" / "dynamodb"
@@ -83,20 +79,32 @@ def stack_environ(ddb_endpoint: str, api_port: int, aws_endpoint: str | None = N
         **local_aws_env(),
     }
     if aws_endpoint:
-        environ.update({
-            "S3_ENDPOINT": aws_endpoint,
-            "SQS_ENDPOINT": aws_endpoint,
-            "EXPORT_BUCKET": EXPORT_BUCKET,
-            "EXPORT_QUEUE_NAME": EXPORT_QUEUE,
-        })
+        environ.update(
+            {
+                "S3_ENDPOINT": aws_endpoint,
+                "SQS_ENDPOINT": aws_endpoint,
+                "EXPORT_BUCKET": EXPORT_BUCKET,
+                "EXPORT_QUEUE_NAME": EXPORT_QUEUE,
+            }
+        )
     return environ
+
+
+# Page sources (templates, CSS, JavaScript, translations): a change rebuilds the pages first.
+_PAGE_SOURCES = ("*.py", "*.html", "*.css", "*.js", "*.json")
 
 
 def _code_signature() -> tuple:
     stamps = []
     for name in _WATCHED:
         path = REPO_ROOT / name
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        files = (
+            sorted(
+                f for pattern in _PAGE_SOURCES for f in path.rglob(pattern) if "build" not in f.relative_to(path).parts
+            )
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             try:
                 stamps.append((str(file), file.stat().st_mtime_ns))
@@ -116,18 +124,8 @@ def _chalice_command(api_port: int) -> list[str]:
 
 
 def _start_chalice(api_port: int) -> subprocess.Popen:
-    # Its own process group: a Ctrl-C reaches dev.py only, which then stops chalice
-    # and DynamoDB Local in order, and one signal to the group reaches all of chalice.
-    # No stdin: chalice imports a prompt library that queries a terminal on stdin and
-    # waits for the answer, and outside the foreground group it would steal keystrokes.
-    return subprocess.Popen(
-        _chalice_command(api_port),
-        cwd=str(REPO_ROOT),
-        env=dict(os.environ),
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=parent_death_hook(),  # one process (no chalice reloader): nothing orphaned
-    )
+    # One process (no chalice reloader): the parent-death signal leaves nothing orphaned.
+    return spawn(_chalice_command(api_port))
 
 
 def _start_moto(port: int) -> subprocess.Popen:
@@ -140,11 +138,7 @@ def _start_moto(port: int) -> subprocess.Popen:
     # read print files (live codes) from the local bucket.
     env = {**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"}
     with open(MOTO_LOG, "ab") as log:
-        process = subprocess.Popen(
-            [str(moto), "-H", HOST, "-p", str(port)],
-            cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=parent_death_hook(),
-        )
+        process = spawn([str(moto), "-H", HOST, "-p", str(port)], env=env, log=log)
     deadline = time.monotonic() + 30
     while not port_accepts_connections(port):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -163,31 +157,23 @@ def _create_export_resources(endpoint: str, max_receives: int) -> None:
     sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
     dlq = sqs.create_queue(QueueName=f"{EXPORT_QUEUE}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(QueueName=EXPORT_QUEUE, Attributes={
-        "VisibilityTimeout": str(_LOCAL_VISIBILITY_SECONDS),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
-    })
+    sqs.create_queue(
+        QueueName=EXPORT_QUEUE,
+        Attributes={
+            "VisibilityTimeout": str(_LOCAL_VISIBILITY_SECONDS),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+        },
+    )
 
 
 def _start_workers(count: int) -> list[subprocess.Popen]:
     # Separate processes, like separate Lambda containers: chunks really run side by side.
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "scripts.export_worker"],
-            cwd=str(REPO_ROOT), env=dict(os.environ), stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=parent_death_hook(),
-        )
-        for _ in range(count)
-    ]
+    return [spawn([sys.executable, "-m", "scripts.export_worker"]) for _ in range(count)]
 
 
 def _start_stats_worker() -> subprocess.Popen:
     # Lambda's stream event source, locally: code_states' stream into app.stats_aggregator.
-    return subprocess.Popen(
-        [sys.executable, "-m", "scripts.stats_worker"],
-        cwd=str(REPO_ROOT), env=dict(os.environ), stdin=subprocess.DEVNULL,
-        start_new_session=True, preexec_fn=parent_death_hook(),
-    )
+    return spawn([sys.executable, "-m", "scripts.stats_worker"])
 
 
 def _stop_workers(workers: list[subprocess.Popen]) -> None:
@@ -196,22 +182,12 @@ def _stop_workers(workers: list[subprocess.Popen]) -> None:
 
 
 def _stop_group(process: subprocess.Popen, name: str) -> None:
-    """SIGINT (chalice's clean exit), then SIGTERM, then SIGKILL to the process group."""
-    for sig, wait in ((signal.SIGINT, 5.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        if process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(wait)
-        except subprocess.TimeoutExpired:
-            _say(f"{name} still running after {signal.Signals(sig).name}")
+    stop_group(process, still_running=lambda after: _say(f"{name} still running after {after}"))
 
 
-def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int,
-            scan_url: str | None) -> str:
+def _banner(
+    token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int, scan_url: str | None
+) -> str:
     api = f"http://{HOST}:{api_port}"
     return f"""
   API              {api}   (chalice local, stage local)
@@ -220,7 +196,7 @@ def _banner(token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, wo
   Export workers   {workers} processes polling {EXPORT_QUEUE} (scripts/export_worker.py)
   Stats worker     code_states' stream into the statistics counters (scripts/stats_worker.py)
   Dashboard        {api}/dashboard   (paste the token below)
-  Owner token for demo-brand (8 h; another: .venv/bin/python scripts/token.py --help):
+  Owner token for demo-brand (8 h; another: .venv/bin/python scripts/issue_token.py --help):
 
 export TOKEN={token}
 curl -H "Authorization: Bearer $TOKEN" {api}/v1/campaigns
@@ -294,8 +270,8 @@ def main() -> int:
         # Imported only now: chalicelib reads its settings from the environment at import.
         from chalicelib import config
         from chalicelib.adapters import models, tables
-        from chalicelib.services.exports import MAX_RECEIVES
         from chalicelib.services.auth import issue_operator_token
+        from chalicelib.services.exports import MAX_RECEIVES
         from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
         config.get_settings.cache_clear()
@@ -335,7 +311,8 @@ def main() -> int:
             current = _code_signature()
             if current != signature:
                 signature = current
-                _say("code changed: restarting chalice local and the workers")
+                _say("code changed: rebuilding the pages, restarting chalice local and the workers")
+                subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_pages.py")], cwd=str(REPO_ROOT))
                 _stop_workers(workers)
                 _stop_group(chalice, "chalice local")
                 chalice = _start_chalice(api_port)

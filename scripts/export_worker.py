@@ -1,22 +1,17 @@
 """Local stand-in for Lambda's SQS event source: long-polls the export queue and runs app.export_worker."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
-# shadow the standard library's token module; the repo root goes there instead.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import contextlib
 import logging
 import signal
+import sys
 import time
 import traceback
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["LambdaContext", "lambda_event", "poll_once", "main"]
 
@@ -38,30 +33,40 @@ class LambdaContext:
 def lambda_event(message: dict, queue_arn: str, region: str) -> dict:
     """The event Lambda's SQS event source sends for one received message (batch size 1)."""
     return {
-        "Records": [{
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": dict(message.get("Attributes") or {}),
-            "messageAttributes": {},
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": region,
-        }]
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": dict(message.get("Attributes") or {}),
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        ]
     }
 
 
-def poll_once(sqs: Any, queue_url: str, handler: Callable[[dict, Any], Any], *, queue_arn: str,
-              region: str, wait_seconds: int = 10) -> tuple[int, int]:
+def poll_once(
+    sqs: Any,
+    queue_url: str,
+    handler: Callable[[dict, Any], Any],
+    *,
+    queue_arn: str,
+    region: str,
+    wait_seconds: int = 10,
+) -> tuple[int, int]:
     """Receive at most one message and run `handler` on it as Lambda would.
 
     The message is deleted only when the handler returns; when it raises, the message
     stays on the queue and SQS delivers it again after its visibility timeout, as it
     does for a failed Lambda invocation. Returns (handled, failed).
     """
-    response = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds,
-                                   MessageSystemAttributeNames=["All"])
+    response = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait_seconds, MessageSystemAttributeNames=["All"]
+    )
     handled = failed = 0
     for message in response.get("Messages", []):
         try:
@@ -74,8 +79,9 @@ def poll_once(sqs: Any, queue_url: str, handler: Callable[[dict, Any], Any], *, 
             # Stopped mid-message (Ctrl-C, a code change): hand it back to the other workers
             # now instead of after the visibility timeout.
             with contextlib.suppress(Exception):
-                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             raise
         sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         handled += 1

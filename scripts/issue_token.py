@@ -1,16 +1,10 @@
-"""Print an operator token for the local stage: TOKEN=$(.venv/bin/python scripts/token.py)."""
+"""Print an operator token for the local stage: TOKEN=$(.venv/bin/python scripts/issue_token.py)."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where this very file would
-# shadow the standard library's token module; the repo root goes there instead.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import os
+import sys
 
 ROLES = ("owner", "manager", "viewer")
 
@@ -26,22 +20,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.ttl <= 0:
         parser.error("--ttl must be a positive number of seconds")
 
-    from chalicelib.services.auth import issue_operator_token
     from chalicelib.config import Settings
+    from chalicelib.services.auth import issue_operator_token
 
     stage = os.environ.get("STAGE", "local")
     if stage != "local":
         # Real stages take tokens from the identity provider; a locally signed one
         # would be useless there, or, with a real secret in the environment, dangerous.
-        print(f"token.py issues tokens for the local stage only (STAGE={stage}); "
-              "use the identity provider for other stages", file=sys.stderr)
+        print(
+            f"issue_token.py issues tokens for the local stage only (STAGE={stage}); "
+            "use the identity provider for other stages",
+            file=sys.stderr,
+        )
         return 2
     try:
         settings = Settings.from_environ(os.environ)
         # The API refuses tokens signed with a weak key; do not hand one out.
         settings.check_jwt()
     except (ValueError, RuntimeError) as exc:
-        print(f"token.py: {exc}", file=sys.stderr)
+        print(f"issue_token.py: {exc}", file=sys.stderr)
         return 2
     print(issue_operator_token(settings, sub=args.sub, brand=args.brand, role=args.role, ttl_seconds=args.ttl))
     return 0

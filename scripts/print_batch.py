@@ -1,15 +1,12 @@
 """Mint a batch, export its print file and download it, against a running stack, with progress."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import requests
 from tqdm import tqdm
@@ -23,11 +20,15 @@ class ApiError(SystemExit):
 
 
 def _local_token() -> str:
-    from chalicelib.services.auth import issue_operator_token
     from chalicelib.config import Settings
+    from chalicelib.services.auth import issue_operator_token
 
-    return issue_operator_token(Settings.from_environ({"STAGE": "local"}), sub="print_batch@local",
-                                brand=os.environ.get("QRC_BRAND", "demo-brand"), role="owner")
+    return issue_operator_token(
+        Settings.from_environ({"STAGE": "local"}),
+        sub="print_batch@local",
+        brand=os.environ.get("QRC_BRAND", "demo-brand"),
+        role="owner",
+    )
 
 
 class Api:
@@ -66,8 +67,10 @@ def _download(url: str, path: Path) -> None:
     with requests.get(url, stream=True, timeout=60) as response:
         response.raise_for_status()
         total = int(response.headers.get("Content-Length") or 0) or None
-        with open(path, "wb") as out, tqdm(total=total, desc=f"downloading {path.name}", unit="B",
-                                           unit_scale=True, unit_divisor=1024) as bar:
+        with (
+            open(path, "wb") as out,
+            tqdm(total=total, desc=f"downloading {path.name}", unit="B", unit_scale=True, unit_divisor=1024) as bar,
+        ):
             for chunk in response.iter_content(chunk_size=1 << 20):
                 out.write(chunk)
                 bar.update(len(chunk))
@@ -76,8 +79,11 @@ def _download(url: str, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api", default=os.environ.get("QRC_API", "http://127.0.0.1:8000"), help="API base URL")
-    parser.add_argument("--token", default=os.environ.get("QRC_TOKEN"),
-                        help="operator token (default: $QRC_TOKEN; on the local stack a demo-brand owner token)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("QRC_TOKEN"),
+        help="operator token (default: $QRC_TOKEN; on the local stack a demo-brand owner token)",
+    )
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--campaign", help="mint a new batch in this campaign")
     target.add_argument("--batch", help="export an existing batch instead of minting")
@@ -96,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.campaign:
         body = {"sku": args.sku, "quantity": args.quantity, **({"label": args.label} if args.label else {})}
         batch = api.call("POST", f"/v1/campaigns/{args.campaign}/batches", body)
-        print(f"minted {batch['batch_id']} (batch number {batch['batch_number']}, {batch['quantity']:,} codes, {batch['status']})")
+        print(
+            f"minted {batch['batch_id']} (batch number {batch['batch_number']}, {batch['quantity']:,} codes, {batch['status']})"
+        )
     else:
         batch = api.call("GET", f"/v1/batches/{args.batch}")
     export = api.call("POST", f"/v1/batches/{batch['batch_id']}/exports", {"format": args.format})

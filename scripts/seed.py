@@ -1,15 +1,10 @@
 """Seed the local stack with a demo brand's campaign, once."""
+
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
-# shadow the standard library's token module; the repo root goes there instead.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
-
 import os
+import sys
+from datetime import UTC
 from typing import Any
 
 __all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo", "sample_scan_url"]
@@ -43,20 +38,24 @@ def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
     campaign that scans work against; a few demo shoppers have already scanned packs. Returns the campaign created, or None when there
     was nothing to do; the models must already be bound to tables that exist.
     """
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from chalicelib.services import batches, campaigns
 
     if campaigns.list_campaigns(brand_id)["items"]:
         return None
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    body = {**DEMO_CAMPAIGN, "starts_at": (today - timedelta(days=1)).isoformat(),
-            "ends_at": (today + timedelta(days=90)).isoformat()}
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    body = {
+        **DEMO_CAMPAIGN,
+        "starts_at": (today - timedelta(days=1)).isoformat(),
+        "ends_at": (today + timedelta(days=90)).isoformat(),
+    }
     campaign = campaigns.create_campaign(brand_id, "seed", body)
     campaigns.change_campaign_status(brand_id, campaign["campaign_id"], "seed", {"status": "active"})
     motorbike = campaign["prizes"][0]["prize_id"]
-    batch = batches.mint_batch(brand_id, campaign["campaign_id"], "seed",
-                               {**DEMO_BATCH, "instant_wins": [{"prize_id": motorbike, "count": 1}]})
+    batch = batches.mint_batch(
+        brand_id, campaign["campaign_id"], "seed", {**DEMO_BATCH, "instant_wins": [{"prize_id": motorbike, "count": 1}]}
+    )
     batches.change_batch_status(brand_id, batch["batch_id"], "seed", {"status": "active"})
     _seed_scans(batch, DEMO_SCANS)
     return campaign
@@ -68,15 +67,14 @@ DEMO_SCANS = [(i, 1 + (i * 7) % 5) for i in range(24)]
 
 
 def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from chalicelib.domain import codes
-    from chalicelib.services import scans, shoppers
     from chalicelib.adapters import records
-    from chalicelib.domain import phones
-    from chalicelib.config import get_settings
-    from chalicelib.domain.errors import DomainError
     from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+    from chalicelib.config import get_settings
+    from chalicelib.domain import codes, phones
+    from chalicelib.domain.errors import DomainError
+    from chalicelib.services import scans, shoppers
 
     settings = get_settings()
     pepper = get_phone_hash_pepper(settings)
@@ -84,7 +82,7 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
     records.clear_cache()
     for number, packs in plan:
         phone = phones.normalise_phone(f"+8490{number:07d}", settings.phone_regions)
-        shopper_id = shoppers.record_account(phone, pepper, datetime.now(timezone.utc))
+        shopper_id = shoppers.record_account(phone, pepper, datetime.now(UTC))
         for _ in range(packs):
             serial -= 1
             code = codes.mint_code(get_keyring(), batch["batch_number"], serial)
@@ -96,14 +94,20 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
 
 def sample_scan_url(brand_id: str = DEMO_BRAND) -> str | None:
     """The landing URL of the demo batch's first code nobody has claimed yet."""
-    from chalicelib.services import batches, campaigns
-    from chalicelib.domain import codes
-    from chalicelib.config import get_settings
     from chalicelib.adapters.models import Batch, CodeState
     from chalicelib.adapters.secrets import get_keyring
+    from chalicelib.config import get_settings
+    from chalicelib.domain import codes
+    from chalicelib.services import batches, campaigns
 
-    demo = next((c for c in campaigns.list_campaigns(brand_id, limit="100")["items"]
-                 if c["name"] == DEMO_CAMPAIGN["name"] and c["status"] == "active"), None)
+    demo = next(
+        (
+            c
+            for c in campaigns.list_campaigns(brand_id, limit="100")["items"]
+            if c["name"] == DEMO_CAMPAIGN["name"] and c["status"] == "active"
+        ),
+        None,
+    )
     if demo is None:
         return None
     for item in batches.list_batches(brand_id, demo["campaign_id"])["items"]:

@@ -1,20 +1,16 @@
 """Local stand-in for Lambda's DynamoDB stream event source: feeds code_states' stream to app.stats_aggregator."""
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a file, Python puts scripts/ first on sys.path, where scripts/token.py would
-# shadow the standard library's token module; the repo root goes there instead.
-if __name__ == "__main__" and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import logging
 import signal
+import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from scripts.export_worker import _on_signal, _Stop  # the same Ctrl-C/SIGTERM handling
 
@@ -29,8 +25,15 @@ class StreamFeeder:
     and its children are read after it.
     """
 
-    def __init__(self, streams: Any, stream_arn: str, handler: Callable[[dict, Any], Any], *,
-                 region: str = "us-east-1", batch_size: int = 500) -> None:
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        handler: Callable[[dict, Any], Any],
+        *,
+        region: str = "us-east-1",
+        batch_size: int = 500,
+    ) -> None:
         self.streams, self.stream_arn, self.handler = streams, stream_arn, handler
         self.region, self.batch_size = region, batch_size
         self._iterators: dict[str, str | None] = {}
@@ -56,10 +59,11 @@ class StreamFeeder:
         for record in records:
             dynamodb = dict(record["dynamodb"])
             created = dynamodb.get("ApproximateCreationDateTime")
-            if hasattr(created, "timestamp"):
+            if isinstance(created, datetime):
                 dynamodb["ApproximateCreationDateTime"] = created.timestamp()
-            converted.append({**record, "dynamodb": dynamodb, "eventSourceARN": self.stream_arn,
-                              "awsRegion": self.region})
+            converted.append(
+                {**record, "dynamodb": dynamodb, "eventSourceARN": self.stream_arn, "awsRegion": self.region}
+            )
         return {"Records": converted}
 
     def poll(self) -> int:
@@ -77,7 +81,8 @@ class StreamFeeder:
             else:
                 if shard_id not in self._iterators:
                     self._iterators[shard_id] = self.streams.get_shard_iterator(
-                        StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                        StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                    )["ShardIterator"]
                 iterator = self._iterators[shard_id]
                 if iterator is None:
                     self._finished.add(shard_id)
@@ -113,11 +118,13 @@ def feeder_for(handler: Callable[[dict, Any], Any] | None = None) -> StreamFeede
     """A feeder for the code_states stream of the bound endpoint (DynamoDB Local or moto)."""
     import boto3
 
-    from chalicelib.config import get_settings
     from chalicelib.adapters.models import CodeState
+    from chalicelib.config import get_settings
 
     if handler is None:
-        from app import stats_aggregator as handler
+        from app import stats_aggregator
+
+        handler = stats_aggregator
     region = CodeState.Meta.region or get_settings().region
     # The regional endpoint named outright: left to itself botocore picks an account-based
     # host for stream ARNs, which moto's in-process mock does not route.

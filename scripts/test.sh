@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The one test command (CI runs exactly this): setup, then pytest with any arguments given.
+# The one test command (CI runs exactly this): setup, ruff and mypy, then pytest with any arguments given.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh" --browser
 cd "$ROOT"
+# Lint, format and types first: seconds, and a failure names the line.
+.venv/bin/ruff check --quiet .
+.venv/bin/ruff format --check --quiet .
+.venv/bin/mypy --no-error-summary
 exec .venv/bin/python -m pytest "$@"

@@ -1,4 +1,5 @@
 """Session-wide test settings: no real AWS credentials are ever looked up."""
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,15 @@ import pytest
 # Set before any test module imports boto3 or the app.
 for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "DYNAMODB_ENDPOINT"):
     os.environ.pop(_name, None)
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "STAGE": "local",
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "STAGE": "local",
+    }
+)
 
 
 # PynamoDB gives each table connection its own botocore session, and every new session

@@ -33,31 +33,37 @@ counters and the points-budget counters, which no statistics reader reads either
 The caps of the campaign's rules are respected (claims per participant, per participant
 per local day, points budget), so the state is one real scans could have left.
 """
+
 from __future__ import annotations
 
 import hashlib
 import random
 import zoneinfo
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from chalicelib.services import batches, campaigns, stats_aggregator
 from chalicelib.adapters import records
-from chalicelib.domain import statistics
-from chalicelib.domain import phones
-from chalicelib.domain.instant_win import winning_prize
-from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
 from chalicelib.adapters.dynamo import transaction_connection
+from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.domain import phones, statistics
+from chalicelib.domain.instant_win import winning_prize
+from chalicelib.services import batches, campaigns, stats_aggregator
 
 __all__ = ["load_claims", "plan_claims", "write_plan", "LoadPlan", "PlannedClaim", "REFUSAL_MIX", "ReadMeter"]
 
 # How refused scans split by kind when none is given: mostly second scans of a claimed code.
-REFUSAL_MIX: dict[str, float] = {"duplicate": 0.5, "invalid": 0.1, "refused_cap": 0.2, "refused_rate": 0.15,
-                                 "refused_inactive": 0.05}
+REFUSAL_MIX: dict[str, float] = {
+    "duplicate": 0.5,
+    "invalid": 0.1,
+    "refused_cap": 0.2,
+    "refused_rate": 0.15,
+    "refused_inactive": 0.05,
+}
 _FOLD_CHUNK = 5_000
 _WRITERS = 4
 
@@ -95,15 +101,35 @@ class LoadPlan:
     def code_state(self, claim: PlannedClaim, *, counted: bool | None = None) -> CodeState:
         """The claim record `scans._write` would have written for this claim."""
         batch = self.batches[claim.batch_index]
+        # The claim's own fields, then where it stands in the participant's history.
+        fields = {
+            "changed_at": claim.at,
+            "changed_by": claim.shopper_id,
+            "shopper_id": claim.shopper_id,
+            "prize_id": claim.prize_id,
+            "prize_name": claim.prize_name,
+        }
+        history = {
+            "nth": claim.nth,
+            "active_days": claim.active_days,
+            "first_claim_at": claim.first_at,
+            "prev_claim_at": claim.prev_at,
+        }
+        request_id = hashlib.sha256(f"{claim.shopper_id}:{claim.serial}".encode()).hexdigest()[:32]
         return CodeState(
             CodeState.key_for(int(batch.batch_number), claim.serial),
-            state="claimed", batch_id=batch.batch_id, brand_id=batch.brand_id, changed_at=claim.at,
-            changed_by=claim.shopper_id, shopper_id=claim.shopper_id, campaign_id=self.campaign_id, sku=batch.sku,
-            points=self.points, entries=self.entries,
-            request_id=hashlib.sha256(f"{claim.shopper_id}:{claim.serial}".encode()).hexdigest()[:32],
-            prize_id=claim.prize_id, prize_name=claim.prize_name, timezone=self.timezone, nth=claim.nth,
-            active_days=claim.active_days, first_claim_at=claim.first_at, prev_claim_at=claim.prev_at,
+            state="claimed",
+            batch_id=batch.batch_id,
+            brand_id=batch.brand_id,
+            campaign_id=self.campaign_id,
+            sku=batch.sku,
+            points=self.points,
+            entries=self.entries,
+            request_id=request_id,
+            timezone=self.timezone,
             counted=counted,
+            **fields,
+            **history,
         )
 
     def code_states(self, *, counted: bool | None = None) -> Iterator[CodeState]:
@@ -115,10 +141,20 @@ class LoadPlan:
         last: dict[str, PlannedClaim] = {}
         for claim in self.claims:  # time order: the last one seen is the latest
             last[claim.shopper_id] = claim
-        return [Participant(self.campaign_id, shopper_id, points=c.nth * self.points, entries=c.nth * self.entries,
-                            claims=c.nth, first_claim_at=c.first_at, last_claim_at=c.at, active_days=c.active_days,
-                            rank_shard=statistics.rank_shard(self.campaign_id, shopper_id))
-                for shopper_id, c in last.items()]
+        return [
+            Participant(
+                self.campaign_id,
+                shopper_id,
+                points=c.nth * self.points,
+                entries=c.nth * self.entries,
+                claims=c.nth,
+                first_claim_at=c.first_at,
+                last_claim_at=c.at,
+                active_days=c.active_days,
+                rank_shard=statistics.rank_shard(self.campaign_id, shopper_id),
+            )
+            for shopper_id, c in last.items()
+        ]
 
 
 def _shopper(seed: int, index: int) -> str:
@@ -147,8 +183,9 @@ def _claims_per_participant(rng: random.Random, claims: int, participants: int, 
     return counts
 
 
-def _times(rng: random.Random, k: int, start: datetime, span: float, tz: zoneinfo.ZoneInfo,
-           daily_cap: int | None) -> list[datetime]:
+def _times(
+    rng: random.Random, k: int, start: datetime, span: float, tz: zoneinfo.ZoneInfo, daily_cap: int | None
+) -> list[datetime]:
     """`k` claim instants in [start, start + span), at most `daily_cap` on any local day, sorted."""
     times = [start + timedelta(seconds=rng.random() * span) for _ in range(k)]
     if daily_cap:
@@ -166,9 +203,18 @@ def _times(rng: random.Random, k: int, start: datetime, span: float, tz: zoneinf
     return sorted(times)
 
 
-def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, participants: int | None = None,
-                days: int = 28, seed: int = 1, refusals: int | None = None,
-                refusal_mix: dict[str, float] | None = None, now: datetime | None = None) -> LoadPlan:
+def plan_claims(
+    campaign: dict,
+    batch: dict | Sequence[dict],
+    claims: int,
+    *,
+    participants: int | None = None,
+    days: int = 28,
+    seed: int = 1,
+    refusals: int | None = None,
+    refusal_mix: dict[str, float] | None = None,
+    now: datetime | None = None,
+) -> LoadPlan:
     """Generate `claims` claims and `refusals` refused scans of a campaign, as real scans would leave them.
 
     Claims fall uniformly over the `days` days before `now` (clipped to the campaign's
@@ -182,7 +228,7 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
     tz = zoneinfo.ZoneInfo(model.timezone)
     rules = model.rules
     points, entries = int(rules.points_per_scan or 0), int(rules.entries_per_scan or 0)
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     end = min(now, model.ends_at)
     start = max(model.starts_at, end - timedelta(days=days))
     if end <= start:
@@ -213,8 +259,11 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
         for nth, at in enumerate(times, start=1):
             if previous is None or previous.astimezone(tz).date() < at.astimezone(tz).date():
                 days_active += 1
-            planned.append(PlannedClaim(shopper_id, at, 0, 0, nth=nth, active_days=days_active, first_at=times[0],
-                                        prev_at=previous))
+            planned.append(
+                PlannedClaim(
+                    shopper_id, at, 0, 0, nth=nth, active_days=days_active, first_at=times[0], prev_at=previous
+                )
+            )
             previous = at
     planned.sort(key=lambda c: c.at)
 
@@ -236,8 +285,13 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
         b = batch_models[claim.batch_index]
         prize = None
         if b.allocations:
-            won = winning_prize(keys[int(b.key_version)], int(b.batch_number), int(b.quantity), claim.serial,
-                                [(a.prize_id, int(a.count)) for a in b.allocations])
+            won = winning_prize(
+                keys[int(b.key_version)],
+                int(b.batch_number),
+                int(b.quantity),
+                claim.serial,
+                [(a.prize_id, int(a.count)) for a in b.allocations],
+            )
             prize = prizes.get(won)
         if prize is None:
             for candidate in model.prizes or []:
@@ -251,8 +305,13 @@ def plan_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, pa
     refusals = claims // 10 if refusals is None else refusals
     mix = refusal_mix or REFUSAL_MIX
     kinds = rng.choices(list(mix), weights=list(mix.values()), k=refusals)
-    refused = sorted(((kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.REFUSAL_SHARDS))
-                      for kind in kinds), key=lambda r: r[1])
+    refused = sorted(
+        (
+            (kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.REFUSAL_SHARDS))
+            for kind in kinds
+        ),
+        key=lambda r: r[1],
+    )
     return LoadPlan(model.campaign_id, model.timezone, points, entries, batch_models, planned, refused, dict(awarded))
 
 
@@ -276,13 +335,13 @@ def _batch_write(model, items: list, writers: int = _WRITERS) -> None:
 
     def put(part: list[dict]) -> None:
         for low in range(0, len(part), 25):
-            pending = {table: [{"PutRequest": {"Item": raw}} for raw in part[low:low + 25]]}
+            pending = {table: [{"PutRequest": {"Item": raw}} for raw in part[low : low + 25]]}
             while pending:
                 pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
 
     size = -(-len(raws) // writers)
     with ThreadPoolExecutor(writers) as pool:
-        list(pool.map(put, [raws[i:i + size] for i in range(0, len(raws), size)]))
+        list(pool.map(put, [raws[i : i + size] for i in range(0, len(raws), size)]))
 
 
 def _leaders(people: list[Participant]) -> list[Participant]:
@@ -304,7 +363,7 @@ def _claim_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
     for shard in range(statistics.CLAIM_SHARDS):
         mine = [c for c in plan.claims if c.shard == shard]
         for low in range(0, len(mine), _FOLD_CHUNK):
-            group = [plan.code_state(c) for c in mine[low:low + _FOLD_CHUNK]]
+            group = [plan.code_state(c) for c in mine[low : low + _FOLD_CHUNK]]
             for (_, item), counts in stats_aggregator.counters_of(group).items():
                 statistics.add_counts(sums, {f"{item}#{shard}": counts})
     return sums
@@ -316,8 +375,9 @@ def _refusal_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
     sums: dict[str, dict[str, int]] = {}
     for kind, at, shard in plan.refusals:
         day, hour = statistics.hour_of_day(at, tz)
-        statistics.add_counts(sums, {f"total#r{shard}": {kind: 1},
-                          f"day#{day.isoformat()}#r{shard}": {kind: 1, f"{kind}@{hour:02d}": 1}})
+        statistics.add_counts(
+            sums, {f"total#r{shard}": {kind: 1}, f"day#{day.isoformat()}#r{shard}": {kind: 1, f"{kind}@{hour:02d}": 1}}
+        )
     return sums
 
 
@@ -348,28 +408,47 @@ def write_plan(plan: LoadPlan, *, store_claims: bool = False, accounts: str = "l
     people = plan.participants()
     _batch_write(Participant, people)
     if accounts != "none":
-        created = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        _batch_write(ShopperAccount, [
-            ShopperAccount(p.shopper_id, phone_hash=hashlib.sha256(p.shopper_id.encode()).hexdigest(),
-                           phone_masked=f"+84 90\u2022 \u2022\u2022\u2022 \u2022{int(p.shopper_id[-4:], 36) % 100:02d}",
-                           created_at=created)
-            for p in (people if accounts == "all" else _leaders(people))])
+        created = datetime(2026, 1, 1, tzinfo=UTC)
+        _batch_write(
+            ShopperAccount,
+            [
+                ShopperAccount(
+                    p.shopper_id,
+                    phone_hash=hashlib.sha256(p.shopper_id.encode()).hexdigest(),
+                    phone_masked=f"+84 90\u2022 \u2022\u2022\u2022 \u2022{int(p.shopper_id[-4:], 36) % 100:02d}",
+                    created_at=created,
+                )
+                for p in (people if accounts == "all" else _leaders(people))
+            ],
+        )
     if store_claims:
         _batch_write(CodeState, list(plan.code_states(counted=True)))
 
 
-def load_claims(campaign: dict, batch: dict | Sequence[dict], claims: int, *, participants: int | None = None,
-                days: int = 28, seed: int = 1, refusals: int | None = None, store_claims: bool = False,
-                accounts: str = "leaders", now: datetime | None = None) -> None:
+def load_claims(
+    campaign: dict,
+    batch: dict | Sequence[dict],
+    claims: int,
+    *,
+    store_claims: bool = False,
+    accounts: str = "leaders",
+    **shape: Any,
+) -> None:
     """Put `campaign` on DynamoDB into the state `claims` real claims (and refusals) leave.
+
+    `shape` is what `plan_claims` takes besides the campaign, batch and number of claims
+    (participants, days, seed, refusals, now).
 
     `campaign` and `batch` are the dicts chalicelib.services.campaigns / chalicelib.services.batches return
     (`batch` may be a list of them: claims then spread over their codes). See the module
     docstring for what is written and what is not: the claim records are skipped unless
     `store_claims`, since no statistics reader reads them.
     """
-    write_plan(plan_claims(campaign, batch, claims, participants=participants, days=days, seed=seed,
-                           refusals=refusals, now=now), store_claims=store_claims, accounts=accounts)
+    write_plan(
+        plan_claims(campaign, batch, claims, **shape),
+        store_claims=store_claims,
+        accounts=accounts,
+    )
 
 
 # --- measuring reads ---------------------------------------------------------------------
@@ -417,8 +496,11 @@ class ReadMeter:
     def application_clients() -> list:
         from chalicelib.adapters import dynamo, models
 
-        clients = {id(c): c for c in [m._get_connection().connection.client for m in models.ALL_MODELS]
-                   + [dynamo.transaction_connection().client]}
+        clients = {
+            id(c): c
+            for c in [m._get_connection().connection.client for m in models.ALL_MODELS]
+            + [dynamo.transaction_connection().client]
+        }
         return list(clients.values())
 
     def _parameters(self, params, model, context, **_) -> None:
@@ -446,7 +528,7 @@ class ReadMeter:
                 self.read_units += float(entry.get("ReadCapacityUnits") or entry.get("CapacityUnits") or 0)
             self.units_reported += 1
 
-    def __enter__(self) -> "ReadMeter":
+    def __enter__(self) -> ReadMeter:
         from botocore.client import BaseClient
 
         self._clients = self.application_clients()
@@ -474,8 +556,16 @@ class ReadMeter:
         self._clients = []
 
 
-def active_campaign(brand: str, *, start: datetime, end: datetime, quantity: int, prizes: list,
-                    rules: dict | None = None, sku: str = "NOODLE") -> tuple[dict, dict]:
+def active_campaign(
+    brand: str,
+    *,
+    start: datetime,
+    end: datetime,
+    quantity: int,
+    prizes: list,
+    rules: dict | None = None,
+    sku: str = "NOODLE",
+) -> tuple[dict, dict]:
     """An active campaign of `brand` from `start` to `end`, with one active batch of `quantity` codes."""
     import copy
 

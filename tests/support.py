@@ -1,4 +1,5 @@
 """Helpers shared by the functional and integration suites."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ from typing import Any
 
 from chalice.test import Client
 
-from chalicelib.services.auth import issue_operator_token
 from chalicelib.config import get_settings
+from chalicelib.services.auth import issue_operator_token
 
 VALID_CAMPAIGN: dict[str, Any] = {
     "name": "Tết 2027 noodle promotion",
@@ -35,8 +36,18 @@ class Api:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, *, brand: str = "brand-a", role: str = "owner",
-             token: str | None = None, raw: bytes | str | None = None, headers: dict | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        brand: str = "brand-a",
+        role: str = "owner",
+        token: str | None = None,
+        raw: bytes | str | None = None,
+        headers: dict | None = None,
+    ):
         all_headers = {"Content-Type": "application/json"}
         auth = token if token is not None else operator_token(brand, role)
         if auth:
@@ -53,8 +64,8 @@ class Api:
 
 def shopper_id(phone: str = "+84912345678") -> str:
     """The shopper id that signing in with `phone` yields (the same phone, the same shopper)."""
-    from chalicelib.domain import phones
     from chalicelib.adapters.secrets import get_phone_hash_pepper
+    from chalicelib.domain import phones
 
     settings = get_settings()
     number = phones.normalise_phone(phone, settings.phone_regions)
@@ -66,8 +77,8 @@ def shopper_token(phone: str = "+84912345678") -> str:
 
     Pass it as `Api.call(..., token=shopper_token())`.
     """
-    from chalicelib.services import shoppers
     from chalicelib.domain import phones
+    from chalicelib.services import shoppers
 
     masked = phones.normalise_phone(phone, get_settings().phone_regions).masked
     token, _ = shoppers.issue_shopper_token(get_settings(), shoppers.Shopper(shopper_id(phone), masked))

@@ -1,4 +1,5 @@
 """AWS clients built lazily, once per container and endpoint, so `import app` needs no AWS."""
+
 from __future__ import annotations
 
 import functools
@@ -29,8 +30,10 @@ def _client(service: str, region: str, endpoint: str | None, max_attempts: int):
         # Path-style addressing: a local endpoint has no per-bucket host names. The long
         # read timeout covers UploadPartCopy, which answers only once the copy is done.
         options = {"s3": {"addressing_style": "path" if endpoint else "virtual"}, "signature_version": "s3v4"}
-    config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
-                    connect_timeout=2, read_timeout=60 if service == "s3" else 10, **options)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": max_attempts},
+        connect_timeout=2,
+        read_timeout=60 if service == "s3" else 10,
+        **options,
+    )
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
-
-

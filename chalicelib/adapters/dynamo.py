@@ -1,4 +1,5 @@
 """The one small DynamoDB helper: the shared low-level client, condition failures, jittered retries."""
+
 from __future__ import annotations
 
 import random
@@ -51,4 +52,4 @@ def backoff(attempt: int, base_seconds: float = 0.02) -> None:
     botocore does not retry a transaction cancelled for TransactionConflict: the caller
     does, after this pause, so racing writers spread out instead of meeting again.
     """
-    time.sleep(random.uniform(0, base_seconds * 2 ** attempt))
+    time.sleep(random.uniform(0, base_seconds * 2**attempt))

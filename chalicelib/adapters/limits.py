@@ -1,13 +1,14 @@
 """Fixed-window rate limits and lockouts kept in DynamoDB, correct whether or not TTL has run."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.domain.errors import LimitReached
 from chalicelib.adapters.models import RateCounter
+from chalicelib.domain.errors import LimitReached
 
 __all__ = ["hit", "peek", "window_key"]
 
@@ -19,8 +20,16 @@ def window_key(name: str, subject: str, window_seconds: int, now: float | None =
     return f"{name}:{subject}:{window_seconds}:{start}", start + window_seconds
 
 
-def hit(name: str, subject: str, *, limit: int, window_seconds: int, message: str,
-        field: str | None = None, now: float | None = None) -> int:
+def hit(
+    name: str,
+    subject: str,
+    *,
+    limit: int,
+    window_seconds: int,
+    message: str,
+    field: str | None = None,
+    now: float | None = None,
+) -> int:
     """Count one event; refuse with LimitReached once `limit` events fell in this window.
 
     One conditional UpdateItem: the count only moves while it is under the limit, so
@@ -30,8 +39,10 @@ def hit(name: str, subject: str, *, limit: int, window_seconds: int, message: st
     counter = RateCounter(key)
     try:
         counter.update(
-            actions=[RateCounter.count.add(1),
-                     RateCounter.expires_at.set(datetime.fromtimestamp(ends, timezone.utc) + timedelta(hours=1))],
+            actions=[
+                RateCounter.count.add(1),
+                RateCounter.expires_at.set(datetime.fromtimestamp(ends, UTC) + timedelta(hours=1)),
+            ],
             condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
         )
     except UpdateError as exc:

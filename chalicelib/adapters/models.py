@@ -1,27 +1,55 @@
 """Every PynamoDB model and index: the one source of the schema."""
+
 from __future__ import annotations
 
+import json
+from typing import cast
+
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
-    NumberAttribute,
     NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.constants import STREAM_NEW_IMAGE
+from pynamodb.constants import NUMBER, STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
-    "Campaign", "Rules", "Prize", "Batch", "Counter", "CodeState", "RateCounter", "Participant",
-    "StatShard", "ShopperAccount", "OtpChallenge", "Export", "ALL_MODELS", "bind",
+    "Campaign",
+    "Rules",
+    "Prize",
+    "Batch",
+    "Counter",
+    "CodeState",
+    "RateCounter",
+    "Participant",
+    "StatShard",
+    "ShopperAccount",
+    "OtpChallenge",
+    "Export",
+    "ALL_MODELS",
+    "bind",
 ]
+
+
+class IntegerAttribute(Attribute[int]):
+    """A DynamoDB number that holds a whole number (counts, serials, points): read back as an int."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: int) -> str:
+        return json.dumps(value)
+
+    def deserialize(self, value: str) -> int:
+        return int(json.loads(value))
 
 
 class _BaseMeta:
@@ -32,6 +60,10 @@ class _BaseMeta:
     """
 
     table_suffix: str
+    table_name: str
+    region: str | None
+    host: str | None
+    max_retry_attempts: int
 
     billing_mode = "PAY_PER_REQUEST"
     connect_timeout_seconds = 2
@@ -41,11 +73,11 @@ class _BaseMeta:
 class Rules(MapAttribute):
     """What one granted scan earns, and the caps that bound it."""
 
-    points_per_scan = NumberAttribute(default=0)
-    entries_per_scan = NumberAttribute(default=0)
-    max_claims_per_participant_per_day = NumberAttribute(null=True)
-    max_claims_per_participant = NumberAttribute(null=True)
-    budget_points = NumberAttribute(null=True)
+    points_per_scan = IntegerAttribute(default=0)
+    entries_per_scan = IntegerAttribute(default=0)
+    max_claims_per_participant_per_day = IntegerAttribute(null=True)
+    max_claims_per_participant = IntegerAttribute(null=True)
+    budget_points = IntegerAttribute(null=True)
 
 
 class Prize(MapAttribute):
@@ -53,15 +85,15 @@ class Prize(MapAttribute):
 
     prize_id = UnicodeAttribute()
     name = UnicodeAttribute()
-    quantity = NumberAttribute()
-    odds_per_million = NumberAttribute(null=True)
+    quantity = IntegerAttribute()
+    odds_per_million = IntegerAttribute(null=True)
 
 
 class Allocation(MapAttribute):
     """How many of a batch's codes secretly win one prize (which ones is derived, never stored)."""
 
     prize_id = UnicodeAttribute()
-    count = NumberAttribute()
+    count = IntegerAttribute()
 
 
 class Campaign(Model):
@@ -103,7 +135,7 @@ class BatchesByNumber(GlobalSecondaryIndex):
         index_name = "by_number"
         projection = AllProjection()
 
-    batch_number = NumberAttribute(hash_key=True)
+    batch_number = IntegerAttribute(hash_key=True)
 
 
 class Batch(Model):
@@ -113,13 +145,13 @@ class Batch(Model):
         table_suffix = "batches"
 
     batch_id = UnicodeAttribute(hash_key=True)
-    batch_number = NumberAttribute()
+    batch_number = IntegerAttribute()
     brand_id = UnicodeAttribute()
     campaign_id = UnicodeAttribute()
     sku = UnicodeAttribute()
     label = UnicodeAttribute(null=True)
-    quantity = NumberAttribute()
-    key_version = NumberAttribute()
+    quantity = IntegerAttribute()
+    key_version = IntegerAttribute()
     allocations = ListAttribute(of=Allocation, default=list)
     status = UnicodeAttribute(default="inactive")
     created_at = UTCDateTimeAttribute()
@@ -137,7 +169,7 @@ class Counter(Model):
         table_suffix = "counters"
 
     name = UnicodeAttribute(hash_key=True)
-    value = NumberAttribute(default=0)
+    value = IntegerAttribute(default=0)
 
 
 class ClaimsByShopper(GlobalSecondaryIndex):
@@ -173,16 +205,16 @@ class CodeState(Model):
     shopper_id = UnicodeAttribute(null=True)
     campaign_id = UnicodeAttribute(null=True)
     sku = UnicodeAttribute(null=True)
-    points = NumberAttribute(null=True)
-    entries = NumberAttribute(null=True)
+    points = IntegerAttribute(null=True)
+    entries = IntegerAttribute(null=True)
     prize_id = UnicodeAttribute(null=True)
     prize_name = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
     # What statistics need to know about the participant at this claim, fixed by the
     # claim itself so the counters can always be recomputed from claim records alone.
     timezone = UnicodeAttribute(null=True)
-    nth = NumberAttribute(null=True)
-    active_days = NumberAttribute(null=True)
+    nth = IntegerAttribute(null=True)
+    active_days = IntegerAttribute(null=True)
     first_claim_at = UTCDateTimeAttribute(null=True)
     prev_claim_at = UTCDateTimeAttribute(null=True)
     # Set by the aggregator in the same transaction that counts the claim: counted once.
@@ -205,7 +237,7 @@ class RateCounter(Model):
         table_suffix = "rate_counters"
 
     counter_key = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    count = IntegerAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, never called here
     expires_at = TTLAttribute()
 
 
@@ -228,7 +260,7 @@ class ParticipantsByRank(GlobalSecondaryIndex):
         projection = AllProjection()
 
     rank_shard = UnicodeAttribute(hash_key=True)
-    claims = NumberAttribute(range_key=True)
+    claims = IntegerAttribute(range_key=True)
 
 
 class Participant(Model):
@@ -239,12 +271,12 @@ class Participant(Model):
 
     campaign_id = UnicodeAttribute(hash_key=True)
     shopper_id = UnicodeAttribute(range_key=True)
-    points = NumberAttribute(default=0)
-    entries = NumberAttribute(default=0)
-    claims = NumberAttribute(default=0)
+    points = IntegerAttribute(default=0)
+    entries = IntegerAttribute(default=0)
+    claims = IntegerAttribute(default=0)
     first_claim_at = UTCDateTimeAttribute(null=True)
     last_claim_at = UTCDateTimeAttribute(null=True)
-    active_days = NumberAttribute(null=True)
+    active_days = IntegerAttribute(null=True)
     rank_shard = UnicodeAttribute(null=True)
     by_shopper = ParticipantsByShopper()
     by_rank = ParticipantsByRank()
@@ -296,7 +328,7 @@ class OtpChallenge(Model):
     phone_hash = UnicodeAttribute(hash_key=True)
     challenge_id = UnicodeAttribute()
     code_hash = UnicodeAttribute()
-    tries = NumberAttribute(default=0)
+    tries = IntegerAttribute(default=0)
     expires_at = TTLAttribute()
     created_at = UTCDateTimeAttribute()
 
@@ -316,22 +348,22 @@ class Export(Model):
     brand_id = UnicodeAttribute()
     batch_id = UnicodeAttribute()
     # The batch as it was when the export was asked for: workers never read the batch.
-    batch_number = NumberAttribute()
-    key_version = NumberAttribute()
-    quantity = NumberAttribute()
+    batch_number = IntegerAttribute()
+    key_version = IntegerAttribute()
+    quantity = IntegerAttribute()
     base_url = UnicodeAttribute()
     format = UnicodeAttribute()
     file_name = UnicodeAttribute()
     status = UnicodeAttribute(default="queued")
-    chunk_size = NumberAttribute()
-    chunks_total = NumberAttribute()
+    chunk_size = IntegerAttribute()
+    chunks_total = IntegerAttribute()
     fanned_out = BooleanAttribute(default=False)
     done = NumberSetAttribute(null=True)
-    part_sizes = MapAttribute(default=dict)
+    part_sizes: MapAttribute = MapAttribute(default=dict)
     finisher = UnicodeAttribute(null=True)
     finish_started_at = UTCDateTimeAttribute(null=True)
     s3_key = UnicodeAttribute(null=True)
-    size_bytes = NumberAttribute(null=True)
+    size_bytes = IntegerAttribute(null=True)
     error = UnicodeAttribute(null=True)
     created_by = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
@@ -340,8 +372,22 @@ class Export(Model):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (Campaign, Batch, Counter, CodeState, RateCounter, Participant, StatShard,
-                                       ShopperAccount, OtpChallenge, Export)
+ALL_MODELS: tuple[type[Model], ...] = (
+    Campaign,
+    Batch,
+    Counter,
+    CodeState,
+    RateCounter,
+    Participant,
+    StatShard,
+    ShopperAccount,
+    OtpChallenge,
+    Export,
+)
+
+
+def _meta(model: type[Model]) -> type[_BaseMeta]:
+    return cast("type[_BaseMeta]", model.Meta)
 
 
 def bind(settings: Settings | None = None) -> None:
@@ -353,12 +399,20 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     for model in ALL_MODELS:
-        target = (settings.table_name(model.Meta.table_suffix), settings.region, settings.dynamodb_endpoint,
-                  settings.dynamodb_max_attempts - 1)
-        current = (getattr(model.Meta, "table_name", None), getattr(model.Meta, "region", None), getattr(model.Meta, "host", None),
-                   getattr(model.Meta, "max_retry_attempts", None))
+        target = (
+            settings.table_name(_meta(model).table_suffix),
+            settings.region,
+            settings.dynamodb_endpoint,
+            settings.dynamodb_max_attempts - 1,
+        )
+        current = (
+            getattr(_meta(model), "table_name", None),
+            getattr(_meta(model), "region", None),
+            getattr(_meta(model), "host", None),
+            getattr(_meta(model), "max_retry_attempts", None),
+        )
         if current != target:
-            model.Meta.table_name, model.Meta.region, model.Meta.host, model.Meta.max_retry_attempts = target
+            _meta(model).table_name, _meta(model).region, _meta(model).host, _meta(model).max_retry_attempts = target
             model._connection = None
 
 

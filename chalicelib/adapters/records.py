@@ -1,18 +1,36 @@
 """Single records by brand and id, the scan path's cached lookups, and conditional status writes."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.attributes import Attribute
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
+from pynamodb.pagination import ResultIterator
 
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Campaign
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import is_id
+from chalicelib.domain.validation import encode_cursor
 
-__all__ = ["load_campaign", "load_batch", "batch_by_number", "batch_and_campaign", "clear_cache", "save_status"]
+__all__ = [
+    "load_campaign",
+    "load_owned",
+    "load_batch",
+    "batch_by_number",
+    "batch_and_campaign",
+    "clear_cache",
+    "save_status",
+    "create",
+    "page_of",
+]
+
+_M = TypeVar("_M", bound=Model)
 
 _CACHE_SECONDS = 15.0
 
@@ -28,17 +46,46 @@ def load_campaign(brand_id: str, campaign_id: str) -> Campaign:
         raise NotFound("No such campaign.") from None
 
 
+def load_owned(
+    model: type[_M], brand_id: str, record_id: str, prefix: str, noun: str, *, consistent: bool = True
+) -> _M:
+    """A record keyed by its own id that belongs to a brand (its `brand_id`), or NotFound.
+
+    Another brand's id, and an id of the wrong shape (answered without a read), are not
+    found either: a caller cannot tell them from ids that do not exist.
+    """
+    if not is_id(prefix, record_id):
+        raise NotFound(f"No such {noun}.")
+    try:
+        record = model.get(record_id, consistent_read=consistent)
+    except model.DoesNotExist:
+        raise NotFound(f"No such {noun}.") from None
+    if getattr(record, "brand_id", None) != brand_id:
+        raise NotFound(f"No such {noun}.")
+    return record
+
+
 def load_batch(brand_id: str, batch_id: str, *, consistent: bool = True) -> Batch:
     """The brand's batch; another brand's id, or an id of the wrong shape, is simply not found."""
-    if not is_id("bat", batch_id):
-        raise NotFound("No such batch.")
+    return load_owned(Batch, brand_id, batch_id, "bat", "batch", consistent=consistent)
+
+
+def create(record: Model, key: Attribute[Any], noun: str) -> None:
+    """Save a new record on condition that its key is new: an id drawn twice answers 409, never overwrites."""
     try:
-        batch = Batch.get(batch_id, consistent_read=consistent)
-    except Batch.DoesNotExist:
-        raise NotFound("No such batch.") from None
-    if batch.brand_id != brand_id:
-        raise NotFound("No such batch.")
-    return batch
+        record.save(condition=key.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            raise Conflict(f"The new {noun} drew an id that is taken; retry.") from None
+        raise
+
+
+def page_of(results: ResultIterator[_M], page_size: int, render: Callable[[_M], dict], cursor_key: str) -> dict:
+    """One page of a query as `{items, next_cursor}`; the cursor carries the last item's `cursor_key`."""
+    items = [render(record) for record in results]
+    last = results.last_evaluated_key
+    next_cursor = encode_cursor(last[cursor_key]["S"]) if last and len(items) == page_size else None
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def batch_by_number(batch_number: int) -> Batch | None:
@@ -75,15 +122,17 @@ def batch_and_campaign(batch_number: int) -> tuple[Batch, Campaign] | None:
     return batch, campaign
 
 
-def save_status(item: Model, target: str, noun: str) -> None:
+def save_status(item: Campaign | Batch, target: str, noun: str) -> None:
     """Write `target` as the status of `item`, on condition it is still the status read.
 
     Of two racing changes one wins and the other gets 409 instead of silently undoing it.
     """
     model = type(item)
     try:
-        item.update(actions=[model.status.set(target), model.updated_at.set(clock.now())],  # type: ignore[attr-defined]
-                    condition=model.status == item.status)  # type: ignore[attr-defined]
+        item.update(
+            actions=[model.status.set(target), model.updated_at.set(clock.now())],
+            condition=model.status == item.status,
+        )
     except UpdateError as exc:
         if condition_failed(exc):
             raise Conflict(f"The {noun} was changed by someone else; read it again and retry.") from None

@@ -1,5 +1,8 @@
 """S3 access for print files: multipart writes with server-side joins, ranged reads, presigned downloads."""
+
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.adapters.aws import client
 from chalicelib.config import get_settings
@@ -25,8 +28,16 @@ class MultipartWriter:
     manager, an error aborts the upload: nothing half-written becomes visible.
     """
 
-    def __init__(self, key: str, *, content_type: str = "application/octet-stream", bucket: str | None = None,
-                 s3=None, part_bytes: int | None = None, min_part_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        *,
+        content_type: str = "application/octet-stream",
+        bucket: str | None = None,
+        s3=None,
+        part_bytes: int | None = None,
+        min_part_bytes: int | None = None,
+    ) -> None:
         self.key = key
         self.bucket = bucket or get_settings().export_bucket
         self.content_type = content_type
@@ -37,9 +48,9 @@ class MultipartWriter:
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list = []  # ETags, or futures of copies still running
-        self._pool = None
+        self._pool: ThreadPoolExecutor | None = None
 
-    def __enter__(self) -> "MultipartWriter":
+    def __enter__(self) -> MultipartWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -65,8 +76,9 @@ class MultipartWriter:
             return
         self._start()
         number = len(self._parts) + 1
-        response = self._s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                        PartNumber=number, Body=bytes(self._buffer))
+        response = self._s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+        )
         self._parts.append(response["ETag"])
         self._buffer.clear()
 
@@ -91,14 +103,17 @@ class MultipartWriter:
         """Finish the object; returns its size in bytes."""
         try:
             if self._upload_id is None:
-                self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer),
-                                    ContentType=self.content_type)
+                self._s3.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self.content_type
+                )
                 self._buffer.clear()
             else:
                 self.flush_part()
                 etags = [part if isinstance(part, str) else part.result() for part in self._parts]
                 self._s3.complete_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self._upload_id,
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]},
                 )
         except BaseException:
@@ -120,28 +135,36 @@ class MultipartWriter:
 
     def _start(self) -> None:
         if self._upload_id is None:
-            response = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                                        ContentType=self.content_type)
+            response = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self.content_type)
             self._upload_id = response["UploadId"]
 
     def _copy_part(self, key: str, start: int, stop: int) -> None:
         self._start()
         if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
             # Copies of separate parts are independent: running them side by side turns
             # the join of a few hundred chunks from minutes into seconds.
             self._pool = ThreadPoolExecutor(max_workers=_COPY_THREADS)
         number = len(self._parts) + 1
-        self._parts.append(self._pool.submit(
-            self._copy, key, start, stop, number, self._upload_id,
-        ))
+        self._parts.append(
+            self._pool.submit(
+                self._copy,
+                key,
+                start,
+                stop,
+                number,
+                self._upload_id or "",  # set by _start() above
+            )
+        )
         self.size += stop - start
 
     def _copy(self, key: str, start: int, stop: int, number: int, upload_id: str) -> str:
         response = self._s3.upload_part_copy(
-            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number,
-            CopySource={"Bucket": self.bucket, "Key": key}, CopySourceRange=f"bytes={start}-{stop - 1}",
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=upload_id,
+            PartNumber=number,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            CopySourceRange=f"bytes={start}-{stop - 1}",
         )
         return response["CopyPartResult"]["ETag"]
 
@@ -155,15 +178,14 @@ class MultipartWriter:
             self._pool = None
 
 
-def put_object(key: str, data: bytes, *, content_type: str = "application/octet-stream",
-               bucket: str | None = None) -> None:
+def put_object(
+    key: str, data: bytes, *, content_type: str = "application/octet-stream", bucket: str | None = None
+) -> None:
     """Write a small object in one request."""
-    client("s3").put_object(Bucket=bucket or get_settings().export_bucket, Key=key, Body=data,
-                            ContentType=content_type)
+    client("s3").put_object(Bucket=bucket or get_settings().export_bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def read_object(key: str, start: int | None = None, stop: int | None = None, *, bucket: str | None = None,
-                s3=None):
+def read_object(key: str, start: int | None = None, stop: int | None = None, *, bucket: str | None = None, s3=None):
     """The bytes of an object (or of `start <= offset < stop`) as blocks of about 1 MiB."""
     kwargs = {"Bucket": bucket or get_settings().export_bucket, "Key": key}
     if start is not None and stop is not None:
@@ -177,8 +199,9 @@ def read_object(key: str, start: int | None = None, stop: int | None = None, *, 
         body.close()
 
 
-def presigned_get(key: str, *, expires_seconds: int, file_name: str, content_type: str,
-                  bucket: str | None = None) -> str:
+def presigned_get(
+    key: str, *, expires_seconds: int, file_name: str, content_type: str, bucket: str | None = None
+) -> str:
     """A time-limited GET URL for one object, served as a download named `file_name`."""
     return client("s3").generate_presigned_url(
         "get_object",
@@ -190,5 +213,3 @@ def presigned_get(key: str, *, expires_seconds: int, file_name: str, content_typ
         },
         ExpiresIn=expires_seconds,
     )
-
-

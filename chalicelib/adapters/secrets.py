@@ -1,4 +1,5 @@
 """Secrets of this stage: code MAC keys, the shopper token key, the phone pepper (SSM in AWS)."""
+
 from __future__ import annotations
 
 import functools
@@ -53,5 +54,3 @@ def get_phone_hash_pepper(settings: Settings | None = None) -> str:
     """The HMAC key of phone hashes (the first call in AWS may read SSM)."""
     settings = settings or get_settings()
     return _secret(settings.phone_hash_pepper, settings.phone_hash_pepper_parameter, "PHONE_HASH_PEPPER")
-
-

@@ -1,21 +1,31 @@
 """Text messages to shoppers: Amazon SNS in AWS, an outbox file locally, a recorder in tests."""
+
 from __future__ import annotations
 
 import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.config import Settings
 from chalicelib.adapters.aws import client
+from chalicelib.config import Settings
 
-__all__ = ["SmsSender", "SmsNotSent", "SentSms", "SnsSender", "OutboxSender", "RecordingSender",
-           "memory_sender", "sender_for", "OUTBOX_FILE"]
+__all__ = [
+    "SmsSender",
+    "SmsNotSent",
+    "SentSms",
+    "SnsSender",
+    "OutboxSender",
+    "RecordingSender",
+    "memory_sender",
+    "sender_for",
+    "OUTBOX_FILE",
+]
 
 OUTBOX_FILE = "sms.jsonl"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +51,7 @@ class SentSms:
 
 
 def _now_text() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class SnsSender:
@@ -59,7 +69,9 @@ class SnsSender:
             )
         except ClientError as exc:
             # Provider messages may quote the number: only the error code goes any further.
-            raise SmsNotSent(f"SNS refused the message: {exc.response.get('Error', {}).get('Code', 'unknown')}") from None
+            raise SmsNotSent(
+                f"SNS refused the message: {exc.response.get('Error', {}).get('Code', 'unknown')}"
+            ) from None
         except BotoCoreError as exc:
             raise SmsNotSent(f"SNS could not be reached: {type(exc).__name__}") from None
 
@@ -132,4 +144,3 @@ def sender_for(settings: Settings) -> SmsSender:
     if kind == "memory":
         return _MEMORY
     raise RuntimeError(f"SMS_SENDER must be sns, outbox or memory, not {kind!r}")
-

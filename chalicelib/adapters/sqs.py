@@ -1,4 +1,5 @@
 """SQS access for export work: the queue's URL, batched sends, visibility changes."""
+
 from __future__ import annotations
 
 import functools
@@ -27,14 +28,19 @@ def send_messages(bodies: list[str], queue_url: str | None = None) -> None:
     url = queue_url or export_queue_url()
     sqs = client("sqs")
     for first in range(0, len(bodies), 10):
-        entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[first:first + 10])]
+        entries = [{"Id": str(n), "MessageBody": body} for n, body in enumerate(bodies[first : first + 10])]
         response = sqs.send_message_batch(QueueUrl=url, Entries=entries)
         if response.get("Failed"):
             failed = response["Failed"][0]
-            raise RuntimeError(f"SQS refused {len(response['Failed'])} message(s): {failed.get('Code')} {failed.get('Message')}")
+            raise RuntimeError(
+                f"SQS refused {len(response['Failed'])} message(s): {failed.get('Code')} {failed.get('Message')}"
+            )
 
 
 def change_visibility(receipt_handle: str, seconds: int, queue_url: str | None = None) -> None:
     """Make a received message visible again after `seconds` (SQS caps it at 12 hours)."""
-    client("sqs").change_message_visibility(QueueUrl=queue_url or export_queue_url(), ReceiptHandle=receipt_handle,
-                                            VisibilityTimeout=max(0, min(int(seconds), 43_200)))
+    client("sqs").change_message_visibility(
+        QueueUrl=queue_url or export_queue_url(),
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=max(0, min(int(seconds), 43_200)),
+    )

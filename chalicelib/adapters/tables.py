@@ -1,8 +1,9 @@
 """Table creation for the local stack and tests, and upgrades of tables kept from older versions."""
+
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from pynamodb.models import Model
 
@@ -33,7 +34,8 @@ def _settled(client, name: str, timeout: float = 60.0) -> dict:
     while True:
         table = client.describe_table(TableName=name)["Table"]
         busy = table["TableStatus"] != "ACTIVE" or any(
-            index.get("IndexStatus") != "ACTIVE" for index in table.get("GlobalSecondaryIndexes") or [])
+            index.get("IndexStatus") != "ACTIVE" for index in table.get("GlobalSecondaryIndexes") or []
+        )
         if not busy:
             return table
         if time.monotonic() > deadline:
@@ -58,10 +60,15 @@ def _upgrade_table(model: type[Model]) -> None:
         client.update_table(
             TableName=name,
             AttributeDefinitions=[a for a in schema["attribute_definitions"] if a["AttributeName"] in names],
-            GlobalSecondaryIndexUpdates=[{"Create": {
-                "IndexName": index["index_name"], "Projection": index["projection"],
-                "KeySchema": sorted(index["key_schema"], key=lambda key: key["KeyType"] != "HASH"),
-            }}],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        "Projection": index["projection"],
+                        "KeySchema": sorted(index["key_schema"], key=lambda key: key["KeyType"] != "HASH"),
+                    }
+                }
+            ],
         )
         _settled(client, name)
 

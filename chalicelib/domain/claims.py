@@ -1,12 +1,14 @@
 """Claim rules, pure: whether a code can be claimed now, what it earns, caps, budget shards, refusals."""
+
 from __future__ import annotations
 
 import enum
 import hashlib
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from chalicelib.domain.errors import (
     AlreadyClaimed,
@@ -19,9 +21,27 @@ from chalicelib.domain.errors import (
 )
 
 __all__ = [
-    "ScanLimits", "LIMITS", "LOCK_SECONDS", "Refusal", "Cancel", "ClaimHistory", "ParticipantSoFar",
-    "is_running", "refusal_before_claim", "reward", "budget_shards", "shard_allowance", "budget_shard_choices",
-    "participant_cap_reached", "local_date", "history", "ip_shard", "locked", "explain", "busy", "stat_of",
+    "ScanLimits",
+    "LIMITS",
+    "LOCK_SECONDS",
+    "Refusal",
+    "Cancel",
+    "ClaimHistory",
+    "ParticipantSoFar",
+    "is_running",
+    "refusal_before_claim",
+    "reward",
+    "budget_shards",
+    "shard_allowance",
+    "budget_shard_choices",
+    "participant_cap_reached",
+    "local_date",
+    "history",
+    "ip_shard",
+    "locked",
+    "explain",
+    "busy",
+    "stat_of",
 ]
 
 LOCK_SECONDS = 3600
@@ -93,8 +113,9 @@ def stat_of(error: DomainError) -> str | None:
 def locked(seconds: float) -> LimitReached:
     """The answer while scanning is locked after too many invalid codes."""
     minutes = max(1, round(seconds / 60))
-    return LimitReached(f"Too many invalid codes: scanning is locked for about {minutes} minutes.",
-                        retry_after=int(seconds))
+    return LimitReached(
+        f"Too many invalid codes: scanning is locked for about {minutes} minutes.", retry_after=int(seconds)
+    )
 
 
 def is_running(status: str, starts_at: datetime, ends_at: datetime, now: datetime) -> bool:
@@ -102,8 +123,9 @@ def is_running(status: str, starts_at: datetime, ends_at: datetime, now: datetim
     return status == "active" and starts_at <= now < ends_at
 
 
-def refusal_before_claim(batch_status: str, campaign_status: str, starts_at: datetime, ends_at: datetime,
-                         now: datetime) -> Refusal | None:
+def refusal_before_claim(
+    batch_status: str, campaign_status: str, starts_at: datetime, ends_at: datetime, now: datetime
+) -> Refusal | None:
     """What refuses a genuine code before anything is written, if anything: its batch, then its campaign."""
     if batch_status == "void":
         return Refusal.INVALID
@@ -115,8 +137,8 @@ def refusal_before_claim(batch_status: str, campaign_status: str, starts_at: dat
 
 
 class _Rules(Protocol):
-    points_per_scan: int | float | None
-    entries_per_scan: int | float | None
+    points_per_scan: int
+    entries_per_scan: int
 
 
 def reward(rules: _Rules) -> tuple[int, int]:
@@ -145,7 +167,7 @@ def budget_shard_choices(budget: int, points: int) -> list[int]:
     return [n for n in range(budget_shards(budget)) if shard_allowance(budget, n) >= points]
 
 
-def participant_cap_reached(cap: int | float | None, claims_so_far: int) -> bool:
+def participant_cap_reached(cap: int | None, claims_so_far: int) -> bool:
     """Whether a participant with `claims_so_far` claims may claim no more in the campaign."""
     return bool(cap) and claims_so_far >= int(cap or 0)
 
@@ -158,10 +180,10 @@ def local_date(tz_name: str, instant: datetime) -> str:
 class ParticipantSoFar(Protocol):
     """What a claim needs to know of the participant's earlier claims in the campaign."""
 
-    claims: int | float | None
-    active_days: int | float | None
-    first_claim_at: datetime | None
-    last_claim_at: datetime | None
+    claims: int
+    active_days: int
+    first_claim_at: datetime
+    last_claim_at: datetime
 
 
 @dataclass(frozen=True)
@@ -181,8 +203,12 @@ def history(before: ParticipantSoFar | None, tz_name: str, now: datetime) -> Cla
     previous = before.last_claim_at
     new_day = previous is None or local_date(tz_name, previous) < local_date(tz_name, now)
     days = int(before.active_days or 1) + (1 if new_day else 0)
-    return ClaimHistory(nth=int(before.claims) + 1, active_days=days,
-                        first_claim_at=before.first_claim_at or now, prev_claim_at=previous)
+    return ClaimHistory(
+        nth=int(before.claims) + 1,
+        active_days=days,
+        first_claim_at=before.first_claim_at or now,
+        prev_claim_at=previous,
+    )
 
 
 def ip_shard(shopper_id: str, shards: int = LIMITS.ip_shards) -> int:
@@ -204,8 +230,14 @@ class Cancel(enum.Enum):
     UNKNOWN = "unknown"
 
 
-_CHECK_ORDER = (("lock", Cancel.LOCKED), ("participant", Cancel.PARTICIPANT_MOVED), ("daily_cap", Cancel.DAILY_CAP),
-                ("budget", Cancel.BUDGET), ("rate", Cancel.RATE), ("prize", Cancel.PRIZE_GONE))
+_CHECK_ORDER = (
+    ("lock", Cancel.LOCKED),
+    ("participant", Cancel.PARTICIPANT_MOVED),
+    ("daily_cap", Cancel.DAILY_CAP),
+    ("budget", Cancel.BUDGET),
+    ("rate", Cancel.RATE),
+    ("prize", Cancel.PRIZE_GONE),
+)
 
 
 def explain(names: Sequence[str], codes: Sequence[str | None], claim_found: bool) -> Cancel:

@@ -1,10 +1,11 @@
 """The one clock: every "now" comes from here, so a test can move time for all of the code at once."""
+
 from __future__ import annotations
 
 import contextlib
 import time
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 __all__ = ["now", "epoch", "monotonic", "replaced"]
 
@@ -14,7 +15,7 @@ _steady: Callable[[], float] = time.monotonic
 
 def now() -> datetime:
     """The current instant, aware, in UTC."""
-    return datetime.fromtimestamp(_wall(), timezone.utc)
+    return datetime.fromtimestamp(_wall(), UTC)
 
 
 def epoch() -> float:

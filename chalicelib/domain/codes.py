@@ -1,4 +1,5 @@
 """Product codes: mint, format and verify MAC-tagged Crockford base32 codes (pure functions)."""
+
 from __future__ import annotations
 
 import base64
@@ -6,9 +7,10 @@ import binascii
 import functools
 import hashlib
 import hmac
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterator, Mapping
+from typing import Any
 
 from chalicelib.domain.errors import CodeInvalid
 
@@ -74,9 +76,7 @@ def _gf_mul(a: int, b: int) -> int:
 # _WEIGHTED[i][v] = alpha^(i+1) * v : contribution of value v at position i to the sum.
 _WEIGHTED = tuple(tuple(_gf_mul(_EXP[(i + 1) % 31], v) for v in range(32)) for i in range(CODE_LENGTH))
 # _CHECK_PART[i][v] = alpha^-20 * alpha^(i+1) * v : contribution to the check symbol itself.
-_CHECK_PART = tuple(
-    tuple(_gf_mul(_EXP[(i + 1 - 20) % 31], v) for v in range(32)) for i in range(CODE_LENGTH - 1)
-)
+_CHECK_PART = tuple(tuple(_gf_mul(_EXP[(i + 1 - 20) % 31], v) for v in range(32)) for i in range(CODE_LENGTH - 1))
 
 
 def _check_value(body: list[int] | tuple[int, ...]) -> int:
@@ -162,6 +162,8 @@ class Keyring:
 
     keys: Mapping[int, bytes] = field(repr=False)
     current: int
+    # Per-version HMAC states with b"qrc1" + version already fed, set by __post_init__.
+    _states: Mapping[int, tuple[Any, Any]] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.keys, Mapping) or not self.keys:
@@ -176,7 +178,6 @@ class Keyring:
         if type(self.current) is not int or self.current not in keys:
             raise ValueError("current key version is not in the keyring")
         object.__setattr__(self, "keys", MappingProxyType(keys))
-        # Not a dataclass field: per-version HMAC states with b"qrc1" + version already fed.
         states = {v: _hmac_states(k, _MAC_DOMAIN + bytes([v])) for v, k in keys.items()}
         object.__setattr__(self, "_states", MappingProxyType(states))
 
@@ -191,7 +192,7 @@ class Keyring:
         return (self.__class__, (dict(self.keys), self.current))
 
     @classmethod
-    def from_config(cls, text: str) -> "Keyring":
+    def from_config(cls, text: str) -> Keyring:
         """Parse `"<version>:<base64url key>,...;current=<version>"`.
 
         Whitespace around items is ignored, base64 padding is optional. Errors never
@@ -299,15 +300,13 @@ def iter_codes(
 _PAIRS = tuple(ALPHABET[n >> 5] + ALPHABET[n & 31] for n in range(1024))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pair_check(pos: int) -> tuple[int, ...]:
     a, b = _CHECK_PART[pos], _CHECK_PART[pos + 1]
     return tuple(a[n >> 5] ^ b[n & 31] for n in range(1024))
 
 
-def _iter_codes(
-    keyring: Keyring, version: int, batch_number: int, start: int, stop: int
-) -> Iterator[tuple[int, str]]:
+def _iter_codes(keyring: Keyring, version: int, batch_number: int, start: int, stop: int) -> Iterator[tuple[int, str]]:
     inner0, outer = keyring._states[version]
     batch_inner = inner0.copy()
     batch_inner.update(batch_number.to_bytes(4, "big"))

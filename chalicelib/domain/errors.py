@@ -1,4 +1,5 @@
 """Domain exceptions; the entrypoint maps each to one HTTP answer."""
+
 from __future__ import annotations
 
 __all__ = [
@@ -107,8 +108,9 @@ class LimitReached(DomainError):
 
     code = "limit_reached"
 
-    def __init__(self, message: str, *, field: str | None = None, retry_after: int | None = None,
-                 kind: str = "rate") -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after: int | None = None, kind: str = "rate"
+    ) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
         self.kind = kind

@@ -1,4 +1,5 @@
 """Time-ordered, unguessable identifiers (ULID layout, Crockford base32), and the shape of each kind."""
+
 from __future__ import annotations
 
 import re

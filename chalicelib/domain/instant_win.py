@@ -1,10 +1,11 @@
 """Instant wins: secret winning serials derived from a key (exact counts, no stored list), and odds."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["KeyedPermutation", "winning_prize", "roll_odds"]
 
@@ -27,8 +28,9 @@ class KeyedPermutation:
         bits += bits % 2
         self._half = bits // 2
         self._mask = (1 << self._half) - 1
-        self._round_keys = [hmac.new(key, b"qrc-win-round" + bytes([r]), hashlib.sha256).digest()
-                            for r in range(_ROUNDS)]
+        self._round_keys = [
+            hmac.new(key, b"qrc-win-round" + bytes([r]), hashlib.sha256).digest() for r in range(_ROUNDS)
+        ]
 
     def _round(self, r: int, value: int) -> int:
         digest = hmac.new(self._round_keys[r], value.to_bytes(8, "big"), hashlib.sha256).digest()
@@ -50,8 +52,9 @@ class KeyedPermutation:
         return value
 
 
-def winning_prize(key: bytes, batch_number: int, quantity: int, serial: int,
-                  allocations: Sequence[tuple[str, int]]) -> str | None:
+def winning_prize(
+    key: bytes, batch_number: int, quantity: int, serial: int, allocations: Sequence[tuple[str, int]]
+) -> str | None:
     """The prize id a serial wins under a batch's secret allocation, or None."""
     total = sum(count for _, count in allocations)
     if total == 0:

@@ -1,7 +1,8 @@
 """Status lifecycles of campaigns and batches: which moves are allowed (the write is the caller's)."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from chalicelib.domain.errors import InvalidTransition
 

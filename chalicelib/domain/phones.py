@@ -1,4 +1,5 @@
 """Phone numbers of shoppers: reading what people type, masking, keyed hashes and sealing (no I/O)."""
+
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,8 @@ import hmac
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import phonenumbers
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -43,7 +44,7 @@ def _bad_phone(message: str) -> InvalidInput:
 def _mask(number: phonenumbers.PhoneNumber) -> str:
     """The international form with every digit but the country code and the last three hidden."""
     country = f"+{number.country_code}"
-    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country):]
+    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country) :]
     hidden = sum(ch.isdigit() for ch in rest) - _VISIBLE_DIGITS
     masked, seen = [], 0
     for ch in rest:
@@ -65,7 +66,7 @@ def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
     if not value or len(value) > 32 or not _PHONE_CHARS_RE.fullmatch(value):
         raise _bad_phone("Enter a mobile number using digits, e.g. 0912 345 678 or +84 912 345 678.")
     problem = _bad_phone("Not a valid mobile number. Check it, or add the country code, e.g. +84 912 345 678.")
-    for region in ([None] if value.startswith("+") else list(regions)):
+    for region in [None] if value.startswith("+") else list(regions):
         try:
             number = phonenumbers.parse(value, region)
         except NumberParseException:
@@ -73,7 +74,7 @@ def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
         if not phonenumbers.is_valid_number(number):
             continue
         number_region = phonenumbers.region_code_for_number(number)
-        if number_region not in regions:
+        if number_region is None or number_region not in regions:
             codes = [f"+{phonenumbers.country_code_for_region(r)}" for r in regions]
             listed = " or ".join([", ".join(codes[:-1]), codes[-1]] if len(codes) > 1 else codes)
             problem = _bad_phone(f"Only mobile numbers with the country code {listed} can sign in.")

@@ -1,15 +1,32 @@
 """Campaign statistics, the pure part: what one claim adds to which counter, and local-time buckets."""
+
 from __future__ import annotations
 
 import zlib
 import zoneinfo
-from datetime import date, datetime, time as clock, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
 from typing import Protocol
 
 __all__ = [
-    "CLAIM_SHARDS", "REFUSAL_SHARDS", "RANK_SHARDS", "TOP", "REFUSALS", "HISTOGRAM", "MAX_HOUR_RANGE", "MAX_DAY_RANGE",
-    "ClaimRecord", "zone", "midnight", "local_day", "hour_of_day", "monday", "histogram_bin", "rank_shard",
-    "claim_increments", "add_counts",
+    "CLAIM_SHARDS",
+    "REFUSAL_SHARDS",
+    "RANK_SHARDS",
+    "TOP",
+    "REFUSALS",
+    "HISTOGRAM",
+    "MAX_HOUR_RANGE",
+    "MAX_DAY_RANGE",
+    "ClaimRecord",
+    "zone",
+    "midnight",
+    "local_day",
+    "hour_of_day",
+    "monday",
+    "histogram_bin",
+    "rank_shard",
+    "claim_increments",
+    "add_counts",
 ]
 
 
@@ -28,17 +45,20 @@ MAX_DAY_RANGE = timedelta(days=5 * 365 + 2)
 
 
 class ClaimRecord(Protocol):
-    """What the fold reads of one claim record (code_states item); nothing else is needed."""
+    """What the fold reads of one claim record (code_states item); nothing else is needed.
+
+    Optional numbers and instants are None on records written before they existed.
+    """
 
     batch_id: str
     changed_at: datetime
-    timezone: str | None
-    points: int | float | None
-    entries: int | float | None
-    nth: int | float | None
-    active_days: int | float | None
-    first_claim_at: datetime | None
-    prev_claim_at: datetime | None
+    timezone: str
+    points: int
+    entries: int
+    nth: int
+    active_days: int
+    first_claim_at: datetime
+    prev_claim_at: datetime
 
 
 def zone(name: str | None) -> zoneinfo.ZoneInfo:
@@ -47,7 +67,7 @@ def zone(name: str | None) -> zoneinfo.ZoneInfo:
 
 def midnight(day: date, tz: zoneinfo.ZoneInfo) -> datetime:
     """The instant a local day starts (aware, UTC)."""
-    return datetime.combine(day, clock(0), tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(day, clock(0), tzinfo=tz).astimezone(UTC)
 
 
 def local_day(instant: datetime, tz: zoneinfo.ZoneInfo) -> date:
@@ -122,7 +142,10 @@ def claim_increments(claim: ClaimRecord) -> dict[str, dict[str, int]]:
         first = claim.first_claim_at or at
         cohort = monday(local_day(first, tz))
         total[f"coh#{cohort.isoformat()}#{(week - cohort).days // 7}"] = 1
-    return {"total": {k: v for k, v in total.items() if v}, f"day#{day.isoformat()}": {k: v for k, v in daily.items() if v}}
+    return {
+        "total": {k: v for k, v in total.items() if v},
+        f"day#{day.isoformat()}": {k: v for k, v in daily.items() if v},
+    }
 
 
 def add_counts(into: dict, more: dict) -> None:

@@ -1,4 +1,5 @@
 """Request parsing shared by every route: JSON bodies, schemas, query parameters, field types."""
+
 from __future__ import annotations
 
 import base64
@@ -8,10 +9,12 @@ import json
 import re
 import unicodedata
 import zoneinfo
-from datetime import datetime, timezone
-from typing import Annotated, Any, Iterable, TypeVar
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, overload
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
 
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge, Unauthorized
 
@@ -19,7 +22,9 @@ __all__ = [
     "Schema",
     "Instant",
     "Label",
-    "text",
+    "Sku",
+    "PhoneText",
+    "CodeText",
     "parse_int_param",
     "encode_cursor",
     "decode_cursor",
@@ -52,12 +57,14 @@ def _parse_instant(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-12-01T00:00:00+07:00") from None
+        raise ValueError(
+            "must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-12-01T00:00:00+07:00"
+        ) from None
     if "T" not in text.upper() or parsed.tzinfo is None:
         raise ValueError("must include a time and a UTC offset, e.g. 2026-12-01T00:00:00+07:00")
     if not _MIN_YEAR <= parsed.year <= _MAX_YEAR:
         raise ValueError(f"must be between the years {_MIN_YEAR} and {_MAX_YEAR}")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,19 +92,18 @@ def _text_checker(max_length: int):
     return check
 
 
-def text(max_length: int):
-    """A trimmed, non-empty string of at most `max_length` visible characters."""
-    return Annotated[str, AfterValidator(_text_checker(max_length))]
-
-
 Instant = Annotated[datetime, BeforeValidator(_parse_instant)]
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
-Label = text(120)
+# Trimmed, non-empty strings of visible characters, by what they hold and how long they may be.
+Label = Annotated[str, AfterValidator(_text_checker(120))]
+Sku = Annotated[str, AfterValidator(_text_checker(64))]
+PhoneText = Annotated[str, AfterValidator(_text_checker(40))]
+CodeText = Annotated[str, AfterValidator(_text_checker(20))]
 
 
 def format_instant(value: datetime) -> str:
     """UTC, second precision, with a Z: the one form the API returns."""
-    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def parse_json_body(raw: bytes | str | None, max_bytes: int) -> dict:
@@ -153,7 +159,7 @@ _MESSAGES = {
 }
 
 
-def _message(error: dict) -> str:
+def _message(error: ErrorDetails) -> str:
     text = _MESSAGES.get(error["type"])
     if text:
         return text.format(**{k: str(v) for k, v in (error.get("ctx") or {}).items()})
@@ -185,7 +191,15 @@ def parse_limit(value: str | None, *, default: int = 25, maximum: int = 100) -> 
     return parse_int_param("limit", value, minimum=1, maximum=maximum, default=default)
 
 
-def parse_int_param(name: str, value: str | None, *, minimum: int, maximum: int, default: int | None = None) -> int | None:
+@overload
+def parse_int_param(name: str, value: str | None, *, minimum: int, maximum: int, default: int) -> int: ...
+@overload
+def parse_int_param(
+    name: str, value: str | None, *, minimum: int, maximum: int, default: None = None
+) -> int | None: ...
+def parse_int_param(
+    name: str, value: str | None, *, minimum: int, maximum: int, default: int | None = None
+) -> int | None:
     """A whole-number query parameter within bounds, or `default` when absent."""
     if value is None or value == "":
         return default

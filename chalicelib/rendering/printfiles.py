@@ -1,18 +1,21 @@
 """Print-file formats written as independent chunks and joined by one finishing step: CSV, ZIP, PDF."""
+
 from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
-from typing import Iterable, Iterator
 
 from chalicelib.domain import codes
-from chalicelib.rendering import qr
 from chalicelib.domain.codes import Keyring
+from chalicelib.rendering import qr
 
 __all__ = [
     "CSV_HEADER",
+    "Span",
     "LABELS_PER_PAGE",
     "PDF_FIRST_CHUNK_OBJECT",
     "ZipDirectory",
@@ -27,21 +30,41 @@ __all__ = [
     "zip_entry",
 ]
 
+
+@dataclass(frozen=True)
+class Span:
+    """A run of one batch's codes (serials start <= serial < stop) and the base URL they print with."""
+
+    keyring: Keyring
+    batch_number: int
+    key_version: int
+    base_url: str
+    start: int
+    stop: int
+
+    @property
+    def url_prefix(self) -> str:
+        """What every code's QR payload starts with: the landing URL up to the code."""
+        return codes.code_url(self.base_url, "")
+
+    def codes(self) -> Iterator[tuple[int, str]]:
+        """`(serial, code)` for every serial of the span, in order."""
+        return codes.iter_codes(self.keyring, self.batch_number, self.start, self.stop, key_version=self.key_version)
+
+
 # --- CSV --------------------------------------------------------------------------------
 
 CSV_HEADER = b"serial,code,url\n"
 _ROWS_PER_BLOCK = 4096
 
 
-def csv_rows(keyring: Keyring, batch_number: int, key_version: int, base_url: str,
-             start: int, stop: int) -> Iterator[bytes]:
-    """`serial,code,url` lines for serials start <= serial < stop, without the header, in blocks.
+def csv_rows(span: Span) -> Iterator[bytes]:
+    """`serial,code,url` lines of a span's codes, without the header, in blocks.
 
     Byte for byte what `batches.csv_lines` yields, at about twice its rate: the URL prefix
     is built once, and codes are already upper case.
     """
-    prefix = codes.code_url(base_url, "")
-    pairs = codes.iter_codes(keyring, batch_number, start, stop, key_version=key_version)
+    prefix, pairs = span.url_prefix, span.codes()
     while True:
         block = "".join([f"{serial},{code},{prefix}{code}\n" for serial, code in islice(pairs, _ROWS_PER_BLOCK)])
         if not block:
@@ -69,8 +92,10 @@ _U16 = 0xFFFF
 def dos_stamp(moment: datetime) -> tuple[int, int]:
     """(time, date) in MS-DOS form, as ZIP headers carry them."""
     year = min(max(moment.year, 1980), 2107)
-    return ((moment.hour << 11) | (moment.minute << 5) | (moment.second // 2),
-            ((year - 1980) << 9) | (moment.month << 5) | moment.day)
+    return (
+        (moment.hour << 11) | (moment.minute << 5) | (moment.second // 2),
+        ((year - 1980) << 9) | (moment.month << 5) | moment.day,
+    )
 
 
 def image_name(serial: int, code: str, extension: str) -> bytes:
@@ -114,14 +139,33 @@ class ZipDirectory:
         while pos < end:
             crc, compressed, size, method, name_length = _RECORD.unpack_from(records, pos)
             pos += _RECORD.size
-            name = records[pos:pos + name_length]
+            name = records[pos : pos + name_length]
             pos += name_length
             if offset >= _U32:
                 extra, field, needed = _ZIP64_EXTRA.pack(1, 8, offset), _U32, 45
             else:
                 extra, field, needed = b"", offset, 20
-            out.append(_CENTRAL.pack(0x02014B50, _MADE_BY, needed, 0, method, time, date, crc, compressed, size,
-                                     name_length, len(extra), 0, 0, 0, _EXTERNAL_ATTR, field))
+            out.append(
+                _CENTRAL.pack(
+                    0x02014B50,
+                    _MADE_BY,
+                    needed,
+                    0,
+                    method,
+                    time,
+                    date,
+                    crc,
+                    compressed,
+                    size,
+                    name_length,
+                    len(extra),
+                    0,
+                    0,
+                    0,
+                    _EXTERNAL_ATTR,
+                    field,
+                )
+            )
             out.append(name)
             out.append(extra)
             offset += _LOCAL.size + name_length + compressed
@@ -135,23 +179,34 @@ class ZipDirectory:
         if self.entries < _U16 and self.size < _U32 and directory_offset < _U32:
             return _END.pack(0x06054B50, 0, 0, self.entries, self.entries, self.size, directory_offset, 0)
         zip64_at = directory_offset + self.size
-        return b"".join((
-            _ZIP64_END.pack(0x06064B50, _ZIP64_END.size - 12, _MADE_BY, 45, 0, 0, self.entries, self.entries,
-                            self.size, directory_offset),
-            _ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_at, 1),
-            _END.pack(0x06054B50, 0, 0, _U16, _U16, _U32, _U32, 0),
-        ))
+        return b"".join(
+            (
+                _ZIP64_END.pack(
+                    0x06064B50,
+                    _ZIP64_END.size - 12,
+                    _MADE_BY,
+                    45,
+                    0,
+                    0,
+                    self.entries,
+                    self.entries,
+                    self.size,
+                    directory_offset,
+                ),
+                _ZIP64_LOCATOR.pack(0x07064B50, 0, zip64_at, 1),
+                _END.pack(0x06054B50, 0, 0, _U16, _U16, _U32, _U32, 0),
+            )
+        )
 
 
-def image_entries(keyring: Keyring, batch_number: int, key_version: int, base_url: str, start: int, stop: int,
-                  *, kind: str, stamp: tuple[int, int]) -> Iterator[tuple[bytes, bytes]]:
-    """ZIP entries (entry bytes, record) of one QR image per code: `kind` is "svg" or "png".
+def image_entries(span: Span, *, kind: str, stamp: tuple[int, int]) -> Iterator[tuple[bytes, bytes]]:
+    """ZIP entries (entry bytes, record) of one QR image per code of a span: `kind` is "svg" or "png".
 
     SVG text is deflated; PNG is already compressed, so it is stored.
     """
-    prefix = codes.code_url(base_url, "")
+    prefix = span.url_prefix
     template = None
-    for serial, code in codes.iter_codes(keyring, batch_number, start, stop, key_version=key_version):
+    for serial, code in span.codes():
         payload = prefix + code
         # Every URL of a batch has the same length, hence the same QR version.
         template = template or qr.template_for(len(payload))
@@ -208,7 +263,10 @@ def _obj(number: int, body: bytes) -> bytes:
 def _stream(number: int, data: bytes) -> bytes:
     packed = zlib.compress(data, 6)
     return b"%d 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream\nendobj\n" % (
-        number, len(packed), packed)
+        number,
+        len(packed),
+        packed,
+    )
 
 
 def _mask_hex(symbol: qr.QRSymbol) -> str:
@@ -237,21 +295,19 @@ def _label(symbol: qr.QRSymbol, code: str, slot: int) -> str:
     )
 
 
-def pdf_chunk(keyring: Keyring, batch_number: int, key_version: int, base_url: str, start: int, stop: int,
-              *, chunk: int, pages_per_chunk: int) -> Iterator[bytes]:
-    """The objects of one chunk's pages, one object per item, for serials start <= serial < stop.
+def pdf_chunk(span: Span, *, chunk: int, pages_per_chunk: int) -> Iterator[bytes]:
+    """The objects of one chunk's pages, one object per item, for the codes of a span.
 
     The chunk's pages hang under their own page-tree node, so the finishing step only lists
     chunk nodes. The caller records where each object lands (the xref needs it).
     """
-    pages = -(-(stop - start) // LABELS_PER_PAGE)
+    pages = -(-(span.stop - span.start) // LABELS_PER_PAGE)
     if pages > pages_per_chunk:
         raise ValueError("more labels than the chunk's pages hold")
     base = _chunk_base(chunk, pages_per_chunk)
     kids = " ".join(f"{base + 1 + 2 * page} 0 R" for page in range(pages))
     yield _obj(base, f"<< /Type /Pages /Parent 2 0 R /Kids [{kids}] /Count {pages} >>".encode())
-    prefix = codes.code_url(base_url, "")
-    pairs = codes.iter_codes(keyring, batch_number, start, stop, key_version=key_version)
+    prefix, pairs = span.url_prefix, span.codes()
     template = None
     for page in range(pages):
         parts = ["0 g\n"]
@@ -264,8 +320,15 @@ def pdf_chunk(keyring: Keyring, batch_number: int, key_version: int, base_url: s
         yield _stream(page_number + 1, "".join(parts).encode("ascii"))
 
 
-def pdf_tail(*, title: str, created: datetime, chunk_pages: list[int], pages_per_chunk: int, body_size: int,
-             chunk_offsets: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
+def pdf_tail(
+    *,
+    title: str,
+    created: datetime,
+    chunk_pages: list[int],
+    pages_per_chunk: int,
+    body_size: int,
+    chunk_offsets: Iterable[tuple[int, bytes]],
+) -> Iterator[bytes]:
     """Catalog, page-tree root, font, info, the cross-reference table and the trailer.
 
     `chunk_pages` is the page count of every chunk; `chunk_offsets` yields, per chunk in
@@ -277,9 +340,14 @@ def pdf_tail(*, title: str, created: datetime, chunk_pages: list[int], pages_per
     stamp = created.strftime("D:%Y%m%d%H%M%SZ")
     own = [
         _obj(1, b"<< /Type /Catalog /Pages 2 0 R >>"),
-        _obj(2, (f"<< /Type /Pages /Kids [{kids}] /Count {sum(chunk_pages)} "
-                 f"/MediaBox [0 0 {_PAGE_W} {_PAGE_H}] "
-                 f"/Resources << /Font << /F1 3 0 R >> /ProcSet [/PDF /Text /ImageB] >> >>").encode()),
+        _obj(
+            2,
+            (
+                f"<< /Type /Pages /Kids [{kids}] /Count {sum(chunk_pages)} "
+                f"/MediaBox [0 0 {_PAGE_W} {_PAGE_H}] "
+                f"/Resources << /Font << /F1 3 0 R >> /ProcSet [/PDF /Text /ImageB] >> >>"
+            ).encode(),
+        ),
         _obj(3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Courier-Bold >>"),
         _obj(4, f"<< /Title ({safe_title}) /Producer (QR Campaigns) /CreationDate ({stamp}) >>".encode()),
     ]

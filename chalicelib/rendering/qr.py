@@ -1,4 +1,5 @@
 """QR rendering: standard QR symbols as module matrices, compact single-path SVGs and 1-bit PNGs."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from operator import itemgetter
 
 from qrcode import base as _qr_base
@@ -98,7 +99,7 @@ def _count_bits(mode: int, version: int) -> int:
     return _qr_util.mode_sizes_for_version(version)[mode]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bit_limits(ec_bits: int) -> tuple[int, ...]:
     return tuple(_qr_util.BIT_LIMIT_TABLE[ec_bits])
 
@@ -174,7 +175,7 @@ def _gf_mul(a: int, b: int) -> int:
     return _qr_base.EXP_TABLE[(_qr_base.LOG_TABLE[a] + _qr_base.LOG_TABLE[b]) % 255]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rs_products(ec_count: int) -> tuple[int, ...]:
     """f * g(x) without its leading term, packed big-endian, for every byte f.
 
@@ -218,9 +219,7 @@ def _function_patterns(version: int, size: int) -> dict[tuple[int, int], bool]:
             for c in range(-1, 8):
                 if 0 <= top + r < size and 0 <= left + c < size:
                     modules[top + r, left + c] = (
-                        (0 <= r <= 6 and c in (0, 6))
-                        or (0 <= c <= 6 and r in (0, 6))
-                        or (2 <= r <= 4 and 2 <= c <= 4)
+                        (0 <= r <= 6 and c in (0, 6)) or (0 <= c <= 6 and r in (0, 6)) or (2 <= r <= 4 and 2 <= c <= 4)
                     )
     centres = _qr_util.pattern_position(version)
     for row in centres:

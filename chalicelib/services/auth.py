@@ -1,4 +1,5 @@
 """Operator authentication: verify bearer JWTs with pinned algorithms and required claims."""
+
 from __future__ import annotations
 
 import functools
@@ -12,6 +13,7 @@ from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.validation import bearer_token
+from chalicelib.logs import log_event
 
 __all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
 
@@ -68,14 +70,14 @@ def authenticate_operator(authorization: str | None, settings: Settings) -> Oper
             options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        log.info("operator token refused: %s", type(exc).__name__)
+        log_event(log, "operator_token_refused", reason=type(exc).__name__)
         raise Unauthorized() from None
     sub, brand, role = claims.get("sub"), claims.get("brand"), claims.get("role")
     if not (isinstance(sub, str) and sub and isinstance(brand, str) and _BRAND_RE.match(brand)):
-        log.info("operator token refused: bad sub or brand claim")
+        log_event(log, "operator_token_refused", reason="bad sub or brand claim")
         raise Unauthorized()
     if role not in ROLES:
-        log.info("operator token refused: bad role claim")
+        log_event(log, "operator_token_refused", reason="bad role claim")
         raise Unauthorized()
     return Operator(sub=sub, brand=brand, role=role)
 
@@ -86,9 +88,7 @@ def require_write(operator: Operator) -> None:
         raise Forbidden(f"The {operator.role} role may only read.")
 
 
-def issue_operator_token(
-    settings: Settings, *, sub: str, brand: str, role: str, ttl_seconds: int = 8 * 3600
-) -> str:
+def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str, ttl_seconds: int = 8 * 3600) -> str:
     """Sign an operator token with the local HS256 secret (local stage and tests only)."""
     if settings.jwt_algorithm != "HS256" or not settings.jwt_secret:
         raise RuntimeError("operator tokens are issued by the identity provider outside the local stage")

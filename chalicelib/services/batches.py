@@ -1,34 +1,34 @@
 """Print batches: mint N codes with one record, activate, void, and look codes up."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Iterator, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain import codes
+from chalicelib.adapters.dynamo import condition_failed, transaction_connection
+from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
+from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, page_of, save_status
+from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
-from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
-from chalicelib.domain import clock
+from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
-from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
-from chalicelib.adapters.dynamo import transaction_connection
-from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain.validation import (
+    Label,
     Schema,
+    Sku,
     decode_cursor,
-    encode_cursor,
     format_instant,
     parse_int_param,
     parse_limit,
     refuse_fields,
-    text,
     validate,
 )
 
@@ -48,8 +48,19 @@ __all__ = [
 
 MAX_QUANTITY = 10_000_000
 _ID_RE = re.compile(id_pattern("bat"))
-_SERVER_OWNED = ("batch_id", "batch_number", "brand", "brand_id", "campaign_id", "status", "key_version",
-                 "created_at", "updated_at", "created_by", "version")
+_SERVER_OWNED = (
+    "batch_id",
+    "batch_number",
+    "brand",
+    "brand_id",
+    "campaign_id",
+    "status",
+    "key_version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "version",
+)
 _BATCH_COUNTER = "batch_number"
 
 
@@ -59,9 +70,9 @@ class InstantWinIn(Schema):
 
 
 class BatchIn(Schema):
-    sku: text(64)
+    sku: Sku
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
-    label: Optional[text(120)] = None
+    label: Label | None = None
     instant_wins: Annotated[list[InstantWinIn], Field(max_length=50)] = []
 
 
@@ -167,14 +178,19 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
             tx.save(batch, condition=Batch.batch_id.does_not_exist())
             for win in values.instant_wins:
                 reserved = Counter(f"prize-allocated:{campaign.campaign_id}:{win.prize_id}")
-                tx.update(reserved, actions=[Counter.value.add(win.count)],
-                          condition=Counter.value.does_not_exist() | (Counter.value <= quantities[win.prize_id] - win.count))
+                tx.update(
+                    reserved,
+                    actions=[Counter.value.add(win.count)],
+                    condition=Counter.value.does_not_exist() | (Counter.value <= quantities[win.prize_id] - win.count),
+                )
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
         for index, reason in enumerate(reasons[1:]):
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 field = f"instant_wins[{index}].count"
-                raise Conflict(f"{field}: More winning codes than this prize has left to allocate.", field=field) from None
+                raise Conflict(
+                    f"{field}: More winning codes than this prize has left to allocate.", field=field
+                ) from None
         raise
     return _to_dict(batch)
 
@@ -190,10 +206,7 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     results = Batch.by_campaign.query(
         campaign.campaign_id, limit=page_size, page_size=page_size, last_evaluated_key=start_key
     )
-    items = [_to_dict(b) for b in results]
-    last = results.last_evaluated_key
-    next_cursor = encode_cursor(last["batch_id"]["S"]) if last and len(items) == page_size else None
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(results, page_size, _to_dict, "batch_id")
 
 
 def get_batch(brand_id: str, batch_id: str) -> dict:
@@ -239,8 +252,13 @@ def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
         state = CodeState.get(state.code_key, consistent_read=True)
         if state.state != "void":
             raise Conflict("This code has already been claimed.", field="code") from None
-    return {"code": ref.code, "batch_id": ref.batch.batch_id, "serial": ref.serial, "status": "void",
-            "voided_at": format_instant(state.changed_at)}
+    return {
+        "code": ref.code,
+        "batch_id": ref.batch.batch_id,
+        "serial": ref.serial,
+        "status": "void",
+        "voided_at": format_instant(state.changed_at),
+    }
 
 
 def code_payload(ref: CodeRef) -> str:

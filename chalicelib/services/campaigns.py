@@ -1,16 +1,17 @@
 """Campaign setup: create, list, read, change and move through the lifecycle."""
+
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Campaign, Prize, Rules
-from chalicelib.adapters.records import load_campaign, save_status
+from chalicelib.adapters.records import create, load_campaign, page_of, save_status
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
@@ -21,7 +22,6 @@ from chalicelib.domain.validation import (
     Schema,
     TimeZoneName,
     decode_cursor,
-    encode_cursor,
     format_instant,
     parse_limit,
     refuse_fields,
@@ -39,17 +39,27 @@ __all__ = [
 _MAX_DURATION = timedelta(days=3 * 366)
 _MAX_PRIZES = 50
 _SERVER_OWNED = (
-    "campaign_id", "id", "brand", "brand_id", "status", "created_at", "updated_at",
-    "created_by", "version", "counters", "stats",
+    "campaign_id",
+    "id",
+    "brand",
+    "brand_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "version",
+    "counters",
+    "stats",
 )
 _ID_RE = re.compile(id_pattern("cmp"))
+
 
 class RulesIn(Schema):
     points_per_scan: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     entries_per_scan: Annotated[int, Field(ge=0, le=1_000)] = 0
-    max_claims_per_participant_per_day: Optional[Annotated[int, Field(ge=1, le=10_000)]] = None
-    max_claims_per_participant: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
-    budget_points: Optional[Annotated[int, Field(ge=1, le=1_000_000_000_000)]] = None
+    max_claims_per_participant_per_day: Annotated[int, Field(ge=1, le=10000)] | None = None
+    max_claims_per_participant: Annotated[int, Field(ge=1, le=1000000)] | None = None
+    budget_points: Annotated[int, Field(ge=1, le=1000000000000)] | None = None
 
 
 class PrizeIn(Schema):
@@ -57,11 +67,11 @@ class PrizeIn(Schema):
     quantity: Annotated[int, Field(ge=1, le=10_000_000)]
     # Set: won per scan at these odds while stock lasts. Unset: won by secret codes
     # allocated to batches at minting, in exact counts.
-    odds_per_million: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+    odds_per_million: Annotated[int, Field(ge=1, le=1000000)] | None = None
 
 
 class PrizeChange(PrizeIn):
-    prize_id: Optional[Annotated[str, Field(pattern=id_pattern("prz"))]] = None
+    prize_id: Annotated[str, Field(pattern=id_pattern("prz"))] | None = None
 
 
 def _unique_prize_names(prizes) -> None:
@@ -82,19 +92,19 @@ class CampaignIn(Schema):
     prizes: Annotated[list[PrizeIn], Field(max_length=_MAX_PRIZES)] = []
 
     @model_validator(mode="after")
-    def _check(self) -> "CampaignIn":
+    def _check(self) -> CampaignIn:
         _check_window(self.starts_at, self.ends_at)
         _unique_prize_names(self.prizes)
         return self
 
 
 class CampaignChange(Schema):
-    name: Optional[Label] = None
-    starts_at: Optional[Instant] = None
-    ends_at: Optional[Instant] = None
-    timezone: Optional[TimeZoneName] = None
-    rules: Optional[dict] = None
-    prizes: Optional[Annotated[list[PrizeChange], Field(max_length=_MAX_PRIZES)]] = None
+    name: Label | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    timezone: TimeZoneName | None = None
+    rules: dict | None = None
+    prizes: Annotated[list[PrizeChange], Field(max_length=_MAX_PRIZES)] | None = None
 
 
 class StatusChange(Schema):
@@ -146,18 +156,15 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
         ends_at=values.ends_at,
         timezone=values.timezone,
         rules=_rules(values.rules),
-        prizes=[Prize(prize_id=new_id("prz"), name=p.name, quantity=p.quantity, odds_per_million=p.odds_per_million)
-                for p in values.prizes],
+        prizes=[
+            Prize(prize_id=new_id("prz"), name=p.name, quantity=p.quantity, odds_per_million=p.odds_per_million)
+            for p in values.prizes
+        ],
         created_at=now,
         updated_at=now,
         created_by=actor,
     )
-    try:
-        campaign.save(condition=Campaign.campaign_id.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            raise Conflict("A campaign with this id already exists; retry.") from None
-        raise
+    create(campaign, Campaign.campaign_id, "campaign")
     return _to_dict(campaign)
 
 
@@ -174,10 +181,7 @@ def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | Non
         last_evaluated_key=start_key,
         page_size=page_size,
     )
-    items = [_to_dict(c) for c in results]
-    last = results.last_evaluated_key
-    next_cursor = encode_cursor(last["campaign_id"]["S"]) if last and len(items) == page_size else None
-    return {"items": items, "next_cursor": next_cursor}
+    return page_of(results, page_size, _to_dict, "campaign_id")
 
 
 def get_campaign(brand_id: str, campaign_id: str) -> dict:
@@ -193,7 +197,7 @@ def _merged_rules(current: Rules, changes: dict) -> RulesIn:
         return validate(RulesIn, merged)
     except InvalidInput as exc:
         field = f"rules.{exc.field}"
-        raise InvalidInput(exc.message.replace(exc.field, field, 1), field=field) from None
+        raise InvalidInput(exc.message.replace(exc.field or "", field, 1), field=field) from None
 
 
 def _merged_prizes(current: list[Prize], changes: list[PrizeChange]) -> list[Prize]:
@@ -203,8 +207,14 @@ def _merged_prizes(current: list[Prize], changes: list[PrizeChange]) -> list[Pri
         if change.prize_id is not None and change.prize_id not in known:
             field = f"prizes[{index}].prize_id"
             raise InvalidInput(f"{field}: Not a prize of this campaign.", field=field)
-        prizes.append(Prize(prize_id=change.prize_id or new_id("prz"), name=change.name, quantity=change.quantity,
-                            odds_per_million=change.odds_per_million))
+        prizes.append(
+            Prize(
+                prize_id=change.prize_id or new_id("prz"),
+                name=change.name,
+                quantity=change.quantity,
+                odds_per_million=change.odds_per_million,
+            )
+        )
     _unique_prize_names(changes)
     return prizes
 
@@ -226,8 +236,10 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     if rules is not None and rules.budget_points != campaign.rules.budget_points and campaign.status != "draft":
         # The budget is split into shards by its size at the first scan; moving it later
         # could strand or double-count spend, so it is fixed once the campaign has run.
-        raise Conflict("rules.budget_points: The budget can only change while the campaign is a draft.",
-                       field="rules.budget_points")
+        raise Conflict(
+            "rules.budget_points: The budget can only change while the campaign is a draft.",
+            field="rules.budget_points",
+        )
     prizes = _merged_prizes(campaign.prizes, changes.prizes) if changes.prizes is not None else None
     starts_at = changes.starts_at or campaign.starts_at
     ends_at = changes.ends_at or campaign.ends_at

@@ -1,28 +1,32 @@
 """Print-file exports: queued on SQS, rendered in parallel chunks to S3, finished exactly once."""
+
 from __future__ import annotations
 
 import json
 import logging
-import re
 import struct
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterator, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from chalicelib.rendering import printfiles
 from chalicelib.adapters import s3, sqs
-from chalicelib.adapters.records import load_batch
-from chalicelib.config import get_settings
-from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.ids import new_id
+from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Export
+from chalicelib.adapters.records import create, load_batch, load_owned
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import get_settings
+from chalicelib.domain import clock
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.validation import Schema, format_instant, validate
+from chalicelib.logs import log_event
+from chalicelib.rendering import printfiles
 
 __all__ = [
     "FORMATS",
@@ -51,9 +55,7 @@ KEEP_RECORDS = timedelta(days=30)
 MAX_CHUNKS = 1000
 """Bounds the done set on the export item (and the parts of the final upload)."""
 
-_EXPORT_ID = re.compile(r"^exp_[0-9A-HJKMNP-TV-Z]{26}$")
 _OFFSETS = struct.Struct("<I")
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 _RETRY_BASE_SECONDS = 10
 
 
@@ -84,14 +86,6 @@ class ExportIn(Schema):
 
 class _FinishPending(RuntimeError):
     """Another worker holds the finishing lease: try again later, the export has not failed."""
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == _CONDITION_FAILED
 
 
 def _part_key(export_id: str, index: int) -> str:
@@ -163,7 +157,7 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     fmt = FORMATS[values.format]
     chunk_size = _chunk_size(fmt, batch.quantity)
-    now = _now()
+    now = clock.now()
     export = Export(
         new_id("exp"),
         brand_id=brand_id,
@@ -182,41 +176,30 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
         updated_at=now,
         expires_at=now + KEEP_RECORDS,
     )
-    try:
-        export.save(condition=Export.export_id.does_not_exist())
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            raise Conflict("An export with this id already exists; retry.") from None
-        raise
+    create(export, Export.export_id, "export")
     try:
         sqs.send_messages([_message(export.export_id, "plan")])
     except Exception:
         # Saved but never queued: say so instead of leaving it "queued" for ever.
         _fail(export, "The export could not be queued; ask for it again.")
         raise
-    log.info(json.dumps({"event": "export_queued", "export_id": export.export_id, "format": fmt.name,
-                         "codes": batch.quantity, "chunks": export.chunks_total}))
+    log_event(
+        log,
+        "export_queued",
+        export_id=export.export_id,
+        format=fmt.name,
+        codes=batch.quantity,
+        chunks=export.chunks_total,
+    )
     return _to_dict(export)
-
-
-def _load(brand_id: str, export_id: str) -> Export:
-    if not isinstance(export_id, str) or not _EXPORT_ID.match(export_id):
-        raise NotFound("No such export.")
-    try:
-        export = Export.get(export_id, consistent_read=True)
-    except Export.DoesNotExist:
-        raise NotFound("No such export.") from None
-    if export.brand_id != brand_id:
-        raise NotFound("No such export.")
-    return export
 
 
 def get_export(brand_id: str, export_id: str) -> dict:
     """Status and progress of an export, with a short-lived download URL once it is done."""
-    export = _load(brand_id, export_id)
+    export = load_owned(Export, brand_id, export_id, "exp", "export")
     if export.status != "done":
         return _to_dict(export)
-    now = _now()
+    now = clock.now()
     if now >= export.finished_at + KEEP_FILES:
         return _to_dict(export, note="The file has expired; ask for a new export.")
     try:
@@ -227,8 +210,12 @@ def get_export(brand_id: str, export_id: str) -> dict:
         # A lost or stolen batch: its print file must not reach a printer any more.
         return _to_dict(export, note="The batch is void; its print file is withheld.")
     fmt = FORMATS[export.format]
-    url = s3.presigned_get(_file_key(export), expires_seconds=DOWNLOAD_URL_SECONDS,
-                                file_name=export.file_name, content_type=fmt.content_type)
+    url = s3.presigned_get(
+        _file_key(export),
+        expires_seconds=DOWNLOAD_URL_SECONDS,
+        file_name=export.file_name,
+        content_type=fmt.content_type,
+    )
     return _to_dict(export, download=(url, now + timedelta(seconds=DOWNLOAD_URL_SECONDS)))
 
 
@@ -242,7 +229,7 @@ def _parse(body: str) -> dict | None:
         return None
     if not isinstance(message, dict) or message.get("v") != 1:
         return None
-    if not isinstance(message.get("export_id"), str) or not _EXPORT_ID.match(message["export_id"]):
+    if not is_id("exp", message.get("export_id")):
         return None
     step = message.get("step")
     if step == "plan":
@@ -263,12 +250,12 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
     message = _parse(body)
     if message is None:
         # Retrying cannot fix a message this code cannot read: drop it, loudly.
-        log.error(json.dumps({"event": "export_message_unreadable", "body": str(body)[:200]}))
+        log_event(log, "export_message_unreadable", level=logging.ERROR, body=str(body)[:200])
         return
     try:
         export = Export.get(message["export_id"], consistent_read=True)
     except Export.DoesNotExist:
-        log.error(json.dumps({"event": "export_missing", "export_id": message["export_id"]}))
+        log_event(log, "export_missing", level=logging.ERROR, export_id=message["export_id"])
         return
     if export.status in ("done", "failed"):
         return
@@ -282,15 +269,29 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
         _retry_soon(receipt_handle, attempt)
         raise
     except Exception as exc:
-        log.exception(json.dumps({"event": "export_step_failed", "export_id": export.export_id,
-                                  "step": message["step"], "chunk": message.get("chunk"), "attempt": attempt}))
+        log_event(
+            log,
+            "export_step_failed",
+            level=logging.ERROR,
+            exc_info=True,
+            export_id=export.export_id,
+            step=message["step"],
+            chunk=message.get("chunk"),
+            attempt=attempt,
+        )
         if attempt >= MAX_RECEIVES:
             _fail(export, f"The export failed after {attempt} attempts ({type(exc).__name__}).")
         else:
             _retry_soon(receipt_handle, attempt)
         raise
-    log.info(json.dumps({"event": "export_step_done", "export_id": export.export_id, "step": message["step"],
-                         "chunk": message.get("chunk"), "ms": round((time.perf_counter() - started) * 1000, 1)}))
+    log_event(
+        log,
+        "export_step_done",
+        export_id=export.export_id,
+        step=message["step"],
+        chunk=message.get("chunk"),
+        ms=round((time.perf_counter() - started) * 1000, 1),
+    )
 
 
 def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
@@ -302,16 +303,18 @@ def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
     try:
         sqs.change_visibility(receipt_handle, _RETRY_BASE_SECONDS * 3 ** (attempt - 1))
     except Exception:  # noqa: BLE001 - the default redelivery still happens
-        log.warning(json.dumps({"event": "export_retry_delay_not_set"}))
+        log_event(log, "export_retry_delay_not_set", level=logging.WARNING)
 
 
 def _plan(export: Export) -> None:
     if export.status == "queued":
         try:
-            export.update(actions=[Export.status.set("running"), Export.updated_at.set(_now())],
-                          condition=Export.status == "queued")
+            export.update(
+                actions=[Export.status.set("running"), Export.updated_at.set(clock.now())],
+                condition=Export.status == "queued",
+            )
         except UpdateError as exc:
-            if not _is_condition_failure(exc):
+            if not condition_failed(exc):
                 raise
             export.refresh(consistent_read=True)
     if export.status != "running" or export.fanned_out:
@@ -320,16 +323,18 @@ def _plan(export: Export) -> None:
     # next delivery: duplicates of chunk messages are harmless by design.
     sqs.send_messages([_message(export.export_id, "chunk", index) for index in range(export.chunks_total)])
     try:
-        export.update(actions=[Export.fanned_out.set(True), Export.updated_at.set(_now())],
-                      condition=Export.status == "running")
+        export.update(
+            actions=[Export.fanned_out.set(True), Export.updated_at.set(clock.now())],
+            condition=Export.status == "running",
+        )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise
 
 
 def _run_chunk(export: Export, index: int) -> None:
     if index >= export.chunks_total:
-        log.error(json.dumps({"event": "export_chunk_out_of_range", "export_id": export.export_id, "chunk": index}))
+        log_event(log, "export_chunk_out_of_range", level=logging.ERROR, export_id=export.export_id, chunk=index)
         return
     if export.status != "running":
         raise RuntimeError(f"chunk {index} of {export.export_id} arrived while the export is {export.status}")
@@ -339,12 +344,15 @@ def _run_chunk(export: Export, index: int) -> None:
             # The one record of a finished chunk: a duplicate delivery fails the condition,
             # and ALL_NEW tells the writer whether its chunk completed the set.
             export.update(
-                actions=[Export.done.add({index}), Export.part_sizes[str(index)].set(part_bytes),
-                         Export.updated_at.set(_now())],
+                actions=[
+                    Export.done.add({index}),
+                    Export.part_sizes[str(index)].set(part_bytes),
+                    Export.updated_at.set(clock.now()),
+                ],
                 condition=~Export.done.contains(index) & (Export.status == "running"),
             )
         except UpdateError as exc:
-            if not _is_condition_failure(exc):
+            if not condition_failed(exc):
                 raise
             export.refresh(consistent_read=True)
     # Also reached by a redelivery of a chunk already recorded: if its first delivery
@@ -355,25 +363,24 @@ def _run_chunk(export: Export, index: int) -> None:
 def _render_chunk(export: Export, index: int) -> int:
     """Write chunk `index` to its part object (and its records, for ZIP and PDF); returns its size."""
     start, stop = _chunk_range(export, index)
-    keyring = get_keyring()
-    args = (keyring, export.batch_number, export.key_version, export.base_url, start, stop)
+    span = printfiles.Span(get_keyring(), export.batch_number, export.key_version, export.base_url, start, stop)
     records = bytearray()
     with s3.MultipartWriter(_part_key(export.export_id, index)) as out:
         if export.format == "csv":
             if index == 0:
                 out.write(printfiles.CSV_HEADER)
-            for block in printfiles.csv_rows(*args):
+            for block in printfiles.csv_rows(span):
                 out.write(block)
         elif export.format in ("svg-zip", "png-zip"):
             stamp = printfiles.dos_stamp(export.created_at)
-            for entry, record in printfiles.image_entries(*args, kind=export.format[:3], stamp=stamp):
+            for entry, record in printfiles.image_entries(span, kind=export.format[:3], stamp=stamp):
                 out.write(entry)
                 records += record
         elif export.format == "pdf":
             if index == 0:
                 out.write(printfiles.pdf_header())
             pages_per_chunk = export.chunk_size // printfiles.LABELS_PER_PAGE
-            for obj in printfiles.pdf_chunk(*args, chunk=index, pages_per_chunk=pages_per_chunk):
+            for obj in printfiles.pdf_chunk(span, chunk=index, pages_per_chunk=pages_per_chunk):
                 records += _OFFSETS.pack(out.size)
                 out.write(obj)
         else:
@@ -387,15 +394,16 @@ def _finish_if_complete(export: Export) -> None:
     if export.status != "running" or len(export.done or ()) < export.chunks_total:
         return
     token = uuid.uuid4().hex
-    now = _now()
+    now = clock.now()
     try:
         export.update(
             actions=[Export.finisher.set(token), Export.finish_started_at.set(now), Export.updated_at.set(now)],
-            condition=(Export.status == "running") & (size(Export.done) == export.chunks_total)
+            condition=(Export.status == "running")
+            & (size(Export.done) == export.chunks_total)
             & (Export.finisher.does_not_exist() | (Export.finish_started_at < now - FINISH_LEASE)),
         )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise
         export.refresh(consistent_read=True)
         if export.status == "running":
@@ -406,30 +414,37 @@ def _finish_if_complete(export: Export) -> None:
     except BaseException:
         _release(export, token)
         raise
-    now = _now()
+    now = clock.now()
     try:
         export.update(
-            actions=[Export.status.set("done"), Export.s3_key.set(key), Export.size_bytes.set(file_bytes),
-                     Export.finished_at.set(now), Export.updated_at.set(now), Export.finisher.remove(),
-                     Export.finish_started_at.remove()],
+            actions=[
+                Export.status.set("done"),
+                Export.s3_key.set(key),
+                Export.size_bytes.set(file_bytes),
+                Export.finished_at.set(now),
+                Export.updated_at.set(now),
+                Export.finisher.remove(),
+                Export.finish_started_at.remove(),
+            ],
             condition=(Export.status == "running") & (Export.finisher == token),
         )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise
         # Only after our lease ran out could another finisher have taken over; it wrote
         # the same bytes to the same key, and its record stands.
-        log.warning(json.dumps({"event": "export_finish_lease_lost", "export_id": export.export_id}))
+        log_event(log, "export_finish_lease_lost", level=logging.WARNING, export_id=export.export_id)
         return
-    log.info(json.dumps({"event": "export_done", "export_id": export.export_id, "bytes": file_bytes}))
+    log_event(log, "export_done", export_id=export.export_id, bytes=file_bytes)
 
 
 def _release(export: Export, token: str) -> None:
     try:
-        export.update(actions=[Export.finisher.remove(), Export.finish_started_at.remove()],
-                      condition=Export.finisher == token)
+        export.update(
+            actions=[Export.finisher.remove(), Export.finish_started_at.remove()], condition=Export.finisher == token
+        )
     except Exception:  # noqa: BLE001 - the lease then simply runs out
-        log.warning(json.dumps({"event": "export_lease_not_released", "export_id": export.export_id}))
+        log_event(log, "export_lease_not_released", level=logging.WARNING, export_id=export.export_id)
 
 
 def _assemble(export: Export) -> tuple[str, int]:
@@ -450,9 +465,14 @@ def _assemble(export: Export) -> tuple[str, int]:
             pages_per_chunk = export.chunk_size // printfiles.LABELS_PER_PAGE
             ranges = [_chunk_range(export, index) for index in range(export.chunks_total)]
             chunk_pages = [-(-(stop - start) // printfiles.LABELS_PER_PAGE) for start, stop in ranges]
-            for block in printfiles.pdf_tail(title=f"{export.batch_id} labels", created=export.created_at,
-                                             chunk_pages=chunk_pages, pages_per_chunk=pages_per_chunk,
-                                             body_size=body_size, chunk_offsets=_chunk_records(export, sizes)):
+            for block in printfiles.pdf_tail(
+                title=f"{export.batch_id} labels",
+                created=export.created_at,
+                chunk_pages=chunk_pages,
+                pages_per_chunk=pages_per_chunk,
+                body_size=body_size,
+                chunk_offsets=_chunk_records(export, sizes),
+            ):
                 out.write(block)
     return key, out.size
 
@@ -467,10 +487,12 @@ def _chunk_records(export: Export, sizes: list[int]) -> Iterator[tuple[int, byte
 
 
 def _fail(export: Export, reason: str) -> None:
-    now = _now()
+    now = clock.now()
     try:
-        export.update(actions=[Export.status.set("failed"), Export.error.set(reason), Export.updated_at.set(now)],
-                      condition=Export.status.is_in("queued", "running"))
+        export.update(
+            actions=[Export.status.set("failed"), Export.error.set(reason), Export.updated_at.set(now)],
+            condition=Export.status.is_in("queued", "running"),
+        )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise

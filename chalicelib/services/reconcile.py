@@ -1,4 +1,5 @@
 """Reconciliation: every claim counter of a campaign recomputed from its claim records and compared."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -30,9 +31,15 @@ class Reconciliation:
 
 def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
     """Every claim record of a campaign (a parallel scan: this is an audit, its cost is the table)."""
+
     def segment(n: int) -> list[CodeState]:
-        return list(CodeState.scan((CodeState.campaign_id == campaign_id) & (CodeState.state == "claimed"),
-                                   segment=n, total_segments=segments))
+        return list(
+            CodeState.scan(
+                (CodeState.campaign_id == campaign_id) & (CodeState.state == "claimed"),
+                segment=n,
+                total_segments=segments,
+            )
+        )
 
     with ThreadPoolExecutor(segments) as pool:
         return [claim for part in pool.map(segment, range(segments)) for claim in part]
@@ -76,8 +83,8 @@ def reconcile(campaign_id: str, *, count_pending: bool = False, fix: bool = Fals
                 report.differences.append((item, name, want.get(name, 0), have.get(name, 0)))
     if fix and report.differences:
         corrections: dict[str, dict[str, int]] = defaultdict(dict)
-        for item, name, want, have in report.differences:
-            corrections[item][name] = want - have
+        for item, name, wanted, stored_value in report.differences:
+            corrections[item][name] = wanted - stored_value
         client = dynamo.client()
         for item, counts in corrections.items():
             client.update_item(**counter_update(campaign_id, f"{item}#0", counts))

@@ -1,10 +1,11 @@
 """Scans: an exactly-once claim of one code, in one DynamoDB transaction, whatever the retries."""
+
 from __future__ import annotations
 
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -40,10 +41,16 @@ def _refuse_invalid(shopper_id: str, now: float) -> None:
     if lock and lock > now:
         raise claims.locked(lock - now)
     try:
-        limits.hit("invalid", shopper_id, limit=claims.LIMITS.invalid_per_hour, window_seconds=3600,
-                   message="Too many invalid codes.", now=now)
+        limits.hit(
+            "invalid",
+            shopper_id,
+            limit=claims.LIMITS.invalid_per_hour,
+            window_seconds=3600,
+            message="Too many invalid codes.",
+            now=now,
+        )
     except LimitReached:
-        until = datetime.fromtimestamp(now + claims.LOCK_SECONDS, timezone.utc)
+        until = datetime.fromtimestamp(now + claims.LOCK_SECONDS, UTC)
         RateCounter(_lock_key(shopper_id), count=1, expires_at=until).save()
         raise claims.locked(claims.LOCK_SECONDS) from None
     raise CodeInvalid()
@@ -81,24 +88,38 @@ def _write(plan: _Plan) -> CodeState:
     now_epoch = plan.now.timestamp()
     past: ClaimHistory = claims.history(plan.before, plan.campaign.timezone, plan.now)
     names: list[str] = []
-    with TransactWrite(connection=dynamo.transaction_connection(), client_request_token=plan.token,
-                       return_consumed_capacity="TOTAL") as tx:
+    with TransactWrite(
+        connection=dynamo.transaction_connection(), client_request_token=plan.token, return_consumed_capacity="TOTAL"
+    ) as tx:
         # Condition checks go first in the request, then puts, then updates; `names`
         # follows that order so cancellation reasons can be read back by position.
-        tx.condition_check(RateCounter, _lock_key(plan.shopper_id),
-                           condition=RateCounter.expires_at.does_not_exist()
-                           | (RateCounter.expires_at < datetime.fromtimestamp(now_epoch, timezone.utc)))
+        tx.condition_check(
+            RateCounter,
+            _lock_key(plan.shopper_id),
+            condition=RateCounter.expires_at.does_not_exist()
+            | (RateCounter.expires_at < datetime.fromtimestamp(now_epoch, UTC)),
+        )
         names.append("lock")
         claim = CodeState(
             CodeState.key_for(plan.batch.batch_number, plan.serial),
-            state="claimed", batch_id=plan.batch.batch_id, brand_id=plan.batch.brand_id,
-            changed_at=plan.now, changed_by=plan.shopper_id, shopper_id=plan.shopper_id,
-            campaign_id=plan.campaign.campaign_id, sku=plan.batch.sku, points=points, entries=entries,
+            state="claimed",
+            batch_id=plan.batch.batch_id,
+            brand_id=plan.batch.brand_id,
+            changed_at=plan.now,
+            changed_by=plan.shopper_id,
+            shopper_id=plan.shopper_id,
+            campaign_id=plan.campaign.campaign_id,
+            sku=plan.batch.sku,
+            points=points,
+            entries=entries,
             request_id=plan.token,
             prize_id=plan.prize.prize_id if plan.prize else None,
             prize_name=plan.prize.name if plan.prize else None,
-            timezone=plan.campaign.timezone, nth=past.nth, active_days=past.active_days,
-            first_claim_at=past.first_claim_at, prev_claim_at=past.prev_claim_at,
+            timezone=plan.campaign.timezone,
+            nth=past.nth,
+            active_days=past.active_days,
+            first_claim_at=past.first_claim_at,
+            prev_claim_at=past.prev_claim_at,
         )
         tx.save(claim, condition=CodeState.code_key.does_not_exist(), return_values="ALL_OLD")
         names.append("claim")
@@ -109,11 +130,15 @@ def _write(plan: _Plan) -> CodeState:
         seen = int(plan.before.claims) if plan.before else 0
         tx.update(
             participant,
-            actions=[Participant.points.add(points), Participant.entries.add(entries), Participant.claims.add(1),
-                     Participant.first_claim_at.set(past.first_claim_at),
-                     Participant.last_claim_at.set(plan.now),
-                     Participant.active_days.set(past.active_days),
-                     Participant.rank_shard.set(rank_shard(plan.campaign.campaign_id, plan.shopper_id))],
+            actions=[
+                Participant.points.add(points),
+                Participant.entries.add(entries),
+                Participant.claims.add(1),
+                Participant.first_claim_at.set(past.first_claim_at),
+                Participant.last_claim_at.set(plan.now),
+                Participant.active_days.set(past.active_days),
+                Participant.rank_shard.set(rank_shard(plan.campaign.campaign_id, plan.shopper_id)),
+            ],
             condition=Participant.claims.does_not_exist() if seen == 0 else Participant.claims == seen,
         )
         names.append("participant")
@@ -121,31 +146,47 @@ def _write(plan: _Plan) -> CodeState:
         if daily:
             day = claims.local_date(plan.campaign.timezone, plan.now)
             key = f"claims:{plan.campaign.campaign_id}:{plan.shopper_id}:{day}"
-            tx.update(RateCounter(key), actions=[RateCounter.count.add(1),
-                                                 RateCounter.expires_at.set(plan.now + timedelta(days=2))],
-                      condition=RateCounter.count.does_not_exist() | (RateCounter.count < daily))
+            tx.update(
+                RateCounter(key),
+                actions=[RateCounter.count.add(1), RateCounter.expires_at.set(plan.now + timedelta(days=2))],
+                condition=RateCounter.count.does_not_exist() | (RateCounter.count < daily),
+            )
             names.append("daily_cap")
         if plan.budget_shard is not None and points:
             allowance = claims.shard_allowance(int(rules.budget_points), plan.budget_shard)
             spent = Counter(f"budget:{plan.campaign.campaign_id}:{plan.budget_shard}")
-            tx.update(spent, actions=[Counter.value.add(points)],
-                      condition=Counter.value.does_not_exist() | (Counter.value <= allowance - points))
+            tx.update(
+                spent,
+                actions=[Counter.value.add(points)],
+                condition=Counter.value.does_not_exist() | (Counter.value <= allowance - points),
+            )
             names.append("budget")
         if plan.prize is not None:
             # The pool only moves while awarded < quantity: a prize is never over-given.
             awarded = Counter(f"prize:{plan.campaign.campaign_id}:{plan.prize.prize_id}")
-            tx.update(awarded, actions=[Counter.value.add(1)],
-                      condition=Counter.value.does_not_exist() | (Counter.value < int(plan.prize.quantity)))
+            tx.update(
+                awarded,
+                actions=[Counter.value.add(1)],
+                condition=Counter.value.does_not_exist() | (Counter.value < int(plan.prize.quantity)),
+            )
             names.append("prize")
         for name, subject, limit in (
             ("scan", plan.shopper_id, claims.LIMITS.per_shopper_per_minute),
-            ("scan-ip", f"{plan.ip}#{claims.ip_shard(plan.shopper_id)}",
-             claims.LIMITS.per_ip_per_minute // claims.LIMITS.ip_shards),
+            (
+                "scan-ip",
+                f"{plan.ip}#{claims.ip_shard(plan.shopper_id)}",
+                claims.LIMITS.per_ip_per_minute // claims.LIMITS.ip_shards,
+            ),
         ):
             key, ends = limits.window_key(name, subject, 60, now_epoch)
-            tx.update(RateCounter(key), actions=[RateCounter.count.add(1),
-                                                 RateCounter.expires_at.set(datetime.fromtimestamp(ends + 3600, timezone.utc))],
-                      condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit))
+            tx.update(
+                RateCounter(key),
+                actions=[
+                    RateCounter.count.add(1),
+                    RateCounter.expires_at.set(datetime.fromtimestamp(ends + 3600, UTC)),
+                ],
+                condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
+            )
             names.append("rate")
         plan.names = names
     return claim
@@ -166,8 +207,13 @@ def _prize_for(batch: Batch, campaign: Campaign, serial: int) -> Prize | None:
     prizes = {p.prize_id: p for p in campaign.prizes or []}
     if batch.allocations:
         key = get_keyring().keys[int(batch.key_version)]
-        won = winning_prize(key, int(batch.batch_number), int(batch.quantity), serial,
-                            [(a.prize_id, int(a.count)) for a in batch.allocations])
+        won = winning_prize(
+            key,
+            int(batch.batch_number),
+            int(batch.quantity),
+            serial,
+            [(a.prize_id, int(a.count)) for a in batch.allocations],
+        )
         if won in prizes:
             return prizes[won]
     for prize in campaign.prizes or []:
@@ -197,7 +243,8 @@ def _explain(plan: _Plan, error: TransactWriteError) -> tuple[Cancel, CodeState 
     claim_reason = reasons[plan.names.index("claim")] if len(reasons) > plan.names.index("claim") else None
     found = claim_reason is not None and bool(claim_reason.raw_item)
     outcome = claims.explain(plan.names, codes_, claim_found=found)
-    existing = CodeState.from_raw_data(claim_reason.raw_item) if outcome is Cancel.CLAIMED and claim_reason else None
+    raw = claim_reason.raw_item if claim_reason is not None else None
+    existing = CodeState.from_raw_data(raw) if outcome is Cancel.CLAIMED and raw else None
     return outcome, existing
 
 
@@ -228,8 +275,7 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
         raise
 
 
-def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: codes.CodeParts,
-           now: datetime) -> dict:
+def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: codes.CodeParts, now: datetime) -> dict:
     refusal = claims.refusal_before_claim(batch.status, campaign.status, campaign.starts_at, campaign.ends_at, now)
     if refusal is Refusal.INVALID:
         _refuse_invalid(shopper_id, now.timestamp())
@@ -247,13 +293,24 @@ def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: co
         random.shuffle(shards)
         if not shards:
             raise Refusal.BUDGET.error()
-    plan = _Plan(shopper_id, ip, batch, campaign, parts.serial, codes.format_code(parts, get_keyring()), now,
-                 uuid.uuid4().hex, shards.pop(), _prize_for(batch, campaign, parts.serial))
+    plan = _Plan(
+        shopper_id,
+        ip,
+        batch,
+        campaign,
+        parts.serial,
+        codes.format_code(parts, get_keyring()),
+        now,
+        uuid.uuid4().hex,
+        shards.pop(),
+        _prize_for(batch, campaign, parts.serial),
+    )
     attempt = 0
     while True:
         plan.before = _participant_before(campaign.campaign_id, shopper_id)
-        if claims.participant_cap_reached(campaign.rules.max_claims_per_participant,
-                                          int(plan.before.claims) if plan.before else 0):
+        if claims.participant_cap_reached(
+            campaign.rules.max_claims_per_participant, int(plan.before.claims) if plan.before else 0
+        ):
             # Asking twice is a replay, not a refusal: the claim says which.
             existing = _existing_claim(plan)
             if existing is None:
@@ -286,8 +343,10 @@ def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: co
                 raise _REFUSED[outcome].error() from None
             raise claims.busy(outcome) from None
         before = plan.before
-        balance = {"points": int(before.points if before else 0) + int(claim.points or 0),
-                   "entries": int(before.entries if before else 0) + int(claim.entries or 0)}
+        balance = {
+            "points": int(before.points if before else 0) + int(claim.points or 0),
+            "entries": int(before.entries if before else 0) + int(claim.entries or 0),
+        }
         return _grant(claim, balance, replay=False, code=plan.code)
 
 

@@ -1,4 +1,5 @@
 """Shopper sign-in: phone numbers, one-time codes sent by SMS, and shopper tokens."""
+
 from __future__ import annotations
 
 import hmac
@@ -7,22 +8,23 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.adapters import limits
 from chalicelib.adapters.dynamo import condition_failed
+from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import InvalidInput, Unauthorized
-from chalicelib.adapters.models import OtpChallenge, ShopperAccount
-from chalicelib.adapters.sms import sender_for
-from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.phones import Phone, keyed_hash, normalise_phone, phone_hash, seal_phone, shopper_id_for
-from chalicelib.domain.validation import Schema, bearer_token, format_instant, text, validate
+from chalicelib.domain.validation import CodeText, PhoneText, Schema, bearer_token, format_instant, validate
+from chalicelib.logs import log_event
 
 __all__ = [
     "Shopper",
@@ -70,17 +72,13 @@ class Shopper:
     phone_masked: str
 
 
-_PhoneText = text(40)
-_CodeText = text(20)
-
-
 class _OtpRequestIn(Schema):
-    phone: _PhoneText
+    phone: PhoneText
 
 
 class _SessionIn(Schema):
-    phone: _PhoneText
-    otp: _CodeText
+    phone: PhoneText
+    otp: CodeText
 
 
 def _code_hash(pepper: str, hashed_phone: str, challenge_id: str, code: str) -> str:
@@ -88,7 +86,7 @@ def _code_hash(pepper: str, hashed_phone: str, challenge_id: str, code: str) -> 
 
 
 def _instant(epoch: float) -> datetime:
-    return datetime.fromtimestamp(int(epoch), timezone.utc)
+    return datetime.fromtimestamp(int(epoch), UTC)
 
 
 def _sms_text(code: str, region: str) -> str:
@@ -107,13 +105,24 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     pepper = get_phone_hash_pepper(settings)
     now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    limits.hit("otp-ip", keyed_hash(pepper, "ip", source_ip or "unknown")[:32], limit=OTP_PER_IP_LIMIT,
-               window_seconds=OTP_PER_IP_WINDOW_SECONDS, now=now,
-               message="Too many sign-in codes were asked for from this network. Try again in a few minutes.")
-    limits.hit("otp-phone", hashed, limit=OTP_PER_PHONE_PER_DAY, window_seconds=_DAY_SECONDS, now=now,
-               field="phone", message=f"This number has had {OTP_PER_PHONE_PER_DAY} sign-in codes today. "
-                                      "Try again tomorrow.")
-    code = f"{secrets.randbelow(10 ** OTP_DIGITS):0{OTP_DIGITS}d}"
+    limits.hit(
+        "otp-ip",
+        keyed_hash(pepper, "ip", source_ip or "unknown")[:32],
+        limit=OTP_PER_IP_LIMIT,
+        window_seconds=OTP_PER_IP_WINDOW_SECONDS,
+        now=now,
+        message="Too many sign-in codes were asked for from this network. Try again in a few minutes.",
+    )
+    limits.hit(
+        "otp-phone",
+        hashed,
+        limit=OTP_PER_PHONE_PER_DAY,
+        window_seconds=_DAY_SECONDS,
+        now=now,
+        field="phone",
+        message=f"This number has had {OTP_PER_PHONE_PER_DAY} sign-in codes today. Try again tomorrow.",
+    )
+    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
     challenge_id = secrets.token_hex(16)
     # Stored before sending, so the code works the moment it arrives.
     OtpChallenge(
@@ -125,7 +134,7 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
         created_at=_instant(now),
     ).save()
     sender.send(phone.e164, _sms_text(code, phone.region))
-    log.info("sign-in code sent to shopper %s", shopper_id_for(hashed))
+    log_event(log, "otp_sent", shopper_id=shopper_id_for(hashed))
     return {"sent": True, "expires_in": OTP_TTL_SECONDS, "phone": phone.masked}
 
 
@@ -137,13 +146,17 @@ def _parse_code(raw: str) -> str:
 
 
 def _code_gone() -> InvalidInput:
-    return InvalidInput("otp: This code is no longer valid: it expired, was used, or a newer code was sent. "
-                        "Ask for a new one.", field="otp", code="otp_expired")
+    return InvalidInput(
+        "otp: This code is no longer valid: it expired, was used, or a newer code was sent. Ask for a new one.",
+        field="otp",
+        code="otp_expired",
+    )
 
 
 def _too_many_tries() -> InvalidInput:
-    return InvalidInput("otp: Too many wrong tries for this code. Ask for a new one.",
-                        field="otp", code="otp_tries_exceeded")
+    return InvalidInput(
+        "otp: Too many wrong tries for this code. Ask for a new one.", field="otp", code="otp_tries_exceeded"
+    )
 
 
 def _wrong_code(tries_left: int) -> InvalidInput:
@@ -204,11 +217,11 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     try:
         _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
     except InvalidInput as exc:
-        log.info("sign-in code refused for shopper %s: %s", shopper_id, exc.code)
+        log_event(log, "otp_refused", shopper_id=shopper_id, reason=exc.code)
         raise
     record_account(phone, pepper, _instant(now))
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
-    log.info("shopper %s signed in", shopper_id)
+    log_event(log, "shopper_signed_in", shopper_id=shopper_id)
     return {
         "token": token,
         "token_type": "Bearer",
@@ -225,13 +238,15 @@ def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
     """
     hashed = phone_hash(phone.e164, pepper)
     shopper_id = shopper_id_for(hashed)
-    ShopperAccount(shopper_id).update(actions=[
-        ShopperAccount.phone_hash.set(hashed),
-        ShopperAccount.phone_masked.set(phone.masked),
-        ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
-        ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
-        ShopperAccount.last_sign_in_at.set(signed_in),
-    ])
+    ShopperAccount(shopper_id).update(
+        actions=[
+            ShopperAccount.phone_hash.set(hashed),
+            ShopperAccount.phone_masked.set(phone.masked),
+            ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
+            ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
+            ShopperAccount.last_sign_in_at.set(signed_in),
+        ]
+    )
     return shopper_id
 
 
@@ -270,10 +285,10 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
             options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        log.info("shopper token refused: %s", type(exc).__name__)
+        log_event(log, "shopper_token_refused", reason=type(exc).__name__)
         raise Unauthorized() from None
     sub, masked = claims.get("sub"), claims.get("phone")
     if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
-        log.info("shopper token refused: bad sub or phone claim")
+        log_event(log, "shopper_token_refused", reason="bad sub or phone claim")
         raise Unauthorized()
     return Shopper(shopper_id=sub, phone_masked=masked)

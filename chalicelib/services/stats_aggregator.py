@@ -1,11 +1,12 @@
 """Campaign statistics, the writing part: claims from the stream folded into sharded counters, and refusals."""
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import random
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -20,9 +21,15 @@ from chalicelib.domain.statistics import (
     hour_of_day,
     zone,
 )
+from chalicelib.logs import log_event
 
 __all__ = [
-    "TX_ITEMS", "counter_update", "record_refusal", "handle_stream_records", "counters_of", "transaction_groups",
+    "TX_ITEMS",
+    "counter_update",
+    "record_refusal",
+    "handle_stream_records",
+    "counters_of",
+    "transaction_groups",
     "count_claims",
 ]
 
@@ -64,10 +71,15 @@ def record_refusal(campaign: Campaign, kind: str, now: datetime) -> None:
         shard = random.randrange(REFUSAL_SHARDS)
         client = dynamo.client()
         client.update_item(**counter_update(campaign.campaign_id, f"total#r{shard}", {kind: 1}))
-        client.update_item(**counter_update(campaign.campaign_id, f"day#{day.isoformat()}#r{shard}",
-                                         {kind: 1, f"{kind}@{hour:02d}": 1}))
+        client.update_item(
+            **counter_update(
+                campaign.campaign_id, f"day#{day.isoformat()}#r{shard}", {kind: 1, f"{kind}@{hour:02d}": 1}
+            )
+        )
     except Exception:  # noqa: BLE001 - statistics never fail a scan
-        log.exception("could not count a %s refusal for campaign %s", kind, campaign.campaign_id)
+        log_event(
+            log, "refusal_not_counted", level=logging.ERROR, exc_info=True, kind=kind, campaign_id=campaign.campaign_id
+        )
 
 
 def _claims_from_records(records: Iterable[dict]) -> list[CodeState]:
@@ -126,27 +138,37 @@ def _count_group(group: list[CodeState]) -> int:
     while group:
         counters = counters_of(group)
         shard = random.randrange(CLAIM_SHARDS)
-        items = [{"Update": {
-            "TableName": CodeState.Meta.table_name,
-            "Key": {"code_key": {"S": claim.code_key}},
-            "UpdateExpression": "SET #c = :t",
-            "ConditionExpression": "attribute_exists(#k) AND attribute_not_exists(#c)",
-            "ExpressionAttributeNames": {"#c": "counted", "#k": "code_key"},
-            "ExpressionAttributeValues": {":t": {"BOOL": True}},
-        }} for claim in group]
+        items = [
+            {
+                "Update": {
+                    "TableName": CodeState.Meta.table_name,
+                    "Key": {"code_key": {"S": claim.code_key}},
+                    "UpdateExpression": "SET #c = :t",
+                    "ConditionExpression": "attribute_exists(#k) AND attribute_not_exists(#c)",
+                    "ExpressionAttributeNames": {"#c": "counted", "#k": "code_key"},
+                    "ExpressionAttributeValues": {":t": {"BOOL": True}},
+                }
+            }
+            for claim in group
+        ]
         for (campaign_id, item), counts in counters.items():
             items.append({"Update": counter_update(campaign_id, f"{item}#{shard}", counts)})
         # Same group, same token: botocore's resend of a timed-out request applies once.
-        token = hashlib.sha256(f"{shard}:{attempt}:".encode() + "|".join(c.code_key for c in group).encode()).hexdigest()[:36]
+        token = hashlib.sha256(
+            f"{shard}:{attempt}:".encode() + "|".join(c.code_key for c in group).encode()
+        ).hexdigest()[:36]
         try:
-            dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=token, ReturnConsumedCapacity="TOTAL")
+            dynamo.client().transact_write_items(
+                TransactItems=items, ClientRequestToken=token, ReturnConsumedCapacity="TOTAL"
+            )
             return len(group)
         except ClientError as error:
             reasons = dynamo.cancellation_codes(error)
             if reasons is None:
                 raise
-            counted_already = {group[i].code_key for i, code in enumerate(reasons[:len(group)])
-                               if code == "ConditionalCheckFailed"}
+            counted_already = {
+                group[i].code_key for i, code in enumerate(reasons[: len(group)]) if code == "ConditionalCheckFailed"
+            }
             if counted_already:
                 group = [c for c in group if c.code_key not in counted_already]
                 continue

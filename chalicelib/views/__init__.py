@@ -1,0 +1,2 @@
+"""The read side, which never writes: statistics readers, the shopper's wallet, what a scanned code shows.
+May import: domain, adapters, config, logs."""

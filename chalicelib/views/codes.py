@@ -1,4 +1,5 @@
 """What a scanned code shows before sign-in: its campaign, product, offer and whether it can be claimed."""
+
 from __future__ import annotations
 
 from chalicelib.adapters.records import batch_and_campaign
@@ -21,8 +22,9 @@ def describe_code(code_text: str) -> dict:
     if found is None or parts.serial >= found[0].quantity or found[0].status == "void":
         raise CodeInvalid()
     batch, campaign = found
-    refusal = claims.refusal_before_claim(batch.status, campaign.status, campaign.starts_at, campaign.ends_at,
-                                          clock.now())
+    refusal = claims.refusal_before_claim(
+        batch.status, campaign.status, campaign.starts_at, campaign.ends_at, clock.now()
+    )
     points, entries = claims.reward(campaign.rules)
     return {
         "code": codes.format_code(parts, get_keyring()),

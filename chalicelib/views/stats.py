@@ -1,11 +1,12 @@
 """Campaign statistics, the reading part: totals, time series, batches and participants, at a cost fixed by the range."""
+
 from __future__ import annotations
 
 import re
 import zoneinfo
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccount, StatShard
@@ -29,12 +30,20 @@ from chalicelib.domain.statistics import (
 from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant
 
 __all__ = [
-    "CSV_ROWS", "CSV_COLUMNS", "stat_items", "sum_items", "campaign_stats", "timeseries", "batch_stats",
-    "participant_stats", "participants_csv",
+    "CSV_ROWS",
+    "CSV_COLUMNS",
+    "stat_items",
+    "sum_items",
+    "campaign_stats",
+    "timeseries",
+    "batch_stats",
+    "participant_stats",
+    "participants_csv",
 ]
 
 CSV_ROWS = 50_000
 CSV_COLUMNS = ("shopper_id", "phone", "claims", "points", "entries", "first_claim_at", "last_claim_at")
+
 
 def _value(attribute: dict) -> int:
     return int(attribute["N"]) if "N" in attribute else 0
@@ -92,16 +101,25 @@ def campaign_stats(brand_id: str, campaign_id: str) -> dict:
         "campaign_id": campaign_id,
         "timezone": campaign.timezone,
         "as_of": format_instant(clock.now()),
-        "codes": {"minted": sum(int(b.quantity) for b in batches),
-                  "active": sum(int(b.quantity) for b in batches if b.status == "active"),
-                  "batches": len(batches)},
+        "codes": {
+            "minted": sum(int(b.quantity) for b in batches),
+            "active": sum(int(b.quantity) for b in batches if b.status == "active"),
+            "batches": len(batches),
+        },
         "scans": {"total": sum(scans.values()), **scans},
         "participants": {"unique": unique, "new": unique - returning, "returning": returning},
         "points_issued": totals.get("points", 0),
         "entries_issued": totals.get("entries", 0),
-        "prizes": [{"prize_id": p.prize_id, "name": p.name, "quantity": int(p.quantity),
-                    "awarded": awarded.get(p.prize_id, 0),
-                    "left": max(0, int(p.quantity) - awarded.get(p.prize_id, 0))} for p in prizes],
+        "prizes": [
+            {
+                "prize_id": p.prize_id,
+                "name": p.name,
+                "quantity": int(p.quantity),
+                "awarded": awarded.get(p.prize_id, 0),
+                "left": max(0, int(p.quantity) - awarded.get(p.prize_id, 0)),
+            }
+            for p in prizes
+        ],
     }
 
 
@@ -119,16 +137,16 @@ def _range_end(name: str, raw: str | None, tz: zoneinfo.ZoneInfo, *, end: bool) 
             day = date.fromisoformat(raw)
             return midnight(day + timedelta(days=1), tz) - timedelta(microseconds=1) if end else midnight(day, tz)
         if _INSTANT.match(raw):
-            return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(timezone.utc)
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         pass
-    raise InvalidInput(f"{name}: use a date (2026-11-01) or an instant with an offset (2026-11-01T08:00:00+07:00).",
-                       field=name)
+    raise InvalidInput(
+        f"{name}: use a date (2026-11-01) or an instant with an offset (2026-11-01T08:00:00+07:00).", field=name
+    )
 
 
 def _bucket_row(start: datetime, tz: zoneinfo.ZoneInfo, counts: dict[str, int], suffix: str) -> dict:
-    row = {"start": start.astimezone(tz).isoformat(timespec="seconds"),
-           "granted": counts.get("granted" + suffix, 0)}
+    row = {"start": start.astimezone(tz).isoformat(timespec="seconds"), "granted": counts.get("granted" + suffix, 0)}
     row.update({kind: counts.get(kind + suffix, 0) for kind in REFUSALS})
     row["new_participants"] = counts.get("new" + suffix, 0)
     row["returning_participants"] = counts.get("returning" + suffix, 0)
@@ -136,8 +154,15 @@ def _bucket_row(start: datetime, tz: zoneinfo.ZoneInfo, counts: dict[str, int], 
     return row
 
 
-def timeseries(brand_id: str, campaign_id: str, *, granularity: str | None = None,
-               start: str | None = None, end: str | None = None, now: datetime | None = None) -> dict:
+def timeseries(
+    brand_id: str,
+    campaign_id: str,
+    *,
+    granularity: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Scans and participants per local hour or day between `from` and `to` (both included).
 
     Reads one counter item per day and shard in the range, whatever the number of scans.
@@ -193,25 +218,38 @@ def batch_stats(brand_id: str, campaign_id: str) -> dict:
     """Claims and redemption rate (claims / quantity) per batch and per SKU."""
     load_campaign(brand_id, campaign_id)
     totals = _totals(campaign_id)
-    rows, skus = [], {}
+    rows: list[dict] = []
+    skus: dict[str, dict] = {}
     for batch in _batches(campaign_id):
         claims, quantity = totals.get(f"b#{batch.batch_id}", 0), int(batch.quantity)
-        rows.append({"batch_id": batch.batch_id, "batch_number": int(batch.batch_number), "sku": batch.sku,
-                     "label": batch.label, "status": batch.status, "quantity": quantity, "claims": claims,
-                     "redemption_rate": _rate(claims, quantity)})
+        rows.append(
+            {
+                "batch_id": batch.batch_id,
+                "batch_number": int(batch.batch_number),
+                "sku": batch.sku,
+                "label": batch.label,
+                "status": batch.status,
+                "quantity": quantity,
+                "claims": claims,
+                "redemption_rate": _rate(claims, quantity),
+            }
+        )
         sku = skus.setdefault(batch.sku, {"sku": batch.sku, "batches": 0, "quantity": 0, "claims": 0})
         sku["batches"] += 1
         sku["quantity"] += quantity
         sku["claims"] += claims
-    return {"campaign_id": campaign_id, "batches": rows,
-            "skus": [{**s, "redemption_rate": _rate(s["claims"], s["quantity"])} for s in skus.values()]}
+    return {
+        "campaign_id": campaign_id,
+        "batches": rows,
+        "skus": [{**s, "redemption_rate": _rate(s["claims"], s["quantity"])} for s in skus.values()],
+    }
 
 
 def _phones(shopper_ids: list[str], reveal: bool) -> dict[str, str]:
     """Shown phone numbers: masked, or in clear for an owner (unsealed, never logged)."""
     phones: dict[str, str] = {}
     for start in range(0, len(shopper_ids), 100):
-        for account in ShopperAccount.batch_get(shopper_ids[start:start + 100]):
+        for account in ShopperAccount.batch_get(shopper_ids[start : start + 100]):
             shown = account.phone_masked
             if reveal and account.phone_sealed:
                 shown = unseal_phone(account.phone_sealed, get_phone_hash_pepper())
@@ -219,7 +257,9 @@ def _phones(shopper_ids: list[str], reveal: bool) -> dict[str, str]:
     return phones
 
 
-def participant_stats(brand_id: str, campaign_id: str, *, reveal_phones: bool = False, now: datetime | None = None) -> dict:
+def participant_stats(
+    brand_id: str, campaign_id: str, *, reveal_phones: bool = False, now: datetime | None = None
+) -> dict:
     """Claims-per-participant histogram, repeat rate, weekly cohort retention, top participants."""
     campaign = load_campaign(brand_id, campaign_id)
     totals = _totals(campaign_id)
@@ -237,29 +277,51 @@ def participant_stats(brand_id: str, campaign_id: str, *, reveal_phones: bool = 
     for week in sorted(cells):
         size = cells[week].get(0, 0)
         weeks = max(max(cells[week]), (this_week - date.fromisoformat(week)).days // 7)
-        cohorts.append({"week": week, "participants": size, "retention": [
-            {"week": k, "participants": cells[week].get(k, 0), "rate": _rate(cells[week].get(k, 0), size)}
-            for k in range(weeks + 1)]})
+        cohorts.append(
+            {
+                "week": week,
+                "participants": size,
+                "retention": [
+                    {"week": k, "participants": cells[week].get(k, 0), "rate": _rate(cells[week].get(k, 0), size)}
+                    for k in range(weeks + 1)
+                ],
+            }
+        )
     leaders: list[Participant] = []
     for shard in range(RANK_SHARDS):
         leaders.extend(Participant.by_rank.query(f"{campaign_id}#{shard}", scan_index_forward=False, limit=TOP))
-    leaders.sort(key=lambda p: (-int(p.claims), p.first_claim_at or datetime.max.replace(tzinfo=timezone.utc),
-                                p.shopper_id))
+    leaders.sort(key=lambda p: (-int(p.claims), p.first_claim_at or datetime.max.replace(tzinfo=UTC), p.shopper_id))
     leaders = leaders[:TOP]
     phones = _phones([p.shopper_id for p in leaders], reveal_phones)
-    top = [{"rank": rank, "shopper_id": p.shopper_id, "phone": phones.get(p.shopper_id, ""),
-            "claims": int(p.claims), "points": int(p.points), "entries": int(p.entries),
+    top = [
+        {
+            "rank": rank,
+            "shopper_id": p.shopper_id,
+            "phone": phones.get(p.shopper_id, ""),
+            "claims": int(p.claims),
+            "points": int(p.points),
+            "entries": int(p.entries),
             "first_claim_at": format_instant(p.first_claim_at) if p.first_claim_at else None,
-            "last_claim_at": format_instant(p.last_claim_at) if p.last_claim_at else None}
-           for rank, p in enumerate(leaders, start=1)]
-    return {"campaign_id": campaign_id, "participants": unique, "repeat_rate": _rate(repeaters, unique),
-            "histogram": histogram, "cohorts": cohorts, "top": top}
+            "last_claim_at": format_instant(p.last_claim_at) if p.last_claim_at else None,
+        }
+        for rank, p in enumerate(leaders, start=1)
+    ]
+    return {
+        "campaign_id": campaign_id,
+        "participants": unique,
+        "repeat_rate": _rate(repeaters, unique),
+        "histogram": histogram,
+        "cohorts": cohorts,
+        "top": top,
+    }
 
 
 _SHOPPER_CURSOR = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cursor: str | None = None) -> tuple[str, str | None, str]:
+def participants_csv(
+    brand_id: str, campaign_id: str, *, reveal_phones: bool, cursor: str | None = None
+) -> tuple[str, str | None, str]:
     """One slice of the participants CSV (up to CSV_ROWS rows); returns body, next cursor, file name."""
     load_campaign(brand_id, campaign_id)
     after = decode_cursor(cursor, _SHOPPER_CURSOR) if cursor else None
@@ -268,9 +330,18 @@ def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cu
     rows = list(results)
     phones = _phones([p.shopper_id for p in rows], reveal_phones)
     lines = [",".join(CSV_COLUMNS)] + [
-        ",".join((p.shopper_id, phones.get(p.shopper_id, ""), str(int(p.claims)), str(int(p.points)),
-                  str(int(p.entries)), format_instant(p.first_claim_at) if p.first_claim_at else "",
-                  format_instant(p.last_claim_at) if p.last_claim_at else ""))
-        for p in rows]
+        ",".join(
+            (
+                p.shopper_id,
+                phones.get(p.shopper_id, ""),
+                str(int(p.claims)),
+                str(int(p.points)),
+                str(int(p.entries)),
+                format_instant(p.first_claim_at) if p.first_claim_at else "",
+                format_instant(p.last_claim_at) if p.last_claim_at else "",
+            )
+        )
+        for p in rows
+    ]
     next_cursor = encode_cursor(rows[-1].shopper_id) if len(rows) == CSV_ROWS and results.last_evaluated_key else None
     return "\n".join(lines) + "\n", next_cursor, f"participants-{campaign_id}.csv"

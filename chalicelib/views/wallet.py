@@ -1,4 +1,5 @@
 """A shopper's wallet: balances and entries per campaign, and their claims page by page."""
+
 from __future__ import annotations
 
 import re
@@ -24,11 +25,19 @@ def wallet(shopper_id: str, *, limit: str | None = None, cursor: str | None = No
         {"campaign_id": p.campaign_id, "points": int(p.points), "entries": int(p.entries), "claims": int(p.claims)}
         for p in Participant.by_shopper.query(shopper_id)
     ]
-    results = CodeState.by_shopper.query(shopper_id, scan_index_forward=False, limit=page_size,
-                                         page_size=page_size, last_evaluated_key=start_key)
+    results = CodeState.by_shopper.query(
+        shopper_id, scan_index_forward=False, limit=page_size, page_size=page_size, last_evaluated_key=start_key
+    )
     history = [
-        {"batch_id": c.batch_id, "campaign_id": c.campaign_id, "sku": c.sku, "points": int(c.points or 0),
-         "entries": int(c.entries or 0), "prize": c.prize_name, "claimed_at": format_instant(c.changed_at)}
+        {
+            "batch_id": c.batch_id,
+            "campaign_id": c.campaign_id,
+            "sku": c.sku,
+            "points": int(c.points or 0),
+            "entries": int(c.entries or 0),
+            "prize": c.prize_name,
+            "claimed_at": format_instant(c.changed_at),
+        }
         for c in results
     ]
     last = results.last_evaluated_key

@@ -1,4 +1,5 @@
 """Functional suite: the API over moto's in-process DynamoDB."""
+
 from __future__ import annotations
 
 import pytest

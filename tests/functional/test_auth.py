@@ -1,12 +1,13 @@
 """Operator auth: every bad token answers 401 with one generic body; roles and algorithms pinned."""
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import http.server
-import threading
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -15,9 +16,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.services.auth import authenticate_operator
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Unauthorized
+from chalicelib.services.auth import authenticate_operator
 
 SETTINGS = get_settings()
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -28,8 +29,15 @@ RSA_PUBLIC_PEM = RSA_KEY.public_key().public_bytes(
 
 def _claims(**changes):
     now = int(time.time())
-    claims = {"sub": "user-1", "brand": "brand-a", "role": "owner", "aud": SETTINGS.jwt_audience,
-              "iss": SETTINGS.jwt_issuer, "iat": now, "exp": now + 600}
+    claims = {
+        "sub": "user-1",
+        "brand": "brand-a",
+        "role": "owner",
+        "aud": SETTINGS.jwt_audience,
+        "iss": SETTINGS.jwt_issuer,
+        "iat": now,
+        "exp": now + 600,
+    }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -69,7 +77,9 @@ BAD_TOKENS = {
     "missing iss": _without("iss"),
     "unknown role": _hs(_claims(role="admin")),
     "brand not a string": _hs(_claims(brand=["brand-a"])),
-    "tampered payload": (lambda t: t.split(".")[0] + "." + _b64(_claims(brand="brand-b")) + "." + t.split(".")[2])(_hs()),
+    "tampered payload": (lambda t: t.split(".")[0] + "." + _b64(_claims(brand="brand-b")) + "." + t.split(".")[2])(
+        _hs()
+    ),
     "garbage": "not-a-jwt",
     "empty bearer": "",
 }
@@ -88,7 +98,13 @@ def test_valid_token_is_accepted(api, campaign_path):
 def test_bad_tokens_get_one_generic_401(api, campaign_path, name):
     responses = [
         api.call("GET", campaign_path, headers={"Authorization": f"Bearer {BAD_TOKENS[name]}"}, token=""),
-        api.call("PATCH", campaign_path, {"name": "hijacked"}, headers={"Authorization": f"Bearer {BAD_TOKENS[name]}"}, token=""),
+        api.call(
+            "PATCH",
+            campaign_path,
+            {"name": "hijacked"},
+            headers={"Authorization": f"Bearer {BAD_TOKENS[name]}"},
+            token="",
+        ),
     ]
     for response in responses:
         assert response.status_code == 401
@@ -139,14 +155,17 @@ def test_rs256_with_jwks_accepts_a_valid_token(rs256_settings):
     assert (operator.sub, operator.brand, operator.role) == ("user-1", "brand-a", "owner")
 
 
-@pytest.mark.parametrize("token", [
-    # The classic confusion: an HS256 token keyed with the public key must never verify.
-    pytest.param(lambda: _hs256_by_hand(RSA_PUBLIC_PEM), id="hs256 signed with the public key"),
-    pytest.param(lambda: _rs(_claims(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)), id="expired"),
-    pytest.param(lambda: _rs(_claims(aud="other")), id="wrong audience"),
-    pytest.param(lambda: _rs(kid="unknown-kid"), id="unknown key id"),
-    pytest.param(lambda: _hs(), id="hs256 with the local secret"),
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        # The classic confusion: an HS256 token keyed with the public key must never verify.
+        pytest.param(lambda: _hs256_by_hand(RSA_PUBLIC_PEM), id="hs256 signed with the public key"),
+        pytest.param(lambda: _rs(_claims(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)), id="expired"),
+        pytest.param(lambda: _rs(_claims(aud="other")), id="wrong audience"),
+        pytest.param(lambda: _rs(kid="unknown-kid"), id="unknown key id"),
+        pytest.param(lambda: _hs(), id="hs256 with the local secret"),
+    ],
+)
 def test_rs256_mode_refuses(rs256_settings, token):
     with pytest.raises(Unauthorized) as excinfo:
         authenticate_operator(f"Bearer {token()}", rs256_settings)

@@ -1,8 +1,10 @@
 """Bad input of every shape: 400 naming the field, the same error format, nothing written."""
+
 from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -76,8 +78,14 @@ CREATE_CASES = {
     "prize quantity zero": (_with(prizes=[{"name": "Car", "quantity": 0}]), "prizes[0].quantity"),
     "prize quantity absurd": (_with(prizes=[{"name": "Car", "quantity": 10**9}]), "prizes[0].quantity"),
     "prize name empty": (_with(prizes=[{"name": "", "quantity": 1}]), "prizes[0].name"),
-    "duplicate prize names": (_with(prizes=[{"name": "Car", "quantity": 1}, {"name": "car", "quantity": 2}]), "prizes[1].name"),
-    "prize with server id": (_with(prizes=[{"name": "Car", "quantity": 1, "prize_id": "prz_01ARZ3NDEKTSV4RRFFQ69G5FAV"}]), "prizes[0].prize_id"),
+    "duplicate prize names": (
+        _with(prizes=[{"name": "Car", "quantity": 1}, {"name": "car", "quantity": 2}]),
+        "prizes[1].name",
+    ),
+    "prize with server id": (
+        _with(prizes=[{"name": "Car", "quantity": 1, "prize_id": "prz_01ARZ3NDEKTSV4RRFFQ69G5FAV"}]),
+        "prizes[0].prize_id",
+    ),
     "too many prizes": (_with(prizes=[{"name": f"P{i}", "quantity": 1} for i in range(51)]), "prizes"),
 }
 
@@ -114,7 +122,10 @@ PATCH_CASES = {
     "null ends_at": ('{"ends_at": null}', "ends_at"),
     "rule negative": ('{"rules": {"points_per_scan": -1}}', "rules.points_per_scan"),
     "unknown rule": ('{"rules": {"bonus": 1}}', "rules.bonus"),
-    "unknown prize id": ('{"prizes": [{"prize_id": "prz_01ARZ3NDEKTSV4RRFFQ69G5FAV", "name": "Car", "quantity": 1}]}', "prizes[0].prize_id"),
+    "unknown prize id": (
+        '{"prizes": [{"prize_id": "prz_01ARZ3NDEKTSV4RRFFQ69G5FAV", "name": "Car", "quantity": 1}]}',
+        "prizes[0].prize_id",
+    ),
     "unknown field": ('{"owner": "me"}', "owner"),
     "malformed json": ("{", "body"),
 }
@@ -130,8 +141,17 @@ def test_patch_refuses_bad_bodies(api, campaign, name):
     assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}") == before
 
 
-@pytest.mark.parametrize("raw", ['{}', '{"status": "draft"}', '{"status": "deleted"}', '{"status": 1}',
-                                 '{"status": "active", "force": true}', 'null'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{}",
+        '{"status": "draft"}',
+        '{"status": "deleted"}',
+        '{"status": 1}',
+        '{"status": "active", "force": true}',
+        "null",
+    ],
+)
 def test_status_refuses_bad_bodies(api, campaign, raw):
     response = api.call("POST", f"/v1/campaigns/{campaign['campaign_id']}/status", raw=raw)
     assert response.status_code == 400, response.body
@@ -150,5 +170,36 @@ def test_bodies_not_sent_as_json_get_our_error_format(api, campaign, content_typ
 
 
 def test_json_with_a_charset_is_accepted(api):
-    response = api.call("POST", "/v1/campaigns", VALID_CAMPAIGN, headers={"Content-Type": "application/json; charset=utf-8"})
+    response = api.call(
+        "POST", "/v1/campaigns", VALID_CAMPAIGN, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert response.status_code == 201
+
+
+def _body_routes() -> list[tuple[str, str]]:
+    from app import app
+
+    return sorted(
+        (path, method) for path, entry in app.routes.items() for method in entry if method in ("POST", "PATCH", "PUT")
+    )
+
+
+@pytest.mark.parametrize(("path", "method"), _body_routes())
+def test_every_body_route_refuses_an_oversize_body_unread(api, path, method):
+    from tests.support import shopper_token
+
+    before = _snapshot()
+    concrete = re.sub(
+        r"\{(\w+)\}",
+        lambda m: {"campaign_id": "cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV", "batch_id": "bat_01ARZ3NDEKTSV4RRFFQ69G5FAV"}.get(
+            m.group(1), "x"
+        ),
+        path,
+    )
+    oversize = json.dumps({"name": "x" * 70_000})
+    # Each route is tried with both kinds of token: the one it does not take answers 401.
+    answers = [api.call(method, concrete, raw=oversize, token=token) for token in (None, shopper_token())]
+    assert 413 in [a.status_code for a in answers], (path, [(a.status_code, a.body[:120]) for a in answers])
+    refused = next(a for a in answers if a.status_code == 413).json_body["error"]
+    assert refused["code"] == "body_too_large" and refused["field"] == "body"
+    assert _snapshot() == before

@@ -1,4 +1,5 @@
 """Batches: minting, lifecycle, print CSV slices, QR images decoded, voiding codes, brand scoping."""
+
 from __future__ import annotations
 
 import csv
@@ -11,12 +12,12 @@ import zxingcpp
 from botocore.client import BaseClient
 from PIL import Image
 
-from chalicelib.services import batches
-from chalicelib.domain import codes
-from chalicelib.config import get_settings
-from chalicelib.domain.errors import CodeInvalid
 from chalicelib.adapters.models import Batch, CodeState, Counter
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import get_settings
+from chalicelib.domain import codes
+from chalicelib.domain.errors import CodeInvalid
+from chalicelib.services import batches
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def mint(api, campaign):
     def _mint(quantity=1000, sku="NOODLE-90G", label="Pallet 7", brand="brand-a", expect=201, **kwargs):
         body = {"sku": sku, "quantity": quantity, "label": label, **kwargs}
         return api.json("POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", body, brand=brand, expect=expect)
+
     return _mint
 
 
@@ -55,7 +57,9 @@ def test_list_batches_pages_in_minting_order(api, mint, campaign):
     ids = [mint(quantity=i + 1)["batch_id"] for i in range(5)]
     seen, cursor = [], None
     while True:
-        page = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}/batches?limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        page = api.json(
+            "GET", f"/v1/campaigns/{campaign['campaign_id']}/batches?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        )
         seen += [b["batch_id"] for b in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -77,10 +81,13 @@ def test_another_brand_sees_nothing(api, mint, campaign):
     assert api.json("GET", f"/v1/batches/{batch['batch_id']}")["status"] == "inactive"
 
 
-@pytest.mark.parametrize("steps", [
-    [("active", 200), ("void", 200), ("active", 409), ("void", 200)],
-    [("void", 200), ("active", 409)],
-])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("active", 200), ("void", 200), ("active", 409), ("void", 200)],
+        [("void", 200), ("active", 409)],
+    ],
+)
 def test_batch_lifecycle(api, mint, steps):
     batch = mint()
     for target, code in steps:
@@ -127,7 +134,9 @@ def test_bad_batches_write_nothing(api, campaign, name):
     assert Counter.count() == 0
 
 
-@pytest.mark.parametrize("raw", ['{"status": "inactive"}', '{"status": "deleted"}', "{}", '{"status": "void", "why": 1}'])
+@pytest.mark.parametrize(
+    "raw", ['{"status": "inactive"}', '{"status": "deleted"}', "{}", '{"status": "void", "why": 1}']
+)
 def test_bad_batch_status_bodies(api, mint, raw):
     batch = mint()
     response = api.call("POST", f"/v1/batches/{batch['batch_id']}/status", raw=raw)
@@ -160,8 +169,10 @@ def test_codes_csv_slices_are_inclusive_and_match_the_whole(api, mint):
     assert part[1:] == whole[101:201]
 
 
-@pytest.mark.parametrize("query,field", [("?from=10&to=5", "from"), ("?to=500", "to"), ("?from=-1", "from"),
-                                         ("?from=abc", "from"), ("?to=1e3", "to")])
+@pytest.mark.parametrize(
+    "query,field",
+    [("?from=10&to=5", "from"), ("?to=500", "to"), ("?from=-1", "from"), ("?from=abc", "from"), ("?to=1e3", "to")],
+)
 def test_codes_csv_bad_ranges(api, mint, query, field):
     batch = mint(quantity=500)
     response = _csv(api, batch["batch_id"], query)

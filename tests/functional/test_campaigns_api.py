@@ -1,4 +1,5 @@
 """Campaigns API: create, list, read, change, lifecycle, brand scoping and roles."""
+
 from __future__ import annotations
 
 import copy
@@ -45,7 +46,11 @@ def test_minimal_campaign_gets_default_rules(api):
 def test_another_brands_campaign_is_not_found(api):
     campaign = _create(api, brand="brand-a")
     path = f"/v1/campaigns/{campaign['campaign_id']}"
-    for method, suffix, body in (("GET", "", None), ("PATCH", "", {"name": "x"}), ("POST", "/status", {"status": "active"})):
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PATCH", "", {"name": "x"}),
+        ("POST", "/status", {"status": "active"}),
+    ):
         response = api.call(method, path + suffix, body, brand="brand-b")
         assert response.status_code == 404, (method, suffix)
         assert response.json_body["error"]["code"] == "not_found"
@@ -76,8 +81,13 @@ def test_list_pages_newest_first_without_gaps_or_repeats(api):
 
 
 def test_list_refuses_bad_paging_parameters(api):
-    for query, field in (("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"),
-                         ("cursor=%%%", "cursor"), ("cursor=bm90LWFuLWlk", "cursor")):
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=bm90LWFuLWlk", "cursor"),
+    ):
         response = api.call("GET", f"/v1/campaigns?{query}")
         assert response.status_code == 400, query
         assert response.json_body["error"]["field"] == field
@@ -87,12 +97,18 @@ def test_patch_changes_fields_and_merges_rules(api):
     campaign = _create(api)
     path = f"/v1/campaigns/{campaign['campaign_id']}"
     motorbike = campaign["prizes"][0]
-    changed = api.json("PATCH", path, {
-        "name": "Renamed",
-        "rules": {"points_per_scan": 25, "max_claims_per_participant_per_day": None},
-        "prizes": [{"prize_id": motorbike["prize_id"], "name": "Motorbike", "quantity": 5},
-                   {"name": "Helmet", "quantity": 50}],
-    })
+    changed = api.json(
+        "PATCH",
+        path,
+        {
+            "name": "Renamed",
+            "rules": {"points_per_scan": 25, "max_claims_per_participant_per_day": None},
+            "prizes": [
+                {"prize_id": motorbike["prize_id"], "name": "Motorbike", "quantity": 5},
+                {"name": "Helmet", "quantity": 50},
+            ],
+        },
+    )
     assert changed["name"] == "Renamed"
     assert changed["rules"]["points_per_scan"] == 25
     assert changed["rules"]["entries_per_scan"] == 1
@@ -111,11 +127,14 @@ def test_patch_checks_window_against_stored_values(api):
     assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}") == campaign
 
 
-@pytest.mark.parametrize("path_and_status", [
-    [("active", 200), ("paused", 200), ("active", 200), ("ended", 200), ("active", 409), ("paused", 409)],
-    [("paused", 409), ("ended", 200), ("active", 409)],
-    [("active", 200), ("ended", 200), ("ended", 200)],
-])
+@pytest.mark.parametrize(
+    "path_and_status",
+    [
+        [("active", 200), ("paused", 200), ("active", 200), ("ended", 200), ("active", 409), ("paused", 409)],
+        [("paused", 409), ("ended", 200), ("active", 409)],
+        [("active", 200), ("ended", 200), ("ended", 200)],
+    ],
+)
 def test_status_lifecycle(api, path_and_status):
     campaign = _create(api, ends_at="2029-06-01T00:00:00Z")
     path = f"/v1/campaigns/{campaign['campaign_id']}/status"
@@ -154,8 +173,11 @@ def test_viewer_reads_but_cannot_write(api):
     path = f"/v1/campaigns/{campaign['campaign_id']}"
     assert api.json("GET", path, role="viewer")["campaign_id"] == campaign["campaign_id"]
     assert api.json("GET", "/v1/campaigns", role="viewer")["items"][0]["campaign_id"] == campaign["campaign_id"]
-    for method, suffix, body in (("POST", "", VALID_CAMPAIGN), ("PATCH", path[len("/v1/campaigns"):], {"name": "x"}),
-                                 ("POST", path[len("/v1/campaigns"):] + "/status", {"status": "active"})):
+    for method, suffix, body in (
+        ("POST", "", VALID_CAMPAIGN),
+        ("PATCH", path[len("/v1/campaigns") :], {"name": "x"}),
+        ("POST", path[len("/v1/campaigns") :] + "/status", {"status": "active"}),
+    ):
         response = api.call(method, "/v1/campaigns" + suffix, body, role="viewer")
         assert response.status_code == 403, (method, suffix)
         assert response.json_body["error"]["code"] == "forbidden"

@@ -1,4 +1,5 @@
 """`chalice package` with infra/<stage>.json yields a valid stack whose tables, names and IAM match the models."""
+
 from __future__ import annotations
 
 import json
@@ -27,35 +28,41 @@ IGNORED_LINT_RULES: frozenset[str] = frozenset()
 # DescribeTable is only for exists/create/delete). Extending this set is a review decision.
 # There are no IAM actions for TransactWriteItems/TransactGetItems: each item in a
 # transaction is authorised as PutItem/UpdateItem/DeleteItem/ConditionCheckItem/GetItem.
-ALLOWED_DYNAMODB_ACTIONS = frozenset({
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-})
+ALLOWED_DYNAMODB_ACTIONS = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+    }
+)
 
 # Actions that IAM only accepts with Resource "*" (e.g. "xray:PutTraceSegments",
 # "cloudwatch:PutMetricData").
-ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset({
-    # Shopper sign-in codes go by SMS straight to a phone number, which is no ARN: IAM
-    # can only allow that publish with Resource "*". The app publishes to no topic.
-    "sns:Publish",
-    # Lambda's event source for a table's stream (see STREAM_READ_ACTIONS) needs it; IAM has
-    # no resource type for it.
-    "dynamodb:ListStreams",
-})
+ACTIONS_WITHOUT_RESOURCE_LEVEL: frozenset[str] = frozenset(
+    {
+        # Shopper sign-in codes go by SMS straight to a phone number, which is no ARN: IAM
+        # can only allow that publish with Resource "*". The app publishes to no topic.
+        "sns:Publish",
+        # Lambda's event source for a table's stream (see STREAM_READ_ACTIONS) needs it; IAM has
+        # no resource type for it.
+        "dynamodb:ListStreams",
+    }
+)
 
 # What Lambda's event source mapping reads a DynamoDB stream with, granted only on the streams
 # of this stage's tables whose model asks for one (Meta.stream_view_type).
-STREAM_READ_ACTIONS = frozenset({
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-})
+STREAM_READ_ACTIONS = frozenset(
+    {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    }
+)
 
 # Queues the functions may send to besides the export queue: the statistics aggregator's
 # stream event source puts the batches it gives up on in this dead-letter queue, with the
@@ -92,9 +99,12 @@ def packaged(request, tmp_path_factory) -> dict:
     stage = request.param
     outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
     command = [
-        _tool("chalice"), "package",
-        "--stage", stage,
-        "--merge-template", str(Path("infra") / f"{stage}.json"),
+        _tool("chalice"),
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(Path("infra") / f"{stage}.json"),
         str(outdir),
     ]
     result = subprocess.run(command, cwd=ROOT, env=_package_env(), capture_output=True, text=True, timeout=600)
@@ -178,7 +188,11 @@ def test_template_lints_clean(packaged):
         # `--include-checks` takes several values: `--` ends them, or it swallows the path
         # and cfn-lint lints stdin instead.
         [_tool("cfn-lint"), "--format", "json", "--include-checks", "I", "--", str(packaged["path"])],
-        cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.stdout.strip(), f"cfn-lint printed nothing:\n{result.stderr}"
     findings = [
@@ -269,7 +283,10 @@ def test_functions_log_to_their_own_log_groups_only(packaged):
     assert log_resources == {
         arn
         for name in names
-        for arn in (f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}", f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*")
+        for arn in (
+            f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}",
+            f"arn:aws:logs:*:*:log-group:/aws/lambda/{name}:*",
+        )
     }
 
 
@@ -347,7 +364,9 @@ def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(p
     assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
     (event,) = worker["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["BatchSize"] == 1
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(f":sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue['QueueName']}")
+    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(
+        f":sqs:${{AWS::Region}}:${{AWS::AccountId}}:{queue['QueueName']}"
+    )
     for props in (q["Properties"] for q in queues.values()):
         assert props["SqsManagedSseEnabled"] is True
     for function in _functions(template).values():
@@ -363,8 +382,10 @@ def test_export_bucket_is_private_encrypted_and_expires_its_files(packaged):
     (bucket,) = _resources(template, "AWS::S3::Bucket").values()
     props = bucket["Properties"]
     assert props["BucketName"] == {"Fn::Sub": f"qrc-{stage}-exports-${{AWS::AccountId}}"}
-    assert all(props["PublicAccessBlockConfiguration"][flag] is True for flag in (
-        "BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"))
+    assert all(
+        props["PublicAccessBlockConfiguration"][flag] is True
+        for flag in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
@@ -384,12 +405,19 @@ def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
         resources = _as_list(statement["Resource"])
         if any(action.startswith("sqs:") for action in actions):
             if actions == ["sqs:SendMessage"] and set(resources) <= {
-                    f"arn:aws:sqs:*:*:{name.format(stage=stage)}" for name in EXTRA_SQS_SEND_QUEUES}:
+                f"arn:aws:sqs:*:*:{name.format(stage=stage)}" for name in EXTRA_SQS_SEND_QUEUES
+            }:
                 continue
-            assert set(actions) <= {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}, statement
+            assert set(actions) <= {
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            }, statement
             assert resources == [f"arn:aws:sqs:*:*:qrc-{stage}-exports"], statement
         if any(action.startswith("s3:") for action in actions):
             assert set(actions) <= {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, statement
-            assert sorted(resources) == sorted(f"arn:aws:s3:::qrc-{stage}-exports-*/{prefix}/*"
-                                               for prefix in ("exports", "export-parts")), statement
+            assert sorted(resources) == sorted(
+                f"arn:aws:s3:::qrc-{stage}-exports-*/{prefix}/*" for prefix in ("exports", "export-parts")
+            ), statement

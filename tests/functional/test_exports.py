@@ -1,4 +1,5 @@
 """Print-file exports over moto: queue, worker, chunks joined in S3, download, bad input, retries."""
+
 from __future__ import annotations
 
 import csv
@@ -19,15 +20,15 @@ from openapi_schema_validator import OAS31Validator
 from PIL import Image
 
 from app import app, export_worker
-from chalicelib.services import batches, exports
-from chalicelib.domain import codes
 from chalicelib.adapters import aws, models, s3, sqs, tables
-from chalicelib.rendering import printfiles, qr
-from chalicelib.config import Settings, get_settings
 from chalicelib.adapters.models import Batch, Export
 from chalicelib.adapters.secrets import get_keyring
-from tests.support import empty_queue
+from chalicelib.config import Settings, get_settings
+from chalicelib.domain import codes
+from chalicelib.rendering import printfiles, qr
+from chalicelib.services import batches, exports
 from scripts.export_worker import poll_once
+from tests.support import empty_queue
 
 pytestmark = pytest.mark.timeout(120)
 SPEC = yaml.safe_load((pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
@@ -72,8 +73,13 @@ def chunked(monkeypatch, **sizes: int) -> None:
 
 
 def mint(api, campaign, quantity: int, brand: str = "brand-a") -> dict:
-    return api.json("POST", f"/v1/campaigns/{campaign['campaign_id']}/batches",
-                    {"sku": "NOODLE-90G", "quantity": quantity}, expect=201, brand=brand)
+    return api.json(
+        "POST",
+        f"/v1/campaigns/{campaign['campaign_id']}/batches",
+        {"sku": "NOODLE-90G", "quantity": quantity},
+        expect=201,
+        brand=brand,
+    )
 
 
 def drain(queue_url: str, *, duplicate: bool = False, limit: int = 500) -> int:
@@ -84,12 +90,12 @@ def drain(queue_url: str, *, duplicate: bool = False, limit: int = 500) -> int:
     handled = 0
     for _ in range(limit):
         if duplicate:
-            received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0,
-                                           MessageSystemAttributeNames=["All"]).get("Messages", [])
+            received = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0, MessageSystemAttributeNames=["All"]
+            ).get("Messages", [])
             for message in received:
                 export_worker({"Records": [_record(message, arn)]}, None)
-        done, failed = poll_once(sqs, queue_url, export_worker, queue_arn=arn, region="us-east-1",
-                                 wait_seconds=0)
+        done, failed = poll_once(sqs, queue_url, export_worker, queue_arn=arn, region="us-east-1", wait_seconds=0)
         assert failed == 0
         if not done:
             return handled
@@ -124,8 +130,12 @@ def expected_csv(batch_id: str) -> bytes:
 def batch_urls(batch_id: str) -> list[str]:
     batch = Batch.get(batch_id)
     base = get_settings().public_base_url
-    return [codes.code_url(base, code) for _, code in
-            codes.iter_codes(get_keyring(), batch.batch_number, 0, batch.quantity, key_version=batch.key_version)]
+    return [
+        codes.code_url(base, code)
+        for _, code in codes.iter_codes(
+            get_keyring(), batch.batch_number, 0, batch.quantity, key_version=batch.key_version
+        )
+    ]
 
 
 def test_csv_export_joins_chunks_into_the_print_file(api, campaign, queue, small_parts, monkeypatch):
@@ -310,9 +320,14 @@ def test_a_failed_delivery_is_retried_soon_not_after_the_visibility_timeout(api,
 
 
 def test_unreadable_or_unknown_messages_are_dropped(store):
-    for body in ["not json", "[]", '{"v": 2}', '{"v": 1, "export_id": "exp_x", "step": "plan"}',
-                 '{"v": 1, "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV", "step": "chunk"}',
-                 '{"v": 1, "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV", "step": "plan"}']:
+    for body in [
+        "not json",
+        "[]",
+        '{"v": 2}',
+        '{"v": 1, "export_id": "exp_x", "step": "plan"}',
+        '{"v": 1, "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV", "step": "chunk"}',
+        '{"v": 1, "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV", "step": "plan"}',
+    ]:
         exports.handle_message(body)  # returns, so the message is deleted instead of looping
 
 

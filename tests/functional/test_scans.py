@@ -1,18 +1,19 @@
 """Claims: grants, replays, refusals, caps, budget, lockout and the wallet, through the domain."""
+
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.services import batches, campaigns, scans
 from chalicelib.adapters import records
-from chalicelib.views import wallet as wallet_view
-from chalicelib.domain import codes
-from chalicelib.domain.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
 from chalicelib.adapters.models import CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.domain import codes
+from chalicelib.domain.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
+from chalicelib.services import batches, campaigns, scans
+from chalicelib.views import wallet as wallet_view
 from tests.support import VALID_CAMPAIGN
 
 BRAND = "brand-a"
@@ -26,7 +27,7 @@ def running(store):
 
     def make(rules=None, quantity=50, batch_status="active"):
         body = copy.deepcopy(VALID_CAMPAIGN)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body.update(starts_at=(now - timedelta(days=1)).isoformat(), ends_at=(now + timedelta(days=365)).isoformat())
         body["rules"] = rules if rules is not None else {"points_per_scan": 10, "entries_per_scan": 1}
         campaign = campaigns.create_campaign(BRAND, "op", body)
@@ -39,6 +40,7 @@ def running(store):
         records.clear_cache()
         codes_ = [codes.mint_code(get_keyring(), batch["batch_number"], s) for s in range(quantity)]
         return campaign, batch, codes_
+
     return make
 
 
@@ -55,8 +57,9 @@ def test_a_scan_grants_once_and_replays_the_original(running):
     assert first["campaign_id"] == campaign["campaign_id"]
     again = _claim("shp_a", codes_[0].lower().replace("-", ""))
     assert again["replay"] is True
-    assert {k: again[k] for k in ("points", "entries", "balance", "claimed_at", "code")} == \
-        {k: first[k] for k in ("points", "entries", "balance", "claimed_at", "code")}
+    assert {k: again[k] for k in ("points", "entries", "balance", "claimed_at", "code")} == {
+        k: first[k] for k in ("points", "entries", "balance", "claimed_at", "code")
+    }
     with pytest.raises(AlreadyClaimed):
         _claim("shp_b", codes_[0])
     second = _claim("shp_a", codes_[1])
@@ -93,8 +96,9 @@ def test_inactive_batch_and_stopped_campaign(running):
 
 
 def test_daily_and_campaign_caps(running):
-    _, _, codes_ = running(rules={"points_per_scan": 5, "max_claims_per_participant_per_day": 2,
-                                  "max_claims_per_participant": 3})
+    _, _, codes_ = running(
+        rules={"points_per_scan": 5, "max_claims_per_participant_per_day": 2, "max_claims_per_participant": 3}
+    )
     _claim("shp_a", codes_[0])
     _claim("shp_a", codes_[1])
     with pytest.raises(LimitReached) as info:
@@ -147,6 +151,7 @@ def test_wallet_lists_balances_and_history(running):
     flat = [t for page in pages for t in page]
     assert len(flat) == 3 and flat == sorted(flat, reverse=True) and len(pages[0]) == 2
     from chalicelib.domain.errors import InvalidInput
+
     with pytest.raises(InvalidInput):
         wallet_view.wallet("shp_w", cursor="bm9wZQ")
 
@@ -161,22 +166,39 @@ def test_bad_scan_bodies(running, body):
 
 def test_secret_instant_wins_award_exactly_the_allocated_codes(store):
     records.clear_cache()
-    now = datetime.now(timezone.utc)
-    body = {**copy.deepcopy(VALID_CAMPAIGN), "starts_at": (now - timedelta(days=1)).isoformat(),
-            "ends_at": (now + timedelta(days=30)).isoformat(), "rules": {"points_per_scan": 1},
-            "prizes": [{"name": "Motorbike", "quantity": 2}, {"name": "Cap", "quantity": 10}]}
+    now = datetime.now(UTC)
+    body = {
+        **copy.deepcopy(VALID_CAMPAIGN),
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(),
+        "rules": {"points_per_scan": 1},
+        "prizes": [{"name": "Motorbike", "quantity": 2}, {"name": "Cap", "quantity": 10}],
+    }
     campaign = campaigns.create_campaign(BRAND, "op", body)
     bike, cap = (p["prize_id"] for p in campaign["prizes"])
     campaigns.change_campaign_status(BRAND, campaign["campaign_id"], "op", {"status": "active"})
-    batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {
-        "sku": "NOODLE", "quantity": 40, "instant_wins": [{"prize_id": bike, "count": 2}, {"prize_id": cap, "count": 6}]})
+    batch = batches.mint_batch(
+        BRAND,
+        campaign["campaign_id"],
+        "op",
+        {
+            "sku": "NOODLE",
+            "quantity": 40,
+            "instant_wins": [{"prize_id": bike, "count": 2}, {"prize_id": cap, "count": 6}],
+        },
+    )
     assert batch["instant_wins"] == [{"prize_id": bike, "count": 2}, {"prize_id": cap, "count": 6}]
     batches.change_batch_status(BRAND, batch["batch_id"], "op", {"status": "active"})
     # The allocation is reserved against the prize: a second batch cannot oversubscribe it.
     from chalicelib.domain.errors import Conflict
+
     with pytest.raises(Conflict):
-        batches.mint_batch(BRAND, campaign["campaign_id"], "op", {
-            "sku": "NOODLE", "quantity": 40, "instant_wins": [{"prize_id": cap, "count": 5}]})
+        batches.mint_batch(
+            BRAND,
+            campaign["campaign_id"],
+            "op",
+            {"sku": "NOODLE", "quantity": 40, "instant_wins": [{"prize_id": cap, "count": 5}]},
+        )
     won = [_claim(f"shp_{s}", codes.mint_code(get_keyring(), batch["batch_number"], s))["prize"] for s in range(40)]
     names = [p["name"] for p in won if p]
     assert sorted(names) == ["Cap"] * 6 + ["Motorbike"] * 2

@@ -1,10 +1,11 @@
 """The dev stack's demo data: a running campaign, an active batch, and a scan URL that works."""
+
 from __future__ import annotations
 
-from chalicelib.domain import codes
-from chalicelib.services import scans
 from chalicelib.adapters import records
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.domain import codes
+from chalicelib.services import scans
 from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
 
 

@@ -1,21 +1,22 @@
 """Statistics through the HTTP API: who may read what, bad ranges, buckets, phones and the CSV."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.services import reconcile, scans, shoppers
-from chalicelib.domain import phones
-from chalicelib.views import stats
-from chalicelib.config import get_settings
-from chalicelib.domain.errors import AlreadyClaimed, CodeNotActive
 from chalicelib.adapters.models import CodeState, StatShard
 from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.config import get_settings
+from chalicelib.domain import phones
+from chalicelib.domain.errors import AlreadyClaimed, CodeNotActive
+from chalicelib.services import reconcile, scans, shoppers
+from chalicelib.views import stats
 from scripts.stats_worker import drain
 from tests.functional.test_scans import running  # noqa: F401 - fixture
 
@@ -27,7 +28,7 @@ def _shopper(phone: str) -> str:
     """A signed-up shopper as sign-in leaves it: hashed, masked and sealed phone."""
     settings = get_settings()
     number = phones.normalise_phone(phone, settings.phone_regions)
-    return shoppers.record_account(number, get_phone_hash_pepper(settings), datetime.now(timezone.utc))
+    return shoppers.record_account(number, get_phone_hash_pepper(settings), datetime.now(UTC))
 
 
 @pytest.fixture
@@ -62,8 +63,15 @@ def test_totals_count_claims_refusals_participants_and_codes(api, played):
     campaign, batch, _, _ = played
     totals = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}/stats")
     assert totals["codes"] == {"minted": 20, "active": 20, "batches": 1}
-    assert totals["scans"] == {"total": 7, "granted": 6, "duplicate": 1, "invalid": 0, "refused_cap": 0,
-                               "refused_rate": 0, "refused_inactive": 0}
+    assert totals["scans"] == {
+        "total": 7,
+        "granted": 6,
+        "duplicate": 1,
+        "invalid": 0,
+        "refused_cap": 0,
+        "refused_rate": 0,
+        "refused_inactive": 0,
+    }
     assert totals["participants"] == {"unique": 3, "new": 3, "returning": 0}
     assert (totals["points_issued"], totals["entries_issued"]) == (60, 6)
     by_batch = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}/stats/batches")
@@ -93,17 +101,20 @@ def test_refusals_of_a_known_campaign_are_counted_by_kind(api, running):
     assert totals["scans"]["refused_inactive"] == 1 and totals["scans"]["total"] == 1
 
 
-@pytest.mark.parametrize("query, field", [
-    ("granularity=week", "granularity"),
-    ("granularity=", "granularity"),
-    ("from=2026-13-01", "from"),
-    ("from=yesterday", "from"),
-    ("to=2026-02-30", "to"),
-    ("to=2026-11-01T08:00:00", "to"),  # an instant needs its offset
-    ("from=2026-11-02&to=2026-11-01", "from"),
-    ("granularity=hour&from=2026-01-01&to=2027-01-02", "to"),
-    ("granularity=day&from=2020-01-01&to=2026-01-02", "to"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("granularity=week", "granularity"),
+        ("granularity=", "granularity"),
+        ("from=2026-13-01", "from"),
+        ("from=yesterday", "from"),
+        ("to=2026-02-30", "to"),
+        ("to=2026-11-01T08:00:00", "to"),  # an instant needs its offset
+        ("from=2026-11-02&to=2026-11-01", "from"),
+        ("granularity=hour&from=2026-01-01&to=2027-01-02", "to"),
+        ("granularity=day&from=2020-01-01&to=2026-01-02", "to"),
+    ],
+)
 def test_bad_ranges_are_refused_naming_the_field(api, played, query, field):
     campaign_id = played[0]["campaign_id"]
     before = sorted(json.dumps(i.attribute_values, default=str, sort_keys=True) for i in StatShard.scan())
@@ -115,7 +126,9 @@ def test_bad_ranges_are_refused_naming_the_field(api, played, query, field):
 
 def test_the_longest_ranges_allowed_are_answered(api, played):
     campaign_id = played[0]["campaign_id"]
-    hours = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=hour&from=2026-01-01&to=2027-01-01")
+    hours = api.json(
+        "GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=hour&from=2026-01-01&to=2027-01-01"
+    )
     assert len(hours["buckets"]) == 366 * 24
     days = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?from=2021-01-01&to=2025-12-31")
     assert len(days["buckets"]) == 1826
@@ -126,7 +139,9 @@ def test_timeseries_buckets_are_local_hours_and_days_and_add_up(api, played):
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     today = datetime.now(tz).date()
     days = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?from={today - timedelta(days=6)}&to={today}")
-    assert [b["start"] for b in days["buckets"]] == [f"{today - timedelta(days=6 - i)}T00:00:00+07:00" for i in range(7)]
+    assert [b["start"] for b in days["buckets"]] == [
+        f"{today - timedelta(days=6 - i)}T00:00:00+07:00" for i in range(7)
+    ]
     assert sum(b["granted"] for b in days["buckets"]) == 6 and sum(b["duplicate"] for b in days["buckets"]) == 1
     assert sum(b["new_participants"] for b in days["buckets"]) == 3
     hours = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=hour&from={today}&to={today}")
@@ -161,8 +176,9 @@ def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkey
     assert 'rel="next"' in first.headers["Link"]
     second = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?cursor={cursor}")
     assert "X-Next-Cursor" not in second.headers
-    ids = [r["shopper_id"] for r in csv.DictReader(io.StringIO(first.body.decode()))] + \
-        [r["shopper_id"] for r in csv.DictReader(io.StringIO(second.body.decode()))]
+    ids = [r["shopper_id"] for r in csv.DictReader(io.StringIO(first.body.decode()))] + [
+        r["shopper_id"] for r in csv.DictReader(io.StringIO(second.body.decode()))
+    ]
     assert sorted(ids) == sorted(played[3])
     bad = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?cursor=%%%")
     assert bad.status_code == 400 and json.loads(bad.body)["error"]["field"] == "cursor"
@@ -170,8 +186,9 @@ def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkey
 
 def test_claim_records_carry_what_recounting_needs(api, played):
     campaign_id = played[0]["campaign_id"]
-    claims = sorted((c for c in CodeState.scan() if c.state == "claimed" and c.shopper_id == played[3][0]),
-                    key=lambda c: c.nth)
+    claims = sorted(
+        (c for c in CodeState.scan() if c.state == "claimed" and c.shopper_id == played[3][0]), key=lambda c: c.nth
+    )
     assert [c.nth for c in claims] == [1, 2, 3]
     assert claims[1].prev_claim_at == claims[0].changed_at and claims[2].first_claim_at == claims[0].changed_at
     assert all(c.counted and c.timezone == "Asia/Ho_Chi_Minh" for c in claims)
@@ -182,9 +199,13 @@ def test_statistics_answers_match_the_openapi_schemas(api, played):
     from tests.functional.test_openapi import _check
 
     campaign_id = played[0]["campaign_id"]
-    for route, schema in (("/stats", "CampaignStats"), ("/stats/timeseries", "Timeseries"),
-                          ("/stats/timeseries?granularity=hour", "Timeseries"), ("/stats/batches", "BatchStats"),
-                          ("/stats/participants", "ParticipantStats")):
+    for route, schema in (
+        ("/stats", "CampaignStats"),
+        ("/stats/timeseries", "Timeseries"),
+        ("/stats/timeseries?granularity=hour", "Timeseries"),
+        ("/stats/batches", "BatchStats"),
+        ("/stats/participants", "ParticipantStats"),
+    ):
         for role in ("viewer", "owner"):
             _check(api.json("GET", f"/v1/campaigns/{campaign_id}{route}", role=role), schema)
     _check(json.loads(api.call("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=week").body), "Error")

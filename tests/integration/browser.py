@@ -1,4 +1,5 @@
 """What the Chromium tests share: `chalice local` on DynamoDB Local, headless Chromium, page lookups and screenshots."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,30 +7,30 @@ import copy
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pytest
 
-from chalicelib.services import batches, campaigns
-from chalicelib.adapters import records
-from chalicelib.adapters import models, tables
+from chalicelib.adapters import models, records, tables
 from chalicelib.config import Settings, get_settings
+from chalicelib.services import batches, campaigns
 from scripts.dynamodb_local import (
     AWS_ENV_TO_CLEAR,
     HOST,
     REPO_ROOT,
     free_port,
     local_aws_env,
-    parent_death_hook,
     port_accepts_connections,
+    spawn,
+    stop_group,
 )
 from tests.support import VALID_CAMPAIGN
 
@@ -44,9 +45,17 @@ STAGE_TABLE_PREFIX = "qrc-local"
 WAIT_SECONDS = 15
 # Flags for this machine: no sandbox as root, and nothing that phones home, which a
 # closed network answers with refused connections.
-_CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--disable-dev-shm-usage")
+_CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
 
 
 def require_chromium(test_name: str) -> None:
@@ -65,8 +74,9 @@ def require_chromium(test_name: str) -> None:
 
 
 @contextlib.contextmanager
-def chromium(work: Path, test_name: str, flags: Sequence[str] = (),
-             experimental: dict[str, Any] | None = None) -> Iterator[Any]:
+def chromium(
+    work: Path, test_name: str, flags: Sequence[str] = (), experimental: dict[str, Any] | None = None
+) -> Iterator[Any]:
     """A headless Debian Chromium WebDriver with its profile and chromedriver log in `work`.
 
     `flags` come after the common ones; `experimental` maps Chrome option names (prefs,
@@ -94,15 +104,21 @@ def chromium(work: Path, test_name: str, flags: Sequence[str] = (),
 @pytest.fixture(scope="module")
 def stage_tables(ddb_local: str) -> Iterator[Settings]:
     """The qrc-local tables on the session's DynamoDB Local, bound in this process for seeding."""
-    settings = Settings.from_environ({
-        "STAGE": "local", "TABLE_PREFIX": STAGE_TABLE_PREFIX, "DYNAMODB_ENDPOINT": ddb_local, "AWS_REGION": "us-east-1",
-    })
+    settings = Settings.from_environ(
+        {
+            "STAGE": "local",
+            "TABLE_PREFIX": STAGE_TABLE_PREFIX,
+            "DYNAMODB_ENDPOINT": ddb_local,
+            "AWS_REGION": "us-east-1",
+        }
+    )
     models.bind(settings)
     try:
         created = tables.create_tables()
         if len(created) != len(models.ALL_MODELS):
-            pytest.fail(f"{STAGE_TABLE_PREFIX}-* tables already existed on {ddb_local}: another test left them",
-                        pytrace=False)
+            pytest.fail(
+                f"{STAGE_TABLE_PREFIX}-* tables already existed on {ddb_local}: another test left them", pytrace=False
+            )
         yield settings
     finally:
         try:
@@ -117,10 +133,13 @@ def seed_active_campaign(brand: str, name: str, *batch_bodies: dict) -> tuple[st
     Returns the campaign's id and the batches' numbers; call it once `stage_tables` is bound.
     """
     body = copy.deepcopy(VALID_CAMPAIGN)
-    now = datetime.now(timezone.utc)
-    body.update(name=name, starts_at=(now - timedelta(days=1)).isoformat(),
-                ends_at=(now + timedelta(days=30)).isoformat(),
-                rules={"points_per_scan": 10, "entries_per_scan": 1})
+    now = datetime.now(UTC)
+    body.update(
+        name=name,
+        starts_at=(now - timedelta(days=1)).isoformat(),
+        ends_at=(now + timedelta(days=30)).isoformat(),
+        rules={"points_per_scan": 10, "entries_per_scan": 1},
+    )
     campaign_id = campaigns.create_campaign(brand, "op", body)["campaign_id"]
     campaigns.change_campaign_status(brand, campaign_id, "op", {"status": "active"})
     numbers = []
@@ -180,34 +199,29 @@ def server(ddb_local: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     base = f"http://{HOST}:{port}"
     env = {name: value for name, value in os.environ.items() if name not in AWS_ENV_TO_CLEAR}
     env.update(local_aws_env())
-    env.update({
-        "STAGE": "local",
-        "TABLE_PREFIX": STAGE_TABLE_PREFIX,
-        "DYNAMODB_ENDPOINT": ddb_local,
-        "PUBLIC_BASE_URL": base,
-        "SMS_SENDER": "outbox",
-        "OUTBOX_DIR": str(work / "outbox"),
-    })
+    env.update(
+        {
+            "STAGE": "local",
+            "TABLE_PREFIX": STAGE_TABLE_PREFIX,
+            "DYNAMODB_ENDPOINT": ddb_local,
+            "PUBLIC_BASE_URL": base,
+            "SMS_SENDER": "outbox",
+            "OUTBOX_DIR": str(work / "outbox"),
+        }
+    )
     chalice = Path(sys.executable).parent / "chalice"
     log = work / "chalice-local.log"
     with open(log, "wb") as handle:
-        process = subprocess.Popen(
+        process = spawn(
             [str(chalice), "local", "--stage", "local", "--host", HOST, "--port", str(port), "--no-autoreload"],
-            cwd=str(REPO_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=parent_death_hook(),
+            env=env,
+            log=handle,
         )
     running = ChaliceLocal(process, base, log, work / "outbox" / "sms.jsonl")
     try:
         yield running
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if process.poll() is not None:
-                break
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(5)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
+        stop_group(process)
 
 
 def http_get(url: str, headers: dict | None = None) -> tuple[int, dict, str]:
@@ -242,9 +256,11 @@ class BrowserSession:
         try:
             return self.wait.until(EC.visibility_of_element_located((By.ID, element_id)))
         except Exception as exc:  # the page and the server log say more than a bare timeout
-            raise AssertionError(f"#{element_id} never became visible on {self.driver.current_url}; page text:\n"
-                                 f"{self.driver.find_element(By.TAG_NAME, 'body').text}\n"
-                                 f"server log:\n{self.server.log_tail()}") from exc
+            raise AssertionError(
+                f"#{element_id} never became visible on {self.driver.current_url}; page text:\n"
+                f"{self.driver.find_element(By.TAG_NAME, 'body').text}\n"
+                f"server log:\n{self.server.log_tail()}"
+            ) from exc
 
     def screenshot(self, name: str) -> None:
         """Save the page as test-artifacts/`name`."""
@@ -252,6 +268,9 @@ class BrowserSession:
 
     def assert_console_clean(self) -> None:
         """The page's policy blocked nothing of its own, and its script threw nothing."""
-        problems = [entry["message"] for entry in self.driver.get_log("browser")
-                    if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]]
+        problems = [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]
+        ]
         assert not problems, problems

@@ -1,17 +1,21 @@
 """Integration suite: one DynamoDB Local per test session, fresh tables per module or test."""
+
 from __future__ import annotations
 
 import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from chalicelib.adapters import models, tables
 from chalicelib.config import Settings
 from scripts import dynamodb_local
+
+# The browser tests' fixtures: chalice local on DynamoDB Local with the stage's own tables.
+from tests.integration.browser import server, stage_tables  # noqa: F401
 
 _HERE = Path(__file__).resolve().parent
 
@@ -43,12 +47,14 @@ def _settings(endpoint: str, label: str) -> Settings:
     # A unique prefix per module or test: tables of one never leak into another, and a
     # rerun against a long-lived engine never meets leftovers.
     slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[-40:] or "t"
-    return Settings.from_environ({
-        "STAGE": "local",
-        "TABLE_PREFIX": f"it-{slug}-{uuid.uuid4().hex[:8]}",
-        "DYNAMODB_ENDPOINT": endpoint,
-        "AWS_REGION": "us-east-1",
-    })
+    return Settings.from_environ(
+        {
+            "STAGE": "local",
+            "TABLE_PREFIX": f"it-{slug}-{uuid.uuid4().hex[:8]}",
+            "DYNAMODB_ENDPOINT": endpoint,
+            "AWS_REGION": "us-east-1",
+        }
+    )
 
 
 @contextlib.contextmanager

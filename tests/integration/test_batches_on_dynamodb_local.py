@@ -1,11 +1,12 @@
 """Batches against DynamoDB Local: the functional suite again, then batch numbers under concurrency."""
+
 from __future__ import annotations
 
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.services import batches, campaigns
 from chalicelib.adapters.models import Batch
+from chalicelib.services import batches, campaigns
 from tests.functional.test_batches_api import (  # noqa: F401 - the same API tests, on the real engine
     mint,
     test_another_brand_sees_nothing,

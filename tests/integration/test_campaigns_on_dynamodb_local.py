@@ -1,9 +1,12 @@
 """The campaigns API against DynamoDB Local: the functional suite again, then concurrency."""
+
 from __future__ import annotations
 
 import copy
 from concurrent.futures import ThreadPoolExecutor
 
+from chalicelib.domain.errors import Conflict
+from chalicelib.services import campaigns
 from tests.functional.test_auth import (  # noqa: F401
     campaign_path,
     test_bad_tokens_get_one_generic_401,
@@ -15,10 +18,7 @@ from tests.functional.test_bad_input import (  # noqa: F401
     test_status_refuses_bad_bodies,
 )
 from tests.functional.test_campaigns_api import *  # noqa: F401,F403 - the same API tests, on the real engine
-from chalicelib.services import campaigns
-from chalicelib.domain.errors import Conflict
 from tests.support import VALID_CAMPAIGN
-
 
 BRAND = "brand-a"
 
@@ -64,15 +64,24 @@ def test_concurrent_status_changes_keep_the_lifecycle(store):
         cid = _create(ends_at="2029-06-01T00:00:00Z")["campaign_id"]
         campaigns.change_campaign_status(BRAND, cid, "user-1", {"status": "active"})
         targets = ["ended", "paused"] * 8
-        results = _parallel([lambda t=t: campaigns.change_campaign_status(BRAND, cid, "user-1", {"status": t})
-                             for t in targets])
+        results = _parallel(
+            [
+                lambda t=t, cid=cid: campaigns.change_campaign_status(BRAND, cid, "user-1", {"status": t})
+                for t in targets
+            ]
+        )
         final = campaigns.get_campaign(BRAND, cid)["status"]
         ended = any(code == 200 and body["status"] == "ended" for code, body in results)
         # Ended is final: if any request ended it, it stays ended whatever raced with it.
         assert final == ("ended" if ended else "paused")
         # A transition out of "ended" can never have succeeded.
-        assert not (ended and any(code == 200 and body["status"] == "paused" and body["version"] > _ended_version(results)
-                                  for code, body in results))
+        assert not (
+            ended
+            and any(
+                code == 200 and body["status"] == "paused" and body["version"] > _ended_version(results)
+                for code, body in results
+            )
+        )
 
 
 def _ended_version(results):

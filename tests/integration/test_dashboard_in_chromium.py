@@ -1,4 +1,5 @@
 """The managers' dashboard in headless Chromium: every number on the page is the statistics API's, and it refreshes itself."""
+
 from __future__ import annotations
 
 import json
@@ -8,17 +9,22 @@ from typing import Any
 
 import pytest
 
+from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import Settings
 from chalicelib.domain import codes
+from chalicelib.domain.errors import DomainError
 from chalicelib.pages import dashboard
 from chalicelib.services import scans
 from chalicelib.services.auth import issue_operator_token
-from chalicelib.config import Settings
-from chalicelib.domain.errors import DomainError
-from chalicelib.adapters.secrets import get_keyring
 from scripts.stats_worker import drain
-from tests.integration.browser import (WAIT_SECONDS, BrowserSession, ChaliceLocal, chromium, http_get,
-                                       seed_active_campaign)
-from tests.integration.browser import server, stage_tables  # noqa: F401 - fixtures
+from tests.integration.browser import (
+    WAIT_SECONDS,
+    BrowserSession,
+    ChaliceLocal,
+    chromium,
+    http_get,
+    seed_active_campaign,
+)
 from tests.support import operator_token, shopper_id
 
 BRAND = "brand-dashboard"
@@ -56,15 +62,18 @@ class _Seeded:
 def seeded(stage_tables: Settings) -> _Seeded:
     """Claims by three shoppers (3, 2 and 1 of them), one code taken by another shopper, one replay."""
     campaign_id, (lot_a, lot_b) = seed_active_campaign(
-        BRAND, CAMPAIGN_NAME, {"sku": "HAOHAO-75G", "quantity": 20, "label": "Lot A"},
-        {"sku": "HAOHAO-CUP", "quantity": 5, "label": "Lot B"})
+        BRAND,
+        CAMPAIGN_NAME,
+        {"sku": "HAOHAO-75G", "quantity": 20, "label": "Lot A"},
+        {"sku": "HAOHAO-CUP", "quantity": 5, "label": "Lot B"},
+    )
     seeded = _Seeded(campaign_id, (lot_a, lot_b))
     a, b, c = SHOPPERS
     for phone, batch, serial in ((a, 0, 0), (a, 0, 1), (a, 0, 2), (b, 0, 3), (b, 0, 4), (c, 1, 0)):
         outcome = seeded.claim(phone, batch, serial)
         assert isinstance(outcome, dict) and not outcome.get("replay"), outcome
     assert seeded.claim(b, 0, 0) == "code_already_claimed"  # a duplicate, by another shopper
-    assert seeded.claim(a, 0, 0)["replay"] is True           # a duplicate, by the same shopper
+    assert seeded.claim(a, 0, 0)["replay"] is True  # a duplicate, by the same shopper
     _catch_up_stats()
     return seeded
 
@@ -72,15 +81,24 @@ def seeded(stage_tables: Settings) -> _Seeded:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory):
     """Headless Debian Chromium; the viewport is set per step with _viewport()."""
-    with chromium(tmp_path_factory.mktemp("chromium-dashboard"), "the dashboard browser test",
-                  ("--lang=en-US", "--window-size=1280,800")) as driver:
+    with chromium(
+        tmp_path_factory.mktemp("chromium-dashboard"),
+        "the dashboard browser test",
+        ("--lang=en-US", "--window-size=1280,800"),
+    ) as driver:
         yield driver
 
 
 def _viewport(driver, width: int, height: int, *, mobile: bool = False) -> None:
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile,
-    })
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": height,
+            "deviceScaleFactor": 2 if mobile else 1,
+            "mobile": mobile,
+        },
+    )
 
 
 def _api(server: ChaliceLocal, path: str, token: str) -> Any:
@@ -153,7 +171,8 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
 def _page_stats(driver) -> dict[str, str]:
     return driver.execute_script(
         "var o={};document.querySelectorAll('[data-stat]').forEach(function(e){"
-        "o[e.getAttribute('data-stat')]=e.textContent.trim()});return o")
+        "o[e.getAttribute('data-stat')]=e.textContent.trim()});return o"
+    )
 
 
 def _mismatches(page: dict[str, str], expected: dict[str, Any]) -> list[str]:
@@ -192,8 +211,10 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
                 return page
             if time.monotonic() > deadline:
                 message = browser.find_element(By.ID, "msg").text
-                raise AssertionError(f"the page's numbers differ from the API's after {seconds} s "
-                                     f"(page message: {message!r}):\n" + "\n".join(problems[:40]))
+                raise AssertionError(
+                    f"the page's numbers differ from the API's after {seconds} s "
+                    f"(page message: {message!r}):\n" + "\n".join(problems[:40])
+                )
             time.sleep(0.2)
 
     # The page itself: HTML with the strict policy, served by app.py.
@@ -225,7 +246,8 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     # The token is in this tab's sessionStorage, and nowhere else.
     storage = browser.execute_script(
         "return {token: sessionStorage.getItem('qrc.operatorToken'), campaign: sessionStorage.getItem('qrc.campaign'),"
-        " local: localStorage.length, cookie: document.cookie}")
+        " local: localStorage.length, cookie: document.cookie}"
+    )
     assert storage == {"token": token, "campaign": seeded.campaign_id, "local": 0, "cookie": ""}
 
     # A new claim, counted by the aggregator, shows up without a reload.
@@ -253,7 +275,10 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     assert browser.execute_script("return sessionStorage.getItem('qrc.operatorToken')") is None
     forged = issue_operator_token(
         Settings.from_environ({"STAGE": "local", "JWT_SECRET": "not-the-server-secret-0123456789abcdef"}),
-        sub="mai@brand-dashboard", brand=BRAND, role="manager")
+        sub="mai@brand-dashboard",
+        brand=BRAND,
+        role="manager",
+    )
     visible("token").send_keys(forged)
     browser.find_element(By.ID, "b-signin").click()
     wait.until(lambda d: "Your token was refused or has expired" in d.find_element(By.ID, "signin-msg").text)

@@ -1,4 +1,5 @@
 """DynamoDB Local is up, behaves like DynamoDB, and listens on 127.0.0.1 only."""
+
 from __future__ import annotations
 
 import errno

@@ -1,5 +1,6 @@
 """Exports on DynamoDB Local with S3 and SQS on moto's server: chunks completed concurrently and
 delivered twice finish exactly once; a crashed finisher is replaced; the local poller's contract."""
+
 from __future__ import annotations
 
 import copy
@@ -17,10 +18,11 @@ import requests
 from moto.server import ThreadedMotoServer
 
 from app import export_worker
-from chalicelib.services import batches, campaigns, exports
 from chalicelib.adapters import aws, s3, sqs
-from chalicelib.config import get_settings
 from chalicelib.adapters.models import Batch, Export
+from chalicelib.config import get_settings
+from chalicelib.domain import clock
+from chalicelib.services import batches, campaigns, exports
 from scripts.dynamodb_local import HOST, free_port
 from scripts.export_worker import poll_once
 from tests.support import VALID_CAMPAIGN, empty_queue
@@ -43,8 +45,7 @@ def local_aws(ddb_settings):
         sqs._queue_url.cache_clear()
         settings = get_settings()
         aws.client("s3").create_bucket(Bucket=settings.export_bucket)
-        aws.client("sqs").create_queue(QueueName=settings.export_queue_name,
-                                           Attributes={"VisibilityTimeout": "900"})
+        aws.client("sqs").create_queue(QueueName=settings.export_queue_name, Attributes={"VisibilityTimeout": "900"})
         try:
             yield settings
         finally:
@@ -185,18 +186,17 @@ def test_a_crashed_finisher_is_replaced_once_its_lease_runs_out(local_aws, queue
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
     # A worker took the lease and died without a trace (Lambda timeout, out of memory).
     export = Export.get(export_id, consistent_read=True)
-    export.update(actions=[Export.finisher.set("dead-worker"), Export.finish_started_at.set(exports._now())])
+    export.update(actions=[Export.finisher.set("dead-worker"), Export.finish_started_at.set(clock.now())])
     with pytest.raises(exports._FinishPending):
         exports.handle_message(chunk_bodies[0])  # the lease is live: come back later
-    export.update(actions=[Export.finish_started_at.set(exports._now() - exports.FINISH_LEASE - timedelta(seconds=1))])
+    export.update(actions=[Export.finish_started_at.set(clock.now() - exports.FINISH_LEASE - timedelta(seconds=1))])
     exports.handle_message(chunk_bodies[0])
     done = Export.get(export_id, consistent_read=True)
     assert done.status == "done" and done.finisher is None
     assert _file(export_id) == "".join(batches.csv_lines(batch, 0, 100)).encode()
 
 
-def test_local_poller_runs_the_lambda_handler_and_keeps_failed_messages(local_aws, queue_url, small_parts,
-                                                                       monkeypatch):
+def test_local_poller_runs_the_lambda_handler_and_keeps_failed_messages(local_aws, queue_url, small_parts, monkeypatch):
     monkeypatch.setitem(exports.FORMATS, "png-zip", exports.ExportFormat("png-zip", "png.zip", "application/zip", 10))
     sqs = aws.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

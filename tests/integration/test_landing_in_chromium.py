@@ -1,13 +1,13 @@
 """The landing page in headless Chromium at phone size: sign in, claim, replay, taken and forged codes."""
+
 from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain import codes
-from chalicelib.config import Settings
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import Settings
+from chalicelib.domain import codes
 from tests.integration.browser import BrowserSession, ChaliceLocal, chromium, http_get, seed_active_campaign
-from tests.integration.browser import server, stage_tables  # noqa: F401 - fixtures
 
 BRAND = "brand-landing"
 CAMPAIGN_NAME = "Mì Hảo Hảo — Tết 2027"
@@ -29,11 +29,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         "mobileEmulation": {
             "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2, "touch": True},
             "userAgent": "Mozilla/5.0 (Linux; Android 13; SM-A045F) AppleWebKit/537.36 (KHTML, like Gecko) "
-                         "Chrome/120.0 Mobile Safari/537.36",
+            "Chrome/120.0 Mobile Safari/537.36",
         },
     }
-    with chromium(tmp_path_factory.mktemp("chromium"), "the landing-page browser test", ("--lang=vi",),
-                  experimental) as driver:
+    with chromium(
+        tmp_path_factory.mktemp("chromium"), "the landing-page browser test", ("--lang=vi",), experimental
+    ) as driver:
         yield driver
 
 

@@ -1,4 +1,5 @@
 """Exactly-once claims on DynamoDB Local: races on every code, balances equal the sum of claims."""
+
 from __future__ import annotations
 
 import random
@@ -6,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.services import scans
 from chalicelib.adapters import records
+from chalicelib.adapters.models import CodeState, Participant
 from chalicelib.domain import claims
 from chalicelib.domain.errors import AlreadyClaimed, ServiceBusy
-from chalicelib.adapters.models import CodeState, Participant
+from chalicelib.services import scans
 from tests.functional.test_scans import (  # noqa: F401 - the same domain tests, on the real engine
     running,
     test_a_scan_grants_once_and_replays_the_original,
@@ -73,8 +74,12 @@ def test_a_pool_of_five_under_200_concurrent_winning_scans_awards_exactly_five(r
     campaign, _, codes_ = running(quantity=200, rules={"points_per_scan": 1})
     from chalicelib.services import campaigns
 
-    campaigns.update_campaign("brand-a", campaign["campaign_id"], "op",
-                              {"prizes": [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]})
+    campaigns.update_campaign(
+        "brand-a",
+        campaign["campaign_id"],
+        "op",
+        {"prizes": [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]},
+    )
     records.clear_cache()
     with ThreadPoolExecutor(max_workers=48) as pool:
         outcomes = list(pool.map(lambda i: _attempt(f"shp_{i:03d}", codes_[i]), range(200)))
@@ -98,8 +103,9 @@ def _fake(request, status: int, error_type: str, extra: dict | None = None):
     from botocore.awsrequest import AWSResponse
 
     body = {"__type": f"com.amazonaws.dynamodb.v20120810#{error_type}", "message": error_type, **(extra or {})}
-    return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
-                       _Raw(json.dumps(body).encode()))
+    return AWSResponse(
+        request.url, status, {"Content-Type": "application/x-amz-json-1.0"}, _Raw(json.dumps(body).encode())
+    )
 
 
 def every_third_transaction_fails(fault: str, calls: dict):
@@ -119,8 +125,12 @@ def every_third_transaction_fails(fault: str, calls: dict):
             return None
         calls["faults"] += 1
         if fault == "conflict":
-            return _fake(request, 400, "TransactionCanceledException",
-                         {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]})
+            return _fake(
+                request,
+                400,
+                "TransactionCanceledException",
+                {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}]},
+            )
         if fault == "throttle":
             return _fake(request, 400, "ThrottlingException")
         # The write reaches DynamoDB and commits; only the answer is lost on the way back.
@@ -157,8 +167,11 @@ def test_faults_on_every_third_transaction_lose_and_double_nothing(running, gene
     participants = {p.shopper_id: p for p in Participant.query(campaign["campaign_id"])}
     for shopper in set(shoppers):
         mine = shoppers.count(shopper)
-        assert (participants[shopper].points, participants[shopper].entries, participants[shopper].claims) == \
-            (5 * mine, mine, mine), f"{shopper}: balance differs from the sum of its claims under {fault}"
+        assert (participants[shopper].points, participants[shopper].entries, participants[shopper].claims) == (
+            5 * mine,
+            mine,
+            mine,
+        ), f"{shopper}: balance differs from the sum of its claims under {fault}"
     # The answer each shopper saw matches what was stored.
     final = {s: max(r["balance"]["points"] for r, sh in zip(results, shoppers) if sh == s) for s in set(shoppers)}
     assert final == {s: participants[s].points for s in set(shoppers)}

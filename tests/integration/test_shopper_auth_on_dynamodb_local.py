@@ -1,15 +1,16 @@
 """Shopper sign-in on DynamoDB Local: the main functional tests again, then concurrent guesses, sessions and requests."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.services import shoppers
-from chalicelib.domain import phones
 from chalicelib.adapters import sms
-from chalicelib.domain.errors import DomainError
-from chalicelib.adapters.models import OtpChallenge, RateCounter
 from chalicelib.adapters.limits import window_key
+from chalicelib.adapters.models import OtpChallenge, RateCounter
 from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.domain import phones
+from chalicelib.domain.errors import DomainError
+from chalicelib.services import shoppers
 from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and tests, on the real engine
     E164,
     PHONE,

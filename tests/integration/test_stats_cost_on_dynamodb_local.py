@@ -10,27 +10,29 @@ The time series reads one counter item per local day and shard of the range aske
 so at most days x (CLAIM_SHARDS + REFUSAL_SHARDS) whatever the number of claims; a small
 campaign whose days have not yet touched every shard reads fewer (A <= B, not A == B).
 """
+
 from __future__ import annotations
 
+import time
 import zoneinfo
 from collections import Counter as Tally
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from chalicelib.domain import clock, codes
-from chalicelib.services import reconcile, scans, stats_aggregator
-from chalicelib.domain import statistics
-from chalicelib.views import stats
 from chalicelib.adapters import models
 from chalicelib.adapters.models import Campaign, CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.domain import clock, codes, statistics
+from chalicelib.services import reconcile, scans, stats_aggregator
+from chalicelib.views import stats
 from scripts.stats_worker import drain
 from tests.stats_scale import ReadMeter, active_campaign, load_claims, plan_claims
 
 BRAND = "brand-a"
 # Per-scan odds, so both campaigns have awarded from both pools: the same two prize counters to read.
-PRIZES = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
-          {"name": "Phone", "quantity": 20, "odds_per_million": 20_000}]
+PRIZES = [
+    {"name": "Motorbike", "quantity": 3, "odds_per_million": 5_000},
+    {"name": "Phone", "quantity": 20, "odds_per_million": 20_000},
+]
 # With this seed each of A's 8 leaderboard shards holds at least statistics.TOP participants (the
 # test checks it), so the leaderboard reads TOP items per shard in A as in B. A campaign with
 # fewer participants reads fewer: the cost is capped, not fixed.
@@ -40,8 +42,14 @@ STAT_KEYS_PER_DAY = statistics.CLAIM_SHARDS + statistics.REFUSAL_SHARDS
 
 def _make_campaign(*, start: datetime, quantity: int, prizes: list | None = None, rules: dict | None = None):
     """An active campaign of brand-a running from `start` to 30 days from now, with one active batch."""
-    return active_campaign(BRAND, start=start, end=datetime.now(timezone.utc) + timedelta(days=30), quantity=quantity,
-                           prizes=PRIZES if prizes is None else prizes, rules=rules)
+    return active_campaign(
+        BRAND,
+        start=start,
+        end=datetime.now(UTC) + timedelta(days=30),
+        quantity=quantity,
+        prizes=PRIZES if prizes is None else prizes,
+        rules=rules,
+    )
 
 
 def _measure(api, meter: ReadMeter, path: str, expect: int = 200) -> tuple[int, int, dict]:
@@ -53,7 +61,7 @@ def _measure(api, meter: ReadMeter, path: str, expect: int = 200) -> tuple[int, 
 
 
 def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now - timedelta(days=29)
     small, small_batch = _make_campaign(start=start, quantity=200_000)
     big, big_batch = _make_campaign(start=start, quantity=200_000)
@@ -95,7 +103,9 @@ def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
         assert cost[name, "A"][2] == cost[name, "B"][2], (name, cost[name, "A"], cost[name, "B"])
     # Each reads the campaign, the 12 total shards, and (participants) TOP per rank shard and TOP accounts.
     assert cost["stats", "B"][0] == STAT_KEYS_PER_DAY
-    assert cost["participants", "B"][1] == 1 + STAT_KEYS_PER_DAY + statistics.RANK_SHARDS * statistics.TOP + statistics.TOP
+    assert (
+        cost["participants", "B"][1] == 1 + STAT_KEYS_PER_DAY + statistics.RANK_SHARDS * statistics.TOP + statistics.TOP
+    )
 
     # The time series reads one item per day and shard of the range: at most days x 12 at any
     # number of claims, fewer for fewer days. B has every shard of every whole day; A, with
@@ -113,8 +123,10 @@ def test_items_read_per_stats_endpoint_do_not_grow_with_claims(api):
 
     # A range beyond the caps is refused before any counter is read.
     with ReadMeter() as meter:
-        for query in (f"granularity=hour&from={today - timedelta(days=367)}&to={today}",
-                      f"granularity=day&from={today - timedelta(days=5 * 365 + 3)}&to={today}"):
+        for query in (
+            f"granularity=hour&from={today - timedelta(days=367)}&to={today}",
+            f"granularity=day&from={today - timedelta(days=5 * 365 + 3)}&to={today}",
+        ):
             meter.reset()
             response = api.call("GET", f"/v1/campaigns/{big['campaign_id']}/stats/timeseries?{query}", role="viewer")
             assert response.status_code == 400 and '"to"' in response.body.decode(), response.body
@@ -135,8 +147,9 @@ class _Clock:
 def _without_ids(value, ids: dict[str, str]):
     """`value` with campaign, batch and prize ids replaced by their roles; `as_of` and batch numbers dropped."""
     if isinstance(value, dict):
-        return {_without_ids(k, ids): _without_ids(v, ids) for k, v in value.items()
-                if k not in ("as_of", "batch_number")}
+        return {
+            _without_ids(k, ids): _without_ids(v, ids) for k, v in value.items() if k not in ("as_of", "batch_number")
+        }
     if isinstance(value, list):
         return [_without_ids(v, ids) for v in value]
     if isinstance(value, str):
@@ -149,7 +162,7 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     """Same claims (shoppers, instants, codes) twice: through scans.claim_code and the stream
     aggregator on campaign R, through the loader on campaign L. Every claim record, participant,
     counter and stats answer must agree."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start = now - timedelta(days=8)
     # Odds of one in one: the first 3 claims win the motorbike, later ones find the pool empty.
     prizes = [{"name": "Motorbike", "quantity": 3, "odds_per_million": 1_000_000}, {"name": "Phone", "quantity": 20}]
@@ -181,20 +194,45 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     for claim in plan.claims:
         stored = CodeState.get(CodeState.key_for(real_batch["batch_number"], claim.serial))
         generated = plan.code_state(claim)
-        for name in ("state", "shopper_id", "changed_at", "points", "entries", "timezone", "nth", "active_days",
-                     "first_claim_at", "prev_claim_at", "prize_id", "prize_name"):
+        for name in (
+            "state",
+            "shopper_id",
+            "changed_at",
+            "points",
+            "entries",
+            "timezone",
+            "nth",
+            "active_days",
+            "first_claim_at",
+            "prev_claim_at",
+            "prize_id",
+            "prize_name",
+        ):
             assert getattr(stored, name) == getattr(generated, name), (name, claim)
         assert stored.counted is True
 
     def people(campaign_id):
-        return {p.shopper_id: (int(p.points), int(p.entries), int(p.claims), p.first_claim_at, p.last_claim_at,
-                               int(p.active_days), p.rank_shard.rsplit("#", 1)[1])
-                for p in Participant.query(campaign_id)}
+        return {
+            p.shopper_id: (
+                int(p.points),
+                int(p.entries),
+                int(p.claims),
+                p.first_claim_at,
+                p.last_claim_at,
+                int(p.active_days),
+                p.rank_shard.rsplit("#", 1)[1],
+            )
+            for p in Participant.query(campaign_id)
+        }
 
     assert people(real["campaign_id"]) == people(loaded["campaign_id"])
 
-    ids = {real["campaign_id"]: "CAMPAIGN", loaded["campaign_id"]: "CAMPAIGN",
-           real_batch["batch_id"]: "BATCH", loaded_batch["batch_id"]: "BATCH"}
+    ids = {
+        real["campaign_id"]: "CAMPAIGN",
+        loaded["campaign_id"]: "CAMPAIGN",
+        real_batch["batch_id"]: "BATCH",
+        loaded_batch["batch_id"]: "BATCH",
+    }
     for mine, theirs, role in zip(real["prizes"], loaded["prizes"], ("PRIZE1", "PRIZE2")):
         ids[mine["prize_id"]], ids[theirs["prize_id"]] = role, role
 
@@ -213,24 +251,31 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
 
     # And so every answer.
     today = now.date()
-    for read in (lambda c: stats.campaign_stats(BRAND, c),
-                 lambda c: stats.batch_stats(BRAND, c),
-                 lambda c: stats.participant_stats(BRAND, c, now=now),
-                 lambda c: stats.timeseries(BRAND, c, now=now),
-                 lambda c: stats.timeseries(BRAND, c, granularity="hour", start=str(today - timedelta(days=3)),
-                                            end=str(today), now=now)):
+    for read in (
+        lambda c: stats.campaign_stats(BRAND, c),
+        lambda c: stats.batch_stats(BRAND, c),
+        lambda c: stats.participant_stats(BRAND, c, now=now),
+        lambda c: stats.timeseries(BRAND, c, now=now),
+        lambda c: stats.timeseries(
+            BRAND, c, granularity="hour", start=str(today - timedelta(days=3)), end=str(today), now=now
+        ),
+    ):
         assert _without_ids(read(real["campaign_id"]), ids) == _without_ids(read(loaded["campaign_id"]), ids)
 
 
 def test_histogram_counts_each_participant_once(store):
     # A range bin (6-10, 11-20, 21-50, 51+) once counted every claim inside it: 2 here.
-    campaign, batch = _make_campaign(start=datetime.now(timezone.utc) - timedelta(days=1), quantity=10, prizes=[],
-                                     rules={"points_per_scan": 1})
+    campaign, batch = _make_campaign(
+        start=datetime.now(UTC) - timedelta(days=1), quantity=10, prizes=[], rules={"points_per_scan": 1}
+    )
     for serial in range(7):
-        scans.claim_code("shp_regular", "198.51.100.21", {"code": codes.mint_code(get_keyring(), batch["batch_number"],
-                                                                                    serial)})
+        scans.claim_code(
+            "shp_regular", "198.51.100.21", {"code": codes.mint_code(get_keyring(), batch["batch_number"], serial)}
+        )
     drain()
-    histogram = {row["claims"]: row["participants"]
-                 for row in stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]}
+    histogram = {
+        row["claims"]: row["participants"]
+        for row in stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]
+    }
     assert histogram["6-10"] == 1
     assert sum(histogram.values()) == 1

@@ -1,4 +1,5 @@
 """Statistics on DynamoDB Local: counters equal a recount of the claims, under concurrency and faults."""
+
 from __future__ import annotations
 
 import random
@@ -7,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from chalicelib.adapters.dynamo import transaction_connection
+from chalicelib.adapters.models import CodeState, Participant
+from chalicelib.domain.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
 from chalicelib.services import reconcile, scans, stats_aggregator
 from chalicelib.views import stats
-from chalicelib.domain.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
-from chalicelib.adapters.models import CodeState, Participant
-from chalicelib.adapters.dynamo import transaction_connection
 from scripts.stats_worker import drain, feeder_for
 from tests.functional.test_scans import BRAND, running  # noqa: F401 - fixture
 from tests.integration.test_scans_on_dynamodb_local import every_third_transaction_fails, generous_limits  # noqa: F401
@@ -73,7 +74,10 @@ def test_concurrent_scans_leave_counters_equal_to_a_recount(running, generous_li
     assert outcomes["duplicate"] and outcomes["granted"] and outcomes["refused_cap"]
     drain()
     totals = _assert_counters_match_claims(campaign["campaign_id"], outcomes)
-    bins = {row["claims"]: row["participants"] for row in stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]}
+    bins = {
+        row["claims"]: row["participants"]
+        for row in stats.participant_stats(BRAND, campaign["campaign_id"])["histogram"]
+    }
     assert bins["6-10"] and bins["11-20"], "the run must move participants within and across the wide bins"
     assert totals["participants"]["unique"] == 16
 
@@ -147,9 +151,13 @@ def test_reconcile_reports_and_fixes_a_drifted_counter(running, generous_limits)
     outcomes = Tally(_scan("shp_a" if i % 2 else "shp_b", code) for i, code in enumerate(codes_[:6]))
     drain()
     transaction_connection().client.update_item(
-        **stats_aggregator.counter_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5}))
+        **stats_aggregator.counter_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5})
+    )
     report = reconcile.reconcile(campaign["campaign_id"])
-    assert sorted((item, name) for item, name, _, _ in report.differences) == [("total", "granted"), ("total", "points")]
+    assert sorted((item, name) for item, name, _, _ in report.differences) == [
+        ("total", "granted"),
+        ("total", "points"),
+    ]
     assert reconcile.reconcile(campaign["campaign_id"], fix=True).differences
     _assert_counters_match_claims(campaign["campaign_id"], outcomes)
 
@@ -167,9 +175,16 @@ def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(d
             name = model.Meta.table_name
             client.delete_table(TableName=name)
             schema = model._get_schema()
-            client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=schema["key_schema"],
-                                AttributeDefinitions=[a for a in schema["attribute_definitions"]
-                                                      if a["AttributeName"] in {k["AttributeName"] for k in schema["key_schema"]}])
+            client.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=schema["key_schema"],
+                AttributeDefinitions=[
+                    a
+                    for a in schema["attribute_definitions"]
+                    if a["AttributeName"] in {k["AttributeName"] for k in schema["key_schema"]}
+                ],
+            )
         tables.create_tables()
         code_states = client.describe_table(TableName=CodeState.Meta.table_name)["Table"]
         assert code_states["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
@@ -187,7 +202,9 @@ def test_the_reconcile_command_reports_zero_difference_and_exit_codes(running, g
     drain()
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 0
     assert "no difference" in capsys.readouterr().out
-    transaction_connection().client.update_item(**stats_aggregator.counter_update(campaign["campaign_id"], "total#1", {"entries": 1}))
+    transaction_connection().client.update_item(
+        **stats_aggregator.counter_update(campaign["campaign_id"], "total#1", {"entries": 1})
+    )
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 1
     assert "entries" in capsys.readouterr().out
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"], "--fix"]) == 0

@@ -1,4 +1,5 @@
 """Unit tests of chalicelib.domain.codes: format, check symbol, MAC, keyring, parsing robustness."""
+
 from __future__ import annotations
 
 import base64
@@ -173,7 +174,15 @@ def test_format_validates() -> None:
         format_code(CodeParts(3, 1, 1), RING)  # version not in keyring
     with pytest.raises(TypeError):
         format_code((2, 1, 1), RING)  # type: ignore[arg-type]
-    for bad in [(32, 1, 0), (-1, 1, 0), (1, 0, 0), (1, BATCH_MAX + 1, 0), (1, 1, -1), (1, 1, SERIAL_LIMIT), (True, 1, 0)]:
+    for bad in [
+        (32, 1, 0),
+        (-1, 1, 0),
+        (1, 0, 0),
+        (1, BATCH_MAX + 1, 0),
+        (1, 1, -1),
+        (1, 1, SERIAL_LIMIT),
+        (True, 1, 0),
+    ]:
         with pytest.raises(ValueError):
             CodeParts(*bad)
     with pytest.raises(ValueError):

@@ -1,10 +1,11 @@
 """Pure pieces: settings, ids, instants, labels, limits, and an import with no AWS at all."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_ids_are_unique_and_sort_by_creation():
 
 
 def test_instants_are_returned_in_utc():
-    assert format_instant(datetime(2026, 12, 1, 7, 0, 0, 123, tzinfo=timezone.utc)) == "2026-12-01T07:00:00Z"
+    assert format_instant(datetime(2026, 12, 1, 7, 0, 0, 123, tzinfo=UTC)) == "2026-12-01T07:00:00Z"
 
 
 @pytest.mark.parametrize("raw", [None, b"", b"[]", b"1", b"{", b'{"a": NaN}', b'{"a": Infinity}', b"\xff\xfe"])
@@ -82,8 +83,8 @@ def test_bad_limits(value):
 
 def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
     from chalicelib.adapters import secrets
-    from chalicelib.domain.codes import Keyring, mint_code, parse_code
     from chalicelib.config import LOCAL_CODE_KEYRING
+    from chalicelib.domain.codes import Keyring, mint_code, parse_code
 
     calls = []
 

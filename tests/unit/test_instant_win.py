@@ -1,4 +1,5 @@
 """Secret instant wins are exact in count, spread out, key-dependent; odds are fair."""
+
 from __future__ import annotations
 
 from collections import Counter

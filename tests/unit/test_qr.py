@@ -1,4 +1,5 @@
 """QR rendering: decoded by zxing-cpp, compared module for module with the qrcode package."""
+
 from __future__ import annotations
 
 import io

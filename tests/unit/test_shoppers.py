@@ -1,61 +1,68 @@
 """Shopper sign-in, the pure parts: phone normalisation, masking, keyed hashes, settings, senders."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from chalicelib.services import shoppers
 from chalicelib.adapters import sms
 from chalicelib.config import LOCAL_JWT_SECRET, LOCAL_PHONE_HASH_PEPPER, LOCAL_SHOPPER_JWT_SECRET, Settings
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.phones import normalise_phone, phone_hash, shopper_id_for
+from chalicelib.services import shoppers
 
 PEPPER = "a-test-pepper-of-thirty-two-bytes-or-more"
 
 
-@pytest.mark.parametrize("raw, e164, region", [
-    ("0912 345 678", "+84912345678", "VN"),
-    ("0912345678", "+84912345678", "VN"),
-    ("+84 912 345 678", "+84912345678", "VN"),
-    ("+84912345678", "+84912345678", "VN"),
-    ("84912345678", "+84912345678", "VN"),
-    ("0084 912 345 678", "+84912345678", "VN"),
-    ("+84 (0) 912-345-678", "+84912345678", "VN"),
-    ("  0327.123.456 ", "+84327123456", "VN"),
-    ("０９１２３４５６７８", "+84912345678", "VN"),  # full-width digits from a phone keyboard
-    ("0917 123 4567", "+639171234567", "PH"),
-    ("+63 917 123 4567", "+639171234567", "PH"),
-    ("639171234567", "+639171234567", "PH"),
-])
+@pytest.mark.parametrize(
+    "raw, e164, region",
+    [
+        ("0912 345 678", "+84912345678", "VN"),
+        ("0912345678", "+84912345678", "VN"),
+        ("+84 912 345 678", "+84912345678", "VN"),
+        ("+84912345678", "+84912345678", "VN"),
+        ("84912345678", "+84912345678", "VN"),
+        ("0084 912 345 678", "+84912345678", "VN"),
+        ("+84 (0) 912-345-678", "+84912345678", "VN"),
+        ("  0327.123.456 ", "+84327123456", "VN"),
+        ("０９１２３４５６７８", "+84912345678", "VN"),  # full-width digits from a phone keyboard
+        ("0917 123 4567", "+639171234567", "PH"),
+        ("+63 917 123 4567", "+639171234567", "PH"),
+        ("639171234567", "+639171234567", "PH"),
+    ],
+)
 def test_mobile_numbers_normalise_to_e164(raw, e164, region):
     phone = normalise_phone(raw)
     assert (phone.e164, phone.region) == (e164, region)
 
 
-@pytest.mark.parametrize("raw, reason", [
-    ("", "digits"),
-    ("   ", "digits"),
-    ("hello", "digits"),
-    ("1-800-FLOWERS", "digits"),  # keypad letters would otherwise become digits
-    ("0912 345 67a", "digits"),
-    ("+84 912 345 678 ext. 9", "digits"),
-    ("++84912345678", "digits"),
-    ("84+912345678", "digits"),
-    ("0912\u200b345678", "digits"),
-    ("+" + "9" * 40, "digits"),
-    ("123", "valid"),
-    ("0000 000 000", "valid"),
-    ("+84 912 345 678 999", "valid"),  # too long
-    ("+84 91234", "valid"),  # too short
-    ("0123 456 789 0123", "valid"),
-    ("+84 28 3829 2222", "mobile"),  # Ho Chi Minh City landline
-    ("028 3829 2222", "mobile"),
-    ("+63 2 8123 4567", "mobile"),  # Manila landline
-    ("+84 1900 1234", "mobile"),  # premium-rate
-    ("+1 415 555 2671", "country code"),  # a real mobile, outside the markets
-    ("+44 7700 900123", "country code"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        ("", "digits"),
+        ("   ", "digits"),
+        ("hello", "digits"),
+        ("1-800-FLOWERS", "digits"),  # keypad letters would otherwise become digits
+        ("0912 345 67a", "digits"),
+        ("+84 912 345 678 ext. 9", "digits"),
+        ("++84912345678", "digits"),
+        ("84+912345678", "digits"),
+        ("0912\u200b345678", "digits"),
+        ("+" + "9" * 40, "digits"),
+        ("123", "valid"),
+        ("0000 000 000", "valid"),
+        ("+84 912 345 678 999", "valid"),  # too long
+        ("+84 91234", "valid"),  # too short
+        ("0123 456 789 0123", "valid"),
+        ("+84 28 3829 2222", "mobile"),  # Ho Chi Minh City landline
+        ("028 3829 2222", "mobile"),
+        ("+63 2 8123 4567", "mobile"),  # Manila landline
+        ("+84 1900 1234", "mobile"),  # premium-rate
+        ("+1 415 555 2671", "country code"),  # a real mobile, outside the markets
+        ("+44 7700 900123", "country code"),
+    ],
+)
 def test_anything_but_a_mobile_number_of_the_markets_is_refused(raw, reason):
     with pytest.raises(InvalidInput) as info:
         normalise_phone(raw)
@@ -83,11 +90,14 @@ def test_national_input_tries_the_regions_in_order():
         normalise_phone("+63 917 123 4567", regions=("VN",))
 
 
-@pytest.mark.parametrize("raw, masked", [
-    ("0912 345 678", "+84 ••• ••• 678"),
-    ("0327 123 456", "+84 ••• ••• 456"),
-    ("0917 123 4567", "+63 ••• ••• •567"),
-])
+@pytest.mark.parametrize(
+    "raw, masked",
+    [
+        ("0912 345 678", "+84 ••• ••• 678"),
+        ("0327 123 456", "+84 ••• ••• 456"),
+        ("0917 123 4567", "+63 ••• ••• •567"),
+    ],
+)
 def test_masked_form_shows_the_country_code_and_last_three_digits(raw, masked):
     assert normalise_phone(raw).masked == masked
 
@@ -135,10 +145,14 @@ def test_aws_stages_use_sns_and_never_the_local_secrets():
     settings = Settings.from_environ({"STAGE": "prod"})
     assert settings.sms_sender == "sns"
     assert settings.shopper_jwt_secret is None and settings.phone_hash_pepper is None
-    configured = Settings.from_environ({
-        "STAGE": "prod", "SHOPPER_JWT_SECRET_PARAMETER": "/qr-campaigns/prod/shopper-jwt-secret",
-        "PHONE_HASH_PEPPER_PARAMETER": "/qr-campaigns/prod/phone-hash-pepper", "PHONE_REGIONS": "vn, ph",
-    })
+    configured = Settings.from_environ(
+        {
+            "STAGE": "prod",
+            "SHOPPER_JWT_SECRET_PARAMETER": "/qr-campaigns/prod/shopper-jwt-secret",
+            "PHONE_HASH_PEPPER_PARAMETER": "/qr-campaigns/prod/phone-hash-pepper",
+            "PHONE_REGIONS": "vn, ph",
+        }
+    )
     assert configured.shopper_jwt_secret_parameter == "/qr-campaigns/prod/shopper-jwt-secret"
     assert configured.phone_hash_pepper_parameter == "/qr-campaigns/prod/phone-hash-pepper"
     assert configured.phone_regions == ("VN", "PH")

@@ -1,30 +1,66 @@
 """What one claim adds to the statistics counters: local hours and days, bins, cohorts, new and returning."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib.services import stats_aggregator
-from chalicelib.domain import statistics
 from chalicelib.adapters.models import CodeState
+from chalicelib.domain import statistics
+from chalicelib.services import stats_aggregator
 
-UTC = timezone.utc
+UTC = UTC
 
 
-def _claim(at: datetime, *, nth: int = 1, prev: datetime | None = None, first: datetime | None = None,
-           active_days: int = 1, tz: str = "Asia/Ho_Chi_Minh", points: int = 10) -> CodeState:
-    return CodeState("7:1", state="claimed", batch_id="bat_1", brand_id="b", changed_at=at, changed_by="s",
-                     shopper_id="shp_1", campaign_id="cmp_1", points=points, entries=1, timezone=tz, nth=nth,
-                     active_days=active_days, first_claim_at=first or at, prev_claim_at=prev)
+def _claim(
+    at: datetime,
+    *,
+    nth: int = 1,
+    prev: datetime | None = None,
+    first: datetime | None = None,
+    active_days: int = 1,
+    tz: str = "Asia/Ho_Chi_Minh",
+    points: int = 10,
+) -> CodeState:
+    return CodeState(
+        "7:1",
+        state="claimed",
+        batch_id="bat_1",
+        brand_id="b",
+        changed_at=at,
+        changed_by="s",
+        shopper_id="shp_1",
+        campaign_id="cmp_1",
+        points=points,
+        entries=1,
+        timezone=tz,
+        nth=nth,
+        active_days=active_days,
+        first_claim_at=first or at,
+        prev_claim_at=prev,
+    )
 
 
 def test_a_first_claim_counts_a_new_participant_in_its_local_day_and_hour():
     at = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)  # 01:30 on the 24th in Ho Chi Minh City
     counts = statistics.claim_increments(_claim(at))
-    assert counts["total"] == {"granted": 1, "points": 10, "entries": 1, "b#bat_1": 1, "participants": 1,
-                               "hist#1": 1, "coh#2026-11-23#0": 1}
-    assert counts["day#2026-11-24"] == {"granted": 1, "points": 10, "granted@01": 1, "points@01": 10,
-                                        "new": 1, "new@01": 1}
+    assert counts["total"] == {
+        "granted": 1,
+        "points": 10,
+        "entries": 1,
+        "b#bat_1": 1,
+        "participants": 1,
+        "hist#1": 1,
+        "coh#2026-11-23#0": 1,
+    }
+    assert counts["day#2026-11-24"] == {
+        "granted": 1,
+        "points": 10,
+        "granted@01": 1,
+        "points@01": 10,
+        "new": 1,
+        "new@01": 1,
+    }
 
 
 def test_a_claim_on_a_later_day_returns_once_and_moves_bins():
@@ -47,16 +83,20 @@ def test_cohort_cells_count_a_participant_once_per_week_after_their_first():
     later = datetime(2026, 11, 17, 3, tzinfo=UTC)  # two weeks on
     counts = statistics.claim_increments(_claim(later, nth=2, prev=first, first=first, active_days=2))
     assert counts["total"]["coh#2026-11-02#2"] == 1
-    same_week = statistics.claim_increments(_claim(later + timedelta(days=1), nth=3, prev=later, first=first, active_days=3))
+    same_week = statistics.claim_increments(
+        _claim(later + timedelta(days=1), nth=3, prev=later, first=first, active_days=3)
+    )
     assert not [k for k in same_week["total"] if k.startswith("coh#")]
 
 
 def test_a_25_hour_day_keeps_its_repeated_hour_apart():
     tz = "America/New_York"  # clocks go back at 02:00 on 2026-11-01
-    first_one_am = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)   # 01:30 EDT
+    first_one_am = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
     second_one_am = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST
-    hours = [next(k for k in statistics.claim_increments(_claim(t, tz=tz))["day#2026-11-01"] if k.startswith("granted@"))
-             for t in (first_one_am, second_one_am)]
+    hours = [
+        next(k for k in statistics.claim_increments(_claim(t, tz=tz))["day#2026-11-01"] if k.startswith("granted@"))
+        for t in (first_one_am, second_one_am)
+    ]
     assert hours == ["granted@01", "granted@02"]
     last = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)  # 23:30 EST, the day's 25th hour
     assert "granted@24" in statistics.claim_increments(_claim(last, tz=tz))["day#2026-11-01"]

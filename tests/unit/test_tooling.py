@@ -1,0 +1,32 @@
+"""The developer tooling people expect: no script shadows the standard library, lint and types configured."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_no_script_shadows_a_standard_library_module():
+    # `python scripts/x.py` puts scripts/ first on sys.path: a scripts/token.py would be
+    # imported by everything that imports the standard library's token module.
+    names = {path.stem for path in (ROOT / "scripts").glob("*.py")} | {
+        path.name for path in (ROOT / "scripts").iterdir() if path.is_dir()
+    }
+    assert not names & set(sys.stdlib_module_names), sorted(names & set(sys.stdlib_module_names))
+
+
+def test_the_test_command_lints_formats_and_type_checks_first():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert {"ruff", "mypy"} <= set(config["tool"])
+    assert config["tool"]["mypy"]["files"] == ["app.py", "chalicelib", "scripts"]
+    lines = (ROOT / "scripts" / "test.sh").read_text().splitlines()
+    steps = [line.removeprefix("exec ") for line in lines if line.removeprefix("exec ").startswith(".venv/")]
+    assert steps[:3] == [
+        ".venv/bin/ruff check --quiet .",
+        ".venv/bin/ruff format --check --quiet .",
+        ".venv/bin/mypy --no-error-summary",
+    ]
+    assert steps[-1].startswith(".venv/bin/python -m pytest")
