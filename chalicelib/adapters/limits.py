@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import RateCounter
+from chalicelib.domain import clock
 from chalicelib.domain.errors import LimitReached
 
 __all__ = ["hit", "peek", "window_key"]
@@ -15,7 +16,7 @@ __all__ = ["hit", "peek", "window_key"]
 
 def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
     """The counter key of the current window and the second that window ends."""
-    now = time.time() if now is None else now
+    now = clock.epoch() if now is None else now
     start = int(now // window_seconds) * window_seconds
     return f"{name}:{subject}:{window_seconds}:{start}", start + window_seconds
 
@@ -35,6 +36,7 @@ def hit(
     One conditional UpdateItem: the count only moves while it is under the limit, so
     concurrent callers can never push it past the limit, and a refused call writes nothing.
     """
+    now = clock.epoch() if now is None else now
     key, ends = window_key(name, subject, window_seconds, now)
     counter = RateCounter(key)
     try:
@@ -46,8 +48,8 @@ def hit(
             condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
         )
     except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            retry_after = max(1, int(ends - (time.time() if now is None else now)))
+        if condition_failed(exc):
+            retry_after = max(1, int(ends - now))
             raise LimitReached(message, field=field, retry_after=retry_after) from None
         raise
     return int(counter.count)

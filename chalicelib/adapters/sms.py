@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -14,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters.aws import client
 from chalicelib.config import Settings
+from chalicelib.domain import clock
 
 __all__ = [
     "SmsSender",
@@ -51,7 +51,7 @@ class SentSms:
 
 
 def _now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return clock.now().isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class SnsSender:
