@@ -94,3 +94,24 @@ def empty_queue(url: str) -> str:
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return url
+
+
+def assert_safe_csv(text: str) -> list[list[str]]:
+    """Parse a CSV a user downloads and check no cell would run as a spreadsheet formula.
+
+    A cell may start with `=`, `+`, `-`, `@`, a tab or a carriage return only behind the
+    apostrophe that neutralises it, or when it is a plain number (-3 is a number, not a
+    formula). Returns the rows, header first.
+    """
+    import csv
+    import io
+    import re
+
+    from chalicelib.domain.csvfile import FORMULA_STARTS
+
+    rows = list(csv.reader(io.StringIO(text)))
+    for row in rows:
+        for cell in row:
+            number = re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", cell)
+            assert number or not cell.startswith(FORMULA_STARTS), f"a cell a spreadsheet would run: {cell!r}"
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -12,13 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import phonenumbers
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import CROCKFORD
 
-__all__ = ["Phone", "normalise_phone", "keyed_hash", "phone_hash", "seal_phone", "unseal_phone", "shopper_id_for"]
+__all__ = [
+    "Phone",
+    "normalise_phone",
+    "keyed_hash",
+    "phone_hash",
+    "seal_phone",
+    "unseal_phone",
+    "shopper_id_for",
+    "brand_shopper_id",
+    "seal_text",
+    "unseal_text",
+]
 
 # What a typed phone number may contain. Letters are refused up front: phonenumbers would
 # read them as keypad digits (1-800-FLOWERS), which no shopper means.
@@ -100,31 +113,66 @@ def phone_hash(e164: str, pepper: str) -> str:
     return keyed_hash(pepper, "phone", e164)
 
 
-def _seal_key(pepper: str) -> AESGCM:
-    return AESGCM(hmac.new(pepper.encode(), b"seal:phone:v1", hashlib.sha256).digest())
+def _seal_key(pepper: str, purpose: str) -> AESGCM:
+    return AESGCM(hmac.new(pepper.encode(), f"seal:{purpose}:v1".encode(), hashlib.sha256).digest())
+
+
+def seal_text(text: str, pepper: str, purpose: str) -> str:
+    """`text` encrypted and authenticated (AES-256-GCM, a key derived from the pepper per purpose)."""
+    nonce = os.urandom(12)
+    sealed = _seal_key(pepper, purpose).encrypt(nonce, text.encode(), purpose.encode())
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def unseal_text(sealed: str, pepper: str, purpose: str) -> str:
+    """The text of a sealed one; raises ValueError when it was not sealed by us for `purpose`."""
+    try:
+        version, _, body = sealed.partition(":")
+        blob = base64.urlsafe_b64decode(body.encode())
+        if version != "v1" or len(blob) < 28:
+            raise ValueError("not sealed text")
+        return _seal_key(pepper, purpose).decrypt(blob[:12], blob[12:], purpose.encode()).decode()
+    except (ValueError, InvalidTag, UnicodeError, binascii.Error):
+        raise ValueError("not sealed text") from None
 
 
 def seal_phone(e164: str, pepper: str) -> str:
-    """The number encrypted (AES-256-GCM, key derived from the pepper) for an owner's export."""
-    nonce = os.urandom(12)
-    return "v1:" + base64.urlsafe_b64encode(nonce + _seal_key(pepper).encrypt(nonce, e164.encode(), b"phone")).decode()
+    """The number encrypted for an owner's export (sealed text for the purpose "phone")."""
+    return seal_text(e164, pepper, "phone")
 
 
 def unseal_phone(sealed: str, pepper: str) -> str:
     """The clear number of a sealed one: for owners only, and never to be logged."""
-    blob = base64.urlsafe_b64decode(sealed.split(":", 1)[1])
-    return _seal_key(pepper).decrypt(blob[:12], blob[12:], b"phone").decode()
+    return unseal_text(sealed, pepper, "phone")
+
+
+def _crockford_id(prefix: str, digest: bytes) -> str:
+    """`prefix_` + 26 Crockford characters from the first 130 bits of a digest."""
+    value = int.from_bytes(digest[:17], "big") >> 6
+    chars = []
+    for _ in range(26):
+        value, index = divmod(value, 32)
+        chars.append(CROCKFORD[index])
+    return f"{prefix}_" + "".join(reversed(chars))
 
 
 def shopper_id_for(hashed_phone: str) -> str:
     """`shp_` + 26 Crockford characters derived from the phone hash: one phone, one shopper.
 
-    One-way from the hash, so an id seen in logs or exports does not give away the key
-    that finds the shopper's phone records.
+    One-way from the hash, so an id seen in logs does not give away the key that finds
+    the shopper's phone records. This id is the platform's own: brands never see it.
     """
-    value = int.from_bytes(hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest()[:17], "big") >> 6
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(CROCKFORD[index])
-    return "shp_" + "".join(reversed(chars))
+    return _crockford_id("shp", hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest())
+
+
+def brand_shopper_id(pepper: str, brand_id: str, shopper_id: str) -> str:
+    """The id one brand knows a shopper by: `mbr_` + 26 Crockford characters.
+
+    A keyed hash of the brand and the platform's shopper id, so every brand sees its own
+    pseudonym for the same person, and two brands comparing their exports (or their
+    statistics, winners and redemptions) find no id in common. Stable: the same shopper
+    has the same id in every answer and file of one brand.
+    """
+    return _crockford_id(
+        "mbr", hmac.new(pepper.encode(), f"brand-shopper:{brand_id}:{shopper_id}".encode(), hashlib.sha256).digest()
+    )

@@ -13,8 +13,9 @@ from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccou
 from chalicelib.adapters.records import load_campaign
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
+from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.phones import unseal_phone
+from chalicelib.domain.phones import brand_shopper_id, seal_text, unseal_phone, unseal_text
 from chalicelib.domain.statistics import (
     HISTOGRAM,
     MAX_DAY_RANGE,
@@ -257,6 +258,11 @@ def _phones(shopper_ids: list[str], reveal: bool) -> dict[str, str]:
     return phones
 
 
+def _brand_id(brand_id: str, shopper_id: str) -> str:
+    # What a brand sees: its own pseudonym for the shopper, never the platform's id.
+    return brand_shopper_id(get_phone_hash_pepper(), brand_id, shopper_id)
+
+
 def participant_stats(
     brand_id: str, campaign_id: str, *, reveal_phones: bool = False, now: datetime | None = None
 ) -> dict:
@@ -296,7 +302,7 @@ def participant_stats(
     top = [
         {
             "rank": rank,
-            "shopper_id": p.shopper_id,
+            "shopper_id": _brand_id(brand_id, p.shopper_id),
             "phone": phones.get(p.shopper_id, ""),
             "claims": int(p.claims),
             "points": int(p.points),
@@ -316,32 +322,47 @@ def participant_stats(
     }
 
 
-_SHOPPER_CURSOR = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_CURSOR_PURPOSE = "participants-cursor"
+_SEALED = re.compile(r"^v1:[A-Za-z0-9_=-]{28,200}$")
 
 
 def participants_csv(
     brand_id: str, campaign_id: str, *, reveal_phones: bool, cursor: str | None = None
 ) -> tuple[str, str | None, str]:
-    """One slice of the participants CSV (up to CSV_ROWS rows); returns body, next cursor, file name."""
+    """One slice of the participants CSV (up to CSV_ROWS rows); returns body, next cursor, file name.
+
+    The cursor carries the last row's key sealed: the platform's shopper ids never reach
+    a brand, not even inside a cursor.
+    """
     load_campaign(brand_id, campaign_id)
-    after = decode_cursor(cursor, _SHOPPER_CURSOR) if cursor else None
-    start_key = {"campaign_id": {"S": campaign_id}, "shopper_id": {"S": after}} if after else None
+    start_key = None
+    if cursor:
+        try:
+            sealed = decode_cursor(cursor, _SEALED)
+            after = unseal_text(sealed, get_phone_hash_pepper(), f"{_CURSOR_PURPOSE}:{campaign_id}")
+        except ValueError:
+            raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor") from None
+        start_key = {"campaign_id": {"S": campaign_id}, "shopper_id": {"S": after}}
     results = Participant.query(campaign_id, limit=CSV_ROWS, page_size=1000, last_evaluated_key=start_key)
     rows = list(results)
     phones = _phones([p.shopper_id for p in rows], reveal_phones)
-    lines = [",".join(CSV_COLUMNS)] + [
-        ",".join(
+    body = csv_text(
+        CSV_COLUMNS,
+        (
             (
-                p.shopper_id,
+                _brand_id(brand_id, p.shopper_id),
                 phones.get(p.shopper_id, ""),
-                str(int(p.claims)),
-                str(int(p.points)),
-                str(int(p.entries)),
+                int(p.claims),
+                int(p.points),
+                int(p.entries),
                 format_instant(p.first_claim_at) if p.first_claim_at else "",
                 format_instant(p.last_claim_at) if p.last_claim_at else "",
             )
-        )
-        for p in rows
-    ]
-    next_cursor = encode_cursor(rows[-1].shopper_id) if len(rows) == CSV_ROWS and results.last_evaluated_key else None
-    return "\n".join(lines) + "\n", next_cursor, f"participants-{campaign_id}.csv"
+            for p in rows
+        ),
+    )
+    next_cursor = None
+    if len(rows) == CSV_ROWS and results.last_evaluated_key:
+        sealed = seal_text(rows[-1].shopper_id, get_phone_hash_pepper(), f"{_CURSOR_PURPOSE}:{campaign_id}")
+        next_cursor = encode_cursor(sealed)
+    return body, next_cursor, f"participants-{campaign_id}.csv"

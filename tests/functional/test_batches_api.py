@@ -18,6 +18,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import codes
 from chalicelib.domain.errors import CodeInvalid
 from chalicelib.services import batches
+from tests.support import assert_safe_csv
 
 
 @pytest.fixture
@@ -150,6 +151,7 @@ def test_codes_csv_is_the_whole_print_file(api, mint):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]
+    assert_safe_csv(response.body.decode())  # serials, codes and URLs can never start a formula
     rows = list(csv.DictReader(io.StringIO(response.body.decode())))
     assert [int(r["serial"]) for r in rows] == list(range(1000))
     keyring = get_keyring()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -28,7 +27,7 @@ from chalicelib.domain import codes
 from chalicelib.rendering import printfiles, qr
 from chalicelib.services import batches, exports
 from scripts.export_worker import poll_once
-from tests.support import empty_queue
+from tests.support import assert_safe_csv, empty_queue
 
 pytestmark = pytest.mark.timeout(120)
 SPEC = yaml.safe_load((pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
@@ -152,7 +151,7 @@ def test_csv_export_joins_chunks_into_the_print_file(api, campaign, queue, small
     assert body == expected_csv(batch["batch_id"])
     for shown in (queued, export):
         OAS31Validator({"$ref": "#/components/schemas/Export", "components": SPEC["components"]}).validate(shown)
-    rows = list(csv.reader(io.StringIO(body.decode())))
+    rows = assert_safe_csv(body.decode())
     assert rows[0] == ["serial", "code", "url"] and len(rows) == 251
     assert export["chunks"] == {"total": 3, "done": 3}
     assert export["file_name"] == f"{batch['batch_id']}.csv"

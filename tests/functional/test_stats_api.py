@@ -14,14 +14,20 @@ from chalicelib.adapters.models import CodeState, StatShard
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
 from chalicelib.domain import phones
+from chalicelib.domain.csvfile import read_cell
 from chalicelib.domain.errors import AlreadyClaimed, CodeNotActive
 from chalicelib.services import reconcile, scans, shoppers
 from chalicelib.views import stats
 from scripts.stats_worker import drain
-from tests.functional.test_scans import running  # noqa: F401 - fixture
+from tests.functional.test_scans import BRAND, running  # noqa: F401 - fixture
+from tests.support import assert_safe_csv
 
 PHONES = ["+84901234561", "+84901234562", "+84901234563"]
 ROUTES = ("/stats", "/stats/timeseries", "/stats/batches", "/stats/participants", "/participants.csv")
+
+
+def _brand_ids(shopper_ids, brand=BRAND):
+    return [phones.brand_shopper_id(get_phone_hash_pepper(), brand, s) for s in shopper_ids]
 
 
 def _shopper(phone: str) -> str:
@@ -91,6 +97,9 @@ def test_participants_histogram_repeat_rate_cohort_and_top(api, played):
     assert all("•" in row["phone"] for row in people["top"]), "a viewer sees masked numbers"
     owner = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="owner")
     assert [row["phone"] for row in owner["top"]] == PHONES
+    # Each brand knows its shoppers by its own pseudonym, never by the platform's id.
+    assert [row["shopper_id"] for row in owner["top"]] == _brand_ids(played[3])
+    assert _brand_ids(played[3], "brand-b") != _brand_ids(played[3])
 
 
 def test_refusals_of_a_known_campaign_are_counted_by_kind(api, running):
@@ -165,11 +174,14 @@ def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkey
     for role, clear in (("manager", False), ("viewer", False), ("owner", True)):
         response = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", role=role)
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+        assert_safe_csv(response.body.decode())
         rows = list(csv.DictReader(io.StringIO(response.body.decode())))
         assert sorted(r["claims"] for r in rows) == ["1", "2", "3"]
-        phones = sorted(r["phone"] for r in rows)
-        assert (phones == PHONES) is clear
-        assert clear or all("•" in p and p.startswith("+84") for p in phones)
+        # Phone cells start with "+": neutralised for spreadsheets, the number itself intact.
+        assert all(r["phone"].startswith("'+84") for r in rows)
+        shown = sorted(read_cell(r["phone"]) for r in rows)
+        assert (shown == PHONES) is clear
+        assert clear or all("•" in p and p.startswith("+84") for p in shown)
     monkeypatch.setattr(stats, "CSV_ROWS", 2)
     first = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv")
     cursor = first.headers["X-Next-Cursor"]
@@ -179,7 +191,10 @@ def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkey
     ids = [r["shopper_id"] for r in csv.DictReader(io.StringIO(first.body.decode()))] + [
         r["shopper_id"] for r in csv.DictReader(io.StringIO(second.body.decode()))
     ]
-    assert sorted(ids) == sorted(played[3])
+    assert sorted(ids) == sorted(_brand_ids(played[3]))
+    # The platform's own shopper ids stay inside the platform, cursor included.
+    for body in (first.body.decode(), second.body.decode(), cursor):
+        assert not any(shopper in body for shopper in played[3]) and "shp_" not in body
     bad = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?cursor=%%%")
     assert bad.status_code == 400 and json.loads(bad.body)["error"]["field"] == "cursor"
 
