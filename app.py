@@ -38,7 +38,7 @@ from chalicelib.views import stats, wallet
 app = Chalice(app_name="qr-campaigns")
 # Decorator arguments and module code run during `chalice package`: read the environment
 # with defaults only, never require a variable here.
-app.debug = os.environ.get("STAGE", "local") == "local"
+app.debug = os.environ.get("STAGE") == "local"
 app.log.setLevel(logging.INFO)
 
 # The one place where domain errors become HTTP answers.
@@ -85,8 +85,9 @@ def error_response(exc: DomainError) -> Response:
     headers = dict(_JSON)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="qr-campaigns"'
-    if isinstance(exc, LimitReached) and exc.retry_after:
-        headers["Retry-After"] = str(exc.retry_after)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return Response(body={"error": exc.to_dict()}, status_code=_status_of(exc), headers=headers)
 
 

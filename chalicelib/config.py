@@ -45,6 +45,9 @@ class Settings:
     jwt_audience: str = "qr-campaigns-operator"
     jwt_issuer: str = "qr-campaigns-local"
     jwt_leeway_seconds: int = 30
+    # The longest an operator token may live (exp - iat): a token minted for years is
+    # refused whatever its signature. The identity provider issues them for hours.
+    operator_token_max_ttl_seconds: int = 12 * 3600
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 64 * 1024
     dynamodb_max_attempts: int = 5
@@ -57,6 +60,12 @@ class Settings:
     # Markets whose mobile numbers may sign in; the order is the order national-format
     # input (no country code) is tried in.
     phone_regions: tuple[str, ...] = ("VN", "PH")
+    # What sign-in SMS may cost at most, whoever asks: every code sent spends one unit of
+    # the day's total, of its country's day and of its number range's hour (the number's
+    # first digits). A spent budget pauses sign-in codes it covers until its window ends.
+    sms_daily_budget: int = 200_000
+    sms_country_daily_budgets: tuple[tuple[str, int], ...] = (("VN", 150_000), ("PH", 50_000))
+    sms_prefix_hourly_budget: int = 5_000
     shopper_jwt_secret: str | None = LOCAL_SHOPPER_JWT_SECRET
     shopper_jwt_secret_parameter: str | None = None
     shopper_jwt_audience: str = "qr-campaigns-shopper"
@@ -85,56 +94,77 @@ class Settings:
 
     def check_jwt(self) -> None:
         """Refuse to verify tokens with a weak or missing key (checked on use, not at import)."""
+        if not self.stage:
+            raise RuntimeError("STAGE is not set: set it to local, dev or prod (local keys need STAGE=local)")
         if self.jwt_algorithm not in _JWT_ALGORITHMS:
             raise RuntimeError(f"JWT_ALGORITHM must be one of {', '.join(_JWT_ALGORITHMS)}")
         if self.jwt_algorithm == "HS256" and (not self.jwt_secret or len(self.jwt_secret.encode()) < 32):
             # A short HMAC key is brute-forceable: better no operator access than weak access.
-            raise RuntimeError("JWT_SECRET must be set and at least 32 bytes for HS256")
+            raise RuntimeError(
+                "JWT_SECRET must be set and at least 32 bytes for HS256 (its local default needs STAGE=local)"
+            )
         if self.jwt_algorithm == "RS256" and not self.jwt_jwks_url:
             raise RuntimeError("JWT_JWKS_URL is required for RS256")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
-        stage = environ.get("STAGE", "local")
+        # The local-only secrets below are used when STAGE says "local" and never
+        # otherwise: a function deployed without STAGE has no keys at all and refuses
+        # every token (fails closed) instead of accepting tokens anyone could forge.
+        stage = environ.get("STAGE", "").strip()
+        local = stage == "local"
+        named = stage or "unset"
         algorithm = environ.get("JWT_ALGORITHM", "HS256").upper()
-        secret = environ.get("JWT_SECRET") or (LOCAL_JWT_SECRET if stage == "local" else None)
+        secret = environ.get("JWT_SECRET") or (LOCAL_JWT_SECRET if local else None)
         return cls(
             stage=stage,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            table_prefix=environ.get("TABLE_PREFIX", f"qrc-{stage}"),
+            table_prefix=environ.get("TABLE_PREFIX", f"qrc-{named}"),
             dynamodb_endpoint=environ.get("DYNAMODB_ENDPOINT") or None,
             jwt_algorithm=algorithm,
             jwt_secret=secret,
             jwt_jwks_url=environ.get("JWT_JWKS_URL") or None,
             jwt_audience=environ.get("JWT_AUDIENCE", "qr-campaigns-operator"),
-            jwt_issuer=environ.get("JWT_ISSUER", f"qr-campaigns-{stage}"),
+            jwt_issuer=environ.get("JWT_ISSUER", f"qr-campaigns-{named}"),
+            operator_token_max_ttl_seconds=int(environ.get("OPERATOR_TOKEN_MAX_TTL_SECONDS", str(12 * 3600))),
             jwt_leeway_seconds=int(environ.get("JWT_LEEWAY_SECONDS", "30")),
             public_base_url=environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             max_body_bytes=int(environ.get("MAX_BODY_BYTES", str(64 * 1024))),
             dynamodb_max_attempts=int(environ.get("DYNAMODB_MAX_ATTEMPTS", "5")),
-            code_keyring=environ.get("CODE_KEYRING") or (LOCAL_CODE_KEYRING if stage == "local" else None),
+            code_keyring=environ.get("CODE_KEYRING") or (LOCAL_CODE_KEYRING if local else None),
             code_keyring_parameter=environ.get("CODE_KEYRING_PARAMETER") or None,
             max_csv_rows=int(environ.get("MAX_CSV_ROWS", "50000")),
-            sms_sender=environ.get("SMS_SENDER") or ("outbox" if stage == "local" else "sns"),
+            sms_sender=environ.get("SMS_SENDER") or ("outbox" if local else "sns"),
             outbox_dir=environ.get("OUTBOX_DIR") or ".local/outbox",
             phone_regions=tuple(
                 region.strip().upper() for region in environ.get("PHONE_REGIONS", "VN,PH").split(",") if region.strip()
             ),
-            shopper_jwt_secret=environ.get("SHOPPER_JWT_SECRET")
-            or (LOCAL_SHOPPER_JWT_SECRET if stage == "local" else None),
+            sms_daily_budget=int(environ.get("SMS_DAILY_BUDGET", "200000")),
+            sms_country_daily_budgets=_budgets(environ.get("SMS_COUNTRY_DAILY_BUDGETS", "VN:150000,PH:50000")),
+            sms_prefix_hourly_budget=int(environ.get("SMS_PREFIX_HOURLY_BUDGET", "5000")),
+            shopper_jwt_secret=environ.get("SHOPPER_JWT_SECRET") or (LOCAL_SHOPPER_JWT_SECRET if local else None),
             shopper_jwt_secret_parameter=environ.get("SHOPPER_JWT_SECRET_PARAMETER") or None,
             shopper_jwt_audience=environ.get("SHOPPER_JWT_AUDIENCE", "qr-campaigns-shopper"),
-            shopper_jwt_issuer=environ.get("SHOPPER_JWT_ISSUER", f"qr-campaigns-{stage}"),
+            shopper_jwt_issuer=environ.get("SHOPPER_JWT_ISSUER", f"qr-campaigns-{named}"),
             shopper_token_ttl_seconds=int(environ.get("SHOPPER_TOKEN_TTL_SECONDS", str(2 * 3600))),
-            phone_hash_pepper=environ.get("PHONE_HASH_PEPPER")
-            or (LOCAL_PHONE_HASH_PEPPER if stage == "local" else None),
+            phone_hash_pepper=environ.get("PHONE_HASH_PEPPER") or (LOCAL_PHONE_HASH_PEPPER if local else None),
             phone_hash_pepper_parameter=environ.get("PHONE_HASH_PEPPER_PARAMETER") or None,
-            export_bucket=environ.get("EXPORT_BUCKET") or f"qrc-{stage}-exports",
-            export_queue_name=environ.get("EXPORT_QUEUE_NAME") or f"qrc-{stage}-exports",
+            export_bucket=environ.get("EXPORT_BUCKET") or f"qrc-{named}-exports",
+            export_queue_name=environ.get("EXPORT_QUEUE_NAME") or f"qrc-{named}-exports",
             export_queue_url=environ.get("EXPORT_QUEUE_URL") or None,
             s3_endpoint=environ.get("S3_ENDPOINT") or None,
             sqs_endpoint=environ.get("SQS_ENDPOINT") or None,
         )
+
+
+def _budgets(text: str) -> tuple[tuple[str, int], ...]:
+    """`VN:150000,PH:50000` as ((region, budget), ...)."""
+    pairs = []
+    for item in text.split(","):
+        region, _, amount = item.strip().partition(":")
+        if region.strip():
+            pairs.append((region.strip().upper(), int(amount)))
+    return tuple(pairs)
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from chalicelib.config import Settings
     from chalicelib.services.auth import issue_operator_token
 
+    # A local tool: with no STAGE it means the local stage (the app itself never assumes that).
     stage = os.environ.get("STAGE", "local")
     if stage != "local":
         # Real stages take tokens from the identity provider; a locally signed one
@@ -34,11 +35,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        settings = Settings.from_environ(os.environ)
+        settings = Settings.from_environ({**os.environ, "STAGE": stage})
         # The API refuses tokens signed with a weak key; do not hand one out.
         settings.check_jwt()
     except (ValueError, RuntimeError) as exc:
         print(f"issue_token.py: {exc}", file=sys.stderr)
+        return 2
+    if args.ttl > settings.operator_token_max_ttl_seconds:
+        # The API refuses a token that lives longer than this, whatever its signature.
+        print(
+            f"issue_token.py: --ttl may be at most {settings.operator_token_max_ttl_seconds} seconds "
+            "(OPERATOR_TOKEN_MAX_TTL_SECONDS)",
+            file=sys.stderr,
+        )
         return 2
     print(issue_operator_token(settings, sub=args.sub, brand=args.brand, role=args.role, ttl_seconds=args.ttl))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import UpdateError
@@ -11,7 +12,7 @@ from chalicelib.adapters.models import RateCounter
 from chalicelib.domain import clock
 from chalicelib.domain.errors import LimitReached
 
-__all__ = ["hit", "peek", "window_key"]
+__all__ = ["hit", "spend_budget", "peek", "window_key"]
 
 
 def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
@@ -53,6 +54,32 @@ def hit(
             raise LimitReached(message, field=field, retry_after=retry_after) from None
         raise
     return int(counter.count)
+
+
+def spend_budget(
+    name: str, subject: str, *, budget: int, window_seconds: int, shards: int, now: float | None = None
+) -> int | None:
+    """Spend one unit of a budget many callers share (a day's SMS for a country, say).
+
+    The budget is split over `shards` counters so no one key takes every write; a caller
+    starts at a random shard and moves on while shards are full, so the budget is spent
+    to the last unit. Returns None when spent, else the seconds until the window ends:
+    once every shard is full the budget stays shut until then (a circuit breaker).
+    """
+    now = clock.epoch() if now is None else now
+    start = random.randrange(shards)
+    for step in range(shards):
+        shard = (start + step) % shards
+        allowance = budget // shards + (1 if shard < budget % shards else 0)
+        if allowance <= 0:
+            continue
+        try:
+            hit(name, f"{subject}#{shard}", limit=allowance, window_seconds=window_seconds, message=name, now=now)
+            return None
+        except LimitReached:
+            continue
+    _, ends = window_key(name, f"{subject}#0", window_seconds, now)
+    return max(1, int(ends - now))
 
 
 def peek(name: str, subject: str, *, window_seconds: int, now: float | None = None) -> int:

@@ -316,10 +316,13 @@ class ShopperAccount(Model):
 
 
 class OtpChallenge(Model):
-    """The one pending sign-in code of a phone number, stored as a keyed hash.
+    """The one pending sign-in code of a phone number, stored as a keyed hash (and sealed).
 
-    A new code replaces the old one; `challenge_id` makes every later write conditional on
-    the code it was checked against. Readers check `expires_at` themselves (TTL lags).
+    While it is pending, asking again sends the same code (unsealed from `code_sealed`), so
+    a stranger asking for someone else's number never cancels the code they hold; a new
+    code replaces one that has expired or used its tries. `challenge_id` makes every
+    later write conditional on the code it was checked against. Readers check
+    `expires_at` themselves (TTL lags).
     """
 
     class Meta(_BaseMeta):
@@ -328,6 +331,7 @@ class OtpChallenge(Model):
     phone_hash = UnicodeAttribute(hash_key=True)
     challenge_id = UnicodeAttribute()
     code_hash = UnicodeAttribute()
+    code_sealed = UnicodeAttribute(null=True)
     tries = IntegerAttribute(default=0)
     expires_at = TTLAttribute()
     created_at = UTCDateTimeAttribute()

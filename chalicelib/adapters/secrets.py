@@ -37,7 +37,9 @@ def _secure_parameter(name: str) -> str:
 def _secret(value: str | None, parameter: str | None, variable: str) -> str:
     secret = value or (_secure_parameter(parameter) if parameter else None)
     if not secret:
-        raise RuntimeError(f"set {variable} or {variable}_PARAMETER: no secret is configured")
+        raise RuntimeError(
+            f"set {variable} or {variable}_PARAMETER: no secret is configured (the local-only secrets need STAGE=local)"
+        )
     if len(secret.encode()) < 32:
         # A short key makes tokens forgeable and phone hashes reversible by brute force.
         raise RuntimeError(f"{variable} must be at least 32 bytes")

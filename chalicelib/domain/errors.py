@@ -17,6 +17,7 @@ __all__ = [
     "CodeNotActive",
     "CampaignNotRunning",
     "ServiceBusy",
+    "SmsPaused",
 ]
 
 
@@ -144,3 +145,16 @@ class ServiceBusy(DomainError):
     """Contention outlasted our retries; nothing was written, the client may retry."""
 
     code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SmsPaused(ServiceBusy):
+    """Sign-in codes are paused: an SMS budget (total, a country's, a number range's) is spent.
+
+    The same answer for every number it covers, so nobody learns anything about one.
+    """
+
+    code = "sms_unavailable"

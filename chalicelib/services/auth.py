@@ -6,6 +6,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -15,7 +16,7 @@ from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
 
-__all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
+__all__ = ["Operator", "ROLES", "verified_claims", "authenticate_operator", "require_write", "issue_operator_token"]
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +52,54 @@ def _verification_key(token: str, settings: Settings):
     return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key
 
 
-def authenticate_operator(authorization: str | None, settings: Settings) -> Operator:
-    """Return the operator behind an `Authorization` header, or raise Unauthorized.
+def verified_claims(
+    token: str, key: Any, *, algorithm: str, audience: str, issuer: str, leeway: int, max_ttl: int, kind: str
+) -> dict:
+    """The claims of a token whose signature, algorithm, audience, issuer and times all check out.
 
-    Every failure gives the same message: a caller probing tokens learns nothing
-    about which check failed. The reason is logged for operators.
+    Required: exp, iat, aud, iss and sub; not yet valid (iat or nbf in the future) or
+    expired is refused, and so is a lifetime (exp - iat) over `max_ttl` seconds, whatever
+    the signature says. Every failure is the same Unauthorized: a caller probing tokens
+    learns nothing about which check failed. The reason is logged, labelled `kind`.
     """
-    token = bearer_token(authorization, _MAX_TOKEN_CHARS)
-    settings.check_jwt()
     try:
         claims = jwt.decode(
             token,
-            key=_verification_key(token, settings),
-            algorithms=[settings.jwt_algorithm],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            leeway=settings.jwt_leeway_seconds,
+            key=key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
             options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        log_event(log, f"{kind}_token_refused", reason=type(exc).__name__)
+        raise Unauthorized() from None
+    if int(claims["exp"]) - int(claims["iat"]) > max_ttl:
+        log_event(log, f"{kind}_token_refused", reason="lifetime over the maximum")
+        raise Unauthorized()
+    return claims
+
+
+def authenticate_operator(authorization: str | None, settings: Settings) -> Operator:
+    """Return the operator behind an `Authorization` header, or raise Unauthorized (see verified_claims)."""
+    token = bearer_token(authorization, _MAX_TOKEN_CHARS)
+    settings.check_jwt()
+    try:
+        key = _verification_key(token, settings)
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:  # an unknown kid, a broken header
         log_event(log, "operator_token_refused", reason=type(exc).__name__)
         raise Unauthorized() from None
+    claims = verified_claims(
+        token,
+        key,
+        algorithm=settings.jwt_algorithm,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        leeway=settings.jwt_leeway_seconds,
+        max_ttl=settings.operator_token_max_ttl_seconds,
+        kind="operator",
+    )
     sub, brand, role = claims.get("sub"), claims.get("brand"), claims.get("role")
     if not (isinstance(sub, str) and sub and isinstance(brand, str) and _BRAND_RE.match(brand)):
         log_event(log, "operator_token_refused", reason="bad sub or brand claim")

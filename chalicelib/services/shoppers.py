@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
-from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters import limits
 from chalicelib.adapters.dynamo import condition_failed
@@ -20,11 +21,21 @@ from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_s
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
-from chalicelib.domain.errors import InvalidInput, Unauthorized
+from chalicelib.domain.errors import InvalidInput, SmsPaused, Unauthorized
 from chalicelib.domain.ids import is_id
-from chalicelib.domain.phones import Phone, keyed_hash, normalise_phone, phone_hash, seal_phone, shopper_id_for
+from chalicelib.domain.phones import (
+    Phone,
+    keyed_hash,
+    normalise_phone,
+    phone_hash,
+    seal_phone,
+    seal_text,
+    shopper_id_for,
+    unseal_text,
+)
 from chalicelib.domain.validation import CodeText, PhoneText, Schema, bearer_token, format_instant, validate
 from chalicelib.logs import log_event
+from chalicelib.services.auth import verified_claims
 
 __all__ = [
     "Shopper",
@@ -36,7 +47,8 @@ __all__ = [
     "OTP_DIGITS",
     "OTP_TTL_SECONDS",
     "OTP_MAX_TRIES",
-    "OTP_PER_PHONE_PER_DAY",
+    "OtpLimits",
+    "OTP_LIMITS",
 ]
 
 log = logging.getLogger(__name__)
@@ -44,16 +56,36 @@ log = logging.getLogger(__name__)
 OTP_DIGITS = 6
 OTP_TTL_SECONDS = 5 * 60
 OTP_MAX_TRIES = 5
-OTP_PER_PHONE_PER_DAY = 5
-# Mobile carriers in Vietnam and the Philippines put many subscribers behind one public
-# address (carrier-grade NAT), so the per-address limit only stops a script spraying
-# many numbers from one place; the per-number limit is what protects a phone.
-OTP_PER_IP_LIMIT = 30
-OTP_PER_IP_WINDOW_SECONDS = 10 * 60
+# A pending code with less than this left is not sent again: a new one replaces it.
+OTP_RESEND_MIN_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class OtpLimits:
+    """How many sign-in codes may be asked for, by whom; each limit is one conditional write.
+
+    Mobile carriers in Vietnam and the Philippines put many subscribers behind one public
+    address (carrier-grade NAT), so a number's own limits count per address: a stranger
+    asking from elsewhere spends their own allowance for that number, never the owner's.
+    Across all addresses a number gets at most `per_number_per_hour`, which bounds the
+    texts strangers together can send to one phone and, since a pending code is sent
+    again rather than replaced, never cancels the code its owner holds.
+    """
+
+    per_address_per_window: int = 30
+    address_window_seconds: int = 10 * 60
+    per_address_per_day: int = 300
+    per_number_and_address_per_window: int = 3
+    per_number_and_address_per_day: int = 10
+    per_number_per_hour: int = 5
+    budget_shards: int = 8
+
+
+OTP_LIMITS = OtpLimits()
 _DAY_SECONDS = 24 * 3600
+_HOUR_SECONDS = 3600
 
 _ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
 _MAX_TOKEN_CHARS = 4096
 
 # Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
@@ -93,11 +125,119 @@ def _sms_text(code: str, region: str) -> str:
     return _SMS_TEXT.get(region, _SMS_TEXT_DEFAULT).format(code=code, minutes=OTP_TTL_SECONDS // 60)
 
 
-def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | None = None) -> dict:
-    """Send a new one-time code to the phone in `body`; it replaces any code sent before.
+def _network(pepper: str, source_ip: str) -> str:
+    # Keyed, so the rate-limit table holds no client addresses.
+    return keyed_hash(pepper, "ip", source_ip or "unknown")[:32]
 
-    Limits, each one conditional write: OTP_PER_IP_LIMIT per source address per window,
-    OTP_PER_PHONE_PER_DAY per number per UTC day. A refused request sends nothing.
+
+def _check_limits(hashed: str, network: str, now: float) -> None:
+    limit = OTP_LIMITS
+    busy_network = "Too many sign-in codes were asked for from this network. Try again later."
+    limits.hit(
+        "otp-ip",
+        network,
+        limit=limit.per_address_per_window,
+        window_seconds=limit.address_window_seconds,
+        now=now,
+        message=busy_network,
+    )
+    limits.hit(
+        "otp-ip-day",
+        network,
+        limit=limit.per_address_per_day,
+        window_seconds=_DAY_SECONDS,
+        now=now,
+        message=busy_network,
+    )
+    mine = f"{hashed[:32]}:{network}"
+    busy_number = "This number has had its sign-in codes for now. Use the last code sent, or try again later."
+    limits.hit(
+        "otp-phone-ip",
+        mine,
+        limit=limit.per_number_and_address_per_window,
+        window_seconds=limit.address_window_seconds,
+        now=now,
+        field="phone",
+        message=busy_number,
+    )
+    limits.hit(
+        "otp-phone-ip-day",
+        mine,
+        limit=limit.per_number_and_address_per_day,
+        window_seconds=_DAY_SECONDS,
+        now=now,
+        field="phone",
+        message=busy_number,
+    )
+    limits.hit(
+        "otp-phone",
+        hashed,
+        limit=limit.per_number_per_hour,
+        window_seconds=_HOUR_SECONDS,
+        now=now,
+        field="phone",
+        message=busy_number,
+    )
+
+
+def _spend_sms_budgets(phone: Phone, settings: Settings, now: float) -> None:
+    """One unit of the day's total, the country's day and the number range's hour, or SmsPaused."""
+    country = dict(settings.sms_country_daily_budgets).get(phone.region, 0)
+    for name, subject, budget, window in (
+        ("sms-total", "all", settings.sms_daily_budget, _DAY_SECONDS),
+        ("sms-country", phone.region, country, _DAY_SECONDS),
+        ("sms-prefix", phone.e164[:6], settings.sms_prefix_hourly_budget, _HOUR_SECONDS),
+    ):
+        wait = limits.spend_budget(
+            name, subject, budget=budget, window_seconds=window, shards=OTP_LIMITS.budget_shards, now=now
+        )
+        if wait is not None:
+            log_event(log, "sms_budget_spent", level=logging.ERROR, budget=name, subject=subject, limit=budget)
+            raise SmsPaused("Sign-in codes cannot be sent right now. Please try again later.", retry_after=wait)
+
+
+def _code_to_send(hashed: str, pepper: str, now: float) -> str:
+    """The code to text: the pending one while it is still good, else a new one, stored first."""
+    try:
+        pending = OtpChallenge.get(hashed, consistent_read=True)
+    except OtpChallenge.DoesNotExist:
+        pending = None
+    if (
+        pending is not None
+        and pending.code_sealed
+        and pending.tries < OTP_MAX_TRIES
+        and pending.expires_at.timestamp() - now >= OTP_RESEND_MIN_SECONDS
+    ):
+        return unseal_text(pending.code_sealed, pepper, f"otp:{pending.challenge_id}")
+    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+    challenge_id = secrets.token_hex(16)
+    # Stored before sending, so the code works the moment it arrives. Replaced only if the
+    # one read is still the one there: of two requests racing, the second sends the first's code.
+    replaceable: Condition = OtpChallenge.phone_hash.does_not_exist()
+    if pending is not None:
+        replaceable = OtpChallenge.challenge_id == pending.challenge_id
+    try:
+        OtpChallenge(
+            hashed,
+            challenge_id=challenge_id,
+            code_hash=_code_hash(pepper, hashed, challenge_id, code),
+            code_sealed=seal_text(code, pepper, f"otp:{challenge_id}"),
+            tries=0,
+            expires_at=_instant(now + OTP_TTL_SECONDS),
+            created_at=_instant(now),
+        ).save(condition=replaceable)
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        return _code_to_send(hashed, pepper, now)
+    return code
+
+
+def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | None = None) -> dict:
+    """Text the phone in `body` its sign-in code: the pending one again, or a new one.
+
+    The answer is the same whether or not the number has an account. A refused request
+    sends nothing: the limits of OtpLimits (429) and the SMS budgets (503 sms_unavailable).
     """
     phone = normalise_phone(validate(_OtpRequestIn, body).phone, settings.phone_regions)
     # Configuration problems surface before any limit is spent.
@@ -105,34 +245,9 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     pepper = get_phone_hash_pepper(settings)
     now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    limits.hit(
-        "otp-ip",
-        keyed_hash(pepper, "ip", source_ip or "unknown")[:32],
-        limit=OTP_PER_IP_LIMIT,
-        window_seconds=OTP_PER_IP_WINDOW_SECONDS,
-        now=now,
-        message="Too many sign-in codes were asked for from this network. Try again in a few minutes.",
-    )
-    limits.hit(
-        "otp-phone",
-        hashed,
-        limit=OTP_PER_PHONE_PER_DAY,
-        window_seconds=_DAY_SECONDS,
-        now=now,
-        field="phone",
-        message=f"This number has had {OTP_PER_PHONE_PER_DAY} sign-in codes today. Try again tomorrow.",
-    )
-    code = f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
-    challenge_id = secrets.token_hex(16)
-    # Stored before sending, so the code works the moment it arrives.
-    OtpChallenge(
-        hashed,
-        challenge_id=challenge_id,
-        code_hash=_code_hash(pepper, hashed, challenge_id, code),
-        tries=0,
-        expires_at=_instant(now + OTP_TTL_SECONDS),
-        created_at=_instant(now),
-    ).save()
+    _check_limits(hashed, _network(pepper, source_ip), now)
+    _spend_sms_budgets(phone, settings, now)
+    code = _code_to_send(hashed, pepper, now)
     sender.send(phone.e164, _sms_text(code, phone.region))
     log_event(log, "otp_sent", shopper_id=shopper_id_for(hashed))
     return {"sent": True, "expires_in": OTP_TTL_SECONDS, "phone": phone.masked}
@@ -145,26 +260,18 @@ def _parse_code(raw: str) -> str:
     return code
 
 
-def _code_gone() -> InvalidInput:
+def _refused() -> InvalidInput:
+    # One answer for a wrong code, an expired or used one, one whose tries are spent and
+    # no code at all: a stranger trying codes learns nothing about a number's sign-in.
     return InvalidInput(
-        "otp: This code is no longer valid: it expired, was used, or a newer code was sent. Ask for a new one.",
+        "otp: This code is not right, or it is no longer valid. Check the SMS, or ask for a new code.",
         field="otp",
-        code="otp_expired",
+        code="otp_invalid",
     )
 
 
-def _too_many_tries() -> InvalidInput:
-    return InvalidInput(
-        "otp: Too many wrong tries for this code. Ask for a new one.", field="otp", code="otp_tries_exceeded"
-    )
-
-
-def _wrong_code(tries_left: int) -> InvalidInput:
-    if tries_left <= 0:
-        message = "otp: This code is not right, and that was the last try. Ask for a new one."
-    else:
-        message = f"otp: This code is not right. {tries_left} {'try' if tries_left == 1 else 'tries'} left."
-    return InvalidInput(message, field="otp", code="otp_invalid")
+class _Refusal(Exception):
+    """Why a code was refused, for the log only: the caller always answers _refused()."""
 
 
 def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
@@ -180,23 +287,23 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
             challenge.update(actions=[OtpChallenge.tries.add(1)], condition=unchanged)
         except UpdateError as exc:
             if condition_failed(exc):
-                raise _code_gone() from None
+                raise _Refusal("lost a race") from None
             raise
-        raise _wrong_code(OTP_MAX_TRIES - int(challenge.tries))
+        raise _Refusal("wrong code")
     try:
         challenge.delete(condition=unchanged & (OtpChallenge.expires_at > _instant(now)))
     except DeleteError as exc:
         if condition_failed(exc):
-            raise _code_gone() from None
+            raise _Refusal("lost a race") from None
         raise
 
 
 def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
     """Exchange a phone number and its one-time code for a shopper token.
 
-    Wrong code: 400 `otp_invalid` and one try spent. Expired, used or replaced code: 400
-    `otp_expired`. Tries used up: 400 `otp_tries_exceeded` (waiting does not help, a new
-    code does). Nothing else is written unless the code is right.
+    A wrong code spends one of the code's OTP_MAX_TRIES tries; a wrong, expired, used or
+    spent code, and no code at all, all answer the same 400 `otp_invalid` (no oracle).
+    Nothing else is written unless the code is right.
     """
     data = validate(_SessionIn, body)
     phone = normalise_phone(data.phone, settings.phone_regions)
@@ -208,17 +315,15 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     shopper_id = shopper_id_for(hashed)
     try:
         challenge = OtpChallenge.get(hashed, consistent_read=True)
-    except OtpChallenge.DoesNotExist:
-        raise _code_gone() from None
-    if challenge.expires_at.timestamp() <= now:
-        raise _code_gone()
-    if challenge.tries >= OTP_MAX_TRIES:
-        raise _too_many_tries()
-    try:
+        if challenge.expires_at.timestamp() <= now:
+            raise _Refusal("expired")
+        if challenge.tries >= OTP_MAX_TRIES:
+            raise _Refusal("tries spent")
         _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
-    except InvalidInput as exc:
-        log_event(log, "otp_refused", shopper_id=shopper_id, reason=exc.code)
-        raise
+    except (_Refusal, OtpChallenge.DoesNotExist) as exc:
+        reason = str(exc) if isinstance(exc, _Refusal) else "no code pending"
+        log_event(log, "otp_refused", shopper_id=shopper_id, reason=reason)
+        raise _refused() from None
     record_account(phone, pepper, _instant(now))
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
     log_event(log, "shopper_signed_in", shopper_id=shopper_id)
@@ -274,19 +379,16 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
     failure gives the same generic message; the reason is logged for operators.
     """
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
-    try:
-        claims = jwt.decode(
-            token,
-            key=get_shopper_jwt_secret(settings),
-            algorithms=[_ALGORITHM],
-            audience=settings.shopper_jwt_audience,
-            issuer=settings.shopper_jwt_issuer,
-            leeway=settings.jwt_leeway_seconds,
-            options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
-        )
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        log_event(log, "shopper_token_refused", reason=type(exc).__name__)
-        raise Unauthorized() from None
+    claims = verified_claims(
+        token,
+        get_shopper_jwt_secret(settings),
+        algorithm=_ALGORITHM,
+        audience=settings.shopper_jwt_audience,
+        issuer=settings.shopper_jwt_issuer,
+        leeway=settings.jwt_leeway_seconds,
+        max_ttl=settings.shopper_token_ttl_seconds,
+        kind="shopper",
+    )
     sub, masked = claims.get("sub"), claims.get("phone")
     if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
         log_event(log, "shopper_token_refused", reason="bad sub or phone claim")

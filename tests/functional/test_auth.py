@@ -82,6 +82,16 @@ BAD_TOKENS = {
     ),
     "garbage": "not-a-jwt",
     "empty bearer": "",
+    "not yet valid (iat ahead)": _hs(_claims(iat=int(time.time()) + 3600, exp=int(time.time()) + 7200)),
+    "not yet valid (nbf ahead)": _hs(_claims(nbf=int(time.time()) + 3600)),
+    "a hundred years long": _hs(_claims(exp=int(time.time()) + 100 * 365 * 86400)),
+    "longer than the maximum by a minute": _hs(
+        _claims(exp=int(time.time()) + SETTINGS.operator_token_max_ttl_seconds + 60)
+    ),
+    "oversized": _hs(_claims(padding="x" * 9000)),
+    "another stage's issuer": _hs(_claims(iss="qr-campaigns-dev")),
+    "another stage's key": _hs(key="the-dev-stage-secret-of-sufficient-length-0123456789"),
+    "hs256 signed with the rs256 public key": _hs256_by_hand(RSA_PUBLIC_PEM),
 }
 
 

@@ -15,6 +15,7 @@ import boto3
 import jwt
 import pytest
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sns.models import sns_backends
@@ -25,7 +26,7 @@ from chalicelib.adapters.models import OtpChallenge, ShopperAccount
 from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain import phones
-from chalicelib.domain.errors import InvalidInput, LimitReached, Unauthorized
+from chalicelib.domain.errors import InvalidInput, LimitReached, SmsPaused, Unauthorized
 from chalicelib.services import shoppers
 from chalicelib.services.auth import authenticate_operator
 from tests.functional.test_openapi import SPEC
@@ -157,7 +158,10 @@ def test_shopper_tokens_are_refused_on_operator_routes(api, campaign):
         authenticate_operator(f"Bearer {token}", get_settings())
 
 
-def _signed(claims: dict, key: str, algorithm: str = "HS256") -> str:
+_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _signed(claims: dict, key: object, algorithm: str = "HS256") -> str:
     now = int(time.time())
     base = {
         "sub": phones.shopper_id_for("0" * 64),
@@ -187,6 +191,19 @@ def test_only_shopper_tokens_authenticate_shoppers():
         "no phone": _signed({"phone": None}, secret),
         "alg none": jwt.encode({"sub": "shp_x"}, None, algorithm="none"),
         "garbage": "not-a-jwt",
+        "no iat": _signed({"iat": None}, secret),
+        "no aud": _signed({"aud": None}, secret),
+        "no iss": _signed({"iss": None}, secret),
+        "not yet valid (iat ahead)": _signed({"iat": int(time.time()) + 3600, "exp": int(time.time()) + 4000}, secret),
+        "not yet valid (nbf ahead)": _signed({"nbf": int(time.time()) + 3600}, secret),
+        "longer than a shopper session": _signed(
+            {"exp": int(time.time()) + settings.shopper_token_ttl_seconds + 60}, secret
+        ),
+        "a year long": _signed({"exp": int(time.time()) + 365 * 86400}, secret),
+        "another stage's issuer": _signed({"iss": "qr-campaigns-dev"}, secret),
+        "another stage's key": _signed({}, "the-dev-stage-shopper-secret-of-length-0123456789"),
+        "rs256 where hs256 is pinned": _signed({}, _RSA_KEY, algorithm="RS256"),
+        "oversized": _signed({"padding": "x" * 5000}, secret),
     }
     for name, token in refused.items():
         with pytest.raises(Unauthorized) as info:
@@ -197,23 +214,39 @@ def test_only_shopper_tokens_authenticate_shoppers():
             shoppers.authenticate_shopper(header, settings)
 
 
+REFUSED = {
+    "code": "otp_invalid",
+    "message": "otp: This code is not right, or it is no longer valid. Check the SMS, or ask for a new code.",
+    "field": "otp",
+}
+
+
 def test_five_wrong_tries_spend_the_code(api, outbox):
     ask(api)
     code = last_code(outbox)
-    messages = []
     for _ in range(5):
-        error = sign_in(api, wrong(code), expect=400)["error"]
-        assert (error["code"], error["field"]) == ("otp_invalid", "otp")
-        messages.append(error["message"])
-    assert "4 tries left" in messages[0] and "1 try left" in messages[3] and "last try" in messages[4]
-    # Even the right code is refused now, and nothing was created.
-    error = sign_in(api, code, expect=400)["error"]
-    assert (error["code"], error["field"]) == ("otp_tries_exceeded", "otp")
+        assert sign_in(api, wrong(code), expect=400)["error"] == REFUSED
+    assert OtpChallenge.get(phones.phone_hash(E164, get_phone_hash_pepper())).tries == 5
+    # Even the right code is refused now, with the same answer, and nothing was created.
+    assert sign_in(api, code, expect=400)["error"] == REFUSED
     assert OtpChallenge.get(phones.phone_hash(E164, get_phone_hash_pepper())).tries == 5
     assert list(ShopperAccount.scan()) == []
-    # A new code starts again with five tries.
+    # Asking again sends a new code (the spent one is not sent again), with five tries.
     ask(api)
-    assert sign_in(api, last_code(outbox))["phone"] == MASKED
+    fresh = last_code(outbox)
+    assert sign_in(api, fresh)["phone"] == MASKED
+
+
+def test_a_stranger_learns_nothing_about_a_numbers_sign_in(api, outbox):
+    # No code pending, a wrong code for a pending one, a spent one, an expired one: one answer.
+    answers = [sign_in(api, "123456", expect=400)["error"]]
+    ask(api)
+    code = last_code(outbox)
+    answers.append(sign_in(api, wrong(code), expect=400)["error"])
+    for _ in range(4):
+        sign_in(api, wrong(code), expect=400)
+    answers.append(sign_in(api, code, expect=400)["error"])
+    assert answers == [REFUSED] * 3
 
 
 def test_an_expired_code_is_refused(settings):
@@ -222,7 +255,7 @@ def test_an_expired_code_is_refused(settings):
     code = last_code(sms.memory_sender())
     with pytest.raises(InvalidInput) as info:
         shoppers.create_session({"phone": PHONE, "otp": code}, settings, now=start + 300)
-    assert (info.value.code, info.value.field) == ("otp_expired", "otp")
+    assert info.value.to_dict() == REFUSED
     assert list(ShopperAccount.scan()) == []
     assert shoppers.create_session({"phone": PHONE, "otp": code}, settings, now=start + 299)["token"]
 
@@ -232,52 +265,129 @@ def test_one_code_signs_in_once(api, outbox):
     code = last_code(outbox)
     # Typed with spaces, as people copy it from the SMS.
     sign_in(api, f" {code[:3]} {code[3:]} ")
-    error = sign_in(api, code, expect=400)["error"]
-    assert (error["code"], error["field"]) == ("otp_expired", "otp")
+    assert sign_in(api, code, expect=400)["error"] == REFUSED
 
 
-def test_a_new_code_replaces_the_previous_one(api, outbox):
-    ask(api)
-    first = last_code(outbox)
-    ask(api)
-    second = last_code(outbox)
+def test_asking_again_sends_the_pending_code_so_nobody_can_cancel_it(settings):
+    # A stranger asking for the owner's number, from elsewhere, texts the owner the code
+    # they already hold: it still works, and no new code took its place.
+    start = time.time()
+    shoppers.request_otp({"phone": PHONE}, IP, settings, now=start)
+    held = last_code(sms.memory_sender())
+    shoppers.request_otp({"phone": PHONE}, "198.51.100.66", settings, now=start + 30)
+    assert [m.text for m in sms.memory_sender().to(E164)][-1].count(held) == 1
+    assert shoppers.create_session({"phone": PHONE, "otp": held}, settings, now=start + 60)["token"]
+
+
+def test_a_code_about_to_expire_is_replaced_by_a_new_one(settings):
+    start = time.time()
+    shoppers.request_otp({"phone": PHONE}, IP, settings, now=start)
+    first = last_code(sms.memory_sender())
+    later = start + shoppers.OTP_TTL_SECONDS - shoppers.OTP_RESEND_MIN_SECONDS + 1
+    shoppers.request_otp({"phone": PHONE}, IP, settings, now=later)
+    second = last_code(sms.memory_sender())
+    challenge = OtpChallenge.get(phones.phone_hash(E164, get_phone_hash_pepper()))
+    assert challenge.expires_at.timestamp() == int(later) + shoppers.OTP_TTL_SECONDS
     if first != second:
-        assert sign_in(api, first, expect=400)["error"]["code"] == "otp_invalid"
-    assert sign_in(api, second)["phone"] == MASKED
+        with pytest.raises(InvalidInput):
+            shoppers.create_session({"phone": PHONE, "otp": first}, settings, now=later + 1)
+    assert shoppers.create_session({"phone": PHONE, "otp": second}, settings, now=later + 1)["token"]
 
 
-def test_the_sixth_code_of_the_day_is_refused_and_not_sent(api, outbox):
-    for _ in range(5):
+def test_a_fourth_code_from_one_address_in_ten_minutes_is_refused_and_not_sent(api, outbox):
+    for _ in range(shoppers.OTP_LIMITS.per_number_and_address_per_window):
         ask(api)
     response = api.call("POST", "/v1/shopper/otp", {"phone": "+84 912 345 678"}, token="")
     assert response.status_code == 429
     assert response.json_body["error"]["code"] == "limit_reached"
     assert response.json_body["error"]["field"] == "phone"
-    assert 0 < int(response.headers["Retry-After"]) <= 86400
-    assert len(outbox.messages) == 5
+    assert 0 < int(response.headers["Retry-After"]) <= 600
+    assert len(outbox.messages) == shoppers.OTP_LIMITS.per_number_and_address_per_window
     # Another number is not affected.
     ask(api, "0917 123 4567")
 
 
-def test_the_daily_limit_starts_again_the_next_day(settings):
+def test_a_stranger_cannot_spend_the_owners_allowance(settings):
+    now = time.time()
+    stranger, owner = "198.51.100.66", IP
+    for _ in range(shoppers.OTP_LIMITS.per_number_and_address_per_window):
+        shoppers.request_otp({"phone": PHONE}, stranger, settings, now=now)
+    with pytest.raises(LimitReached):
+        shoppers.request_otp({"phone": PHONE}, stranger, settings, now=now)
+    # The owner, from their own network, still gets their code.
+    shoppers.request_otp({"phone": PHONE}, owner, settings, now=now)
+    assert shoppers.create_session({"phone": PHONE, "otp": last_code(sms.memory_sender())}, settings, now=now)
+
+
+def test_strangers_together_send_one_number_at_most_five_codes_an_hour(settings):
+    now = time.time()
+    addresses = [f"198.51.100.{n}" for n in range(1, 20)]
+    sent = 0
+    for address in addresses:
+        try:
+            shoppers.request_otp({"phone": PHONE}, address, settings, now=now)
+            sent += 1
+        except LimitReached as refused:
+            assert refused.field == "phone" and 0 < refused.retry_after <= 3600
+    assert sent == shoppers.OTP_LIMITS.per_number_per_hour == len(sms.memory_sender().to(E164))
+    # The next hour the number may have codes again (the owner is never shut out for a day).
+    shoppers.request_otp({"phone": PHONE}, IP, settings, now=now + 3600)
+
+
+def test_the_window_limits_start_again_later(settings):
     today = time.time()
-    for _ in range(5):
+    for _ in range(3):
         shoppers.request_otp({"phone": PHONE}, IP, settings, now=today)
     with pytest.raises(LimitReached):
         shoppers.request_otp({"phone": PHONE}, IP, settings, now=today)
-    shoppers.request_otp({"phone": PHONE}, IP, settings, now=today + 86400)
-    assert len(sms.memory_sender().messages) == 6
+    shoppers.request_otp({"phone": PHONE}, IP, settings, now=today + 3600)
+    assert len(sms.memory_sender().messages) == 4
 
 
 def test_one_address_asking_for_many_numbers_is_limited(settings):
-    phones = [f"+84 912 34{i:04d}" for i in range(shoppers.OTP_PER_IP_LIMIT + 1)]
+    per_window = shoppers.OTP_LIMITS.per_address_per_window
+    phones = [f"+84 912 34{i:04d}" for i in range(per_window + 1)]
     for phone in phones[:-1]:
         shoppers.request_otp({"phone": phone}, IP, settings)
     with pytest.raises(LimitReached) as info:
         shoppers.request_otp({"phone": phones[-1]}, IP, settings)
     assert info.value.field is None and info.value.retry_after
-    assert len(sms.memory_sender().messages) == shoppers.OTP_PER_IP_LIMIT
+    assert len(sms.memory_sender().messages) == per_window
     shoppers.request_otp({"phone": phones[-1]}, "198.51.100.1", settings)
+
+
+def test_spent_sms_budgets_pause_codes_for_what_they_cover(settings):
+    # Each budget on a day of its own: the budgets' windows are whole UTC days and hours.
+    day = 86400 * (int(time.time()) // 86400 + 10)
+    country = replace(settings, sms_country_daily_budgets=(("VN", 2), ("PH", 50)))
+    shoppers.request_otp({"phone": "0912 345 601"}, "198.51.100.1", country, now=day)
+    shoppers.request_otp({"phone": "0912 345 602"}, "198.51.100.2", country, now=day)
+    with pytest.raises(SmsPaused) as info:
+        shoppers.request_otp({"phone": "0912 345 603"}, "198.51.100.3", country, now=day)
+    assert info.value.code == "sms_unavailable" and 0 < info.value.retry_after <= 86400
+    assert len(sms.memory_sender().messages) == 2
+    shoppers.request_otp({"phone": "0917 123 4567"}, "198.51.100.4", country, now=day)  # another country still goes
+
+    total = replace(settings, sms_daily_budget=2)
+    for n in range(2):
+        shoppers.request_otp({"phone": f"0917 123 45{n:02d}"}, f"198.51.101.{n}", total, now=day + 86400)
+    with pytest.raises(SmsPaused):
+        shoppers.request_otp({"phone": "0917 123 4599"}, "198.51.101.99", total, now=day + 86400)
+
+    ranges = replace(settings, sms_prefix_hourly_budget=1)
+    shoppers.request_otp({"phone": "0912 345 604"}, "198.51.100.5", ranges, now=day + 2 * 86400)
+    with pytest.raises(SmsPaused):  # +84912 had its one code this hour
+        shoppers.request_otp({"phone": "0912 345 605"}, "198.51.100.6", ranges, now=day + 2 * 86400)
+    shoppers.request_otp({"phone": "0918 345 605"}, "198.51.100.6", ranges, now=day + 2 * 86400)  # +84918 goes
+    shoppers.request_otp({"phone": "0912 345 605"}, "198.51.100.6", ranges, now=day + 2 * 86400 + 3600)
+
+
+def test_a_paused_sms_budget_answers_503_with_retry_after(api, outbox, monkeypatch):
+    monkeypatch.setattr(shoppers.limits, "spend_budget", lambda *args, **kwargs: 1234)
+    response = api.call("POST", "/v1/shopper/otp", {"phone": PHONE}, token="")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1234"
+    assert response.json_body["error"]["code"] == "sms_unavailable"
+    assert outbox.messages == []
 
 
 BAD_CODE_REQUESTS = [
@@ -311,8 +421,7 @@ def test_bad_code_requests_send_and_write_nothing(api, outbox):
 
 
 def test_bad_session_requests_spend_no_try(api, outbox):
-    error = sign_in(api, "123456", expect=400)["error"]
-    assert (error["code"], error["field"]) == ("otp_expired", "otp"), "no code was asked for"
+    assert sign_in(api, "123456", expect=400)["error"] == REFUSED, "no code was asked for"
     assert all_items() == "[]"
     ask(api)
     before = all_items()
@@ -333,9 +442,9 @@ def test_no_clear_phone_number_in_any_table_or_log(api, outbox, caplog, monkeypa
     sign_in(api, wrong(code), expect=400)
     session = sign_in(api, code)
     api.call("GET", "/v1/campaigns", token=session["token"])
-    for _ in range(4):
-        ask(api)
-    api.call("POST", "/v1/shopper/otp", {"phone": PHONE}, token="")  # the refused sixth
+    for _ in range(2):
+        ask(api)  # the pending code again, then a new one once it was used: sealed, never in clear
+    assert api.call("POST", "/v1/shopper/otp", {"phone": PHONE}, token="").status_code == 429  # the refused fourth
     stored = all_items()
     assert "shp_" in stored and "+84 ••• ••• 678" in stored
     assert DIGITS not in stored

@@ -25,12 +25,25 @@ def test_import_app_needs_no_credentials_region_or_network():
     assert int(result.stdout) >= 4
 
 
-def test_local_settings_work_with_no_configuration():
-    settings = Settings.from_environ({})
-    assert settings.stage == "local"
+def test_local_settings_work_with_no_configuration_but_the_stage():
+    settings = Settings.from_environ({"STAGE": "local"})
+    assert settings.stage == "local" and settings.is_local
     assert settings.jwt_secret == LOCAL_JWT_SECRET
     assert settings.table_name("campaigns") == "qrc-local-campaigns"
     settings.check_jwt()
+
+
+def test_without_a_stage_nothing_falls_back_to_the_local_secrets():
+    # A function deployed without STAGE must refuse every token, not accept forgeable ones.
+    settings = Settings.from_environ({})
+    assert settings.stage == "" and not settings.is_local
+    assert settings.jwt_secret is None and settings.code_keyring is None
+    assert settings.shopper_jwt_secret is None and settings.phone_hash_pepper is None
+    assert settings.sms_sender == "sns"
+    with pytest.raises(RuntimeError, match="STAGE is not set"):
+        settings.check_jwt()
+    with pytest.raises(RuntimeError, match="STAGE=local"):
+        Settings.from_environ({"STAGE": "dev", "JWT_ALGORITHM": "HS256"}).check_jwt()
 
 
 def test_deployed_stages_never_fall_back_to_the_local_secret():

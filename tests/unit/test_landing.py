@@ -232,10 +232,9 @@ def test_every_string_the_script_uses_exists():
         "campaign_not_running",
         "phone_invalid",
         "otp_invalid",
-        "otp_expired",
-        "otp_tries_exceeded",
         "unauthorized",
         "busy",
+        "sms_unavailable",
     ):
         assert f"e_{code}" in landing.STRINGS["en"]
 

@@ -130,8 +130,8 @@ def test_sms_text_carries_the_code_in_the_shoppers_language():
         assert message.isascii() and len(message) <= 160
 
 
-def test_local_settings_sign_in_with_no_configuration():
-    settings = Settings.from_environ({})
+def test_local_settings_sign_in_with_no_configuration_but_the_stage():
+    settings = Settings.from_environ({"STAGE": "local"})
     assert settings.sms_sender == "outbox"
     assert settings.shopper_jwt_secret == LOCAL_SHOPPER_JWT_SECRET != LOCAL_JWT_SECRET
     assert settings.phone_hash_pepper == LOCAL_PHONE_HASH_PEPPER
