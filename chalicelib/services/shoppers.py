@@ -133,51 +133,25 @@ def _network(pepper: str, source_ip: str) -> str:
 def _check_limits(hashed: str, network: str, now: float) -> None:
     limit = OTP_LIMITS
     busy_network = "Too many sign-in codes were asked for from this network. Try again later."
-    limits.hit(
-        "otp-ip",
-        network,
-        limit=limit.per_address_per_window,
-        window_seconds=limit.address_window_seconds,
-        now=now,
-        message=busy_network,
-    )
-    limits.hit(
-        "otp-ip-day",
-        network,
-        limit=limit.per_address_per_day,
-        window_seconds=_DAY_SECONDS,
-        now=now,
-        message=busy_network,
-    )
-    mine = f"{hashed[:32]}:{network}"
     busy_number = "This number has had its sign-in codes for now. Use the last code sent, or try again later."
-    limits.hit(
-        "otp-phone-ip",
-        mine,
-        limit=limit.per_number_and_address_per_window,
-        window_seconds=limit.address_window_seconds,
-        now=now,
-        field="phone",
-        message=busy_number,
+    mine = f"{hashed[:32]}:{network}"
+    # (counter, subject, limit, window, field, message), cheapest to refuse first.
+    checks = (
+        ("otp-ip", network, limit.per_address_per_window, limit.address_window_seconds, None, busy_network),
+        ("otp-ip-day", network, limit.per_address_per_day, _DAY_SECONDS, None, busy_network),
+        (
+            "otp-phone-ip",
+            mine,
+            limit.per_number_and_address_per_window,
+            limit.address_window_seconds,
+            "phone",
+            busy_number,
+        ),
+        ("otp-phone-ip-day", mine, limit.per_number_and_address_per_day, _DAY_SECONDS, "phone", busy_number),
+        ("otp-phone", hashed, limit.per_number_per_hour, _HOUR_SECONDS, "phone", busy_number),
     )
-    limits.hit(
-        "otp-phone-ip-day",
-        mine,
-        limit=limit.per_number_and_address_per_day,
-        window_seconds=_DAY_SECONDS,
-        now=now,
-        field="phone",
-        message=busy_number,
-    )
-    limits.hit(
-        "otp-phone",
-        hashed,
-        limit=limit.per_number_per_hour,
-        window_seconds=_HOUR_SECONDS,
-        now=now,
-        field="phone",
-        message=busy_number,
-    )
+    for name, subject, most, window, field, message in checks:
+        limits.hit(name, subject, limit=most, window_seconds=window, now=now, field=field, message=message)
 
 
 def _spend_sms_budgets(phone: Phone, settings: Settings, now: float) -> None:
