@@ -29,9 +29,10 @@ from chalicelib.domain.validation import parse_idempotency_key, parse_int_param,
 from chalicelib.logs import log_event, request_scope
 from chalicelib.pages import dashboard, landing
 from chalicelib.rendering import qr
-from chalicelib.services import batches, campaigns, exports, scans, shoppers
-from chalicelib.services.auth import Operator, authenticate_operator, require_write
+from chalicelib.services import audit, batches, campaigns, exports, scans, shoppers
+from chalicelib.services.auth import Operator, authenticate_operator, require_owner, require_write
 from chalicelib.services.stats_aggregator import handle_stream_records
+from chalicelib.views import audit as audit_view
 from chalicelib.views import codes as code_view
 from chalicelib.views import stats, wallet
 
@@ -132,6 +133,8 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **rou
                     result = error_response(exc)
                 except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
                     result = _internal_error()
+                # Answers carry tokens, phone numbers and live codes: no cache may keep any of them.
+                result.headers.setdefault("Cache-Control", "no-store")
                 _access_log(path, result, started)
             return result
 
@@ -404,19 +407,35 @@ def campaign_batch_stats(campaign_id):
     return stats.batch_stats(_operator().brand, campaign_id)
 
 
+def _phones_seen(operator: Operator, campaign_id: str, where: str, numbers: int) -> None:
+    # Every time phone numbers are shown in clear, the owner's audit trail says who and when.
+    if operator.role == "owner" and numbers:
+        audit.record(operator.brand, operator.sub, "phones_viewed", campaign_id, {"where": where, "numbers": numbers})
+
+
 @api("/v1/campaigns/{campaign_id}/stats/participants")
 def campaign_participant_stats(campaign_id):
     operator = _operator()
-    return stats.participant_stats(operator.brand, campaign_id, reveal_phones=operator.role == "owner")
+    answer = stats.participant_stats(operator.brand, campaign_id, reveal_phones=operator.role == "owner")
+    _phones_seen(operator, campaign_id, "stats/participants", len(answer["top"]))
+    return answer
 
 
 @api("/v1/campaigns/{campaign_id}/participants.csv")
 def participants_csv(campaign_id):
     operator = _operator()
-    body, next_cursor, name = stats.participants_csv(
+    part = stats.participants_csv(
         operator.brand, campaign_id, reveal_phones=operator.role == "owner", cursor=_query("cursor")
     )
-    return _csv(body, name, next_cursor)
+    _phones_seen(operator, campaign_id, "participants.csv", part.rows)
+    return _csv(part.body, part.file_name, part.next_cursor)
+
+
+@api("/v1/audit")
+def audit_trail():
+    operator = _operator()
+    require_owner(operator)
+    return audit_view.events(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/dashboard")

@@ -44,12 +44,13 @@ class Api:
         *,
         brand: str = "brand-a",
         role: str = "owner",
+        sub: str = "user-1",
         token: str | None = None,
         raw: bytes | str | None = None,
         headers: dict | None = None,
     ):
         all_headers = {"Content-Type": "application/json"}
-        auth = token if token is not None else operator_token(brand, role)
+        auth = token if token is not None else operator_token(brand, role, sub)
         if auth:
             all_headers["Authorization"] = f"Bearer {auth}"
         all_headers.update(headers or {})

@@ -35,6 +35,7 @@ __all__ = [
     "ShopperAccount",
     "OtpChallenge",
     "Export",
+    "AuditEvent",
     "ALL_MODELS",
     "bind",
 ]
@@ -376,6 +377,27 @@ class Export(Model):
     expires_at = TTLAttribute()
 
 
+class AuditEvent(Model):
+    """One thing an operator did that a brand's owner must be able to review later.
+
+    Changes to a campaign that has started (before and after), status changes, and every
+    time phone numbers were shown in clear. Keyed by brand, newest last: `event_key` is
+    the instant and a random suffix, so events sort by time and never overwrite.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "audit"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()  # the operator's `sub`
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    details = UnicodeAttribute()  # JSON: what changed, or how many numbers were shown
+    expires_at = TTLAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -387,6 +409,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     ShopperAccount,
     OtpChallenge,
     Export,
+    AuditEvent,
 )
 
 

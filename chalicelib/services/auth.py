@@ -16,7 +16,15 @@ from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
 
-__all__ = ["Operator", "ROLES", "verified_claims", "authenticate_operator", "require_write", "issue_operator_token"]
+__all__ = [
+    "Operator",
+    "ROLES",
+    "verified_claims",
+    "authenticate_operator",
+    "require_write",
+    "require_owner",
+    "issue_operator_token",
+]
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +122,12 @@ def require_write(operator: Operator) -> None:
     """Viewers read only; managers and owners may change things."""
     if not operator.can_write:
         raise Forbidden(f"The {operator.role} role may only read.")
+
+
+def require_owner(operator: Operator) -> None:
+    """What only a brand's owners may see: the audit trail, phone numbers in clear."""
+    if operator.role != "owner":
+        raise Forbidden(f"Only owners may see this, not the {operator.role} role.")
 
 
 def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str, ttl_seconds: int = 8 * 3600) -> str:

@@ -31,6 +31,7 @@ from chalicelib.domain.validation import (
     refuse_fields,
     validate,
 )
+from chalicelib.services import audit
 
 __all__ = [
     "MAX_QUANTITY",
@@ -219,7 +220,9 @@ def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) ->
     target = validate(BatchStatusChange, body).status
     batch = load_batch(brand_id, batch_id)
     if check_move(batch.status, target, BATCH_TRANSITIONS, "batch"):
+        before = batch.status
         save_status(batch, target, "batch")
+        audit.record(brand_id, actor, "batch_status", batch_id, {"status": {"before": before, "after": target}})
     return _to_dict(batch)
 
 

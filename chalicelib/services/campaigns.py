@@ -16,6 +16,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
+from chalicelib.domain.promises import refuse_taking_back
 from chalicelib.domain.validation import (
     Instant,
     Label,
@@ -27,6 +28,7 @@ from chalicelib.domain.validation import (
     refuse_fields,
     validate,
 )
+from chalicelib.services import audit
 
 __all__ = [
     "create_campaign",
@@ -244,6 +246,14 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     starts_at = changes.starts_at or campaign.starts_at
     ends_at = changes.ends_at or campaign.ends_at
     _check_window(starts_at, ends_at)
+    refuse_taking_back(
+        campaign.status,
+        timezone=(campaign.timezone, changes.timezone or campaign.timezone),
+        starts_at=(campaign.starts_at, starts_at),
+        prizes=(_quantities(campaign.prizes), _quantities(prizes if prizes is not None else campaign.prizes)),
+        now=clock.now(),
+    )
+    before = _to_dict(campaign)
     campaign.starts_at, campaign.ends_at = starts_at, ends_at
     if changes.name is not None:
         campaign.name = changes.name
@@ -255,7 +265,14 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
         campaign.prizes = prizes
     campaign.updated_at = clock.now()
     _save_versioned(campaign)
-    return _to_dict(campaign)
+    after = _to_dict(campaign)
+    if campaign.status != "draft":
+        audit.record(brand_id, actor, "campaign_changed", campaign_id, audit.changes(before, after))
+    return after
+
+
+def _quantities(prizes: list[Prize] | None) -> dict[str, int]:
+    return {p.prize_id: int(p.quantity) for p in prizes or []}
 
 
 def _save_versioned(campaign: Campaign) -> None:
@@ -276,5 +293,7 @@ def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: di
     if check_move(campaign.status, target, CAMPAIGN_TRANSITIONS, "campaign"):
         if target == "active" and campaign.ends_at <= clock.now():
             raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
+        before = campaign.status
         save_status(campaign, target, "campaign")
+        audit.record(brand_id, actor, "campaign_status", campaign_id, {"status": {"before": before, "after": target}})
     return _to_dict(campaign)

@@ -7,6 +7,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccount, StatShard
@@ -40,6 +41,7 @@ __all__ = [
     "batch_stats",
     "participant_stats",
     "participants_csv",
+    "CsvSlice",
 ]
 
 CSV_ROWS = 50_000
@@ -326,10 +328,17 @@ _CURSOR_PURPOSE = "participants-cursor"
 _SEALED = re.compile(r"^v1:[A-Za-z0-9_=-]{28,200}$")
 
 
-def participants_csv(
-    brand_id: str, campaign_id: str, *, reveal_phones: bool, cursor: str | None = None
-) -> tuple[str, str | None, str]:
-    """One slice of the participants CSV (up to CSV_ROWS rows); returns body, next cursor, file name.
+class CsvSlice(NamedTuple):
+    """One slice of a CSV download: its text, the cursor of the next slice, its file name, its rows."""
+
+    body: str
+    next_cursor: str | None
+    file_name: str
+    rows: int
+
+
+def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cursor: str | None = None) -> CsvSlice:
+    """One slice of the participants CSV (up to CSV_ROWS rows).
 
     The cursor carries the last row's key sealed: the platform's shopper ids never reach
     a brand, not even inside a cursor.
@@ -365,4 +374,4 @@ def participants_csv(
     if len(rows) == CSV_ROWS and results.last_evaluated_key:
         sealed = seal_text(rows[-1].shopper_id, get_phone_hash_pepper(), f"{_CURSOR_PURPOSE}:{campaign_id}")
         next_cursor = encode_cursor(sealed)
-    return body, next_cursor, f"participants-{campaign_id}.csv"
+    return CsvSlice(body, next_cursor, f"participants-{campaign_id}.csv", len(rows))

@@ -25,11 +25,13 @@ def running(store):
     """An active campaign (window around now) with one active batch of 50 codes."""
     records.clear_cache()
 
-    def make(rules=None, quantity=50, batch_status="active"):
+    def make(rules=None, quantity=50, batch_status="active", prizes=None):
         body = copy.deepcopy(VALID_CAMPAIGN)
         now = datetime.now(UTC)
         body.update(starts_at=(now - timedelta(days=1)).isoformat(), ends_at=(now + timedelta(days=365)).isoformat())
         body["rules"] = rules if rules is not None else {"points_per_scan": 10, "entries_per_scan": 1}
+        if prizes is not None:
+            body["prizes"] = prizes
         campaign = campaigns.create_campaign(BRAND, "op", body)
         campaigns.change_campaign_status(BRAND, campaign["campaign_id"], "op", {"status": "active"})
         batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": quantity})
@@ -207,14 +209,12 @@ def test_secret_instant_wins_award_exactly_the_allocated_codes(store):
 
 
 def test_odds_prizes_stop_at_their_stock(running):
-    campaign, _, codes_ = running(rules={"points_per_scan": 3})
     prize = {"name": "Sticker", "quantity": 4, "odds_per_million": 1_000_000}
-    updated = campaigns.update_campaign(BRAND, campaign["campaign_id"], "op", {"prizes": [prize]})
-    records.clear_cache()
+    campaign, _, codes_ = running(rules={"points_per_scan": 3}, prizes=[prize])
     results = [_claim(f"shp_{i}", code) for i, code in enumerate(codes_[:10])]
     assert sum(1 for r in results if r["prize"]) == 4
     assert all(r["points"] == 3 for r in results), "a scan past the stock still grants its points"
-    assert updated["prizes"][0]["odds_per_million"] == 1_000_000
+    assert campaign["prizes"][0]["odds_per_million"] == 1_000_000
 
 
 def test_the_scan_api_end_to_end(api, running):

@@ -224,3 +224,16 @@ def test_statistics_answers_match_the_openapi_schemas(api, played):
         for role in ("viewer", "owner"):
             _check(api.json("GET", f"/v1/campaigns/{campaign_id}{route}", role=role), schema)
     _check(json.loads(api.call("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=week").body), "Error")
+
+
+def test_every_look_at_clear_phone_numbers_is_in_the_owners_audit_trail(api, played):
+    campaign_id = played[0]["campaign_id"]
+    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", role="manager")  # masked: not recorded
+    api.call("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="viewer")
+    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", sub="owner-7")
+    api.call("GET", f"/v1/campaigns/{campaign_id}/stats/participants", sub="owner-7")
+    seen = [e for e in api.json("GET", "/v1/audit")["items"] if e["action"] == "phones_viewed"]
+    assert [(e["actor"], e["target"], e["details"]) for e in seen] == [
+        ("owner-7", campaign_id, {"where": "stats/participants", "numbers": 3}),
+        ("owner-7", campaign_id, {"where": "participants.csv", "numbers": 3}),
+    ]

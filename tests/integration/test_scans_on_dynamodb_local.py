@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from chalicelib.adapters import records
 from chalicelib.adapters.models import CodeState, Participant
 from chalicelib.domain import claims
 from chalicelib.domain.errors import AlreadyClaimed, ServiceBusy
@@ -71,16 +70,8 @@ def test_fifty_concurrent_claims_on_each_of_40_codes_make_one_winner_each(runnin
 
 
 def test_a_pool_of_five_under_200_concurrent_winning_scans_awards_exactly_five(running, generous_limits):
-    campaign, _, codes_ = running(quantity=200, rules={"points_per_scan": 1})
-    from chalicelib.services import campaigns
-
-    campaigns.update_campaign(
-        "brand-a",
-        campaign["campaign_id"],
-        "op",
-        {"prizes": [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]},
-    )
-    records.clear_cache()
+    prizes = [{"name": "Motorbike", "quantity": 5, "odds_per_million": 1_000_000}]
+    campaign, _, codes_ = running(quantity=200, rules={"points_per_scan": 1}, prizes=prizes)
     with ThreadPoolExecutor(max_workers=48) as pool:
         outcomes = list(pool.map(lambda i: _attempt(f"shp_{i:03d}", codes_[i]), range(200)))
     granted = [body for result, body in outcomes if result == "granted"]

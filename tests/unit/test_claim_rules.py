@@ -202,3 +202,26 @@ def test_contention_that_outlasts_the_retries_is_busy_not_refused():
     assert isinstance(claims.busy(Cancel.CONFLICT), ServiceBusy)
     assert "Many scans at once" in claims.busy(Cancel.CONFLICT).message
     assert "could not be completed" in claims.busy(Cancel.UNKNOWN).message
+
+
+def test_a_started_campaign_keeps_its_promises():
+    from chalicelib.domain.errors import Conflict
+    from chalicelib.domain.promises import refuse_taking_back
+
+    def change(status="active", tz=("Asia/Ho_Chi_Minh",) * 2, start=(START, START), prizes=({"a": 3}, {"a": 3})):
+        refuse_taking_back(status, timezone=tz, starts_at=start, prizes=prizes, now=NOW)
+
+    change()
+    change(prizes=({"a": 3}, {"a": 4, "b": 1}))  # growing and adding are fine
+    change(start=(NOW + timedelta(days=1), NOW + timedelta(days=2)))  # a start still ahead may move
+    change("draft", tz=("Asia/Ho_Chi_Minh", "UTC"), prizes=({"a": 3}, {}))  # a draft may do anything
+    for kwargs, field in (
+        ({"tz": ("Asia/Ho_Chi_Minh", "Asia/Manila")}, "timezone"),
+        ({"start": (START, START + timedelta(hours=1))}, "starts_at"),
+        ({"prizes": ({"a": 3, "b": 1}, {"a": 3})}, "prizes"),
+        ({"prizes": ({"a": 3}, {"a": 2})}, "prizes"),
+    ):
+        for status in ("active", "paused"):
+            with pytest.raises(Conflict) as refused:
+                change(status, **kwargs)
+            assert refused.value.field == field
