@@ -54,6 +54,9 @@ class Settings:
     code_keyring: str | None = LOCAL_CODE_KEYRING
     code_keyring_parameter: str | None = None
     max_csv_rows: int = 50_000
+    # Batch numbers are one space of 2^25 for every brand: each brand may take this many,
+    # so no brand can use them up for the rest.
+    mint_batches_per_brand: int = 20_000
     # Shopper sign-in. "sns" in AWS, "outbox" (a JSON-lines file) locally, "memory" in tests.
     sms_sender: str = "outbox"
     outbox_dir: str = ".local/outbox"
@@ -134,6 +137,7 @@ class Settings:
             code_keyring=environ.get("CODE_KEYRING") or (LOCAL_CODE_KEYRING if local else None),
             code_keyring_parameter=environ.get("CODE_KEYRING_PARAMETER") or None,
             max_csv_rows=int(environ.get("MAX_CSV_ROWS", "50000")),
+            mint_batches_per_brand=int(environ.get("MINT_BATCHES_PER_BRAND", "20000")),
             sms_sender=environ.get("SMS_SENDER") or ("outbox" if local else "sns"),
             outbox_dir=environ.get("OUTBOX_DIR") or ".local/outbox",
             phone_regions=tuple(

@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import RateCounter
+from chalicelib.adapters.dynamo import backoff, condition_failed
+from chalicelib.adapters.models import Counter, RateCounter
 from chalicelib.domain import clock
-from chalicelib.domain.errors import LimitReached
+from chalicelib.domain.errors import LimitReached, ServiceBusy
 
-__all__ = ["hit", "spend_budget", "peek", "window_key"]
+__all__ = ["hit", "spend_budget", "take_slot", "free_slot", "peek", "window_key"]
 
 
 def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
@@ -80,6 +80,65 @@ def spend_budget(
             continue
     _, ends = window_key(name, f"{subject}#0", window_seconds, now)
     return max(1, int(ends - now))
+
+
+def _slots(key: str) -> tuple[dict[str, float], int | None]:
+    try:
+        item = Counter.get(key, consistent_read=True)
+    except Counter.DoesNotExist:
+        return {}, None
+    held = item.slots.as_dict() if item.slots else {}
+    return {holder: float(taken) for holder, taken in held.items()}, int(item.value)
+
+
+def _save_slots(key: str, slots: dict[str, float], version: int | None) -> bool:
+    """Write the slots if nobody changed them since they were read (their version)."""
+    condition = Counter.name.does_not_exist() if version is None else Counter.value == version
+    try:
+        Counter(key, value=(version or 0) + 1, slots=slots).save(condition=condition)
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def take_slot(
+    name: str, subject: str, holder: str, *, limit: int, lease_seconds: int, message: str, now: float | None = None
+) -> None:
+    """Hold one of `limit` slots of `subject` for `holder` (an export, say) until freed or the lease runs out.
+
+    Taking a slot one already holds changes nothing. A lease that ran out (its holder was
+    lost for good) no longer counts, so a slot can never be held for ever. The write is
+    conditional on the slots read; a racing writer makes this one read again.
+    """
+    now = clock.epoch() if now is None else now
+    key = f"{name}:{subject}"
+    for attempt in range(1, 7):
+        slots, version = _slots(key)
+        live = {h: taken for h, taken in slots.items() if taken > now - lease_seconds}
+        if holder in live:
+            return
+        if len(live) >= limit:
+            wait = max(1, int(min(live.values()) + lease_seconds - now))
+            raise LimitReached(message, retry_after=wait, kind="cap")
+        if _save_slots(key, {**live, holder: now}, version):
+            return
+        backoff(attempt)
+    raise ServiceBusy("Many requests at once; please try again.")
+
+
+def free_slot(name: str, subject: str, holder: str) -> None:
+    """Give a slot back (freeing one that is not held changes nothing)."""
+    key = f"{name}:{subject}"
+    for attempt in range(1, 7):
+        slots, version = _slots(key)
+        if holder not in slots:
+            return
+        if _save_slots(key, {h: taken for h, taken in slots.items() if h != holder}, version):
+            return
+        backoff(attempt)
+    raise ServiceBusy("Many requests at once; please try again.")
 
 
 def peek(name: str, subject: str, *, window_seconds: int, now: float | None = None) -> int:

@@ -164,13 +164,18 @@ class Batch(Model):
 
 
 class Counter(Model):
-    """Named monotonic counters (batch numbers); each increment is a conditional write."""
+    """Named monotonic counters (batch numbers); each increment is a conditional write.
+
+    A counter that holds leases (a brand's running exports) keeps them in `slots`
+    (holder -> epoch seconds taken) and uses `value` as its version.
+    """
 
     class Meta(_BaseMeta):
         table_suffix = "counters"
 
     name = UnicodeAttribute(hash_key=True)
     value = IntegerAttribute(default=0)
+    slots: MapAttribute = MapAttribute(null=True)
 
 
 class ClaimsByShopper(GlobalSecondaryIndex):

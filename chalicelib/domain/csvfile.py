@@ -25,12 +25,13 @@ def safe_cell(value: object) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    # A text that already starts with the apostrophe gets one more, so reading back is exact.
+    return "'" + text if text.startswith((*FORMULA_STARTS, "'")) else text
 
 
 def read_cell(cell: str) -> str:
     """The value a neutralised cell stands for (what a spreadsheet shows): the inverse of safe_cell."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith((*FORMULA_STARTS, "'")) else cell
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -17,7 +17,7 @@ from chalicelib.adapters.records import batch_by_number, load_batch, load_campai
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
-from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput
+from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
 from chalicelib.domain.validation import (
@@ -63,6 +63,7 @@ _SERVER_OWNED = (
     "version",
 )
 _BATCH_COUNTER = "batch_number"
+_BRAND_BATCHES = "batches-minted"
 
 
 class InstantWinIn(Schema):
@@ -147,6 +148,20 @@ def _next_batch_number() -> int:
     return int(counter.value)
 
 
+def _minted_by(brand_id: str) -> int:
+    try:
+        return int(Counter.get(f"{_BRAND_BATCHES}:{brand_id}", consistent_read=True).value)
+    except Counter.DoesNotExist:
+        return 0
+
+
+def _quota_reached(quota: int) -> LimitReached:
+    return LimitReached(
+        f"This brand has minted its {quota:,} batches, the most one brand may; contact support to raise it.",
+        kind="cap",
+    )
+
+
 def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     """Create an inactive batch of `quantity` codes: one record, whatever the quantity."""
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
@@ -155,6 +170,12 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     if campaign.status == "ended":
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
+    quota = get_settings().mint_batches_per_brand
+    minted = Counter(f"{_BRAND_BATCHES}:{brand_id}")
+    # Checked before a batch number is taken, so a brand at its quota spends none; the
+    # transaction below holds the quota exactly when two mints race for the last one.
+    if _minted_by(brand_id) >= quota:
+        raise _quota_reached(quota)
     now = clock.now()
     batch = Batch(
         new_id("bat"),
@@ -177,6 +198,11 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         # never be allocated beyond a prize's quantity, across all batches of the campaign.
         with TransactWrite(connection=transaction_connection()) as tx:
             tx.save(batch, condition=Batch.batch_id.does_not_exist())
+            tx.update(
+                minted,
+                actions=[Counter.value.add(1)],
+                condition=Counter.value.does_not_exist() | (Counter.value < quota),
+            )
             for win in values.instant_wins:
                 reserved = Counter(f"prize-allocated:{campaign.campaign_id}:{win.prize_id}")
                 tx.update(
@@ -186,7 +212,9 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
                 )
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
-        for index, reason in enumerate(reasons[1:]):
+        if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed":
+            raise _quota_reached(quota) from None
+        for index, reason in enumerate(reasons[2:]):
             if reason is not None and reason.code == "ConditionalCheckFailed":
                 field = f"instant_wins[{index}].count"
                 raise Conflict(

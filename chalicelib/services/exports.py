@@ -15,7 +15,7 @@ from typing import Literal
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import size
 
-from chalicelib.adapters import s3, sqs
+from chalicelib.adapters import limits, s3, sqs
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Export
 from chalicelib.adapters.records import create, load_batch, load_owned
@@ -54,6 +54,16 @@ KEEP_FILES = timedelta(days=7)
 KEEP_RECORDS = timedelta(days=30)
 MAX_CHUNKS = 1000
 """Bounds the done set on the export item (and the parts of the final upload)."""
+
+WAVE = 20
+"""Chunks of one export queued at a time: fairness between brands whose exports share the workers."""
+
+ACTIVE_PER_BRAND = 3
+"""Exports one brand may have queued or running at once; one more answers 429 until one ends."""
+
+ACTIVE_LEASE = timedelta(hours=24)
+"""How long a slot is held without its export ending: a worker lost for good frees it then."""
+_SLOTS = "exports-active"
 
 _OFFSETS = struct.Struct("<I")
 _RETRY_BASE_SECONDS = 10
@@ -176,7 +186,21 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
         updated_at=now,
         expires_at=now + KEEP_RECORDS,
     )
-    create(export, Export.export_id, "export")
+    # One of the brand's few export slots, held until the export ends: one brand cannot
+    # fill the workers with exports while every other brand waits.
+    limits.take_slot(
+        _SLOTS,
+        brand_id,
+        export.export_id,
+        limit=ACTIVE_PER_BRAND,
+        lease_seconds=int(ACTIVE_LEASE.total_seconds()),
+        message=f"This brand has {ACTIVE_PER_BRAND} exports under way; ask again when one of them is done.",
+    )
+    try:
+        create(export, Export.export_id, "export")
+    except BaseException:
+        limits.free_slot(_SLOTS, brand_id, export.export_id)
+        raise
     try:
         sqs.send_messages([_message(export.export_id, "plan")])
     except Exception:
@@ -319,9 +343,11 @@ def _plan(export: Export) -> None:
             export.refresh(consistent_read=True)
     if export.status != "running" or export.fanned_out:
         return
-    # A crash between sending and recording `fanned_out` sends the chunks again on the
-    # next delivery: duplicates of chunk messages are harmless by design.
-    sqs.send_messages([_message(export.export_id, "chunk", index) for index in range(export.chunks_total)])
+    # The first wave only: each chunk, once done, sends the chunk WAVE places after it, so
+    # one export never has more than WAVE chunks queued and other brands' exports are
+    # served between its waves. A crash between sending and recording `fanned_out`
+    # sends the wave again on the next delivery: duplicate chunk messages are harmless.
+    sqs.send_messages([_message(export.export_id, "chunk", index) for index in range(min(WAVE, export.chunks_total))])
     try:
         export.update(
             actions=[Export.fanned_out.set(True), Export.updated_at.set(clock.now())],
@@ -356,7 +382,10 @@ def _run_chunk(export: Export, index: int) -> None:
                 raise
             export.refresh(consistent_read=True)
     # Also reached by a redelivery of a chunk already recorded: if its first delivery
-    # completed the set and then crashed before finishing, this one finishes instead.
+    # crashed before passing the wave on, or completed the set and crashed before
+    # finishing, this one does it instead.
+    if index + WAVE < export.chunks_total:
+        sqs.send_messages([_message(export.export_id, "chunk", index + WAVE)])
     _finish_if_complete(export)
 
 
@@ -435,6 +464,7 @@ def _finish_if_complete(export: Export) -> None:
         # the same bytes to the same key, and its record stands.
         log_event(log, "export_finish_lease_lost", level=logging.WARNING, export_id=export.export_id)
         return
+    limits.free_slot(_SLOTS, export.brand_id, export.export_id)
     log_event(log, "export_done", export_id=export.export_id, bytes=file_bytes)
 
 
@@ -496,3 +526,5 @@ def _fail(export: Export, reason: str) -> None:
     except UpdateError as exc:
         if not condition_failed(exc):
             raise
+        return
+    limits.free_slot(_SLOTS, export.brand_id, export.export_id)

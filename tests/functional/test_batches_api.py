@@ -18,7 +18,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import codes
 from chalicelib.domain.errors import CodeInvalid
 from chalicelib.services import batches
-from tests.support import assert_safe_csv
+from tests.support import VALID_CAMPAIGN, assert_safe_csv
 
 
 @pytest.fixture
@@ -281,3 +281,29 @@ def test_forged_and_mistyped_codes_never_reach_the_database(mint, dynamodb_calls
     assert dynamodb_calls == []
     batches.find_code("brand-a", genuine[0])
     assert dynamodb_calls == ["Query"], "a genuine code costs exactly one read"
+
+
+def test_a_brand_mints_at_most_its_quota_of_batch_numbers(api, campaign, monkeypatch):
+    from dataclasses import replace
+
+    from chalicelib.adapters.models import Counter
+    from chalicelib.config import get_settings
+    from chalicelib.services import batches as service
+
+    monkeypatch.setattr(service, "get_settings", lambda: replace(get_settings(), mint_batches_per_brand=2))
+    path = f"/v1/campaigns/{campaign['campaign_id']}/batches"
+    for _ in range(2):
+        api.json("POST", path, {"sku": "NOODLE", "quantity": 10}, expect=201)
+    taken = Counter.get("batch_number").value
+    refused = api.call("POST", path, {"sku": "NOODLE", "quantity": 10})
+    assert refused.status_code == 429 and refused.json_body["error"]["code"] == "limit_reached"
+    assert Counter.get("batch_number").value == taken, "a refused mint takes no batch number"
+    assert len(api.json("GET", path)["items"]) == 2
+    other = api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201, brand="brand-b")
+    api.json(
+        "POST",
+        f"/v1/campaigns/{other['campaign_id']}/batches",
+        {"sku": "X", "quantity": 10},
+        expect=201,
+        brand="brand-b",
+    )

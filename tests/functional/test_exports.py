@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import pathlib
+import time
 import uuid
 import zipfile
 
@@ -23,11 +24,11 @@ from chalicelib.adapters import aws, models, s3, sqs, tables
 from chalicelib.adapters.models import Batch, Export
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import Settings, get_settings
-from chalicelib.domain import codes
+from chalicelib.domain import clock, codes
 from chalicelib.rendering import printfiles, qr
 from chalicelib.services import batches, exports
 from scripts.export_worker import poll_once
-from tests.support import assert_safe_csv, empty_queue
+from tests.support import assert_safe_csv, empty_queue, operator_token
 
 pytestmark = pytest.mark.timeout(120)
 SPEC = yaml.safe_load((pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
@@ -53,7 +54,15 @@ def store():
 
 @pytest.fixture
 def queue(store):
-    """The export queue, empty: the bucket and queue are named by the process settings."""
+    """The export queue, empty: the bucket and queue are named by the process settings.
+
+    The tests share one store, and some leave exports that never end on purpose: each
+    test starts with brand-a's export slots free.
+    """
+    from chalicelib.adapters.models import Counter
+
+    for brand in ("brand-a", "brand-b"):
+        Counter(f"{exports._SLOTS}:{brand}").delete()
     return empty_queue(sqs.export_queue_url())
 
 
@@ -339,3 +348,72 @@ def test_worker_handler_takes_the_lambda_event(api, campaign, queue, monkeypatch
         event = client.events.generate_sqs_event(message_bodies=["m1"], queue_name="qrc-local-exports")
         client.lambda_.invoke("export_worker", event)
     assert seen == [("m1", {"attempt": 1, "receipt_handle": "receipt-handle"})]
+
+
+def _brand_campaign(api, brand: str) -> dict:
+    from tests.support import VALID_CAMPAIGN
+
+    return api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201, brand=brand)
+
+
+def _queued(queue_url: str) -> list[dict]:
+    """The bodies of the messages waiting in the queue, left there (visibility 0)."""
+    sqs_client = aws.client("sqs")
+    seen: dict[str, dict] = {}
+    for _ in range(20):
+        for message in sqs_client.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+            "Messages", []
+        ):
+            seen[message["MessageId"]] = json.loads(message["Body"])
+    return list(seen.values())
+
+
+def test_one_brand_has_at_most_three_exports_under_way(api, queue):
+    brand = "brand-slots"
+    batch = mint(api, _brand_campaign(api, brand), 30, brand=brand)
+    path = f"/v1/batches/{batch['batch_id']}/exports"
+    for _ in range(exports.ACTIVE_PER_BRAND):
+        api.json("POST", path, {"format": "csv"}, expect=202, brand=brand)
+    refused = api.call("POST", path, {"format": "csv"}, brand=brand)
+    assert refused.status_code == 429 and refused.json_body["error"]["code"] == "limit_reached"
+    assert 0 < int(refused.headers["Retry-After"]) <= exports.ACTIVE_LEASE.total_seconds()
+    other = mint(api, _brand_campaign(api, "brand-other"), 30, brand="brand-other")
+    api.json("POST", f"/v1/batches/{other['batch_id']}/exports", {"format": "csv"}, expect=202, brand="brand-other")
+    drain(queue)  # every export ends: the slots are free again
+    api.json("POST", path, {"format": "csv"}, expect=202, brand=brand)
+    drain(queue)
+
+
+def test_an_export_lost_for_good_gives_its_slot_back_after_the_lease(api, queue):
+    brand = "brand-lost"
+    batch = mint(api, _brand_campaign(api, brand), 30, brand=brand)
+    path = f"/v1/batches/{batch['batch_id']}/exports"
+    for _ in range(exports.ACTIVE_PER_BRAND):
+        api.json("POST", path, {"format": "csv"}, expect=202, brand=brand)
+    empty_queue(queue)  # their messages are gone: these exports will never end
+    assert api.call("POST", path, {"format": "csv"}, brand=brand).status_code == 429
+    later = time.time() + exports.ACTIVE_LEASE.total_seconds() + 60
+    token = operator_token(brand)  # signed now: the server reads the moved clock, the token's checks do not
+    with clock.replaced(lambda: later, steady=time.monotonic):
+        api.json("POST", path, {"format": "csv"}, expect=202, token=token)
+    empty_queue(queue)
+
+
+def test_a_big_export_queues_one_wave_of_chunks_at_a_time(api, campaign, queue, small_parts, monkeypatch):
+    chunked(monkeypatch, csv=10)
+    monkeypatch.setattr(exports, "WAVE", 4)
+    batch = mint(api, campaign, 250)  # 25 chunks
+    queued = api.json("POST", f"/v1/batches/{batch['batch_id']}/exports", {"format": "csv"}, expect=202)
+    sqs_client = aws.client("sqs")
+    arn = sqs_client.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    most = 0
+    while True:
+        waiting = [m for m in _queued(queue) if m["export_id"] == queued["export_id"] and m["step"] == "chunk"]
+        most = max(most, len(waiting))
+        handled, failed = poll_once(sqs_client, queue, export_worker, queue_arn=arn, region="us-east-1", wait_seconds=0)
+        assert failed == 0
+        if not handled:
+            break
+    assert most == 4, "never more than one wave of this export's chunks in the queue"
+    _, body = download(api, queued["export_id"])
+    assert body == expected_csv(batch["batch_id"])

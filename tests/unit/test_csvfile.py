@@ -22,6 +22,8 @@ from tests.support import assert_safe_csv
         "\t=1",
         "\r=1",
         "=cmd|' /C calc'!A0",
+        "'quoted",  # an apostrophe of its own gets another, so the text reads back exactly
+        "'@",
     ],
 )
 def test_a_cell_that_would_start_a_formula_is_neutralised_and_reads_back(hostile):
@@ -31,7 +33,7 @@ def test_a_cell_that_would_start_a_formula_is_neutralised_and_reads_back(hostile
 
 @pytest.mark.parametrize(
     "plain",
-    ["Mì Gấu Đỏ", "10000-10000-08H75-4J3Z2", "HTTP://X/S/1", "2027-03-01T00:00:00Z", "", "'quoted", "a=b", "x+1"],
+    ["Mì Gấu Đỏ", "10000-10000-08H75-4J3Z2", "HTTP://X/S/1", "2027-03-01T00:00:00Z", "", "a=b", "x+1", "it's"],
 )
 def test_other_text_is_left_as_it_is(plain):
     assert safe_cell(plain) == plain and read_cell(plain) == plain
