@@ -421,3 +421,28 @@ def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
             assert sorted(resources) == sorted(
                 f"arn:aws:s3:::qrc-{stage}-exports-*/{prefix}/*" for prefix in ("exports", "export-parts")
             ), statement
+
+
+def test_the_api_is_throttled_and_prod_has_a_rate_limiting_firewall(packaged):
+    stage, template = packaged["stage"], packaged["template"]
+    (api,) = _resources(template, "AWS::Serverless::Api").values()
+    settings = {(m["ResourcePath"], m["HttpMethod"]): m for m in api["Properties"]["MethodSettings"]}
+    everything, sign_in = settings[("/*", "*")], settings[("/~1v1~1shopper~1otp", "POST")]
+    assert 0 < everything["ThrottlingRateLimit"] <= everything["ThrottlingBurstLimit"]
+    # Sign-in codes cost money per request: their route has a far lower ceiling of its own.
+    assert 0 < sign_in["ThrottlingRateLimit"] * 10 <= everything["ThrottlingRateLimit"]
+    acls = _resources(template, "AWS::WAFv2::WebACL")
+    if stage != "prod":
+        assert not acls
+        return
+    (acl,) = acls.values()
+    assert acl["Properties"]["Scope"] == "REGIONAL" and acl["Properties"]["DefaultAction"] == {"Allow": {}}
+    rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
+    otp = rules["sign-in-codes-per-address"]["Statement"]["RateBasedStatement"]
+    assert otp["AggregateKeyType"] == "IP" and otp["Limit"] <= 300
+    assert otp["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/v1/shopper/otp"
+    assert all("Block" in rule["Action"] for rule in rules.values())
+    (association,) = _resources(template, "AWS::WAFv2::WebACLAssociation").values()
+    assert association["Properties"]["ResourceArn"] == {
+        "Fn::Sub": "arn:aws:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/api"
+    }
