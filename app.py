@@ -115,8 +115,17 @@ def _access_log(route: str, response: Response, started: float) -> None:
     )
 
 
-def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, **route_kwargs):
+# Who may call each route: "operator" (an operator token), "shopper" (a shopper token) or
+# "public" (no token). tests/functional/test_isolation.py builds its matrix from app.routes
+# and this table, so a route that is missing here, or that lets the wrong caller in,
+# fails it.
+ROUTE_AUTH: dict[tuple[str, str], str] = {}
+
+
+def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, *, auth: str = "operator", **route_kwargs):
     """Register a JSON route whose domain errors and crashes are answered in one format."""
+    for method in methods:
+        ROUTE_AUTH[(path, method)] = auth
 
     def decorator(view):
         @functools.wraps(view)
@@ -180,7 +189,7 @@ def _qr_options() -> dict:
     return {"ec": ec}
 
 
-@api("/health")
+@api("/health", auth="public")
 def health():
     return {"status": "ok"}
 
@@ -228,12 +237,12 @@ def _shopper() -> shoppers.Shopper:
     return shoppers.authenticate_shopper(_request().headers.get("authorization"), get_settings())
 
 
-@api("/v1/shopper/otp", methods=("POST",), status=202)
+@api("/v1/shopper/otp", methods=("POST",), status=202, auth="public")
 def request_shopper_otp():
     return shoppers.request_otp(_body(), _source_ip(), get_settings())
 
 
-@api("/v1/shopper/session", methods=("POST",))
+@api("/v1/shopper/session", methods=("POST",), auth="public")
 def create_shopper_session():
     return shoppers.create_session(_body(), get_settings())
 
@@ -267,6 +276,9 @@ def _landing_page(route: str, code: str) -> Response:
 
 
 # API Gateway paths are case-sensitive: QR payloads use /S/ (alphanumeric mode), people type /s/.
+ROUTE_AUTH[("/s/{code}", "GET")] = ROUTE_AUTH[("/S/{code}", "GET")] = "public"
+
+
 @app.route("/s/{code}")
 def landing_page(code):
     return _landing_page("/s/{code}", code)
@@ -283,7 +295,7 @@ def landing_page_qr(code):
 # --- scans ---
 
 
-@api("/v1/scans", methods=("POST",))
+@api("/v1/scans", methods=("POST",), auth="shopper")
 def claim_code():
     shopper = _shopper()
     # A retry with or without the key finds the claim record itself; the key is checked
@@ -292,7 +304,7 @@ def claim_code():
     return scans.claim_code(shopper.shopper_id, _source_ip(), _body())
 
 
-@api("/v1/me")
+@api("/v1/me", auth="shopper")
 def shopper_wallet():
     shopper = _shopper()
     return {
@@ -438,7 +450,7 @@ def audit_trail():
     return audit_view.events(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
 
 
-@api("/dashboard")
+@api("/dashboard", auth="public")
 def dashboard_page():
     # The page holds no data: it asks for a token and calls the API above from the browser.
     return Response(body=dashboard.render_dashboard(), status_code=200, headers=_headers(dashboard.response_headers()))

@@ -1,0 +1,182 @@
+"""The isolation matrix, built from app.routes: every route, every kind of caller, every other brand's ids.
+
+For each route the app registers: no token gets 401 (unless the route is public), a
+shopper token gets 401 on operator routes and an operator token 401 on shopper routes, a
+viewer gets 403 on every write, and brand A's owner gets 404 with brand B's ids, with
+nothing of brand B in the answer. A new route joins the matrix on its own: it must say
+who may call it (app.ROUTE_AUTH), and a route with a new kind of id needs a maker below
+(MAKERS) and, when it takes a body, a sample body (BODIES), or these tests fail.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import ROUTE_AUTH, app
+from chalicelib.adapters.models import Export
+from chalicelib.adapters.secrets import get_keyring
+from chalicelib.domain import clock, codes
+from chalicelib.services import batches, campaigns
+from tests.support import VALID_CAMPAIGN, shopper_token
+
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+SECRET = "Brand-B-Secret-Name"
+# A body each write route would accept for a resource of the caller's own brand, so a 404
+# can only mean "not yours", never a bad body.
+BODIES: dict[tuple[str, str], dict] = {
+    ("POST", "/v1/campaigns"): VALID_CAMPAIGN,
+    ("PATCH", "/v1/campaigns/{campaign_id}"): {"name": "Taken over"},
+    ("POST", "/v1/campaigns/{campaign_id}/status"): {"status": "paused"},
+    ("POST", "/v1/campaigns/{campaign_id}/batches"): {"sku": "STOLEN", "quantity": 5},
+    ("POST", "/v1/batches/{batch_id}/status"): {"status": "void"},
+    ("POST", "/v1/batches/{batch_id}/exports"): {"format": "csv"},
+    ("POST", "/v1/codes/{code}/status"): {"status": "void"},
+    ("POST", "/v1/shopper/otp"): {"phone": "0912 345 678"},
+    ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456"},
+    ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    return sorted((path, method) for path, entry in app.routes.items() for method in entry)
+
+
+def _brand_b() -> dict[str, str]:
+    """One resource of each kind for brand B, created through the services, as ids by path parameter."""
+    now = datetime.now(UTC)
+    body = {
+        **VALID_CAMPAIGN,
+        "name": SECRET,
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(),
+    }
+    campaign = campaigns.create_campaign("brand-b", "b-owner", body)
+    campaigns.change_campaign_status("brand-b", campaign["campaign_id"], "b-owner", {"status": "active"})
+    batch = batches.mint_batch(
+        "brand-b", campaign["campaign_id"], "b-owner", {"sku": "SECRET-SKU", "quantity": 10, "label": SECRET}
+    )
+    export = Export(
+        "exp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        brand_id="brand-b",
+        batch_id=batch["batch_id"],
+        batch_number=batch["batch_number"],
+        key_version=1,
+        quantity=10,
+        base_url="http://x",
+        format="csv",
+        file_name=f"{SECRET}.csv",
+        chunk_size=10,
+        chunks_total=1,
+        created_by="b-owner",
+        created_at=clock.now(),
+        updated_at=clock.now(),
+        expires_at=clock.now() + timedelta(days=1),
+    )
+    export.save()
+    return {
+        "campaign_id": campaign["campaign_id"],
+        "batch_id": batch["batch_id"],
+        "export_id": export.export_id,
+        "code": codes.mint_code(get_keyring(), batch["batch_number"], 3),
+    }
+
+
+def _path(template: str, ids: dict[str, str]) -> str:
+    names = re.findall(r"\{(\w+)\}", template)
+    missing = [name for name in names if name not in ids]
+    assert not missing, f"{template}: add a maker for {missing} to _brand_b() in tests/functional/test_isolation.py"
+    return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
+
+
+def _body(method: str, path: str) -> dict | None:
+    if method not in WRITES:
+        return None
+    assert (method, path) in BODIES, (
+        f"{method} {path}: add a sample body to BODIES in tests/functional/test_isolation.py"
+    )
+    return BODIES[(method, path)]
+
+
+def _ids_of_a(api) -> dict[str, str]:
+    campaign = api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)
+    batch = api.json(
+        "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 10}, expect=201
+    )
+    return {
+        "campaign_id": campaign["campaign_id"],
+        "batch_id": batch["batch_id"],
+        "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAW",
+        "code": codes.mint_code(get_keyring(), batch["batch_number"], 1),
+    }
+
+
+def test_every_route_says_who_may_call_it():
+    undeclared = [route for route in _routes() if route not in ROUTE_AUTH]
+    assert not undeclared, f"declare auth= for {undeclared} in app.py (ROUTE_AUTH)"
+    assert set(ROUTE_AUTH.values()) <= {"operator", "shopper", "public"}
+    assert {route for route in _routes() if ROUTE_AUTH[route] == "public"} == {
+        ("/health", "GET"),
+        ("/dashboard", "GET"),
+        ("/s/{code}", "GET"),
+        ("/S/{code}", "GET"),
+        ("/v1/shopper/otp", "POST"),
+        ("/v1/shopper/session", "POST"),
+    }, "a new public route is a decision: add it here with the reason in its route"
+
+
+def test_the_wrong_kind_of_caller_gets_401(api):
+    ids = _brand_b()
+    shopper = shopper_token()
+    for path, method in _routes():
+        kind = ROUTE_AUTH[(path, method)]
+        if kind == "public":
+            continue
+        url, body = _path(path, ids), _body(method, path)
+        callers = {"no token": "", "shopper token": shopper if kind == "operator" else None}
+        if kind == "shopper":
+            callers["operator token"] = None  # api.call's default: an owner's operator token
+        for name, token in callers.items():
+            response = api.call(method, url, body, token=token)
+            assert response.status_code == 401, (method, path, name, response.status_code, response.body[:200])
+            assert response.json_body["error"]["code"] == "unauthorized"
+
+
+def test_a_viewer_gets_403_on_every_write(api):
+    ids = _ids_of_a(api)
+    writes = [(p, m) for p, m in _routes() if ROUTE_AUTH[(p, m)] == "operator" and m in WRITES]
+    assert len(writes) >= 7
+    for path, method in writes:
+        response = api.call(method, _path(path, ids), _body(method, path), role="viewer")
+        assert response.status_code == 403, (method, path, response.status_code, response.body[:200])
+        assert response.json_body["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "viewer"])
+def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
+    ids = _brand_b()
+    operator_routes = [(p, m) for p, m in _routes() if ROUTE_AUTH[(p, m)] == "operator"]
+    with_ids = [(p, m) for p, m in operator_routes if "{" in p]
+    assert len(with_ids) >= 15
+    # What the role may not do at all it is refused first (403), for its own brand's ids
+    # as for anyone's, so the refusal says nothing about brand B: writes, and for viewers
+    # the print files and QR images (live codes).
+    own = _ids_of_a(api)
+    refused_for_role = {
+        (p, m) for p, m in with_ids if api.call(m, _path(p, own), _body(m, p), role=role).status_code == 403
+    }
+    assert role != "viewer" or {(p, m) for p, m in with_ids if m in WRITES} <= refused_for_role
+    for path, method in with_ids:
+        expected = 403 if (path, method) in refused_for_role else 404
+        response = api.call(method, _path(path, ids), _body(method, path), role=role)
+        assert response.status_code == expected, (role, method, path, response.status_code, response.body[:200])
+        assert SECRET.lower() not in response.body.decode(errors="replace").lower()
+    # Routes without ids answer for the caller's own brand only.
+    for path, method in operator_routes:
+        if "{" in path or (role == "viewer" and method in WRITES) or (path == "/v1/audit" and role != "owner"):
+            continue
+        response = api.call(method, path, _body(method, path), role=role)
+        assert response.status_code < 300, (method, path, response.status_code)
+        assert SECRET.lower() not in response.body.decode(errors="replace").lower(), (method, path)
