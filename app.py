@@ -178,12 +178,18 @@ def _body() -> dict:
 
 
 def _query(name: str) -> str | None:
+    """One query parameter; given twice it is ambiguous, so it is refused rather than one copy picked."""
     params = _request().query_params
-    return params.get(name) if params else None
+    if not params:
+        return None
+    if name in params and len(params.getlist(name)) > 1:
+        raise InvalidInput(f"{name}: give it once.", field=name)
+    return params.get(name)
 
 
 def _qr_options() -> dict:
-    ec = (_query("ec") or "M").upper()
+    ec = _query("ec")
+    ec = "M" if ec is None else ec.upper()
     if ec not in qr.EC_LEVELS:
         raise InvalidInput("ec: must be one of L, M, Q, H.", field="ec")
     return {"ec": ec}

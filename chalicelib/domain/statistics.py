@@ -42,6 +42,9 @@ REFUSALS = ("duplicate", "invalid", "refused_cap", "refused_rate", "refused_inac
 HISTOGRAM = ((1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5"), (6, "6-10"), (11, "11-20"), (21, "21-50"), (51, "51+"))
 MAX_HOUR_RANGE = timedelta(days=366)
 MAX_DAY_RANGE = timedelta(days=5 * 365 + 2)
+# How far before its start and after its end a campaign's time series may be asked for:
+# the longest range, so every range allowed can include the campaign.
+SERIES_MARGIN = MAX_DAY_RANGE
 
 
 class ClaimRecord(Protocol):

@@ -200,8 +200,8 @@ def parse_int_param(
 def parse_int_param(
     name: str, value: str | None, *, minimum: int, maximum: int, default: int | None = None
 ) -> int | None:
-    """A whole-number query parameter within bounds, or `default` when absent."""
-    if value is None or value == "":
+    """A whole-number query parameter within bounds, or `default` when absent (an empty value is not absent)."""
+    if value is None:
         return default
     if not re.fullmatch(r"[0-9]{1,10}", value) or not minimum <= int(value) <= maximum:
         raise InvalidInput(f"{name}: must be a whole number from {minimum} to {maximum}.", field=name)

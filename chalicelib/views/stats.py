@@ -23,6 +23,7 @@ from chalicelib.domain.statistics import (
     MAX_HOUR_RANGE,
     RANK_SHARDS,
     REFUSALS,
+    SERIES_MARGIN,
     TOP,
     local_day,
     midnight,
@@ -185,6 +186,15 @@ def timeseries(
     if to - since > longest:
         limit = "366 days by hour" if granularity == "hour" else "5 years by day"
         raise InvalidInput(f"to: the range may be at most {limit}.", field="to")
+    earliest, latest = campaign.starts_at - SERIES_MARGIN, campaign.ends_at + SERIES_MARGIN
+    if since < earliest:
+        raise InvalidInput(
+            f"from: must be on or after {local_day(earliest, tz)}, five years before the campaign starts.", field="from"
+        )
+    if to > latest:
+        raise InvalidInput(
+            f"to: must be on or before {local_day(latest, tz)}, five years after the campaign ends.", field="to"
+        )
     first_day, last_day = local_day(since, tz), local_day(to, tz)
     by_day: dict[str, list[dict]] = defaultdict(list)
     for item in stat_items(campaign_id, f"day#{first_day.isoformat()}", f"day#{last_day.isoformat()}$"):

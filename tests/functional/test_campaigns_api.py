@@ -85,6 +85,8 @@ def test_list_refuses_bad_paging_parameters(api):
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("limit=abc", "limit"),
+        ("limit=", "limit"),  # empty is not absent
+        ("limit=2&limit=3", "limit"),  # given twice: ambiguous
         ("cursor=%%%", "cursor"),
         ("cursor=bm90LWFuLWlk", "cursor"),
     ):

@@ -122,6 +122,10 @@ def test_refusals_of_a_known_campaign_are_counted_by_kind(api, running):
         ("from=2026-11-02&to=2026-11-01", "from"),
         ("granularity=hour&from=2026-01-01&to=2027-01-02", "to"),
         ("granularity=day&from=2020-01-01&to=2026-01-02", "to"),
+        ("from=0632-04-08&to=0632-04-09", "from"),  # more than five years before the campaign starts
+        ("from=2099-01-01&to=2099-01-02", "to"),  # more than five years after it ends
+        ("from=", "from"),
+        ("granularity=day&granularity=hour", "granularity"),  # given twice: ambiguous
     ],
 )
 def test_bad_ranges_are_refused_naming_the_field(api, played, query, field):
@@ -139,7 +143,7 @@ def test_the_longest_ranges_allowed_are_answered(api, played):
         "GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?granularity=hour&from=2026-01-01&to=2027-01-01"
     )
     assert len(hours["buckets"]) == 366 * 24
-    days = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?from=2021-01-01&to=2025-12-31")
+    days = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/timeseries?from=2022-01-01&to=2026-12-31")
     assert len(days["buckets"]) == 1826
 
 
