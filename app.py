@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from chalice import Chalice, Response
 from chalice.app import Request
 
+from chalicelib.adapters import aws
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import (
     CampaignNotRunning,
@@ -92,6 +93,13 @@ def error_response(exc: DomainError) -> Response:
     return Response(body={"error": exc.to_dict()}, status_code=_status_of(exc), headers=headers)
 
 
+def _unavailable() -> Response:
+    # Throttled, a conflicting transaction, or no answer from AWS in time (after botocore's
+    # own retries): the request may be sent again as it was.
+    log_event(app.log, "aws_unavailable", level=logging.WARNING, exc_info=True)
+    return error_response(ServiceBusy("The service is busy; please try again in a moment.", retry_after=1))
+
+
 def _internal_error() -> Response:
     # The trace goes to the log with the request id; the client gets the id only.
     request_id = _request_id()
@@ -140,8 +148,8 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, *, au
                         )
                 except DomainError as exc:
                     result = error_response(exc)
-                except Exception:  # noqa: BLE001 - nothing but a generic 500 may reach the client
-                    result = _internal_error()
+                except Exception as exc:  # noqa: BLE001 - nothing but a generic answer may reach the client
+                    result = _unavailable() if aws.transient(exc) else _internal_error()
                 # Answers carry tokens, phone numbers and live codes: no cache may keep any of them.
                 result.headers.setdefault("Cache-Control", "no-store")
                 _access_log(path, result, started)
@@ -304,10 +312,10 @@ def landing_page_qr(code):
 @api("/v1/scans", methods=("POST",), auth="shopper")
 def claim_code():
     shopper = _shopper()
-    # A retry with or without the key finds the claim record itself; the key is checked
-    # like every other input so a malformed one is a 400, not silently ignored.
-    parse_idempotency_key(_request().headers.get("idempotency-key"))
-    return scans.claim_code(shopper.shopper_id, _source_ip(), _body())
+    # A retry with or without the key finds the claim record itself; with the key, a resent
+    # request is also told apart from a second scan of the same code (statistics).
+    key = parse_idempotency_key(_request().headers.get("idempotency-key"))
+    return scans.claim_code(shopper.shopper_id, _source_ip(), _body(), key)
 
 
 @api("/v1/me", auth="shopper")

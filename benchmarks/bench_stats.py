@@ -91,7 +91,7 @@ def caps(campaign: dict, now: datetime) -> dict[str, int]:
     (timeseries); TOP participants per leaderboard shard and their TOP accounts.
     """
     tz = zoneinfo.ZoneInfo(campaign["timezone"])
-    shards = counters.CLAIM_SHARDS + counters.REFUSAL_SHARDS
+    shards = 2 * counters.CLAIM_SHARDS  # claim shards `#<n>` and refusal shards `#r<n>`
     starts = datetime.fromisoformat(campaign["starts_at"].replace("Z", "+00:00"))
 
     def days(since: datetime) -> int:

@@ -13,8 +13,9 @@ of chalicelib/stats.py read, built the way the real path builds it:
   `stats_aggregator.counter_update`, its own update. As the aggregator picks a random claim shard per
   group, each claim goes to a random one of `statistics.CLAIM_SHARDS` shards (a low-traffic
   stream delivers one claim per group); the readers sum all shards;
-* refused scans, as `stats_aggregator.record_refusal` counts them: one per refusal on a random one
-  of `statistics.REFUSAL_SHARDS` shards, in the totals and in the local day with its hour;
+* refused scans, as the aggregator counts the refusals `stats_aggregator.record_refusal` records:
+  `statistics.refusal_increments` of each on a random one of the `statistics.CLAIM_SHARDS`
+  refusal shards (`#r<n>`), in the totals and in the local day with its hour;
 * one `Participant` per shopper with the balances the claim transactions leave (points,
   entries, claims, first and last claim, active days, `rank_shard`), and the shopper's
   `ShopperAccount` (read for the phone numbers of the leaderboard; by default only for
@@ -307,7 +308,7 @@ def plan_claims(
     kinds = rng.choices(list(mix), weights=list(mix.values()), k=refusals)
     refused = sorted(
         (
-            (kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.REFUSAL_SHARDS))
+            (kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.CLAIM_SHARDS))
             for kind in kinds
         ),
         key=lambda r: r[1],
@@ -364,20 +365,18 @@ def _claim_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
         mine = [c for c in plan.claims if c.shard == shard]
         for low in range(0, len(mine), _FOLD_CHUNK):
             group = [plan.code_state(c) for c in mine[low : low + _FOLD_CHUNK]]
-            for (_, item), counts in stats_aggregator.counters_of(group).items():
-                statistics.add_counts(sums, {f"{item}#{shard}": counts})
+            for (_, item, prefix), counts in stats_aggregator.counters_of(group).items():
+                statistics.add_counts(sums, {f"{item}#{prefix}{shard}": counts})
     return sums
 
 
 def _refusal_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
-    """The refusal counters by stat key, as `stats_aggregator.record_refusal` adds them one by one."""
+    """The refusal counters by stat key, as the aggregator adds the recorded refusals."""
     tz = zoneinfo.ZoneInfo(plan.timezone)
     sums: dict[str, dict[str, int]] = {}
     for kind, at, shard in plan.refusals:
-        day, hour = statistics.hour_of_day(at, tz)
-        statistics.add_counts(
-            sums, {f"total#r{shard}": {kind: 1}, f"day#{day.isoformat()}#r{shard}": {kind: 1, f"{kind}@{hour:02d}": 1}}
-        )
+        moved = statistics.refusal_increments(kind, at, tz)
+        statistics.add_counts(sums, {f"{item}#r{shard}": counts for item, counts in moved.items()})
     return sums
 
 

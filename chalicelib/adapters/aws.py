@@ -6,10 +6,11 @@ import functools
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
 
 from chalicelib.config import get_settings
 
-__all__ = ["client"]
+__all__ = ["client", "transient"]
 
 
 def client(service: str):
@@ -21,6 +22,39 @@ def client(service: str):
     settings = get_settings()
     endpoint = {"s3": settings.s3_endpoint, "sqs": settings.sqs_endpoint}.get(service)
     return _client(service, settings.region, endpoint, settings.dynamodb_max_attempts)
+
+
+# Errors that say "not now" rather than "no": capacity, a transaction holding the item, the
+# service itself. Retrying the same request later is the answer to each of them.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestThrottled",
+        "RequestTimeout",
+    }
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` (botocore's, or PynamoDB's wrapping one) is AWS saying "try again later":
+    throttling, a conflicting transaction, the service unavailable, or no answer in time."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, HTTPClientError):  # timeouts, dropped and refused connections
+            return True
+        if isinstance(current, ClientError):
+            return current.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+        current = getattr(current, "cause", None) or current.__cause__
+    return False
 
 
 @functools.lru_cache(maxsize=16)

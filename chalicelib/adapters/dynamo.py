@@ -33,7 +33,8 @@ def client():
 def condition_failed(exc: BaseException) -> bool:
     """Whether a write was refused by its condition (PynamoDB's errors or botocore's)."""
     if isinstance(exc, PynamoDBException):
-        return exc.cause_response_code == _CONDITION_FAILED
+        # A cause without an answer (a timeout, a dropped connection) is no condition failure.
+        return isinstance(exc.cause, ClientError) and condition_failed(exc.cause)
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code") == _CONDITION_FAILED
     return False

@@ -195,6 +195,10 @@ class CodeState(Model):
     A voided code is written here ahead of any scan, so the claim's
     "does not exist" condition refuses it without an extra read. A claim is the
     record of the grant: a replay reads its answer back from here.
+
+    A refused scan of a campaign's code is recorded here too (state `refused`, keyed
+    `r#<shopper>#<request>`, kept a week), so the aggregator counts refusals from the
+    same stream, exactly once, as it counts claims.
     """
 
     class Meta(_BaseMeta):
@@ -216,6 +220,7 @@ class CodeState(Model):
     prize_id = UnicodeAttribute(null=True)
     prize_name = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
+    request_key = UnicodeAttribute(null=True)  # the claiming request's Idempotency-Key, if it sent one
     # What statistics need to know about the participant at this claim, fixed by the
     # claim itself so the counters can always be recomputed from claim records alone.
     timezone = UnicodeAttribute(null=True)
@@ -225,6 +230,8 @@ class CodeState(Model):
     prev_claim_at = UTCDateTimeAttribute(null=True)
     # Set by the aggregator in the same transaction that counts the claim: counted once.
     counted = BooleanAttribute(null=True)
+    kind = UnicodeAttribute(null=True)  # a refusal's kind (statistics.REFUSALS)
+    expires_at = TTLAttribute(null=True)  # refusals only: claims and voids are kept
     by_shopper = ClaimsByShopper()
 
     @staticmethod

@@ -10,7 +10,6 @@ from typing import Protocol
 
 __all__ = [
     "CLAIM_SHARDS",
-    "REFUSAL_SHARDS",
     "RANK_SHARDS",
     "TOP",
     "REFUSALS",
@@ -26,16 +25,16 @@ __all__ = [
     "histogram_bin",
     "rank_shard",
     "claim_increments",
+    "refusal_increments",
     "add_counts",
 ]
 
 
-# Claim counters are written by the aggregator, a few transactions a second per stream
-# shard: a handful of shards keeps those transactions from meeting on one item. Refusals
-# are counted by the scan requests themselves, one plain update each, on their own shards
-# so they never conflict with the aggregator's transactions.
+# Counters are written by the aggregator, a few transactions a second per stream shard:
+# a handful of shards keeps those transactions from meeting on one item. Claims and
+# refusals have shards of their own (`#<n>` and `#r<n>`), so a reconciliation of claim
+# counters can leave refusals out.
 CLAIM_SHARDS = 4
-REFUSAL_SHARDS = 8
 RANK_SHARDS = 8
 TOP = 20
 REFUSALS = ("duplicate", "invalid", "refused_cap", "refused_rate", "refused_inactive")
@@ -149,6 +148,12 @@ def claim_increments(claim: ClaimRecord) -> dict[str, dict[str, int]]:
         "total": {k: v for k, v in total.items() if v},
         f"day#{day.isoformat()}": {k: v for k, v in daily.items() if v},
     }
+
+
+def refusal_increments(kind: str, at: datetime, tz: zoneinfo.ZoneInfo) -> dict[str, dict[str, int]]:
+    """The counters one refused scan moves, by counter item: its kind, in the totals and its local hour."""
+    day, hour = hour_of_day(at, tz)
+    return {"total": {kind: 1}, f"day#{day.isoformat()}": {kind: 1, f"{kind}@{hour:02d}": 1}}
 
 
 def add_counts(into: dict, more: dict) -> None:

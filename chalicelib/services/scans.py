@@ -77,6 +77,7 @@ class _Plan:
     token: str
     budget_shard: int | None
     prize: Prize | None = None
+    request_key: str | None = None  # the request's Idempotency-Key, when it sent one
     before: Participant | None = None
     names: list[str] = field(default_factory=list)
 
@@ -113,6 +114,7 @@ def _write(plan: _Plan) -> CodeState:
             points=points,
             entries=entries,
             request_id=plan.token,
+            request_key=plan.request_key,
             prize_id=plan.prize.prize_id if plan.prize else None,
             prize_name=plan.prize.name if plan.prize else None,
             timezone=plan.campaign.timezone,
@@ -248,7 +250,7 @@ def _explain(plan: _Plan, error: TransactWriteError) -> tuple[Cancel, CodeState 
     return outcome, existing
 
 
-def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
+def claim_code(shopper_id: str, ip: str, body: dict, request_key: str | None = None) -> dict:
     """Claim what a code grants for a shopper, exactly once; a replay returns the original grant.
 
     Every refusal of a code whose campaign is known is counted in the campaign's
@@ -267,15 +269,23 @@ def claim_code(shopper_id: str, ip: str, body: dict) -> dict:
         _refuse_invalid(shopper_id, now.timestamp())
     batch, campaign = found  # type: ignore[misc]
     try:
-        return _claim(shopper_id, ip, batch, campaign, parts, now)
+        return _claim(shopper_id, ip, batch, campaign, parts, now, request_key)
     except DomainError as refusal:
         kind = claims.stat_of(refusal)
         if kind:
-            record_refusal(campaign, kind, now)
+            record_refusal(campaign, batch.batch_id, kind, now, shopper_id=shopper_id, request_key=request_key)
         raise
 
 
-def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: codes.CodeParts, now: datetime) -> dict:
+def _claim(
+    shopper_id: str,
+    ip: str,
+    batch: Batch,
+    campaign: Campaign,
+    parts: codes.CodeParts,
+    now: datetime,
+    request_key: str | None,
+) -> dict:
     refusal = claims.refusal_before_claim(batch.status, campaign.status, campaign.starts_at, campaign.ends_at, now)
     if refusal is Refusal.INVALID:
         _refuse_invalid(shopper_id, now.timestamp())
@@ -304,6 +314,7 @@ def _claim(shopper_id: str, ip: str, batch: Batch, campaign: Campaign, parts: co
         uuid.uuid4().hex,
         shards.pop(),
         _prize_for(batch, campaign, parts.serial),
+        request_key=request_key,
     )
     attempt = 0
     while True:
@@ -368,6 +379,15 @@ def _answer_existing(existing: CodeState, plan: _Plan) -> dict:
         raise Refusal.ALREADY_CLAIMED.error()
     participant = Participant.get(existing.campaign_id, existing.shopper_id, consistent_read=True)
     balance = {"points": int(participant.points), "entries": int(participant.entries)}
-    # A replay is counted as a duplicate scan: the code was scanned again.
-    record_refusal(plan.campaign, "duplicate", plan.now)
+    # Scanning one's own code again is a duplicate scan; the request that claimed it, sent
+    # again after its answer was lost, is not (it is the same scan).
+    if plan.request_key is None or existing.request_key != plan.request_key:
+        record_refusal(
+            plan.campaign,
+            plan.batch.batch_id,
+            "duplicate",
+            plan.now,
+            shopper_id=plan.shopper_id,
+            request_key=plan.request_key,
+        )
     return _grant(existing, balance, replay=True, code=plan.code)

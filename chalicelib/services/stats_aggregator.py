@@ -3,37 +3,35 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import random
+import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import PutError
 
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import Campaign, CodeState, StatShard
 from chalicelib.domain.statistics import (
     CLAIM_SHARDS,
-    REFUSAL_SHARDS,
     REFUSALS,
     add_counts,
     claim_increments,
-    hour_of_day,
+    refusal_increments,
     zone,
 )
-from chalicelib.logs import log_event
 
 __all__ = [
     "TX_ITEMS",
     "counter_update",
+    "refusal_key",
     "record_refusal",
     "handle_stream_records",
     "counters_of",
     "transaction_groups",
     "count_claims",
 ]
-
-log = logging.getLogger(__name__)
 
 TX_ITEMS = 100  # DynamoDB's limit on items in one transaction
 _CONFLICT_ATTEMPTS = 8
@@ -58,76 +56,104 @@ def counter_update(campaign_id: str, stat_key: str, counts: dict[str, int]) -> d
     }
 
 
-def record_refusal(campaign: Campaign, kind: str, now: datetime) -> None:
-    """Count one refused scan of a campaign's code, by kind, in its totals and its day.
+REFUSAL_KEEP = timedelta(days=7)  # a refusal event outlives the stream's 24 hours and any resend
 
-    Called after the answer is decided; a failure here is logged and never changes the
-    shopper's answer.
+
+def refusal_key(shopper_id: str, request_key: str) -> str:
+    """The code_states key of a refusal: one per shopper and request, so a resend is the same refusal."""
+    return f"r#{shopper_id}#{request_key}"
+
+
+def record_refusal(
+    campaign: Campaign, batch_id: str, kind: str, now: datetime, *, shopper_id: str, request_key: str | None
+) -> None:
+    """Record one refused scan of a campaign's code; the aggregator counts it from the stream.
+
+    Keyed by the shopper and the request's Idempotency-Key, so a phone that sends the same
+    request again after a dropped answer records one refusal (without a key, every request
+    is its own). A failure propagates: the shopper is told to try again rather than the
+    refusal going uncounted, and the resend records it once.
     """
     if kind not in REFUSALS:
         raise ValueError(f"unknown refusal kind {kind}")
+    refusal = CodeState(
+        refusal_key(shopper_id, request_key or uuid.uuid4().hex),
+        state="refused",
+        kind=kind,
+        campaign_id=campaign.campaign_id,
+        brand_id=campaign.brand_id,
+        batch_id=batch_id,
+        timezone=campaign.timezone,
+        changed_at=now,
+        changed_by=shopper_id,
+        expires_at=now + REFUSAL_KEEP,
+    )
     try:
-        day, hour = hour_of_day(now, zone(campaign.timezone))
-        shard = random.randrange(REFUSAL_SHARDS)
-        client = dynamo.client()
-        client.update_item(**counter_update(campaign.campaign_id, f"total#r{shard}", {kind: 1}))
-        client.update_item(
-            **counter_update(
-                campaign.campaign_id, f"day#{day.isoformat()}#r{shard}", {kind: 1, f"{kind}@{hour:02d}": 1}
-            )
-        )
-    except Exception:  # noqa: BLE001 - statistics never fail a scan
-        log_event(
-            log, "refusal_not_counted", level=logging.ERROR, exc_info=True, kind=kind, campaign_id=campaign.campaign_id
-        )
+        refusal.save(condition=CodeState.code_key.does_not_exist())
+    except PutError as error:
+        if not dynamo.condition_failed(error):
+            raise  # otherwise an earlier copy of this request recorded it
 
 
-def _claims_from_records(records: Iterable[dict]) -> list[CodeState]:
-    """Claims inserted into code_states, from DynamoDB stream records (Lambda's event shape)."""
-    claims = []
+def _stream_items(records: Iterable[dict]) -> Iterator[dict]:
+    """The items inserted into code_states, from DynamoDB stream records (Lambda's event shape)."""
     for record in records:
-        if record.get("eventName") != "INSERT":
-            continue
-        image = (record.get("dynamodb") or {}).get("NewImage") or {}
-        if (image.get("state") or {}).get("S") != "claimed" or "campaign_id" not in image:
-            continue
-        claims.append(CodeState.from_raw_data(image))
-    return claims
+        if record.get("eventName") == "INSERT":
+            image = (record.get("dynamodb") or {}).get("NewImage") or {}
+            if "campaign_id" in image:
+                yield image
+
+
+def _countables(records: Iterable[dict]) -> list[CodeState]:
+    """New claims and refusals among stream records."""
+    return [
+        CodeState.from_raw_data(image)
+        for image in _stream_items(records)
+        if (image.get("state") or {}).get("S") in ("claimed", "refused")
+    ]
 
 
 def handle_stream_records(records: list[dict]) -> int:
-    """The stream handler: count the new claims among `records`; returns how many were counted now."""
-    return count_claims(_claims_from_records(records))
+    """The stream handler: count the new claims and refusals among `records`; returns how many were counted now."""
+    return count_claims(_countables(records))
 
 
-def counters_of(group: list[CodeState]) -> dict[tuple[str, str], dict[str, int]]:
-    """The summed increments of a group of claims, by (campaign, counter item)."""
-    counters: dict[tuple[str, str], dict[str, int]] = {}
-    for claim in group:
-        add_counts(counters, {(claim.campaign_id, item): counts for item, counts in claim_increments(claim).items()})
+def _increments(item: CodeState) -> dict[tuple[str, str], dict[str, int]]:
+    """What one claim or refusal adds, by (counter item, shard prefix): claims on `#<n>`, refusals on `#r<n>`."""
+    if item.state == "refused":
+        moved = refusal_increments(str(item.kind), item.changed_at, zone(item.timezone))
+        return {(name, "r"): counts for name, counts in moved.items()}
+    return {(name, ""): counts for name, counts in claim_increments(item).items()}
+
+
+def counters_of(group: list[CodeState]) -> dict[tuple[str, str, str], dict[str, int]]:
+    """The summed increments of a group of claims and refusals, by (campaign, counter item, shard prefix)."""
+    counters: dict[tuple[str, str, str], dict[str, int]] = {}
+    for item in group:
+        add_counts(counters, {(item.campaign_id, *key): counts for key, counts in _increments(item).items()})
     return counters
 
 
-def transaction_groups(claims: list[CodeState]) -> Iterator[list[CodeState]]:
-    """Groups of claims whose markers and counter items fit in one transaction."""
+def transaction_groups(items: list[CodeState]) -> Iterator[list[CodeState]]:
+    """Groups of claims and refusals whose markers and counter items fit in one transaction."""
     group: list[CodeState] = []
-    keys: set[tuple[str, str]] = set()
-    for claim in claims:
-        mine = {(claim.campaign_id, item) for item in claim_increments(claim)}
+    keys: set[tuple[str, str, str]] = set()
+    for item in items:
+        mine = {(item.campaign_id, *key) for key in _increments(item)}
         if group and len(group) + 1 + len(keys | mine) > TX_ITEMS:
             yield group
             group, keys = [], set()
-        group.append(claim)
+        group.append(item)
         keys |= mine
     if group:
         yield group
 
 
 def count_claims(claims: list[CodeState]) -> int:
-    """Fold claims into the counters exactly once, however often they are delivered.
+    """Fold claims (and refusals) into the counters exactly once, however often they are delivered.
 
-    One transaction per group marks each claim `counted` (on condition it was not) and
-    adds the group's sums to one shard of each counter item: a claim delivered again is
+    One transaction per group marks each item `counted` (on condition it was not) and
+    adds the group's sums to one shard of each counter item: an item delivered again is
     refused by its marker, and the group is recounted without it.
     """
     return sum(_count_group(group) for group in transaction_groups(sorted(claims, key=lambda c: c.code_key)))
@@ -151,8 +177,8 @@ def _count_group(group: list[CodeState]) -> int:
             }
             for claim in group
         ]
-        for (campaign_id, item), counts in counters.items():
-            items.append({"Update": counter_update(campaign_id, f"{item}#{shard}", counts)})
+        for (campaign_id, item, prefix), counts in counters.items():
+            items.append({"Update": counter_update(campaign_id, f"{item}#{prefix}{shard}", counts)})
         # Same group, same token: botocore's resend of a timed-out request applies once.
         token = hashlib.sha256(
             f"{shard}:{attempt}:".encode() + "|".join(c.code_key for c in group).encode()

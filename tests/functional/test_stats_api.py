@@ -104,10 +104,15 @@ def test_participants_histogram_repeat_rate_cohort_and_top(api, played):
 
 def test_refusals_of_a_known_campaign_are_counted_by_kind(api, running):
     campaign, _, codes_ = running(quantity=4, batch_status="inactive")
+    for _ in range(2):  # the same request twice (a phone resending it): one refusal
+        with pytest.raises(CodeNotActive):
+            scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]}, "scan-1")
     with pytest.raises(CodeNotActive):
-        scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]})
+        scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]}, "scan-2")
+    # Counted from the stream, as claims are.
+    assert drain() >= 2
     totals = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}/stats")
-    assert totals["scans"]["refused_inactive"] == 1 and totals["scans"]["total"] == 1
+    assert totals["scans"]["refused_inactive"] == 2 and totals["scans"]["total"] == 2
 
 
 @pytest.mark.parametrize(
@@ -241,3 +246,15 @@ def test_every_look_at_clear_phone_numbers_is_in_the_owners_audit_trail(api, pla
         ("owner-7", campaign_id, {"where": "stats/participants", "numbers": 3}),
         ("owner-7", campaign_id, {"where": "participants.csv", "numbers": 3}),
     ]
+
+
+def test_a_resent_claim_is_not_a_duplicate_scan_but_a_second_scan_is(api, running):
+    campaign, _, codes_ = running(quantity=4)
+    first = scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]}, "scan-1")
+    resent = scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]}, "scan-1")
+    again = scans.claim_code("shp_x", "203.0.113.9", {"code": codes_[0]}, "scan-2")
+    assert (first["replay"], resent["replay"], again["replay"]) == (False, True, True)
+    assert resent["balance"] == again["balance"] == first["balance"]
+    drain()
+    totals = api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}/stats")
+    assert (totals["scans"]["granted"], totals["scans"]["duplicate"]) == (1, 1)

@@ -7,7 +7,7 @@ counted per call by an after-call hook on the application's DynamoDB clients.
 
 /stats, /stats/batches and /stats/participants read exactly the same items for A and B.
 The time series reads one counter item per local day and shard of the range asked for,
-so at most days x (CLAIM_SHARDS + REFUSAL_SHARDS) whatever the number of claims; a small
+so at most days x 2 CLAIM_SHARDS (claim and refusal shards) whatever the number of claims; a small
 campaign whose days have not yet touched every shard reads fewer (A <= B, not A == B).
 """
 
@@ -37,7 +37,7 @@ PRIZES = [
 # test checks it), so the leaderboard reads TOP items per shard in A as in B. A campaign with
 # fewer participants reads fewer: the cost is capped, not fixed.
 SEED = 2
-STAT_KEYS_PER_DAY = statistics.CLAIM_SHARDS + statistics.REFUSAL_SHARDS
+STAT_KEYS_PER_DAY = 2 * statistics.CLAIM_SHARDS  # `#<n>` and `#r<n>`
 
 
 def _make_campaign(*, start: datetime, quantity: int, prizes: list | None = None, rules: dict | None = None):
@@ -182,7 +182,9 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
             answer = scans.claim_code(claim.shopper_id, "198.51.100.20", {"code": code})
             assert answer["result"] == "granted" and not answer["replay"]
     for kind, at, _ in plan.refusals:
-        stats_aggregator.record_refusal(model, kind, at)
+        stats_aggregator.record_refusal(
+            model, real_batch["batch_id"], kind, at, shopper_id="shp_refused", request_key=None
+        )
     assert drain() >= 60
     report = reconcile.reconcile(real["campaign_id"])
     assert (report.claims, report.pending, report.clean) == (60, 0, True), report.differences[:5]
