@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -210,3 +211,16 @@ def test_a_crash_answers_a_generic_500_without_internals(api, campaign, monkeypa
     error = response.json_body["error"]
     assert error["code"] == "internal_error"
     assert "on fire" not in response.body.decode() and "Traceback" not in response.body.decode()
+
+
+@pytest.mark.parametrize("kind", ["throttle", "timeout_after_commit"])
+def test_aws_saying_not_now_is_a_503_to_retry_never_a_500(api, campaign, kind):
+    from tests.faults import Injector
+
+    with Injector().installed() as injector:
+        injector.arm(kind, 1)
+        response = api.call("PATCH", f"/v1/campaigns/{campaign['campaign_id']}", {"name": "Renamed"})
+    assert injector.fired is not None
+    assert response.status_code == 503, response.body
+    assert response.headers["Retry-After"] == "1"
+    assert json.loads(response.body)["error"]["code"] == "busy"
