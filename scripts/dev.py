@@ -148,22 +148,28 @@ def _start_moto(port: int) -> subprocess.Popen:
     return process
 
 
-def _create_export_resources(endpoint: str, max_receives: int) -> None:
-    """The bucket, and the queue with a dead-letter queue, as infra/<stage>.json has them."""
+def create_export_resources(
+    endpoint: str, max_receives: int, *, bucket: str = EXPORT_BUCKET, queue: str = EXPORT_QUEUE
+) -> tuple[str, str]:
+    """The bucket, and the queue with a dead-letter queue, as infra/<stage>.json has them.
+
+    Returns the queue's URL and its dead-letter queue's (the tests use the same setup).
+    """
     import boto3
 
     region = local_aws_env()["AWS_REGION"]
-    boto3.client("s3", region_name=region, endpoint_url=endpoint).create_bucket(Bucket=EXPORT_BUCKET)
+    boto3.client("s3", region_name=region, endpoint_url=endpoint).create_bucket(Bucket=bucket)
     sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
-    dlq = sqs.create_queue(QueueName=f"{EXPORT_QUEUE}-dlq")["QueueUrl"]
+    dlq = sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(
-        QueueName=EXPORT_QUEUE,
+    url = sqs.create_queue(
+        QueueName=queue,
         Attributes={
             "VisibilityTimeout": str(_LOCAL_VISIBILITY_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
         },
-    )
+    )["QueueUrl"]
+    return url, dlq
 
 
 def _start_workers(count: int) -> list[subprocess.Popen]:
@@ -283,7 +289,7 @@ def main() -> int:
         _say(f"seeded {DEMO_BRAND}: {campaign['name']}" if campaign else f"{DEMO_BRAND} already seeded")
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
         scan_url = sample_scan_url(DEMO_BRAND)
-        _create_export_resources(aws_endpoint, MAX_RECEIVES)
+        create_export_resources(aws_endpoint, MAX_RECEIVES)
 
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
         chalice = _start_chalice(api_port)

@@ -12,7 +12,9 @@ passes through `botocore.client.BaseClient._make_api_call`, above botocore's own
 - `timeout_after_commit`: the call reaches AWS and takes effect, then the answer is lost
   (ReadTimeoutError): the caller cannot tell whether it happened;
 - `crash`: the call takes effect, then the process dies before the next line runs
-  (`Crash`, a BaseException no `except Exception` stops, as a Lambda killed mid-run).
+  (`Crash`, a BaseException no `except Exception` stops, as a Lambda killed mid-run);
+  until the caller starts it again (`revive`), every later call dies too, so no
+  clean-up code gets to run as it would not in a killed Lambda.
 
 `prove` runs a scenario once without faults, then once per (k, kind) that applies to
 the k-th call, each on freshly emptied tables, and compares the final state with the
@@ -77,20 +79,36 @@ class Injector:
     at: int = 0
     calls: list[Call] = field(default_factory=list)
     fired: Call | None = None
+    dead: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _quiet: threading.local = field(default_factory=threading.local)
 
     def arm(self, kind: str | None, at: int = 0) -> None:
-        self.kind, self.at, self.calls, self.fired = kind, at, [], None
+        self.kind, self.at, self.calls, self.fired, self.dead = kind, at, [], None, False
+
+    def revive(self) -> None:
+        """The function starts again after a crash (a new invocation, a resent request)."""
+        self.dead = False
 
     @contextlib.contextmanager
     def quiet(self) -> Iterator[None]:
         """Calls made by the harness itself (setting up, delivering messages) are not counted."""
+        saved = getattr(self._quiet, "on", False)
         self._quiet.on = True
         try:
             yield
         finally:
-            self._quiet.on = False
+            self._quiet.on = saved
+
+    @contextlib.contextmanager
+    def counted(self) -> Iterator[None]:
+        """Within `quiet`, the calls of the code under test (a handler the harness invokes)."""
+        saved = getattr(self._quiet, "on", False)
+        self._quiet.on = False
+        try:
+            yield
+        finally:
+            self._quiet.on = saved
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Injector]:
@@ -100,6 +118,8 @@ class Injector:
         def make_api_call(client: Any, operation: str, params: dict) -> Any:
             if getattr(injector._quiet, "on", False):
                 return real(client, operation, params)
+            if injector.dead:
+                raise Crash("the process is dead")
             call = Call(client.meta.service_model.service_name, operation, len(params.get("TransactItems") or [1]))
             with injector._lock:
                 injector.calls.append(call)
@@ -128,6 +148,7 @@ class Injector:
         real(client, call.operation, params)  # it takes effect...
         if self.kind == "timeout_after_commit":
             raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)  # ...and its answer is lost
+        self.dead = True
         raise Crash(f"killed after {call}")  # ...and the process dies
 
 

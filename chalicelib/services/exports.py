@@ -282,6 +282,9 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
         log_event(log, "export_missing", level=logging.ERROR, export_id=message["export_id"])
         return
     if export.status in ("done", "failed"):
+        # The worker that finished it may have died before giving the brand's slot back:
+        # this delivery of one of its messages does (freeing a free slot changes nothing).
+        limits.free_slot(_SLOTS, export.brand_id, export.export_id)
         return
     started = time.perf_counter()
     try:

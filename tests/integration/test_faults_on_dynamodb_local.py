@@ -1,5 +1,13 @@
-"""A fault at every step, on DynamoDB Local: whatever call fails, and however, the end state
-is the fault-free run's, with nothing lost and nothing doubled (see tests/faults.py).
+"""A fault at every step, on DynamoDB Local: whatever AWS call fails, and however, the end
+state is the fault-free run's, with nothing lost and nothing doubled (see tests/faults.py).
+
+For a scan (five scans by two shoppers: grants, an instant win, duplicates) and a stats
+batch (their claims and refusals, one per transaction), every call with every kind of
+fault that applies to it; for an export (30 codes in three chunks, joined from parts),
+every call with the kinds taken in turn, and every pair with `FAULTS=all .venv/bin/pytest
+tests/integration/test_faults_on_dynamodb_local.py`. Each test prints how many calls the
+fault-free run made and how many faulty runs it compared. And a message that keeps
+failing reaches the dead-letter queue after as many receives as in AWS.
 """
 
 from __future__ import annotations
@@ -7,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +23,12 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from app import export_worker
+from app import stats_aggregator as stats_handler
 from chalicelib.adapters import dynamo, models, records
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
-from chalicelib.services import batches, campaigns
+from chalicelib.services import batches, campaigns, stats_aggregator
 from scripts.stats_worker import feeder_for
 from tests.faults import KINDS, Crash, Injector, prove
 from tests.support import VALID_CAMPAIGN, shopper_id, shopper_token
@@ -44,10 +55,17 @@ def injector():
 
 @pytest.fixture
 def frozen():
-    """One instant for every run, so timestamps written in two runs can be compared."""
-    instant = datetime.now(UTC).replace(microsecond=0).timestamp()
-    with clock.replaced(lambda: instant):
-        yield instant
+    """One instant at the start of every run, so timestamps written in two runs can be
+    compared; a driver moves it on (`frozen[0] += ...`) where real time would pass."""
+    instant = [0.0]
+    start = datetime.now(UTC).replace(microsecond=0).timestamp()
+
+    def reset() -> None:
+        instant[0] = start
+
+    reset()
+    with clock.replaced(lambda: instant[0], steady=time.monotonic):
+        yield instant, reset
 
 
 def _empty_tables() -> None:
@@ -162,7 +180,7 @@ def _scan_world() -> dict:
     }
 
 
-def _send(api, token: str, code: str, key: str, attempts: int = 4) -> tuple[int, dict]:
+def _send(api, injector: Injector, token: str, code: str, key: str, attempts: int = 4) -> tuple[int, dict]:
     """A phone's scan: on 503 or a dropped connection it sends the same request again.
 
     Any other 5xx is an answer: a fault must be told as "try again", never as a crash.
@@ -171,19 +189,20 @@ def _send(api, token: str, code: str, key: str, attempts: int = 4) -> tuple[int,
         try:
             response = api.call("POST", "/v1/scans", {"code": code}, token=token, headers={"Idempotency-Key": key})
         except Crash:
-            continue  # the connection dropped with the function
+            injector.revive()  # the connection dropped with the function; a new one answers
+            continue
         if response.status_code != 503:
             return response.status_code, json.loads(response.body)
     raise AssertionError(f"the scan of {code} never got an answer")
 
 
-def _scans(api):
+def _scans(api, injector: Injector):
     def run(world: dict) -> list:
         a, b = world["tokens"]
         plays = [(a, 0), (b, 0), (a, 1), (b, 2), (a, 2)]
         told = []
         for n, (token, serial) in enumerate(plays):
-            status, body = _send(api, token, world["codes"][serial], f"scan-{n}-{world['run']}")
+            status, body = _send(api, injector, token, world["codes"][serial], f"scan-{n}-{world['run']}")
             body.pop("replay", None)  # a resend that finds its own claim says so
             told.append((status, body))
         return told
@@ -191,17 +210,267 @@ def _scans(api):
     return run
 
 
-def _choose(k: int, kind: str) -> bool:
-    return True
-
-
 def test_a_fault_at_any_call_of_a_scan_changes_nothing(api, injector, frozen):
     feeder = feeder_for()
+    reset_clock = frozen[1]
 
     def state(world: dict, told: list) -> dict:
         feeder.drain()  # the statistics, once the stream has been counted
         return {"told": _names(told, world["names"]), "tables": _tables(world["names"])}
 
-    proof = prove(injector, reset=_empty_tables, setup=_scan_world, run=_scans(api), state=state, choose=_choose)
+    proof = prove(
+        injector,
+        reset=lambda: (_empty_tables(), reset_clock()),
+        setup=_scan_world,
+        run=_scans(api, injector),
+        state=state,
+    )
     print(f"scans: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
     assert {kind for kind, _, _ in proof.runs} == set(KINDS)
+
+
+# --- a stats batch --------------------------------------------------------------------
+
+
+def test_a_fault_at_any_call_of_a_stats_batch_changes_nothing(api, injector, frozen, monkeypatch):
+    """The aggregator's batch of claims and refusals, delivered again after any failure as
+    Lambda's stream source does, in transactions of a few items so a crash can fall
+    between two of them."""
+    monkeypatch.setattr(stats_aggregator, "TX_ITEMS", 3)  # one claim or refusal per transaction
+    reset_clock = frozen[1]
+
+    def counted_handler(event, context):
+        with injector.counted():
+            return stats_handler(event, context)
+
+    feeder = feeder_for(counted_handler)
+
+    def setup() -> dict:
+        world = _scan_world()
+        _scans(api, injector)(world)  # the claims and refusals the batch will count
+        return world
+
+    def run(world: dict) -> None:
+        with injector.quiet():  # the event source's own calls are not the function's
+            for _ in range(4):
+                try:
+                    feeder.drain()
+                    return
+                except Crash:
+                    injector.revive()  # the batch is delivered again to a new container
+
+    proof = prove(
+        injector,
+        reset=lambda: (_empty_tables(), reset_clock()),
+        setup=setup,
+        run=run,
+        state=lambda world, _: _tables(world["names"]),
+    )
+    print(f"stats batch: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
+    assert sum(1 for call in proof.baseline_calls if call.operation == "TransactWriteItems") >= 3
+    assert {kind for kind, _, _ in proof.runs} == set(KINDS)
+
+
+# --- an export ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """S3 and SQS on a moto server on 127.0.0.1 (DynamoDB stays DynamoDB Local)."""
+    from moto.server import ThreadedMotoServer
+
+    from scripts.dynamodb_local import HOST, free_port
+
+    server = ThreadedMotoServer(ip_address=HOST, port=free_port(), verbose=False)
+    server.start()
+    try:
+        yield "http://{}:{}".format(*server.get_host_and_port())
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def export_queue(moto_server, store, monkeypatch):
+    """The export bucket, and the queue with its dead-letter queue as dev.py and AWS have them."""
+    from chalicelib.adapters import s3, sqs
+    from chalicelib.config import get_settings
+    from chalicelib.services.exports import MAX_RECEIVES
+    from scripts.dev import create_export_resources
+
+    monkeypatch.setenv("S3_ENDPOINT", moto_server)
+    monkeypatch.setenv("SQS_ENDPOINT", moto_server)
+    get_settings.cache_clear()
+    sqs._queue_url.cache_clear()
+    settings = get_settings()
+    name = f"exp-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("EXPORT_BUCKET", name)
+    monkeypatch.setenv("EXPORT_QUEUE_NAME", name)
+    get_settings.cache_clear()
+    queue_url, dlq_url = create_export_resources(moto_server, MAX_RECEIVES, bucket=name, queue=name)
+    # Small parts, so a batch of 30 codes is three chunks joined from several parts.
+    monkeypatch.setattr(s3, "MIN_PART_BYTES", 1024)
+    monkeypatch.setattr(s3, "PART_BYTES", 2048)
+    import moto.s3.models
+
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 1024)
+    yield {"queue": queue_url, "dlq": dlq_url, "bucket": name, "region": settings.region}
+    get_settings.cache_clear()
+    sqs._queue_url.cache_clear()
+
+
+def _deliver_all(queue: dict, injector: Injector, clock_now: list, limit: int = 200) -> int:
+    """SQS and Lambda's event source, by hand: each message to the worker until the queue is
+    empty; a failed delivery comes back after its visibility timeout (time moves on)."""
+    from chalicelib.adapters import aws
+    from scripts.export_worker import lambda_event
+
+    sqs = aws.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=queue["queue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    deliveries = 0
+    while deliveries < limit:
+        got = sqs.receive_message(QueueUrl=queue["queue"], MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"])
+        if not got.get("Messages"):
+            attributes = sqs.get_queue_attributes(QueueUrl=queue["queue"], AttributeNames=["All"])["Attributes"]
+            if attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0":
+                return deliveries
+            continue
+        message = got["Messages"][0]
+        deliveries += 1
+        try:
+            with injector.counted():
+                export_worker(lambda_event(message, arn, queue["region"]), None)
+        except (Exception, Crash):
+            injector.revive()
+            clock_now[0] += 2 * 3600  # past the visibility timeout and any finisher's lease
+            sqs.change_message_visibility(
+                QueueUrl=queue["queue"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+            continue
+        sqs.delete_message(QueueUrl=queue["queue"], ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError("the export queue never emptied")
+
+
+def _export_state(world: dict, queue: dict) -> dict:
+    """What the brand gets and what is left behind: the export's record (its times aside:
+    a failed delivery makes a run take longer), whether the file is exactly the batch's
+    codes, every object left in the bucket, the queues, and the brand's export slots."""
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.models import Batch, Counter, Export
+
+    export = Export.get(world["export_id"], consistent_read=True)
+    plain = TypeDeserializer()
+    record = {
+        name: sorted(value) if isinstance(value, set) else value
+        for name, value in ((k, plain.deserialize(v)) for k, v in export.serialize().items())
+        if name not in ("created_at", "updated_at", "finished_at", "expires_at", "finish_started_at", "batch_number")
+    }
+    s3 = aws.client("s3")
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=queue["bucket"])
+        for item in page.get("Contents", [])
+    ]
+    expected = "".join(batches.csv_lines(Batch.get(export.batch_id), 0, export.quantity)).encode()
+    file_ok = export.s3_key is not None and (
+        s3.get_object(Bucket=queue["bucket"], Key=export.s3_key)["Body"].read() == expected
+    )
+    sqs = aws.client("sqs")
+    waiting = {
+        name: sqs.get_queue_attributes(QueueUrl=queue[name], AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessages"]
+        for name in ("queue", "dlq")
+    }
+    slots = [plain.deserialize(c.serialize()["slots"]) for c in Counter.scan() if "slots" in c.serialize()]
+    state = {
+        "export": record,
+        "file_is_the_batch": file_ok,
+        "objects": sorted(keys),
+        "waiting": waiting,
+        "slots": slots,
+    }
+    return _names(state, world["names"])
+
+
+def test_a_fault_at_any_call_of_an_export_changes_nothing(export_queue, injector, frozen, monkeypatch):
+    from chalicelib.services import exports
+
+    monkeypatch.setitem(exports.FORMATS, "csv", exports.ExportFormat("csv", "csv", "text/csv; charset=utf-8", 10))
+    clock_now, reset_clock = frozen
+
+    def setup() -> dict:
+        now = clock.now()
+        body = {**VALID_CAMPAIGN, "starts_at": (now - timedelta(days=1)).isoformat()}
+        campaign = campaigns.create_campaign(BRAND, "op", body)
+        batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": 30})
+        export = exports.request_export(BRAND, batch["batch_id"], "op", {"format": "csv"})
+        names = {campaign["campaign_id"]: "CAMPAIGN", batch["batch_id"]: "BATCH", export["export_id"]: "EXPORT"}
+        return {"export_id": export["export_id"], "names": names}
+
+    def reset() -> None:
+        _empty_tables()
+        from tests.support import empty_queue
+
+        empty_queue(export_queue["queue"])
+        empty_queue(export_queue["dlq"])
+        from chalicelib.adapters import aws
+
+        s3 = aws.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=export_queue["bucket"]):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=export_queue["bucket"], Key=item["Key"])
+        reset_clock()
+
+    def run(world: dict) -> int:
+        with injector.quiet():
+            return _deliver_all(export_queue, injector, clock_now)
+
+    every = FULL or None
+    proof = prove(
+        injector,
+        reset=reset,
+        setup=setup,
+        run=run,
+        state=lambda world, _: _export_state(world, export_queue),
+        # The suite takes the kinds in turn over the calls; FAULTS=all runs every pair.
+        choose=(lambda k, kind: True) if every else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
+    )
+    assert _export_state_done(proof)
+    print(f"export: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
+
+
+def _export_state_done(proof) -> bool:
+    return bool(proof.runs) and any(call.service == "s3" for call in proof.baseline_calls)
+
+
+def test_a_message_that_keeps_failing_lands_in_the_dead_letter_queue(export_queue, injector, monkeypatch):
+    """As in AWS: the queue's redrive policy moves a message received MAX_RECEIVES times to
+    the dead-letter queue; the worker has marked its export failed by then."""
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.models import Export
+    from chalicelib.services import exports
+    from scripts.export_worker import lambda_event
+
+    campaign = campaigns.create_campaign(BRAND, "op", VALID_CAMPAIGN)
+    batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": 5})
+    export_id = exports.request_export(BRAND, batch["batch_id"], "op", {"format": "csv"})["export_id"]
+
+    def broken(*_):
+        raise RuntimeError("the renderer is broken")
+
+    monkeypatch.setattr(exports, "_plan", broken)
+    sqs = aws.client("sqs")
+    queue = export_queue["queue"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    receives = 0
+    while got := sqs.receive_message(QueueUrl=queue, MessageSystemAttributeNames=["All"]).get("Messages"):
+        receives += 1
+        assert receives <= exports.MAX_RECEIVES, "received more often than the redrive policy allows"
+        with pytest.raises(RuntimeError):
+            export_worker(lambda_event(got[0], arn, "us-east-1"), None)
+        # The retry delay the worker asked for runs out at once.
+        sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"], VisibilityTimeout=0)
+    assert receives == exports.MAX_RECEIVES
+    (dead,) = sqs.receive_message(QueueUrl=export_queue["dlq"], MessageSystemAttributeNames=["All"])["Messages"]
+    assert json.loads(dead["Body"])["export_id"] == export_id
+    assert Export.get(export_id).status == "failed"
