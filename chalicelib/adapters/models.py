@@ -16,10 +16,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection.table import TableConnection
 from pynamodb.constants import NUMBER, STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.adapters import dynamo
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
@@ -56,7 +58,8 @@ class _BaseMeta:
     """Defaults shared by every table; `bind` fills in name, region and endpoint.
 
     Each model's Meta names its table by `table_suffix` alone: `bind` makes
-    `table_name` from it and the stage's prefix (`qrc-<stage>-<suffix>`).
+    `table_name` from it and the stage's prefix (`qrc-<stage>-<suffix>`). Timeouts
+    and retries are the shared client's (chalicelib/adapters/dynamo.py).
     """
 
     table_suffix: str
@@ -66,8 +69,21 @@ class _BaseMeta:
     max_retry_attempts: int
 
     billing_mode = "PAY_PER_REQUEST"
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
+
+
+class _Model(Model):
+    """A PynamoDB model whose table connection uses the container's one DynamoDB client.
+
+    PynamoDB gives each model a Connection of its own, and each of those a botocore
+    session and client (about 0.2 s of a cold start each); this hands every table
+    connection PynamoDB builds the shared one instead (see dynamo.share_connection).
+    """
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        dynamo.share_connection(table)
+        return table
 
 
 class Rules(MapAttribute):
@@ -96,7 +112,7 @@ class Allocation(MapAttribute):
     count = IntegerAttribute()
 
 
-class Campaign(Model):
+class Campaign(_Model):
     """A promotion of one brand; keyed by brand so another brand's id is never found."""
 
     class Meta(_BaseMeta):
@@ -138,7 +154,7 @@ class BatchesByNumber(GlobalSecondaryIndex):
     batch_number = IntegerAttribute(hash_key=True)
 
 
-class Batch(Model):
+class Batch(_Model):
     """A print batch: one record for N codes, whose codes are derived, never stored."""
 
     class Meta(_BaseMeta):
@@ -162,7 +178,7 @@ class Batch(Model):
     by_number = BatchesByNumber()
 
 
-class Counter(Model):
+class Counter(_Model):
     """Named monotonic counters (batch numbers); each increment is a conditional write."""
 
     class Meta(_BaseMeta):
@@ -183,7 +199,7 @@ class ClaimsByShopper(GlobalSecondaryIndex):
     changed_at = UTCDateTimeAttribute(range_key=True)
 
 
-class CodeState(Model):
+class CodeState(_Model):
     """What has happened to one code, keyed by batch number and serial: void, or claimed.
 
     A voided code is written here ahead of any scan, so the claim's
@@ -226,7 +242,7 @@ class CodeState(Model):
         return f"{batch_number}:{serial}"
 
 
-class RateCounter(Model):
+class RateCounter(_Model):
     """Fixed-window counters: the window is in the key, TTL only tidies up.
 
     Readers never trust TTL to have deleted an old window (it may lag by days): an old
@@ -263,7 +279,7 @@ class ParticipantsByRank(GlobalSecondaryIndex):
     claims = IntegerAttribute(range_key=True)
 
 
-class Participant(Model):
+class Participant(_Model):
     """A shopper in one campaign: balances equal the sum of their claims (same transaction)."""
 
     class Meta(_BaseMeta):
@@ -282,7 +298,7 @@ class Participant(Model):
     by_rank = ParticipantsByRank()
 
 
-class StatShard(Model):
+class StatShard(_Model):
     """One shard of a campaign's statistics counters (totals, or one local day).
 
     The counters themselves are top-level number attributes named by what they count
@@ -297,7 +313,7 @@ class StatShard(Model):
     stat_key = UnicodeAttribute(range_key=True)
 
 
-class ShopperAccount(Model):
+class ShopperAccount(_Model):
     """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
 
     The clear number is never stored: the hash finds the shopper, the masked form is shown.
@@ -315,7 +331,7 @@ class ShopperAccount(Model):
     last_sign_in_at = UTCDateTimeAttribute(null=True)
 
 
-class OtpChallenge(Model):
+class OtpChallenge(_Model):
     """The one pending sign-in code of a phone number, stored as a keyed hash.
 
     A new code replaces the old one; `challenge_id` makes every later write conditional on
@@ -333,7 +349,7 @@ class OtpChallenge(Model):
     created_at = UTCDateTimeAttribute()
 
 
-class Export(Model):
+class Export(_Model):
     """One print-file export of a batch: its plan, the chunks finished so far, the file.
 
     `done` holds the indexes of finished chunks. Each is added by a conditional ADD, so a
@@ -394,10 +410,11 @@ def bind(settings: Settings | None = None) -> None:
     """Point every model at the tables, region and endpoint of `settings`.
 
     Called once at import with the process settings; tests call it again to move
-    between moto and DynamoDB Local. A model's cached connection is dropped only when
-    where it points changes, since building a botocore client costs a fifth of a second.
+    between moto and DynamoDB Local. Nothing connects here: the shared client is built
+    on first use, one per region and endpoint.
     """
     settings = settings or get_settings()
+    dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
     for model in ALL_MODELS:
         target = (
             settings.table_name(_meta(model).table_suffix),
