@@ -23,6 +23,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.errors import InvalidInput, Unauthorized
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.phones import Phone, keyed_hash, normalise_phone, phone_hash, seal_phone, shopper_id_for
+from chalicelib.domain.tokens import TokenRefused, verify_hs256
 from chalicelib.domain.validation import CodeText, PhoneText, Schema, bearer_token, format_instant, validate
 from chalicelib.logs import log_event
 
@@ -275,17 +276,17 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
     """
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
     try:
-        claims = jwt.decode(
+        claims = verify_hs256(
             token,
-            key=get_shopper_jwt_secret(settings),
-            algorithms=[_ALGORITHM],
+            get_shopper_jwt_secret(settings).encode(),
             audience=settings.shopper_jwt_audience,
             issuer=settings.shopper_jwt_issuer,
+            now=clock.epoch(),
             leeway=settings.jwt_leeway_seconds,
-            options={"require": _REQUIRED_CLAIMS, "verify_signature": True},
+            required=_REQUIRED_CLAIMS,
         )
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
-        log_event(log, "shopper_token_refused", reason=type(exc).__name__)
+    except TokenRefused as exc:
+        log_event(log, "shopper_token_refused", reason=exc.reason)
         raise Unauthorized() from None
     sub, masked = claims.get("sub"), claims.get("phone")
     if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
