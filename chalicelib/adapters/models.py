@@ -48,10 +48,13 @@ class IntegerAttribute(Attribute[int]):
     attr_type = NUMBER
 
     def serialize(self, value: int) -> str:
-        return json.dumps(value)
+        return str(int(value))
 
     def deserialize(self, value: str) -> int:
-        return int(json.loads(value))
+        try:
+            return int(value)
+        except ValueError:  # written in another form by something else: 1E+3, 10.0
+            return int(json.loads(value))
 
 
 class _BaseMeta:

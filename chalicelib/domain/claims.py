@@ -180,10 +180,17 @@ def local_date(tz_name: str, instant: datetime) -> str:
 class ParticipantSoFar(Protocol):
     """What a claim needs to know of the participant's earlier claims in the campaign."""
 
-    claims: int
-    active_days: int
-    first_claim_at: datetime
-    last_claim_at: datetime
+    @property
+    def claims(self) -> int: ...
+
+    @property
+    def active_days(self) -> int | None: ...
+
+    @property
+    def first_claim_at(self) -> datetime | None: ...
+
+    @property
+    def last_claim_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
