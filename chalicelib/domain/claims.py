@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import zoneinfo
 from collections.abc import Sequence
@@ -172,8 +173,12 @@ def participant_cap_reached(cap: int | None, claims_so_far: int) -> bool:
     return bool(cap) and claims_so_far >= int(cap or 0)
 
 
+@functools.lru_cache(maxsize=256)
 def local_date(tz_name: str, instant: datetime) -> str:
-    """The campaign-local date of an instant (ISO), the day the daily cap counts in."""
+    """The campaign-local date of an instant (ISO), the day the daily cap counts in.
+
+    Kept for a few instants: a claim asks it of the same instant two or three times.
+    """
     return instant.astimezone(zoneinfo.ZoneInfo(tz_name)).date().isoformat()
 
 
@@ -193,7 +198,7 @@ class ParticipantSoFar(Protocol):
     def last_claim_at(self) -> datetime | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ClaimHistory:
     """The claim's place in the participant's history, written on the claim record for statistics."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import random
-import uuid
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from chalicelib.adapters import dynamo, limits
 from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standing, deserialize, read_participant
@@ -77,7 +77,7 @@ class _Plan:
     before: Standing | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Claimed:
     """What a claim record holds that the shopper's answer shows."""
 
@@ -103,35 +103,29 @@ class _Claimed:
 
 def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
     """The claim's one transaction: exactly what the rules decided, nothing decided here."""
-    target = plan.target
-    points, entries = target.points, target.entries
-    campaign_id, shopper_id, now = target.campaign_id, plan.shopper_id, plan.now
+    target, shopper_id, now, prize = plan.target, plan.shopper_id, plan.now, plan.prize
+    campaign_id, points, entries = target.campaign_id, target.points, target.entries
     past: ClaimHistory = claims.history(plan.before, target.timezone, now)
-    prize = plan.prize
-    tx = ClaimTransaction()
-    tx.unlocked(_lock_key(shopper_id), now)
+    prize_id, prize_name = (prize.prize_id, prize.name) if prize else (None, None)
+    tx = ClaimTransaction(now)
+    tx.unlocked(_lock_key(shopper_id))
     tx.claim(
-        {
-            "code_key": CodeState.key_for(target.batch_number, plan.serial),
-            "state": "claimed",
-            "batch_id": target.batch_id,
-            "brand_id": target.brand_id,
-            "changed_at": now,
-            "changed_by": shopper_id,
-            "shopper_id": shopper_id,
-            "campaign_id": campaign_id,
-            "sku": target.sku,
-            "points": points,
-            "entries": entries,
-            "request_id": plan.token,
-            "prize_id": prize.prize_id if prize else None,
-            "prize_name": prize.name if prize else None,
-            "timezone": target.timezone,
-            "nth": past.nth,
-            "active_days": past.active_days,
-            "first_claim_at": past.first_claim_at,
-            "prev_claim_at": past.prev_claim_at,
-        }
+        CodeState.key_for(target.batch_number, plan.serial),
+        batch_id=target.batch_id,
+        brand_id=target.brand_id,
+        shopper_id=shopper_id,
+        campaign_id=campaign_id,
+        sku=target.sku,
+        points=points,
+        entries=entries,
+        request_id=plan.token,
+        prize_id=prize_id,
+        prize_name=prize_name,
+        timezone=target.timezone,
+        nth=past.nth,
+        active_days=past.active_days,
+        first_claim_at=past.first_claim_at,
+        prev_claim_at=past.prev_claim_at,
     )
     # The participant as read before the claim must still be current: claims are
     # numbered one by one per participant, which the statistics rely on, and the
@@ -143,32 +137,29 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         points=points,
         entries=entries,
         first_claim_at=past.first_claim_at,
-        now=now,
         active_days=past.active_days,
         rank_shard=rank_shard(campaign_id, shopper_id),
     )
     if target.daily_cap:
         day = claims.local_date(target.timezone, now)
-        tx.window("daily_cap", f"claims:{campaign_id}:{shopper_id}:{day}", target.daily_cap, now + timedelta(days=2))
+        tx.window("daily_cap", f"claims:{campaign_id}:{shopper_id}:{day}", target.daily_cap, tx.now_epoch + _TWO_DAYS)
     if plan.budget_shard is not None and target.budget_points and points:
         allowance = claims.shard_allowance(target.budget_points, plan.budget_shard)
         tx.spend("budget", f"budget:{campaign_id}:{plan.budget_shard}", points, allowance)
     if prize is not None:
         # The pool only moves while awarded < quantity: a prize is never over-given.
-        tx.spend("prize", f"prize:{campaign_id}:{prize.prize_id}", 1, int(prize.quantity))
-    now_epoch = now.timestamp()
-    for name, subject, limit in (
-        ("scan", shopper_id, claims.LIMITS.per_shopper_per_minute),
-        (
-            "scan-ip",
-            f"{plan.ip}#{claims.ip_shard(shopper_id)}",
-            claims.LIMITS.per_ip_per_minute // claims.LIMITS.ip_shards,
-        ),
-    ):
-        key, ends = limits.window_key(name, subject, 60, now_epoch)
-        tx.window("rate", key, limit, datetime.fromtimestamp(ends + 3600, UTC))
-    prize_id, prize_name = (prize.prize_id, prize.name) if prize else (None, None)
+        tx.spend("prize", f"prize:{campaign_id}:{prize_id}", 1, int(prize.quantity))
+    # Per-minute rate windows of the shopper and of their address (one of its shards).
+    now_epoch, limits_ = now.timestamp(), claims.LIMITS
+    key, ends = limits.window_key("scan", shopper_id, 60, now_epoch)
+    tx.window("rate", key, limits_.per_shopper_per_minute, ends + 3600)
+    ip = f"{plan.ip}#{claims.ip_shard(shopper_id)}"
+    key, ends = limits.window_key("scan-ip", ip, 60, now_epoch)
+    tx.window("rate", key, limits_.per_ip_per_minute // limits_.ip_shards, ends + 3600)
     return tx, _Claimed(campaign_id, points, entries, prize_id, prize_name, now)
+
+
+_TWO_DAYS = 2 * 24 * 3600
 
 
 def _prize_for(target: ScanTarget, serial: int) -> Prize | None:
@@ -221,7 +212,7 @@ def claim_code(shopper_id: str, ip: str, body: dict, *, lookups: LookupCache | N
         raise InvalidInput("code: Must not be empty.", field="code")
     now = clock.now()
     try:
-        parts = codes.parse_code(code_text, get_keyring())
+        parts, code = codes.read_code(code_text, get_keyring())
     except CodeInvalid:
         _refuse_invalid(shopper_id, now.timestamp())
     target = scan_target(parts.batch_number, lookups)
@@ -229,7 +220,7 @@ def claim_code(shopper_id: str, ip: str, body: dict, *, lookups: LookupCache | N
         _refuse_invalid(shopper_id, now.timestamp())
     assert target is not None  # _refuse_invalid always raises
     try:
-        return _claim(shopper_id, ip, target, parts, now)
+        return _claim(shopper_id, ip, target, parts, code, now)
     except DomainError as refusal:
         kind = claims.stat_of(refusal)
         if kind:
@@ -237,7 +228,7 @@ def claim_code(shopper_id: str, ip: str, body: dict, *, lookups: LookupCache | N
         raise
 
 
-def _claim(shopper_id: str, ip: str, target: ScanTarget, parts: codes.CodeParts, now: datetime) -> dict:
+def _claim(shopper_id: str, ip: str, target: ScanTarget, parts: codes.CodeParts, code: str, now: datetime) -> dict:
     refusal = target.refusal(now)
     if refusal is Refusal.INVALID:
         _refuse_invalid(shopper_id, now.timestamp())
@@ -257,9 +248,9 @@ def _claim(shopper_id: str, ip: str, target: ScanTarget, parts: codes.CodeParts,
         ip,
         target,
         parts.serial,
-        codes.format_code(parts, get_keyring()),
+        code,
         now,
-        uuid.uuid4().hex,
+        _token(),
         _any_of(shards),
         _prize_for(target, parts.serial),
     )
@@ -284,14 +275,14 @@ def _claim(shopper_id: str, ip: str, target: ScanTarget, parts: codes.CodeParts,
                 # participant moved their count: back off with full jitter, read again.
                 attempt += 1
                 dynamo.backoff(attempt)
-                plan.token = uuid.uuid4().hex
+                plan.token = _token()
                 continue
             if outcome is Cancel.PRIZE_GONE:
                 # The pool ran out under us: the scan still grants its points, without the prize.
-                plan.prize, plan.token = None, uuid.uuid4().hex
+                plan.prize, plan.token = None, _token()
                 continue
             if outcome is Cancel.BUDGET and shards:
-                plan.budget_shard, plan.token = _any_of(shards), uuid.uuid4().hex
+                plan.budget_shard, plan.token = _any_of(shards), _token()
                 continue
             if outcome is Cancel.LOCKED:
                 until = _lock_until(shopper_id) or now.timestamp()
@@ -305,6 +296,11 @@ def _claim(shopper_id: str, ip: str, target: ScanTarget, parts: codes.CodeParts,
             "entries": (before.entries if before else 0) + claimed.entries,
         }
         return _grant(claimed, balance, replay=False, code=plan.code)
+
+
+def _token() -> str:
+    # A transaction's ClientRequestToken: 128 random bits, as a UUID4 has, in 32 characters.
+    return secrets.token_hex(16)
 
 
 _REFUSED = {Cancel.DAILY_CAP: Refusal.DAILY_CAP, Cancel.BUDGET: Refusal.BUDGET, Cancel.RATE: Refusal.RATE}

@@ -18,13 +18,13 @@ def describe_code(code_text: str, *, lookups: LookupCache | None = None) -> dict
     forged one; whether a single code was claimed or voided is not revealed here. It
     reads through the same per-container lookup as the scan (`lookups`: a test's container).
     """
-    parts = codes.parse_code(code_text, get_keyring())
+    parts, code = codes.read_code(code_text, get_keyring())
     target = scan_target(parts.batch_number, lookups)
     if target is None or parts.serial >= target.quantity or target.batch_status == "void":
         raise CodeInvalid()
     refusal = target.refusal(clock.now())
     return {
-        "code": codes.format_code(parts, get_keyring()),
+        "code": code,
         "campaign_id": target.campaign_id,
         "campaign_name": target.campaign.name,
         "sku": target.sku,
