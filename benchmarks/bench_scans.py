@@ -215,7 +215,7 @@ _GROUPS = (
     ("chalicelib/domain/codes", "code parsing"),
     ("chalicelib/logs", "access log"),
     ("chalicelib/", "chalicelib, other"),
-    ("/app.py", "app.py routes"),
+    (str(pathlib.Path(__file__).resolve().parents[1] / "app.py"), "app.py routes"),
     ("pynamodb/", "PynamoDB"),
     ("jwt/", "PyJWT"),
     ("pydantic", "pydantic"),

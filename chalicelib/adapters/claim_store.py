@@ -98,11 +98,18 @@ class Standing:
     last_claim_at: datetime | None
 
 
-_STANDING = ("points", "entries", "claims", "active_days", "first_claim_at", "last_claim_at")
+_POINTS, _ENTRIES, _CLAIMS, _DAYS, _FIRST, _LAST = (
+    getattr(Participant, name).attr_name
+    for name in ("points", "entries", "claims", "active_days", "first_claim_at", "last_claim_at")
+)
+_NUMBER, _INSTANT = Participant.points.deserialize, Participant.last_claim_at.deserialize
 
 
 def read_participant(campaign_id: str, shopper_id: str) -> Standing | None:
-    """The participant's current record (a consistent read), or None before their first claim."""
+    """The participant's current record (a consistent read), or None before their first claim.
+
+    Read as PynamoDB's model reads it (tests/unit/test_claim_store.py holds the two equal).
+    """
     found = dynamo.client().get_item(
         TableName=Participant.Meta.table_name,
         Key={_PARTICIPANT_KEY[0]: {_S: campaign_id}, _PARTICIPANT_KEY[1]: {_S: shopper_id}},
@@ -111,14 +118,14 @@ def read_participant(campaign_id: str, shopper_id: str) -> Standing | None:
     item = found.get("Item")
     if not item:
         return None
-    values = deserialize(Participant, item, _STANDING)
+    days, first, last = item.get(_DAYS), item.get(_FIRST), item.get(_LAST)
     return Standing(
-        points=values.get("points", 0),
-        entries=values.get("entries", 0),
-        claims=values.get("claims", 0),
-        active_days=values.get("active_days"),
-        first_claim_at=values.get("first_claim_at"),
-        last_claim_at=values.get("last_claim_at"),
+        points=_NUMBER(item[_POINTS][_N]) if _POINTS in item else 0,
+        entries=_NUMBER(item[_ENTRIES][_N]) if _ENTRIES in item else 0,
+        claims=_NUMBER(item[_CLAIMS][_N]) if _CLAIMS in item else 0,
+        active_days=_NUMBER(days[_N]) if days else None,
+        first_claim_at=_INSTANT(first[_S]) if first else None,
+        last_claim_at=_INSTANT(last[_S]) if last else None,
     )
 
 
