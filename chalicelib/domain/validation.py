@@ -43,9 +43,13 @@ _MIN_YEAR, _MAX_YEAR = 2000, 2100
 
 
 class Schema(BaseModel):
-    """Base for request bodies: strict types, unknown fields refused."""
+    """Base for request bodies: strict types, unknown fields refused.
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    Each schema's validator is built on its first use (defer_build), not when its module
+    is imported: a cold container serving a scan builds one, not every route's.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _parse_instant(value: Any) -> datetime:

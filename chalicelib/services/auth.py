@@ -6,14 +6,16 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
-
-import jwt
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
+
+if TYPE_CHECKING:
+    import jwt
 
 __all__ = ["Operator", "ROLES", "authenticate_operator", "require_write", "issue_operator_token"]
 
@@ -42,7 +44,15 @@ class Operator:
 @functools.lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     # One client per container: it caches the key set and refetches on an unknown kid.
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+    return _jwt().PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+
+
+def _jwt():
+    # PyJWT (and the cryptography it loads for RS256) is imported on the first operator
+    # request: a cold container's first scan needs neither.
+    import jwt
+
+    return jwt
 
 
 def _verification_key(token: str, settings: Settings):
@@ -59,6 +69,7 @@ def authenticate_operator(authorization: str | None, settings: Settings) -> Oper
     """
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
     settings.check_jwt()
+    jwt = _jwt()
     try:
         claims = jwt.decode(
             token,
@@ -104,4 +115,4 @@ def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str,
         "iat": now,
         "exp": now + ttl_seconds,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return _jwt().encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -10,7 +10,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import jwt
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.adapters import limits
@@ -264,6 +263,8 @@ def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | No
         "exp": expires,
         "jti": secrets.token_urlsafe(12),
     }
+    import jwt  # on the first sign-in only: scans verify tokens without PyJWT
+
     return jwt.encode(claims, get_shopper_jwt_secret(settings), algorithm=_ALGORITHM), expires
 
 
