@@ -433,7 +433,7 @@ def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
 
 
 # The deployment package: what the functions import, and not what the Lambda runtime has.
-PACKAGE_ZIPPED_LIMIT = 15 * 1024 * 1024  # ours; Lambda's own are 50 MB zipped, 250 MB unpacked
+PACKAGE_ZIPPED_LIMIT = 15 * 1024 * 1024  # ours; Lambda's own are 50 MiB zipped, 250 MiB unpacked
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
 
 
@@ -441,7 +441,7 @@ def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
     import zipfile
 
     size = packaged["zip"].stat().st_size
-    assert size < PACKAGE_ZIPPED_LIMIT, f"deployment.zip is {size / 2**20:.1f} MB"
+    assert size < PACKAGE_ZIPPED_LIMIT, f"deployment.zip is {size / 2**20:.1f} MiB"
     with zipfile.ZipFile(packaged["zip"]) as archive:
         names = archive.namelist()
         unpacked = sum(info.file_size for info in archive.infolist())
