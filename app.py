@@ -42,6 +42,9 @@ app = Chalice(app_name="qr-campaigns")
 # with defaults only, never require a variable here.
 app.debug = os.environ.get("STAGE") == "local"
 app.log.setLevel(logging.INFO)
+# No log line of ours names a thread or a process (logging's documented switches: every
+# request logs one line, and each record would look them up).
+logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 # The one place where domain errors become HTTP answers.
 _STATUS = (
@@ -56,6 +59,7 @@ _STATUS = (
     (ServiceBusy, 503),
 )
 _JSON: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+_BODY = json.JSONEncoder(ensure_ascii=False)
 # Body-taking routes also accept the content types clients send by mistake (curl -d sends
 # a form type, fetch with a string sends text/plain), so they get our error format, not
 # chalice's bare 415.
@@ -143,9 +147,7 @@ def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, *, au
                 try:
                     result = view(**params)
                     if not isinstance(result, Response):
-                        result = Response(
-                            body=json.dumps(result, ensure_ascii=False), status_code=status, headers=_JSON
-                        )
+                        result = Response(body=_BODY.encode(result), status_code=status, headers=_JSON)
                 except DomainError as exc:
                     result = error_response(exc)
                 except Exception as exc:  # noqa: BLE001 - nothing but a generic answer may reach the client

@@ -18,6 +18,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import bench_qr  # noqa: E402
+from report import print_table  # noqa: E402
 
 from chalicelib.config import LOCAL_CODE_KEYRING  # noqa: E402
 from chalicelib.domain import codes  # noqa: E402
@@ -200,13 +201,7 @@ def main() -> int:
             )
         )
 
-    headers = ("figure", "baseline (same run)", "ours", "ratio", "target", "check")
-    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(line.format(*headers))
-    print(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(line.format(*row))
+    print_table(("figure", "baseline (same run)", "ours", "ratio", "target", "check"), rows)
     failed = (
         not same
         or any("MISSED" in str(r[4]) for r in rows)

@@ -68,11 +68,16 @@ if [ ! -x .venv/bin/python ]; then
     rm -f "$STAMPS/pip"
 fi
 
-PIP_HASH="$(hash_of requirements.txt requirements-dev.txt)-$(.venv/bin/python -c 'import sys; print(sys.version)' | tr -d ' ')"
+PIP_HASH="$(hash_of requirements.txt requirements-runtime.txt requirements-dev.txt)-$(.venv/bin/python -c 'import sys; print(sys.version)' | tr -d ' ')"
 if stamp_ok pip "$PIP_HASH"; then
     say "python packages up to date"
 else
     say "installing python packages (new .venv or requirements changed)"
+    # phonenumberslite replaced phonenumbers: both install the package `phonenumbers`, so an
+    # older .venv drops both and gets the lite one alone, instead of two owners of one folder.
+    if .venv/bin/python -m pip show -q phonenumbers >/dev/null 2>&1; then
+        .venv/bin/python -m pip uninstall -y -q phonenumbers phonenumberslite 2>/dev/null
+    fi
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
     stamp_set pip "$PIP_HASH"
 fi

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
 
-import botocore.session
-import pynamodb.connection.base
 import pytest
 
 # Set before any test module imports boto3 or the app.
@@ -21,22 +18,6 @@ os.environ.update(
         "STAGE": "local",
     }
 )
-
-
-# PynamoDB gives each table connection its own botocore session, and every new session
-# parses the DynamoDB service model again (about 0.2 s). The suites rebind the models
-# to fresh tables hundreds of times, so the test session shares one botocore session
-# per thread; what is exercised (clients, requests, retries) is unchanged.
-_sessions = threading.local()
-
-
-def _shared_session():
-    if getattr(_sessions, "session", None) is None:
-        _sessions.session = botocore.session.get_session()
-    return _sessions.session
-
-
-pynamodb.connection.base.get_session = _shared_session
 
 
 @pytest.fixture

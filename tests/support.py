@@ -26,6 +26,41 @@ VALID_CAMPAIGN: dict[str, Any] = {
 }
 
 
+def active_batch(brand: str, quantity: int, actor: str = "bench") -> tuple[dict, dict, list[str]]:
+    """A running campaign (window around now) with one active batch of `quantity` codes, and the codes."""
+    import copy
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.adapters.secrets import get_keyring
+    from chalicelib.domain import codes
+    from chalicelib.services import batches, campaigns
+
+    now = datetime.now(UTC)
+    body = {
+        **copy.deepcopy(VALID_CAMPAIGN),
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(),
+    }
+    campaign = campaigns.create_campaign(brand, actor, body)
+    campaigns.change_campaign_status(brand, campaign["campaign_id"], actor, {"status": "active"})
+    batch = batches.mint_batch(brand, campaign["campaign_id"], actor, {"sku": "BENCH", "quantity": quantity})
+    batches.change_batch_status(brand, batch["batch_id"], actor, {"status": "active"})
+    return campaign, batch, [codes.mint_code(get_keyring(), batch["batch_number"], s) for s in range(quantity)]
+
+
+def requirement_pins(path: str) -> dict[str, str]:
+    """Distribution name (lower case, '-' for '_') -> pinned version, from a requirements file."""
+    from pathlib import Path
+
+    pins = {}
+    for line in (Path(__file__).resolve().parents[1] / path).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            requirement, _, version = line.partition("==")
+            pins[requirement.split("[")[0].lower().replace("_", "-")] = version
+    return pins
+
+
 def operator_token(brand: str = "brand-a", role: str = "owner", sub: str = "user-1") -> str:
     return issue_operator_token(get_settings(), sub=sub, brand=brand, role=role)
 

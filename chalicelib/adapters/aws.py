@@ -1,20 +1,43 @@
-"""AWS clients built lazily, once per container and endpoint, so `import app` needs no AWS."""
+"""The container's one botocore session, and clients built from it lazily, so `import app` needs no AWS."""
 
 from __future__ import annotations
 
 import functools
+import threading
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 
 from chalicelib.config import get_settings
 
-__all__ = ["client", "transient"]
+__all__ = ["session", "create_client", "client", "transient"]
+
+# botocore's session and its client factory are not thread-safe (tests and the local
+# workers call from many threads); a Lambda container makes one of each and keeps it.
+_lock = threading.Lock()
+_session: botocore.session.Session | None = None
+
+
+def session() -> botocore.session.Session:
+    """The one botocore session of this process: service models are loaded and parsed once."""
+    global _session
+    if _session is None:
+        with _lock:
+            if _session is None:
+                _session = botocore.session.get_session()
+    return _session
+
+
+def create_client(service: str, region: str, endpoint: str | None, config: Config):
+    """A new botocore client of the one session (callers cache it; building one costs milliseconds)."""
+    shared = session()
+    with _lock:
+        return shared.create_client(service, region_name=region, endpoint_url=endpoint, config=config)
 
 
 def client(service: str):
-    """A boto3 client for `service` with standard retries and an explicit attempt count.
+    """A client for `service` with standard retries and an explicit attempt count.
 
     S3 and SQS honour the endpoint overrides of the settings (moto's server locally).
     Cached per service and endpoint, so tests that move between endpoints get new clients.
@@ -70,4 +93,4 @@ def _client(service: str, region: str, endpoint: str | None, max_attempts: int):
         read_timeout=60 if service == "s3" else 10,
         **options,
     )
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
+    return create_client(service, region, endpoint, config)

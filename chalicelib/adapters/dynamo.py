@@ -1,33 +1,109 @@
-"""The one small DynamoDB helper: the shared low-level client, condition failures, jittered retries."""
+"""The one DynamoDB helper: the container's one client, shared by every model, condition failures, retries."""
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TableError
 
-from chalicelib.adapters.models import Campaign
+from chalicelib.adapters import aws
 
-__all__ = ["transaction_connection", "client", "condition_failed", "cancellation_codes", "backoff"]
+__all__ = [
+    "bind",
+    "binding",
+    "client",
+    "transaction_connection",
+    "share_connection",
+    "condition_failed",
+    "cancellation_codes",
+    "backoff",
+]
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-_connection_cache: dict[tuple, Connection] = {}
+# A Lambda container serves one request at a time; the local workers and the race tests
+# call from dozens of threads, which would otherwise open and drop connections.
+_POOL_CONNECTIONS = 64
+
+_lock = threading.Lock()
+_binding: tuple[str, str | None, int] = ("us-east-1", None, 5)
+_clients: dict[tuple[str, str | None, int], object] = {}
 
 
-def transaction_connection() -> Connection:
-    """A PynamoDB connection to the bound endpoint, for TransactWrite (one per binding)."""
-    key = (Campaign.Meta.region, Campaign.Meta.host, Campaign.Meta.max_retry_attempts)
-    if key not in _connection_cache:
-        _connection_cache[key] = Connection(region=key[0], host=key[1], max_retry_attempts=key[2])
-    return _connection_cache[key]
+def bind(region: str, endpoint: str | None, max_attempts: int) -> None:
+    """Point the shared client at a region and endpoint (models.bind calls this with the settings)."""
+    global _binding
+    _binding = (region, endpoint, max_attempts)
+
+
+def binding() -> tuple[str, str | None, int]:
+    """The region, endpoint and attempt count the shared client is bound to."""
+    return _binding
 
 
 def client():
-    """The low-level botocore DynamoDB client of the bound endpoint (counters, transactions)."""
-    return transaction_connection().client
+    """The container's one low-level DynamoDB client, built on first use from the one botocore session.
+
+    Every PynamoDB model, every transaction and every low-level call goes through it.
+    One client per binding: tests that move between moto and DynamoDB Local get one each.
+    """
+    key = _binding
+    found = _clients.get(key)
+    if found is None:
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                found = _clients[key] = aws.create_client("dynamodb", key[0], key[1], _config(key[2]))
+    return found
+
+
+def _config(max_attempts: int) -> Config:
+    # What PynamoDB configures for its own clients, with our timeouts and attempt count.
+    # Parameter validation is off: every request is built by code, and validating the
+    # request dict costs more CPU than the rest of a warm scan.
+    return Config(
+        parameter_validation=False,
+        connect_timeout=2,
+        read_timeout=5,
+        max_pool_connections=_POOL_CONNECTIONS,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+    )
+
+
+class _SharedConnection(Connection):
+    """PynamoDB's connection over the shared client: one for every model's table connection."""
+
+    @property
+    def client(self):
+        return client()
+
+
+_connection = _SharedConnection()
+
+
+def transaction_connection() -> Connection:
+    """The PynamoDB connection that every model and every TransactWrite uses (its client is `client()`)."""
+    return _connection
+
+
+def share_connection(table) -> None:
+    """Hand a model's PynamoDB table connection the shared connection, keeping its table schema.
+
+    PynamoDB builds one TableConnection per model, each with a Connection (a botocore
+    session and client) of its own; the schema moves to the shared connection instead.
+    """
+    if table.connection is not _connection:
+        with _lock:
+            try:
+                # Seen before (a model rebound to the same table): one model per table name.
+                _connection.get_meta_table(table.table_name)
+            except TableError:
+                _connection.add_meta_table(table.get_meta_table())
+        table.connection = _connection
 
 
 def condition_failed(exc: BaseException) -> bool:

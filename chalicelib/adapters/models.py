@@ -16,10 +16,12 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection.table import TableConnection
 from pynamodb.constants import NUMBER, STREAM_NEW_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.adapters import dynamo
 from chalicelib.config import Settings, get_settings
 
 __all__ = [
@@ -47,17 +49,21 @@ class IntegerAttribute(Attribute[int]):
     attr_type = NUMBER
 
     def serialize(self, value: int) -> str:
-        return json.dumps(value)
+        return str(int(value))
 
     def deserialize(self, value: str) -> int:
-        return int(json.loads(value))
+        try:
+            return int(value)
+        except ValueError:  # written in another form by something else: 1E+3, 10.0
+            return int(json.loads(value))
 
 
 class _BaseMeta:
     """Defaults shared by every table; `bind` fills in name, region and endpoint.
 
     Each model's Meta names its table by `table_suffix` alone: `bind` makes
-    `table_name` from it and the stage's prefix (`qrc-<stage>-<suffix>`).
+    `table_name` from it and the stage's prefix (`qrc-<stage>-<suffix>`). Timeouts
+    and retries are the shared client's (chalicelib/adapters/dynamo.py).
     """
 
     table_suffix: str
@@ -67,8 +73,21 @@ class _BaseMeta:
     max_retry_attempts: int
 
     billing_mode = "PAY_PER_REQUEST"
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
+
+
+class _Model(Model):
+    """A PynamoDB model whose table connection uses the container's one DynamoDB client.
+
+    PynamoDB gives each model a Connection of its own, and each of those a botocore
+    session and client (about 0.2 s of a cold start each); this hands every table
+    connection PynamoDB builds the shared one instead (see dynamo.share_connection).
+    """
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        dynamo.share_connection(table)
+        return table
 
 
 class Rules(MapAttribute):
@@ -97,7 +116,7 @@ class Allocation(MapAttribute):
     count = IntegerAttribute()
 
 
-class Campaign(Model):
+class Campaign(_Model):
     """A promotion of one brand; keyed by brand so another brand's id is never found."""
 
     class Meta(_BaseMeta):
@@ -139,7 +158,7 @@ class BatchesByNumber(GlobalSecondaryIndex):
     batch_number = IntegerAttribute(hash_key=True)
 
 
-class Batch(Model):
+class Batch(_Model):
     """A print batch: one record for N codes, whose codes are derived, never stored."""
 
     class Meta(_BaseMeta):
@@ -163,7 +182,7 @@ class Batch(Model):
     by_number = BatchesByNumber()
 
 
-class Counter(Model):
+class Counter(_Model):
     """Named monotonic counters (batch numbers); each increment is a conditional write.
 
     A counter that holds leases (a brand's running exports) keeps them in `slots`
@@ -189,7 +208,7 @@ class ClaimsByShopper(GlobalSecondaryIndex):
     changed_at = UTCDateTimeAttribute(range_key=True)
 
 
-class CodeState(Model):
+class CodeState(_Model):
     """What has happened to one code, keyed by batch number and serial: void, or claimed.
 
     A voided code is written here ahead of any scan, so the claim's
@@ -239,7 +258,7 @@ class CodeState(Model):
         return f"{batch_number}:{serial}"
 
 
-class RateCounter(Model):
+class RateCounter(_Model):
     """Fixed-window counters: the window is in the key, TTL only tidies up.
 
     Readers never trust TTL to have deleted an old window (it may lag by days): an old
@@ -276,7 +295,7 @@ class ParticipantsByRank(GlobalSecondaryIndex):
     claims = IntegerAttribute(range_key=True)
 
 
-class Participant(Model):
+class Participant(_Model):
     """A shopper in one campaign: balances equal the sum of their claims (same transaction)."""
 
     class Meta(_BaseMeta):
@@ -295,7 +314,7 @@ class Participant(Model):
     by_rank = ParticipantsByRank()
 
 
-class StatShard(Model):
+class StatShard(_Model):
     """One shard of a campaign's statistics counters (totals, or one local day).
 
     The counters themselves are top-level number attributes named by what they count
@@ -310,7 +329,7 @@ class StatShard(Model):
     stat_key = UnicodeAttribute(range_key=True)
 
 
-class ShopperAccount(Model):
+class ShopperAccount(_Model):
     """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
 
     The clear number is never stored: the hash finds the shopper, the masked form is shown.
@@ -328,7 +347,7 @@ class ShopperAccount(Model):
     last_sign_in_at = UTCDateTimeAttribute(null=True)
 
 
-class OtpChallenge(Model):
+class OtpChallenge(_Model):
     """The one pending sign-in code of a phone number, stored as a keyed hash (and sealed).
 
     While it is pending, asking again sends the same code (unsealed from `code_sealed`), so
@@ -350,7 +369,7 @@ class OtpChallenge(Model):
     created_at = UTCDateTimeAttribute()
 
 
-class Export(Model):
+class Export(_Model):
     """One print-file export of a batch: its plan, the chunks finished so far, the file.
 
     `done` holds the indexes of finished chunks. Each is added by a conditional ADD, so a
@@ -389,7 +408,7 @@ class Export(Model):
     expires_at = TTLAttribute()
 
 
-class AuditEvent(Model):
+class AuditEvent(_Model):
     """One thing an operator did that a brand's owner must be able to review later.
 
     Changes to a campaign that has started (before and after), status changes, and every
@@ -433,10 +452,11 @@ def bind(settings: Settings | None = None) -> None:
     """Point every model at the tables, region and endpoint of `settings`.
 
     Called once at import with the process settings; tests call it again to move
-    between moto and DynamoDB Local. A model's cached connection is dropped only when
-    where it points changes, since building a botocore client costs a fifth of a second.
+    between moto and DynamoDB Local. Nothing connects here: the shared client is built
+    on first use, one per region and endpoint.
     """
     settings = settings or get_settings()
+    dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
     for model in ALL_MODELS:
         target = (
             settings.table_name(_meta(model).table_suffix),

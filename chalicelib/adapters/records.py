@@ -1,9 +1,11 @@
-"""Single records by brand and id, the scan path's cached lookups, and conditional status writes."""
+"""Single records by brand and id, the scan path's per-container lookup, and conditional status writes."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.attributes import Attribute
@@ -12,8 +14,8 @@ from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import Batch, Campaign
-from chalicelib.domain import clock
+from chalicelib.adapters.models import Batch, Campaign, Prize
+from chalicelib.domain import claims, clock
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.validation import encode_cursor
@@ -23,7 +25,11 @@ __all__ = [
     "load_owned",
     "load_batch",
     "batch_by_number",
-    "batch_and_campaign",
+    "ScanTarget",
+    "LOOKUP_SECONDS",
+    "LookupCache",
+    "LOOKUPS",
+    "scan_target",
     "clear_cache",
     "save_status",
     "create",
@@ -31,8 +37,6 @@ __all__ = [
 ]
 
 _M = TypeVar("_M", bound=Model)
-
-_CACHE_SECONDS = 15.0
 
 
 def load_campaign(brand_id: str, campaign_id: str) -> Campaign:
@@ -93,33 +97,156 @@ def batch_by_number(batch_number: int) -> Batch | None:
     return next(iter(Batch.by_number.query(batch_number, limit=1)), None)
 
 
-_cache: dict[int, tuple[float, Batch, Campaign]] = {}
-_cache_lock = threading.Lock()
+@dataclass(frozen=True)
+class ScanTarget:
+    """A code's batch and campaign as every scan of it reads them: plain values, derived once per lookup.
+
+    A scan reads some thirty of these; from PynamoDB's models each read is a descriptor
+    call, and the budget's shard split and the prize lists would be worked out again.
+    """
+
+    batch: Batch
+    campaign: Campaign
+    batch_id: str
+    batch_number: int
+    brand_id: str
+    sku: str
+    quantity: int
+    key_version: int
+    allocations: tuple[tuple[str, int], ...]
+    batch_status: str
+    campaign_id: str
+    campaign_status: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    points: int
+    entries: int
+    daily_cap: int | None
+    participant_cap: int | None
+    budget_points: int | None
+    budget_shards: tuple[int, ...]
+    prizes: Mapping[str, Prize]
+    odds_prizes: tuple[Prize, ...]
+
+    @classmethod
+    def of(cls, batch: Batch, campaign: Campaign) -> ScanTarget:
+        rules = campaign.rules
+        points, entries = claims.reward(rules)
+        budget = int(rules.budget_points) if rules.budget_points else None
+        prizes = list(campaign.prizes or [])
+        return cls(
+            batch=batch,
+            campaign=campaign,
+            batch_id=batch.batch_id,
+            batch_number=int(batch.batch_number),
+            brand_id=batch.brand_id,
+            sku=batch.sku,
+            quantity=int(batch.quantity),
+            key_version=int(batch.key_version),
+            allocations=tuple((a.prize_id, int(a.count)) for a in batch.allocations or []),
+            batch_status=batch.status,
+            campaign_id=campaign.campaign_id,
+            campaign_status=campaign.status,
+            starts_at=campaign.starts_at,
+            ends_at=campaign.ends_at,
+            timezone=campaign.timezone,
+            points=points,
+            entries=entries,
+            daily_cap=int(rules.max_claims_per_participant_per_day or 0) or None,
+            participant_cap=int(rules.max_claims_per_participant or 0) or None,
+            budget_points=budget,
+            budget_shards=tuple(claims.budget_shard_choices(budget, points)) if budget and points else (),
+            prizes={prize.prize_id: prize for prize in prizes},
+            odds_prizes=tuple(prize for prize in prizes if prize.odds_per_million),
+        )
+
+    def refusal(self, now: datetime) -> claims.Refusal | None:
+        """What refuses a genuine code of this batch at `now` before anything is written, if anything."""
+        return claims.refusal_before_claim(self.batch_status, self.campaign_status, self.starts_at, self.ends_at, now)
+
+
+LOOKUP_SECONDS = 5.0
+"""How long a container keeps using a batch and campaign it found claimable before reading them again.
+
+The bound on how long a voided batch, or a paused or ended campaign, can still be claimed
+on a warm container (docs/operations.md). A refusal is never kept: an activation is seen
+by the very next scan on every container.
+"""
+
+
+class LookupCache:
+    """The scan lookup of one container: a code's batch and campaign, by batch number.
+
+    Only a claimable answer is kept, for at most `seconds` from the moment it was asked
+    for, and it is read with consistent reads so it is never older than that moment. No
+    such batch, a batch not active or void, a campaign not running: read again next time.
+    Which batch a number names never changes, so that much is kept for the container's life.
+    """
+
+    def __init__(self, seconds: float = LOOKUP_SECONDS, most: int = 4096) -> None:
+        self.seconds = seconds
+        self._most = most
+        self._found: dict[int, tuple[float, ScanTarget]] = {}
+        self._batch_ids: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget everything (tests, and the local seed script after it changes records)."""
+        with self._lock:
+            self._found.clear()
+            self._batch_ids.clear()
+
+    def target(self, batch_number: int) -> ScanTarget | None:
+        """The batch and campaign of a code's batch number, or None when either does not exist."""
+        asked = clock.monotonic()
+        hit = self._found.get(batch_number)
+        if hit is not None and hit[0] > asked:
+            return hit[1]
+        found = self._read(batch_number)
+        with self._lock:
+            if found is not None and found.refusal(clock.now()) is None:
+                self._keep(self._found, batch_number, (asked + self.seconds, found))
+            else:
+                self._found.pop(batch_number, None)
+        return found
+
+    def _read(self, batch_number: int) -> ScanTarget | None:
+        batch_id = self._batch_ids.get(batch_number)
+        if batch_id is None:
+            # The index is eventually consistent: it only tells which batch id to read.
+            indexed = batch_by_number(batch_number)
+            if indexed is None:
+                return None
+            batch_id = indexed.batch_id
+            with self._lock:
+                self._keep(self._batch_ids, batch_number, batch_id)
+        try:
+            batch = Batch.get(batch_id, consistent_read=True)
+            campaign = Campaign.get(batch.brand_id, batch.campaign_id, consistent_read=True)
+        except (Batch.DoesNotExist, Campaign.DoesNotExist):
+            return None
+        return ScanTarget.of(batch, campaign)
+
+    def _keep(self, entries: dict, key: int, value: object) -> None:
+        entries.pop(key, None)
+        entries[key] = value
+        while len(entries) > self._most:  # the oldest entry goes first
+            entries.pop(next(iter(entries)))
+
+
+LOOKUPS = LookupCache()
+"""This container's scan lookup (the landing page's too)."""
+
+
+def scan_target(batch_number: int, lookups: LookupCache | None = None) -> ScanTarget | None:
+    """A code's batch and campaign through this container's lookup (or `lookups`, a test's container)."""
+    return (lookups or LOOKUPS).target(batch_number)
 
 
 def clear_cache() -> None:
-    """Forget cached batches and campaigns (tests, and after an operator change locally)."""
-    with _cache_lock:
-        _cache.clear()
-
-
-def batch_and_campaign(batch_number: int) -> tuple[Batch, Campaign] | None:
-    """A code's batch and campaign, cached per container for a few seconds: a warm scan reads neither."""
-    now = clock.monotonic()
-    with _cache_lock:
-        hit = _cache.get(batch_number)
-    if hit and hit[0] > now:
-        return hit[1], hit[2]
-    batch = batch_by_number(batch_number)
-    if batch is None:
-        return None
-    try:
-        campaign = Campaign.get(batch.brand_id, batch.campaign_id)
-    except Campaign.DoesNotExist:
-        return None
-    with _cache_lock:
-        _cache[batch_number] = (now + _CACHE_SECONDS, batch, campaign)
-    return batch, campaign
+    """Forget this container's cached lookups (tests, and after an operator change locally)."""
+    LOOKUPS.clear()
 
 
 def save_status(item: Campaign | Batch, target: str, noun: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import zoneinfo
 from collections.abc import Sequence
@@ -172,21 +173,32 @@ def participant_cap_reached(cap: int | None, claims_so_far: int) -> bool:
     return bool(cap) and claims_so_far >= int(cap or 0)
 
 
+@functools.lru_cache(maxsize=256)
 def local_date(tz_name: str, instant: datetime) -> str:
-    """The campaign-local date of an instant (ISO), the day the daily cap counts in."""
+    """The campaign-local date of an instant (ISO), the day the daily cap counts in.
+
+    Kept for a few instants: a claim asks it of the same instant two or three times.
+    """
     return instant.astimezone(zoneinfo.ZoneInfo(tz_name)).date().isoformat()
 
 
 class ParticipantSoFar(Protocol):
     """What a claim needs to know of the participant's earlier claims in the campaign."""
 
-    claims: int
-    active_days: int
-    first_claim_at: datetime
-    last_claim_at: datetime
+    @property
+    def claims(self) -> int: ...
+
+    @property
+    def active_days(self) -> int | None: ...
+
+    @property
+    def first_claim_at(self) -> datetime | None: ...
+
+    @property
+    def last_claim_at(self) -> datetime | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ClaimHistory:
     """The claim's place in the participant's history, written on the claim record for statistics."""
 

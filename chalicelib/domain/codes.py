@@ -30,6 +30,7 @@ __all__ = [
     "mint_code",
     "normalize_code",
     "parse_code",
+    "read_code",
 ]
 
 # --- format constants -------------------------------------------------------------------
@@ -96,6 +97,15 @@ _DECODE.update({"I": 1, "L": 1, "O": 0})
 
 def _symbols(text: object) -> list[int]:
     """Symbol values of a code that passes the syntax and check-symbol test; else CodeInvalid."""
+    return _symbols_of(_cleaned(text))
+
+
+# The canonical symbol for each accepted one: Crockford's aliases I, L -> 1 and O -> 0.
+_CANONICAL = str.maketrans("ILO", "110")
+
+
+def _cleaned(text: object) -> str:
+    """The input upper-cased without dashes and spaces, if it has the length of a code; else CodeInvalid."""
     if not isinstance(text, str) or len(text) > MAX_INPUT_CHARS:
         raise CodeInvalid()
     s = text.strip()
@@ -105,6 +115,10 @@ def _symbols(text: object) -> list[int]:
     s = s.replace("-", "").replace(" ", "").upper()
     if len(s) != CODE_LENGTH:
         raise CodeInvalid()
+    return s
+
+
+def _symbols_of(s: str) -> list[int]:
     decode = _DECODE.get
     values = []
     total = 0
@@ -358,7 +372,17 @@ def parse_code(text: str, keyring: Keyring) -> CodeParts:
 
     Case-insensitive; '-' and spaces are ignored; I and L read as 1, O as 0.
     """
-    values = _symbols(text)
+    return _verified(_symbols(text), keyring)
+
+
+def read_code(text: str, keyring: Keyring) -> tuple[CodeParts, str]:
+    """The parts of a genuine code and its canonical dashed form (what `format_code` gives for
+    them, without computing the tag again); raises CodeInvalid (and nothing else) otherwise."""
+    cleaned = _cleaned(text)
+    return _verified(_symbols_of(cleaned), keyring), _dashed(cleaned.translate(_CANONICAL))
+
+
+def _verified(values: list[int], keyring: Keyring) -> CodeParts:
     version = values[0]
     batch_number = _field(values, 1, 5)
     serial = _field(values, 6, 5)

@@ -11,14 +11,14 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import phonenumbers
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import CROCKFORD
+
+if TYPE_CHECKING:
+    import phonenumbers
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "Phone",
@@ -33,10 +33,18 @@ __all__ = [
     "unseal_text",
 ]
 
+
+def _numbers():
+    # phonenumbers (and cryptography, below) are imported on first use: a scan reads no
+    # phone number, and a cold container should not pay for them before its first scan.
+    import phonenumbers
+
+    return phonenumbers
+
+
 # What a typed phone number may contain. Letters are refused up front: phonenumbers would
 # read them as keypad digits (1-800-FLOWERS), which no shopper means.
 _PHONE_CHARS_RE = re.compile(r"^\+?[0-9 ().\-]+$")
-_MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 _VISIBLE_DIGITS = 3
 _MASK = "•"
 
@@ -56,8 +64,9 @@ def _bad_phone(message: str) -> InvalidInput:
 
 def _mask(number: phonenumbers.PhoneNumber) -> str:
     """The international form with every digit but the country code and the last three hidden."""
+    numbers = _numbers()
     country = f"+{number.country_code}"
-    rest = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)[len(country) :]
+    rest = numbers.format_number(number, numbers.PhoneNumberFormat.INTERNATIONAL)[len(country) :]
     hidden = sum(ch.isdigit() for ch in rest) - _VISIBLE_DIGITS
     masked, seen = [], 0
     for ch in rest:
@@ -79,24 +88,26 @@ def normalise_phone(raw: str, regions: Sequence[str] = ("VN", "PH")) -> Phone:
     if not value or len(value) > 32 or not _PHONE_CHARS_RE.fullmatch(value):
         raise _bad_phone("Enter a mobile number using digits, e.g. 0912 345 678 or +84 912 345 678.")
     problem = _bad_phone("Not a valid mobile number. Check it, or add the country code, e.g. +84 912 345 678.")
+    numbers = _numbers()
+    mobile = (numbers.PhoneNumberType.MOBILE, numbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
     for region in [None] if value.startswith("+") else list(regions):
         try:
-            number = phonenumbers.parse(value, region)
-        except NumberParseException:
+            number = numbers.parse(value, region)
+        except numbers.NumberParseException:
             continue
-        if not phonenumbers.is_valid_number(number):
+        if not numbers.is_valid_number(number):
             continue
-        number_region = phonenumbers.region_code_for_number(number)
+        number_region = numbers.region_code_for_number(number)
         if number_region is None or number_region not in regions:
-            codes = [f"+{phonenumbers.country_code_for_region(r)}" for r in regions]
+            codes = [f"+{numbers.country_code_for_region(r)}" for r in regions]
             listed = " or ".join([", ".join(codes[:-1]), codes[-1]] if len(codes) > 1 else codes)
             problem = _bad_phone(f"Only mobile numbers with the country code {listed} can sign in.")
             continue
-        if phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        if numbers.number_type(number) not in mobile:
             problem = _bad_phone("This is not a mobile number; the code is sent by SMS.")
             continue
         return Phone(
-            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            e164=numbers.format_number(number, numbers.PhoneNumberFormat.E164),
             region=number_region,
             masked=_mask(number),
         )
@@ -114,6 +125,8 @@ def phone_hash(e164: str, pepper: str) -> str:
 
 
 def _seal_key(pepper: str, purpose: str) -> AESGCM:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     return AESGCM(hmac.new(pepper.encode(), f"seal:{purpose}:v1".encode(), hashlib.sha256).digest())
 
 
@@ -126,6 +139,8 @@ def seal_text(text: str, pepper: str, purpose: str) -> str:
 
 def unseal_text(sealed: str, pepper: str, purpose: str) -> str:
     """The text of a sealed one; raises ValueError when it was not sealed by us for `purpose`."""
+    from cryptography.exceptions import InvalidTag
+
     try:
         version, _, body = sealed.partition(":")
         blob = base64.urlsafe_b64decode(body.encode())

@@ -43,9 +43,13 @@ _MIN_YEAR, _MAX_YEAR = 2000, 2100
 
 
 class Schema(BaseModel):
-    """Base for request bodies: strict types, unknown fields refused."""
+    """Base for request bodies: strict types, unknown fields refused.
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    Each schema's validator is built on its first use (defer_build), not when its module
+    is imported: a cold container serving a scan builds one, not every route's.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 def _parse_instant(value: Any) -> datetime:
@@ -113,7 +117,9 @@ def parse_json_body(raw: bytes | str | None, max_bytes: int) -> dict:
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"The body is larger than {max_bytes // 1024} KB.", field="body")
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        # json.loads(raw, parse_constant=...) would build a new decoder on every call.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass") if isinstance(raw, bytes) else raw
+        data = _BODY_DECODER.decode(text)
     except (ValueError, RecursionError):
         raise InvalidInput("The body is not valid JSON.", field="body", code="malformed_json") from None
     if not isinstance(data, dict):
@@ -123,6 +129,9 @@ def parse_json_body(raw: bytes | str | None, max_bytes: int) -> dict:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_BODY_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _field_path(loc: Iterable[Any]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import html
 import json
 import re
 from collections.abc import Callable
@@ -101,6 +100,8 @@ def _compact(source: str) -> str:
 
 @functools.cache
 def _environment(folder: Path) -> jinja2.Environment:
+    import html
+
     import jinja2
     import markupsafe
 

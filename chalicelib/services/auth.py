@@ -6,15 +6,16 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
+
+if TYPE_CHECKING:
+    import jwt
 
 __all__ = [
     "Operator",
@@ -51,7 +52,15 @@ class Operator:
 @functools.lru_cache(maxsize=4)
 def _jwks_client(url: str) -> jwt.PyJWKClient:
     # One client per container: it caches the key set and refetches on an unknown kid.
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+    return _jwt().PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+
+
+def _jwt():
+    # PyJWT (and the cryptography it loads for RS256) is imported on the first operator
+    # request: a cold container's first scan needs neither.
+    import jwt
+
+    return jwt
 
 
 def _verification_key(token: str, settings: Settings):
@@ -70,6 +79,7 @@ def verified_claims(
     the signature says. Every failure is the same Unauthorized: a caller probing tokens
     learns nothing about which check failed. The reason is logged, labelled `kind`.
     """
+    jwt = _jwt()
     try:
         claims = jwt.decode(
             token,
@@ -93,6 +103,7 @@ def authenticate_operator(authorization: str | None, settings: Settings) -> Oper
     """Return the operator behind an `Authorization` header, or raise Unauthorized (see verified_claims)."""
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
     settings.check_jwt()
+    jwt = _jwt()
     try:
         key = _verification_key(token, settings)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:  # an unknown kid, a broken header
@@ -146,4 +157,4 @@ def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str,
         "iat": now,
         "exp": now + ttl_seconds,
     }
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+    return _jwt().encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -256,11 +256,11 @@ def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) ->
 
 def find_code(brand_id: str, code_text: str) -> CodeRef:
     """The brand's batch behind a code; forged or mistyped codes fail before any read."""
-    parts = codes.parse_code(code_text, get_keyring())
+    parts, code = codes.read_code(code_text, get_keyring())
     batch = batch_by_number(parts.batch_number)
     if batch is None or batch.brand_id != brand_id or parts.serial >= batch.quantity:
         raise CodeInvalid()
-    return CodeRef(code=codes.format_code(parts, get_keyring()), serial=parts.serial, batch=batch)
+    return CodeRef(code=code, serial=parts.serial, batch=batch)
 
 
 def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import random
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from chalicelib.adapters import dynamo, limits
-from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, Prize, RateCounter
-from chalicelib.adapters.records import batch_and_campaign
+from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standing, deserialize, read_participant
+from chalicelib.adapters.models import CodeState, Prize, RateCounter
+from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import claims, clock, codes
 from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
@@ -69,224 +66,182 @@ class _Plan:
 
     shopper_id: str
     ip: str
-    batch: Batch
-    campaign: Campaign
+    target: ScanTarget
     serial: int
     code: str
     now: datetime
     token: str
     budget_shard: int | None
     prize: Prize | None = None
+    before: Standing | None = None
     request_key: str | None = None  # the request's Idempotency-Key, when it sent one
-    before: Participant | None = None
-    names: list[str] = field(default_factory=list)
 
 
-def _write(plan: _Plan) -> CodeState:
-    """Send the claim's one transaction: exactly what the rules decided, nothing decided here."""
-    rules = plan.campaign.rules
-    points, entries = claims.reward(rules)
-    now_epoch = plan.now.timestamp()
-    past: ClaimHistory = claims.history(plan.before, plan.campaign.timezone, plan.now)
-    names: list[str] = []
-    with TransactWrite(
-        connection=dynamo.transaction_connection(), client_request_token=plan.token, return_consumed_capacity="TOTAL"
-    ) as tx:
-        # Condition checks go first in the request, then puts, then updates; `names`
-        # follows that order so cancellation reasons can be read back by position.
-        tx.condition_check(
-            RateCounter,
-            _lock_key(plan.shopper_id),
-            condition=RateCounter.expires_at.does_not_exist()
-            | (RateCounter.expires_at < datetime.fromtimestamp(now_epoch, UTC)),
+@dataclass(slots=True)
+class _Claimed:
+    """What a claim record holds that the shopper's answer shows."""
+
+    campaign_id: str
+    points: int
+    entries: int
+    prize_id: str | None
+    prize_name: str | None
+    claimed_at: datetime
+
+    @classmethod
+    def of(cls, record: dict) -> _Claimed:
+        """From a claim record read back (attribute name -> value), for a replay."""
+        return cls(
+            campaign_id=record["campaign_id"],
+            points=int(record.get("points") or 0),
+            entries=int(record.get("entries") or 0),
+            prize_id=record.get("prize_id"),
+            prize_name=record.get("prize_name"),
+            claimed_at=record["changed_at"],
         )
-        names.append("lock")
-        claim = CodeState(
-            CodeState.key_for(plan.batch.batch_number, plan.serial),
-            state="claimed",
-            batch_id=plan.batch.batch_id,
-            brand_id=plan.batch.brand_id,
-            changed_at=plan.now,
-            changed_by=plan.shopper_id,
-            shopper_id=plan.shopper_id,
-            campaign_id=plan.campaign.campaign_id,
-            sku=plan.batch.sku,
-            points=points,
-            entries=entries,
-            request_id=plan.token,
-            request_key=plan.request_key,
-            prize_id=plan.prize.prize_id if plan.prize else None,
-            prize_name=plan.prize.name if plan.prize else None,
-            timezone=plan.campaign.timezone,
-            nth=past.nth,
-            active_days=past.active_days,
-            first_claim_at=past.first_claim_at,
-            prev_claim_at=past.prev_claim_at,
-        )
-        tx.save(claim, condition=CodeState.code_key.does_not_exist(), return_values="ALL_OLD")
-        names.append("claim")
-        # The participant as read before the claim must still be current: claims are
-        # numbered one by one per participant, which the statistics rely on, and the
-        # cap was checked against that number.
-        participant = Participant(plan.campaign.campaign_id, plan.shopper_id)
-        seen = int(plan.before.claims) if plan.before else 0
-        tx.update(
-            participant,
-            actions=[
-                Participant.points.add(points),
-                Participant.entries.add(entries),
-                Participant.claims.add(1),
-                Participant.first_claim_at.set(past.first_claim_at),
-                Participant.last_claim_at.set(plan.now),
-                Participant.active_days.set(past.active_days),
-                Participant.rank_shard.set(rank_shard(plan.campaign.campaign_id, plan.shopper_id)),
-            ],
-            condition=Participant.claims.does_not_exist() if seen == 0 else Participant.claims == seen,
-        )
-        names.append("participant")
-        daily = rules.max_claims_per_participant_per_day
-        if daily:
-            day = claims.local_date(plan.campaign.timezone, plan.now)
-            key = f"claims:{plan.campaign.campaign_id}:{plan.shopper_id}:{day}"
-            tx.update(
-                RateCounter(key),
-                actions=[RateCounter.count.add(1), RateCounter.expires_at.set(plan.now + timedelta(days=2))],
-                condition=RateCounter.count.does_not_exist() | (RateCounter.count < daily),
-            )
-            names.append("daily_cap")
-        if plan.budget_shard is not None and points:
-            allowance = claims.shard_allowance(int(rules.budget_points), plan.budget_shard)
-            spent = Counter(f"budget:{plan.campaign.campaign_id}:{plan.budget_shard}")
-            tx.update(
-                spent,
-                actions=[Counter.value.add(points)],
-                condition=Counter.value.does_not_exist() | (Counter.value <= allowance - points),
-            )
-            names.append("budget")
-        if plan.prize is not None:
-            # The pool only moves while awarded < quantity: a prize is never over-given.
-            awarded = Counter(f"prize:{plan.campaign.campaign_id}:{plan.prize.prize_id}")
-            tx.update(
-                awarded,
-                actions=[Counter.value.add(1)],
-                condition=Counter.value.does_not_exist() | (Counter.value < int(plan.prize.quantity)),
-            )
-            names.append("prize")
-        for name, subject, limit in (
-            ("scan", plan.shopper_id, claims.LIMITS.per_shopper_per_minute),
-            (
-                "scan-ip",
-                f"{plan.ip}#{claims.ip_shard(plan.shopper_id)}",
-                claims.LIMITS.per_ip_per_minute // claims.LIMITS.ip_shards,
-            ),
-        ):
-            key, ends = limits.window_key(name, subject, 60, now_epoch)
-            tx.update(
-                RateCounter(key),
-                actions=[
-                    RateCounter.count.add(1),
-                    RateCounter.expires_at.set(datetime.fromtimestamp(ends + 3600, UTC)),
-                ],
-                condition=RateCounter.count.does_not_exist() | (RateCounter.count < limit),
-            )
-            names.append("rate")
-        plan.names = names
-    return claim
 
 
-def _participant_before(campaign_id: str, shopper_id: str) -> Participant | None:
-    try:
-        return Participant.get(campaign_id, shopper_id, consistent_read=True)
-    except Participant.DoesNotExist:
-        return None
+def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
+    """The claim's one transaction: exactly what the rules decided, nothing decided here."""
+    target, shopper_id, now, prize = plan.target, plan.shopper_id, plan.now, plan.prize
+    campaign_id, points, entries = target.campaign_id, target.points, target.entries
+    past: ClaimHistory = claims.history(plan.before, target.timezone, now)
+    prize_id, prize_name = (prize.prize_id, prize.name) if prize else (None, None)
+    tx = ClaimTransaction(now)
+    tx.unlocked(_lock_key(shopper_id))
+    tx.claim(
+        CodeState.key_for(target.batch_number, plan.serial),
+        batch_id=target.batch_id,
+        brand_id=target.brand_id,
+        shopper_id=shopper_id,
+        campaign_id=campaign_id,
+        sku=target.sku,
+        points=points,
+        entries=entries,
+        request_id=plan.token,
+        request_key=plan.request_key,
+        prize_id=prize_id,
+        prize_name=prize_name,
+        timezone=target.timezone,
+        nth=past.nth,
+        active_days=past.active_days,
+        first_claim_at=past.first_claim_at,
+        prev_claim_at=past.prev_claim_at,
+    )
+    # The participant as read before the claim must still be current: claims are
+    # numbered one by one per participant, which the statistics rely on, and the
+    # cap was checked against that number.
+    tx.participant(
+        campaign_id,
+        shopper_id,
+        seen=plan.before.claims if plan.before else 0,
+        points=points,
+        entries=entries,
+        first_claim_at=past.first_claim_at,
+        active_days=past.active_days,
+        rank_shard=rank_shard(campaign_id, shopper_id),
+    )
+    if target.daily_cap:
+        day = claims.local_date(target.timezone, now)
+        tx.window("daily_cap", f"claims:{campaign_id}:{shopper_id}:{day}", target.daily_cap, tx.now_epoch + _TWO_DAYS)
+    if plan.budget_shard is not None and target.budget_points and points:
+        allowance = claims.shard_allowance(target.budget_points, plan.budget_shard)
+        tx.spend("budget", f"budget:{campaign_id}:{plan.budget_shard}", points, allowance)
+    if prize is not None:
+        # The pool only moves while awarded < quantity: a prize is never over-given.
+        tx.spend("prize", f"prize:{campaign_id}:{prize_id}", 1, int(prize.quantity))
+    # Per-minute rate windows of the shopper and of their address (one of its shards).
+    now_epoch, limits_ = now.timestamp(), claims.LIMITS
+    key, ends = limits.window_key("scan", shopper_id, 60, now_epoch)
+    tx.window("rate", key, limits_.per_shopper_per_minute, ends + 3600)
+    ip = f"{plan.ip}#{claims.ip_shard(shopper_id)}"
+    key, ends = limits.window_key("scan-ip", ip, 60, now_epoch)
+    tx.window("rate", key, limits_.per_ip_per_minute // limits_.ip_shards, ends + 3600)
+    return tx, _Claimed(campaign_id, points, entries, prize_id, prize_name, now)
 
 
-def _prize_for(batch: Batch, campaign: Campaign, serial: int) -> Prize | None:
+_TWO_DAYS = 2 * 24 * 3600
+
+
+def _prize_for(target: ScanTarget, serial: int) -> Prize | None:
     """The prize this scan wins, if any: the batch's secret allocation first, then per-scan odds.
 
     Decided once per request, before the first attempt, so retries cannot re-roll.
     """
-    prizes = {p.prize_id: p for p in campaign.prizes or []}
-    if batch.allocations:
-        key = get_keyring().keys[int(batch.key_version)]
-        won = winning_prize(
-            key,
-            int(batch.batch_number),
-            int(batch.quantity),
-            serial,
-            [(a.prize_id, int(a.count)) for a in batch.allocations],
-        )
-        if won in prizes:
-            return prizes[won]
-    for prize in campaign.prizes or []:
-        if prize.odds_per_million and roll_odds(int(prize.odds_per_million)):
+    if target.allocations:
+        key = get_keyring().keys[target.key_version]
+        won = winning_prize(key, target.batch_number, target.quantity, serial, target.allocations)
+        if won is not None and won in target.prizes:
+            return target.prizes[won]
+    for prize in target.odds_prizes:
+        if roll_odds(int(prize.odds_per_million)):
             return prize
     return None
 
 
-def _grant(claim: CodeState, balance: dict, replay: bool, code: str) -> dict:
+def _grant(claimed: _Claimed, balance: dict, replay: bool, code: str) -> dict:
     return {
         "result": "granted",
         "replay": replay,
-        "campaign_id": claim.campaign_id,
+        "campaign_id": claimed.campaign_id,
         "code": code,
-        "points": int(claim.points or 0),
-        "entries": int(claim.entries or 0),
-        "prize": {"prize_id": claim.prize_id, "name": claim.prize_name} if claim.prize_id else None,
+        "points": claimed.points,
+        "entries": claimed.entries,
+        "prize": {"prize_id": claimed.prize_id, "name": claimed.prize_name} if claimed.prize_id else None,
         "balance": balance,
-        "claimed_at": format_instant(claim.changed_at),
+        "claimed_at": format_instant(claimed.claimed_at),
     }
 
 
-def _explain(plan: _Plan, error: TransactWriteError) -> tuple[Cancel, CodeState | None]:
+def _explain(tx: ClaimTransaction, error: Cancelled) -> tuple[Cancel, dict | None]:
     """Why the transaction was cancelled, and the existing record when the code was taken."""
-    reasons = error.cancellation_reasons or []
-    codes_ = [reason.code if reason is not None else None for reason in reasons]
-    claim_reason = reasons[plan.names.index("claim")] if len(reasons) > plan.names.index("claim") else None
-    found = claim_reason is not None and bool(claim_reason.raw_item)
-    outcome = claims.explain(plan.names, codes_, claim_found=found)
-    raw = claim_reason.raw_item if claim_reason is not None else None
-    existing = CodeState.from_raw_data(raw) if outcome is Cancel.CLAIMED and raw else None
+    raw = error.item(tx.names.index("claim"))
+    outcome = claims.explain(tx.names, error.codes, claim_found=bool(raw))
+    existing = deserialize(CodeState, raw) if outcome is Cancel.CLAIMED and raw else None
     return outcome, existing
 
 
-def claim_code(shopper_id: str, ip: str, body: dict, request_key: str | None = None) -> dict:
+def claim_code(
+    shopper_id: str, ip: str, body: dict, request_key: str | None = None, *, lookups: LookupCache | None = None
+) -> dict:
     """Claim what a code grants for a shopper, exactly once; a replay returns the original grant.
 
-    Every refusal of a code whose campaign is known is counted in the campaign's
-    statistics after the answer is decided (never inside the claim transaction).
+    Every refusal of a code whose campaign is known is recorded for the campaign's
+    statistics after the answer is decided (never inside the claim transaction), once
+    per request (`request_key`, its Idempotency-Key). `lookups` is the container's batch
+    and campaign lookup (tests pass one per container).
     """
     code_text = validate(ScanIn, body).code
     if not code_text.strip():
         raise InvalidInput("code: Must not be empty.", field="code")
     now = clock.now()
     try:
-        parts = codes.parse_code(code_text, get_keyring())
+        parts, code = codes.read_code(code_text, get_keyring())
     except CodeInvalid:
         _refuse_invalid(shopper_id, now.timestamp())
-    found = batch_and_campaign(parts.batch_number)
-    if found is None or parts.serial >= found[0].quantity:
+    target = scan_target(parts.batch_number, lookups)
+    if target is None or parts.serial >= target.quantity:
         _refuse_invalid(shopper_id, now.timestamp())
-    batch, campaign = found  # type: ignore[misc]
+    assert target is not None  # _refuse_invalid always raises
     try:
-        return _claim(shopper_id, ip, batch, campaign, parts, now, request_key)
+        return _claim(shopper_id, ip, target, parts, code, now, request_key)
     except DomainError as refusal:
         kind = claims.stat_of(refusal)
         if kind:
-            record_refusal(campaign, batch.batch_id, kind, now, shopper_id=shopper_id, request_key=request_key)
+            record_refusal(target.campaign, target.batch_id, kind, now, shopper_id=shopper_id, request_key=request_key)
         raise
 
 
 def _claim(
     shopper_id: str,
     ip: str,
-    batch: Batch,
-    campaign: Campaign,
+    target: ScanTarget,
     parts: codes.CodeParts,
+    code: str,
     now: datetime,
     request_key: str | None,
 ) -> dict:
-    refusal = claims.refusal_before_claim(batch.status, campaign.status, campaign.starts_at, campaign.ends_at, now)
+    refusal = target.refusal(now)
     if refusal is Refusal.INVALID:
         _refuse_invalid(shopper_id, now.timestamp())
     if refusal is not None:
@@ -295,42 +250,37 @@ def _claim(
     # (same Idempotency-Key or none) finds it and gets the original grant back. The
     # request token only makes botocore's own resend of a timed-out call apply once;
     # after a definitive cancellation nothing was written, so the next try gets a new one.
-    points, _ = claims.reward(campaign.rules)
-    budget = campaign.rules.budget_points
-    shards: list[int | None] = [None]
-    if budget and points:
-        shards = list(claims.budget_shard_choices(int(budget), points))
-        random.shuffle(shards)
+    shards: list[int] = []
+    if target.budget_points and target.points:
+        shards = list(target.budget_shards)
         if not shards:
             raise Refusal.BUDGET.error()
     plan = _Plan(
         shopper_id,
         ip,
-        batch,
-        campaign,
+        target,
         parts.serial,
-        codes.format_code(parts, get_keyring()),
+        code,
         now,
-        uuid.uuid4().hex,
-        shards.pop(),
-        _prize_for(batch, campaign, parts.serial),
+        _token(),
+        _any_of(shards),
+        _prize_for(target, parts.serial),
         request_key=request_key,
     )
     attempt = 0
     while True:
-        plan.before = _participant_before(campaign.campaign_id, shopper_id)
-        if claims.participant_cap_reached(
-            campaign.rules.max_claims_per_participant, int(plan.before.claims) if plan.before else 0
-        ):
+        plan.before = read_participant(target.campaign_id, shopper_id)
+        if claims.participant_cap_reached(target.participant_cap, plan.before.claims if plan.before else 0):
             # Asking twice is a replay, not a refusal: the claim says which.
             existing = _existing_claim(plan)
             if existing is None:
                 raise Refusal.PARTICIPANT_CAP.error()
             return _answer_existing(existing, plan)
+        tx, claimed = _transaction(plan)
         try:
-            claim = _write(plan)
-        except TransactWriteError as error:
-            outcome, existing = _explain(plan, error)
+            tx.send(plan.token)
+        except Cancelled as error:
+            outcome, existing = _explain(tx, error)
             if outcome is Cancel.CLAIMED and existing is not None:
                 return _answer_existing(existing, plan)
             if outcome in (Cancel.CONFLICT, Cancel.PARTICIPANT_MOVED) and attempt < _CONFLICT_ATTEMPTS:
@@ -338,14 +288,14 @@ def _claim(
                 # participant moved their count: back off with full jitter, read again.
                 attempt += 1
                 dynamo.backoff(attempt)
-                plan.token = uuid.uuid4().hex
+                plan.token = _token()
                 continue
             if outcome is Cancel.PRIZE_GONE:
                 # The pool ran out under us: the scan still grants its points, without the prize.
-                plan.prize, plan.token = None, uuid.uuid4().hex
+                plan.prize, plan.token = None, _token()
                 continue
             if outcome is Cancel.BUDGET and shards:
-                plan.budget_shard, plan.token = shards.pop(), uuid.uuid4().hex
+                plan.budget_shard, plan.token = _any_of(shards), _token()
                 continue
             if outcome is Cancel.LOCKED:
                 until = _lock_until(shopper_id) or now.timestamp()
@@ -355,39 +305,53 @@ def _claim(
             raise claims.busy(outcome) from None
         before = plan.before
         balance = {
-            "points": int(before.points if before else 0) + int(claim.points or 0),
-            "entries": int(before.entries if before else 0) + int(claim.entries or 0),
+            "points": (before.points if before else 0) + claimed.points,
+            "entries": (before.entries if before else 0) + claimed.entries,
         }
-        return _grant(claim, balance, replay=False, code=plan.code)
+        return _grant(claimed, balance, replay=False, code=plan.code)
+
+
+def _token() -> str:
+    # A transaction's ClientRequestToken: 128 random bits, as a UUID4 has, in 32 characters. It
+    # only has to differ from every other claim's (it guards nothing), so the process's own
+    # generator serves, without a system call for fresh entropy on every scan.
+    return f"{random.getrandbits(128):032x}"
 
 
 _REFUSED = {Cancel.DAILY_CAP: Refusal.DAILY_CAP, Cancel.BUDGET: Refusal.BUDGET, Cancel.RATE: Refusal.RATE}
 
 
-def _existing_claim(plan: _Plan) -> CodeState | None:
+def _any_of(shards: list[int]) -> int | None:
+    """Take one budget shard at random out of those left (None: the campaign has no budget)."""
+    return shards.pop(random.randrange(len(shards))) if shards else None
+
+
+def _existing_claim(plan: _Plan) -> dict | None:
     try:
-        return CodeState.get(CodeState.key_for(plan.batch.batch_number, plan.serial), consistent_read=True)
+        record = CodeState.get(CodeState.key_for(plan.target.batch_number, plan.serial), consistent_read=True)
     except CodeState.DoesNotExist:
         return None
+    return record.attribute_values
 
 
-def _answer_existing(existing: CodeState, plan: _Plan) -> dict:
+def _answer_existing(existing: dict, plan: _Plan) -> dict:
     """A code already written: voided, this shopper's own claim (a replay), or somebody else's."""
-    if existing.state == "void":
+    if existing.get("state") == "void":
         raise CodeInvalid()
-    if existing.shopper_id != plan.shopper_id:
+    if existing.get("shopper_id") != plan.shopper_id:
         raise Refusal.ALREADY_CLAIMED.error()
-    participant = Participant.get(existing.campaign_id, existing.shopper_id, consistent_read=True)
-    balance = {"points": int(participant.points), "entries": int(participant.entries)}
+    claimed = _Claimed.of(existing)
+    participant = read_participant(claimed.campaign_id, plan.shopper_id)
+    balance = {"points": participant.points if participant else 0, "entries": participant.entries if participant else 0}
     # Scanning one's own code again is a duplicate scan; the request that claimed it, sent
     # again after its answer was lost, is not (it is the same scan).
-    if plan.request_key is None or existing.request_key != plan.request_key:
+    if plan.request_key is None or existing.get("request_key") != plan.request_key:
         record_refusal(
-            plan.campaign,
-            plan.batch.batch_id,
+            plan.target.campaign,
+            plan.target.batch_id,
             "duplicate",
             plan.now,
             shopper_id=plan.shopper_id,
             request_key=plan.request_key,
         )
-    return _grant(existing, balance, replay=True, code=plan.code)
+    return _grant(claimed, balance, replay=True, code=plan.code)

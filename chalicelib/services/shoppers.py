@@ -10,7 +10,6 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import jwt
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
@@ -33,9 +32,9 @@ from chalicelib.domain.phones import (
     shopper_id_for,
     unseal_text,
 )
+from chalicelib.domain.tokens import TokenRefused, verify_hs256
 from chalicelib.domain.validation import CodeText, PhoneText, Schema, bearer_token, format_instant, validate
 from chalicelib.logs import log_event
-from chalicelib.services.auth import verified_claims
 
 __all__ = [
     "Shopper",
@@ -86,6 +85,7 @@ _DAY_SECONDS = 24 * 3600
 _HOUR_SECONDS = 3600
 
 _ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
 _MAX_TOKEN_CHARS = 4096
 
 # Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
@@ -342,7 +342,16 @@ def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | No
         "exp": expires,
         "jti": secrets.token_urlsafe(12),
     }
+    import jwt  # on the first sign-in only: scans verify tokens without PyJWT
+
     return jwt.encode(claims, get_shopper_jwt_secret(settings), algorithm=_ALGORITHM), expires
+
+
+def _whole_seconds(claims: dict, name: str) -> int:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TokenRefused(f"{name} is not a whole number")
+    return value
 
 
 def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
@@ -353,16 +362,21 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
     failure gives the same generic message; the reason is logged for operators.
     """
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
-    claims = verified_claims(
-        token,
-        get_shopper_jwt_secret(settings),
-        algorithm=_ALGORITHM,
-        audience=settings.shopper_jwt_audience,
-        issuer=settings.shopper_jwt_issuer,
-        leeway=settings.jwt_leeway_seconds,
-        max_ttl=settings.shopper_token_ttl_seconds,
-        kind="shopper",
-    )
+    try:
+        claims = verify_hs256(
+            token,
+            get_shopper_jwt_secret(settings).encode(),
+            audience=settings.shopper_jwt_audience,
+            issuer=settings.shopper_jwt_issuer,
+            now=clock.epoch(),
+            leeway=settings.jwt_leeway_seconds,
+            required=_REQUIRED_CLAIMS,
+        )
+        if _whole_seconds(claims, "exp") - _whole_seconds(claims, "iat") > settings.shopper_token_ttl_seconds:
+            raise TokenRefused("lifetime over the maximum")
+    except TokenRefused as exc:
+        log_event(log, "shopper_token_refused", reason=exc.reason)
+        raise Unauthorized() from None
     sub, masked = claims.get("sub"), claims.get("phone")
     if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
         log_event(log, "shopper_token_refused", reason="bad sub or phone claim")

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
+from tests.support import requirement_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
@@ -83,13 +84,16 @@ def _tool(name: str) -> str:
 
 def _package_env() -> dict[str, str]:
     # `chalice package` needs no AWS account: drop every credential and app setting the
-    # test session may have set, keep the rest (PATH, pip's proxy/index settings).
+    # test session may have set, keep the rest (PATH, pip's proxy/index settings). Packages
+    # as docs/operations.md does: requirements.txt lists every dependency, and PIP_NO_DEPS
+    # keeps pip from adding botocore (the Lambda runtime's) back as PynamoDB's.
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT"}
     }
     env["AWS_DEFAULT_REGION"] = "us-east-1"
+    env["PIP_NO_DEPS"] = "1"
     return env
 
 
@@ -115,7 +119,12 @@ def packaged(request, tmp_path_factory) -> dict:
     )
     template_path = outdir / "sam.json"
     assert (outdir / "deployment.zip").is_file()
-    return {"stage": stage, "path": template_path, "template": json.loads(template_path.read_text())}
+    return {
+        "stage": stage,
+        "path": template_path,
+        "template": json.loads(template_path.read_text()),
+        "zip": outdir / "deployment.zip",
+    }
 
 
 def _resources(template: dict, resource_type: str) -> dict[str, dict]:
@@ -446,3 +455,31 @@ def test_the_api_is_throttled_and_prod_has_a_rate_limiting_firewall(packaged):
     assert association["Properties"]["ResourceArn"] == {
         "Fn::Sub": "arn:aws:apigateway:${AWS::Region}::/restapis/${RestAPI}/stages/api"
     }
+
+
+# The deployment package: what the functions import, and not what the Lambda runtime has.
+PACKAGE_ZIPPED_LIMIT = 15 * 1024 * 1024  # ours; Lambda's own are 50 MiB zipped, 250 MiB unpacked
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six")
+
+
+def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
+    import zipfile
+
+    size = packaged["zip"].stat().st_size
+    assert size < PACKAGE_ZIPPED_LIMIT, f"deployment.zip is {size / 2**20:.1f} MiB"
+    with zipfile.ZipFile(packaged["zip"]) as archive:
+        names = archive.namelist()
+        unpacked = sum(info.file_size for info in archive.infolist())
+    assert unpacked < 250 * 1024 * 1024
+    top = {name.split("/")[0] for name in names}
+    assert not top & set(RUNTIME_PROVIDED), sorted(top & set(RUNTIME_PROVIDED))
+    # Exactly the pinned distributions of requirements.txt, each at its pin.
+    shipped = {
+        entry.removesuffix(".dist-info").rsplit("-", 1)[0].lower().replace("_", "-"): entry.removesuffix(
+            ".dist-info"
+        ).rsplit("-", 1)[1]
+        for entry in top
+        if entry.endswith(".dist-info")
+    }
+    assert shipped == requirement_pins("requirements.txt")
+    assert {"app.py", "chalicelib", "chalice"} <= top

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters import models, tables
+from chalicelib.adapters import dynamo, models, tables
 from chalicelib.config import Settings
 from scripts import dynamodb_local
 
@@ -62,6 +62,7 @@ def _tables_of(settings: Settings) -> Iterator[Settings]:
     """Bind the models to `settings` with their tables created; afterwards drop them and
     restore whatever binding was there before (another suite's, or the process default)."""
     saved = [(model, dict(vars(model.Meta))) for model in models.ALL_MODELS]
+    saved_binding = dynamo.binding()
     models.bind(settings)
     try:
         tables.create_tables()
@@ -78,6 +79,7 @@ def _tables_of(settings: Settings) -> Iterator[Settings]:
                     if not name.startswith("__"):
                         setattr(model.Meta, name, value)
                 model._connection = None
+            dynamo.bind(*saved_binding)
 
 
 @pytest.fixture(scope="module")

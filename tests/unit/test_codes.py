@@ -26,6 +26,7 @@ from chalicelib.domain.codes import (
     mint_code,
     normalize_code,
     parse_code,
+    read_code,
 )
 
 KEY1 = bytes(range(32))  # the worked example's key in docs/codes.md
@@ -143,6 +144,19 @@ def test_mint_code_uses_current_version() -> None:
 def test_parse_inverts_format(version: int, batch: int, serial: int) -> None:
     parts = CodeParts(version, batch, serial)
     assert parse_code(format_code(parts, RING), RING) == parts
+
+
+@FAST
+@given(
+    version=st.sampled_from(sorted(RING.keys)),
+    batch=st.integers(1, BATCH_MAX),
+    serial=st.integers(0, SERIAL_LIMIT - 1),
+    spelling=st.sampled_from([str.lower, str.upper, lambda c: c.replace("-", ""), lambda c: c.replace("1", "l")]),
+)
+def test_read_code_gives_the_parts_and_the_formatted_code_however_it_was_typed(version, batch, serial, spelling):
+    parts = CodeParts(version, batch, serial)
+    canonical = format_code(parts, RING)
+    assert read_code(spelling(canonical), RING) == (parts, canonical)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,35 @@ def test_import_app_needs_no_credentials_region_or_network():
     assert int(result.stdout) >= 4
 
 
+def test_every_model_transaction_and_client_shares_one_botocore_session_and_dynamodb_client():
+    # A fresh process, as a cold container: count the botocore sessions made while every
+    # model, the transactions and the other services get their clients (none connects).
+    code = """
+import botocore.session
+made = []
+_init = botocore.session.Session.__init__
+def _counting(self, *args, **kwargs):
+    made.append(self)
+    _init(self, *args, **kwargs)
+botocore.session.Session.__init__ = _counting
+import app
+from chalicelib.adapters import aws, dynamo, models
+clients = {id(model._get_connection().connection.client) for model in models.ALL_MODELS}
+clients |= {id(dynamo.transaction_connection().client), id(dynamo.client())}
+aws.client("s3"), aws.client("sqs")
+print(len(clients), len(made))
+"""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": "/nonexistent",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"], "one DynamoDB client for all models, one botocore session in all"
+
+
 def test_local_settings_work_with_no_configuration_but_the_stage():
     settings = Settings.from_environ({"STAGE": "local"})
     assert settings.stage == "local" and settings.is_local

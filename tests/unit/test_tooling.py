@@ -30,3 +30,15 @@ def test_the_test_command_lints_formats_and_type_checks_first():
         ".venv/bin/mypy --no-error-summary",
     ]
     assert steps[-1].startswith(".venv/bin/python -m pytest")
+
+
+def test_tests_run_on_the_sdk_the_lambda_runtime_provides_and_the_package_leaves_it_out():
+    from importlib import metadata
+
+    from tests.support import requirement_pins
+
+    runtime = requirement_pins("requirements-runtime.txt")
+    assert set(runtime) == {"boto3", "botocore"}
+    assert "-r requirements-runtime.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert {name: metadata.version(name) for name in runtime} == runtime, "the venv is not on the runtime's SDK"
+    assert not {"boto3", "botocore"} & set(requirement_pins("requirements.txt")), "the runtime's SDK would be packaged"

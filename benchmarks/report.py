@@ -1,0 +1,44 @@
+"""The benchmarks' one table format: a header, a rule, then one left-aligned row per figure."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+__all__ = ["print_table", "ratio_rows"]
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print `rows` under `headers`, each column as wide as its widest cell."""
+    widths = [max(len(str(row[i])) for row in [*rows, headers]) for i in range(len(headers))]
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    print(line.format(*headers))
+    print(line.format(*("-" * width for width in widths)))
+    for row in rows:
+        print(line.format(*row))
+
+
+def ratio_rows(
+    figure: str, baseline: str, bare: Sequence[float], ours: Sequence[float], *, most: float, unit: str, scale: float
+) -> list[tuple[str, str, str, str, str]]:
+    """A figure measured in runs of ours beside runs of a baseline: the medians (checked: ours at most
+    `most` times the baseline's), their ratio, and every run (values times `scale`, then `unit`)."""
+    bare_median, ours_median = statistics.median(bare), statistics.median(ours)
+    ratio = ours_median / bare_median
+    return [
+        (
+            f"{figure} (median of {len(ours)})",
+            f"{bare_median * scale:,.0f}{unit} ({baseline})",
+            f"{ours_median * scale:,.0f}{unit}",
+            f"<= {most:g}x the baseline",
+            "met" if ratio <= most else "MISSED",
+        ),
+        ("  ratio, ours / baseline", "-", f"{ratio:.2f}x", "", ""),
+        (
+            "  runs, baseline / ours",
+            " ".join(f"{v * scale:.0f}" for v in bare),
+            " ".join(f"{v * scale:.0f}" for v in ours),
+            "",
+            "",
+        ),
+    ]

@@ -1,0 +1,116 @@
+"""Verifying the HS256 tokens this service issues to shoppers: one header, one key, every claim required.
+
+Shopper tokens are signed by PyJWT (services/shoppers.py) and verified here on every
+scan. Verifying them through PyJWT cost as much CPU as the whole claim: it checks
+every character of the token in Python and merges its options on each call. These
+tokens come only from us, with one algorithm and one header, so the check is short:
+the signature over the exact text first (nothing unauthenticated is parsed), then the
+header's text, then the claims, with PyJWT's rules for exp, iat, nbf, sub, aud and iss.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["TokenRefused", "HEADER", "verify_hs256"]
+
+HEADER = {"alg": "HS256", "typ": "JWT"}
+"""The only header a shopper token may carry (PyJWT writes exactly this for HS256)."""
+
+# The header as PyJWT encodes it: compact JSON, base64url without padding. The signature
+# covers this exact text, so comparing the text is the whole header check.
+_HEADER_TEXT = base64.urlsafe_b64encode(json.dumps(HEADER, separators=(",", ":")).encode()).rstrip(b"=").decode()
+_TOKEN = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048])")
+"""Three base64url segments; the last is 32 bytes, whose final symbol carries 4 bits and two zero
+bits: requiring those zero makes the signature's spelling unique (no second token with the same MAC)."""
+
+
+class TokenRefused(Exception):
+    """The token does not verify; `reason` is for the operators' log, never for the caller."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _decode(segment: str) -> bytes:
+    # The segment's characters were checked by _TOKEN; what is left is base64url's padding.
+    if len(segment) % 4 == 1:
+        raise TokenRefused("encoding")
+    try:
+        return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode().translate(_URLSAFE))
+    except binascii.Error:
+        raise TokenRefused("encoding") from None
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw.decode())
+    except (ValueError, RecursionError):
+        raise TokenRefused(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise TokenRefused(f"{what} is not an object")
+    return value
+
+
+def _whole(claims: dict[str, Any], name: str) -> int:
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TokenRefused(f"{name} is not a whole number")
+    return value
+
+
+def verify_hs256(
+    token: str,
+    key: bytes,
+    *,
+    audience: str,
+    issuer: str,
+    now: float,
+    leeway: float,
+    required: Sequence[str],
+) -> dict[str, Any]:
+    """The claims of `token` if it is an HS256 token signed with `key` and valid at `now`; else TokenRefused.
+
+    Valid means: every `required` claim present, `exp` (if any) after `now - leeway`,
+    `iat` and `nbf` (if any) not after `now + leeway`, `sub` and `jti` (if any) text,
+    `iss` equal to `issuer`, `aud` equal to `audience` or a list holding it.
+    """
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        raise TokenRefused("not a signed token")
+    header_text, payload_text, signature_text = match.groups()
+    expected = hmac.digest(key, f"{header_text}.{payload_text}".encode("ascii"), "sha256")
+    if not hmac.compare_digest(_decode(signature_text), expected):
+        raise TokenRefused("signature")
+    if header_text != _HEADER_TEXT:
+        raise TokenRefused("header")
+    claims = _json_object(_decode(payload_text), "payload")
+    for name in required:
+        if name not in claims:
+            raise TokenRefused(f"no {name}")
+    if "exp" in claims and _whole(claims, "exp") <= now - leeway:
+        raise TokenRefused("expired")
+    if "iat" in claims and _whole(claims, "iat") > now + leeway:
+        raise TokenRefused("iat in the future")
+    if "nbf" in claims and _whole(claims, "nbf") > now + leeway:
+        raise TokenRefused("nbf in the future")
+    if not isinstance(claims.get("sub", ""), str) or not isinstance(claims.get("jti", ""), str):
+        raise TokenRefused("sub or jti is not text")
+    if claims.get("iss") != issuer:
+        raise TokenRefused("issuer")
+    audiences = claims.get("aud")
+    if audiences != audience and not (
+        isinstance(audiences, list) and all(isinstance(a, str) for a in audiences) and audience in audiences
+    ):
+        raise TokenRefused("audience")
+    return claims
