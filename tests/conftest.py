@@ -38,3 +38,12 @@ def campaign(api) -> dict:
     from tests.support import VALID_CAMPAIGN
 
     return api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)
+
+
+@pytest.fixture(autouse=True)
+def _forget_scan_locks():
+    """Each test starts in a fresh container as far as remembered scan locks go."""
+    yield
+    from chalicelib.services import scans
+
+    scans.LOCKS.clear()

@@ -165,6 +165,8 @@ class ClaimTransaction:
                     "ConditionExpression": "attribute_not_exists(#x) OR #x < :now",
                     "ExpressionAttributeNames": {"#x": _RATE_EXPIRES},
                     "ExpressionAttributeValues": {":now": {_N: str(self.now_epoch)}},
+                    # A lock in force comes back with the refusal: its end is known without a read.
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
         )

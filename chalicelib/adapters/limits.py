@@ -5,14 +5,26 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, UpdateError
 
+from chalicelib.adapters import dynamo
 from chalicelib.adapters.dynamo import backoff, condition_failed
 from chalicelib.adapters.models import Counter, RateCounter
 from chalicelib.domain import clock
 from chalicelib.domain.errors import LimitReached, ServiceBusy
 
-__all__ = ["hit", "spend_budget", "take_slot", "free_slot", "peek", "window_key"]
+__all__ = [
+    "hit",
+    "hit_unless_locked",
+    "lock",
+    "lock_end",
+    "spend_budget",
+    "take_slot",
+    "free_slot",
+    "peek",
+    "window_key",
+]
 
 
 def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
@@ -54,6 +66,98 @@ def hit(
             raise LimitReached(message, field=field, retry_after=retry_after) from None
         raise
     return int(counter.count)
+
+
+def hit_unless_locked(
+    name: str, subject: str, *, lock_key: str, limit: int, window_seconds: int, message: str, now: float | None = None
+) -> float | None:
+    """`hit`, but only while `lock_key` holds no lock in force; then the lock's end is returned
+    and nothing is counted (None once counted). LimitReached once the window is full.
+
+    One transaction of a check and an update, no read: a lock in force comes back with
+    the refusal.
+    """
+    now = clock.epoch() if now is None else now
+    key, ends = window_key(name, subject, window_seconds, now)
+    expires = RateCounter.expires_at.attr_name
+    count = RateCounter.count.attr_name
+    table, hash_key = RateCounter.Meta.table_name, RateCounter.counter_key.attr_name
+    try:
+        dynamo.client().transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": {hash_key: {"S": lock_key}},
+                        "ConditionExpression": "attribute_not_exists(#x) OR #x < :now",
+                        "ExpressionAttributeNames": {"#x": expires},
+                        "ExpressionAttributeValues": {":now": {"N": str(int(now))}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {hash_key: {"S": key}},
+                        "UpdateExpression": "ADD #n :one SET #x = :x",
+                        "ConditionExpression": "attribute_not_exists(#n) OR #n < :limit",
+                        "ExpressionAttributeNames": {"#n": count, "#x": expires},
+                        "ExpressionAttributeValues": {
+                            ":one": {"N": "1"},
+                            ":x": {"N": str(int(ends) + 3600)},
+                            ":limit": {"N": str(limit)},
+                        },
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        reasons = exc.response.get("CancellationReasons") or []
+        codes = [reason.get("Code") for reason in reasons]
+        if codes[:1] == ["ConditionalCheckFailed"]:
+            return lock_end(reasons[0].get("Item"), default=now)
+        if codes[1:2] == ["ConditionalCheckFailed"]:
+            raise LimitReached(message, retry_after=max(1, int(ends - now))) from None
+        raise
+    return None
+
+
+def lock(key: str, seconds: int, now: float | None = None) -> float:
+    """Lock `key` for `seconds` unless a lock is in force already; returns when the lock in force ends.
+
+    One conditional PutItem and no read: when a lock is in force the refused write brings
+    it back (ReturnValuesOnConditionCheckFailure), so its end is known either way. The
+    item's `expires_at` is what the claim's transaction checks.
+    """
+    now = clock.epoch() if now is None else now
+    until = int(now + seconds)
+    names = {"#x": RateCounter.expires_at.attr_name}
+    try:
+        dynamo.client().put_item(
+            TableName=RateCounter.Meta.table_name,
+            Item={
+                RateCounter.counter_key.attr_name: {"S": key},
+                RateCounter.count.attr_name: {"N": "1"},
+                names["#x"]: {"N": str(until)},
+            },
+            ConditionExpression="attribute_not_exists(#x) OR #x < :now",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if not condition_failed(exc):
+            raise
+        return lock_end(exc.response.get("Item"), default=until)
+    return until
+
+
+def lock_end(item: dict | None, *, default: float) -> float:
+    """When the lock in a RateCounter item (low-level form, as a refused write returns it) ends."""
+    try:
+        return float((item or {})[RateCounter.expires_at.attr_name]["N"])
+    except (KeyError, TypeError, ValueError):
+        return default
 
 
 def spend_budget(

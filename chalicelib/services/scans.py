@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from chalicelib.adapters import dynamo, limits
 from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standing, deserialize, read_participant
-from chalicelib.adapters.models import CodeState, Prize, RateCounter
+from chalicelib.adapters.models import CodeState, Prize
 from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import claims, clock, codes
@@ -32,32 +32,63 @@ def _lock_key(shopper_id: str) -> str:
     return f"lock:scan:{shopper_id}"
 
 
+class _Locks:
+    """The scan locks this container has met, until they end: a locked shopper's next invalid
+    codes are refused here, with no DynamoDB request at all (guessing costs nothing to serve).
+
+    A lock only ever runs out, never lifts early, so remembering one is always right. At
+    most `size` are kept; the oldest is forgotten first (it is then learnt again, once).
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._until: dict[str, float] = {}
+
+    def until(self, shopper_id: str, now: float) -> float | None:
+        until = self._until.get(shopper_id)
+        if until is not None and until <= now:
+            del self._until[shopper_id]
+            return None
+        return until
+
+    def clear(self) -> None:
+        self._until.clear()
+
+    def remember(self, shopper_id: str, until: float) -> None:
+        self._until.pop(shopper_id, None)
+        self._until[shopper_id] = until
+        while len(self._until) > self.size:
+            del self._until[next(iter(self._until))]
+
+
+LOCKS = _Locks()
+
+
 def _refuse_invalid(shopper_id: str, now: float) -> None:
-    """Count an invalid code against the shopper; the eleventh in an hour locks them out."""
-    lock = _lock_until(shopper_id)
-    if lock and lock > now:
-        raise claims.locked(lock - now)
-    try:
-        limits.hit(
-            "invalid",
-            shopper_id,
-            limit=claims.LIMITS.invalid_per_hour,
-            window_seconds=3600,
-            message="Too many invalid codes.",
-            now=now,
-        )
-    except LimitReached:
-        until = datetime.fromtimestamp(now + claims.LOCK_SECONDS, UTC)
-        RateCounter(_lock_key(shopper_id), count=1, expires_at=until).save()
-        raise claims.locked(claims.LOCK_SECONDS) from None
-    raise CodeInvalid()
+    """Count an invalid code against the shopper; the eleventh in an hour locks them out.
 
-
-def _lock_until(shopper_id: str) -> float | None:
-    try:
-        return RateCounter.get(_lock_key(shopper_id)).expires_at.timestamp()
-    except RateCounter.DoesNotExist:
-        return None
+    No read: the count is one transaction that also checks the lock, and the lock one
+    conditional write; each returns the lock already in force, if any. A lock this
+    container has met refuses the shopper's next invalid codes with no request at all.
+    """
+    until = LOCKS.until(shopper_id, now)
+    if until is None:
+        try:
+            until = limits.hit_unless_locked(
+                "invalid",
+                shopper_id,
+                lock_key=_lock_key(shopper_id),
+                limit=claims.LIMITS.invalid_per_hour,
+                window_seconds=3600,
+                message="Too many invalid codes.",
+                now=now,
+            )
+        except LimitReached:
+            until = limits.lock(_lock_key(shopper_id), claims.LOCK_SECONDS, now)
+        if until is None:
+            raise CodeInvalid()
+        LOCKS.remember(shopper_id, until)
+    raise claims.locked(until - now)
 
 
 @dataclass
@@ -298,7 +329,8 @@ def _claim(
                 plan.budget_shard, plan.token = _any_of(shards), _token()
                 continue
             if outcome is Cancel.LOCKED:
-                until = _lock_until(shopper_id) or now.timestamp()
+                until = limits.lock_end(error.item(tx.names.index("lock")), default=now.timestamp())
+                LOCKS.remember(shopper_id, until)
                 raise claims.locked(until - now.timestamp()) from None
             if outcome in _REFUSED:
                 raise _REFUSED[outcome].error() from None

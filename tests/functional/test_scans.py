@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from chalicelib.adapters import records
 from chalicelib.adapters.models import CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
-from chalicelib.domain import codes
+from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import AlreadyClaimed, CampaignNotRunning, CodeInvalid, CodeNotActive, LimitReached
 from chalicelib.services import batches, campaigns, scans
 from chalicelib.views import wallet as wallet_view
@@ -132,6 +133,11 @@ def test_ten_invalid_codes_lock_the_shopper_out(running):
     assert "locked" in info.value.message and info.value.retry_after > 3000
     with pytest.raises(LimitReached):
         _claim("shp_bad", codes_[0])  # even a genuine code, while locked
+    # Another container, which has not met the lock, finds it and does not extend it.
+    scans.LOCKS.clear()
+    with clock.replaced(lambda: time.time() + 600), pytest.raises(LimitReached) as later:
+        _claim("shp_bad", "AAAAA-BBBBB-CCCCC-DDDDD")
+    assert info.value.retry_after - 700 <= later.value.retry_after <= info.value.retry_after - 500
     assert _claim("shp_good", codes_[0])["points"] == 10
 
 

@@ -249,6 +249,22 @@ def test_a_stranger_learns_nothing_about_a_numbers_sign_in(api, outbox):
     assert answers == [REFUSED] * 3
 
 
+def test_whether_a_number_has_an_account_changes_no_answer(api, outbox):
+    """Asking for a code and guessing one read the same for a member's number and a stranger's."""
+    ask(api)
+    assert sign_in(api, last_code(outbox))["phone"] == MASKED  # this number now has an account
+    member, stranger = "0912 345 678", "0912 345 679"
+    asked = [api.call("POST", "/v1/shopper/otp", {"phone": phone}, token="") for phone in (member, stranger)]
+    assert [a.status_code for a in asked] == [202, 202]
+    bodies = [json.loads(a.body) for a in asked]
+    for body in bodies:
+        body.pop("phone", None)  # each answer names its own (masked) number
+    assert bodies[0] == bodies[1]
+    assert {k: v for k, v in asked[0].headers.items()} == {k: v for k, v in asked[1].headers.items()}
+    guesses = [sign_in(api, "000000", phone, expect=400) for phone in (member, stranger)]
+    assert guesses == [{"error": REFUSED}] * 2
+
+
 def test_an_expired_code_is_refused(settings):
     start = time.time()
     shoppers.request_otp({"phone": PHONE}, IP, settings, now=start)
