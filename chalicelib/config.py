@@ -57,6 +57,10 @@ class Settings:
     # Batch numbers are one space of 2^25 for every brand: each brand may take this many,
     # so no brand can use them up for the rest.
     mint_batches_per_brand: int = 20_000
+    # Scan abuse limits (raise them before a national launch: many shoppers share a
+    # carrier's addresses). The per-address limit is split over 4 counters.
+    scan_per_shopper_per_minute: int = 30
+    scan_per_ip_per_minute: int = 240
     # Shopper sign-in. "sns" in AWS, "outbox" (a JSON-lines file) locally, "memory" in tests.
     sms_sender: str = "outbox"
     outbox_dir: str = ".local/outbox"
@@ -138,6 +142,8 @@ class Settings:
             code_keyring_parameter=environ.get("CODE_KEYRING_PARAMETER") or None,
             max_csv_rows=int(environ.get("MAX_CSV_ROWS", "50000")),
             mint_batches_per_brand=int(environ.get("MINT_BATCHES_PER_BRAND", "20000")),
+            scan_per_shopper_per_minute=int(environ.get("SCAN_PER_SHOPPER_PER_MINUTE", "30")),
+            scan_per_ip_per_minute=int(environ.get("SCAN_PER_IP_PER_MINUTE", "240")),
             sms_sender=environ.get("SMS_SENDER") or ("outbox" if local else "sns"),
             outbox_dir=environ.get("OUTBOX_DIR") or ".local/outbox",
             phone_regions=tuple(

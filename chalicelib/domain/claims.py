@@ -53,8 +53,6 @@ LOCK_SECONDS = 3600
 class ScanLimits:
     """Abuse limits; per-IP counting is split over shards so a carrier NAT is not one hot key."""
 
-    per_shopper_per_minute: int = 30
-    per_ip_per_minute: int = 240
     ip_shards: int = 4
     invalid_per_hour: int = 10
     budget_shards: int = 16

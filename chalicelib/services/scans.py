@@ -11,6 +11,7 @@ from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standin
 from chalicelib.adapters.models import CodeState, Prize
 from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
 from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import get_settings
 from chalicelib.domain import claims, clock, codes
 from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
 from chalicelib.domain.errors import CodeInvalid, DomainError, InvalidInput, LimitReached
@@ -182,12 +183,12 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         # The pool only moves while awarded < quantity: a prize is never over-given.
         tx.spend("prize", f"prize:{campaign_id}:{prize_id}", 1, int(prize.quantity))
     # Per-minute rate windows of the shopper and of their address (one of its shards).
-    now_epoch, limits_ = now.timestamp(), claims.LIMITS
+    now_epoch, settings = now.timestamp(), get_settings()
     key, ends = limits.window_key("scan", shopper_id, 60, now_epoch)
-    tx.window("rate", key, limits_.per_shopper_per_minute, ends + 3600)
+    tx.window("rate", key, settings.scan_per_shopper_per_minute, ends + 3600)
     ip = f"{plan.ip}#{claims.ip_shard(shopper_id)}"
     key, ends = limits.window_key("scan-ip", ip, 60, now_epoch)
-    tx.window("rate", key, limits_.per_ip_per_minute // limits_.ip_shards, ends + 3600)
+    tx.window("rate", key, max(1, settings.scan_per_ip_per_minute // claims.LIMITS.ip_shards), ends + 3600)
     return tx, _Claimed(campaign_id, points, entries, prize_id, prize_name, now)
 
 

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chalicelib.adapters.models import CodeState, Participant
-from chalicelib.domain import claims
 from chalicelib.domain.errors import AlreadyClaimed, ServiceBusy
 from chalicelib.services import scans
 from tests.functional.test_scans import (  # noqa: F401 - the same domain tests, on the real engine
@@ -24,7 +23,13 @@ from tests.functional.test_scans import (  # noqa: F401 - the same domain tests,
 @pytest.fixture
 def generous_limits(monkeypatch):
     # The race is the subject here, not the abuse limits.
-    monkeypatch.setattr(claims, "LIMITS", claims.ScanLimits(per_shopper_per_minute=10**6, per_ip_per_minute=10**6))
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("SCAN_PER_SHOPPER_PER_MINUTE", str(10**6))
+    monkeypatch.setenv("SCAN_PER_IP_PER_MINUTE", str(10**6))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _attempt(shopper, code):
