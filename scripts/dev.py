@@ -113,7 +113,7 @@ def _code_signature() -> tuple:
     return tuple(stamps)
 
 
-def _chalice_command(api_port: int) -> list[str]:
+def chalice_command(api_port: int) -> list[str]:
     # The venv's console script, beside this interpreter: `python -m chalice` has no
     # __main__ in every version.
     chalice = Path(sys.executable).parent / "chalice"
@@ -125,7 +125,7 @@ def _chalice_command(api_port: int) -> list[str]:
 
 def _start_chalice(api_port: int) -> subprocess.Popen:
     # One process (no chalice reloader): the parent-death signal leaves nothing orphaned.
-    return spawn(_chalice_command(api_port))
+    return spawn(chalice_command(api_port))
 
 
 def _start_moto(port: int) -> subprocess.Popen:
