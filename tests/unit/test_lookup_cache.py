@@ -98,3 +98,29 @@ def test_what_every_scan_derives_is_worked_out_once_per_lookup():
     assert (target.points, target.entries, target.budget_points) == (10, 1, 20_001)
     assert target.budget_shards == (0, 1)
     assert target.prizes == {} and target.odds_prizes == () and target.allocations == ()
+
+
+def test_batches_of_one_campaign_share_its_record_for_the_bound_and_no_longer(at, monkeypatch):
+    """Refreshing one batch does not read the campaign again while the copy is fresh, so a
+    campaign's many batches on many containers do not all land on its one item; a paused
+    campaign is still seen within the bound."""
+    from chalicelib.adapters import records
+
+    reads: list[str] = []
+    campaign = _target().campaign
+
+    def get_campaign(brand_id, campaign_id, consistent_read=False):
+        assert consistent_read
+        reads.append(campaign_id)
+        return campaign
+
+    monkeypatch.setattr(records.Campaign, "get", get_campaign)
+    lookup = LookupCache()
+    for _ in range(3):
+        assert lookup._campaign("b", "cmp_1") is campaign
+    assert reads == ["cmp_1"]
+    campaign.status = "paused"
+    at[0] = LOOKUP_SECONDS
+    assert lookup._campaign("b", "cmp_1").status == "paused" and reads == ["cmp_1"] * 2
+    lookup._campaign("b", "cmp_1")
+    assert reads == ["cmp_1"] * 3, "a campaign that refuses scans is read again every time"
