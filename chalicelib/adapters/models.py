@@ -98,6 +98,8 @@ class Rules(MapAttribute):
     max_claims_per_participant_per_day = IntegerAttribute(null=True)
     max_claims_per_participant = IntegerAttribute(null=True)
     budget_points = IntegerAttribute(null=True)
+    # {sku: {"points_per_scan": n, "entries_per_scan": m}}: what a pack of that SKU earns instead.
+    sku_overrides: MapAttribute = MapAttribute(null=True)
 
 
 class Prize(MapAttribute):

@@ -132,7 +132,7 @@ class ScanTarget:
     @classmethod
     def of(cls, batch: Batch, campaign: Campaign) -> ScanTarget:
         rules = campaign.rules
-        points, entries = claims.reward(rules)
+        points, entries = claims.reward(rules, batch.sku)
         budget = int(rules.budget_points) if rules.budget_points else None
         prizes = list(campaign.prizes or [])
         return cls(

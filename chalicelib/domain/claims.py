@@ -9,7 +9,7 @@ import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.errors import (
     AlreadyClaimed,
@@ -138,10 +138,21 @@ def refusal_before_claim(
 class _Rules(Protocol):
     points_per_scan: int
     entries_per_scan: int
+    sku_overrides: Any
 
 
-def reward(rules: _Rules) -> tuple[int, int]:
-    """Points and entries one granted scan earns under a campaign's rules."""
+def reward(rules: _Rules, sku: str | None = None) -> tuple[int, int]:
+    """Points and entries one granted scan of a `sku` pack earns under a campaign's rules.
+
+    `rules.sku_overrides` ({sku: {points_per_scan, entries_per_scan}}) sets them per SKU;
+    other SKUs earn the campaign's own.
+    """
+    overrides = getattr(rules, "sku_overrides", None)
+    if overrides is not None and sku is not None:
+        found = overrides.as_dict() if hasattr(overrides, "as_dict") else overrides
+        if sku in found:
+            own = found[sku]
+            return int(own.get("points_per_scan") or 0), int(own.get("entries_per_scan") or 0)
     return int(rules.points_per_scan or 0), int(rules.entries_per_scan or 0)
 
 

@@ -21,6 +21,7 @@ from chalicelib.domain.validation import (
     Instant,
     Label,
     Schema,
+    Sku,
     TimeZoneName,
     decode_cursor,
     format_instant,
@@ -56,12 +57,19 @@ _SERVER_OWNED = (
 _ID_RE = re.compile(id_pattern("cmp"))
 
 
+class SkuRulesIn(Schema):
+    points_per_scan: Annotated[int, Field(ge=0, le=1_000_000)]
+    entries_per_scan: Annotated[int, Field(ge=0, le=1_000)] = 0
+
+
 class RulesIn(Schema):
     points_per_scan: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     entries_per_scan: Annotated[int, Field(ge=0, le=1_000)] = 0
     max_claims_per_participant_per_day: Annotated[int, Field(ge=1, le=10000)] | None = None
     max_claims_per_participant: Annotated[int, Field(ge=1, le=1000000)] | None = None
     budget_points: Annotated[int, Field(ge=1, le=1000000000000)] | None = None
+    # What a pack of one SKU earns instead of the campaign's points and entries.
+    sku_overrides: Annotated[dict[Sku, SkuRulesIn], Field(max_length=500)] | None = None
 
 
 class PrizeIn(Schema):
@@ -129,7 +137,7 @@ def _to_dict(campaign: Campaign) -> dict:
         "starts_at": format_instant(campaign.starts_at),
         "ends_at": format_instant(campaign.ends_at),
         "timezone": campaign.timezone,
-        "rules": {name: getattr(rules, name) for name in RulesIn.model_fields},
+        "rules": _rules_out(rules),
         "prizes": [
             {"prize_id": p.prize_id, "name": p.name, "quantity": p.quantity, "odds_per_million": p.odds_per_million}
             for p in campaign.prizes or []
@@ -138,6 +146,15 @@ def _to_dict(campaign: Campaign) -> dict:
         "updated_at": format_instant(campaign.updated_at),
         "version": campaign.version,
     }
+
+
+def _rules_out(rules: Rules) -> dict:
+    out = {name: getattr(rules, name) for name in RulesIn.model_fields}
+    overrides = out["sku_overrides"]
+    out["sku_overrides"] = (
+        {sku: {k: int(v) for k, v in own.items()} for sku, own in overrides.as_dict().items()} if overrides else None
+    )
+    return out
 
 
 def _rules(values: RulesIn) -> Rules:
@@ -193,7 +210,7 @@ def get_campaign(brand_id: str, campaign_id: str) -> dict:
 
 def _merged_rules(current: Rules, changes: dict) -> RulesIn:
     # JSON merge-patch semantics: fields sent replace, null clears an optional cap.
-    merged = {name: getattr(current, name) for name in RulesIn.model_fields}
+    merged = _rules_out(current)
     merged.update(changes)
     try:
         return validate(RulesIn, merged)

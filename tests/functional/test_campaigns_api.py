@@ -25,7 +25,7 @@ def test_create_returns_draft_with_server_fields(api):
     assert campaign["starts_at"] == "2026-11-30T17:00:00Z"
     assert campaign["ends_at"] == "2027-02-28T17:00:00Z"
     assert campaign["timezone"] == "Asia/Ho_Chi_Minh"
-    assert campaign["rules"] == VALID_CAMPAIGN["rules"]
+    assert campaign["rules"] == {**VALID_CAMPAIGN["rules"], "sku_overrides": None}
     assert [p["name"] for p in campaign["prizes"]] == ["Motorbike", "Phone"]
     assert all(p["prize_id"].startswith("prz_") for p in campaign["prizes"])
     assert api.json("GET", f"/v1/campaigns/{campaign['campaign_id']}") == campaign
@@ -40,6 +40,7 @@ def test_minimal_campaign_gets_default_rules(api):
         "max_claims_per_participant_per_day": None,
         "max_claims_per_participant": None,
         "budget_points": None,
+        "sku_overrides": None,
     }
     assert campaign["prizes"] == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -259,3 +260,37 @@ def test_rate_windows_ignore_old_items_that_ttl_has_not_removed(store):
     # The full window is still stored (TTL lags), yet the next window starts from zero.
     assert len(list(RateCounter.scan())) == 1
     assert limits.hit("t", "shopper", limit=3, window_seconds=60, message="slow down", now=start + 61) == 1
+
+
+def test_a_sku_override_sets_what_its_packs_earn_and_the_landing_page_shows_it(running):
+    from chalicelib.views import codes as code_view
+
+    rules = {
+        "points_per_scan": 10,
+        "entries_per_scan": 1,
+        "sku_overrides": {"NOODLE": {"points_per_scan": 25, "entries_per_scan": 3}, "OTHER": {"points_per_scan": 1}},
+    }
+    _, _, codes_ = running(rules=rules)
+    described = code_view.describe_code(codes_[0])
+    assert (described["points_per_scan"], described["entries_per_scan"]) == (25, 3)
+    granted = _claim("shp_sku", codes_[0])
+    assert (granted["points"], granted["entries"]) == (25, 3)
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"NOODLE": {"entries_per_scan": 1}}, "rules.sku_overrides.NOODLE.points_per_scan"),
+        ({"NOODLE": {"points_per_scan": -1}}, "rules.sku_overrides.NOODLE.points_per_scan"),
+        ({"": {"points_per_scan": 1}}, "rules.sku_overrides"),
+        ({"NOODLE": {"points_per_scan": 1, "bonus": 2}}, "rules.sku_overrides.NOODLE.bonus"),
+    ],
+)
+def test_bad_sku_overrides_name_the_field_and_create_nothing(api, overrides, field):
+    from chalicelib.adapters.models import Campaign
+
+    body = {**VALID_CAMPAIGN, "rules": {**VALID_CAMPAIGN["rules"], "sku_overrides": overrides}}
+    response = api.call("POST", "/v1/campaigns", body)
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body)["error"]["field"].startswith(field)
+    assert list(Campaign.scan()) == []
