@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Mapping
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
 from chalicelib.adapters import aws
@@ -30,7 +30,7 @@ from chalicelib.domain.validation import parse_idempotency_key, parse_int_param,
 from chalicelib.logs import log_event, request_scope
 from chalicelib.pages import dashboard, landing
 from chalicelib.rendering import qr
-from chalicelib.services import audit, batches, campaigns, exports, scans, shoppers
+from chalicelib.services import audit, batches, campaigns, exports, loyalty, redemptions, rewards, scans, shoppers
 from chalicelib.services.auth import Operator, authenticate_operator, require_owner, require_write
 from chalicelib.services.stats_aggregator import handle_stream_records
 from chalicelib.views import audit as audit_view
@@ -187,6 +187,11 @@ def _body() -> dict:
     return parse_json_body(request.raw_body, get_settings().max_body_bytes)
 
 
+def _optional_body() -> dict:
+    """The body of an action whose fields are all optional (a note, say): none sent means {}."""
+    return _body() if _request().raw_body else {}
+
+
 def _query(name: str) -> str | None:
     """One query parameter; given twice it is ambiguous, so it is refused rather than one copy picked."""
     params = _request().query_params
@@ -326,6 +331,7 @@ def shopper_wallet():
     return {
         "phone": shopper.phone_masked,
         **wallet.wallet(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor")),
+        "memberships": loyalty.memberships(shopper.shopper_id),
     }
 
 
@@ -412,6 +418,129 @@ def export_worker(event):
             attempt=int(attributes.get("ApproximateReceiveCount", "1")),
             receipt_handle=record.receipt_handle,
         )
+
+
+# --- loyalty: the program, rewards and redemptions ---
+# Every role may read; managers and owners change the program and the catalog and ship
+# gifts, and only they see delivery details.
+
+
+@api("/v1/loyalty/program")
+def get_loyalty_program():
+    return loyalty.get_program(_operator().brand)
+
+
+@api("/v1/loyalty/program", methods=("PUT",))
+def put_loyalty_program():
+    operator = _writer()
+    return loyalty.put_program(operator.brand, operator.sub, _body())
+
+
+@api("/v1/loyalty/stats")
+def get_loyalty_stats():
+    return loyalty.loyalty_stats(_operator().brand)
+
+
+@api("/v1/rewards", methods=("POST",), status=201)
+def create_reward():
+    operator = _writer()
+    return rewards.create_reward(operator.brand, operator.sub, _body())
+
+
+@api("/v1/rewards")
+def list_rewards():
+    return rewards.list_rewards(_operator().brand, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/rewards/{reward_id}")
+def get_reward(reward_id):
+    return rewards.get_reward(_operator().brand, reward_id)
+
+
+@api("/v1/rewards/{reward_id}", methods=("PATCH",))
+def update_reward(reward_id):
+    operator = _writer()
+    return rewards.update_reward(operator.brand, reward_id, operator.sub, _body())
+
+
+@api("/v1/rewards/{reward_id}/retire", methods=("POST",))
+def retire_reward(reward_id):
+    operator = _writer()
+    return rewards.retire_reward(operator.brand, reward_id, operator.sub, _optional_body())
+
+
+# The file is read as CSV whatever its declared type (a spreadsheet's export may say
+# text/plain): a body that is not one is answered with its bad lines, not a bare 415.
+@api(
+    "/v1/rewards/{reward_id}/vouchers",
+    methods=("POST",),
+    content_types=["text/csv", "text/plain", "application/json", "application/octet-stream"],
+)
+def upload_vouchers(reward_id):
+    operator = _writer()
+    raw = _request().raw_body or b""
+    return rewards.upload_vouchers(
+        operator.brand, reward_id, operator.sub, raw.encode() if isinstance(raw, str) else raw
+    )
+
+
+@api("/v1/redemptions")
+def list_redemptions():
+    operator = _operator()
+    return redemptions.list_redemptions(
+        operator.brand,
+        clear=operator.can_write,
+        status=_query("status"),
+        reward_id=_query("reward_id"),
+        limit=_query("limit"),
+        cursor=_query("cursor"),
+    )
+
+
+@api("/v1/redemptions.csv")
+def redemptions_csv():
+    # Delivery details are for shipping: writers only, and every download is in the audit trail.
+    operator = _writer()
+    body, _ = redemptions.redemptions_csv(operator.brand, operator.sub, status=_query("status"))
+    return _csv(body, "redemptions.csv")
+
+
+@api("/v1/redemptions/{redemption_id}/fulfil", methods=("POST",))
+def fulfil_redemption(redemption_id):
+    operator = _writer()
+    return redemptions.fulfil(operator.brand, redemption_id, operator.sub, _optional_body())
+
+
+@api("/v1/redemptions/{redemption_id}/cancel", methods=("POST",))
+def cancel_redemption(redemption_id):
+    operator = _writer()
+    return redemptions.cancel(operator.brand, redemption_id, operator.sub, _optional_body())
+
+
+@api("/v1/brands/{brand_id}/rewards", auth="shopper")
+def brand_catalog(brand_id):
+    shopper = _shopper()
+    return rewards.catalog_for(shopper.shopper_id, brand_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/me/redemptions", methods=("POST",), status=201, auth="shopper")
+def redeem():
+    shopper = _shopper()
+    key = parse_idempotency_key(_request().headers.get("idempotency-key"))
+    return redemptions.redeem(shopper.shopper_id, _body(), key)
+
+
+@api("/v1/me/redemptions", auth="shopper")
+def my_redemptions():
+    shopper = _shopper()
+    return redemptions.my_redemptions(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")
+def loyalty_review(event):
+    # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
+    # run changes nothing more than one on time.
+    return loyalty.review_due()
 
 
 # --- statistics ---

@@ -182,6 +182,11 @@ def _start_stats_worker() -> subprocess.Popen:
     return spawn([sys.executable, "-m", "scripts.stats_worker"])
 
 
+def _start_scheduler() -> subprocess.Popen:
+    # EventBridge's schedules, locally: every @app.schedule on its rate (scripts/scheduler.py).
+    return spawn([sys.executable, "-m", "scripts.scheduler"])
+
+
 def _stop_workers(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
         _stop_group(worker, "worker")
@@ -201,6 +206,7 @@ def _banner(
   S3 + SQS (moto)  {aws_endpoint}   bucket and queue {EXPORT_BUCKET} (in memory)
   Export workers   {workers} processes polling {EXPORT_QUEUE} (scripts/export_worker.py)
   Stats worker     code_states' stream into the statistics counters (scripts/stats_worker.py)
+  Scheduler        every @app.schedule on its rate (scripts/scheduler.py --list)
   Dashboard        {api}/dashboard   (paste the token below)
   Owner token for demo-brand (8 h; another: .venv/bin/python scripts/issue_token.py --help):
 
@@ -293,7 +299,7 @@ def main() -> int:
 
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
         chalice = _start_chalice(api_port)
-        workers = _start_workers(worker_count) + [_start_stats_worker()]
+        workers = _start_workers(worker_count) + [_start_stats_worker(), _start_scheduler()]
         signature = _code_signature()
         shown = waiting = workers_waiting = False
         while True:
@@ -322,7 +328,7 @@ def main() -> int:
                 _stop_workers(workers)
                 _stop_group(chalice, "chalice local")
                 chalice = _start_chalice(api_port)
-                workers = _start_workers(worker_count) + [_start_stats_worker()]
+                workers = _start_workers(worker_count) + [_start_stats_worker(), _start_scheduler()]
                 waiting = workers_waiting = False
             time.sleep(0.3)
     except _Stop as stop:

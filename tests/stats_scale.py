@@ -365,8 +365,9 @@ def _claim_counters(plan: LoadPlan) -> dict[str, dict[str, int]]:
         mine = [c for c in plan.claims if c.shard == shard]
         for low in range(0, len(mine), _FOLD_CHUNK):
             group = [plan.code_state(c) for c in mine[low : low + _FOLD_CHUNK]]
-            for (_, item, prefix), counts in stats_aggregator.counters_of(group).items():
-                statistics.add_counts(sums, {f"{item}#{prefix}{shard}": counts})
+            for (partition, item, prefix), counts in stats_aggregator.counters_of(group).items():
+                if partition == plan.campaign_id:  # the brand's loyalty figures are not the campaign's
+                    statistics.add_counts(sums, {f"{item}#{prefix}{shard}": counts})
     return sums
 
 

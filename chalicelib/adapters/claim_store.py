@@ -191,6 +191,8 @@ class ClaimTransaction:
         active_days: int,
         first_claim_at: datetime,
         prev_claim_at: datetime | None,
+        tier: str | None = None,
+        tier_change: tuple[str | None, str] | None = None,
     ) -> None:
         """Write the code's claim record, only if the code has none (claimed or voided): the old one comes back.
 
@@ -218,6 +220,12 @@ class ClaimTransaction:
         }
         if request_key is not None:
             item[n["request_key"]] = {_S: request_key}
+        if tier is not None:
+            item[n["tier"]] = {_S: tier}
+        if tier_change is not None:
+            if tier_change[0] is not None:
+                item[n["tier_from"]] = {_S: tier_change[0]}
+            item[n["tier_to"]] = {_S: tier_change[1]}
         if prize_id is not None:
             item[n["prize_id"]] = {_S: prize_id}
         if prize_name is not None:
@@ -270,6 +278,11 @@ class ClaimTransaction:
             dict(_PARTICIPANT_NAMES),
             values,
         )
+
+    def member(self, update: dict) -> None:
+        """Add the claim's points to the shopper's points with the brand (adapters/members.claim_update)."""
+        self.names.append("member")
+        self.items.append(update)
 
     def window(self, name: str, key: str, limit: int, expires_at: int) -> None:
         """Count one more in a rate or cap window, only while it holds fewer than `limit`; TTL may

@@ -18,7 +18,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection.table import TableConnection
 from pynamodb.constants import NUMBER, STREAM_NEW_IMAGE
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
@@ -38,6 +38,13 @@ __all__ = [
     "OtpChallenge",
     "Export",
     "AuditEvent",
+    "TierRung",
+    "LoyaltyProgram",
+    "Member",
+    "Reward",
+    "Voucher",
+    "VoucherUpload",
+    "Redemption",
     "ALL_MODELS",
     "bind",
 ]
@@ -242,6 +249,11 @@ class CodeState(_Model):
     prize_name = UnicodeAttribute(null=True)
     request_id = UnicodeAttribute(null=True)
     request_key = UnicodeAttribute(null=True)  # the claiming request's Idempotency-Key, if it sent one
+    # The brand tier whose multiplier the claim's points include, and the member's tier
+    # before and after it when the claim moved it (members per tier are counted from these).
+    tier = UnicodeAttribute(null=True)
+    tier_from = UnicodeAttribute(null=True)
+    tier_to = UnicodeAttribute(null=True)
     # What statistics need to know about the participant at this claim, fixed by the
     # claim itself so the counters can always be recomputed from claim records alone.
     timezone = UnicodeAttribute(null=True)
@@ -431,6 +443,205 @@ class AuditEvent(_Model):
     expires_at = TTLAttribute()
 
 
+# --- loyalty: programs, members, rewards, vouchers, redemptions ---------------------------
+
+
+class TierRung(MapAttribute):
+    """One tier of a brand's ladder."""
+
+    name = UnicodeAttribute()
+    min_points = IntegerAttribute()
+    multiplier_pct = IntegerAttribute(default=100)
+
+
+class LoyaltyProgram(_Model):
+    """What a brand's points do: its tiers and when points expire (one per brand; none: plain points)."""
+
+    class Meta(_BaseMeta):
+        table_suffix = "loyalty_programs"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    tiers = ListAttribute(of=TierRung, default=list)
+    expire_months = IntegerAttribute(null=True)
+    # Points earned before this month (when expiry was set or shortened) count as earned in it.
+    expire_from = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class MembersByShopper(GlobalSecondaryIndex):
+    """Every brand a shopper has points with: the wallet."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = AllProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    brand_id = UnicodeAttribute(range_key=True)
+
+
+class MembersByReview(GlobalSecondaryIndex):
+    """Members due a review (points expiring, a tier to re-decide), by month: the loyalty job's list."""
+
+    class Meta:
+        index_name = "by_review"
+        projection = KeysOnlyProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_at = UnicodeAttribute(range_key=True)
+
+
+class Member(_Model):
+    """A shopper's points with one brand, across its campaigns.
+
+    Besides these, the item holds the points still unspent from each month they were
+    earned in (`l#YYYY-MM`, the lots spending and expiry take from, oldest first) and
+    the points earned in each month (`e#YYYY-MM`, the last twelve decide the tier):
+    top-level numbers added to by the claim's transaction, read and written through
+    chalicelib/adapters/members.py.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "members"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    shopper_id = UnicodeAttribute(range_key=True)
+    balance = IntegerAttribute(default=0)
+    earned = IntegerAttribute(default=0)
+    spent = IntegerAttribute(default=0)
+    expired = IntegerAttribute(default=0)
+    tier = UnicodeAttribute(null=True)
+    review_at = UnicodeAttribute(null=True)  # YYYY-MM: the month the loyalty job looks again
+    review_shard = UnicodeAttribute(null=True)
+    by_shopper = MembersByShopper()
+    by_review = MembersByReview()
+
+
+class RewardsByBrand(GlobalSecondaryIndex):
+    """A brand's catalog, newest first."""
+
+    class Meta:
+        index_name = "by_brand"
+        projection = AllProjection()
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    reward_id = UnicodeAttribute(range_key=True)
+
+
+class Reward(_Model):
+    """One reward of a brand's catalog: a physical gift, or a voucher code from a pool the brand uploads.
+
+    `issued` counts what was given out; `stock` units in all (for vouchers: the codes
+    uploaded). A redemption's transaction takes one only while issued < stock, and adds
+    one to `version` too, so an operator's edit made from an older read is refused.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "rewards"
+
+    reward_id = UnicodeAttribute(hash_key=True)
+    brand_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute()  # gift | voucher
+    cost = IntegerAttribute()
+    stock = IntegerAttribute(default=0)
+    issued = IntegerAttribute(default=0)
+    numbered = IntegerAttribute(default=0)  # voucher codes numbered so far (uploads take ranges)
+    starts_at = UTCDateTimeAttribute(null=True)
+    ends_at = UTCDateTimeAttribute(null=True)
+    per_shopper_limit = IntegerAttribute(null=True)
+    status = UnicodeAttribute(default="active")  # active | retired
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    version = VersionAttribute()
+    by_brand = RewardsByBrand()
+
+
+class Voucher(_Model):
+    """One voucher code of a reward's pool, numbered in upload order; given to one redemption at most."""
+
+    class Meta(_BaseMeta):
+        table_suffix = "vouchers"
+
+    reward_id = UnicodeAttribute(hash_key=True)
+    seq = IntegerAttribute(range_key=True)
+    code_sealed = UnicodeAttribute()
+    upload_id = UnicodeAttribute()
+    redemption_id = UnicodeAttribute(null=True)
+    assigned_at = UTCDateTimeAttribute(null=True)
+
+
+class VoucherUpload(_Model):
+    """One CSV of voucher codes: the numbers it took, and whether its codes are in stock yet.
+
+    Keyed by the file's hash, so sending the same file again finishes it (after a crash)
+    instead of adding its codes twice. Also holds one item per code (`upload_id` =
+    `code#<keyed hash>`) so a code is in a reward's pool once, whichever file brought it.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "voucher_uploads"
+
+    reward_id = UnicodeAttribute(hash_key=True)
+    upload_id = UnicodeAttribute(range_key=True)
+    first_seq = IntegerAttribute(null=True)
+    count = IntegerAttribute(default=0)  # type: ignore[assignment] # shadows Model.count, never called here
+    status = UnicodeAttribute(null=True)  # writing | published (files); absent on code items
+    file_id = UnicodeAttribute(null=True)  # code items: the upload that brought the code
+    created_at = UTCDateTimeAttribute(null=True)
+    created_by = UnicodeAttribute(null=True)
+
+
+class RedemptionsByShopper(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_shopper"
+        projection = AllProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class RedemptionsByBrand(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_brand"
+        projection = AllProjection()
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class Redemption(_Model):
+    """Points swapped for a reward, once: what was spent (from which lots), what was given, its delivery."""
+
+    class Meta(_BaseMeta):
+        table_suffix = "redemptions"
+
+    redemption_id = UnicodeAttribute(hash_key=True)
+    brand_id = UnicodeAttribute()
+    shopper_id = UnicodeAttribute()
+    reward_id = UnicodeAttribute()
+    reward_name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    cost = IntegerAttribute()
+    status = UnicodeAttribute()  # issued (voucher) | pending (gift to ship) | shipped | cancelled
+    spent_lots: MapAttribute = MapAttribute(default=dict)  # month -> points taken
+    voucher_seq = IntegerAttribute(null=True)
+    voucher_sealed = UnicodeAttribute(null=True)
+    delivery_sealed = UnicodeAttribute(null=True)  # JSON of name, phone, address; sealed
+    note = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    fulfilled_at = UTCDateTimeAttribute(null=True)
+    cancelled_at = UTCDateTimeAttribute(null=True)
+    changed_by = UnicodeAttribute(null=True)
+    by_shopper = RedemptionsByShopper()
+    by_brand = RedemptionsByBrand()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -443,6 +654,12 @@ ALL_MODELS: tuple[type[Model], ...] = (
     OtpChallenge,
     Export,
     AuditEvent,
+    LoyaltyProgram,
+    Member,
+    Reward,
+    Voucher,
+    VoucherUpload,
+    Redemption,
 )
 
 

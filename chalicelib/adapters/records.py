@@ -14,8 +14,8 @@ from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import Batch, Campaign, Prize
-from chalicelib.domain import claims, clock
+from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
+from chalicelib.domain import claims, clock, loyalty
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.validation import encode_cursor
@@ -24,6 +24,7 @@ __all__ = [
     "load_campaign",
     "load_owned",
     "load_batch",
+    "load_program",
     "batch_by_number",
     "ScanTarget",
     "LOOKUP_SECONDS",
@@ -92,6 +93,24 @@ def page_of(results: ResultIterator[_M], page_size: int, render: Callable[[_M], 
     return {"items": items, "next_cursor": next_cursor}
 
 
+def load_program(brand_id: str, *, consistent: bool = True) -> loyalty.Program:
+    """The brand's loyalty program (plain points, no tiers, no expiry, when it has set none)."""
+    try:
+        record = LoyaltyProgram.get(brand_id, consistent_read=consistent)
+    except LoyaltyProgram.DoesNotExist:
+        return loyalty.Program()
+    return program_of(record)
+
+
+def program_of(record: LoyaltyProgram) -> loyalty.Program:
+    return loyalty.Program(
+        tiers=tuple(loyalty.Tier(t.name, int(t.min_points), int(t.multiplier_pct or 100)) for t in record.tiers or []),
+        expire_months=int(record.expire_months) if record.expire_months else None,
+        expire_from=record.expire_from,
+        timezone=record.timezone,
+    )
+
+
 def batch_by_number(batch_number: int) -> Batch | None:
     """The batch a code belongs to (codes carry the batch number, not the id), or None."""
     return next(iter(Batch.by_number.query(batch_number, limit=1)), None)
@@ -128,9 +147,10 @@ class ScanTarget:
     budget_shards: tuple[int, ...]
     prizes: Mapping[str, Prize]
     odds_prizes: tuple[Prize, ...]
+    program: loyalty.Program
 
     @classmethod
-    def of(cls, batch: Batch, campaign: Campaign) -> ScanTarget:
+    def of(cls, batch: Batch, campaign: Campaign, program: loyalty.Program | None = None) -> ScanTarget:
         rules = campaign.rules
         points, entries = claims.reward(rules, batch.sku)
         budget = int(rules.budget_points) if rules.budget_points else None
@@ -159,6 +179,7 @@ class ScanTarget:
             budget_shards=tuple(claims.budget_shard_choices(budget, points)) if budget and points else (),
             prizes={prize.prize_id: prize for prize in prizes},
             odds_prizes=tuple(prize for prize in prizes if prize.odds_per_million),
+            program=program or loyalty.Program(),
         )
 
     def refusal(self, now: datetime) -> claims.Refusal | None:
@@ -194,6 +215,8 @@ class LookupCache:
         # every container re-read the one campaign item on nearly every scan of a
         # national launch (benchmarks/sim_national.py: about 4,900 reads a second on it).
         self._campaigns: dict[tuple[str, str], tuple[float, Campaign]] = {}
+        # A brand's loyalty program (tiers multiply a scan's points), under the same bound.
+        self._programs: dict[str, tuple[float, loyalty.Program]] = {}
         self._lock = threading.Lock()
 
     def clear(self) -> None:
@@ -202,6 +225,7 @@ class LookupCache:
             self._found.clear()
             self._batch_ids.clear()
             self._campaigns.clear()
+            self._programs.clear()
 
     def target(self, batch_number: int) -> ScanTarget | None:
         """The batch and campaign of a code's batch number, or None when either does not exist."""
@@ -232,7 +256,18 @@ class LookupCache:
             campaign = self._campaign(batch.brand_id, batch.campaign_id)
         except (Batch.DoesNotExist, Campaign.DoesNotExist):
             return None
-        return ScanTarget.of(batch, campaign)
+        return ScanTarget.of(batch, campaign, self._program(batch.brand_id))
+
+    def _program(self, brand_id: str) -> loyalty.Program:
+        """The brand's program, from this container's copy when it was read within `seconds`."""
+        asked = clock.monotonic()
+        hit = self._programs.get(brand_id)
+        if hit is not None and hit[0] > asked:
+            return hit[1]
+        program = load_program(brand_id)
+        with self._lock:
+            self._keep(self._programs, brand_id, (asked + self.seconds, program))
+        return program
 
     def _campaign(self, brand_id: str, campaign_id: str) -> Campaign:
         """The campaign, from this container's copy when it was read active within `seconds`."""

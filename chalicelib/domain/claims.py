@@ -254,6 +254,7 @@ class Cancel(enum.Enum):
 _CHECK_ORDER = (
     ("lock", Cancel.LOCKED),
     ("participant", Cancel.PARTICIPANT_MOVED),
+    ("member", Cancel.PARTICIPANT_MOVED),  # the member's tier moved under a concurrent claim: read again
     ("daily_cap", Cancel.DAILY_CAP),
     ("budget", Cancel.BUDGET),
     ("rate", Cancel.RATE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "DomainError",
     "InvalidInput",
+    "InvalidFile",
     "Unauthorized",
     "Forbidden",
     "NotFound",
@@ -47,6 +48,19 @@ class InvalidInput(DomainError):
         super().__init__(message, field=field)
         if code:
             self.code = code
+
+
+class InvalidFile(InvalidInput):
+    """An uploaded file with bad lines: each one named by its number, nothing of the file written."""
+
+    code = "invalid_file"
+
+    def __init__(self, message: str, lines: list[dict], *, field: str = "body") -> None:
+        super().__init__(message, field=field)
+        self.lines = lines
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "lines": self.lines}
 
 
 class PayloadTooLarge(InvalidInput):

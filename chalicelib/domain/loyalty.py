@@ -53,6 +53,9 @@ class Program:
 
     tiers: tuple[Tier, ...] = ()
     expire_months: int | None = None
+    # Set when expiry was introduced or shortened: lots from before this month count as
+    # earned in it, so no point expires sooner than the program said when it was earned.
+    expire_from: str | None = None
     timezone: str = DEFAULT_TIMEZONE
 
     @property
@@ -139,23 +142,37 @@ def spend_oldest(lots: Mapping[str, int], cost: int) -> dict[str, int] | None:
     return taken if left <= 0 else None
 
 
-def expires_at(month: str, expire_months: int, timezone: str) -> datetime:
-    """When points earned in `month` expire: the start of the month after `expire_months` full months."""
-    return month_start(add_months(month, expire_months + 1), timezone)
+def _expiry_month(month: str, expire_months: int, since: str | None) -> str:
+    """The month whose start a lot earned in `month` expires at."""
+    counted = max(month, since) if since else month
+    return add_months(counted, expire_months + 1)
 
 
-def expired(lots: Mapping[str, int], now_month: str, expire_months: int | None) -> dict[str, int]:
+def expires_at(month: str, expire_months: int, timezone: str, since: str | None = None) -> datetime:
+    """When points earned in `month` expire: the start of the month after `expire_months` full months
+    (counted from `since` for lots earned before it)."""
+    return month_start(_expiry_month(month, expire_months, since), timezone)
+
+
+def expired(
+    lots: Mapping[str, int], now_month: str, expire_months: int | None, since: str | None = None
+) -> dict[str, int]:
     """The lots that have expired by `now_month` (month -> points)."""
     if not expire_months:
         return {}
-    return {m: int(v) for m, v in lots.items() if int(v) > 0 and add_months(m, expire_months + 1) <= now_month}
+    return {m: int(v) for m, v in lots.items() if int(v) > 0 and _expiry_month(m, expire_months, since) <= now_month}
 
 
-def next_expiry(lots: Mapping[str, int], expire_months: int | None, timezone: str) -> tuple[int, datetime] | None:
+def next_expiry(lots: Mapping[str, int], program: Program) -> tuple[int, datetime] | None:
     """The points that expire next and when, or None when nothing will."""
-    if not expire_months:
+    if not program.expire_months:
         return None
-    live = sorted(m for m, v in lots.items() if int(v) > 0)
-    if not live:
+    by_end: dict[str, int] = {}
+    for month, points in lots.items():
+        if int(points) > 0:
+            end = _expiry_month(month, program.expire_months, program.expire_from)
+            by_end[end] = by_end.get(end, 0) + int(points)
+    if not by_end:
         return None
-    return int(lots[live[0]]), expires_at(live[0], expire_months, timezone)
+    first = min(by_end)
+    return by_end[first], month_start(first, program.timezone)

@@ -6,13 +6,13 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.adapters import dynamo, limits
+from chalicelib.adapters import dynamo, limits, members
 from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standing, deserialize, read_participant
 from chalicelib.adapters.models import CodeState, Prize
 from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
-from chalicelib.domain import claims, clock, codes
+from chalicelib.domain import claims, clock, codes, loyalty
 from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
 from chalicelib.domain.errors import CodeInvalid, DomainError, InvalidInput, LimitReached
 from chalicelib.domain.instant_win import roll_odds, winning_prize
@@ -107,6 +107,9 @@ class _Plan:
     prize: Prize | None = None
     before: Standing | None = None
     request_key: str | None = None  # the request's Idempotency-Key, when it sent one
+    points: int = 0  # the scan's points: the SKU's, times the shopper's tier with the brand
+    tier: str | None = None
+    tier_change: tuple[str | None, str] | None = None
 
 
 @dataclass(slots=True)
@@ -119,6 +122,7 @@ class _Claimed:
     prize_id: str | None
     prize_name: str | None
     claimed_at: datetime
+    tier: str | None = None
 
     @classmethod
     def of(cls, record: dict) -> _Claimed:
@@ -130,13 +134,14 @@ class _Claimed:
             prize_id=record.get("prize_id"),
             prize_name=record.get("prize_name"),
             claimed_at=record["changed_at"],
+            tier=record.get("tier"),
         )
 
 
 def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
     """The claim's one transaction: exactly what the rules decided, nothing decided here."""
     target, shopper_id, now, prize = plan.target, plan.shopper_id, plan.now, plan.prize
-    campaign_id, points, entries = target.campaign_id, target.points, target.entries
+    campaign_id, points, entries = target.campaign_id, plan.points, target.entries
     past: ClaimHistory = claims.history(plan.before, target.timezone, now)
     prize_id, prize_name = (prize.prize_id, prize.name) if prize else (None, None)
     tx = ClaimTransaction(now)
@@ -159,6 +164,8 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         active_days=past.active_days,
         first_claim_at=past.first_claim_at,
         prev_claim_at=past.prev_claim_at,
+        tier=plan.tier,
+        tier_change=plan.tier_change,
     )
     # The participant as read before the claim must still be current: claims are
     # numbered one by one per participant, which the statistics rely on, and the
@@ -172,6 +179,17 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         first_claim_at=past.first_claim_at,
         active_days=past.active_days,
         rank_shard=rank_shard(campaign_id, shopper_id),
+    )
+    month = loyalty.month_of(now, target.program.timezone)
+    tx.member(
+        members.claim_update(
+            target.brand_id,
+            shopper_id,
+            points=points,
+            month=month,
+            review_at=loyalty.add_months(month, 1),
+            tier_change=plan.tier_change,
+        )
     )
     if target.daily_cap:
         day = claims.local_date(target.timezone, now)
@@ -189,7 +207,7 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
     ip = f"{plan.ip}#{claims.ip_shard(shopper_id)}"
     key, ends = limits.window_key("scan-ip", ip, 60, now_epoch)
     tx.window("rate", key, max(1, settings.scan_per_ip_per_minute // claims.LIMITS.ip_shards), ends + 3600)
-    return tx, _Claimed(campaign_id, points, entries, prize_id, prize_name, now)
+    return tx, _Claimed(campaign_id, points, entries, prize_id, prize_name, now, plan.tier)
 
 
 _TWO_DAYS = 2 * 24 * 3600
@@ -219,6 +237,7 @@ def _grant(claimed: _Claimed, balance: dict, replay: bool, code: str) -> dict:
         "code": code,
         "points": claimed.points,
         "entries": claimed.entries,
+        "tier": claimed.tier,
         "prize": {"prize_id": claimed.prize_id, "name": claimed.prize_name} if claimed.prize_id else None,
         "balance": balance,
         "claimed_at": format_instant(claimed.claimed_at),
@@ -282,9 +301,14 @@ def _claim(
     # (same Idempotency-Key or none) finds it and gets the original grant back. The
     # request token only makes botocore's own resend of a timed-out call apply once;
     # after a definitive cancellation nothing was written, so the next try gets a new one.
+    points, tier, tier_change = _tiered_points(target, shopper_id, now)
     shards: list[int] = []
-    if target.budget_points and target.points:
-        shards = list(target.budget_shards)
+    if target.budget_points and points:
+        shards = (
+            list(target.budget_shards)
+            if points == target.points
+            else claims.budget_shard_choices(target.budget_points, points)
+        )
         if not shards:
             raise Refusal.BUDGET.error()
     plan = _Plan(
@@ -298,6 +322,9 @@ def _claim(
         _any_of(shards),
         _prize_for(target, parts.serial),
         request_key=request_key,
+        points=points,
+        tier=tier,
+        tier_change=tier_change,
     )
     attempt = 0
     while True:
@@ -321,6 +348,8 @@ def _claim(
                 attempt += 1
                 dynamo.backoff(attempt)
                 plan.token = _token()
+                if target.program.tiered:  # the member may have moved tier: decide again
+                    plan.points, plan.tier, plan.tier_change = _tiered_points(target, shopper_id, now)
                 continue
             if outcome is Cancel.PRIZE_GONE:
                 # The pool ran out under us: the scan still grants its points, without the prize.
@@ -342,6 +371,27 @@ def _claim(
             "entries": (before.entries if before else 0) + claimed.entries,
         }
         return _grant(claimed, balance, replay=False, code=plan.code)
+
+
+def _tiered_points(target: ScanTarget, shopper_id: str, now: datetime) -> tuple[int, str | None, tuple | None]:
+    """The scan's points under the shopper's tier with the brand, the tier, and the move it makes.
+
+    Only a brand with tiers costs the claim a read of the member: the tier is decided by
+    the points earned this month and the eleven before, and the tier this scan's points
+    reach is written with the claim, on condition the member's tier is still the one read.
+    """
+    program = target.program
+    if not program.tiered:
+        return target.points, None, None
+    member = members.read_member(target.brand_id, shopper_id)
+    month = loyalty.month_of(now, program.timezone)
+    earned = loyalty.earned_in_window(member.earned if member else {}, month)
+    tier = loyalty.tier_for(program.tiers, earned)
+    points = loyalty.multiplied(target.points, tier)
+    reached = loyalty.tier_for(program.tiers, earned + points)
+    stored = member.tier if member else None
+    change = (stored, reached.name) if reached is not None and reached.name != stored else None
+    return points, tier.name if tier else None, change
 
 
 def _token() -> str:

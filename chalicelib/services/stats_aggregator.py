@@ -26,6 +26,7 @@ __all__ = [
     "TX_ITEMS",
     "counter_update",
     "refusal_key",
+    "brand_partition",
     "record_refusal",
     "handle_stream_records",
     "counters_of",
@@ -118,19 +119,35 @@ def handle_stream_records(records: list[dict]) -> int:
     return count_claims(_countables(records))
 
 
-def _increments(item: CodeState) -> dict[tuple[str, str], dict[str, int]]:
-    """What one claim or refusal adds, by (counter item, shard prefix): claims on `#<n>`, refusals on `#r<n>`."""
+def brand_partition(brand_id: str) -> str:
+    """The statistics partition of a brand's loyalty figures (beside its campaigns' own)."""
+    return f"brand:{brand_id}"
+
+
+def _increments(item: CodeState) -> dict[tuple[str, str, str], dict[str, int]]:
+    """What one claim or refusal adds, by (partition, counter item, shard prefix): a campaign's
+    claims on `#<n>`, its refusals on `#r<n>`; and a claim's brand loyalty figures (points
+    earned, members per tier) under the brand's partition."""
     if item.state == "refused":
         moved = refusal_increments(str(item.kind), item.changed_at, zone(item.timezone))
-        return {(name, "r"): counts for name, counts in moved.items()}
-    return {(name, ""): counts for name, counts in claim_increments(item).items()}
+        return {(item.campaign_id, name, "r"): counts for name, counts in moved.items()}
+    found = {(item.campaign_id, name, ""): counts for name, counts in claim_increments(item).items()}
+    brand: dict[str, int] = {"earned": int(item.points or 0)}
+    if item.tier_to:
+        brand[f"t#{item.tier_to}"] = brand.get(f"t#{item.tier_to}", 0) + 1
+        if item.tier_from:
+            brand[f"t#{item.tier_from}"] = brand.get(f"t#{item.tier_from}", 0) - 1
+    brand = {name: value for name, value in brand.items() if value}
+    if brand:
+        found[(brand_partition(item.brand_id), "total", "")] = brand
+    return found
 
 
 def counters_of(group: list[CodeState]) -> dict[tuple[str, str, str], dict[str, int]]:
-    """The summed increments of a group of claims and refusals, by (campaign, counter item, shard prefix)."""
+    """The summed increments of a group of claims and refusals, by (partition, counter item, shard prefix)."""
     counters: dict[tuple[str, str, str], dict[str, int]] = {}
     for item in group:
-        add_counts(counters, {(item.campaign_id, *key): counts for key, counts in _increments(item).items()})
+        add_counts(counters, _increments(item))
     return counters
 
 
@@ -139,7 +156,7 @@ def transaction_groups(items: list[CodeState]) -> Iterator[list[CodeState]]:
     group: list[CodeState] = []
     keys: set[tuple[str, str, str]] = set()
     for item in items:
-        mine = {(item.campaign_id, *key) for key in _increments(item)}
+        mine = set(_increments(item))
         if group and len(group) + 1 + len(keys | mine) > TX_ITEMS:
             yield group
             group, keys = [], set()

@@ -34,7 +34,7 @@ from app import ROUTE_AUTH, app
 from chalicelib.adapters import aws
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import codes
-from chalicelib.services import batches, campaigns
+from chalicelib.services import batches, campaigns, rewards
 from tests.support import VALID_CAMPAIGN, operator_token, shopper_token
 
 SPEC = pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml"
@@ -92,9 +92,16 @@ def world(store) -> dict:
     campaigns.change_campaign_status("brand-a", campaign["campaign_id"], "user-1", {"status": "active"})
     batch = batches.mint_batch("brand-a", campaign["campaign_id"], "user-1", {"sku": "FUZZ", "quantity": 5})
     code = codes.mint_code(get_keyring(), batch["batch_number"], 1)
+    reward = rewards.create_reward("brand-a", "user-1", {"name": "Mug", "kind": "gift", "cost": 5, "stock": 3})
     return {
         "app": GatewayApp(),
-        "ids": {"campaign_id": campaign["campaign_id"], "batch_id": batch["batch_id"], "code": code},
+        "ids": {
+            "campaign_id": campaign["campaign_id"],
+            "batch_id": batch["batch_id"],
+            "code": code,
+            "reward_id": reward["reward_id"],
+            "brand_id": "brand-a",
+        },
         "tokens": {"operator": operator_token(), "shopper": shopper_token(), "public": None},
     }
 

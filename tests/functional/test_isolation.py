@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import ROUTE_AUTH, app
-from chalicelib.adapters.models import Export
+from chalicelib.adapters.models import Export, Redemption
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
-from chalicelib.services import batches, campaigns
+from chalicelib.services import batches, campaigns, rewards
 from tests.support import VALID_CAMPAIGN, shopper_token
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -37,6 +37,14 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/shopper/otp"): {"phone": "0912 345 678"},
     ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456"},
     ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
+    ("PUT", "/v1/loyalty/program"): {"tiers": []},
+    ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
+    ("PATCH", "/v1/rewards/{reward_id}"): {"cost": 1},
+    ("POST", "/v1/rewards/{reward_id}/retire"): {},
+    ("POST", "/v1/rewards/{reward_id}/vouchers"): {"code": "STOLEN-1"},
+    ("POST", "/v1/redemptions/{redemption_id}/fulfil"): {},
+    ("POST", "/v1/redemptions/{redemption_id}/cancel"): {},
+    ("POST", "/v1/me/redemptions"): {"reward_id": "rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV"},
 }
 
 
@@ -76,11 +84,28 @@ def _brand_b() -> dict[str, str]:
         expires_at=clock.now() + timedelta(days=1),
     )
     export.save()
+    reward = rewards.create_reward("brand-b", "b-owner", {"name": SECRET, "kind": "gift", "cost": 5, "stock": 3})
+    redemption = Redemption(
+        "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        brand_id="brand-b",
+        shopper_id="shp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        reward_id=reward["reward_id"],
+        reward_name=SECRET,
+        kind="gift",
+        cost=5,
+        status="pending",
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    redemption.save()
     return {
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
         "export_id": export.export_id,
         "code": codes.mint_code(get_keyring(), batch["batch_number"], 3),
+        "reward_id": reward["reward_id"],
+        "redemption_id": redemption.redemption_id,
+        "brand_id": "brand-b",
     }
 
 
@@ -105,11 +130,15 @@ def _ids_of_a(api) -> dict[str, str]:
     batch = api.json(
         "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 10}, expect=201
     )
+    reward = api.json("POST", "/v1/rewards", {"name": "Own", "kind": "gift", "cost": 5, "stock": 3}, expect=201)
     return {
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
         "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAW",
         "code": codes.mint_code(get_keyring(), batch["batch_number"], 1),
+        "reward_id": reward["reward_id"],
+        "redemption_id": "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAW",
+        "brand_id": "brand-a",
     }
 
 
@@ -176,6 +205,8 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
     # Routes without ids answer for the caller's own brand only.
     for path, method in operator_routes:
         if "{" in path or (role == "viewer" and method in WRITES) or (path == "/v1/audit" and role != "owner"):
+            continue
+        if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
             continue
         response = api.call(method, path, _body(method, path), role=role)
         assert response.status_code < 300, (method, path, response.status_code)

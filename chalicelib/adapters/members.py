@@ -1,0 +1,255 @@
+"""Members' points with a brand, low-level: the month lots and earnings the model does not declare.
+
+A member item (models.Member) also holds `l#YYYY-MM`, the points still unspent from each
+month they were earned in, and `e#YYYY-MM`, the points earned in each month. Claims add to
+both (and to `balance`) inside their transaction; a redemption takes from the oldest lots
+with a condition on each; the loyalty job removes expired lots and old earnings. Every
+change is an ADD or a condition on the values read, so concurrent claims never undo it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from chalicelib.adapters import dynamo
+from chalicelib.adapters.models import Member
+
+__all__ = [
+    "LOT",
+    "EARNED",
+    "REVIEW_SHARDS",
+    "MemberState",
+    "read_member",
+    "members_of",
+    "review_shard",
+    "claim_update",
+    "spend_update",
+    "refund_update",
+    "review_update",
+]
+
+LOT, EARNED = "l#", "e#"
+REVIEW_SHARDS = 8
+_N, _S = "N", "S"
+
+
+@dataclass
+class MemberState:
+    """A member as read: balances, tier, and the month attributes."""
+
+    brand_id: str
+    shopper_id: str
+    balance: int = 0
+    earned_total: int = 0
+    spent: int = 0
+    expired: int = 0
+    tier: str | None = None
+    review_at: str | None = None
+    lots: dict[str, int] = field(default_factory=dict)
+    earned: dict[str, int] = field(default_factory=dict)
+
+
+def _int(item: Mapping[str, dict], name: str) -> int:
+    value = item.get(name)
+    return int(value[_N]) if value else 0
+
+
+def from_item(item: Mapping[str, dict]) -> MemberState:
+    state = MemberState(
+        brand_id=item["brand_id"][_S],
+        shopper_id=item["shopper_id"][_S],
+        balance=_int(item, "balance"),
+        earned_total=_int(item, "earned"),
+        spent=_int(item, "spent"),
+        expired=_int(item, "expired"),
+        tier=item["tier"][_S] if "tier" in item else None,
+        review_at=item["review_at"][_S] if "review_at" in item else None,
+    )
+    for name, value in item.items():
+        if name.startswith(LOT):
+            state.lots[name[len(LOT) :]] = int(value[_N])
+        elif name.startswith(EARNED):
+            state.earned[name[len(EARNED) :]] = int(value[_N])
+    return state
+
+
+def _key(brand_id: str, shopper_id: str) -> dict:
+    return {"brand_id": {_S: brand_id}, "shopper_id": {_S: shopper_id}}
+
+
+def read_member(brand_id: str, shopper_id: str) -> MemberState | None:
+    """The member's current record (a consistent read), or None before their first points."""
+    found = dynamo.client().get_item(
+        TableName=Member.Meta.table_name, Key=_key(brand_id, shopper_id), ConsistentRead=True
+    )
+    return from_item(found["Item"]) if "Item" in found else None
+
+
+def members_of(shopper_id: str) -> list[MemberState]:
+    """Every brand the shopper has points with (the wallet): a query of the by_shopper index."""
+    items: list[dict] = []
+    kwargs: dict = {
+        "TableName": Member.Meta.table_name,
+        "IndexName": "by_shopper",
+        "KeyConditionExpression": "shopper_id = :s",
+        "ExpressionAttributeValues": {":s": {_S: shopper_id}},
+    }
+    while True:
+        page = dynamo.client().query(**kwargs)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return [from_item(item) for item in items]
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def review_shard(shopper_id: str) -> str:
+    """The loyalty job's index partition a member is filed under (one of a few)."""
+    return f"rev#{zlib.crc32(shopper_id.encode()) % REVIEW_SHARDS}"
+
+
+def claim_update(
+    brand_id: str,
+    shopper_id: str,
+    *,
+    points: int,
+    month: str,
+    review_at: str,
+    tier_change: tuple[str | None, str] | None,
+) -> dict:
+    """The claim transaction's member item: add the scan's points to the balance, this month's lot
+    and earnings; set the tier when the scan moves it, on condition it is still the tier read."""
+    names = {
+        "#b": "balance",
+        "#t": "earned",
+        "#l": LOT + month,
+        "#e": EARNED + month,
+        "#r": "review_at",
+        "#h": "review_shard",
+    }
+    values = {
+        ":p": {_N: str(points)},
+        ":r": {_S: review_at},
+        ":h": {_S: review_shard(shopper_id)},
+    }
+    update = "ADD #b :p, #t :p, #l :p, #e :p SET #r = if_not_exists(#r, :r), #h = if_not_exists(#h, :h)"
+    request: dict = {"TableName": Member.Meta.table_name, "Key": _key(brand_id, shopper_id)}
+    if tier_change is not None:
+        before, after = tier_change
+        names["#tier"] = "tier"
+        values[":tier"] = {_S: after}
+        update += ", #tier = :tier"
+        if before is None:
+            request["ConditionExpression"] = "attribute_not_exists(#tier)"
+        else:
+            values[":was"] = {_S: before}
+            request["ConditionExpression"] = "#tier = :was"
+    request.update(UpdateExpression=update, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+    return {"Update": request}
+
+
+def spend_update(brand_id: str, shopper_id: str, taken: Mapping[str, int], cost: int) -> dict:
+    """A redemption's member item: take `cost` from the balance and `taken` from each lot, on
+    condition the balance and every lot still hold at least that."""
+    names: dict[str, str] = {"#b": "balance", "#s": "spent"}
+    values: dict[str, dict] = {":cost": {_N: str(cost)}, ":less": {_N: str(-cost)}}
+    adds, conditions = ["#b :less", "#s :cost"], ["#b >= :cost"]
+    for i, (month, points) in enumerate(sorted(taken.items())):
+        names[f"#l{i}"] = LOT + month
+        values[f":t{i}"], values[f":m{i}"] = {_N: str(points)}, {_N: str(-points)}
+        adds.append(f"#l{i} :m{i}")
+        conditions.append(f"#l{i} >= :t{i}")
+    return _adding(brand_id, shopper_id, adds, " AND ".join(conditions), names, values)
+
+
+def refund_update(brand_id: str, shopper_id: str, lots: Mapping[str, int], cost: int) -> dict:
+    """A cancelled redemption's member item: its points back, into the lots they came from."""
+    names: dict[str, str] = {"#b": "balance", "#s": "spent"}
+    values: dict[str, dict] = {":cost": {_N: str(cost)}, ":less": {_N: str(-cost)}}
+    adds = ["#b :cost", "#s :less"]
+    for i, (month, points) in enumerate(sorted(lots.items())):
+        names[f"#l{i}"] = LOT + month
+        values[f":t{i}"] = {_N: str(points)}
+        adds.append(f"#l{i} :t{i}")
+    return _adding(brand_id, shopper_id, adds, "attribute_exists(#b)", names, values)
+
+
+def _adding(brand_id: str, shopper_id: str, adds: list[str], condition: str, names: dict, values: dict) -> dict:
+    """A transaction item that ADDs to a member's counters under a condition."""
+    return {
+        "Update": {
+            "TableName": Member.Meta.table_name,
+            "Key": _key(brand_id, shopper_id),
+            "UpdateExpression": "ADD " + ", ".join(adds),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def review_update(
+    state: MemberState,
+    *,
+    expired_lots: Mapping[str, int],
+    old_months: list[str],
+    tier: str | None,
+    next_review: str | None,
+) -> dict:
+    """The loyalty job's member item: expired lots out of the balance, earnings older than the
+    tier window dropped, the tier set, the next review month; on condition that every lot it
+    expires and the tier are still what was read (a concurrent change makes it read again)."""
+    names: dict[str, str] = {"#b": "balance", "#r": "review_at"}
+    values: dict[str, dict] = {}
+    adds: list[str] = []
+    sets: list[str] = []
+    removes: list[str] = []
+    conditions = ["attribute_exists(#b)"]
+    total = sum(expired_lots.values())
+    if total:
+        names["#x"] = "expired"
+        values[":gone"], values[":less"] = {_N: str(total)}, {_N: str(-total)}
+        adds += ["#b :less", "#x :gone"]
+    for i, (month, points) in enumerate(sorted(expired_lots.items())):
+        names[f"#l{i}"] = LOT + month
+        values[f":l{i}"] = {_N: str(points)}
+        conditions.append(f"#l{i} = :l{i}")
+        removes.append(f"#l{i}")
+    for i, month in enumerate(old_months):
+        names[f"#e{i}"] = EARNED + month
+        removes.append(f"#e{i}")
+    names["#tier"] = "tier"
+    if state.tier is None:
+        conditions.append("attribute_not_exists(#tier)")
+    else:
+        values[":was"] = {_S: state.tier}
+        conditions.append("#tier = :was")
+    if tier is not None:
+        values[":tier"] = {_S: tier}
+        sets.append("#tier = :tier")
+    elif state.tier is not None:
+        removes.append("#tier")
+    if next_review is not None:
+        values[":r"] = {_S: next_review}
+        sets.append("#r = :r")
+    else:
+        names["#h"] = "review_shard"
+        removes += ["#r", "#h"]
+    parts = []
+    if sets:
+        parts.append("SET " + ", ".join(sets))
+    if adds:
+        parts.append("ADD " + ", ".join(adds))
+    if removes:
+        parts.append("REMOVE " + ", ".join(removes))
+    request = {
+        "TableName": Member.Meta.table_name,
+        "Key": _key(state.brand_id, state.shopper_id),
+        "UpdateExpression": " ".join(parts),
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+    }
+    if values:
+        request["ExpressionAttributeValues"] = values
+    return {"Update": request}

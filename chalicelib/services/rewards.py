@@ -1,0 +1,436 @@
+"""A brand's reward catalog: gifts and voucher codes that points buy, and the voucher pools brands upload."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from chalicelib.adapters import dynamo, members
+from chalicelib.adapters.models import Reward, Voucher, VoucherUpload
+from chalicelib.adapters.records import create, load_owned, page_of
+from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.domain import clock
+from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
+from chalicelib.domain.ids import id_pattern, new_id
+from chalicelib.domain.phones import keyed_hash, seal_text
+from chalicelib.domain.validation import (
+    Instant,
+    Label,
+    Schema,
+    decode_cursor,
+    format_instant,
+    parse_limit,
+    refuse_fields,
+    validate,
+)
+from chalicelib.services import audit
+
+__all__ = [
+    "create_reward",
+    "list_rewards",
+    "get_reward",
+    "update_reward",
+    "retire_reward",
+    "upload_vouchers",
+    "load_reward",
+    "catalog",
+    "catalog_for",
+    "MAX_VOUCHERS_PER_FILE",
+]
+
+MAX_VOUCHERS_PER_FILE = 20_000
+MAX_VOUCHER_FILE_BYTES = 1024 * 1024
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$")
+_SERVER_OWNED = ("reward_id", "brand_id", "issued", "available", "status", "created_at", "updated_at", "version")
+_ID_RE = re.compile(id_pattern("rwd"))
+_TX_CODES = 40  # codes per transaction: each is a voucher and its uniqueness item
+
+
+class NoteIn(Schema):
+    """An optional note on an operator's action (retire, ship, cancel): a tracking number, a reason."""
+
+    note: Annotated[str, Field(max_length=300)] | None = None
+
+
+class RewardIn(Schema):
+    name: Label
+    description: Annotated[str, Field(max_length=500)] | None = None
+    kind: Literal["gift", "voucher"]
+    cost: Annotated[int, Field(ge=1, le=10**9)]
+    stock: Annotated[int, Field(ge=0, le=10**7)] | None = None  # gifts only: vouchers' stock is their codes
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    per_shopper_limit: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+class RewardChange(Schema):
+    name: Label | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
+    cost: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    stock: Annotated[int, Field(ge=0, le=10**7)] | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    per_shopper_limit: Annotated[int, Field(ge=1, le=1000)] | None = None
+
+
+def _check_window(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise InvalidInput("ends_at: Must be after starts_at.", field="ends_at")
+
+
+def _public(reward: Reward) -> dict:
+    """What a shopper and an operator both see of a reward."""
+    return {
+        "reward_id": reward.reward_id,
+        "name": reward.name,
+        "description": reward.description,
+        "kind": reward.kind,
+        "cost": int(reward.cost),
+        "available": max(0, int(reward.stock or 0) - int(reward.issued or 0)),
+        "ends_at": format_instant(reward.ends_at) if reward.ends_at else None,
+        "per_shopper_limit": reward.per_shopper_limit,
+    }
+
+
+def _to_dict(reward: Reward) -> dict:
+    return {
+        **_public(reward),
+        "stock": int(reward.stock or 0),
+        "issued": int(reward.issued or 0),
+        "starts_at": format_instant(reward.starts_at) if reward.starts_at else None,
+        "status": reward.status,
+        "created_at": format_instant(reward.created_at),
+        "updated_at": format_instant(reward.updated_at),
+        "version": reward.version,
+    }
+
+
+def load_reward(brand_id: str, reward_id: str, *, consistent: bool = True) -> Reward:
+    """A reward of the brand, or 404 (another brand's reward is not found, as an unknown one)."""
+    return load_owned(Reward, brand_id, reward_id, "rwd", "reward", consistent=consistent)
+
+
+def create_reward(brand_id: str, actor: str, body: dict) -> dict:
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    if body.get("kind") == "voucher" and body.get("stock") is not None:
+        raise InvalidInput(
+            "stock: A voucher reward's stock is the codes uploaded to it (POST .../vouchers).", field="stock"
+        )
+    values = validate(RewardIn, body)
+    _check_window(values.starts_at, values.ends_at)
+    now = clock.now()
+    reward = Reward(
+        new_id("rwd"),
+        brand_id=brand_id,
+        name=values.name,
+        description=values.description,
+        kind=values.kind,
+        cost=values.cost,
+        stock=values.stock or 0,
+        issued=0,
+        starts_at=values.starts_at,
+        ends_at=values.ends_at,
+        per_shopper_limit=values.per_shopper_limit,
+        status="active",
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+    )
+    create(reward, Reward.reward_id, "reward")
+    audit.record(brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost})
+    return _to_dict(reward)
+
+
+def list_rewards(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """One page of the brand's catalog, newest first (retired rewards included, marked)."""
+    page_size = parse_limit(limit)
+    start_key = None
+    if cursor:
+        reward_id = decode_cursor(cursor, _ID_RE)
+        start_key = {"brand_id": {"S": brand_id}, "reward_id": {"S": reward_id}}
+    results = Reward.by_brand.query(
+        brand_id, scan_index_forward=False, limit=page_size, last_evaluated_key=start_key, page_size=page_size
+    )
+    return page_of(results, page_size, _to_dict, "reward_id")
+
+
+def get_reward(brand_id: str, reward_id: str) -> dict:
+    return _to_dict(load_reward(brand_id, reward_id))
+
+
+def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict:
+    """Change a reward's name, description, cost, window, per-shopper limit or (gifts) stock.
+
+    Stock cannot fall below what has been given out; a voucher reward's stock is its codes.
+    """
+    refuse_fields(body, (*_SERVER_OWNED, "kind"), "This field cannot be changed.")
+    changes = validate(RewardChange, body)
+    reward = load_reward(brand_id, reward_id)
+    if reward.status == "retired":
+        raise Conflict("A retired reward cannot change.")
+    before = _to_dict(reward)
+    sent = body.keys()
+    if "stock" in sent:
+        if reward.kind == "voucher":
+            raise InvalidInput("stock: A voucher reward's stock is the codes uploaded to it.", field="stock")
+        if changes.stock is None or changes.stock < int(reward.issued or 0):
+            raise InvalidInput(
+                f"stock: Must be at least what has been given out ({int(reward.issued or 0):,}).", field="stock"
+            )
+    for name in ("name", "description", "cost", "stock", "starts_at", "ends_at", "per_shopper_limit"):
+        if name in sent:
+            value = getattr(changes, name)
+            if value is None and name in ("name", "cost"):
+                raise InvalidInput(f"{name}: Cannot be empty.", field=name)
+            setattr(reward, name, value)
+    _check_window(reward.starts_at, reward.ends_at)
+    reward.updated_at = clock.now()
+    _save(reward, condition=Reward.issued <= int(reward.stock or 0) if "stock" in sent else None)
+    after = _to_dict(reward)
+    audit.record(brand_id, actor, "reward_changed", reward_id, audit.changes(before, after))
+    return after
+
+
+def _save(reward: Reward, condition=None) -> None:
+    try:
+        reward.save(condition=condition)
+    except Exception as exc:  # noqa: BLE001 - a concurrent change or redemption moved it
+        if dynamo.condition_failed(exc):
+            raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
+        raise
+
+
+def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict:
+    """Take a reward out of the catalog: nobody can redeem it any more; redemptions made stand."""
+    note = validate(NoteIn, body).note
+    reward = load_reward(brand_id, reward_id)
+    if reward.status != "retired":
+        reward.status = "retired"
+        reward.updated_at = clock.now()
+        _save(reward)
+        audit.record(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
+    return _to_dict(reward)
+
+
+# --- voucher codes --------------------------------------------------------------------
+
+
+def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
+    """The codes of an upload with their line numbers; every bad line reported, nothing dropped."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("body: The file is not UTF-8 text.", field="body") from None
+    problems: list[dict] = []
+    codes: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    rows = list(csv.reader(io.StringIO(text)))
+    for number, row in enumerate(rows, start=1):
+        if number == 1 and len(row) == 1 and row[0].strip().casefold() == "code":
+            continue  # the header
+        if not row or (len(row) == 1 and not row[0].strip()):
+            if number == len(rows):
+                continue  # a blank last line
+            problems.append({"line": number, "problem": "empty line"})
+            continue
+        if len(row) != 1:
+            problems.append({"line": number, "problem": f"{len(row)} columns; one code per line"})
+            continue
+        code = row[0].strip()
+        if not _CODE_RE.match(code):
+            problems.append({"line": number, "problem": "not a code: 4 to 64 letters, digits, '.', '_' or '-'"})
+            continue
+        if code in seen:
+            problems.append({"line": number, "problem": f"the same code as line {seen[code]}"})
+            continue
+        seen[code] = number
+        codes.append((number, code))
+    if not codes and not problems:
+        raise InvalidInput("body: The file holds no codes.", field="body")
+    if len(codes) > MAX_VOUCHERS_PER_FILE:
+        raise InvalidInput(f"body: At most {MAX_VOUCHERS_PER_FILE:,} codes per file.", field="body")
+    if problems:
+        raise InvalidFile(f"{len(problems)} bad line(s); nothing was added.", problems[:100])
+    return codes
+
+
+def _code_id(reward_id: str, code: str) -> str:
+    return "code#" + keyed_hash(get_phone_hash_pepper(), "voucher", f"{reward_id}:{code}")
+
+
+def _already_in_pool(reward_id: str, upload_id: str, codes: list[tuple[int, str]]) -> list[dict]:
+    """The lines whose code is in the reward's pool from another file."""
+    problems = []
+    keys = {_code_id(reward_id, code): number for number, code in codes}
+    found = VoucherUpload.batch_get([(reward_id, key) for key in keys])
+    for item in found:
+        if item.file_id != upload_id:  # a code item records the upload that brought it
+            problems.append({"line": keys[item.upload_id], "problem": "already in this reward's pool"})
+    return sorted(problems, key=lambda p: p["line"])
+
+
+def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> dict:
+    """Add a CSV of voucher codes (one per line, an optional `code` header) to a voucher reward.
+
+    A file with any bad line (malformed, a repeat within the file, a code the pool already
+    has) adds nothing and names every such line. A good file's codes are numbered and
+    written, then put in stock in one step; sending the same file again after a failure
+    finishes that one, and after success changes nothing.
+    """
+    if len(raw) > MAX_VOUCHER_FILE_BYTES:  # refused unread, before anything is looked up
+        raise PayloadTooLarge(f"A voucher file may be at most {MAX_VOUCHER_FILE_BYTES // 1024} KB.", field="body")
+    reward = load_reward(brand_id, reward_id)
+    if reward.kind != "voucher":
+        raise Conflict("Only a voucher reward takes codes; a gift's stock is set on the reward.")
+    if reward.status == "retired":
+        raise Conflict("A retired reward takes no codes.")
+    codes = _voucher_lines(raw)
+    upload_id = "file#" + hashlib.sha256(raw).hexdigest()
+    try:
+        upload = VoucherUpload.get(reward_id, upload_id, consistent_read=True)
+    except VoucherUpload.DoesNotExist:
+        upload = None
+    if upload is not None and upload.status == "published":
+        return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": 0, "already_added": int(upload.count)}
+    problems = _already_in_pool(reward_id, upload_id, codes)
+    if problems:
+        raise InvalidFile(f"{len(problems)} code(s) already in this reward's pool; nothing was added.", problems[:100])
+    if upload is None:
+        upload = _reserve(reward_id, upload_id, len(codes), actor)
+    first = int(upload.first_seq)
+    now = clock.now()
+    pepper = get_phone_hash_pepper()
+    for start in range(0, len(codes), _TX_CODES):
+        items = []
+        for offset, (_, code) in enumerate(codes[start : start + _TX_CODES], start=start):
+            voucher = Voucher(
+                reward_id,
+                first + offset,
+                code_sealed=seal_text(code, pepper, "voucher"),
+                upload_id=upload_id,
+            )
+            items.append({"Put": {"TableName": Voucher.Meta.table_name, "Item": voucher.serialize()}})
+            marker = VoucherUpload(reward_id, _code_id(reward_id, code), file_id=upload_id, created_at=now)
+            items.append({"Put": {"TableName": VoucherUpload.Meta.table_name, "Item": marker.serialize()}})
+        dynamo.client().transact_write_items(TransactItems=items)
+    _publish(reward_id, upload_id, len(codes))
+    audit.record(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
+    return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": len(codes), "already_added": 0}
+
+
+def _reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUpload:
+    """Number the file's codes: take `count` numbers from the reward's counter, recorded on the upload."""
+    counter = dynamo.client().update_item(
+        TableName=Reward.Meta.table_name,
+        Key={"reward_id": {"S": reward_id}},
+        UpdateExpression="ADD numbered :n",
+        ExpressionAttributeValues={":n": {"N": str(count)}},
+        ReturnValues="UPDATED_NEW",
+    )
+    last = int(counter["Attributes"]["numbered"]["N"])
+    upload = VoucherUpload(
+        reward_id,
+        upload_id,
+        first_seq=last - count + 1,
+        count=count,
+        status="writing",
+        created_by=actor,
+        created_at=clock.now(),
+    )
+    try:
+        upload.save(condition=VoucherUpload.upload_id.does_not_exist())
+    except Exception as exc:  # noqa: BLE001 - the same file sent twice at once
+        if dynamo.condition_failed(exc):
+            raise Conflict("This file is being added already; send it again in a moment.") from None
+        raise
+    return upload
+
+
+def _publish(reward_id: str, upload_id: str, count: int) -> None:
+    """Put the file's codes in stock, once: the upload moves to published in the same transaction."""
+    try:
+        dynamo.client().transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": VoucherUpload.Meta.table_name,
+                        "Key": {"reward_id": {"S": reward_id}, "upload_id": {"S": upload_id}},
+                        "UpdateExpression": "SET #s = :p",
+                        "ConditionExpression": "#s = :w",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":p": {"S": "published"}, ":w": {"S": "writing"}},
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": Reward.Meta.table_name,
+                        "Key": {"reward_id": {"S": reward_id}},
+                        "UpdateExpression": "ADD #k :n, #v :one",
+                        "ExpressionAttributeNames": {"#k": "stock", "#v": "version"},
+                        "ExpressionAttributeValues": {":n": {"N": str(count)}, ":one": {"N": "1"}},
+                    }
+                },
+            ]
+        )
+    except ClientError as error:
+        if dynamo.cancellation_codes(error) is None:
+            raise
+        # Already published by a resend that finished first: nothing to add twice.
+
+
+# --- the shopper's catalog --------------------------------------------------------------
+
+
+def on_offer(reward: Reward, now: datetime) -> str | None:
+    """Why a reward cannot be redeemed now (a refusal code), or None."""
+    if reward.status != "active":
+        return "reward_retired"
+    if reward.starts_at and now < reward.starts_at or reward.ends_at and now >= reward.ends_at:
+        return "reward_not_available"
+    if int(reward.issued or 0) >= int(reward.stock or 0):
+        return "out_of_stock"
+    return None
+
+
+_BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def catalog_for(shopper_id: str, brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """A brand's catalog as one shopper sees it, with their points (an unknown brand: an empty catalog)."""
+    if not _BRAND_RE.match(brand_id):
+        raise NotFound("No such brand.")
+    member = members.read_member(brand_id, shopper_id)
+    return catalog(brand_id, member.balance if member else 0, limit=limit, cursor=cursor)
+
+
+def catalog(brand_id: str, balance: int, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """One page of a brand's rewards as a shopper sees them: those on offer now (or out of
+    stock), each with whether `balance` points buy it."""
+    now = clock.now()
+    page_size = parse_limit(limit)
+    start_key = None
+    if cursor:
+        start_key = {"brand_id": {"S": brand_id}, "reward_id": {"S": decode_cursor(cursor, _ID_RE)}}
+    results = Reward.by_brand.query(
+        brand_id, scan_index_forward=False, limit=page_size, last_evaluated_key=start_key, page_size=page_size
+    )
+
+    def shown(reward: Reward) -> dict:
+        blocked = on_offer(reward, now)
+        return {
+            **_public(reward),
+            "affordable": balance >= int(reward.cost),
+            "on_offer": blocked is None,
+            "refusal": blocked,
+        }
+
+    page = page_of(results, page_size, shown, "reward_id")
+    items = [item for item in page["items"] if item["refusal"] in (None, "out_of_stock")]
+    return {"brand_id": brand_id, "points": balance, "items": items, "next_cursor": page["next_cursor"]}
