@@ -39,8 +39,8 @@ BUILD_DIR = PAGES_DIR / "build"
 MANIFEST = BUILD_DIR / "manifest.json"
 
 ASSETS: dict[str, tuple[str, ...]] = {
-    "landing.min.js": ("session.js", "landing/landing.js"),
-    "landing.min.css": ("base.css", "landing/landing.css"),
+    "landing.min.js": ("session.js", "landing/landing.js", "landing/wallet.js"),
+    "landing.min.css": ("base.css", "landing/landing.css", "landing/wallet.css"),
     "dashboard.min.js": ("session.js", "dashboard/dashboard.js"),
     "dashboard.min.css": ("base.css", "dashboard/dashboard.css"),
 }
