@@ -41,7 +41,7 @@ MANIFEST = BUILD_DIR / "manifest.json"
 ASSETS: dict[str, tuple[str, ...]] = {
     "landing.min.js": ("session.js", "landing/landing.js", "landing/wallet.js"),
     "landing.min.css": ("base.css", "landing/landing.css", "landing/wallet.css"),
-    "dashboard.min.js": ("session.js", "dashboard/dashboard.js"),
+    "dashboard.min.js": ("session.js", "dashboard/loyalty.js", "dashboard/dashboard.js"),
     "dashboard.min.css": ("base.css", "dashboard/dashboard.css"),
 }
 """Built file -> its sources, relative to this folder, joined in this order and minified by esbuild."""
