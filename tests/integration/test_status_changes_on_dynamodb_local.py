@@ -140,9 +140,10 @@ def test_a_warm_scan_reads_and_writes_no_item_every_scan_shares(running, moments
         moments.elapsed = n * 0.2  # 4 s of scans, inside the bound
         assert _scan(container, f"shp_{n}", codes_[n]) == "granted"
     assert [operation for operation, _ in calls] == ["GetItem", "TransactWriteItems"] * 20
-    from chalicelib.adapters.models import Batch, Campaign
+    from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram
 
-    shared_tables = {Batch.Meta.table_name, Campaign.Meta.table_name}
+    # The brand's loyalty program (tiers at claim time) is kept under the same bound.
+    shared_tables = {Batch.Meta.table_name, Campaign.Meta.table_name, LoyaltyProgram.Meta.table_name}
     for operation, params in calls:
         tables = (
             {params["TableName"]}
@@ -150,9 +151,9 @@ def test_a_warm_scan_reads_and_writes_no_item_every_scan_shares(running, moments
             else {next(iter(item.values()))["TableName"] for item in params["TransactItems"]}
         )
         assert not tables & shared_tables, (operation, tables)
-    # Past the bound the container reads the batch and the campaign again, once.
+    # Past the bound the container reads the batch, the campaign and the program again, once.
     calls.clear()
     moments.elapsed = LOOKUP_SECONDS + 0.5
     assert _scan(container, "shp_late", codes_[25]) == "granted"
-    assert sorted(operation for operation, _ in calls) == ["GetItem"] * 3 + ["TransactWriteItems"]
+    assert sorted(operation for operation, _ in calls) == ["GetItem"] * 4 + ["TransactWriteItems"]
     assert {params.get("TableName") for operation, params in calls if operation == "GetItem"} >= shared_tables
