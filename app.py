@@ -276,24 +276,32 @@ def create_shopper_session():
 # or a bare 500 means nothing to a shopper), so it has its own handler instead of api().
 
 
-def _landing_page(route: str, code: str) -> Response:
+def _shopper_page(route: str, render) -> Response:
+    """A shopper page: `render(lang, api_base)` gives (status, body); a crash is the "try again" page."""
     started = time.perf_counter()
     request = _request()
     lang = landing.pick_language(request.headers.get("accept-language"), _query("lang"))
     # Empty: the page calls the API on its own origin and path prefix (the stage, if any).
     api_base = ""
-    status = 200
     with request_scope(_request_id()):
         try:
-            body = landing.render_landing(code_view.describe_code(code), lang, code, api_base)
-        except NotFound:  # CodeInvalid: unknown, forged, mistyped or voided, all alike
-            status, body = 404, landing.render_landing(None, lang, code, api_base)
+            status, body = render(lang, api_base)
         except Exception:  # noqa: BLE001 - the shopper gets a page, the trace goes to the log
             log_event(app.log, "landing_failed", level=logging.ERROR, exc_info=True)
             status, body = 503, landing.render_unavailable(lang)
         response = Response(body=body, status_code=status, headers=_headers(landing.response_headers(lang, api_base)))
         _access_log(route, response, started)
     return response
+
+
+def _landing_page(route: str, code: str) -> Response:
+    def render(lang: str, api_base: str) -> tuple[int, str]:
+        try:
+            return 200, landing.render_landing(code_view.describe_code(code), lang, code, api_base)
+        except NotFound:  # CodeInvalid: unknown, forged, mistyped or voided, all alike
+            return 404, landing.render_landing(None, lang, code, api_base)
+
+    return _shopper_page(route, render)
 
 
 # API Gateway paths are case-sensitive: QR payloads use /S/ (alphanumeric mode), people type /s/.
@@ -308,6 +316,16 @@ def landing_page(code):
 @app.route("/S/{code}")
 def landing_page_qr(code):
     return _landing_page("/S/{code}", code)
+
+
+# The wallet without a pack in hand (a bookmark, the link on a closed campaign's page): the
+# same page, which holds no data and signs the shopper in before it reads anything.
+ROUTE_AUTH[("/wallet/{brand_id}", "GET")] = "public"
+
+
+@app.route("/wallet/{brand_id}")
+def wallet_page(brand_id):
+    return _shopper_page("/wallet/{brand_id}", lambda lang, api_base: landing.render_wallet(brand_id, lang, api_base))
 
 
 # --- end landing ---

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import TypeGuard
 
-__all__ = ["new_id", "id_pattern", "is_id", "CROCKFORD"]
+__all__ = ["new_id", "id_pattern", "is_id", "is_brand_id", "CROCKFORD"]
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_BODY = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -36,3 +37,11 @@ def is_id(prefix: str, value: object) -> bool:
     if pattern is None:
         pattern = _COMPILED[prefix] = re.compile(id_pattern(prefix))
     return isinstance(value, str) and pattern.match(value) is not None
+
+
+_BRAND_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def is_brand_id(value: object) -> TypeGuard[str]:
+    """Whether `value` has the shape of a brand id (the `brand` claim of operator tokens)."""
+    return isinstance(value, str) and _BRAND_ID.match(value) is not None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
+from chalicelib.domain.ids import is_brand_id
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 ROLES = ("owner", "manager", "viewer")
 _WRITE_ROLES = frozenset({"owner", "manager"})
 _REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
-_BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _MAX_TOKEN_CHARS = 8192
 
 
@@ -120,7 +119,7 @@ def authenticate_operator(authorization: str | None, settings: Settings) -> Oper
         kind="operator",
     )
     sub, brand, role = claims.get("sub"), claims.get("brand"), claims.get("role")
-    if not (isinstance(sub, str) and sub and isinstance(brand, str) and _BRAND_RE.match(brand)):
+    if not (isinstance(sub, str) and sub and is_brand_id(brand)):
         log_event(log, "operator_token_refused", reason="bad sub or brand claim")
         raise Unauthorized()
     if role not in ROLES:

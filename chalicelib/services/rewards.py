@@ -18,7 +18,7 @@ from chalicelib.adapters.records import create, load_owned, page_of
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.domain.ids import id_pattern, new_id
+from chalicelib.domain.ids import id_pattern, is_brand_id, new_id
 from chalicelib.domain.phones import keyed_hash, seal_text
 from chalicelib.domain.validation import (
     Instant,
@@ -399,12 +399,9 @@ def on_offer(reward: Reward, now: datetime) -> str | None:
     return None
 
 
-_BRAND_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-
 def catalog_for(shopper_id: str, brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """A brand's catalog as one shopper sees it, with their points (an unknown brand: an empty catalog)."""
-    if not _BRAND_RE.match(brand_id):
+    if not is_brand_id(brand_id):
         raise NotFound("No such brand.")
     member = members.read_member(brand_id, shopper_id)
     return catalog(brand_id, member.balance if member else 0, limit=limit, cursor=cursor)

@@ -25,6 +25,7 @@ def describe_code(code_text: str, *, lookups: LookupCache | None = None) -> dict
     refusal = target.refusal(clock.now())
     return {
         "code": code,
+        "brand_id": target.brand_id,
         "campaign_id": target.campaign_id,
         "campaign_name": target.campaign.name,
         "sku": target.sku,

@@ -151,6 +151,7 @@ def test_every_route_says_who_may_call_it():
         ("/dashboard", "GET"),
         ("/s/{code}", "GET"),
         ("/S/{code}", "GET"),
+        ("/wallet/{brand_id}", "GET"),
         ("/v1/shopper/otp", "POST"),
         ("/v1/shopper/session", "POST"),
     }, "a new public route is a decision: add it here with the reason in its route"

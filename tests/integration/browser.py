@@ -234,6 +234,18 @@ def http_get(url: str, headers: dict | None = None) -> tuple[int, dict, str]:
         return error.code, dict(error.headers), error.read().decode("utf-8")
 
 
+def http_send(url: str, method: str, body: dict | str, headers: dict) -> tuple[int, Any]:
+    """Status and decoded JSON answer of a request with a JSON (dict) or text (str) body."""
+    data = body.encode("utf-8") if isinstance(body, str) else json.dumps(body).encode("utf-8")
+    kind = "text/csv" if isinstance(body, str) else "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": kind, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
 class BrowserSession:
     """The driver and the server of one browser test, with the waits and checks every such test makes.
 

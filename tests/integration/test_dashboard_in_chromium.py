@@ -1,4 +1,5 @@
-"""The managers' dashboard in headless Chromium: every number on the page is the statistics API's, and it refreshes itself."""
+"""The managers' dashboard in headless Chromium: every number on the page is the statistics API's (the campaign's
+and the brand's loyalty figures and catalog), and it refreshes itself."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from chalicelib.config import Settings
 from chalicelib.domain import codes
 from chalicelib.domain.errors import DomainError
 from chalicelib.pages import dashboard
-from chalicelib.services import scans
+from chalicelib.services import loyalty, redemptions, rewards, scans
 from chalicelib.services.auth import issue_operator_token
 from scripts.stats_worker import drain
 from tests.integration.browser import (
@@ -48,6 +49,7 @@ class _Seeded:
         self.campaign_id = campaign_id
         self.batch_numbers = batch_numbers
         self.next_serial = 0
+        self.voucher_id = ""
 
     def claim(self, phone: str, batch: int, serial: int) -> dict | str:
         """The grant, or the error code of a refused claim (those are counted too)."""
@@ -68,12 +70,21 @@ def seeded(stage_tables: Settings) -> _Seeded:
         {"sku": "HAOHAO-CUP", "quantity": 5, "label": "Lot B"},
     )
     seeded = _Seeded(campaign_id, (lot_a, lot_b))
+    # The brand's loyalty program: tiers (multiplying by 1, so the campaign's points stay as
+    # they are), a voucher reward that one shopper redeems, a gift nobody has redeemed yet.
+    ladder = [{"name": "Member", "min_points": 0}, {"name": "Silver", "min_points": 30}]
+    loyalty.put_program(BRAND, "op", {"tiers": ladder, "points_expire_months": 12})
+    voucher = rewards.create_reward(BRAND, "op", {"name": "Coffee voucher", "kind": "voucher", "cost": 20})
+    rewards.upload_vouchers(BRAND, voucher["reward_id"], "op", b"code\nDASH-0001\nDASH-0002\nDASH-0003\n")
+    rewards.create_reward(BRAND, "op", {"name": "Mug", "kind": "gift", "cost": 50, "stock": 4})
+    seeded.voucher_id = voucher["reward_id"]
     a, b, c = SHOPPERS
     for phone, batch, serial in ((a, 0, 0), (a, 0, 1), (a, 0, 2), (b, 0, 3), (b, 0, 4), (c, 1, 0)):
         outcome = seeded.claim(phone, batch, serial)
         assert isinstance(outcome, dict) and not outcome.get("replay"), outcome
     assert seeded.claim(b, 0, 0) == "code_already_claimed"  # a duplicate, by another shopper
     assert seeded.claim(a, 0, 0)["replay"] is True  # a duplicate, by the same shopper
+    redemptions.redeem(shopper_id(a), {"reward_id": voucher["reward_id"]}, "dashboard-1")
     _catch_up_stats()
     return seeded
 
@@ -115,6 +126,8 @@ def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[st
         "series": _api(server, stats_path + "/timeseries?granularity=day", token),
         "batches": _api(server, stats_path + "/batches", token),
         "participants": _api(server, stats_path + "/participants", token),
+        "loyalty": _api(server, "/v1/loyalty/stats", token),
+        "rewards": _api(server, "/v1/rewards?limit=100", token),
     }
 
 
@@ -165,6 +178,18 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     for row in people["top"]:
         for field in ("rank", "claims", "points", "entries"):
             expected[f"top.{row['rank']}.{field}"] = row[field]
+    figures = api["loyalty"]
+    for _, tiles in dashboard.LOYALTY:
+        for key, _ in tiles:
+            expected[key] = _path(figures, key.removeprefix("loyalty."))
+    for tier in figures["members_by_tier"]:
+        expected[f"tier.{tier['tier']}"] = tier["members"]
+    redeemed = {row["reward_id"]: row["redemptions"] for row in figures["redemptions"]["by_reward"]}
+    for reward in api["rewards"]["items"]:
+        key = f"reward.{reward['reward_id']}."
+        for field in ("cost", "stock", "issued", "available"):
+            expected[key + field] = reward[field]
+        expected[key + "redemptions"] = redeemed.get(reward["reward_id"], 0)
     return expected
 
 
@@ -240,6 +265,20 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     assert page["scans.granted"] == "6" and page["participants.unique"] == "3" and page["codes.minted"] == "25"
     assert page["histogram.1"] == "1" and page["histogram.2"] == "1" and page["histogram.3"] == "1"
     assert page["top.1.claims"] == "3"
+    # The brand's loyalty figures: 60 points earned by six claims, 20 spent on one voucher,
+    # one shopper in Silver; the catalog's voucher has 3 codes, one of them given out.
+    assert (page["loyalty.points.earned"], page["loyalty.points.spent"], page["loyalty.redemptions.total"]) == (
+        "60",
+        "20",
+        "1",
+    )
+    assert (page["tier.Member"], page["tier.Silver"]) == ("2", "1")
+    voucher = f"reward.{seeded.voucher_id}."
+    assert [page[voucher + f] for f in ("stock", "issued", "available", "redemptions")] == ["3", "1", "2", "1"]
+    assert browser.find_element(By.ID, "loyalty").is_displayed()
+    browser.execute_script("document.getElementById('loyalty').scrollIntoView()")
+    session.screenshot("dashboard-loyalty.png")
+    browser.execute_script("window.scrollTo(0, 0)")
     assert browser.execute_script("return location.hash") == f"#campaign={seeded.campaign_id}"
     session.screenshot("dashboard.png")
 
@@ -260,6 +299,7 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     assert api["stats"]["scans"]["granted"] == 7
     page = shows(_expected_stats(api), AUTO_REFRESH_WAIT)
     assert page["scans.granted"] == "7" and page["updated_at"] != before
+    assert page["loyalty.points.earned"] == "70"
     assert browser.execute_script("return window.__notReloaded === true"), "the page reloaded instead of refreshing"
 
     # Phone size: the same numbers, nothing wider than the screen.

@@ -1,4 +1,5 @@
-"""The landing page in headless Chromium at phone size: sign in, claim, replay, taken and forged codes."""
+"""The landing page in headless Chromium at phone size: sign in, claim, replay, taken and forged codes; earn,
+open the wallet, redeem and see the voucher code."""
 
 from __future__ import annotations
 
@@ -7,11 +8,23 @@ import pytest
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import Settings
 from chalicelib.domain import codes
-from tests.integration.browser import BrowserSession, ChaliceLocal, chromium, http_get, seed_active_campaign
+from chalicelib.pages import landing
+from tests.integration.browser import (
+    BrowserSession,
+    ChaliceLocal,
+    chromium,
+    http_get,
+    http_send,
+    seed_active_campaign,
+)
+from tests.support import operator_token
 
 BRAND = "brand-landing"
 CAMPAIGN_NAME = "Mì Hảo Hảo — Tết 2027"
 VN_PHONE, PH_PHONE = "0912 345 678", "0917 123 4567"
+WALLET_BRAND = "brand-wallet"
+WALLET_PHONE, WALLET_E164 = "0903 111 222", "+84903111222"
+VOUCHERS = ("CAFE-0001", "CAFE-0002")
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +32,35 @@ def code(stage_tables: Settings) -> str:
     """A claimable code: active campaign (window around now), active batch, 10 points and 1 entry a scan."""
     _, (batch_number,) = seed_active_campaign(BRAND, CAMPAIGN_NAME, {"sku": "HAOHAO-75G", "quantity": 5})
     return codes.mint_code(get_keyring(), batch_number, 3)
+
+
+class _Loyalty:
+    """A brand's program, a voucher reward with codes and a dear gift, all set up through the operator API."""
+
+    def __init__(self, server: ChaliceLocal, codes_: list[str]) -> None:
+        self.codes = codes_
+        token = {"Authorization": f"Bearer {operator_token(brand=WALLET_BRAND, role='manager', sub='lan@brand')}"}
+
+        def send(method: str, path: str, body, expect: int) -> dict:
+            status, answer = http_send(server.base + path, method, body, token)
+            assert status == expect, f"{method} {path}: {status} {answer}\n{server.log_tail()}"
+            return answer
+
+        ladder = [{"name": "Member", "min_points": 0}, {"name": "Silver", "min_points": 30}]
+        ladder.append({"name": "Gold", "min_points": 100, "multiplier": 2})
+        send("PUT", "/v1/loyalty/program", {"tiers": ladder, "points_expire_months": 12}, 200)
+        self.voucher = send("POST", "/v1/rewards", {"name": "Cà phê sữa", "kind": "voucher", "cost": 30}, 201)
+        path = f"/v1/rewards/{self.voucher['reward_id']}/vouchers"
+        assert send("POST", path, "code\n" + "\n".join(VOUCHERS) + "\n", 200)["added"] == len(VOUCHERS)
+        self.gift = send("POST", "/v1/rewards", {"name": "Xe đạp", "kind": "gift", "cost": 5000, "stock": 2}, 201)
+
+
+@pytest.fixture(scope="module")
+def loyalty(stage_tables: Settings, server: ChaliceLocal) -> _Loyalty:
+    """Three claimable codes of a brand whose program has tiers and expiry, and its rewards."""
+    _, (batch_number,) = seed_active_campaign(WALLET_BRAND, "Cà phê Tết", {"sku": "CAFE-200G", "quantity": 3})
+    server.wait_ready()
+    return _Loyalty(server, [codes.mint_code(get_keyring(), batch_number, serial) for serial in range(3)])
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +183,89 @@ def test_landing_answers_are_html_in_every_case(server: ChaliceLocal, code: str)
     status, headers, page = http_get(f"{server.base}/S/NOT-A-CODE", {"Accept-Language": "en"})
     assert status == 404 and headers["Content-Type"] == "text/html; charset=utf-8"
     assert "This code is not valid" in page and "<code>NOT-A-CODE</code>" in page
+
+
+def test_shopper_earns_redeems_and_sees_the_voucher_in_chromium(server: ChaliceLocal, browser, loyalty: _Loyalty):
+    session = BrowserSession(browser, server)
+    from selenium.webdriver.common.by import By
+
+    wait, visible = session.wait, session.visible
+    vi, en, fil = (landing.STRINGS[lang] for lang in ("vi", "en", "fil"))
+
+    def text_of(element_id: str) -> str:
+        return visible(element_id).text
+
+    def reward_row(reward_id: str):
+        return visible("w-rewards").find_element(By.CSS_SELECTOR, f'li[data-reward="{reward_id}"]')
+
+    # A shopper of their own on this tab: whoever the earlier test left signed in is forgotten.
+    browser.get(f"{server.base}/S/{loyalty.codes[0]}?lang=vi")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.base}/S/{loyalty.codes[0]}?lang=vi")
+
+    # Earn: three packs scanned through the page, in Vietnamese; the first asks for sign-in.
+    for number, code in enumerate(loyalty.codes, start=1):
+        if number > 1:
+            browser.get(f"{server.base}/S/{code}?lang=vi")
+        else:
+            visible("phone").send_keys(WALLET_PHONE)
+            before = server.sent()
+            browser.find_element(By.ID, "b-send").click()
+            visible("otp").send_keys(server.otp_for(WALLET_E164, before))
+            browser.find_element(By.ID, "b-signin").click()
+        visible("b-claim").click()
+        assert text_of("r-title") == vi["granted"]
+        assert text_of("r-balance").startswith(f"Tổng của bạn: {number * 10} điểm")
+        session.screenshot(f"wallet-vi-1-scan-{number}.png")
+
+    # The wallet opens from the claim's answer: 30 points, Silver, 70 to Gold, the lapse
+    # date and what expires when; the voucher can be redeemed, the bicycle not yet.
+    browser.find_element(By.ID, "b-wallet").click()
+    wait.until(lambda d: d.find_element(By.ID, "w-points").text == "30 điểm")
+    assert text_of("w-tier") == "Hạng thành viên: Silver"
+    assert text_of("w-next") == "Còn 70 điểm nữa để lên hạng Gold."
+    assert text_of("w-lapse").startswith("Hãy tích thêm điểm trước ngày ") and "Silver" in text_of("w-lapse")
+    assert text_of("w-expiry").startswith("Hãy dùng 30 điểm trước ngày ")
+    voucher_row = reward_row(loyalty.voucher["reward_id"])
+    assert "Cà phê sữa" in voucher_row.text and "30 điểm" in voucher_row.text and "Còn 2 phần" in voucher_row.text
+    gift_row = reward_row(loyalty.gift["reward_id"])
+    assert "Bạn cần thêm 4.970 điểm." in gift_row.text and not gift_row.find_elements(By.TAG_NAME, "button")
+    assert len(visible("w-history").find_elements(By.TAG_NAME, "li")) == 3
+    session.screenshot("wallet-vi-2-wallet.png")
+
+    # Redeem: confirm, then the voucher code is on the screen and the points are spent.
+    voucher_row.find_element(By.TAG_NAME, "button").click()
+    assert text_of("w-confirm") == "Đổi 30 điểm lấy Cà phê sữa?"
+    assert not browser.find_element(By.ID, "w-delivery").is_displayed()  # a voucher needs no address
+    session.screenshot("wallet-vi-3-confirm.png")
+    browser.find_element(By.ID, "b-redeem").click()
+    assert text_of("w-voucher") == VOUCHERS[0]
+    assert text_of("w-done-title") == vi["wallet_voucher_title"]
+    assert text_of("w-left") == "Điểm còn lại: 0 điểm"
+    wait.until(lambda d: d.find_element(By.ID, "w-points").text == "0 điểm")
+    wait.until(lambda d: VOUCHERS[0] in d.find_element(By.ID, "w-mine").text)
+    assert vi["wallet_status_issued"] in text_of("w-mine")
+    session.screenshot("wallet-vi-4-voucher.png")
+
+    # The wallet's own address, in English and in Filipino: the same figures, the voucher
+    # kept under past rewards, the redeem buttons gone for want of points.
+    for lang, words, points, short in (
+        ("en", en, "0 points", "You need 30 points more."),
+        ("fil", fil, "0 puntos", "Kailangan mo pa ng 30 puntos."),
+    ):
+        browser.get(f"{server.base}/wallet/{WALLET_BRAND}?lang={lang}")
+        wait.until(lambda d, lang=lang: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang)
+        wait.until(lambda d, points=points: d.find_element(By.ID, "w-points").text == points)
+        assert browser.find_element(By.TAG_NAME, "h1").text == words["wallet_title"]
+        assert text_of("w-tier") == words["wallet_tier"].format(tier="Silver")
+        assert short in reward_row(loyalty.voucher["reward_id"]).text
+        mine = text_of("w-mine")
+        assert "Cà phê sữa" in mine and VOUCHERS[0] in mine and words["wallet_status_issued"] in mine
+        assert not browser.find_element(By.ID, "b-back").is_displayed()  # no scan to go back to here
+        session.screenshot(f"wallet-{lang}-catalog.png")
+
+    # Signed out, the wallet's address asks for sign-in first.
+    browser.find_element(By.ID, "b-w-out").click()
+    visible("phone")
+    assert not browser.find_element(By.ID, "s-wallet").is_displayed()
+    session.assert_console_clean()

@@ -9,20 +9,25 @@ counted per call by an after-call hook on the application's DynamoDB clients.
 The time series reads one counter item per local day and shard of the range asked for,
 so at most days x 2 CLAIM_SHARDS (claim and refusal shards) whatever the number of claims; a small
 campaign whose days have not yet touched every shard reads fewer (A <= B, not A == B).
+
+A brand's loyalty figures (/v1/loyalty/stats) read the brand's counter shards and its program:
+the same items after real claims and redemptions, and after what a hundred times as many leave.
 """
 
 from __future__ import annotations
 
+import random
 import time
 import zoneinfo
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters import models
+from chalicelib.adapters import dynamo, models
 from chalicelib.adapters.models import Campaign, CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes, statistics
-from chalicelib.services import reconcile, scans, stats_aggregator
+from chalicelib.domain.ids import new_id
+from chalicelib.services import loyalty, reconcile, redemptions, rewards, scans, stats_aggregator
 from chalicelib.views import stats
 from scripts.stats_worker import drain
 from tests.stats_scale import ReadMeter, active_campaign, load_claims, plan_claims
@@ -281,3 +286,73 @@ def test_histogram_counts_each_participant_once(store):
     }
     assert histogram["6-10"] == 1
     assert sum(histogram.values()) == 1
+
+
+def _fold_into_brand(brand: str, events: list[dict[str, int]], rng: random.Random) -> None:
+    """What `events` (each one claim's or redemption's brand counts) leave in the brand's counters: each on
+    a random one of the CLAIM_SHARDS shards, as the stream fold and the redemption transaction put them,
+    summed per shard and written with the aggregator's own update."""
+    shards: dict[int, dict[str, int]] = {}
+    for counts in events:
+        statistics.add_counts(shards, {rng.randrange(statistics.CLAIM_SHARDS): counts})
+    partition = stats_aggregator.brand_partition(brand)
+    for shard, counts in shards.items():
+        dynamo.client().update_item(**stats_aggregator.counter_update(partition, f"total#{shard}", counts))
+
+
+def _volume(claims: int, redemptions_: int, reward_ids: list[str]) -> list[dict[str, int]]:
+    """The brand counts of `claims` claims of 10 points (one in ten moving a member up a tier) and of
+    `redemptions_` redemptions of 20 points spread over `reward_ids`."""
+    events: list[dict[str, int]] = []
+    for n in range(claims):
+        counts = {"earned": 10}
+        if n % 10 == 0:
+            counts.update({"t#Silver": 1, "t#Member": -1} if n % 20 else {"t#Member": 1})
+        events.append(counts)
+    for n in range(redemptions_):
+        events.append({"spent": 20, "redemptions": 1, f"r#{reward_ids[n % len(reward_ids)]}": 1})
+    return events
+
+
+def test_loyalty_figures_read_the_same_items_whatever_the_volume(api):
+    brand = BRAND  # the brand of the `api` fixture's operator tokens
+    ladder = [{"name": "Member", "min_points": 0}, {"name": "Silver", "min_points": 30}]
+    loyalty.put_program(brand, "op", {"tiers": ladder, "points_expire_months": 12})
+    campaign, batch = active_campaign(
+        brand,
+        start=datetime.now(UTC) - timedelta(days=1),
+        end=datetime.now(UTC) + timedelta(days=30),
+        quantity=20,
+        prizes=[],
+        rules={"points_per_scan": 10, "entries_per_scan": 0},
+    )
+    # Real activity first: 6 claims by two shoppers, counted by the stream fold; one voucher redeemed.
+    for serial, shopper in enumerate(("shp_ann",) * 4 + ("shp_bao",) * 2):
+        code = codes.mint_code(get_keyring(), batch["batch_number"], serial)
+        assert scans.claim_code(shopper, "198.51.100.30", {"code": code})["result"] == "granted"
+    voucher = rewards.create_reward(brand, "op", {"name": "Coffee", "kind": "voucher", "cost": 20})
+    rewards.upload_vouchers(brand, voucher["reward_id"], "op", b"LOYAL-0001\nLOYAL-0002\n")
+    redemptions.redeem("shp_ann", {"reward_id": voucher["reward_id"]}, "cost-1")
+    drain()
+    real = loyalty.loyalty_stats(brand)
+    assert (real["points"]["earned"], real["points"]["spent"], real["redemptions"]["total"]) == (60, 20, 1)
+    assert {t["tier"]: t["members"] for t in real["members_by_tier"]} == {"Member": 1, "Silver": 1}
+
+    path = "/v1/loyalty/stats"
+    reward_ids = [voucher["reward_id"]] + [new_id("rwd") for _ in range(19)]
+    rng = random.Random(SEED)
+    cost = {}
+    with ReadMeter() as meter:
+        cost["real"] = _measure(api, meter, path)
+        _fold_into_brand(brand, _volume(1_000, 100, reward_ids), rng)
+        cost["1k"] = _measure(api, meter, path)
+        _fold_into_brand(brand, _volume(99_000, 9_900, reward_ids), rng)
+        cost["100k"] = _measure(api, meter, path)
+
+    figures = loyalty.loyalty_stats(brand)
+    assert figures["points"]["earned"] == 60 + 100_000 * 10 and figures["redemptions"]["total"] == 1 + 10_000
+    assert len(figures["redemptions"]["by_reward"]) == 20
+    # The brand's counter shards and its program, at a thousand claims as at a hundred thousand.
+    assert cost["1k"] == cost["100k"], cost
+    assert cost["100k"][0] == statistics.CLAIM_SHARDS and cost["100k"][1] == statistics.CLAIM_SHARDS + 1, cost
+    assert cost["real"][1] <= cost["100k"][1] and cost["real"][2] == cost["100k"][2]

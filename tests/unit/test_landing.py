@@ -218,8 +218,9 @@ def test_every_string_exists_in_every_language_with_the_same_placeholders():
         assert same <= {"phone_label", "phone_placeholder"}, (lang, sorted(same))
 
 
-def test_every_string_the_script_uses_exists():
-    source = landing.SCRIPT_SOURCE.read_text(encoding="utf-8")
+@pytest.mark.parametrize("script", [landing.SCRIPT_SOURCE, landing.WALLET_SOURCE], ids=lambda p: p.name)
+def test_every_string_the_script_uses_exists(script):
+    source = script.read_text(encoding="utf-8")
     used = set(re.findall(r"\bstrings\.(\w+)", source))
     assert len(used) > 15  # the script reads its words from the strings block, not from literals
     used |= {f"{base}_{form}" for base in re.findall(r'many\("(\w+)"', source) for form in ("one", "other")}
@@ -237,6 +238,18 @@ def test_every_string_the_script_uses_exists():
         "sms_unavailable",
     ):
         assert f"e_{code}" in landing.STRINGS["en"]
+
+
+def test_every_redemption_refusal_and_status_the_api_can_give_has_its_words():
+    openapi = (landing.PAGES_DIR.parents[1] / "docs" / "openapi.yaml").read_text(encoding="utf-8")
+    refusals = re.search(r"code `not_enough_points`, (.*?); nothing is spent", openapi, re.S).group(1)
+    codes = set(re.findall(r"`(\w+)`", refusals)) | {"not_enough_points"}
+    assert codes == {"not_enough_points", "out_of_stock", "limit_reached", "reward_retired", "reward_not_available"}
+    source = landing.WALLET_SOURCE.read_text(encoding="utf-8")
+    for code in codes:
+        assert f"wallet_e_{code}" in landing.STRINGS["en"] and f'"{code}"' in source
+    for status in ("issued", "pending", "shipped", "cancelled"):
+        assert f"wallet_status_{status}" in landing.STRINGS["en"]
 
 
 @pytest.mark.parametrize("lang", landing.LANGUAGES)
@@ -263,3 +276,37 @@ def test_the_policy_allows_exactly_the_inline_script_and_style():
     headers = landing.response_headers("fil")
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Cache-Control"] == "no-store" and headers["Content-Language"] == "fil"
+
+
+# --- the wallet page -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", landing.LANGUAGES)
+def test_the_wallet_page_signs_in_then_shows_the_wallet_in_each_language(lang):
+    status, page = landing.render_wallet("brand-a", lang, "")
+    assert status == 200 and len(page.encode("utf-8")) < MAX_BYTES
+    attrs = dict(next(a for t, a in _parse(page).tags if t == "main"))
+    assert attrs["data-state"] == "wallet" and attrs["data-brand"] == "brand-a"
+    t = landing.STRINGS[lang]
+    for key in ("wallet_title", "wallet_rewards", "wallet_confirm", "send_code"):
+        assert html.escape(t[key]) in page
+    # No scan here: nothing to claim.
+    assert 'id="b-claim"' not in page and 'id="s-wallet"' in page and 'id="t"' in page
+
+
+@pytest.mark.parametrize("brand", ["", "A", "Brand-A", "brand_a", "x" * 64, '"><script>alert(1)</script>'])
+def test_a_wallet_link_with_an_impossible_brand_is_a_plain_404_page(brand):
+    status, page = landing.render_wallet(brand, "en", "")
+    assert status == 404 and "This page does not exist" in page
+    assert "<script>alert" not in page and 'data-state="wallet_missing"' in page and 'id="flow"' not in page
+
+
+def test_the_scan_page_opens_the_wallet_and_a_closed_campaign_links_to_it():
+    page = landing.render_landing({**INFO, "brand_id": "brand-a"}, "en", INFO["code"], "")
+    attrs = dict(next(a for t, a in _parse(page).tags if t == "main"))
+    assert attrs["data-brand"] == "brand-a" and 'id="b-wallet"' in page and 'id="s-wallet"' in page
+    closed = landing.render_landing(
+        {**INFO, "brand_id": "brand-a", "claimable": False, "reason": "campaign_not_running"}, "vi", INFO["code"], ""
+    )
+    links = [a["href"] for t, a in _parse(closed).tags if t == "a" and "wallet" in a.get("href", "")]
+    assert links == ["../wallet/brand-a"] and html.escape(landing.STRINGS["vi"]["wallet_open"]) in closed

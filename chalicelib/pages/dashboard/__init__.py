@@ -11,6 +11,7 @@ __all__ = [
     "SCRIPT_SOURCE",
     "TOKEN_STORAGE_KEY",
     "TOTALS",
+    "LOYALTY",
     "render_dashboard",
     "content_security_policy",
     "response_headers",
@@ -45,6 +46,24 @@ TOTALS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+# The loyalty panel's tiles (GET /v1/loyalty/stats, brand-wide): data-stat is `loyalty.` + the JSON path.
+LOYALTY: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Points",
+        (
+            ("loyalty.points.earned", "Earned"),
+            ("loyalty.points.spent", "Spent"),
+            ("loyalty.points.refunded", "Refunded"),
+            ("loyalty.points.expired", "Expired"),
+        ),
+    ),
+    (
+        "Redemptions",
+        (("loyalty.redemptions.total", "Redeemed"), ("loyalty.redemptions.cancelled", "Cancelled")),
+    ),
+)
+
+
 class _Built(NamedTuple):
     page: str
     policy: str
@@ -57,7 +76,9 @@ def _built() -> _Built:
     # Chart.js comes from npm (scripts/build_pages.py copies it into the build): chalice
     # deploys only app.py, chalicelib/ and requirements.txt, so it has to live in here.
     style, script, chart_js = built("dashboard.min.css"), built("dashboard.min.js"), built("chart.umd.js")
-    page = template(_FOLDER, "dashboard.html").render(style=style, script=script, chart_js=chart_js, totals=TOTALS)
+    page = template(_FOLDER, "dashboard.html").render(
+        style=style, script=script, chart_js=chart_js, totals=TOTALS, loyalty=LOYALTY
+    )
     policy = (
         f"default-src 'none'; script-src {csp_hash(chart_js)} {csp_hash(script)}; style-src {csp_hash(style)}; "
         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

@@ -6,6 +6,8 @@
  * in the title), rates are percentages with at most one decimal (the % sign is outside
  * the element, the raw fraction is in data-value). The operator token lives in this tab's
  * sessionStorage only. Minified by scripts/build_pages.py and served inline under a CSP hash.
+ * Panels built in front of this file (loyalty.js) register in qrcPanels and are fetched
+ * and drawn with every refresh, with the helpers in `kit`.
  */
 (function () {
   "use strict";
@@ -32,17 +34,10 @@
     charts = {},
     lastOk = null;
   var granularity = get(GRAN_KEY) === "hour" ? "hour" : "day";
+  var panels = typeof qrcPanels === "undefined" ? [] : qrcPanels;
 
-  function el(tag, text, cls) {
-    var e = doc.createElement(tag);
-    if (text != null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
-  function clear(e) {
-    while (e.firstChild) e.removeChild(e.firstChild);
-    return e;
-  }
+  var el = qrcDom.el,
+    clear = qrcDom.clear;
   function pad(n) {
     return (n < 10 ? "0" : "") + n;
   }
@@ -218,6 +213,9 @@
     $("updated").hidden = true;
     Array.prototype.forEach.call(doc.querySelectorAll("#totals [data-stat]"), function (e) {
       setInt(e, null);
+    });
+    panels.forEach(function (p) {
+      p.reset();
     });
   }
   function signedIn() {
@@ -420,7 +418,11 @@
       settle(api(p + "/timeseries" + seriesQuery())),
       settle(api(p + "/batches")),
       settle(api(p + "/participants")),
-    ]).then(function (rs) {
+    ].concat(
+      panels.map(function (x) {
+        return settle(x.fetch(api));
+      }),
+    )).then(function (rs) {
       if (my !== gen) return;
       busy = false;
       $("b-refresh").disabled = false;
@@ -439,7 +441,13 @@
       )
         return showSignIn(MSG_401);
       var shown = 0,
-        draw = [renderTotals, renderSeries, renderBatches, renderParticipants];
+        draw = [renderTotals, renderSeries, renderBatches, renderParticipants].concat(
+          panels.map(function (x) {
+            return function (value) {
+              x.draw(value, kit);
+            };
+          }),
+        );
       rs.forEach(function (r, i) {
         if (!r.ok) return;
         try {
@@ -527,6 +535,9 @@
       },
     };
   }
+
+  // What a panel draws with: the same elements, numbers and tables as the rest of the page.
+  var kit = { el: el, path: path, setInt: setInt, intEl: intEl, row: row, rowHead: rowHead, table: table };
 
   function renderTotals(s, tz) {
     Array.prototype.forEach.call(doc.querySelectorAll("#totals [data-stat]"), function (e) {

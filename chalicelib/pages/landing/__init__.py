@@ -8,6 +8,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from chalicelib.domain.ids import is_brand_id
 from chalicelib.pages.assets import PAGES_DIR, built, csp_hash, template
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "pick_language",
     "render_landing",
     "render_unavailable",
+    "render_wallet",
     "content_security_policy",
     "response_headers",
     "SCRIPT_SOURCE",
@@ -36,6 +38,8 @@ _MAX_ACCEPT_ITEMS = 32
 _FOLDER = PAGES_DIR / "landing"
 SCRIPT_SOURCE = _FOLDER / "landing.js"
 """The page's script as people read it; the page carries its minified build."""
+WALLET_SOURCE = _FOLDER / "wallet.js"
+"""The wallet's script (points, tier, catalog, redeeming), built into the same bundle."""
 
 # Every word the shopper reads, in each language, from strings/<lang>.json. Keys with
 # _one/_other are counted forms; {name} placeholders must be the same in every language
@@ -230,6 +234,7 @@ def render_landing(info: dict | None, lang: str, code_text: str, api_base: str) 
         ends=_end_text(info, strings, lang),
         code_text=str(info.get("code") or code_text),
         api_base=api_base,
+        brand_id=str(info.get("brand_id") or ""),
         closed_reason=None if claimable else reason,
         strings_json=_script_json(strings) if claimable else None,
     )
@@ -239,3 +244,21 @@ def render_unavailable(lang: str) -> str:
     """The page shown when the code could not be looked up (a fault on our side, not the shopper's)."""
     lang = lang if lang in STRINGS else DEFAULT_LANGUAGE
     return _render(lang, "unavailable", STRINGS[lang]["unavailable_title"], shown_code=None)
+
+
+def render_wallet(brand_id: str, lang: str, api_base: str) -> tuple[int, str]:
+    """The shopper's wallet with one brand (points, tier, catalog), reached without a pack in hand:
+    the same page and sign-in as a scan. A brand id of an impossible shape answers 404."""
+    lang = lang if lang in STRINGS else DEFAULT_LANGUAGE
+    strings = STRINGS[lang]
+    if not is_brand_id(brand_id):
+        return 404, _render(lang, "wallet_missing", strings["wallet_missing_title"], shown_code=None)
+    return 200, _render(
+        lang,
+        "wallet",
+        strings["wallet_title"],
+        brand_id=brand_id,
+        code_text="",
+        api_base=api_base,
+        strings_json=_script_json(strings),
+    )

@@ -1,6 +1,7 @@
 /*
  * The shopper landing page's script: sign in with a phone number and a one-time code,
- * then claim the scanned code.
+ * then claim the scanned code; the wallet (wallet.js) opens from the claim's answer, or
+ * straight after sign-in on /wallet/<brand>.
  *
  * It runs in <head>, so a remembered language switches before anything is painted; the
  * rest waits for the document. Every string the shopper reads comes from the JSON block
@@ -32,11 +33,13 @@
 
   doc.addEventListener("DOMContentLoaded", function () {
     var main = doc.getElementById("app");
-    if (!main || main.getAttribute("data-state") !== "open") return;
+    var state = main && main.getAttribute("data-state");
+    if (state !== "open" && state !== "wallet") return;
     var strings = JSON.parse(doc.getElementById("t").textContent);
     var code = main.getAttribute("data-code");
     // Empty data-api: the API is on this origin under the same path prefix (the API stage).
-    var api = main.getAttribute("data-api") || location.pathname.replace(/\/[sS]\/[^\/]*\/?$/, "");
+    var api =
+      main.getAttribute("data-api") || location.pathname.replace(/\/(?:[sS]|wallet)\/[^\/]*\/?$/, "");
 
     function $(id) {
       return doc.getElementById(id);
@@ -73,8 +76,9 @@
       message.hidden = !text;
     }
     function show(step) {
-      ["phone", "otp", "claim"].forEach(function (name) {
-        $("s-" + name).hidden = name !== step;
+      ["phone", "otp", "claim", "wallet"].forEach(function (name) {
+        var section = $("s-" + name);
+        if (section) section.hidden = name !== step;
       });
     }
     function token() {
@@ -101,23 +105,26 @@
       }
       return strings["e_" + kind] || (answer.status >= 500 ? strings.e_busy : strings.e_error);
     }
-    // POST a JSON body; the button shows "please wait" meanwhile. Resolves to
-    // {ok, status, body, retry} or null when the network failed or 30 s passed.
+    // POST a JSON body (GET when there is none); the button, if any, shows "please wait"
+    // meanwhile. Resolves to {ok, status, body, retry} or null when the network failed or
+    // 30 s passed.
     function call(path, body, headers, button) {
-      var label = button.textContent;
-      button.disabled = true;
-      button.textContent = strings.wait;
+      var label = button && button.textContent;
+      if (button) {
+        button.disabled = true;
+        button.textContent = strings.wait;
+      }
       say("");
       var controller = window.AbortController ? new AbortController() : null;
       var timer = setTimeout(function () {
         if (controller) controller.abort();
       }, 3e4);
-      var all = { "Content-Type": "application/json" };
+      var all = body === undefined ? {} : { "Content-Type": "application/json" };
       for (var name in headers) all[name] = headers[name];
       return fetch(api + path, {
-        method: "POST",
+        method: body === undefined ? "GET" : "POST",
         headers: all,
-        body: JSON.stringify(body),
+        body: body === undefined ? undefined : JSON.stringify(body),
         cache: "no-store",
         credentials: "omit",
         signal: controller ? controller.signal : undefined,
@@ -144,8 +151,10 @@
         )
         .then(function (answer) {
           clearTimeout(timer);
-          button.disabled = false;
-          button.textContent = label;
+          if (button) {
+            button.disabled = false;
+            button.textContent = label;
+          }
           return answer;
         });
     }
@@ -166,12 +175,13 @@
       });
     }
     function signedIn() {
+      if (state === "wallet") return wallet.open(false);
       $("who").textContent = format(strings.signed_in, { phone: noBreak(get("qrc.who")) });
       show("claim");
     }
-    // One idempotency key per code and tab: a retried claim gets the original answer back.
-    function idempotencyKey() {
-      var name = "qrc.key." + code;
+    // One idempotency key per name (a code, a redemption) and tab: a request sent again
+    // gets the original answer back.
+    function idempotencyKey(name) {
       var value = get(name);
       if (!value) {
         var bytes = new Uint8Array(16);
@@ -236,22 +246,63 @@
       show("phone");
       $("phone").focus();
     });
-    $("b-out").addEventListener("click", function () {
+    function signOut() {
       ["qrc.token", "qrc.exp", "qrc.who", "qrc.phone"].forEach(function (name) {
         put(name, null);
       });
-      $("result").hidden = true;
-      $("b-claim").hidden = false;
+      if ($("result")) {
+        $("result").hidden = true;
+        $("b-claim").hidden = false;
+      }
       say("");
       show("phone");
+    }
+    // A call that needs the shopper's token: without a live one, back to sign-in.
+    function signedOut() {
+      put("qrc.token", null);
+      show("phone");
+      say(strings.e_unauthorized);
+    }
+
+    var wallet = qrcWallet({
+      strings: strings,
+      lang: lang,
+      brand: main.getAttribute("data-brand"),
+      $: $,
+      format: format,
+      many: many,
+      call: call,
+      problem: problem,
+      token: token,
+      key: idempotencyKey,
+      forget: function (name) {
+        put(name, null);
+      },
+      phone: function () {
+        return get("qrc.phone");
+      },
+      show: show,
+      signedOut: signedOut,
+      signOut: signOut,
+      back: function () {
+        show("claim");
+      },
     });
-    $("b-claim").addEventListener("click", function () {
+    if ($("b-out")) $("b-out").addEventListener("click", signOut);
+    if ($("b-wallet"))
+      $("b-wallet").addEventListener("click", function () {
+        wallet.open(true);
+      });
+    if ($("b-claim")) $("b-claim").addEventListener("click", function () {
       var bearer = token();
       if (!bearer) {
         show("phone");
         return say(strings.e_unauthorized);
       }
-      var headers = { Authorization: "Bearer " + bearer, "Idempotency-Key": idempotencyKey() };
+      var headers = {
+        Authorization: "Bearer " + bearer,
+        "Idempotency-Key": idempotencyKey("qrc.key." + code),
+      };
       call("/v1/scans", { code: code }, headers, $("b-claim")).then(function (answer) {
         if (answer && answer.ok) return showResult(answer.body);
         if (answer && answer.status === 401) {

@@ -1,0 +1,252 @@
+/*
+ * The shopper's wallet with one brand, a step of the landing page: points, tier, points
+ * to the next tier and when the tier lapses, what expires next, the brand's rewards with
+ * a redeem button (delivery details for a gift), the voucher code once redeemed, past
+ * rewards and recent scans.
+ *
+ * landing.js calls qrcWallet(page) once the document is ready, handing over its helpers
+ * (strings, the API call, the token, the steps); this file only defines that function.
+ * Data goes into the page through textContent only. ES5, like the rest of the page.
+ */
+function qrcWallet(page) {
+  "use strict";
+  var $ = page.$,
+    strings = page.strings,
+    format = page.format,
+    many = page.many;
+  var brand = page.brand;
+  var chosen = null;
+  // Refusals of a redemption, each with its own message (the API's error codes).
+  var REFUSALS = [
+    "not_enough_points",
+    "out_of_stock",
+    "limit_reached",
+    "reward_retired",
+    "reward_not_available",
+  ];
+
+  var el = qrcDom.el,
+    clear = qrcDom.clear;
+  function line(id, text) {
+    $(id).textContent = text || "";
+    $(id).hidden = !text;
+  }
+  function say(text) {
+    line("w-msg", text);
+  }
+  function day(iso) {
+    var t = new Date(iso);
+    if (isNaN(t)) return String(iso || "");
+    try {
+      return t.toLocaleDateString(page.lang === "fil" ? "fil-PH" : page.lang, {
+        day: "numeric",
+        month: "long",
+        year: "numeric",
+      });
+    } catch (e) {
+      return String(iso).slice(0, 10);
+    }
+  }
+  function authorized() {
+    var bearer = page.token();
+    return bearer ? { Authorization: "Bearer " + bearer } : null;
+  }
+
+  // --- reading -----------------------------------------------------------------------
+  function showMember(member) {
+    var m = member || { points: 0 };
+    var tier = m.tier,
+      next = m.next_tier,
+      expiring = m.expiring;
+    $("w-points").textContent = many("points", m.points);
+    var none = member ? "" : strings.wallet_none;
+    line("w-tier", tier ? format(strings.wallet_tier, { tier: tier.name }) : none);
+    var needed = next && many("points", next.points_needed);
+    line("w-next", next ? format(strings.wallet_next, { points: needed, tier: next.name }) : "");
+    line(
+      "w-lapse",
+      tier && tier.lapses_at
+        ? format(strings.wallet_lapse, { tier: tier.name, date: day(tier.lapses_at) })
+        : "",
+    );
+    line(
+      "w-expiry",
+      expiring
+        ? format(strings.wallet_expiring, { points: many("points", expiring.points), date: day(expiring.at) })
+        : "",
+    );
+  }
+  function showRewards(catalog) {
+    var list = clear($("w-rewards"));
+    var items = (catalog && catalog.items) || [];
+    if (!items.length) list.appendChild(el("li", strings.wallet_empty, "muted"));
+    items.forEach(function (reward) {
+      var item = el("li");
+      item.setAttribute("data-reward", reward.reward_id);
+      item.appendChild(el("strong", reward.name));
+      if (reward.description) item.appendChild(el("span", reward.description, "muted"));
+      item.appendChild(el("span", many("points", reward.cost), "cost"));
+      if (!reward.on_offer) {
+        item.appendChild(el("span", strings.wallet_out, "muted"));
+      } else if (!reward.affordable) {
+        var short = many("points", reward.cost - catalog.points);
+        item.appendChild(el("span", format(strings.wallet_need, { points: short }), "muted"));
+      } else {
+        item.appendChild(el("span", many("wallet_left", reward.available), "muted"));
+        var button = el("button", strings.wallet_redeem);
+        button.type = "button";
+        button.addEventListener("click", function () {
+          choose(reward);
+        });
+        item.appendChild(button);
+      }
+      list.appendChild(item);
+    });
+  }
+  function showMine(answer) {
+    var list = clear($("w-mine"));
+    var items = ((answer && answer.items) || []).filter(function (r) {
+      return r.brand_id === brand;
+    });
+    if (!items.length) list.appendChild(el("li", strings.wallet_mine_none, "muted"));
+    items.forEach(function (r) {
+      var item = el("li");
+      item.appendChild(el("strong", r.reward_name));
+      var status = strings["wallet_status_" + r.status] || r.status;
+      item.appendChild(el("span", day(r.created_at) + " \u00b7 " + status, "muted"));
+      if (r.voucher_code) item.appendChild(el("code", r.voucher_code));
+      list.appendChild(item);
+    });
+  }
+  function showHistory(me) {
+    var list = clear($("w-history"));
+    var claims = (me && me.history) || [];
+    if (!claims.length) list.appendChild(el("li", strings.wallet_history_none, "muted"));
+    claims.forEach(function (c) {
+      var parts = [];
+      if (c.points) parts.push("+" + many("points", c.points));
+      if (c.entries) parts.push("+" + many("entries", c.entries));
+      if (c.prize) parts.push(format(strings.prize, { name: c.prize }));
+      var item = el("li");
+      item.appendChild(el("span", parts.join(strings.and) || strings.nothing));
+      item.appendChild(el("span", day(c.claimed_at) + (c.sku ? " \u00b7 " + c.sku : ""), "muted"));
+      list.appendChild(item);
+    });
+  }
+  // Points, catalog, past rewards and scans in parallel; a failure of any says so once.
+  function load() {
+    var headers = authorized();
+    if (!headers) return page.signedOut();
+    var brandPath = encodeURIComponent(brand);
+    return Promise.all([
+      page.call("/v1/me?limit=10", undefined, headers),
+      page.call("/v1/brands/" + brandPath + "/rewards?limit=50", undefined, headers),
+      page.call("/v1/me/redemptions?limit=20", undefined, headers),
+    ]).then(function (answers) {
+      if (
+        answers.some(function (a) {
+          return a && a.status === 401;
+        })
+      )
+        return page.signedOut();
+      var failed = answers.filter(function (a) {
+        return !a || !a.ok;
+      })[0];
+      var me = answers[0] && answers[0].ok ? answers[0].body : null;
+      if (me) {
+        showMember(
+          (me.memberships || []).filter(function (m) {
+            return m.brand_id === brand;
+          })[0],
+        );
+        showHistory(me);
+      }
+      if (answers[1] && answers[1].ok) showRewards(answers[1].body);
+      if (answers[2] && answers[2].ok) showMine(answers[2].body);
+      say(failed === undefined ? "" : page.problem(failed));
+    });
+  }
+
+  // --- redeeming ---------------------------------------------------------------------
+  function choose(reward) {
+    chosen = reward;
+    say("");
+    $("w-confirm").textContent = format(strings.wallet_confirm_title, {
+      name: reward.name,
+      points: many("points", reward.cost),
+    });
+    $("w-delivery").hidden = reward.kind !== "gift";
+    if (reward.kind === "gift" && !$("d-phone").value) $("d-phone").value = page.phone() || "";
+    $("f-redeem").hidden = false;
+    $("f-redeem").scrollIntoView();
+  }
+  function refusal(answer) {
+    var error = (answer && answer.body && answer.body.error) || {};
+    if (REFUSALS.indexOf(error.code) >= 0) return strings["wallet_e_" + error.code];
+    var field = error.field || "";
+    if (error.code === "invalid_input" && /^delivery/.test(field)) return strings.wallet_e_delivery;
+    return page.problem(answer);
+  }
+  function redeemed(made) {
+    var title = made.voucher_code ? strings.wallet_voucher_title : strings.wallet_gift_title;
+    $("w-done-title").textContent = title;
+    $("w-voucher").textContent = made.voucher_code || "";
+    $("w-voucher").hidden = !made.voucher_code;
+    $("w-done-body").textContent = made.voucher_code
+      ? strings.wallet_voucher_hint
+      : format(strings.wallet_gift_body, { name: made.reward_name });
+    var left = made.points_left;
+    line("w-left", left != null ? format(strings.wallet_points_left, { points: many("points", left) }) : "");
+    $("w-done").hidden = false;
+    $("f-redeem").hidden = true;
+    $("w-done").scrollIntoView();
+    $("w-done").focus();
+  }
+  $("f-redeem").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!chosen) return;
+    var headers = authorized();
+    if (!headers) return page.signedOut();
+    var body = { reward_id: chosen.reward_id };
+    if (chosen.kind === "gift") {
+      body.delivery = {
+        name: $("d-name").value.trim(),
+        phone: $("d-phone").value.trim(),
+        address: $("d-address").value.trim(),
+      };
+      if (!body.delivery.name || !body.delivery.phone || body.delivery.address.length < 5)
+        return say(strings.wallet_e_delivery);
+    }
+    // One key per reward until it is answered: a tap sent again after a lost answer gets
+    // the same redemption back instead of a second one.
+    var keyName = "qrc.rkey." + chosen.reward_id;
+    headers["Idempotency-Key"] = page.key(keyName);
+    page.call("/v1/me/redemptions", body, headers, $("b-redeem")).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      if (answer && answer.status < 500) page.forget(keyName);
+      if (!answer || !answer.ok) return say(refusal(answer));
+      chosen = null;
+      redeemed(answer.body);
+      load();
+    });
+  });
+  $("b-redeem-cancel").addEventListener("click", function () {
+    chosen = null;
+    $("f-redeem").hidden = true;
+    say("");
+  });
+  $("b-w-out").addEventListener("click", page.signOut);
+  $("b-back").addEventListener("click", page.back);
+
+  return {
+    // Show the wallet step and fill it; `back` offers the way back to the scanned code.
+    open: function (back) {
+      $("b-back").hidden = !back;
+      $("w-done").hidden = true;
+      $("f-redeem").hidden = true;
+      page.show("wallet");
+      say("");
+      return load();
+    },
+  };
+}
