@@ -483,3 +483,128 @@ def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
     }
     assert shipped == requirement_pins("requirements.txt")
     assert {"app.py", "chalicelib", "chalice"} <= top
+
+
+# Alarms: each one publishes to the stage's one topic, and each resource the stack runs has
+# the alarms that say it is failing. Derived from the packaged template, so a new function,
+# table or dead-letter queue without its alarms fails here.
+def _alarms(template: dict) -> list[dict]:
+    alarms = [r["Properties"] for r in _resources(template, "AWS::CloudWatch::Alarm").values()]
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+        assert alarm["AlarmName"].startswith(f"qrc-{template['_stage']}-"), alarm["AlarmName"]
+    return alarms
+
+
+def _metrics_of(alarm: dict) -> list[tuple[str, str, dict]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads, plain or inside metric math."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]})]
+    return [
+        (m["Namespace"], m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
+        for m in (q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q)
+    ]
+
+
+def _watched(template: dict, namespace: str, metric: str, dimension: str) -> dict[str, dict]:
+    """Dimension value (a Ref's logical id, or the literal) -> alarm, for alarms firing on any count above zero."""
+    found = {}
+    for alarm in _alarms(template):
+        for ns, name, dimensions in _metrics_of(alarm):
+            if (ns, name) == (namespace, metric) and dimension in dimensions:
+                value = dimensions[dimension]
+                key = value.get("Ref") or value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) else value
+                found[key] = alarm
+    return found
+
+
+def _dead_letter_queues(template: dict) -> set[str]:
+    """Logical ids of every queue the stack sends failures to: redrive targets and event source destinations."""
+    queues = set()
+    for queue in _resources(template, "AWS::SQS::Queue").values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            queues.add(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    for function in _functions(template).values():
+        for event in function.get("Events", {}).values():
+            destination = event["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if destination:
+                queues.add(destination["Fn::GetAtt"][0])
+    return queues
+
+
+def test_every_function_table_dead_letter_queue_and_the_api_has_its_alarms(packaged):
+    template = {**packaged["template"], "_stage": packaged["stage"]}
+    for metric in ("Errors", "Throttles"):
+        watched = _watched(template, "AWS/Lambda", metric, "FunctionName")
+        missing = set(_functions(template)) - set(watched)
+        assert not missing, f"functions without a Lambda {metric} alarm: {sorted(missing)}"
+        for alarm in watched.values():
+            assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 0
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    tables = set(_resources(template, "AWS::DynamoDB::Table"))
+    reads = _watched(template, "AWS/DynamoDB", "ReadThrottleEvents", "TableName")
+    writes = _watched(template, "AWS/DynamoDB", "WriteThrottleEvents", "TableName")
+    assert tables - set(reads) == set() and tables - set(writes) == set(), "every table needs a throttle alarm"
+    for table in tables:
+        alarm = reads[table]
+        assert alarm is writes[table] and alarm["Threshold"] == 0, table
+        (expression,) = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
+        assert expression == "FILL(reads, 0) + FILL(writes, 0)", table
+    dead_letters = _dead_letter_queues(template)
+    assert dead_letters == {"ExportDeadLetterQueue", "StatsDeadLetterQueue"}
+    waiting = _watched(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+    for queue in dead_letters:
+        assert queue in waiting, f"{queue}: no alarm for messages waiting"
+        assert waiting[queue]["Threshold"] == 0 and waiting[queue]["ComparisonOperator"] == "GreaterThanThreshold"
+    # The REST API's name (the app's) and its stage.
+    api_dimensions = {"ApiName": APP_NAME, "Stage": "api"}
+    (errors,) = [a for a in _alarms(template) if _metrics_of(a) == [("AWS/ApiGateway", "5XXError", api_dimensions)]]
+    assert errors["Statistic"] == "Average" and 0 < errors["Threshold"] <= 0.05
+    (latency,) = [a for a in _alarms(template) if _metrics_of(a) == [("AWS/ApiGateway", "Latency", api_dimensions)]]
+    assert (
+        latency["ExtendedStatistic"] == "p99"
+        and latency["Threshold"] < 1000 * _functions(template)["APIHandler"]["Timeout"]
+    )
+    api = packaged["template"]["Resources"]["RestAPI"]["Properties"]
+    assert api["DefinitionBody"]["info"]["title"] == APP_NAME and api["StageName"] == "api"
+
+
+def test_alarms_go_to_one_topic_only_cloudwatch_may_publish_to_and_an_optional_email(packaged):
+    template = packaged["template"]
+    assert list(_resources(template, "AWS::SNS::Topic")) == ["AlarmTopic"]
+    (policy,) = _resources(template, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sns:Publish"
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (subscription,) = _resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+
+
+def test_every_schedule_the_app_declares_runs_its_handler_in_the_template(packaged):
+    from chalice.app import ScheduledEventConfig
+
+    import app
+
+    stage, functions = packaged["stage"], _functions(packaged["template"])
+    schedules = [s for s in app.app.event_sources if isinstance(s, ScheduledEventConfig)]
+    assert schedules, "the app declares at least the loyalty review"
+    by_handler = {props["Handler"]: props for props in functions.values()}
+    for schedule in schedules:
+        props = by_handler.get(schedule.handler_string)
+        assert props is not None, f"no function runs {schedule.handler_string}"
+        assert props["FunctionName"] == f"{APP_NAME}-{stage}-{schedule.name}"
+        expression = schedule.schedule_expression
+        expected = expression if isinstance(expression, str) else expression.to_string()
+        events = [e["Properties"]["Schedule"] for e in props["Events"].values() if e["Type"] == "Schedule"]
+        assert events == [expected], schedule.name
