@@ -27,7 +27,6 @@ import ast
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from io import BytesIO, StringIO
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,13 +118,6 @@ LOCAL_ONLY = {
 
 # What an instance runs without a method being named: making it, `with`, iterating, calling.
 _IMPLICIT_METHODS = ("__init__", "__post_init__", "__enter__", "__exit__", "__iter__", "__next__", "__call__")
-# Methods of built-in types: a call of one on a receiver of unknown type is taken to be that,
-# not a method of ours with the same name (`text.encode()` is no QR encoder).
-_BUILTIN_METHODS = frozenset(
-    name
-    for kind in (str, bytes, bytearray, dict, list, set, frozenset, tuple, int, float, memoryview, BytesIO, StringIO)
-    for name in dir(kind)
-)
 
 
 def _own_body(node: ast.AST) -> list[ast.AST]:
@@ -161,6 +153,8 @@ class _Function:
     request_uses: list[tuple[str, str]] = field(default_factory=list)  # (builder function, action)
     parameter_settings: set[str] = field(default_factory=set)
     pending: list[tuple[str, str, int]] = field(default_factory=list)  # (parameter, action, line)
+    instantiates: set[str] = field(default_factory=set)  # our classes it names (makes, subclasses, holds)
+    method_names: set[str] = field(default_factory=set)  # methods it calls on receivers of unknown class
 
 
 class _Module:
@@ -394,16 +388,25 @@ class Program:
     # --- reachability ---
 
     def reachable(self, entries: list[str]) -> set[str]:
+        """The functions `entries` can reach. A method called on a receiver whose class is not
+        known is taken to be that method of every one of our classes the reached code names
+        (rapid type analysis): `text.encode()` reaches no QR encoder unless QR code is reached."""
         seen: set[str] = set()
         todo = list(entries)
+        names: set[str] = set()
+        classes: set[str] = set()
         while todo:
-            name = todo.pop()
-            if name in seen or name not in self.functions or name in LOCAL_ONLY:
-                continue
-            seen.add(name)
-            function = self.functions[name]
-            todo.append(f"{function.module}.<module>")
-            todo.extend(function.edges)
+            while todo:
+                name = todo.pop()
+                if name in seen or name not in self.functions or name in LOCAL_ONLY:
+                    continue
+                seen.add(name)
+                function = self.functions[name]
+                todo.append(f"{function.module}.<module>")
+                todo.extend(function.edges)
+                names |= function.method_names
+                classes |= function.instantiates
+            todo = [m for c in classes for n in names if (m := self.method_of(c, n)) and m not in seen]
         return seen
 
     def calls_of(self, entries: list[str]) -> tuple[set[Call], list[str]]:
@@ -420,13 +423,6 @@ class Program:
             calls = {call for call in calls if call.action != "ssm:GetParameter"}
             calls |= {Call("ssm:GetParameter", setting) for setting in parameters}
         return calls, sorted(set(problems))
-
-    def methods_named(self, name: str) -> Iterator[str]:
-        if name in _BUILTIN_METHODS:
-            return
-        for dotted in self.classes:
-            if dotted not in self.models and f"{dotted}.{name}" in self.functions:
-                yield f"{dotted}.{name}"
 
     def constructors(self, dotted: str) -> Iterator[str]:
         """What making or using an instance runs without naming a method: __init__, __enter__, ..."""
@@ -446,6 +442,7 @@ class _Reader:
         self.tables: dict[str, tuple[str, str]] = {}  # local name -> (table suffix, index)
         self.requests: dict[str, tuple[str, str, int]] = {}  # local name holding a request dict
         self.transactions: set[str] = set()
+        self.model_classes: dict[str, str] = {}  # local name -> the model class it holds (`model = type(item)`)
         self.parents: dict[int, ast.AST] = {}
         self.types = function.types
 
@@ -557,14 +554,15 @@ class _Reader:
         return None
 
     def _annotation_model_in(self, function: _Function, annotation: ast.expr | None) -> str | None:
-        reader = _Reader.__new__(_Reader)
-        reader.program, reader.module = self.program, self.program.modules[function.module]
-        return reader._annotation_model(annotation)
+        # Read in the callee's module, where its annotation's names are bound.
+        return _Reader(self.program, self.program.modules[function.module], function)._annotation_model(annotation)
 
     def _model_class(self, expr: ast.expr) -> str | None:
         target = self.program.resolve(self.module, expr)
         if target in self.program.models:
             return target
+        if isinstance(expr, ast.Name) and expr.id in self.model_classes:
+            return self.model_classes[expr.id]
         # A model class passed in as a parameter (`model: type[M]`): the classes its callers pass.
         if isinstance(expr, ast.Name) and expr.id in self.function.params:
             passed = self._passed(expr.id)
@@ -624,6 +622,16 @@ class _Reader:
             for name, expr in pairs:
                 if not isinstance(name, ast.Name):
                     continue
+                if (
+                    isinstance(expr, ast.Call)
+                    and isinstance(expr.func, ast.Name)
+                    and expr.func.id == "type"
+                    and len(expr.args) == 1
+                ):
+                    held = self.model_of(expr.args[0])
+                    if held:
+                        self.model_classes[name.id] = held
+                    continue
                 found = self.model_of(expr) or self._class_of(expr)
                 if found:
                     self.types[name.id] = found
@@ -641,8 +649,10 @@ class _Reader:
         if target in program.functions:
             edges.add(target)
         elif target in program.classes:
+            self.function.instantiates.add(target)
             edges.update(program.constructors(target))
         elif isinstance(node, ast.Name) and node.id in self.module.var_types:
+            self.function.instantiates.add(self.module.var_types[node.id])
             edges.update(program.constructors(self.module.var_types[node.id]))
         elif isinstance(node, ast.Attribute) and target is None:
             owner = self._class_of(node.value)
@@ -651,10 +661,12 @@ class _Reader:
                 if found:
                     edges.add(found)
             elif program.resolve(self.module, node.value) is None:
-                # A method of something whose class is not known here: every method of that name.
-                edges.update(program.methods_named(node.attr))
+                # A method of something whose class is not known here: resolved in `reachable`.
+                self.function.method_names.add(node.attr)
         if isinstance(node, ast.Name) and node.id in self.types:
-            edges.update(program.constructors(self.types[node.id]))
+            for held in self.types[node.id].split("|"):
+                self.function.instantiates.add(held)
+                edges.update(program.constructors(held))
 
     def _class_of(self, expr: ast.expr) -> str | None:
         """Which of our classes a receiver is an instance of, when it can be told."""
