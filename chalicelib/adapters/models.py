@@ -638,6 +638,7 @@ class Redemption(_Model):
     fulfilled_at = UTCDateTimeAttribute(null=True)
     cancelled_at = UTCDateTimeAttribute(null=True)
     changed_by = UnicodeAttribute(null=True)
+    points_left = IntegerAttribute(null=True)  # the shopper's balance right after, for a resent request
     by_shopper = RedemptionsByShopper()
     by_brand = RedemptionsByBrand()
 

@@ -10,16 +10,15 @@ from chalicelib.adapters.models import AuditEvent
 from chalicelib.adapters.records import create
 from chalicelib.domain import clock
 
-__all__ = ["KEEP", "record", "changes"]
+__all__ = ["KEEP", "record", "transaction_item", "changes"]
 
 KEEP = timedelta(days=2 * 366)
 """How long an event is kept: two years, the span of the longest campaigns and their disputes."""
 
 
-def record(brand_id: str, actor: str, action: str, target: str, details: dict) -> None:
-    """Append one event to the brand's trail; never overwrites one (its key is new)."""
+def _event(brand_id: str, actor: str, action: str, target: str, details: dict) -> AuditEvent:
     now = clock.now()
-    event = AuditEvent(
+    return AuditEvent(
         brand_id,
         f"{now.isoformat(timespec='microseconds')}#{secrets.token_hex(4)}",
         at=now,
@@ -29,7 +28,23 @@ def record(brand_id: str, actor: str, action: str, target: str, details: dict) -
         details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
         expires_at=now + KEEP,
     )
-    create(event, AuditEvent.event_key, "audit event")
+
+
+def record(brand_id: str, actor: str, action: str, target: str, details: dict) -> None:
+    """Append one event to the brand's trail; never overwrites one (its key is new)."""
+    create(_event(brand_id, actor, action, target, details), AuditEvent.event_key, "audit event")
+
+
+def transaction_item(brand_id: str, actor: str, action: str, target: str, details: dict) -> dict:
+    """The same event as a transaction's Put, for a change whose record must not be lost
+    between the change and its event (a crash between two writes)."""
+    return {
+        "Put": {
+            "TableName": AuditEvent.Meta.table_name,
+            "Item": _event(brand_id, actor, action, target, details).serialize(),
+            "ConditionExpression": "attribute_not_exists(event_key)",
+        }
+    }
 
 
 def changes(before: dict, after: dict) -> dict:

@@ -142,7 +142,8 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
         if existing is not None:
             if existing.shopper_id != shopper_id:
                 raise Conflict("This Idempotency-Key was used for another redemption.", field="Idempotency-Key")
-            return {**_shopper_view(existing), "replay": True}
+            # The answer the first copy got, balance after it included.
+            return {**_shopper_view(existing), "replay": True, "points_left": existing.points_left}
         try:
             reward = Reward.get(values.reward_id, consistent_read=True)
         except Reward.DoesNotExist:
@@ -171,7 +172,8 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
             have = min(balance, sum(v for v in lots.values() if v > 0))
             raise _refused("not_enough_points", f"You have {have:,} points; this reward needs {int(reward.cost):,}.")
         issued = int(reward.issued or 0)
-        items, names, record = _redeem_items(reward, shopper_id, redemption_id, taken, issued, values, now)
+        left = balance - int(reward.cost)
+        items, names, record = _redeem_items(reward, shopper_id, redemption_id, taken, issued, values, now, left)
         try:
             dynamo.client().transact_write_items(
                 TransactItems=items, ClientRequestToken=f"{redemption_id}:{attempt}"[:36]
@@ -191,7 +193,7 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
             # Stock, points or the voucher moved under a concurrent redemption or claim: read again.
             dynamo.backoff(min(attempt, 6))
             continue
-        return {**_shopper_view(record), "replay": False, "points_left": balance - int(reward.cost)}
+        return {**_shopper_view(record), "replay": False, "points_left": left}
     raise ServiceBusy("Many redemptions at once; please try again.", retry_after=1)
 
 
@@ -203,6 +205,7 @@ def _redeem_items(
     issued: int,
     values: RedeemIn,
     now: datetime,
+    points_left: int,
 ) -> tuple[list[dict], list[str], Redemption]:
     cost = int(reward.cost)
     pepper = get_phone_hash_pepper()
@@ -285,6 +288,7 @@ def _redeem_items(
         created_at=now,
         updated_at=now,
         changed_by=shopper_id,
+        points_left=points_left,
     )
     items.append(
         {
@@ -432,29 +436,56 @@ def _load(brand_id: str, redemption_id: str) -> Redemption:
 
 
 def fulfil(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
-    """Mark a gift shipped (with an optional note, a tracking number say); once."""
+    """Mark a gift shipped (with an optional note, a tracking number say); once.
+
+    Sent again after it was done (its answer lost), it answers the shipped redemption.
+    """
     note = validate(NoteIn, body).note
     record = _load(brand_id, redemption_id)
+    if record.status == "shipped":
+        return _operator_view(record, clear=True)
     if record.status != "pending":
         raise Conflict(f"Only a gift waiting to be sent can be marked shipped; this one is {record.status}.")
     now = clock.now()
-    try:
-        record.update(
-            actions=[
-                Redemption.status.set("shipped"),
-                Redemption.fulfilled_at.set(now),
-                Redemption.updated_at.set(now),
-                Redemption.changed_by.set(actor),
-                *([Redemption.note.set(note)] if note else []),
-            ],
-            condition=Redemption.status == "pending",
-        )
-    except Exception as exc:  # noqa: BLE001 - shipped or cancelled meanwhile
-        if dynamo.condition_failed(exc):
-            raise Conflict("The redemption changed meanwhile; read it again.") from None
-        raise
-    audit.record(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
-    return _operator_view(record, clear=True)
+    names = {"#s": "status", "#f": "fulfilled_at", "#u": "updated_at", "#b": "changed_by"}
+    values = {
+        ":to": {"S": "shipped"},
+        ":was": {"S": "pending"},
+        ":now": {"S": Redemption.updated_at.serialize(now)},
+        ":actor": {"S": actor},
+    }
+    if note:
+        names["#n"], values[":note"] = "note", {"S": note}
+    update = {
+        "TableName": Redemption.Meta.table_name,
+        "Key": {"redemption_id": {"S": redemption_id}},
+        "UpdateExpression": "SET #s = :to, #f = :now, #u = :now, #b = :actor" + (", #n = :note" if note else ""),
+        "ConditionExpression": "#s = :was",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+    event = audit.transaction_item(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
+    return _commit_change(brand_id, redemption_id, [{"Update": update}, event], "shipped")
+
+
+def _commit_change(brand_id: str, redemption_id: str, items: list[dict], outcome: str) -> dict:
+    """Write an operator's change with its audit event in one transaction; a change that
+    another request (or an earlier copy of this one) already made answers as done."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            dynamo.client().transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = dynamo.cancellation_codes(error)
+            if reasons is None:
+                raise
+            if "TransactionConflict" in reasons:  # another writer on one of its items: again
+                dynamo.backoff(attempt)
+                continue
+            record = _load(brand_id, redemption_id)
+            if record.status != outcome:
+                raise Conflict(f"The redemption changed meanwhile (it is {record.status}); read it again.") from None
+        return _operator_view(_load(brand_id, redemption_id), clear=True)
+    raise ServiceBusy("The redemption is busy; please try again.", retry_after=1)
 
 
 def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
@@ -464,6 +495,8 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     """
     note = validate(NoteIn, body).note
     record = _load(brand_id, redemption_id)
+    if record.status == "cancelled":  # sent again after it was done: the same answer
+        return _operator_view(record, clear=True)
     if record.status not in ("issued", "pending"):
         raise Conflict(f"A redemption that is {record.status} cannot be cancelled.")
     now = clock.now()
@@ -527,11 +560,9 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
                 }
             }
         )
-    try:
-        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=f"cancel:{redemption_id}"[:36])
-    except ClientError as error:
-        if dynamo.cancellation_codes(error) is None:
-            raise
-        raise Conflict("The redemption changed meanwhile (shipped or cancelled); read it again.") from None
-    audit.record(brand_id, actor, "redemption_cancelled", redemption_id, {"points_refunded": cost, "note": note})
-    return _operator_view(_load(brand_id, redemption_id), clear=True)
+    items.append(
+        audit.transaction_item(
+            brand_id, actor, "redemption_cancelled", redemption_id, {"points_refunded": cost, "note": note}
+        )
+    )
+    return _commit_change(brand_id, redemption_id, items, "cancelled")

@@ -12,6 +12,7 @@ failing reaches the dead-letter queue after as many receives as in AWS.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from app import stats_aggregator as stats_handler
 from chalicelib.adapters import dynamo, models, records
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
-from chalicelib.services import batches, campaigns, stats_aggregator
+from chalicelib.services import batches, campaigns, rewards, stats_aggregator
 from scripts.stats_worker import feeder_for
 from tests.faults import KINDS, Crash, Injector, prove
 from tests.support import VALID_CAMPAIGN, shopper_id, shopper_token
@@ -227,6 +228,97 @@ def test_a_fault_at_any_call_of_a_scan_changes_nothing(api, injector, frozen):
     )
     print(f"scans: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
     assert {kind for kind, _, _ in proof.runs} == set(KINDS)
+
+
+# --- redemptions ------------------------------------------------------------------------
+
+
+def _redemption_world() -> dict:
+    """Two shoppers with points (earned outside the count) and a voucher reward of two codes."""
+    world = _scan_world()
+    plays = [(0, 0), (1, 1), (1, 2)]  # 10 points each scan: shopper 0 has 10, shopper 1 has 20
+    for n, (who, serial) in enumerate(plays):
+        status, _ = _send_quiet(world, who, serial, n)
+        assert status == 200
+    reward = rewards.create_reward(BRAND, "op", {"name": "Coffee", "kind": "voucher", "cost": 10})
+    rewards.upload_vouchers(BRAND, reward["reward_id"], "op", b"COFFEE-1\nCOFFEE-2\n")
+    records.clear_cache()
+    world["reward_id"] = reward["reward_id"]
+    world["names"][reward["reward_id"]] = "REWARD"
+    return world
+
+
+def _send_quiet(world: dict, who: int, serial: int, n: int) -> tuple[int, dict]:
+    from chalicelib.services import scans
+
+    shopper = [s for s, name in world["names"].items() if name == f"SHOPPER{who}"][0]
+    return 200, scans.claim_code(shopper, "203.0.113.9", {"code": world["codes"][serial]}, f"earn-{n}")
+
+
+def _with_resends(injector: Injector, send, attempts: int = 4) -> tuple[int, dict]:
+    """A caller that sends the same request again on 503 or a dropped connection."""
+    for _ in range(attempts):
+        try:
+            response = send()
+        except Crash:
+            injector.revive()
+            continue
+        if response.status_code != 503:
+            return response.status_code, json.loads(response.body)
+    raise AssertionError("the request never got an answer")
+
+
+def _redemptions(api, injector: Injector):
+    def run(world: dict) -> list:
+        a, b = world["tokens"]
+        told = []
+        # Shopper 0 redeems; shopper 1 redeems twice, the second finding no stock; then the operator cancels shopper 0's, giving the points back once.
+        body = {"reward_id": world["reward_id"]}
+        for n, token in enumerate((a, b, b)):
+            headers = {"Idempotency-Key": f"redeem-{n}-{world['run']}"}
+            send = functools.partial(api.call, "POST", "/v1/me/redemptions", body, token=token, headers=headers)
+            told.append(_with_resends(injector, send))
+        first = told[0][1]["redemption_id"]
+        told.append(
+            _with_resends(injector, lambda: api.call("POST", f"/v1/redemptions/{first}/cancel", {"note": "mistake"}))
+        )
+        for _, answer in told:
+            answer.pop("replay", None)
+        # Two vouchers for three requests, and the cancel: what every run, faulty or not, is told.
+        assert [status for status, _ in told] == [201, 201, 409, 200], told
+        return told
+
+    return run
+
+
+def _sealed_out(dump: dict[str, list[str]]) -> dict[str, list[str]]:
+    # Sealed fields are encrypted with a fresh nonce each time (what they hold is in the
+    # answers), and a voucher's pool entry is keyed by a hash with the run's reward id.
+    sealed, pooled = re.compile(r'("[a-z_]*_sealed": )"[^"]*"'), re.compile(r"code#[0-9a-f]{64}")
+    return {
+        table: sorted(pooled.sub("code#<hash>", sealed.sub(r'\1"<sealed>"', row)) for row in rows)
+        for table, rows in dump.items()
+    }
+
+
+def test_a_fault_at_any_call_of_a_redemption_changes_nothing(api, injector, frozen):
+    feeder = feeder_for()
+
+    def state(world: dict, told: list) -> dict:
+        feeder.drain()
+        return {"told": _names(told, world["names"]), "tables": _sealed_out(_tables(world["names"]))}
+
+    proof = prove(
+        injector,
+        reset=lambda: (_empty_tables(), frozen[1]()),
+        setup=_redemption_world,
+        run=_redemptions(api, injector),
+        state=state,
+        # The suite takes the kinds in turn over the calls; FAULTS=all runs every pair.
+        choose=(lambda k, kind: True) if FULL else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
+    )
+    print(f"redemptions: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
+    assert proof.runs
 
 
 # --- a stats batch --------------------------------------------------------------------

@@ -150,9 +150,13 @@ def test_a_warm_scan_reads_and_writes_no_item_every_scan_shares(running, moments
             else {next(iter(item.values()))["TableName"] for item in params["TransactItems"]}
         )
         assert not tables & shared_tables, (operation, tables)
-    # Past the bound the container reads the batch and the campaign again, once.
+    # Past the bound the container reads the batch, the campaign and the brand's loyalty
+    # program (its tiers) again, once each, beside the scan's own participant read.
+    from chalicelib.adapters.models import LoyaltyProgram, Participant
+
     calls.clear()
     moments.elapsed = LOOKUP_SECONDS + 0.5
     assert _scan(container, "shp_late", codes_[25]) == "granted"
-    assert sorted(operation for operation, _ in calls) == ["GetItem"] * 3 + ["TransactWriteItems"]
-    assert {params.get("TableName") for operation, params in calls if operation == "GetItem"} >= shared_tables
+    assert sorted(operation for operation, _ in calls) == ["GetItem"] * 4 + ["TransactWriteItems"]
+    read = sorted(params["TableName"] for operation, params in calls if operation == "GetItem")
+    assert read == sorted(shared_tables | {LoyaltyProgram.Meta.table_name, Participant.Meta.table_name})
