@@ -15,10 +15,14 @@ that reach AWS are recognised:
 - botocore client calls by operation name (S3, SQS, SNS, SSM), and the SSM parameters the
   code names through a `*_parameter` setting.
 
-What cannot be told (a `.save()` on something whose model is unknown, a request dict whose
-action is not visible) is an error, so the derivation never silently misses a call: give
-the name an annotation, or build the request where its action shows. Nothing here imports
-the code it reads.
+Calls between functions are followed by name through imports; a method called on a
+receiver of unknown class is taken to be that method of each of our classes the reached
+code names (rapid type analysis). What cannot be told (a `.save()` on something whose model
+is unknown, a request dict whose action is not visible, a low-level call without its
+table) is an error naming the line: give the name an annotation, or build the request
+where its action shows. What it cannot follow at all it does not see: a call made through
+`getattr`, a model class taken out of a container. Keep AWS calls to the forms above.
+Nothing here imports the code it reads.
 """
 
 from __future__ import annotations
