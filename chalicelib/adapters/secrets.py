@@ -8,7 +8,7 @@ from chalicelib.adapters.aws import client
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain.codes import Keyring
 
-__all__ = ["get_keyring", "get_shopper_jwt_secret", "get_phone_hash_pepper"]
+__all__ = ["get_keyring", "get_shopper_jwt_secret", "get_shopper_jwt_keys", "get_phone_hash_pepper"]
 
 
 def _load_keyring(settings: Settings) -> Keyring:
@@ -35,7 +35,7 @@ def _secure_parameter(name: str) -> str:
 
 
 def _secret(value: str | None, parameter: str | None, variable: str) -> str:
-    secret = value or (_secure_parameter(parameter) if parameter else None)
+    secret = _configured(value, parameter)
     if not secret:
         raise RuntimeError(
             f"set {variable} or {variable}_PARAMETER: no secret is configured (the local-only secrets need STAGE=local)"
@@ -46,10 +46,26 @@ def _secret(value: str | None, parameter: str | None, variable: str) -> str:
     return secret
 
 
-def get_shopper_jwt_secret(settings: Settings | None = None) -> str:
-    """The HS256 key of shopper tokens (the first call in AWS may read SSM)."""
+def _configured(value: str | None, parameter: str | None) -> str | None:
+    return value or (_secure_parameter(parameter) if parameter else None)
+
+
+def get_shopper_jwt_keys(settings: Settings | None = None) -> tuple[str, ...]:
+    """The shopper token keys: the first signs, every one verifies (the first call in AWS may read SSM).
+
+    The setting holds one key, or several separated by white space while a key is being
+    rotated (`<new> <old>`): tokens signed with the old key keep working until they expire.
+    """
     settings = settings or get_settings()
-    return _secret(settings.shopper_jwt_secret, settings.shopper_jwt_secret_parameter, "SHOPPER_JWT_SECRET")
+    value = _configured(settings.shopper_jwt_secret, settings.shopper_jwt_secret_parameter) or ""
+    return tuple(_secret(key, None, "SHOPPER_JWT_SECRET") for key in value.split()) or (
+        _secret(None, None, "SHOPPER_JWT_SECRET"),
+    )
+
+
+def get_shopper_jwt_secret(settings: Settings | None = None) -> str:
+    """The HS256 key new shopper tokens are signed with (the first of `get_shopper_jwt_keys`)."""
+    return get_shopper_jwt_keys(settings)[0]
 
 
 def get_phone_hash_pepper(settings: Settings | None = None) -> str:

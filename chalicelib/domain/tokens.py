@@ -78,8 +78,10 @@ def verify_hs256(
     now: float,
     leeway: float,
     required: Sequence[str],
+    also: Sequence[bytes] = (),
 ) -> dict[str, Any]:
-    """The claims of `token` if it is an HS256 token signed with `key` and valid at `now`; else TokenRefused.
+    """The claims of `token` if it is an HS256 token signed with `key` (or one of `also`, the keys
+    still accepted while a rotation is under way) and valid at `now`; else TokenRefused.
 
     Valid means: every `required` claim present, `exp` (if any) after `now - leeway`,
     `iat` and `nbf` (if any) not after `now + leeway`, `sub` and `jti` (if any) text,
@@ -89,8 +91,8 @@ def verify_hs256(
     if match is None:
         raise TokenRefused("not a signed token")
     header_text, payload_text, signature_text = match.groups()
-    expected = hmac.digest(key, f"{header_text}.{payload_text}".encode("ascii"), "sha256")
-    if not hmac.compare_digest(_decode(signature_text), expected):
+    signed, signature = f"{header_text}.{payload_text}".encode("ascii"), _decode(signature_text)
+    if not any(hmac.compare_digest(signature, hmac.digest(k, signed, "sha256")) for k in (key, *also)):
         raise TokenRefused("signature")
     if header_text != _HEADER_TEXT:
         raise TokenRefused("header")

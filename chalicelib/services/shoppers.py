@@ -16,7 +16,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.adapters import limits
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
-from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
+from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_keys, get_shopper_jwt_secret
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
@@ -354,6 +354,10 @@ def _whole_seconds(claims: dict, name: str) -> int:
     return value
 
 
+def _shopper_keys(settings: Settings) -> tuple[bytes, ...]:
+    return tuple(key.encode() for key in get_shopper_jwt_keys(settings))
+
+
 def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
     """Return the shopper behind an `Authorization` header, or raise Unauthorized.
 
@@ -362,10 +366,12 @@ def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopp
     failure gives the same generic message; the reason is logged for operators.
     """
     token = bearer_token(authorization, _MAX_TOKEN_CHARS)
+    signing, *accepted = _shopper_keys(settings)
     try:
         claims = verify_hs256(
             token,
-            get_shopper_jwt_secret(settings).encode(),
+            signing,
+            also=accepted,
             audience=settings.shopper_jwt_audience,
             issuer=settings.shopper_jwt_issuer,
             now=clock.epoch(),

@@ -344,7 +344,9 @@ def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
         for resource in _as_list(statement["Resource"]):
             assert resource in allowed, f"{resource} is not a table (or index) of this stage's models"
             granted.add(allowed[resource])
-    assert granted == set(table_models), "every model's table needs a grant in .chalice/policy-<stage>.json"
+    assert granted == set(table_models), (
+        "every model's table needs a grant in a .chalice/policy-<stage>-<function>.json"
+    )
     assert granted_streams == streams, "every streamed table's stream needs the stream grants"
 
 
@@ -483,3 +485,291 @@ def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
     }
     assert shipped == requirement_pins("requirements.txt")
     assert {"app.py", "chalicelib", "chalice"} <= top
+
+
+# Alarms: each one publishes to the stage's one topic, and each resource the stack runs has
+# the alarms that say it is failing. Derived from the packaged template, so a new function,
+# table or dead-letter queue without its alarms fails here.
+def _alarms(template: dict) -> list[dict]:
+    alarms = [r["Properties"] for r in _resources(template, "AWS::CloudWatch::Alarm").values()]
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+        assert alarm["OKActions"] == [{"Ref": "AlarmTopic"}], alarm["AlarmName"]
+        assert alarm["AlarmName"].startswith(f"qrc-{template['_stage']}-"), alarm["AlarmName"]
+    return alarms
+
+
+def _metrics_of(alarm: dict) -> list[tuple[str, str, dict]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads, plain or inside metric math."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]})]
+    return [
+        (m["Namespace"], m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
+        for m in (q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q)
+    ]
+
+
+def _watched(template: dict, namespace: str, metric: str, dimension: str) -> dict[str, dict]:
+    """Dimension value (a Ref's logical id, or the literal) -> alarm, for alarms firing on any count above zero."""
+    found = {}
+    for alarm in _alarms(template):
+        for ns, name, dimensions in _metrics_of(alarm):
+            if (ns, name) == (namespace, metric) and dimension in dimensions:
+                value = dimensions[dimension]
+                key = value.get("Ref") or value.get("Fn::GetAtt", [None])[0] if isinstance(value, dict) else value
+                found[key] = alarm
+    return found
+
+
+def _dead_letter_queues(template: dict) -> set[str]:
+    """Logical ids of every queue the stack sends failures to: redrive targets and event source destinations."""
+    queues = set()
+    for queue in _resources(template, "AWS::SQS::Queue").values():
+        redrive = queue["Properties"].get("RedrivePolicy")
+        if redrive:
+            queues.add(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0])
+    for function in _functions(template).values():
+        for event in function.get("Events", {}).values():
+            destination = event["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if destination:
+                queues.add(destination["Fn::GetAtt"][0])
+    return queues
+
+
+def test_every_function_table_dead_letter_queue_and_the_api_has_its_alarms(packaged):
+    template = {**packaged["template"], "_stage": packaged["stage"]}
+    for metric in ("Errors", "Throttles"):
+        watched = _watched(template, "AWS/Lambda", metric, "FunctionName")
+        missing = set(_functions(template)) - set(watched)
+        assert not missing, f"functions without a Lambda {metric} alarm: {sorted(missing)}"
+        for alarm in watched.values():
+            assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 0
+            assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    tables = set(_resources(template, "AWS::DynamoDB::Table"))
+    reads = _watched(template, "AWS/DynamoDB", "ReadThrottleEvents", "TableName")
+    writes = _watched(template, "AWS/DynamoDB", "WriteThrottleEvents", "TableName")
+    assert tables - set(reads) == set() and tables - set(writes) == set(), "every table needs a throttle alarm"
+    for table in tables:
+        alarm = reads[table]
+        assert alarm is writes[table] and alarm["Threshold"] == 0, table
+        (expression,) = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
+        assert expression == "FILL(reads, 0) + FILL(writes, 0)", table
+    dead_letters = _dead_letter_queues(template)
+    assert dead_letters == {"ExportDeadLetterQueue", "StatsDeadLetterQueue"}
+    waiting = _watched(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
+    for queue in dead_letters:
+        assert queue in waiting, f"{queue}: no alarm for messages waiting"
+        assert waiting[queue]["Threshold"] == 0 and waiting[queue]["ComparisonOperator"] == "GreaterThanThreshold"
+    # The REST API's name (the app's) and its stage.
+    api_dimensions = {"ApiName": APP_NAME, "Stage": "api"}
+    (errors,) = [a for a in _alarms(template) if _metrics_of(a) == [("AWS/ApiGateway", "5XXError", api_dimensions)]]
+    assert errors["Statistic"] == "Average" and 0 < errors["Threshold"] <= 0.05
+    (latency,) = [a for a in _alarms(template) if _metrics_of(a) == [("AWS/ApiGateway", "Latency", api_dimensions)]]
+    assert (
+        latency["ExtendedStatistic"] == "p99"
+        and latency["Threshold"] < 1000 * _functions(template)["APIHandler"]["Timeout"]
+    )
+    api = packaged["template"]["Resources"]["RestAPI"]["Properties"]
+    assert api["DefinitionBody"]["info"]["title"] == APP_NAME and api["StageName"] == "api"
+
+
+def test_alarms_go_to_one_topic_only_cloudwatch_may_publish_to_and_an_optional_email(packaged):
+    template = packaged["template"]
+    assert list(_resources(template, "AWS::SNS::Topic")) == ["AlarmTopic"]
+    (policy,) = _resources(template, "AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Action"] == "sns:Publish"
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (subscription,) = _resources(template, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+
+
+def test_every_schedule_the_app_declares_runs_its_handler_in_the_template(packaged):
+    from chalice.app import ScheduledEventConfig
+
+    import app
+
+    stage, functions = packaged["stage"], _functions(packaged["template"])
+    schedules = [s for s in app.app.event_sources if isinstance(s, ScheduledEventConfig)]
+    assert schedules, "the app declares at least the loyalty review"
+    by_handler = {props["Handler"]: props for props in functions.values()}
+    for schedule in schedules:
+        props = by_handler.get(schedule.handler_string)
+        assert props is not None, f"no function runs {schedule.handler_string}"
+        assert props["FunctionName"] == f"{APP_NAME}-{stage}-{schedule.name}"
+        expression = schedule.schedule_expression
+        expected = expression if isinstance(expression, str) else expression.to_string()
+        events = [e["Properties"]["Schedule"] for e in props["Events"].values() if e["Type"] == "Schedule"]
+        assert events == [expected], schedule.name
+
+
+# One role per function, holding exactly what that function calls. The calls are read from
+# the source (tests/aws_calls.py: from each entry point, what it can reach and which tables,
+# indexes, parameters and services those functions use) and from the function's event
+# sources in the template; each role must grant them all and nothing else.
+#
+# A new table, index or call: add its grant to the policy file of each function that now
+# makes it (.chalice/policy-<stage>-<function>.json, both stages), and this test names what is
+# missing. A new Lambda function (an @app.schedule such as a draw runner): give it
+# `lambda_functions.<name>.iam_policy_file` in both stages of .chalice/config.json, a
+# policy file with its log group and its calls, a FunctionName and log group in both
+# templates, and its alarms.
+STREAM_LIST_ACTION = "dynamodb:ListStreams"
+SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def _stage_config(stage: str) -> dict:
+    return json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+
+
+def _entry_points() -> dict[str, list[str]]:
+    """Chalice's name of each Lambda function -> the dotted names of the code it starts in."""
+    import inspect
+
+    import app
+
+    routes = sorted(
+        f"{view.__module__}.{view.__name__}"
+        for methods in app.app.routes.values()
+        for view in (inspect.unwrap(entry.view_function) for entry in methods.values())
+    )
+    entries = {"api_handler": routes}
+    for source in app.app.event_sources:
+        entries[source.name] = [source.handler_string]
+    return entries
+
+
+def _handler_names(template: dict) -> dict[str, str]:
+    """Logical id of each function -> Chalice's name of it (api_handler for the routes)."""
+    by_handler = {"app.app": "api_handler", **{h[0]: n for n, h in _entry_points().items() if n != "api_handler"}}
+    return {logical: by_handler[props["Handler"]] for logical, props in _functions(template).items()}
+
+
+def _role_pairs(template: dict, function: dict) -> set[tuple[str, str]]:
+    role = template["Resources"][function["Role"]["Fn::GetAtt"][0]]
+    return {
+        (action, resource)
+        for policy in role["Properties"]["Policies"]
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def _needed_pairs(stage: str, template: dict, logical: str, name: str) -> tuple[set[tuple[str, str]], list[str]]:
+    """What the function's role must grant: its code's calls, its event sources' reads, its logs."""
+    from tests.aws_calls import program
+
+    config = _stage_config(stage)
+    variables = {
+        **json.loads((ROOT / ".chalice" / "config.json").read_text())["environment_variables"],
+        **config["environment_variables"],
+        **config.get("lambda_functions", {}).get(name, {}).get("environment_variables", {}),
+    }
+    prefix, queue = variables["TABLE_PREFIX"], f"arn:aws:sqs:*:*:{variables['EXPORT_QUEUE_NAME']}"
+    files = [f"arn:aws:s3:::qrc-{stage}-exports-*/{part}/*" for part in ("exports", "export-parts")]
+    calls, problems = program().calls_of(_entry_points()[name])
+    needed: set[tuple[str, str]] = set()
+    for call in calls:
+        service = call.action.split(":")[0]
+        if service == "dynamodb":
+            arn = f"arn:aws:dynamodb:*:*:table/{prefix}-{call.target}"
+            needed.add((call.action, f"{arn}/index/{call.index}" if call.index else arn))
+        elif service == "ssm":
+            parameter = variables.get(call.target.upper())
+            if parameter:  # unset: the secret comes in the environment instead
+                needed.add((call.action, f"arn:aws:ssm:*:*:parameter{parameter}"))
+        elif service == "sqs":
+            needed.add((call.action, queue))
+        elif service == "s3":
+            needed.update((call.action, arn) for arn in files)
+        elif service == "sns":
+            needed.add((call.action, "*"))  # texts to phone numbers, which are no ARN
+        else:
+            problems.append(f"no resource rule for {call.action}")
+    function = template["Resources"][logical]["Properties"]
+    resources = template["Resources"]
+    for event in function.get("Events", {}).values():
+        props = event["Properties"]
+        if event["Type"] == "SQS":
+            name_of_queue = props["Queue"]["Fn::Sub"].rsplit(":", 1)[1]
+            needed.update((action, f"arn:aws:sqs:*:*:{name_of_queue}") for action in SQS_CONSUMER_ACTIONS)
+        elif event["Type"] == "DynamoDB":
+            table = resources[props["Stream"]["Fn::GetAtt"][0]]["Properties"]["TableName"]
+            needed.update((action, f"arn:aws:dynamodb:*:*:table/{table}/stream/*") for action in STREAM_READ_ACTIONS)
+            needed.add((STREAM_LIST_ACTION, "*"))
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination:
+            failed = resources[destination["Fn::GetAtt"][0]]["Properties"]["QueueName"]
+            needed.add(("sqs:SendMessage", f"arn:aws:sqs:*:*:{failed}"))
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function['FunctionName']}"
+    needed.update((action, arn) for action in LOG_ACTIONS for arn in (group, f"{group}:*"))
+    return needed, problems
+
+
+def test_every_function_has_a_policy_file_of_its_own_in_every_stage(packaged):
+    stage = packaged["stage"]
+    config = _stage_config(stage)
+    assert "iam_policy_file" not in config, "no stage-wide policy: a function without its own would inherit it"
+    names = set(_handler_names(packaged["template"]).values())
+    files = {name: config.get("lambda_functions", {}).get(name, {}).get("iam_policy_file") for name in names}
+    assert files == {name: f"policy-{stage}-{name}.json" for name in names}
+    roles = [function["Role"]["Fn::GetAtt"][0] for function in _functions(packaged["template"]).values()]
+    assert len(set(roles)) == len(roles), "two functions share a role"
+
+
+def test_each_role_grants_exactly_the_calls_its_function_makes(packaged):
+    stage, template = packaged["stage"], packaged["template"]
+    failures = []
+    for logical, name in sorted(_handler_names(template).items()):
+        needed, problems = _needed_pairs(stage, template, logical, name)
+        assert not problems, f"{name}: the calls could not all be read:\n" + "\n".join(problems)
+        granted = _role_pairs(template, _functions(template)[logical])
+        policy = f".chalice/policy-{stage}-{name}.json"
+        failures += [f"{policy} lacks {action} on {resource}" for action, resource in sorted(needed - granted)]
+        failures += [
+            f"{policy} grants {action} on {resource}, which {name} never calls"
+            for action, resource in sorted(granted - needed)
+        ]
+    assert failures == [], "\n".join(failures)
+
+
+def test_the_call_reader_sees_a_table_a_function_would_reach(tmp_path):
+    """The reader is not a list: a new route's PynamoDB call shows as a new call of the API's."""
+    from tests.aws_calls import Call, Program
+
+    for part in ("app.py", "chalicelib"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / part, ignore=shutil.ignore_patterns("build", "__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / part)
+    app_source = (tmp_path / "app.py").read_text()
+    app_source += (
+        "\n\n@api('/v1/audit-probe')\ndef audit_probe():\n"
+        "    from chalicelib.adapters.models import AuditEvent\n"
+        "    return {'n': AuditEvent.count('x')}\n"
+    )
+    (tmp_path / "app.py").write_text(app_source)
+    changed = Program(tmp_path)
+    calls, problems = changed.calls_of(["app.audit_probe"])
+    assert Call("dynamodb:Query", "audit") in calls and not problems
+    # And an instance's model is followed through a helper's return annotation.
+    helper = (
+        "\n\ndef _probe_load(key: str) -> Member:\n    return Member.get(key, key)\n\n"
+        "@api('/v1/member-probe', methods=('POST',))\ndef member_probe():\n"
+        "    member = _probe_load('k')\n    member.delete(condition=Member.balance.exists())\n    return {}\n"
+    )
+    (tmp_path / "app.py").write_text(app_source + "\nfrom chalicelib.adapters.models import Member\n" + helper)
+    calls, problems = Program(tmp_path).calls_of(["app.member_probe"])
+    assert {Call("dynamodb:GetItem", "members"), Call("dynamodb:DeleteItem", "members")} <= calls and not problems
