@@ -173,6 +173,7 @@ def membership(state: members.MemberState, program: loyalty.Program, now: dateti
     )
     return {
         "brand_id": state.brand_id,
+        "timezone": program.timezone,
         "points": state.balance,
         "earned_12_months": earned,
         "tier": (

@@ -34,15 +34,14 @@ function qrcWallet(page) {
   function say(text) {
     line("w-msg", text);
   }
-  function day(iso) {
+  // zone: the brand's time zone, whose midnights points expire and tiers lapse at; else the phone's.
+  function day(iso, zone) {
     var t = new Date(iso);
     if (isNaN(t)) return String(iso || "");
+    var options = { day: "numeric", month: "long", year: "numeric" };
+    if (zone) options.timeZone = zone;
     try {
-      return t.toLocaleDateString(page.lang === "fil" ? "fil-PH" : page.lang, {
-        day: "numeric",
-        month: "long",
-        year: "numeric",
-      });
+      return t.toLocaleDateString(page.lang === "fil" ? "fil-PH" : page.lang, options);
     } catch (e) {
       return String(iso).slice(0, 10);
     }
@@ -66,13 +65,16 @@ function qrcWallet(page) {
     line(
       "w-lapse",
       tier && tier.lapses_at
-        ? format(strings.wallet_lapse, { tier: tier.name, date: day(tier.lapses_at) })
+        ? format(strings.wallet_lapse, { tier: tier.name, date: day(tier.lapses_at, m.timezone) })
         : "",
     );
     line(
       "w-expiry",
       expiring
-        ? format(strings.wallet_expiring, { points: many("points", expiring.points), date: day(expiring.at) })
+        ? format(strings.wallet_expiring, {
+            points: many("points", expiring.points),
+            date: day(expiring.at, m.timezone),
+          })
         : "",
     );
   }
