@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import pathlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -290,3 +291,23 @@ def test_viewers_read_draws_but_cannot_schedule_or_run_them_and_other_brands_see
     assert api.call("POST", f"{path}/run", brand="brand-b").status_code == 404
     assert api.call("GET", f"/v1/campaigns/{world['campaign_id']}/draws", brand="brand-b").status_code == 404
     assert api.call("GET", "/v1/draws/drw_nonsense").status_code == 404
+
+
+def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, world, memory_sms, tmp_path):
+    import subprocess
+    import sys
+
+    t0 = world["t0"]
+    _claims(world, [5, 1, 3, 2, 1, 1], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=3, one_win_per_participant=False)
+    api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    (tmp_path / "draw.json").write_bytes(api.call("GET", f"/v1/draws/{draw['draw_id']}").body)
+    (tmp_path / "entries.csv").write_bytes(_csv(api, draw["draw_id"]))
+    script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "verify_draw.py"
+    checked = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
