@@ -669,6 +669,10 @@ def _notify(draw: Draw) -> None:
             {"#ss": "sms_sent", "#r": rank},
             {":at": {"S": f"{outcome}@{format_instant(clock.now())}"}},
         )
+    if pending:  # another runner may have finished the rest meanwhile: the last one to finish says so
+        after = _reload(draw.draw_id)
+        done = after.sms_sent.as_dict() if after.sms_sent else {}
+        pending = sum(1 for w in after.winners or [] if str(int(w.rank)) not in done)
     if not pending:
         _update(
             draw.draw_id,
