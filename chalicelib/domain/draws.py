@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "mixing_key",
     "snapshot_lines",
     "snapshot_bytes",
+    "snapshot_page",
     "parse_snapshot",
     "draw_winners",
     "most_winners",
@@ -170,23 +172,35 @@ def snapshot_bytes(rows: Iterable[tuple[str, int]]) -> bytes:
     return buffer.getvalue()
 
 
+_LINES = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9_-]*,[1-9][0-9]*\n)*")
+_LINE = re.compile(rb"([^,\n]+),([0-9]+)\n")
+
+
+def snapshot_page(rows: Sequence[tuple[str, int]], *, header: bool) -> bytes:
+    """Consecutive lines of a snapshot (the header first when `header`), for rows already in id order.
+
+    The fast form of snapshot_lines for the runner: the same bytes, checked with one regular
+    expression per page instead of per line (the caller checks the order across pages).
+    """
+    body = "".join([f"{participant_id},{entries}\n" for participant_id, entries in rows]).encode("ascii")
+    if _LINES.fullmatch(body) is None:
+        raise ValueError("snapshot rows must be plain ids with positive entries")
+    return (CSV_HEADER if header else b"") + body
+
+
 def parse_snapshot(data: bytes) -> tuple[list[str], array]:
     """The participant ids and entries of a snapshot CSV, checked as snapshot_lines writes it."""
     if not data.startswith(CSV_HEADER):
         raise ValueError("a snapshot starts with the line participant_id,entries")
-    ids: list[str] = []
-    weights = array("q")
-    previous = b""
     body = data[len(CSV_HEADER) :]
-    if body and not body.endswith(b"\n"):
-        raise ValueError("a snapshot ends with a line end")
-    for number, line in enumerate(body.split(b"\n")[:-1], 2):
-        key, comma, count = line.partition(b",")
-        if not comma or not count.isdigit() or count.startswith(b"0") or (ids and key <= previous):
-            raise ValueError(f"snapshot line {number} is not `id,entries` in id order")
-        ids.append(key.decode("ascii"))
-        weights.append(int(count))
-        previous = key
+    if _LINES.fullmatch(body) is None:
+        raise ValueError("a snapshot's lines are `id,entries` (entries a positive whole number), each ending in \\n")
+    pairs = _LINE.findall(body)
+    keys = [key for key, _ in pairs]
+    if any(a >= b for a, b in zip(keys, keys[1:])):
+        raise ValueError("a snapshot's lines are sorted by participant id, each id once")
+    ids = [key.decode("ascii") for key in keys]
+    weights = array("q", [int(count) for _, count in pairs])
     return ids, weights
 
 

@@ -26,6 +26,7 @@ stamped at or before the cut has committed and reached that index.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -47,8 +48,8 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy
-from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.phones import brand_shopper_id, seal_text, unseal_phone, unseal_text
+from chalicelib.domain.ids import CROCKFORD, id_pattern, new_id
+from chalicelib.domain.phones import seal_text, unseal_phone, unseal_text
 from chalicelib.domain.validation import (
     Instant,
     Label,
@@ -370,6 +371,26 @@ class Snapshot:
     size: int = 0
 
 
+def pseudonyms(pepper: str, brand_id: str) -> Callable[[str], str]:
+    """phones.brand_shopper_id for one brand, fast: the keyed hash's state is kept after the key,
+    and the Crockford form comes from base32 by translation (tests hold the two equal)."""
+    keyed = hmac.new(pepper.encode(), digestmod=hashlib.sha256)
+    prefix = f"brand-shopper:{brand_id}:".encode()
+
+    def pseudonym(shopper_id: str) -> str:
+        mac = keyed.copy()
+        mac.update(prefix + shopper_id.encode())
+        # The first 130 bits of the digest as 26 Crockford digits, two (10 bits) at a time.
+        value = int.from_bytes(mac.digest()[:17], "big") >> 6
+        return "mbr_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+    return pseudonym
+
+
+_PAIRS = [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)]
+_SHIFTS = tuple(range(120, -1, -10))
+
+
 def build_snapshot(
     brand_id: str, cut: datetime, pages: PageSource, late: LateLookup, *, pepper: str, page_rows: int = PAGE_ROWS
 ) -> Snapshot:
@@ -380,27 +401,30 @@ def build_snapshot(
     files show); rows are sorted by it.
     """
     cut_text = Participant.last_claim_at.serialize(cut)
+    pseudonym = pseudonyms(pepper, brand_id)
     rows: list[tuple[str, int, str]] = []
+    append = rows.append
     for items in pages:
         for item in items:
-            shopper_id = item[_P_SHOPPER]["S"]
-            entries = int(item[_P_ENTRIES]["N"]) if _P_ENTRIES in item else 0
+            entries_value = item.get(_P_ENTRIES)
             last = item.get(_P_LAST)
-            if last is None or entries <= 0:
+            if last is None or entries_value is None:
                 continue
+            entries = int(entries_value["N"])
+            shopper_id = item[_P_SHOPPER]["S"]
             if last["S"] > cut_text:  # claimed after the cut: count only the claims up to it
                 entries = late(shopper_id)
             if entries > 0:
-                rows.append((brand_shopper_id(pepper, brand_id, shopper_id), entries, shopper_id))
+                append((pseudonym(shopper_id), entries, shopper_id))
     rows.sort()
+    if any(a[0] == b[0] for a, b in zip(rows, rows[1:])):
+        raise RuntimeError("two participants share a pseudonym")  # 130-bit hashes: never in practice
     snapshot = Snapshot(participants=len(rows))
     digest = hashlib.sha256()
-    lines = algorithm.snapshot_lines((r[0], r[1]) for r in rows)
-    header = next(lines)
     for start in range(0, max(len(rows), 1), page_rows):
         chunk = rows[start : start + page_rows]
-        body = (header if start == 0 else b"") + b"".join(next(lines) for _ in chunk)
-        shoppers = "\n".join(r[2] for r in chunk).encode("ascii")
+        body = algorithm.snapshot_page([(r[0], r[1]) for r in chunk], header=start == 0)
+        shoppers = "\n".join([r[2] for r in chunk]).encode("ascii")
         digest.update(body)
         snapshot.size += len(body)
         snapshot.pages.append((body, shoppers, len(chunk)))

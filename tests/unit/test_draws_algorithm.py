@@ -255,3 +255,13 @@ def test_the_verify_script_imports_the_standard_library_only():
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     }
     assert modules - {"__future__"} <= set(sys.stdlib_module_names), modules
+
+
+def test_the_runners_fast_pseudonyms_are_the_brands_pseudonyms():
+    from chalicelib.domain.phones import brand_shopper_id
+    from chalicelib.services.draws import pseudonyms
+
+    fast = pseudonyms("p" * 32, "brand-a")
+    for n in range(2000):
+        shopper = f"shp_{n:026d}"
+        assert fast(shopper) == brand_shopper_id("p" * 32, "brand-a", shopper)
