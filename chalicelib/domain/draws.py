@@ -30,6 +30,8 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from chalicelib.domain.csvfile import safe_cell
+
 __all__ = [
     "ALGORITHM",
     "CSV_HEADER",
@@ -160,9 +162,10 @@ def snapshot_lines(rows: Iterable[tuple[str, int]]) -> Iterator[bytes]:
 
 
 def _plain_id(value: str) -> bool:
-    # Written as it is, no quoting and no apostrophe (domain/csvfile.safe_cell leaves it alone):
-    # what the CSV says is exactly the id the SHA-256 covers.
-    return bool(value) and value.isascii() and value.replace("_", "").replace("-", "").isalnum() and value[0].isalnum()
+    # Written as it is, no quoting and no apostrophe: domain/csvfile.safe_cell leaves it alone,
+    # so the file is formula-safe and what it says is exactly the id the SHA-256 covers.
+    plain = value.isascii() and value.replace("_", "").replace("-", "").isalnum() and value[:1].isalnum()
+    return bool(plain) and safe_cell(value) == value
 
 
 def snapshot_bytes(rows: Iterable[tuple[str, int]]) -> bytes:
@@ -183,6 +186,8 @@ def snapshot_page(rows: Sequence[tuple[str, int]], *, header: bool) -> bytes:
     expression per page instead of per line (the caller checks the order across pages).
     """
     body = "".join([f"{participant_id},{entries}\n" for participant_id, entries in rows]).encode("ascii")
+    # Every id starts with a letter or digit (the expression): domain/csvfile.safe_cell would
+    # leave each cell as it is, so the page is formula-safe exactly as hashed.
     if _LINES.fullmatch(body) is None:
         raise ValueError("snapshot rows must be plain ids with positive entries")
     return (CSV_HEADER if header else b"") + body

@@ -20,7 +20,7 @@ from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import batches, campaigns, draws, scans
 from tests.functional.test_openapi import _check
-from tests.support import VALID_CAMPAIGN, shopper_id, shopper_token
+from tests.support import VALID_CAMPAIGN, assert_safe_csv, shopper_id, shopper_token
 
 BRAND = "brand-a"
 IP = "203.0.113.9"
@@ -145,6 +145,7 @@ def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_win
     assert hashlib.sha256(seed).hexdigest() == draw["seed_commitment"]
     snapshot = _csv(api, draw["draw_id"])
     assert hashlib.sha256(snapshot).hexdigest() == done["snapshot_sha256"]
+    assert len(assert_safe_csv(snapshot.decode())) == 6  # header and five participants, no formula
     ids, weights = algorithm.parse_snapshot(snapshot)
     assert sorted(weights) == [1, 1, 2, 3, 4] and ids == sorted(ids) and all(i.startswith("mbr_") for i in ids)
     expected = algorithm.draw_winners(
