@@ -30,7 +30,18 @@ from chalicelib.domain.validation import parse_idempotency_key, parse_int_param,
 from chalicelib.logs import log_event, request_scope
 from chalicelib.pages import dashboard, landing
 from chalicelib.rendering import qr
-from chalicelib.services import audit, batches, campaigns, exports, loyalty, redemptions, rewards, scans, shoppers
+from chalicelib.services import (
+    audit,
+    batches,
+    campaigns,
+    draws,
+    exports,
+    loyalty,
+    redemptions,
+    rewards,
+    scans,
+    shoppers,
+)
 from chalicelib.services.auth import Operator, authenticate_operator, require_owner, require_write
 from chalicelib.services.stats_aggregator import handle_stream_records
 from chalicelib.views import audit as audit_view
@@ -559,6 +570,58 @@ def loyalty_review(event):
     # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
     # run changes nothing more than one on time.
     return loyalty.review_due()
+
+
+# --- lucky draws ---
+# Every role may read a draw and its snapshot (participants are shown by the brand's
+# pseudonyms, phones masked); managers and owners schedule, give the beacon and run.
+
+
+@api("/v1/campaigns/{campaign_id}/draws", methods=("POST",), status=201)
+def create_draw(campaign_id):
+    operator = _writer()
+    return draws.create_draw(operator.brand, campaign_id, operator.sub, _body())
+
+
+@api("/v1/campaigns/{campaign_id}/draws")
+def list_draws(campaign_id):
+    return draws.list_draws(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/draws/{draw_id}")
+def get_draw(draw_id):
+    return draws.get_draw(_operator().brand, draw_id)
+
+
+@api("/v1/draws/{draw_id}/run", methods=("POST",))
+def run_draw(draw_id):
+    operator = _writer()
+    _optional_body()  # no fields; a body sent is still checked (size, JSON)
+    return draws.run_draw(operator.brand, draw_id, operator.sub)
+
+
+@api("/v1/draws/{draw_id}/beacon", methods=("POST",))
+def post_draw_beacon(draw_id):
+    operator = _writer()
+    return draws.post_beacon(operator.brand, draw_id, operator.sub, _body())
+
+
+@api("/v1/draws/{draw_id}/entries.csv")
+def draw_entries_csv(draw_id):
+    body, name, next_cursor = draws.entries_csv(_operator().brand, draw_id, _query("cursor"))
+    return _csv(body, name, next_cursor)
+
+
+@api("/v1/me/draws", auth="shopper")
+def my_draws():
+    return draws.my_draws(_shopper().shopper_id)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")
+def draw_runner(event):
+    # Every minute: freeze, draw and notify whatever is due. Each step is a conditional
+    # write, so a late, repeated or concurrent run (or POST /run) changes nothing twice.
+    return draws.run_due()
 
 
 # --- statistics ---

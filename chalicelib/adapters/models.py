@@ -7,6 +7,7 @@ from typing import cast
 
 from pynamodb.attributes import (
     Attribute,
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -45,6 +46,8 @@ __all__ = [
     "Voucher",
     "VoucherUpload",
     "Redemption",
+    "Draw",
+    "DrawPage",
     "ALL_MODELS",
     "bind",
 ]
@@ -643,6 +646,112 @@ class Redemption(_Model):
     by_brand = RedemptionsByBrand()
 
 
+# --- lucky draws ------------------------------------------------------------------------
+
+
+class DrawWinner(MapAttribute):
+    """One winner of a draw, in draw order: who, with how many entries, shown masked."""
+
+    rank = IntegerAttribute()
+    participant_id = UnicodeAttribute()  # the brand's pseudonym, as in the snapshot
+    shopper_id = UnicodeAttribute(null=True)  # the platform's id: for the SMS and the shopper's page, never shown
+    entries = IntegerAttribute()
+    phone_masked = UnicodeAttribute(null=True)
+
+
+class DrawsByCampaign(GlobalSecondaryIndex):
+    """A campaign's draws in scheduling order (draw ids sort by creation)."""
+
+    class Meta:
+        index_name = "by_campaign"
+        projection = AllProjection()
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    draw_id = UnicodeAttribute(range_key=True)
+
+
+class DrawsByDue(GlobalSecondaryIndex):
+    """Draws not finished yet, by the instant they are due: the draw runner's list (sparse)."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class Draw(_Model):
+    """One lucky draw of a campaign and its state machine: scheduled -> freezing -> frozen -> drawn.
+
+    `seed_sealed` is the secret seed, sealed (AES-GCM under the stage's pepper): only the
+    runner (services/draws.py) unseals it, and no view ever renders it; `seed` is the same
+    value written in clear by the one conditional write that records the winners. Every
+    move is a conditional update on `status` (and the lease holder while freezing), so
+    however many runners try, one result is written. `sms_claims` (rank -> epoch seconds a
+    sender holds it until) and `sms_sent` (rank -> instant) make each winner's SMS go once.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "draws"
+
+    draw_id = UnicodeAttribute(hash_key=True)
+    brand_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    prize = UnicodeAttribute()
+    winners_wanted = IntegerAttribute()
+    draw_at = UTCDateTimeAttribute()
+    entries_until = UTCDateTimeAttribute()
+    one_win_per_participant = BooleanAttribute()
+    beacon_source = UnicodeAttribute(null=True)  # what public value will be mixed in, said in advance
+    algorithm = UnicodeAttribute()
+    seed_commitment = UnicodeAttribute()
+    seed_sealed = UnicodeAttribute()
+    status = UnicodeAttribute()  # scheduled | freezing | frozen | drawn
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = IntegerAttribute(null=True)
+    snapshot_sha256 = UnicodeAttribute(null=True)
+    snapshot_pages = IntegerAttribute(null=True)
+    snapshot_bytes = IntegerAttribute(null=True)
+    entries_total = IntegerAttribute(null=True)
+    participants = IntegerAttribute(null=True)
+    late_claims_read = IntegerAttribute(null=True)
+    frozen_at = UTCDateTimeAttribute(null=True)
+    beacon = UnicodeAttribute(null=True)
+    beacon_at = UTCDateTimeAttribute(null=True)
+    seed = UnicodeAttribute(null=True)  # revealed by the write that records the winners
+    winners = ListAttribute(of=DrawWinner, null=True)
+    drawn_at = UTCDateTimeAttribute(null=True)
+    sms_claims: MapAttribute = MapAttribute(null=True)
+    sms_sent: MapAttribute = MapAttribute(null=True)
+    notified_at = UTCDateTimeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    by_campaign = DrawsByCampaign()
+    by_due = DrawsByDue()
+
+
+class DrawPage(_Model):
+    """One page of a draw's frozen snapshot: consecutive whole lines of its CSV, at most PAGE_BYTES.
+
+    The pages joined in order are the snapshot whose SHA-256 the draw publishes. Kept in
+    DynamoDB, not in the export bucket, whose files expire after a week: a snapshot must be
+    there for as long as the draw can be disputed.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "draw_pages"
+
+    draw_id = UnicodeAttribute(hash_key=True)
+    page = IntegerAttribute(range_key=True)
+    body = BinaryAttribute(legacy_encoding=False)
+    shoppers = BinaryAttribute(legacy_encoding=False)  # the platform's shopper ids of the lines, in order, by \n
+    rows = IntegerAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -661,6 +770,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Voucher,
     VoucherUpload,
     Redemption,
+    Draw,
+    DrawPage,
 )
 
 

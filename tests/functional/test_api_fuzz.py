@@ -34,7 +34,7 @@ from app import ROUTE_AUTH, app
 from chalicelib.adapters import aws
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import codes
-from chalicelib.services import batches, campaigns, rewards
+from chalicelib.services import batches, campaigns, draws, rewards
 from tests.support import VALID_CAMPAIGN, operator_token, shopper_token
 
 SPEC = pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml"
@@ -93,6 +93,18 @@ def world(store) -> dict:
     batch = batches.mint_batch("brand-a", campaign["campaign_id"], "user-1", {"sku": "FUZZ", "quantity": 5})
     code = codes.mint_code(get_keyring(), batch["batch_number"], 1)
     reward = rewards.create_reward("brand-a", "user-1", {"name": "Mug", "kind": "gift", "cost": 5, "stock": 3})
+    draw = draws.create_draw(
+        "brand-a",
+        campaign["campaign_id"],
+        "user-1",
+        {
+            "name": "Draw",
+            "prize": "Bike",
+            "winners": 1,
+            "draw_at": (now + timedelta(days=2)).isoformat(),
+            "entries_until": (now + timedelta(days=1)).isoformat(),
+        },
+    )
     return {
         "app": GatewayApp(),
         "ids": {
@@ -101,6 +113,7 @@ def world(store) -> dict:
             "code": code,
             "reward_id": reward["reward_id"],
             "brand_id": "brand-a",
+            "draw_id": draw["draw_id"],
         },
         "tokens": {"operator": operator_token(), "shopper": shopper_token(), "public": None},
     }

@@ -19,7 +19,7 @@ from app import ROUTE_AUTH, app
 from chalicelib.adapters.models import Export, Redemption
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
-from chalicelib.services import batches, campaigns, rewards
+from chalicelib.services import batches, campaigns, draws, rewards
 from tests.support import VALID_CAMPAIGN, shopper_token
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -45,6 +45,15 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/redemptions/{redemption_id}/fulfil"): {},
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): {},
     ("POST", "/v1/me/redemptions"): {"reward_id": "rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+    ("POST", "/v1/campaigns/{campaign_id}/draws"): {
+        "name": "Stolen draw",
+        "prize": "Stolen",
+        "winners": 1,
+        "draw_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        "entries_until": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
+    },
+    ("POST", "/v1/draws/{draw_id}/run"): {},
+    ("POST", "/v1/draws/{draw_id}/beacon"): {"value": "01 02 03 04 05 06"},
 }
 
 
@@ -98,7 +107,14 @@ def _brand_b() -> dict[str, str]:
         updated_at=clock.now(),
     )
     redemption.save()
+    draw = draws.create_draw(
+        "brand-b",
+        campaign["campaign_id"],
+        "b-owner",
+        {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize": SECRET},
+    )
     return {
+        "draw_id": draw["draw_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
         "export_id": export.export_id,
@@ -139,6 +155,7 @@ def _ids_of_a(api) -> dict[str, str]:
         "reward_id": reward["reward_id"],
         "redemption_id": "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAW",
         "brand_id": "brand-a",
+        "draw_id": "drw_01ARZ3NDEKTSV4RRFFQ69G5FAW",
     }
 
 

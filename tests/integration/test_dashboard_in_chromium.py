@@ -327,3 +327,68 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
 
     # The page's policy blocked nothing of its own, and its script threw nothing.
     session.assert_console_clean()
+
+
+def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
+    server: ChaliceLocal, browser, seeded: _Seeded
+):
+    from datetime import UTC, datetime, timedelta
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from chalicelib.domain import clock
+    from chalicelib.services import draws
+
+    session = BrowserSession(browser, server)
+    now = datetime.now(UTC)
+    body = {"name": "Tết draw", "prize": "Motorbike", "winners": 2}
+    upcoming = draws.create_draw(
+        BRAND,
+        seeded.campaign_id,
+        "op",
+        {
+            **body,
+            "draw_at": (now + timedelta(days=3)).isoformat(),
+            "entries_until": (now + timedelta(days=2)).isoformat(),
+        },
+    )
+    drawn = draws.create_draw(
+        BRAND,
+        seeded.campaign_id,
+        "op",
+        {
+            **body,
+            "draw_at": (now + timedelta(hours=1)).isoformat(),
+            "entries_until": (now + timedelta(minutes=1)).isoformat(),
+        },
+    )
+    with clock.replaced(lambda: (now + timedelta(hours=2)).timestamp()):
+        result = draws.run_draw(BRAND, drawn["draw_id"], "op")
+    assert result["status"] == "drawn" and len(result["winners"]) == 2
+
+    token = operator_token(brand=BRAND, role="viewer", sub="lan@brand-dashboard")
+    _viewport(browser, 1280, 800)
+    browser.get(f"{server.base}/dashboard")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.base}/dashboard")
+    session.visible("token").send_keys(token)
+    browser.find_element(By.ID, "b-signin").click()
+    session.visible("campaign")
+    session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#campaign option[value="{seeded.campaign_id}"]'))
+    Select(browser.find_element(By.ID, "campaign")).select_by_value(seeded.campaign_id)
+    row = f'#draws-body tr[data-draw="{drawn["draw_id"]}"]'
+    session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, row))
+    done = browser.find_element(By.CSS_SELECTOR, row)
+    assert done.get_attribute("data-status") == "drawn"
+    assert (
+        done.find_element(By.CSS_SELECTOR, "[data-commitment]").get_attribute("data-commitment")
+        == (drawn["seed_commitment"])
+    )
+    shown = [li.get_attribute("data-participant") for li in done.find_elements(By.CSS_SELECTOR, "ol.winners li")]
+    assert shown == [w["participant_id"] for w in result["winners"]]
+    assert all(w["phone"] in done.text for w in result["winners"])
+    waiting = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{upcoming["draw_id"]}"]')
+    assert waiting.get_attribute("data-status") == "scheduled" and "2 to draw" in waiting.text
+    session.screenshot("dashboard-draws.png")
+    session.assert_console_clean()

@@ -268,4 +268,47 @@ def test_shopper_earns_redeems_and_sees_the_voucher_in_chromium(server: ChaliceL
     browser.find_element(By.ID, "b-w-out").click()
     visible("phone")
     assert not browser.find_element(By.ID, "s-wallet").is_displayed()
+
+
+def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(server: ChaliceLocal, browser):
+    from datetime import UTC, datetime, timedelta
+
+    from selenium.webdriver.common.by import By
+
+    from chalicelib.services import draws
+
+    session = BrowserSession(browser, server)
+    campaign_id, (batch_number,) = seed_active_campaign(BRAND, "Draw campaign", {"sku": "DRAW-1", "quantity": 3})
+    now = datetime.now(UTC)
+    draw = draws.create_draw(
+        BRAND,
+        campaign_id,
+        "op",
+        {
+            "name": "Grand draw",
+            "prize": "Motorbike",
+            "winners": 1,
+            "draw_at": (now + timedelta(days=3)).isoformat(),
+            "entries_until": (now + timedelta(days=2)).isoformat(),
+        },
+    )
+    code = codes.mint_code(get_keyring(), batch_number, 1)
+    browser.get(f"{server.base}/S/{code}?lang=en")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.base}/S/{code}?lang=en")
+    session.visible("phone").send_keys("0912 345 699")
+    before = server.sent()
+    browser.find_element(By.ID, "b-send").click()
+    session.visible("otp").send_keys(server.otp_for("+84912345699", before))
+    browser.find_element(By.ID, "b-signin").click()
+    session.visible("b-claim").click()
+    card = f'#draws .draw[data-draw="{draw["draw_id"]}"]'
+    session.wait.until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, card + ' [data-entries="1"]'),
+        message="the draws card never showed the claim's entry",
+    )
+    shown = browser.find_element(By.CSS_SELECTOR, card)
+    assert "Grand draw" in shown.text and "Prize: Motorbike" in shown.text and "You have 1 entry" in shown.text
+    assert shown.find_element(By.CSS_SELECTOR, "[data-won]").get_attribute("data-won") == "no"
+    session.screenshot("landing-draws.png")
     session.assert_console_clean()

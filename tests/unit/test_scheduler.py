@@ -14,6 +14,7 @@ def test_every_schedule_the_app_declares_is_a_local_job_with_its_period():
     jobs = {job.name: job for job in jobs_of(app)}
     assert set(jobs) == declared and "loyalty_review" in jobs
     assert jobs["loyalty_review"].every_seconds == 3600
+    assert jobs["draw_runner"].every_seconds == 60
 
 
 def test_a_job_gets_the_event_eventbridge_sends():

@@ -1,0 +1,457 @@
+"""Lucky draws over 10^4, 10^5 and 10^6 participants (10^7 entries at the top): time and peak memory of the
+runner's freeze and draw, against 60 s and 1 GB at 10^6 in one Lambda invocation, beside a linear-scan baseline.
+
+What is measured, each figure in a fresh process on one core:
+
+* "generated pages": the runner's own code (services/draws.build_snapshot, then the draw step:
+  the pages joined, domain/draws.parse_snapshot, domain/draws.draw_winners, the winners'
+  shopper ids) over a page source that yields what DynamoDB's Query returns for the
+  participants table, page by page (4,000 items a page, about what one 1 MB page holds of
+  full participant items; the three projected attributes in DynamoDB's wire form), with 1%
+  of participants claiming after the cut (their claims below the cut summed by a stand-in
+  for the claims-index lookup that counts the records it would read). Entries per
+  participant are 1..19 (mean 10). No network: DynamoDB time is the row below, added in the
+  projection.
+* "DynamoDB Local": the same code end to end (POST /run's service call, draws.run_draw) on
+  DynamoDB Local at 10^4 participants written as real items, which also gives the measured
+  time per participants page and per snapshot page written, used to project the 10^6 run.
+* "baseline": the same draw by a linear scan of the weights for every pick (the obvious
+  implementation), same stream, same winners (checked), from the same snapshot.
+
+Memory is peak RSS of the process (ru_maxrss: what Lambda's memory limit counts), and the
+growth over the RSS before the run. DynamoDB items read per participant counts every item
+a Query page returned (participants, plus claim records of participants who claimed after
+the cut).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.report import print_table
+
+PAGE_ITEMS = 4_000
+LATE_FRACTION = 0.01
+WINNERS = 100
+TIME_TARGET_S = 60.0
+MEMORY_TARGET_MB = 1024.0
+CUT = datetime(2027, 3, 1, tzinfo=UTC)
+BRAND = "bench-brand"
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]
+
+
+def _shopper_id(index: int) -> str:
+    # Shaped like a real one (shp_ + 26 Crockford characters), made fast: the source's cost is not the runner's.
+    value = int.from_bytes(hashlib.sha256(b"bench shopper %d" % index).digest()[:17], "big") >> 6
+    return "shp_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
+
+
+class GeneratedParticipants:
+    """What DynamoDB's Query of a campaign's participants returns, page by page, generated as it is read."""
+
+    def __init__(self, participants: int, seed: int = 1) -> None:
+        from chalicelib.adapters.models import Participant
+
+        self.participants = participants
+        self.rng = random.Random(seed)
+        self.before = Participant.last_claim_at.serialize(CUT - timedelta(days=3))
+        self.after = Participant.last_claim_at.serialize(CUT + timedelta(hours=2))
+        self.late: dict[str, int] = {}
+        self.stats = {"items_read": 0, "pages": 0, "late_participants": 0}
+
+    def pages(self):
+        rng = self.rng
+        for start in range(0, self.participants, PAGE_ITEMS):
+            page = []
+            for index in range(start, min(start + PAGE_ITEMS, self.participants)):
+                entries = rng.randint(1, 19)
+                shopper = _shopper_id(index)
+                late = rng.random() < LATE_FRACTION
+                if late:
+                    self.late[shopper] = entries
+                page.append(
+                    {
+                        "shopper_id": {"S": shopper},
+                        "entries": {"N": str(entries)},
+                        "last_claim_at": {"S": self.after if late else self.before},
+                    }
+                )
+            self.stats["pages"] += 1
+            self.stats["items_read"] += len(page)
+            yield page
+
+    def claims_until_cut(self, shopper_id: str) -> int:
+        """The claims-index lookup's stand-in: of a late participant's claims (one entry each), 2 came after the cut."""
+        entries = self.late[shopper_id]
+        self.stats["late_participants"] += 1
+        self.stats["items_read"] += max(entries - 2, 0)  # the index returns only the claims at or before the cut
+        return max(entries - 2, 0)
+
+
+def run_generated(participants: int, winners: int = WINNERS, *, baseline: bool = False) -> dict:
+    """The runner's freeze and draw over generated pages; with `baseline`, the draw by linear scans instead."""
+    from chalicelib.adapters.secrets import get_phone_hash_pepper
+    from chalicelib.domain import draws as algorithm
+    from chalicelib.services import draws
+
+    source = GeneratedParticipants(participants)
+    seed = hashlib.sha256(b"bench seed").digest()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    snapshot = draws.build_snapshot(BRAND, CUT, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper())
+    frozen = time.perf_counter()
+    # The draw step reads the pages back (here: the very bytes it would have written).
+    data = b"".join(body for body, _, _ in snapshot.pages)
+    shoppers = [s for _, ids, rows in snapshot.pages if rows for s in ids.decode("ascii").split("\n")]
+    assert hashlib.sha256(data).hexdigest() == snapshot.sha256
+    ids, weights = algorithm.parse_snapshot(data)
+    picking = time.perf_counter()
+    if baseline:
+        picked = linear_scan_draw(ids, weights, seed=seed, snapshot_sha256=snapshot.sha256, winners=winners)
+    else:
+        picked = [
+            w.participant_id
+            for w in algorithm.draw_winners(
+                ids,
+                weights,
+                seed=seed,
+                snapshot_sha256=snapshot.sha256,
+                beacon=None,
+                winners=winners,
+                one_win_per_participant=True,
+            )
+        ]
+    picks_s = time.perf_counter() - picking
+    index = {participant: i for i, participant in enumerate(ids)}
+    winner_shoppers = [shoppers[index[p]] for p in picked]
+    drawn = time.perf_counter()
+    return {
+        "participants": snapshot.participants,
+        "entries": snapshot.entries_total,
+        "pages_read": source.stats["pages"],
+        "snapshot_pages": len(snapshot.pages),
+        "snapshot_bytes": snapshot.size,
+        "items_read": source.stats["items_read"],
+        "participants_read": participants,
+        "late": source.stats["late_participants"],
+        "freeze_s": frozen - started,
+        "draw_s": drawn - frozen,
+        "picks_s": picks_s,
+        "seconds": drawn - started,
+        "cpu_s": time.process_time() - cpu,
+        "winners_sha": hashlib.sha256(",".join(picked).encode()).hexdigest()[:16],
+        "winner_shoppers": len(set(winner_shoppers)),
+        "snapshot_sha256": snapshot.sha256,
+    }
+
+
+def linear_scan_draw(ids, weights, *, seed: bytes, snapshot_sha256: str, winners: int) -> list[str]:
+    """Baseline: the same qrc-draw-v1 picks, found by walking the running sum from the start every time."""
+    from chalicelib.domain import draws as algorithm
+
+    stream = algorithm.RandomStream(algorithm.mixing_key(seed, snapshot_sha256, None))
+    live = list(weights)
+    total = sum(live)
+    picked = []
+    for _ in range(winners):
+        x = stream.below(total)
+        running = 0
+        for i, w in enumerate(live):  # noqa: B007 - i is the winner after the break
+            running += w
+            if running > x:
+                break
+        picked.append(ids[i])
+        total -= live[i]
+        live[i] = 0
+    return picked
+
+
+# --- DynamoDB Local ---------------------------------------------------------------------
+
+
+def run_dynamodb_local(participants: int) -> dict:
+    """draws.run_draw end to end on DynamoDB Local, over `participants` real participant items."""
+    from chalicelib.adapters import models, tables
+    from chalicelib.adapters.models import CodeState, Participant
+    from chalicelib.config import Settings
+    from chalicelib.domain import clock
+    from chalicelib.services import campaigns, draws
+    from scripts.dynamodb_local import start
+    from tests.support import VALID_CAMPAIGN
+
+    with start() as ddb:
+        models.bind(Settings(table_prefix=f"bench-draws-{participants}", dynamodb_endpoint=ddb.endpoint))
+        tables.delete_tables()
+        tables.create_tables()
+        created = CUT - timedelta(days=40)
+        with clock.replaced(lambda: created.timestamp()):
+            body = {
+                **VALID_CAMPAIGN,
+                "starts_at": (CUT - timedelta(days=60)).isoformat(),
+                "ends_at": CUT.isoformat(),
+            }
+            campaign = campaigns.create_campaign(BRAND, "bench", body)
+            cid = campaign["campaign_id"]
+            draw = draws.create_draw(
+                BRAND,
+                cid,
+                "bench",
+                {
+                    "name": "Bench",
+                    "prize": "Bike",
+                    "winners": WINNERS,
+                    "draw_at": (CUT + timedelta(hours=1)).isoformat(),
+                    "entries_until": CUT.isoformat(),
+                },
+            )
+        source = GeneratedParticipants(participants)
+        loading = time.perf_counter()
+        with Participant.batch_write() as batch, CodeState.batch_write() as claims:
+            for page in source.pages():
+                for item in page:
+                    shopper, entries = item["shopper_id"]["S"], int(item["entries"]["N"])
+                    late = shopper in source.late
+                    batch.save(
+                        Participant(
+                            cid,
+                            shopper,
+                            entries=entries,
+                            claims=entries,
+                            last_claim_at=CUT + timedelta(hours=2) if late else CUT - timedelta(days=3),
+                        )
+                    )
+                    if late:  # its claims: all but two at or before the cut
+                        for n in range(entries):
+                            at = CUT - timedelta(days=1, seconds=n) if n >= 2 else CUT + timedelta(minutes=30 + n)
+                            claims.save(
+                                CodeState(
+                                    f"bench:{shopper}:{n}",
+                                    state="claimed",
+                                    batch_id="bat_BENCH",
+                                    brand_id=BRAND,
+                                    changed_at=at,
+                                    changed_by=shopper,
+                                    shopper_id=shopper,
+                                    campaign_id=cid,
+                                    entries=1,
+                                )
+                            )
+        loaded = time.perf_counter() - loading
+        stats: dict = {}
+        record = draws._reload(draw["draw_id"])
+        # DynamoDB's own part: the participants pages alone, then the late participants' claim lookups alone.
+        started = time.perf_counter()
+        query_items = sum(len(page) for page in draws.participant_pages(cid))
+        query_s = time.perf_counter() - started
+        lookup = draws.claims_until(cid, CUT)
+        started = time.perf_counter()
+        for shopper in source.late:
+            lookup(shopper)
+        lookups_s = time.perf_counter() - started
+        started = time.perf_counter()
+        snapshot = draws._snapshot_of(record, stats)
+        read_s = time.perf_counter() - started
+        expected = run_generated_snapshot_sha(participants)
+        assert snapshot.sha256 == expected, "DynamoDB Local and the generated pages must give the same snapshot"
+        with clock.replaced(lambda: (CUT + timedelta(hours=2)).timestamp()):
+            started = time.perf_counter()
+            done = draws.run_draw(BRAND, draw["draw_id"], "bench")
+            run_s = time.perf_counter() - started
+        assert done["status"] == "drawn" and len(done["winners"]) == WINNERS
+        tables.delete_tables()
+    return {
+        "participants": snapshot.participants,
+        "entries": snapshot.entries_total,
+        "items_read": stats["items_read"],
+        "pages_read": stats["pages"],
+        "snapshot_pages": len(snapshot.pages),
+        "loaded_s": loaded,
+        "read_s": read_s,
+        "seconds": run_s,
+        "per_item_us": query_s / query_items * 1e6,
+        "per_lookup_ms": lookups_s / max(len(source.late), 1) * 1000,
+        "snapshot_sha256": snapshot.sha256,
+    }
+
+
+def run_generated_snapshot_sha(participants: int) -> str:
+    from chalicelib.adapters.secrets import get_phone_hash_pepper
+    from chalicelib.services import draws
+
+    source = GeneratedParticipants(participants)
+    return draws.build_snapshot(
+        BRAND, CUT, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper()
+    ).sha256
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def child(kind: str, participants: int) -> dict:
+    os.environ.setdefault("STAGE", "local")
+    import chalicelib.services.draws  # noqa: F401 - imported before the clock starts
+
+    before = _rss_mb()
+    if kind == "ddb":
+        result = run_dynamodb_local(participants)
+    else:
+        result = run_generated(participants, baseline=kind == "baseline")
+    result.update(peak_mb=_peak_mb(), growth_mb=_peak_mb() - before)
+    return result
+
+
+def measure(kind: str, participants: int) -> dict:
+    from scripts.dynamodb_local import local_aws_env
+
+    env = {**os.environ, **local_aws_env(), "STAGE": "local"}
+    command = [sys.executable, __file__, "--child", kind, "--n", str(participants)]
+    out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="participants, comma-separated")
+    parser.add_argument("--ddb-sizes", default="10000", help="sizes also run on DynamoDB Local ('' for none)")
+    parser.add_argument("--baseline-max", type=int, default=1_000_000, help="largest size the baseline runs at")
+    parser.add_argument("--child", choices=["ours", "baseline", "ddb"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.n)))
+        return 0
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    ddb_sizes = [int(s.replace("_", "")) for s in args.ddb_sizes.split(",") if s.strip()]
+    print(f"Lucky draw runner, {WINNERS} winners, one win per participant; python {sys.version.split()[0]}, one core")
+    print(
+        f"participants pages of {PAGE_ITEMS:,} items; {LATE_FRACTION:.0%} of participants claimed after the cut; "
+        "each figure from a fresh process; memory = peak RSS (growth over the start)"
+    )
+    print()
+    rows = []
+    ddb_rows = []
+    dynamo_cost = None
+    for size in ddb_sizes:
+        result = measure("ddb", size)
+        dynamo_cost = (result["per_item_us"], result["per_lookup_ms"])
+        ddb_rows.append(
+            (
+                f"{size:,}",
+                f"{result['entries']:,}",
+                f"{result['loaded_s']:.1f} s",
+                f"{result['read_s']:.2f} s",
+                f"{result['pages_read']}",
+                f"{result['per_item_us']:.0f} µs",
+                f"{result['per_lookup_ms']:.1f} ms",
+                f"{result['seconds']:.2f} s",
+                f"{result['items_read'] / result['participants']:.3f}",
+                f"{result['peak_mb']:.0f} MB",
+            )
+        )
+    for size in sizes:
+        ours = measure("ours", size)
+        base = measure("baseline", size) if size <= args.baseline_max else None
+        if base is not None:
+            assert base["winners_sha"] == ours["winners_sha"], "the baseline must draw the same winners"
+        projected = ours["cpu_s"]
+        if dynamo_cost:
+            projected += ours["participants_read"] * dynamo_cost[0] / 1e6 + ours["late"] * dynamo_cost[1] / 1000
+        met = size < 1_000_000 or (projected < TIME_TARGET_S and ours["peak_mb"] < MEMORY_TARGET_MB)
+        rows.append(
+            (
+                f"{size:,}",
+                f"{ours['entries']:,}",
+                f"{ours['freeze_s']:.2f} s",
+                f"{ours['draw_s']:.3f} s",
+                f"{ours['seconds']:.2f} s",
+                f"{ours['cpu_s']:.2f} s",
+                f"{projected:.1f} s" if dynamo_cost else "-",
+                f"{ours['peak_mb']:.0f} MB (+{ours['growth_mb']:.0f})",
+                f"{ours['snapshot_pages']} / {ours['snapshot_bytes'] / 2**20:.1f} MiB",
+                f"{ours['items_read'] / ours['participants']:.3f}",
+                f"{ours['picks_s'] * 1000:.1f} ms",
+                f"{base['picks_s'] * 1000:.0f} ms" if base else "-",
+                f"{base['picks_s'] / ours['picks_s']:.0f}x" if base else "-",
+                ("met" if met else "MISSED") if size >= 1_000_000 else "",
+            )
+        )
+    if ddb_rows:
+        print("DynamoDB Local, end to end (draws.run_draw; participants and late claims written as real items)")
+        print_table(
+            (
+                "participants",
+                "entries",
+                "load",
+                "snapshot read",
+                "query pages",
+                "per participant item",
+                "per late lookup",
+                "run (freeze+draw+SMS)",
+                "items read / participant",
+                "peak RSS",
+            ),
+            ddb_rows,
+        )
+        print()
+    print("Generated participant pages through the same code (no network)")
+    print_table(
+        (
+            "participants",
+            "entries",
+            "freeze",
+            "draw",
+            "total (wall)",
+            "CPU",
+            "CPU + DynamoDB",
+            "peak RSS",
+            "snapshot pages / size",
+            "items read / participant",
+            f"{WINNERS} picks: Fenwick",
+            "baseline: linear scan",
+            "baseline / ours",
+            f"10^6 target <{TIME_TARGET_S:.0f} s, <{MEMORY_TARGET_MB / 1024:.0f} GB",
+        ),
+        rows,
+    )
+    print()
+    print(
+        "'CPU + DynamoDB' is the process's CPU time (the wall clock of a shared machine counts other processes "
+        "too) plus, at the rates measured on DynamoDB Local above, every participant item read (botocore's "
+        "parsing included) and every late participant's claim lookup; real DynamoDB serves a 1 MB page in "
+        "tens of ms, DynamoDB Local (Java, SQLite) is slower, so this errs high."
+    )
+    print(
+        "If one invocation were not enough, the freeze splits at page boundaries: the runner keeps the "
+        "participants cursor and the pages written on the draw item (status freezing, its lease renewed), and "
+        "the next minute's run continues; the draw step needs only the snapshot pages, so it fits one call."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

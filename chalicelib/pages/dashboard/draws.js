@@ -1,0 +1,156 @@
+/*
+ * The dashboard's lucky draws: the chosen campaign's draws with their seed commitment,
+ * status, snapshot hash, seed once revealed, and winners (phones masked).
+ *
+ * Its own file, built after dashboard.js: it reads the same session (the operator token)
+ * and follows the campaign picker (#campaign), drawing its card at the end of #panel.
+ * Every API string goes in through textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+  var doc = document;
+  var base = location.pathname.replace(/\/dashboard\/?$/, "");
+  function $(i) {
+    return doc.getElementById(i);
+  }
+  function el(tag, text, cls) {
+    var e = doc.createElement(tag);
+    if (text != null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function clear(e) {
+    while (e.firstChild) e.removeChild(e.firstChild);
+    return e;
+  }
+  function short(hash) {
+    return hash ? hash.slice(0, 16) + "\u2026" : "\u2013";
+  }
+  function card() {
+    var existing = $("draws-card");
+    if (existing) return existing;
+    var panel = $("panel");
+    if (!panel) return null;
+    var section = el("section", null, "card");
+    section.id = "draws-card";
+    section.setAttribute("aria-labelledby", "draws-h");
+    var h = el("h2", "Lucky draws");
+    h.id = "draws-h";
+    section.appendChild(h);
+    var note = el(
+      "p",
+      "Each draw's seed is committed when it is scheduled and revealed with the winners; " +
+        "check a draw with scripts/verify_draw.py (docs/draws.md).",
+      "muted",
+    );
+    section.appendChild(note);
+    var scroll = el("div", null, "scroll");
+    var table = el("table");
+    table.appendChild(el("caption", "The campaign's lucky draws, newest first"));
+    var head = el("thead");
+    var tr = el("tr");
+    var columns = ["Draw", "Prize", "Status", "Draw at", "Entries until", "Seed commitment", "Snapshot", "Winners"];
+    columns.forEach(function (t) {
+      var th = el("th", t);
+      th.setAttribute("scope", "col");
+      tr.appendChild(th);
+    });
+    head.appendChild(tr);
+    table.appendChild(head);
+    var body = el("tbody");
+    body.id = "draws-body";
+    table.appendChild(body);
+    scroll.appendChild(table);
+    section.appendChild(scroll);
+    panel.appendChild(section);
+    return section;
+  }
+  function winnersCell(d) {
+    var td = el("td");
+    if (d.status !== "drawn") {
+      td.textContent = d.winners_wanted + " to draw";
+      return td;
+    }
+    var list = el("ol", null, "winners");
+    d.winners.forEach(function (w) {
+      var li = el("li", w.phone + " \u00b7 " + w.participant_id + " (" + w.entries + ")");
+      li.setAttribute("data-participant", w.participant_id);
+      list.appendChild(li);
+    });
+    td.appendChild(list);
+    td.appendChild(el("p", "seed " + short(d.seed), "muted mono"));
+    return td;
+  }
+  function render(items) {
+    var section = card();
+    if (!section) return;
+    var body = clear($("draws-body"));
+    if (!items.length) {
+      var tr = el("tr");
+      var td = el("td", "No draw scheduled for this campaign.", "muted");
+      td.colSpan = 8;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    items.forEach(function (d) {
+      var tr = el("tr");
+      tr.setAttribute("data-draw", d.draw_id);
+      tr.setAttribute("data-status", d.status);
+      tr.appendChild(el("td", d.name));
+      tr.appendChild(el("td", d.prize));
+      tr.appendChild(el("td", d.status, "status-" + d.status));
+      tr.appendChild(el("td", d.draw_at));
+      tr.appendChild(el("td", d.entries_until));
+      var commit = el("td", short(d.seed_commitment), "mono");
+      commit.title = d.seed_commitment;
+      commit.setAttribute("data-commitment", d.seed_commitment);
+      tr.appendChild(commit);
+      var frozen = d.snapshot_sha256 ? short(d.snapshot_sha256) + " \u00b7 " + d.entries_total + " entries" : "\u2013";
+      var snap = el("td", frozen, "mono");
+      if (d.snapshot_sha256) snap.title = d.snapshot_sha256;
+      tr.appendChild(snap);
+      tr.appendChild(winnersCell(d));
+      body.appendChild(tr);
+    });
+  }
+  var shown = null;
+  function load() {
+    var token = qrcSession.get("qrc.operatorToken");
+    var picker = $("campaign");
+    var id = picker && picker.value;
+    if (!token || !id) return;
+    shown = id;
+    fetch(base + "/v1/campaigns/" + encodeURIComponent(id) + "/draws?limit=20", {
+      headers: { Authorization: "Bearer " + token, Accept: "application/json" },
+      cache: "no-store",
+      credentials: "omit",
+    })
+      .then(function (r) {
+        return r.ok ? r.json() : null;
+      })
+      .then(
+        function (b) {
+          if (b && b.items && shown === id) render(b.items);
+        },
+        function () {},
+      );
+  }
+  doc.addEventListener("DOMContentLoaded", function () {
+    var picker = $("campaign");
+    if (picker) picker.addEventListener("change", load);
+    var refresh = $("b-refresh");
+    if (refresh) refresh.addEventListener("click", load);
+    window.addEventListener("hashchange", load);
+    // The panel is shown once a campaign's statistics have loaded: the draws follow it.
+    var panel = $("panel");
+    if (panel && window.MutationObserver) {
+      new MutationObserver(function () {
+        if (!panel.hidden && $("campaign").value !== shown) load();
+      }).observe(panel, { attributes: true, attributeFilter: ["hidden"] });
+    }
+    setInterval(function () {
+      if (panel && !panel.hidden && !doc.hidden) load();
+    }, 30000);
+    load();
+  });
+})();

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Check a lucky draw from its published facts alone: python3 scripts/verify_draw.py --draw draw.json --csv entries.csv
+
+Standard library only, and written from docs/draws.md rather than from the project's code,
+so a regulator can run it without installing anything and it cross-checks the service's own
+implementation (chalicelib/domain/draws.py). It checks that
+
+1. SHA-256 of the seed is the commitment published when the draw was scheduled;
+2. SHA-256 of the snapshot file is the hash published before the winners were drawn, and
+   the file is a well-formed snapshot (header, `id,entries` lines sorted by id, no repeats);
+3. the winners recomputed by qrc-draw-v1 from the snapshot, the seed and the beacon are the
+   published winners, rank by rank.
+
+It prints MATCH, or the first difference, and exits 0 or 1.
+
+Inputs: `--draw` is the draw as GET /v1/draws/{draw_id} answers it (saved as JSON): it gives
+the commitment, snapshot hash, number of winners, one-win rule, beacon, seed and winners.
+`--csv` is the snapshot (GET /v1/draws/{draw_id}/entries.csv, every page joined in order;
+several files given in order are joined). `--seed` and `--beacon` override the draw's
+(e.g. the seed as announced elsewhere, the beacon as the lottery published it); without a
+`--draw`, give `--commitment`, `--snapshot-sha256`, `--winners` and optionally
+`--one-win-per-participant` and `--expect` (the published winners' ids, comma-separated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import sys
+from typing import Any
+
+VERSION = "qrc-draw-v1"
+HEADER = b"participant_id,entries\n"
+
+
+class Difference(Exception):
+    """The first thing that does not match; its text is what is printed."""
+
+
+def read_snapshot(data: bytes) -> tuple[list[str], list[int]]:
+    if not data.startswith(HEADER):
+        raise Difference("snapshot: the first line is not `participant_id,entries`")
+    lines = data[len(HEADER) :].split(b"\n")
+    if lines[-1] != b"":
+        raise Difference("snapshot: the file does not end with a line end")
+    names: list[str] = []
+    counts: list[int] = []
+    for number, line in enumerate(lines[:-1], start=2):
+        parts = line.split(b",")
+        if len(parts) != 2 or not parts[0] or not parts[1].isdigit() or parts[1][:1] == b"0":
+            raise Difference(
+                f"snapshot line {number}: not `participant_id,entries` with entries a positive whole number"
+            )
+        name = parts[0].decode("ascii", errors="replace")
+        if names and parts[0] <= names[-1].encode("ascii", errors="replace"):
+            raise Difference(f"snapshot line {number}: {name} is not after {names[-1]} (ids must be sorted, once each)")
+        names.append(name)
+        counts.append(int(parts[1]))
+    return names, counts
+
+
+def numbers(seed: bytes, snapshot_hash: str, beacon: str):
+    """The 64-bit numbers of the draw's stream, in order."""
+    key = hmac.new(seed, b"%s\x00%s\x00%s" % (VERSION.encode(), snapshot_hash.encode(), beacon.encode()), "sha256")
+    k = key.digest()
+    counter = 0
+    while True:
+        block = hmac.new(k, counter.to_bytes(8, "big"), "sha256").digest()
+        for offset in (0, 8, 16, 24):
+            yield int.from_bytes(block[offset : offset + 8], "big")
+        counter += 1
+
+
+def below(stream, n: int) -> int:
+    """Uniform in [0, n): a number at or above the largest multiple of n under 2^64 is skipped."""
+    ceiling = (2**64 // n) * n
+    for value in stream:
+        if value < ceiling:
+            return value % n
+    raise AssertionError("unreachable")
+
+
+class SegmentTree:
+    """Sums over a power-of-two tree: leaf i holds participant i's remaining entries."""
+
+    def __init__(self, counts: list[int]) -> None:
+        size = 1
+        while size < len(counts):
+            size *= 2
+        self.size = size
+        self.sums = [0] * (2 * size)
+        self.sums[size : size + len(counts)] = counts
+        for node in range(size - 1, 0, -1):
+            self.sums[node] = self.sums[2 * node] + self.sums[2 * node + 1]
+
+    def total(self) -> int:
+        return self.sums[1]
+
+    def locate(self, r: int) -> int:
+        """The participant whose interval of the running sum holds r (the first with sum > r)."""
+        node = 1
+        while node < self.size:
+            left = self.sums[2 * node]
+            if r < left:
+                node = 2 * node
+            else:
+                r -= left
+                node = 2 * node + 1
+        return node - self.size
+
+    def take(self, index: int, amount: int) -> None:
+        node = index + self.size
+        while node:
+            self.sums[node] -= amount
+            node //= 2
+
+
+def winners_of(names, counts, *, seed: bytes, snapshot_hash: str, beacon: str, wanted: int, one_win: bool) -> list[str]:
+    stream = numbers(seed, snapshot_hash, beacon)
+    tree = SegmentTree(counts)
+    chosen = []
+    for _ in range(wanted):
+        if tree.total() == 0:
+            raise Difference(f"the snapshot allows fewer than {wanted} winners")
+        index = below(stream, tree.total())
+        index = tree.locate(index)
+        chosen.append(names[index])
+        left = tree.sums[tree.size + index]
+        tree.take(index, left if one_win else 1)
+    return chosen
+
+
+def verify(
+    data: bytes,
+    *,
+    seed_hex: str,
+    beacon: str,
+    commitment: str,
+    snapshot_hash: str,
+    wanted: int,
+    one_win: bool,
+    published: list[str] | None,
+    entries_total: int | None = None,
+) -> list[str]:
+    """The recomputed winners, or Difference at the first thing that does not match."""
+    try:
+        seed = bytes.fromhex(seed_hex)
+    except ValueError:
+        raise Difference("seed: not hexadecimal") from None
+    if len(seed) != 32:
+        raise Difference(f"seed: {len(seed)} bytes, a draw seed is 32")
+    if hashlib.sha256(seed).hexdigest() != commitment.lower():
+        raise Difference(
+            f"commitment: SHA-256 of the seed is {hashlib.sha256(seed).hexdigest()}, published {commitment}"
+        )
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != snapshot_hash.lower():
+        raise Difference(f"snapshot_sha256: the file's SHA-256 is {actual}, published {snapshot_hash}")
+    names, counts = read_snapshot(data)
+    if entries_total is not None and sum(counts) != entries_total:
+        raise Difference(f"entries_total: the file holds {sum(counts)} entries, published {entries_total}")
+    chosen = winners_of(
+        names, counts, seed=seed, snapshot_hash=snapshot_hash.lower(), beacon=beacon, wanted=wanted, one_win=one_win
+    )
+    if published is not None:
+        for rank, (mine, theirs) in enumerate(zip(chosen, published), start=1):
+            if mine != theirs:
+                raise Difference(f"winner {rank}: recomputed {mine}, published {theirs}")
+        if len(chosen) != len(published):
+            raise Difference(f"winners: recomputed {len(chosen)}, published {len(published)}")
+    return chosen
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draw", help="the draw as GET /v1/draws/{draw_id} answers it, saved as JSON")
+    parser.add_argument("--csv", nargs="+", required=True, help="the snapshot file(s), in page order")
+    parser.add_argument("--seed", help="the revealed seed, 64 hex digits (default: the draw's)")
+    parser.add_argument("--beacon", help="the beacon value exactly as published (default: the draw's; none: empty)")
+    parser.add_argument("--commitment", help="the seed commitment (default: the draw's)")
+    parser.add_argument("--snapshot-sha256", help="the published snapshot hash (default: the draw's)")
+    parser.add_argument("--winners", type=int, help="how many winners (default: the draw's winners_wanted)")
+    parser.add_argument(
+        "--one-win-per-participant", choices=("true", "false"), help="the draw's rule (default: the draw's)"
+    )
+    parser.add_argument(
+        "--expect", help="the published winners' ids in rank order, comma-separated (default: the draw's)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    draw: dict = {}
+    if args.draw:
+        with open(args.draw, encoding="utf-8") as handle:
+            draw = json.load(handle)
+    data = b""
+    for path in args.csv:
+        with open(path, "rb") as handle:
+            data += handle.read()
+    rule = args.one_win_per_participant
+    published = [w["participant_id"] for w in draw.get("winners") or []] if draw.get("winners") else None
+    if args.expect is not None:
+        published = [name for name in args.expect.split(",") if name]
+    facts: dict[str, Any] = {
+        "seed_hex": args.seed or draw.get("seed"),
+        "beacon": args.beacon if args.beacon is not None else (draw.get("beacon") or ""),
+        "commitment": args.commitment or draw.get("seed_commitment"),
+        "snapshot_hash": args.snapshot_sha256 or draw.get("snapshot_sha256"),
+        "wanted": args.winners or draw.get("winners_wanted"),
+        "one_win": (rule == "true") if rule else bool(draw.get("one_win_per_participant", True)),
+    }
+    missing = [name for name, value in facts.items() if value is None]
+    if missing:
+        print(f"missing: {', '.join(missing)} (give --draw or the options)", file=sys.stderr)
+        return 2
+    try:
+        chosen = verify(data, published=published, entries_total=draw.get("entries_total"), **facts)
+    except Difference as difference:
+        print(f"DIFFERENCE {difference}")
+        return 1
+    print("MATCH")
+    for rank, name in enumerate(chosen, start=1):
+        print(f"  {rank}. {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""Lucky draws through the API: schedule, the cut, freeze, beacon, run exactly once, reveal, SMS, bad input."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import pathlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.adapters import records
+from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, ShopperAccount
+from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+from chalicelib.adapters.sms import memory_sender
+from chalicelib.config import get_settings
+from chalicelib.domain import clock, codes, phones
+from chalicelib.domain import draws as algorithm
+from chalicelib.domain.errors import Conflict
+from chalicelib.services import batches, campaigns, draws, scans
+from tests.functional.test_openapi import _check
+from tests.support import VALID_CAMPAIGN, assert_safe_csv, shopper_id, shopper_token
+
+BRAND = "brand-a"
+IP = "203.0.113.9"
+PHONES = [f"+8491234{n:04d}" for n in range(1, 7)]
+
+
+def at(moment: datetime):
+    return clock.replaced(lambda: moment.timestamp())
+
+
+@pytest.fixture
+def memory_sms(store):
+    """Winners' SMS go to the in-memory recorder (the settings are read before any request caches them)."""
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SMS_SENDER", "memory")
+            get_settings.cache_clear()
+            get_settings()
+            memory_sender().clear()
+            yield memory_sender()
+    finally:
+        memory_sender().clear()
+        get_settings.cache_clear()
+        get_settings()
+
+
+def _account(phone: str) -> str:
+    pepper = get_phone_hash_pepper()
+    number = phones.normalise_phone(phone, get_settings().phone_regions)
+    sid = shopper_id(phone)
+    ShopperAccount(
+        sid,
+        phone_hash=phones.phone_hash(number.e164, pepper),
+        phone_masked=number.masked,
+        phone_sealed=phones.seal_phone(number.e164, pepper),
+        created_at=clock.now(),
+    ).save()
+    return sid
+
+
+@pytest.fixture
+def world(store):
+    """An active campaign whose scans earn 1 entry, 40 codes, six shoppers with accounts; T0 = now."""
+    records.clear_cache()
+    # The draws' timeline starts four hours ago, so runs happen at the real time the
+    # tokens are checked against; what happened before is done under a replaced clock.
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=4)
+    body = copy.deepcopy(VALID_CAMPAIGN)
+    body.update(starts_at=(t0 - timedelta(days=1)).isoformat(), ends_at=(t0 + timedelta(days=30)).isoformat())
+    body["rules"] = {"points_per_scan": 10, "entries_per_scan": 1}
+    campaign = campaigns.create_campaign(BRAND, "op", body)
+    campaigns.change_campaign_status(BRAND, campaign["campaign_id"], "op", {"status": "active"})
+    batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": 40})
+    batches.change_batch_status(BRAND, batch["batch_id"], "op", {"status": "active"})
+    records.clear_cache()
+    all_codes = [codes.mint_code(get_keyring(), batch["batch_number"], s) for s in range(40)]
+    shoppers = [_account(p) for p in PHONES]
+    return {"t0": t0, "campaign_id": campaign["campaign_id"], "codes": all_codes, "shoppers": shoppers}
+
+
+def _claims(world, counts: list[int], moment: datetime, start: int = 0) -> int:
+    index = start
+    with at(moment):
+        for shopper, count in zip(world["shoppers"], counts):
+            for _ in range(count):
+                assert scans.claim_code(shopper, IP, {"code": world["codes"][index]})["result"] == "granted"
+                index += 1
+    return index
+
+
+def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
+    """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
+    t0 = world["t0"]
+    body = {
+        "name": "Grand draw",
+        "prize": "Motorbike",
+        "winners": 2,
+        "draw_at": (t0 + timedelta(hours=1)).isoformat(),
+        "entries_until": (t0 + timedelta(minutes=30)).isoformat(),
+        "one_win_per_participant": True,
+        **changes,
+    }
+    body = {k: v for k, v in body.items() if v is not None}
+    with at(when or t0 + timedelta(minutes=2)):
+        return draws.create_draw(BRAND, world["campaign_id"], "op", body)
+
+
+def _csv(api, draw_id: str) -> bytes:
+    parts, cursor = [], None
+    while True:
+        response = api.call("GET", f"/v1/draws/{draw_id}/entries.csv" + (f"?cursor={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.body
+        parts.append(response.body)
+        cursor = response.headers.get("X-Next-Cursor")
+        if not cursor:
+            return b"".join(parts)
+
+
+def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_winner(api, world, memory_sms):
+    t0 = world["t0"]
+    used = _claims(world, [1, 2, 3, 1, 4, 0], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world)
+    assert draw["status"] == "scheduled" and len(draw["seed_commitment"]) == 64
+    assert draw["seed"] is None and draw["snapshot_sha256"] is None and draw["winners"] == []
+    assert "seed_sealed" not in json.dumps(draw)
+    # Claims after the cut (shopper 0 and a newcomer, shopper 5) must not count.
+    _claims(world, [3, 0, 0, 0, 0, 2], t0 + timedelta(minutes=31), start=used)
+
+    listed = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/draws")
+    assert [d["draw_id"] for d in listed["items"]] == [draw["draw_id"]] and listed["next_cursor"] is None
+
+    with at(t0 + timedelta(minutes=59)), pytest.raises(Conflict) as early:
+        draws.run_draw(BRAND, draw["draw_id"], "op")
+    assert early.value.field == "draw_at" and Draw.get(draw["draw_id"]).status == "scheduled"
+    assert api.call("GET", f"/v1/draws/{draw['draw_id']}/entries.csv").status_code == 409
+    done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    again = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    draws.run_due()
+    assert done["status"] == "drawn" and again["winners"] == done["winners"] and again["seed"] == done["seed"]
+    assert done["entries_total"] == 11 and done["participants"] == 5
+    seed = bytes.fromhex(done["seed"])
+    assert hashlib.sha256(seed).hexdigest() == draw["seed_commitment"]
+    snapshot = _csv(api, draw["draw_id"])
+    assert hashlib.sha256(snapshot).hexdigest() == done["snapshot_sha256"]
+    assert len(assert_safe_csv(snapshot.decode())) == 6  # header and five participants, no formula
+    ids, weights = algorithm.parse_snapshot(snapshot)
+    assert sorted(weights) == [1, 1, 2, 3, 4] and ids == sorted(ids) and all(i.startswith("mbr_") for i in ids)
+    expected = algorithm.draw_winners(
+        ids,
+        weights,
+        seed=seed,
+        snapshot_sha256=done["snapshot_sha256"],
+        beacon=None,
+        winners=2,
+        one_win_per_participant=True,
+    )
+    assert [(w["rank"], w["participant_id"], w["entries"]) for w in done["winners"]] == [
+        (w.rank, w.participant_id, w.entries) for w in expected
+    ]
+    assert all(w["phone"] and w["phone"] not in PHONES and phones._MASK in w["phone"] for w in done["winners"])
+    assert len({w["participant_id"] for w in done["winners"]}) == 2
+    # One SMS per winner, whatever the reruns; no platform shopper id in any answer.
+    assert len(memory_sms.messages) == 2 and all("Motorbike" in m.text for m in memory_sms.messages)
+    assert all(w["notified"] for w in api.json("GET", f"/v1/draws/{draw['draw_id']}")["winners"])
+    assert "shp_" not in json.dumps(done) and b"shp_" not in snapshot
+    for answer in (draw, done, listed["items"][0]):
+        _check(answer, "Draw")
+    actions = [e.action for e in AuditEvent.query(BRAND)]
+    assert {"draw_scheduled", "draw_frozen", "draw_drawn"} <= set(actions)
+    assert actions.count("draw_drawn") == 1
+
+
+def test_a_draw_with_a_beacon_waits_for_it_after_the_snapshot_and_mixes_it_in(api, world, memory_sms):
+    t0 = world["t0"]
+    _claims(world, [2, 2, 2, 2, 2, 2], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, beacon_source="Vietlott Mega 6/45 of the draw day", winners=3)
+    path = f"/v1/draws/{draw['draw_id']}"
+    refused = api.call("POST", f"{path}/beacon", {"value": "01 02 03"})
+    assert refused.status_code == 409 and refused.json_body["error"]["field"] == "value"
+    frozen = api.json("POST", f"{path}/run")
+    assert frozen["status"] == "frozen" and frozen["seed"] is None and frozen["snapshot_sha256"]
+    assert draws.run_due()["advanced"] == 1 and api.json("GET", path)["status"] == "frozen"
+    done = api.json("POST", f"{path}/beacon", {"value": "05 11 23 30 38 42"})
+    for value in ("05 11 23 30 38 42", "06 11 23 30 38 42"):  # after the run, no beacon is taken
+        late = api.call("POST", f"{path}/beacon", {"value": value})
+        assert late.status_code == 409 and late.json_body["error"]["field"] == "value"
+    assert api.json("GET", path)["winners"] == done["winners"]
+    assert done["status"] == "drawn" and done["beacon"] == "05 11 23 30 38 42"
+    ids, weights = algorithm.parse_snapshot(_csv(api, draw["draw_id"]))
+    expected = algorithm.draw_winners(
+        ids,
+        weights,
+        seed=bytes.fromhex(done["seed"]),
+        snapshot_sha256=done["snapshot_sha256"],
+        beacon=done["beacon"],
+        winners=3,
+        one_win_per_participant=True,
+    )
+    assert [w["participant_id"] for w in done["winners"]] == [w.participant_id for w in expected]
+    assert len(memory_sms.messages) == 3
+
+
+def test_the_shopper_sees_their_entries_per_draw_and_whether_they_won(api, world, memory_sms):
+    t0 = world["t0"]
+    _claims(world, [3, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
+    now = datetime.now(UTC)
+    draw = _schedule(
+        api,
+        world,
+        when=now,
+        winners=2,
+        draw_at=(now + timedelta(hours=1)).isoformat(),
+        entries_until=(now + timedelta(minutes=30)).isoformat(),
+    )
+    token = shopper_token(PHONES[0])
+    mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
+    assert [(d["draw_id"], d["entries"], d["upcoming"], d["won"]) for d in mine] == [(draw["draw_id"], 3, True, False)]
+    with at(now + timedelta(hours=2)):
+        draws.run_draw(BRAND, draw["draw_id"], "op")
+    mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
+    assert mine[0]["won"] is True and mine[0]["upcoming"] is False and mine[0]["status"] == "drawn"
+    _check(mine[0], "MyDraw")
+    assert api.json("GET", "/v1/me/draws", token=shopper_token(PHONES[3]))["draws"] == []
+
+
+def _refused(api, world, field: str, **changes):
+    before = list(Draw.scan())
+    now = datetime.now(UTC)
+    response = api.call(
+        "POST",
+        f"/v1/campaigns/{world['campaign_id']}/draws",
+        {
+            "name": "Bad",
+            "prize": "Nothing",
+            "winners": 1,
+            "draw_at": (now + timedelta(hours=1)).isoformat(),
+            "entries_until": (now + timedelta(minutes=30)).isoformat(),
+            **changes,
+        },
+    )
+    assert 400 <= response.status_code < 500, response.body
+    assert response.json_body["error"]["field"] == field, response.json_body
+    assert list(Draw.scan()) == before
+
+
+def test_bad_schedules_are_refused_naming_the_field_and_write_nothing(api, world):
+    t0 = datetime.now(UTC)
+    _refused(api, world, "winners", winners=0)
+    _refused(api, world, "winners", winners=draws.MAX_WINNERS + 1)
+    _refused(api, world, "draw_at", draw_at=(t0 - timedelta(minutes=1)).isoformat())
+    _refused(api, world, "draw_at", draw_at=(world["t0"] + timedelta(days=30 + 91)).isoformat())
+    _refused(api, world, "entries_until", entries_until=(t0 + timedelta(hours=2)).isoformat())
+    _refused(api, world, "draw_at", draw_at="tomorrow")
+    _refused(api, world, "one_win_per_participant", one_win_per_participant="yes")
+    _refused(api, world, "seed_commitment", seed_commitment="00" * 32)
+
+
+def test_a_campaign_without_entries_cannot_have_a_draw(api, world):
+    campaigns.update_campaign(BRAND, world["campaign_id"], "op", {"rules": {"entries_per_scan": 0}})
+    _refused(api, world, "campaign_id")
+
+
+def test_runs_that_cannot_draw_are_refused_and_leave_the_draw_scheduled(api, world):
+    t0 = world["t0"]
+    empty = _schedule(api, world, winners=1)
+    response = api.call("POST", f"/v1/draws/{empty['draw_id']}/run")
+    assert response.status_code == 409 and response.json_body["error"]["field"] == "entries_until"
+    assert draws.run_due()["blocked"] == 1
+    assert Draw.get(empty["draw_id"]).status == "scheduled" and list(DrawPage.scan()) == []
+    _claims(world, [1, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
+    many = _schedule(api, world, winners=3)
+    response = api.call("POST", f"/v1/draws/{many['draw_id']}/run")
+    assert response.status_code == 409 and response.json_body["error"]["field"] == "winners"
+    assert Draw.get(many["draw_id"]).status == "scheduled" and list(DrawPage.scan()) == []
+    # Without one win per participant, 2 entries allow 2 winners (the same person may win twice).
+    multi = _schedule(api, world, winners=2, one_win_per_participant=False)
+    done = api.json("POST", f"/v1/draws/{multi['draw_id']}/run")
+    assert len(done["winners"]) == 2
+
+
+def test_viewers_read_draws_but_cannot_schedule_or_run_them_and_other_brands_see_nothing(api, world):
+    _claims(world, [1, 0, 0, 0, 0, 0], world["t0"] + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=1)
+    path = f"/v1/draws/{draw['draw_id']}"
+    assert api.call("GET", path, role="viewer").status_code == 200
+    assert api.call("POST", f"{path}/run", role="viewer").status_code == 403
+    assert api.call("POST", f"{path}/beacon", {"value": "x"}, role="viewer").status_code == 403
+    assert api.call("GET", path, brand="brand-b").status_code == 404
+    assert api.call("POST", f"{path}/run", brand="brand-b").status_code == 404
+    assert api.call("GET", f"/v1/campaigns/{world['campaign_id']}/draws", brand="brand-b").status_code == 404
+    assert api.call("GET", "/v1/draws/drw_nonsense").status_code == 404
+
+
+def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, world, memory_sms, tmp_path):
+    import subprocess
+    import sys
+
+    t0 = world["t0"]
+    _claims(world, [5, 1, 3, 2, 1, 1], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=3, one_win_per_participant=False)
+    api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    (tmp_path / "draw.json").write_bytes(api.call("GET", f"/v1/draws/{draw['draw_id']}").body)
+    (tmp_path / "entries.csv").write_bytes(_csv(api, draw["draw_id"]))
+    script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "verify_draw.py"
+    checked = subprocess.run(
+        [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr

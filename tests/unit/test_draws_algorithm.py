@@ -1,0 +1,267 @@
+"""qrc-draw-v1: docs/draws.md's worked example, the two implementations held equal, fairness, tampering."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import pathlib
+import random
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib.domain import draws
+from scripts import verify_draw
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DOC = (ROOT / "docs" / "draws.md").read_text(encoding="utf-8")
+SCRIPT = ROOT / "scripts" / "verify_draw.py"
+
+EXAMPLE_ROWS = [("mbr_ALICE", 3), ("mbr_BINH", 1), ("mbr_CHI", 4), ("mbr_DUNG", 1), ("mbr_EM", 5)]
+EXAMPLE_SEED = bytes(range(32))
+EXAMPLE_BEACON = "05 11 23 30 38 42"
+EXAMPLE = {
+    "seed_commitment": "630dcd2966c4336691125448bbb25b4ff412a49c732db2c8abc1b8581bd710dd",
+    "snapshot_sha256": "5808e01543b78660c8858f5699152dfe34b70bbad5d1df4668ac4b889d7cb35f",
+    "key": "8335637f59716927b1683237915daf8fde9b5da5311d3061fed4d7040ac41fe8",
+    "stream": [6246439767294297712, 6404489330836167076, 11709501052499319933],
+    "one_win": ["mbr_DUNG", "mbr_EM", "mbr_CHI"],
+    "many_wins": ["mbr_DUNG", "mbr_EM", "mbr_EM"],
+    "no_beacon": ["mbr_DUNG", "mbr_EM", "mbr_BINH"],
+}
+
+
+def _draw(rows, seed, beacon, winners, one_win):
+    data = draws.snapshot_bytes(rows)
+    ids, weights = draws.parse_snapshot(data)
+    sha = hashlib.sha256(data).hexdigest()
+    return draws.draw_winners(
+        ids, weights, seed=seed, snapshot_sha256=sha, beacon=beacon, winners=winners, one_win_per_participant=one_win
+    )
+
+
+def test_the_worked_example_of_the_document_is_what_both_implementations_compute():
+    data = draws.snapshot_bytes(EXAMPLE_ROWS)
+    assert f"Snapshot (the whole file, {len(data)} bytes)" in DOC
+    assert "```\n" + data.decode() + "```" in DOC
+    sha = hashlib.sha256(data).hexdigest()
+    assert sha == EXAMPLE["snapshot_sha256"] and draws.commitment(EXAMPLE_SEED) == EXAMPLE["seed_commitment"]
+    key = draws.mixing_key(EXAMPLE_SEED, sha, EXAMPLE_BEACON)
+    assert key.hex() == EXAMPLE["key"]
+    stream = draws.RandomStream(key)
+    assert [stream.next_u64() for _ in range(3)] == EXAMPLE["stream"]
+    for name in ("seed_commitment", "snapshot_sha256", "key"):
+        assert EXAMPLE[name] in DOC, name
+    assert ", ".join(str(u) for u in EXAMPLE["stream"]) in DOC
+    assert EXAMPLE_SEED.hex() in DOC and EXAMPLE_BEACON in DOC
+    for one_win, beacon, expected in (
+        (True, EXAMPLE_BEACON, EXAMPLE["one_win"]),
+        (False, EXAMPLE_BEACON, EXAMPLE["many_wins"]),
+        (True, None, EXAMPLE["no_beacon"]),
+    ):
+        assert [w.participant_id for w in _draw(EXAMPLE_ROWS, EXAMPLE_SEED, beacon, 3, one_win)] == expected
+        names, counts = verify_draw.read_snapshot(data)
+        assert (
+            verify_draw.winners_of(
+                names, counts, seed=EXAMPLE_SEED, snapshot_hash=sha, beacon=beacon or "", wanted=3, one_win=one_win
+            )
+            == expected
+        )
+    assert "**1. mbr_DUNG, 2. mbr_EM, 3. mbr_CHI**" in DOC
+    assert "1. mbr_DUNG, 2. mbr_EM, 3. mbr_EM" in DOC and "1. mbr_DUNG, 2. mbr_EM,\n3. mbr_BINH" in DOC
+
+
+def _random_snapshot(rng: random.Random, size: int) -> list[tuple[str, int]]:
+    names = sorted({f"mbr_{rng.getrandbits(64):016X}" for _ in range(size)})
+    return [(name, rng.choice((1, 1, 1, 2, 3, 5, 8, 40, 1000))) for name in names]
+
+
+def test_the_verify_script_is_an_independent_implementation_that_agrees_everywhere():
+    rng = random.Random(20261202)
+    for case in range(400):
+        rows = _random_snapshot(rng, rng.randint(1, 300 if case % 10 else 3000))
+        one_win = rng.random() < 0.6
+        allowed = len(rows) if one_win else sum(e for _, e in rows)
+        wanted = rng.randint(1, min(allowed, 50))
+        seed = rng.randbytes(32)
+        beacon = rng.choice([None, "", "01 02 03 04 05 06", "Xổ số 12/2026: 7·13·21"])
+        data = draws.snapshot_bytes(rows)
+        ours = [w.participant_id for w in _draw(rows, seed, beacon, wanted, one_win)]
+        theirs = verify_draw.verify(
+            data,
+            seed_hex=seed.hex(),
+            beacon=beacon or "",
+            commitment=draws.commitment(seed),
+            snapshot_hash=hashlib.sha256(data).hexdigest(),
+            wanted=wanted,
+            one_win=one_win,
+            published=ours,
+        )
+        assert theirs == ours, case
+        if one_win:
+            assert len(set(ours)) == len(ours)
+
+
+def test_the_fenwick_tree_finds_what_a_linear_scan_finds_through_removals():
+    rng = random.Random(7)
+    weights = [rng.choice((0, 1, 2, 7, 100)) for _ in range(1000)]
+    tree = draws.Fenwick(weights)
+    live = list(weights)
+    for _ in range(3000):
+        total = sum(live)
+        if not total:
+            break
+        r = rng.randrange(total)
+        running, expected = 0, None
+        for i, w in enumerate(live):
+            running += w
+            if running > r:
+                expected = i
+                break
+        assert tree.find(r) == expected
+        taken = rng.randint(1, live[expected])
+        live[expected] -= taken
+        tree.add(expected, -taken)
+    with pytest.raises(ValueError):
+        tree.find(sum(live))
+
+
+def test_rejection_sampling_skips_the_top_of_the_range():
+    class Fixed(draws.RandomStream):
+        def __init__(self, values):
+            super().__init__(b"k")
+            self.values = iter(values)
+
+        def next_u64(self):
+            return next(self.values)
+
+    n = 3  # 2^64 mod 3 = 1: the one value 2^64 - 1 would favour 0
+    assert Fixed([2**64 - 1, 2**64 - 2]).below(n) == (2**64 - 2) % n
+    assert Fixed([5]).below(n) == 2
+
+
+def _chi_square_p(statistic: float, degrees: int) -> float:
+    """P(X >= statistic) for a chi-square with an even number of degrees of freedom (closed form)."""
+    assert degrees % 2 == 0
+    half = statistic / 2
+    return math.exp(-half) * sum(half**i / math.factorial(i) for i in range(degrees // 2))
+
+
+def test_each_entry_wins_with_a_chance_proportional_to_its_weight_and_one_win_holds():
+    weights = [1, 2, 3, 4, 5, 10, 25]  # 7 participants: 6 degrees of freedom
+    rows = [(f"mbr_P{i}", w) for i, w in enumerate(weights)]
+    data = draws.snapshot_bytes(rows)
+    ids, parsed = draws.parse_snapshot(data)
+    sha = hashlib.sha256(data).hexdigest()
+    runs, first = 20_000, [0] * len(weights)
+    for run in range(runs):
+        seed = hashlib.sha256(b"fairness %d" % run).digest()
+        picked = draws.draw_winners(
+            ids, parsed, seed=seed, snapshot_sha256=sha, beacon=None, winners=3, one_win_per_participant=True
+        )
+        assert len({w.participant_id for w in picked}) == 3  # one win per participant
+        first[ids.index(picked[0].participant_id)] += 1
+    total = sum(weights)
+    statistic = sum((seen - runs * w / total) ** 2 / (runs * w / total) for seen, w in zip(first, weights))
+    p = _chi_square_p(statistic, len(weights) - 1)
+    assert p > 0.001, (first, statistic, p)
+    # The test itself can tell: a draw that ignored the weights fails it.
+    flat = [runs // len(weights)] * len(weights)
+    flat_statistic = sum((seen - runs * w / total) ** 2 / (runs * w / total) for seen, w in zip(flat, weights))
+    assert _chi_square_p(flat_statistic, len(weights) - 1) < 1e-9
+
+
+def test_without_one_win_each_entry_wins_at_most_once():
+    rows = [("mbr_A", 2), ("mbr_B", 1)]
+    for run in range(200):
+        picked = _draw(rows, hashlib.sha256(b"%d" % run).digest(), None, 3, False)
+        assert sorted(w.participant_id for w in picked) == ["mbr_A", "mbr_A", "mbr_B"]
+
+
+def test_a_snapshot_must_be_sorted_plain_and_positive():
+    with pytest.raises(ValueError):
+        draws.snapshot_bytes([("mbr_B", 1), ("mbr_A", 1)])
+    with pytest.raises(ValueError):
+        draws.snapshot_bytes([("=HYPERLINK(1)", 1)])
+    with pytest.raises(ValueError):
+        draws.snapshot_bytes([("mbr_A", 0)])
+    for bad in (b"id,entries\nmbr_A,1\n", draws.CSV_HEADER + b"mbr_A,01\n", draws.CSV_HEADER + b"mbr_A,1"):
+        with pytest.raises(ValueError):
+            draws.parse_snapshot(bad)
+
+
+def _facts(tmp_path, rows, seed, beacon, wanted, one_win) -> tuple[pathlib.Path, pathlib.Path, dict]:
+    data = draws.snapshot_bytes(rows)
+    sha = hashlib.sha256(data).hexdigest()
+    winners = _draw(rows, seed, beacon, wanted, one_win)
+    draw = {
+        "seed_commitment": draws.commitment(seed),
+        "snapshot_sha256": sha,
+        "seed": seed.hex(),
+        "beacon": beacon,
+        "winners_wanted": wanted,
+        "one_win_per_participant": one_win,
+        "entries_total": sum(e for _, e in rows),
+        "winners": [{"rank": w.rank, "participant_id": w.participant_id, "entries": w.entries} for w in winners],
+    }
+    (tmp_path / "entries.csv").write_bytes(data)
+    (tmp_path / "draw.json").write_text(json.dumps(draw))
+    return tmp_path / "draw.json", tmp_path / "entries.csv", draw
+
+
+def _run(*args) -> subprocess.CompletedProcess:
+    # The script as a regulator runs it: any python3, isolated from the project and its packages.
+    return subprocess.run(
+        [sys.executable, "-I", "-S", str(SCRIPT), *map(str, args)], capture_output=True, text=True, cwd="/"
+    )
+
+
+def test_the_verify_script_prints_match_and_catches_one_tampered_entry(tmp_path):
+    rows = _random_snapshot(random.Random(3), 500)
+    seed = bytes.fromhex("ab" * 32)
+    draw_file, csv_file, draw = _facts(tmp_path, rows, seed, EXAMPLE_BEACON, 5, True)
+    ok = _run("--draw", draw_file, "--csv", csv_file)
+    assert ok.returncode == 0 and ok.stdout.startswith("MATCH"), ok.stdout + ok.stderr
+    # One entry changed in the file: its hash no longer matches what was published.
+    text = csv_file.read_text()
+    name, count = rows[17]
+    tampered = tmp_path / "tampered.csv"
+    tampered.write_text(text.replace(f"{name},{count}\n", f"{name},{count + 1}\n"))
+    bad = _run("--draw", draw_file, "--csv", tampered)
+    assert bad.returncode == 1 and bad.stdout.startswith("DIFFERENCE snapshot_sha256"), bad.stdout
+    # Even with a hash published for the tampered file, the total published gives it away.
+    forged = {**draw, "snapshot_sha256": hashlib.sha256(tampered.read_bytes()).hexdigest()}
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    bad = _run("--draw", tmp_path / "forged.json", "--csv", tampered)
+    assert bad.returncode == 1 and bad.stdout.startswith("DIFFERENCE entries_total"), bad.stdout
+    # A seed that is not the committed one, a beacon other than the published one, a winner swapped.
+    assert _run("--draw", draw_file, "--csv", csv_file, "--seed", "cd" * 32).stdout.startswith("DIFFERENCE commitment")
+    other = _run("--draw", draw_file, "--csv", csv_file, "--beacon", "05 11 23 30 38 43")
+    assert other.returncode == 1 and other.stdout.startswith("DIFFERENCE winner"), other.stdout
+    swapped = {**draw, "winners": list(reversed(draw["winners"]))}
+    (tmp_path / "swapped.json").write_text(json.dumps(swapped))
+    assert _run("--draw", tmp_path / "swapped.json", "--csv", csv_file).stdout.startswith("DIFFERENCE winner 1")
+
+
+def test_the_verify_script_imports_the_standard_library_only():
+    tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
+    modules = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    modules |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert modules - {"__future__"} <= set(sys.stdlib_module_names), modules
+
+
+def test_the_runners_fast_pseudonyms_are_the_brands_pseudonyms():
+    from chalicelib.domain.phones import brand_shopper_id
+    from chalicelib.services.draws import pseudonyms
+
+    fast = pseudonyms("p" * 32, "brand-a")
+    for n in range(2000):
+        shopper = f"shp_{n:026d}"
+        assert fast(shopper) == brand_shopper_id("p" * 32, "brand-a", shopper)
