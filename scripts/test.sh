@@ -8,4 +8,8 @@ cd "$ROOT"
 .venv/bin/ruff check --quiet .
 .venv/bin/ruff format --check --quiet .
 .venv/bin/mypy --no-error-summary
-exec .venv/bin/python -m pytest "$@"
+# One worker more than there are CPUs: the DynamoDB Local and Chromium tests spend much of
+# their time waiting (retry back-off, the browser), and each worker has its own engine.
+# QRC_TEST_WORKERS=0 runs everything in this one process.
+WORKERS="${QRC_TEST_WORKERS:-$(($(nproc) + 1))}"
+exec .venv/bin/python -m pytest -n "$WORKERS" --dist worksteal "$@"

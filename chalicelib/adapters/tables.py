@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from pynamodb.models import Model
 
+from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import ALL_MODELS
 
 __all__ = ["create_tables", "delete_tables"]
@@ -18,14 +20,34 @@ def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:
     A table kept from an earlier version (the dev stack's data directory) gets the
     stream and the indexes its model has since gained; returns the names created.
     """
-    created = []
+    models = list(models)
+    existing = _existing(models)
     for model in models:
-        if not model.exists():
-            model.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
-            created.append(model.Meta.table_name)
-        else:
+        if model.Meta.table_name in existing:
             _upgrade_table(model)
-    return created
+    missing = [model for model in models if model.Meta.table_name not in existing]
+    # Asked for side by side and then each waited for: DynamoDB builds them in parallel,
+    # which halves a fresh stack's start (and every test's fresh tables).
+    _each(lambda model: model.create_table(wait=False, billing_mode="PAY_PER_REQUEST"), missing)
+    _each(lambda model: _settled(dynamo.client(), model.Meta.table_name), missing)
+    return [model.Meta.table_name for model in missing]
+
+
+def _each(action: Callable[[type[Model]], object], models: list[type[Model]]) -> None:
+    """`action` on every model, a few at a time (well under DynamoDB's limit on concurrent table changes)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(action, models))
+
+
+def _existing(models: list[type[Model]]) -> set[str]:
+    """Which of the models' tables exist: one ListTables walk instead of a DescribeTable each."""
+    names, start = set(), None
+    while True:
+        page = dynamo.client().list_tables(**({"ExclusiveStartTableName": start} if start else {}))
+        names.update(page["TableNames"])
+        start = page.get("LastEvaluatedTableName")
+        if not start:
+            return names & {model.Meta.table_name for model in models}
 
 
 def _settled(client, name: str, timeout: float = 60.0) -> dict:
@@ -44,7 +66,7 @@ def _settled(client, name: str, timeout: float = 60.0) -> dict:
 
 
 def _upgrade_table(model: type[Model]) -> None:
-    client = model._get_connection().connection.client
+    client = dynamo.client()
     name = model.Meta.table_name
     table = _settled(client, name)
     view = getattr(model.Meta, "stream_view_type", None)
@@ -75,6 +97,6 @@ def _upgrade_table(model: type[Model]) -> None:
 
 def delete_tables(models: Iterable[type[Model]] = ALL_MODELS) -> None:
     """Drop the tables (tests and the dev reset command only)."""
-    for model in models:
-        if model.exists():
-            model.delete_table()
+    models = list(models)
+    existing = _existing(models)
+    _each(lambda model: model.delete_table(), [model for model in models if model.Meta.table_name in existing])

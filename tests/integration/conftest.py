@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def ddb_local() -> Iterator[str]:
     """The endpoint of a DynamoDB Local kept in memory on a free 127.0.0.1 port."""
-    log_path = dynamodb_local.REPO_ROOT / ".local" / "logs" / "dynamodb-local-pytest.log"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one engine per test worker, each its own log
+    log_path = dynamodb_local.REPO_ROOT / ".local" / "logs" / f"dynamodb-local-pytest-{worker}.log"
     try:
         handle = dynamodb_local.start(db_path=None, log_path=log_path)
     except dynamodb_local.DynamoDBLocalError as exc:
