@@ -726,6 +726,10 @@ class Draw(_Model):
     sms_claims: MapAttribute = MapAttribute(null=True)
     sms_sent: MapAttribute = MapAttribute(null=True)
     notified_at = UTCDateTimeAttribute(null=True)
+    # Why the runner set a due draw aside (no entries, or fewer than the winners asked for).
+    blocked_field = UnicodeAttribute(null=True)
+    blocked_reason = UnicodeAttribute(null=True)
+    blocked_at = UTCDateTimeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()

@@ -96,6 +96,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Undrawable(Conflict):
+    """A draw whose frozen entries cannot give the winners asked for (none, or too few)."""
+
+    code = "undrawable"
+
+
 class InvalidTransition(Conflict):
     """A status change the lifecycle does not allow."""
 

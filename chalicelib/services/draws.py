@@ -47,7 +47,7 @@ from chalicelib.adapters.sms import SmsNotSent, sender_for
 from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
-from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy
+from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy, Undrawable
 from chalicelib.domain.ids import CROCKFORD, id_pattern, new_id
 from chalicelib.domain.phones import seal_text, unseal_phone, unseal_text
 from chalicelib.domain.validation import (
@@ -185,6 +185,10 @@ def _view(draw: Draw) -> dict:
         if drawn
         else [],
         "notified_at": format_instant(draw.notified_at) if draw.notified_at else None,
+        # Set when the runner found, at the due time, that the entries cannot give the winners.
+        "blocked": {"field": draw.blocked_field, "message": draw.blocked_reason, "at": format_instant(draw.blocked_at)}
+        if draw.blocked_at and draw.status == "scheduled"
+        else None,
         "created_at": format_instant(draw.created_at),
     }
 
@@ -445,14 +449,14 @@ def _snapshot_of(draw: Draw, stats: dict | None = None) -> Snapshot:
 
 def _check_snapshot(draw: Draw, snapshot: Snapshot) -> None:
     if snapshot.entries_total == 0:
-        raise Conflict(
+        raise Undrawable(
             "entries_until: No participant had earned an entry by entries_until; there is nothing to draw.",
             field="entries_until",
         )
     noun = "participants" if draw.one_win_per_participant else "entries"
     allowed = snapshot.participants if draw.one_win_per_participant else snapshot.entries_total
     if int(draw.winners_wanted) > allowed:
-        raise Conflict(
+        raise Undrawable(
             f"winners: The snapshot has {allowed} {noun}, fewer than the {int(draw.winners_wanted)} winners asked for.",
             field="winners",
         )
@@ -774,6 +778,28 @@ def post_beacon(brand_id: str, draw_id: str, actor: str, body: dict) -> dict:
     return _view(_advance(draw, actor, wait=True))
 
 
+def _set_aside(draw_id: str, exc: Undrawable, now: datetime) -> None:
+    _update(
+        draw_id,
+        "SET #bf = :field, #br = :reason, #ba = :now REMOVE #ds, #du",
+        "#st = :scheduled",
+        {
+            "#bf": "blocked_field",
+            "#br": "blocked_reason",
+            "#ba": "blocked_at",
+            "#ds": "due_shard",
+            "#du": "due_at",
+            "#st": "status",
+        },
+        {
+            ":field": {"S": exc.field or ""},
+            ":reason": {"S": exc.message},
+            ":now": _instant(now),
+            ":scheduled": {"S": "scheduled"},
+        },
+    )
+
+
 def run_due(now: datetime | None = None) -> dict:
     """The every-minute runner: advance every draw that is due (and finish SMS of drawn ones)."""
     now = now or clock.now()
@@ -786,6 +812,14 @@ def run_due(now: datetime | None = None) -> dict:
                 continue
             _advance(draw, RUNNER, wait=False)
             done += 1
+        except Undrawable as exc:
+            # Its cut has passed, so no later minute can change the snapshot: say why on the
+            # draw, for its managers, and take it off the list instead of reading it again.
+            blocked += 1
+            _set_aside(key.draw_id, exc, now)
+            log_event(
+                log, "draw_blocked", level=logging.WARNING, draw_id=key.draw_id, field=exc.field, reason=exc.message
+            )
         except Conflict as exc:
             blocked += 1
             log_event(
@@ -819,6 +853,8 @@ def my_draws(shopper_id: str) -> dict:
     items = []
     for participant in Participant.by_shopper.query(shopper_id):
         for draw in Draw.by_campaign.query(participant.campaign_id, scan_index_forward=False, limit=20):
+            if draw.blocked_at and draw.status == "scheduled":
+                continue  # set aside by the runner: it will not take place
             if draw.status == "drawn":
                 winners = draw.winners or []
                 won = any(getattr(w, "shopper_id", None) == shopper_id for w in winners)

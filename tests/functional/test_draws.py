@@ -268,8 +268,14 @@ def test_runs_that_cannot_draw_are_refused_and_leave_the_draw_scheduled(api, wor
     empty = _schedule(api, world, winners=1)
     response = api.call("POST", f"/v1/draws/{empty['draw_id']}/run")
     assert response.status_code == 409 and response.json_body["error"]["field"] == "entries_until"
+    assert response.json_body["error"]["code"] == "undrawable"
+    assert api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"] is None, "a refused POST writes nothing"
     assert draws.run_due()["blocked"] == 1
     assert Draw.get(empty["draw_id"]).status == "scheduled" and list(DrawPage.scan()) == []
+    # The runner says why on the draw and stops reading its entries every minute.
+    blocked = api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"]
+    assert blocked["field"] == "entries_until" and "no participant" in blocked["message"].lower()
+    assert draws.run_due() == {"advanced": 0, "blocked": 0}
     _claims(world, [1, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
     many = _schedule(api, world, winners=3)
     response = api.call("POST", f"/v1/draws/{many['draw_id']}/run")

@@ -98,7 +98,12 @@
       tr.setAttribute("data-status", d.status);
       tr.appendChild(el("td", d.name));
       tr.appendChild(el("td", d.prize));
-      tr.appendChild(el("td", d.status, "status-" + d.status));
+      var status = el("td", d.blocked ? "blocked" : d.status, "status-" + (d.blocked ? "blocked" : d.status));
+      if (d.blocked) {
+        status.title = d.blocked.message;
+        status.appendChild(el("p", d.blocked.message, "muted"));
+      }
+      tr.appendChild(status);
       tr.appendChild(el("td", d.draw_at));
       tr.appendChild(el("td", d.entries_until));
       var commit = el("td", short(d.seed_commitment), "mono");
