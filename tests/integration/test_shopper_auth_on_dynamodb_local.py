@@ -14,6 +14,7 @@ from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and te
     E164,
     PHONE,
     last_code,
+    one_instant,
     outbox,
     settings,
     test_a_fourth_code_from_one_address_in_ten_minutes_is_refused_and_not_sent,
