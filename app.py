@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import os
 import time
 from collections.abc import Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
@@ -28,25 +31,58 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.validation import parse_idempotency_key, parse_int_param, parse_json_body
 from chalicelib.logs import log_event, request_scope
-from chalicelib.pages import dashboard, landing
-from chalicelib.rendering import qr
-from chalicelib.services import (
-    audit,
-    batches,
-    campaigns,
-    draws,
-    exports,
-    loyalty,
-    redemptions,
-    rewards,
-    scans,
-    shoppers,
+from chalicelib.pages import landing
+from chalicelib.services import scans
+from chalicelib.services.auth import (
+    Operator,
+    Shopper,
+    authenticate_operator,
+    authenticate_shopper,
+    require_owner,
+    require_write,
 )
-from chalicelib.services.auth import Operator, authenticate_operator, require_owner, require_write
-from chalicelib.services.stats_aggregator import handle_stream_records
-from chalicelib.views import audit as audit_view
 from chalicelib.views import codes as code_view
-from chalicelib.views import stats, wallet
+
+
+class _Deferred:
+    """A module imported on its first use, so that a cold container loads only what the
+    requests it serves need: the scan path and the shopper page load none of these (nor
+    pydantic, PyJWT or qrcode, which some of them import). importlib's import lock makes
+    the first use safe from any thread."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _module(self) -> ModuleType:
+        return importlib.import_module(self._name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._module(), attribute)
+
+
+if TYPE_CHECKING:
+    from chalicelib.pages import dashboard
+    from chalicelib.rendering import qr
+    from chalicelib.services import audit, batches, campaigns, draws, exports, loyalty, redemptions, rewards, shoppers
+    from chalicelib.services import stats_aggregator as stream
+    from chalicelib.views import audit as audit_view
+    from chalicelib.views import stats, wallet
+else:
+    dashboard = _Deferred("chalicelib.pages.dashboard")
+    qr = _Deferred("chalicelib.rendering.qr")
+    audit = _Deferred("chalicelib.services.audit")
+    batches = _Deferred("chalicelib.services.batches")
+    campaigns = _Deferred("chalicelib.services.campaigns")
+    draws = _Deferred("chalicelib.services.draws")
+    exports = _Deferred("chalicelib.services.exports")
+    loyalty = _Deferred("chalicelib.services.loyalty")
+    redemptions = _Deferred("chalicelib.services.redemptions")
+    rewards = _Deferred("chalicelib.services.rewards")
+    shoppers = _Deferred("chalicelib.services.shoppers")
+    stream = _Deferred("chalicelib.services.stats_aggregator")
+    audit_view = _Deferred("chalicelib.views.audit")
+    stats = _Deferred("chalicelib.views.stats")
+    wallet = _Deferred("chalicelib.views.wallet")
 
 app = Chalice(app_name="qr-campaigns")
 # Decorator arguments and module code run during `chalice package`: read the environment
@@ -264,9 +300,9 @@ def _source_ip() -> str:
     return str((context.get("identity") or {}).get("sourceIp") or "unknown")
 
 
-def _shopper() -> shoppers.Shopper:
+def _shopper() -> Shopper:
     """The shopper behind the request's bearer token; operator tokens are refused."""
-    return shoppers.authenticate_shopper(_request().headers.get("authorization"), get_settings())
+    return authenticate_shopper(_request().headers.get("authorization"), get_settings())
 
 
 @api("/v1/shopper/otp", methods=("POST",), status=202, auth="public")
@@ -695,4 +731,4 @@ def dashboard_page():
 )
 def stats_aggregator(event):
     # Raising makes Lambda deliver the batch again; claims already counted are skipped.
-    handle_stream_records(event.to_dict()["Records"])
+    stream.handle_stream_records(event.to_dict()["Records"])

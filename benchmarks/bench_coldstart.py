@@ -152,7 +152,7 @@ def _seed(prefix: str, endpoint: str, runs: int) -> tuple[list[str], list[str], 
     from chalicelib.adapters import models, tables
     from chalicelib.config import Settings
     from chalicelib.domain import phones
-    from chalicelib.services import shoppers
+    from chalicelib.services import auth
     from tests.support import active_batch
 
     settings = Settings(table_prefix=prefix, dynamodb_endpoint=endpoint)
@@ -161,8 +161,8 @@ def _seed(prefix: str, endpoint: str, runs: int) -> tuple[list[str], list[str], 
     _, _, scan_codes = active_batch("bench-brand", runs)
     # One shopper per run: each run is a first claim (no cap or rate limit reached).
     tokens = [
-        shoppers.issue_shopper_token(
-            settings, shoppers.Shopper(phones.shopper_id_for(f"{run:064x}"), phone_masked="+84 ••• ••• 678")
+        auth.issue_shopper_token(
+            settings, auth.Shopper(phones.shopper_id_for(f"{run:064x}"), phone_masked="+84 ••• ••• 678")
         )[0]
         for run in range(runs)
     ]

@@ -252,7 +252,7 @@ def main() -> int:
         # CPU: the whole /v1/scans route with DynamoDB answered from memory, beside a bare Chalice route.
         import app as application
         from chalicelib.domain import phones
-        from chalicelib.services import shoppers
+        from chalicelib.services import auth
 
         bare = Chalice("bare")
 
@@ -261,8 +261,8 @@ def main() -> int:
             return {"code": json.loads(bare.current_request.raw_body)["code"]}
 
         shopper = phones.shopper_id_for("0" * 64)
-        token = shoppers.issue_shopper_token(
-            application.get_settings(), shoppers.Shopper(shopper_id=shopper, phone_masked="+84 ••• ••• 678")
+        token = auth.issue_shopper_token(
+            application.get_settings(), auth.Shopper(shopper_id=shopper, phone_masked="+84 ••• ••• 678")
         )[0]
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         bodies = [json.dumps({"code": scan_codes[i % len(scan_codes)]}) for i in range(args.cpu)]

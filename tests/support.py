@@ -114,10 +114,10 @@ def shopper_token(phone: str = "+84912345678") -> str:
     Pass it as `Api.call(..., token=shopper_token())`.
     """
     from chalicelib.domain import phones
-    from chalicelib.services import shoppers
+    from chalicelib.services import auth
 
     masked = phones.normalise_phone(phone, get_settings().phone_regions).masked
-    token, _ = shoppers.issue_shopper_token(get_settings(), shoppers.Shopper(shopper_id(phone), masked))
+    token, _ = auth.issue_shopper_token(get_settings(), auth.Shopper(shopper_id(phone), masked))
     return token
 
 

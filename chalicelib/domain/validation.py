@@ -1,108 +1,36 @@
-"""Request parsing shared by every route: JSON bodies, schemas, query parameters, field types."""
+"""Request parsing shared by every route: JSON bodies, query parameters, cursors, headers.
+
+Nothing here loads pydantic: the scan path, which a cold container serves first, parses
+its request with these alone. Request bodies with a schema are checked by
+chalicelib.domain.schemas, which uses the same messages (MESSAGES) for the same faults.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
-import unicodedata
-import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, overload
-
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
-from pydantic_core import ErrorDetails
+from typing import Any, overload
 
 from chalicelib.domain.errors import InvalidInput, PayloadTooLarge, Unauthorized
 
 __all__ = [
-    "Schema",
-    "Instant",
-    "Label",
-    "Sku",
-    "PhoneText",
-    "CodeText",
+    "MESSAGES",
+    "field_path",
+    "string_fields",
     "parse_int_param",
     "encode_cursor",
     "decode_cursor",
-    "TimeZoneName",
     "parse_json_body",
-    "validate",
     "refuse_fields",
     "parse_limit",
     "format_instant",
     "bearer_token",
     "parse_idempotency_key",
 ]
-
-_S = TypeVar("_S", bound="Schema")
-_MIN_YEAR, _MAX_YEAR = 2000, 2100
-
-
-class Schema(BaseModel):
-    """Base for request bodies: strict types, unknown fields refused.
-
-    Each schema's validator is built on its first use (defer_build), not when its module
-    is imported: a cold container serving a scan builds one, not every route's.
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
-
-
-def _parse_instant(value: Any) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise ValueError("must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-12-01T00:00:00+07:00")
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            "must be an ISO 8601 date-time string with a UTC offset, e.g. 2026-12-01T00:00:00+07:00"
-        ) from None
-    if "T" not in text.upper() or parsed.tzinfo is None:
-        raise ValueError("must include a time and a UTC offset, e.g. 2026-12-01T00:00:00+07:00")
-    if not _MIN_YEAR <= parsed.year <= _MAX_YEAR:
-        raise ValueError(f"must be between the years {_MIN_YEAR} and {_MAX_YEAR}")
-    return parsed.astimezone(UTC)
-
-
-@functools.lru_cache(maxsize=1)
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def _check_time_zone(value: str) -> str:
-    if value not in _time_zones():
-        raise ValueError("must be an IANA time zone name, e.g. Asia/Ho_Chi_Minh")
-    return value
-
-
-def _text_checker(max_length: int):
-    def check(value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be empty")
-        if len(value) > max_length:
-            raise ValueError(f"must be at most {max_length} characters")
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
-            raise ValueError("must not contain control or invisible characters")
-        return unicodedata.normalize("NFC", value)
-
-    return check
-
-
-Instant = Annotated[datetime, BeforeValidator(_parse_instant)]
-TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
-# Trimmed, non-empty strings of visible characters, by what they hold and how long they may be.
-Label = Annotated[str, AfterValidator(_text_checker(120))]
-Sku = Annotated[str, AfterValidator(_text_checker(64))]
-PhoneText = Annotated[str, AfterValidator(_text_checker(40))]
-CodeText = Annotated[str, AfterValidator(_text_checker(20))]
 
 
 def format_instant(value: datetime) -> str:
@@ -134,7 +62,8 @@ def _refuse_constant(name: str) -> Any:
 _BODY_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def _field_path(loc: Iterable[Any]) -> str:
+def field_path(loc: Iterable[Any]) -> str:
+    """A field's name as errors give it: `prizes[0].name`; the whole body is `body`."""
     path = ""
     for part in loc:
         if isinstance(part, int):
@@ -146,7 +75,7 @@ def _field_path(loc: Iterable[Any]) -> str:
     return path or "body"
 
 
-_MESSAGES = {
+MESSAGES = {
     "extra_forbidden": "Unknown field.",
     "missing": "This field is required.",
     "model_type": "Must be a JSON object.",
@@ -168,24 +97,22 @@ _MESSAGES = {
 }
 
 
-def _message(error: ErrorDetails) -> str:
-    text = _MESSAGES.get(error["type"])
-    if text:
-        return text.format(**{k: str(v) for k, v in (error.get("ctx") or {}).items()})
-    msg = str(error.get("msg", "Invalid value."))
-    # pydantic prefixes errors raised by our validators; the client needs only the reason.
-    msg = re.sub(r"^(Value|Assertion) error, ", "", msg)
-    return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
+def string_fields(data: Mapping[str, Any], *names: str) -> tuple[str, ...]:
+    """The values of a body made only of the required string fields `names`, in that order.
 
-
-def validate(schema: type[_S], data: dict) -> _S:
-    """Validate `data` against `schema`, raising InvalidInput naming the first bad field."""
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = _field_path(first["loc"])
-        raise InvalidInput(f"{field}: {_message(first)}", field=field) from None
+    The same checks and messages as a strict schema of those fields (a missing field, a
+    field that is not a string, then any unknown field), for the scan path's one-field
+    body, so that serving a scan never builds a pydantic validator.
+    """
+    for name in names:
+        if name not in data:
+            raise InvalidInput(f"{name}: {MESSAGES['missing']}", field=name)
+        if not isinstance(data[name], str):
+            raise InvalidInput(f"{name}: {MESSAGES['string_type']}", field=name)
+    for name in data:
+        if name not in names:
+            raise InvalidInput(f"{name}: {MESSAGES['extra_forbidden']}", field=name)
+    return tuple(data[name] for name in names)
 
 
 def refuse_fields(data: dict, names: Iterable[str], reason: str) -> None:

@@ -1,16 +1,24 @@
-"""Operator authentication: verify bearer JWTs with pinned algorithms and required claims."""
+"""Who is calling: operator bearer JWTs with pinned algorithms and required claims, and
+shopper tokens (HS256 with the shopper key), issued at sign-in and verified on every scan.
+
+Nothing here loads PyJWT or pydantic until an operator request or a sign-in needs it: a
+cold container's first scan verifies its shopper token with chalicelib.domain.tokens.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.secrets import get_shopper_jwt_keys, get_shopper_jwt_secret
 from chalicelib.config import Settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Forbidden, Unauthorized
-from chalicelib.domain.ids import is_brand_id
+from chalicelib.domain.ids import is_brand_id, is_id
+from chalicelib.domain.tokens import TokenRefused, verify_hs256
 from chalicelib.domain.validation import bearer_token
 from chalicelib.logs import log_event
 
@@ -25,6 +33,9 @@ __all__ = [
     "require_write",
     "require_owner",
     "issue_operator_token",
+    "Shopper",
+    "issue_shopper_token",
+    "authenticate_shopper",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,3 +168,75 @@ def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str,
         "exp": now + ttl_seconds,
     }
     return _jwt().encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+@dataclass(frozen=True)
+class Shopper:
+    """Who is scanning: taken from a verified shopper token, never from a request body."""
+
+    shopper_id: str
+    phone_masked: str
+
+
+_SHOPPER_ALGORITHM = "HS256"
+_MAX_SHOPPER_TOKEN_CHARS = 4096
+
+
+def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | None = None) -> tuple[str, int]:
+    """Sign a shopper token (HS256, the shopper key and audience); returns it and its expiry."""
+    issued = int(clock.epoch() if now is None else now)
+    expires = issued + settings.shopper_token_ttl_seconds
+    claims = {
+        "sub": shopper.shopper_id,
+        "phone": shopper.phone_masked,
+        "aud": settings.shopper_jwt_audience,
+        "iss": settings.shopper_jwt_issuer,
+        "iat": issued,
+        "exp": expires,
+        "jti": secrets.token_urlsafe(12),
+    }
+    # PyJWT on the first sign-in only: scans verify shopper tokens without it.
+    return _jwt().encode(claims, get_shopper_jwt_secret(settings), algorithm=_SHOPPER_ALGORITHM), expires
+
+
+def _whole_seconds(claims: dict, name: str) -> int:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TokenRefused(f"{name} is not a whole number")
+    return value
+
+
+def _shopper_keys(settings: Settings) -> tuple[bytes, ...]:
+    return tuple(key.encode() for key in get_shopper_jwt_keys(settings))
+
+
+def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
+    """Return the shopper behind an `Authorization` header, or raise Unauthorized.
+
+    Only HS256 with the shopper key and the shopper audience verifies, so an operator
+    token is refused here just as a shopper token is refused on operator routes. Every
+    failure gives the same generic message; the reason is logged for operators.
+    """
+    token = bearer_token(authorization, _MAX_SHOPPER_TOKEN_CHARS)
+    signing, *accepted = _shopper_keys(settings)
+    try:
+        claims = verify_hs256(
+            token,
+            signing,
+            also=accepted,
+            audience=settings.shopper_jwt_audience,
+            issuer=settings.shopper_jwt_issuer,
+            now=clock.epoch(),
+            leeway=settings.jwt_leeway_seconds,
+            required=_REQUIRED_CLAIMS,
+        )
+        if _whole_seconds(claims, "exp") - _whole_seconds(claims, "iat") > settings.shopper_token_ttl_seconds:
+            raise TokenRefused("lifetime over the maximum")
+    except TokenRefused as exc:
+        log_event(log, "shopper_token_refused", reason=exc.reason)
+        raise Unauthorized() from None
+    sub, masked = claims.get("sub"), claims.get("phone")
+    if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
+        log_event(log, "shopper_token_refused", reason="bad sub or phone claim")
+        raise Unauthorized()
+    return Shopper(shopper_id=sub, phone_masked=masked)

@@ -20,17 +20,8 @@ from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
-from chalicelib.domain.validation import (
-    Label,
-    Schema,
-    Sku,
-    decode_cursor,
-    format_instant,
-    parse_int_param,
-    parse_limit,
-    refuse_fields,
-    validate,
-)
+from chalicelib.domain.schemas import Label, Schema, Sku, validate
+from chalicelib.domain.validation import decode_cursor, format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [

@@ -17,18 +17,8 @@ from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
 from chalicelib.domain.promises import refuse_taking_back
-from chalicelib.domain.validation import (
-    Instant,
-    Label,
-    Schema,
-    Sku,
-    TimeZoneName,
-    decode_cursor,
-    format_instant,
-    parse_limit,
-    refuse_fields,
-    validate,
-)
+from chalicelib.domain.schemas import Instant, Label, Schema, Sku, TimeZoneName, validate
+from chalicelib.domain.validation import decode_cursor, format_instant, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [

@@ -50,17 +50,8 @@ from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy, Undrawable
 from chalicelib.domain.ids import CROCKFORD, id_pattern, new_id
 from chalicelib.domain.phones import seal_text, unseal_phone, unseal_text
-from chalicelib.domain.validation import (
-    Instant,
-    Label,
-    Schema,
-    decode_cursor,
-    encode_cursor,
-    format_instant,
-    parse_limit,
-    refuse_fields,
-    validate,
-)
+from chalicelib.domain.schemas import Instant, Label, Schema, validate
+from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant, parse_limit, refuse_fields
 from chalicelib.logs import log_event
 from chalicelib.services import audit
 

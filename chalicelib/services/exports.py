@@ -24,7 +24,8 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import is_id, new_id
-from chalicelib.domain.validation import Schema, format_instant, validate
+from chalicelib.domain.schemas import Schema, validate
+from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.rendering import printfiles
 

@@ -18,8 +18,9 @@ from chalicelib.adapters.models import LoyaltyProgram, Member, TierRung
 from chalicelib.adapters.records import load_program, program_of
 from chalicelib.domain import clock, loyalty
 from chalicelib.domain.errors import Conflict, InvalidInput
+from chalicelib.domain.schemas import Label, Schema, TimeZoneName, validate
 from chalicelib.domain.statistics import CLAIM_SHARDS
-from chalicelib.domain.validation import Label, Schema, TimeZoneName, format_instant, validate
+from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import audit
 from chalicelib.services.stats_aggregator import brand_partition, counter_update

@@ -20,16 +20,8 @@ from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, ServiceBusy
 from chalicelib.domain.ids import CROCKFORD, id_pattern, is_id, new_id
 from chalicelib.domain.phones import seal_text, unseal_text
-from chalicelib.domain.validation import (
-    Label,
-    PhoneText,
-    Schema,
-    decode_cursor,
-    encode_cursor,
-    format_instant,
-    parse_limit,
-    validate,
-)
+from chalicelib.domain.schemas import Label, PhoneText, Schema, validate
+from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant, parse_limit
 from chalicelib.services import audit
 from chalicelib.services.loyalty import add_brand_counts
 from chalicelib.services.rewards import NoteIn, on_offer

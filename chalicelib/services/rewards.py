@@ -20,16 +20,8 @@ from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
 from chalicelib.domain.ids import id_pattern, is_brand_id, new_id
 from chalicelib.domain.phones import keyed_hash, seal_text
-from chalicelib.domain.validation import (
-    Instant,
-    Label,
-    Schema,
-    decode_cursor,
-    format_instant,
-    parse_limit,
-    refuse_fields,
-    validate,
-)
+from chalicelib.domain.schemas import Instant, Label, Schema, validate
+from chalicelib.domain.validation import decode_cursor, format_instant, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [

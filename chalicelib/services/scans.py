@@ -17,16 +17,12 @@ from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
 from chalicelib.domain.errors import CodeInvalid, DomainError, InvalidInput, LimitReached
 from chalicelib.domain.instant_win import roll_odds, winning_prize
 from chalicelib.domain.statistics import rank_shard
-from chalicelib.domain.validation import Schema, format_instant, validate
+from chalicelib.domain.validation import format_instant, string_fields
 from chalicelib.services.stats_aggregator import record_refusal
 
 __all__ = ["claim_code"]
 
 _CONFLICT_ATTEMPTS = 6
-
-
-class ScanIn(Schema):
-    code: str
 
 
 def _lock_key(shopper_id: str) -> str:
@@ -262,7 +258,7 @@ def claim_code(
     per request (`request_key`, its Idempotency-Key). `lookups` is the container's batch
     and campaign lookup (tests pass one per container).
     """
-    code_text = validate(ScanIn, body).code
+    (code_text,) = string_fields(body, "code")
     if not code_text.strip():
         raise InvalidInput("code: Must not be empty.", field="code")
     now = clock.now()

@@ -1,4 +1,5 @@
-"""Shopper sign-in: phone numbers, one-time codes sent by SMS, and shopper tokens."""
+"""Shopper sign-in: phone numbers and one-time codes sent by SMS, exchanged for a shopper
+token (chalicelib.services.auth issues and verifies it)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.adapters import limits
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
-from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_keys, get_shopper_jwt_secret
+from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
-from chalicelib.domain.errors import InvalidInput, SmsPaused, Unauthorized
-from chalicelib.domain.ids import is_id
+from chalicelib.domain.errors import InvalidInput, SmsPaused
 from chalicelib.domain.phones import (
     Phone,
     keyed_hash,
@@ -32,17 +32,15 @@ from chalicelib.domain.phones import (
     shopper_id_for,
     unseal_text,
 )
-from chalicelib.domain.tokens import TokenRefused, verify_hs256
-from chalicelib.domain.validation import CodeText, PhoneText, Schema, bearer_token, format_instant, validate
+from chalicelib.domain.schemas import CodeText, PhoneText, Schema, validate
+from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
+from chalicelib.services.auth import Shopper, issue_shopper_token
 
 __all__ = [
-    "Shopper",
     "record_account",
     "request_otp",
     "create_session",
-    "issue_shopper_token",
-    "authenticate_shopper",
     "OTP_DIGITS",
     "OTP_TTL_SECONDS",
     "OTP_MAX_TRIES",
@@ -84,24 +82,12 @@ OTP_LIMITS = OtpLimits()
 _DAY_SECONDS = 24 * 3600
 _HOUR_SECONDS = 3600
 
-_ALGORITHM = "HS256"
-_REQUIRED_CLAIMS = ["exp", "iat", "aud", "iss", "sub"]
-_MAX_TOKEN_CHARS = 4096
-
 # Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
 # instead of two, and it is how Vietnamese carriers' own codes read.
 _SMS_TEXT = {
     "VN": "Ma dang nhap QR Campaigns cua ban la {code}, het han sau {minutes} phut. Khong chia se ma nay cho ai.",
 }
 _SMS_TEXT_DEFAULT = "Your QR Campaigns sign-in code is {code}. It expires in {minutes} minutes. Never share it."
-
-
-@dataclass(frozen=True)
-class Shopper:
-    """Who is scanning: taken from a verified shopper token, never from a request body."""
-
-    shopper_id: str
-    phone_masked: str
 
 
 class _OtpRequestIn(Schema):
@@ -327,64 +313,3 @@ def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
         ]
     )
     return shopper_id
-
-
-def issue_shopper_token(settings: Settings, shopper: Shopper, *, now: float | None = None) -> tuple[str, int]:
-    """Sign a shopper token (HS256, the shopper key and audience); returns it and its expiry."""
-    issued = int(clock.epoch() if now is None else now)
-    expires = issued + settings.shopper_token_ttl_seconds
-    claims = {
-        "sub": shopper.shopper_id,
-        "phone": shopper.phone_masked,
-        "aud": settings.shopper_jwt_audience,
-        "iss": settings.shopper_jwt_issuer,
-        "iat": issued,
-        "exp": expires,
-        "jti": secrets.token_urlsafe(12),
-    }
-    import jwt  # on the first sign-in only: scans verify tokens without PyJWT
-
-    return jwt.encode(claims, get_shopper_jwt_secret(settings), algorithm=_ALGORITHM), expires
-
-
-def _whole_seconds(claims: dict, name: str) -> int:
-    value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TokenRefused(f"{name} is not a whole number")
-    return value
-
-
-def _shopper_keys(settings: Settings) -> tuple[bytes, ...]:
-    return tuple(key.encode() for key in get_shopper_jwt_keys(settings))
-
-
-def authenticate_shopper(authorization: str | None, settings: Settings) -> Shopper:
-    """Return the shopper behind an `Authorization` header, or raise Unauthorized.
-
-    Only HS256 with the shopper key and the shopper audience verifies, so an operator
-    token is refused here just as a shopper token is refused on operator routes. Every
-    failure gives the same generic message; the reason is logged for operators.
-    """
-    token = bearer_token(authorization, _MAX_TOKEN_CHARS)
-    signing, *accepted = _shopper_keys(settings)
-    try:
-        claims = verify_hs256(
-            token,
-            signing,
-            also=accepted,
-            audience=settings.shopper_jwt_audience,
-            issuer=settings.shopper_jwt_issuer,
-            now=clock.epoch(),
-            leeway=settings.jwt_leeway_seconds,
-            required=_REQUIRED_CLAIMS,
-        )
-        if _whole_seconds(claims, "exp") - _whole_seconds(claims, "iat") > settings.shopper_token_ttl_seconds:
-            raise TokenRefused("lifetime over the maximum")
-    except TokenRefused as exc:
-        log_event(log, "shopper_token_refused", reason=exc.reason)
-        raise Unauthorized() from None
-    sub, masked = claims.get("sub"), claims.get("phone")
-    if not (isinstance(sub, str) and is_id("shp", sub) and isinstance(masked, str) and len(masked) <= 40):
-        log_event(log, "shopper_token_refused", reason="bad sub or phone claim")
-        raise Unauthorized()
-    return Shopper(shopper_id=sub, phone_masked=masked)

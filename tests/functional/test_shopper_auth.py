@@ -28,7 +28,7 @@ from chalicelib.config import Settings, get_settings
 from chalicelib.domain import clock, phones
 from chalicelib.domain.errors import InvalidInput, LimitReached, SmsPaused, Unauthorized
 from chalicelib.services import shoppers
-from chalicelib.services.auth import authenticate_operator
+from chalicelib.services.auth import Shopper, authenticate_operator, authenticate_shopper
 from tests.functional.test_openapi import SPEC
 from tests.support import operator_token, shopper_token
 
@@ -122,8 +122,8 @@ def test_sign_in_with_a_code_sent_by_sms(api, outbox):
     assert claims["aud"] == "qr-campaigns-shopper" and claims["sub"] == session["shopper_id"]
     assert claims["exp"] - claims["iat"] == 7200
     assert session["token_type"] == "Bearer" and session["phone"] == MASKED
-    shopper = shoppers.authenticate_shopper(f"Bearer {session['token']}", get_settings())
-    assert shopper == shoppers.Shopper(shopper_id=session["shopper_id"], phone_masked=MASKED)
+    shopper = authenticate_shopper(f"Bearer {session['token']}", get_settings())
+    assert shopper == Shopper(shopper_id=session["shopper_id"], phone_masked=MASKED)
     account = ShopperAccount.get(session["shopper_id"])
     assert (account.phone_masked, account.created_at) == (MASKED, account.last_sign_in_at)
 
@@ -178,7 +178,7 @@ def _signed(claims: dict, key: object, algorithm: str = "HS256") -> str:
 def test_only_shopper_tokens_authenticate_shoppers():
     settings = get_settings()
     secret = get_shopper_jwt_secret(settings)
-    assert shoppers.authenticate_shopper(f"bearer {_signed({}, secret)}", settings).phone_masked == MASKED
+    assert authenticate_shopper(f"bearer {_signed({}, secret)}", settings).phone_masked == MASKED
     refused = {
         "operator token": operator_token(),
         "operator secret with the shopper audience": _signed({}, settings.jwt_secret),
@@ -207,11 +207,11 @@ def test_only_shopper_tokens_authenticate_shoppers():
     }
     for name, token in refused.items():
         with pytest.raises(Unauthorized) as info:
-            shoppers.authenticate_shopper(f"Bearer {token}", settings)
+            authenticate_shopper(f"Bearer {token}", settings)
         assert str(info.value) == "Missing or invalid credentials.", name
     for header in (None, "", "Bearer", "Basic dXNlcjpwYXNz", f"Token {_signed({}, secret)}"):
         with pytest.raises(Unauthorized):
-            shoppers.authenticate_shopper(header, settings)
+            authenticate_shopper(header, settings)
 
 
 REFUSED = {

@@ -12,7 +12,7 @@ from chalicelib.config import LOCAL_JWT_SECRET, LOCAL_PHONE_HASH_PEPPER, LOCAL_S
 from chalicelib.domain.errors import InvalidInput, Unauthorized
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.phones import normalise_phone, phone_hash, shopper_id_for
-from chalicelib.services import shoppers
+from chalicelib.services import auth, shoppers
 
 PEPPER = "a-test-pepper-of-thirty-two-bytes-or-more"
 
@@ -178,20 +178,20 @@ def test_rotating_the_shopper_key_keeps_signed_in_shoppers_signed_in():
     """With `<new> <old>` configured, new tokens are signed with the new key and tokens signed
     with the old one still verify; once the old key is dropped they no longer do."""
     old, new = "old-shopper-key-0123456789abcdefghijklmnop", "new-shopper-key-0123456789abcdefghijklmnop"
-    shopper = shoppers.Shopper(shopper_id=new_id("shp"), phone_masked="+84 ••• ••• 678")
+    shopper = auth.Shopper(shopper_id=new_id("shp"), phone_masked="+84 ••• ••• 678")
     before = Settings.from_environ({"STAGE": "prod", "SHOPPER_JWT_SECRET": old})
     during = Settings.from_environ({"STAGE": "prod", "SHOPPER_JWT_SECRET": f"{new}\n{old}"})
     after = Settings.from_environ({"STAGE": "prod", "SHOPPER_JWT_SECRET": new})
-    signed_before, _ = shoppers.issue_shopper_token(before, shopper)
-    signed_during, _ = shoppers.issue_shopper_token(during, shopper)
+    signed_before, _ = auth.issue_shopper_token(before, shopper)
+    signed_during, _ = auth.issue_shopper_token(during, shopper)
 
-    assert shoppers.authenticate_shopper(f"Bearer {signed_before}", during) == shopper
-    assert shoppers.authenticate_shopper(f"Bearer {signed_during}", during) == shopper
-    assert shoppers.authenticate_shopper(f"Bearer {signed_during}", after) == shopper
+    assert auth.authenticate_shopper(f"Bearer {signed_before}", during) == shopper
+    assert auth.authenticate_shopper(f"Bearer {signed_during}", during) == shopper
+    assert auth.authenticate_shopper(f"Bearer {signed_during}", after) == shopper
     with pytest.raises(Unauthorized):
-        shoppers.authenticate_shopper(f"Bearer {signed_before}", after)
+        auth.authenticate_shopper(f"Bearer {signed_before}", after)
     with pytest.raises(Unauthorized):
-        shoppers.authenticate_shopper(f"Bearer {signed_during}", before)
+        auth.authenticate_shopper(f"Bearer {signed_during}", before)
 
 
 def test_every_configured_shopper_key_must_be_full_length():
