@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Chalice, Rate, Response
 from chalice.app import Request
 
+from chalicelib import coldstart  # before the rest: no garbage collection while they load
 from chalicelib.adapters import aws
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import (
@@ -732,3 +733,7 @@ def dashboard_page():
 def stats_aggregator(event):
     # Raising makes Lambda deliver the batch again; claims already counted are skipped.
     stream.handle_stream_records(event.to_dict()["Records"])
+
+
+# Every route is declared: what importing the app made lives as long as the container.
+coldstart.loaded()

@@ -1,8 +1,8 @@
-"""Cold start and package size: a fresh process's first granted scan, from what `chalice package` ships.
+"""Cold start and package size: a fresh process's first granted scan, from the package scripts/deploy.sh ships.
 
-Package: `chalice package --stage dev` (with PIP_NO_DEPS=1, as docs/operations.md
-packages), its zipped and unpacked sizes, the margins to Lambda's limits and the biggest
-entries inside.
+Package: `chalice package --stage dev` (with PIP_NO_DEPS=1), then its bytecode added by
+scripts/compile_package.py, as scripts/deploy.sh packages; its zipped and unpacked sizes,
+the margins to Lambda's limits and the biggest entries inside.
 
 Cold start: the package is unpacked, and a directory stands in for the Lambda runtime's
 own (the runtime's SDK, botocore and boto3 with their dependencies, from the venv).
@@ -10,8 +10,10 @@ N fresh Python processes with only those two on their path (no site-packages, as
 Lambda) import `app` and hand its Lambda handler the API Gateway event of a first granted
 scan, against DynamoDB Local, with the local stage's environment; beside them, taken in
 turn, N fresh processes of a bare Chalice app whose route makes one DynamoDB GetItem, on
-the same path. Each process times itself from its first line (before any import) to the
-handler's answer, which is what a cold start adds to the runtime's own start.
+the same path; and N of ours from the package without its bytecode (what `chalice package`
+alone ships). No process can write bytecode (PYTHONDONTWRITEBYTECODE), as in Lambda's
+read-only /var/task. Each process times itself from its first line (before any import)
+to the handler's answer, which is what a cold start adds to the runtime's own start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import pathlib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.report import print_table, ratio_rows  # noqa: E402
+from scripts.compile_package import compile_package  # noqa: E402
 from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
 
 os.environ.update(local_aws_env())
@@ -107,8 +111,10 @@ print(json.dumps({"seconds": elapsed}))
 )
 
 
-def package(out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT, no_deps: bool = True) -> pathlib.Path:
-    """Run `chalice package` for `stage` of `project` into `out`; the deployment.zip it wrote."""
+def package(
+    out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT, no_deps: bool = True, compiled: bool = True
+) -> pathlib.Path:
+    """Run `chalice package` for `stage` of `project` into `out`, with its bytecode unless not `compiled`; the zip."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -122,6 +128,8 @@ def package(out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT,
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise SystemExit(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
+    if compiled:
+        compile_package(out)  # as scripts/deploy.sh ships it
     return out / "deployment.zip"
 
 
@@ -186,17 +194,18 @@ def _run(script: str, cwd: pathlib.Path, path: list[pathlib.Path], env: dict[str
 
 def cold_starts(
     archive: pathlib.Path, work: pathlib.Path, runs: int, project: pathlib.Path
-) -> tuple[list[float], list[float]]:
-    code_dir = work / "task"
+) -> tuple[list[float], list[float], list[float]]:
+    """Seconds to the first answer: ours, the bare app, and ours from the package without its bytecode."""
+    code_dir, source_dir = work / "task", work / "task-source"
     with zipfile.ZipFile(archive) as zipped:
         zipped.extractall(code_dir)
-    # Compiled once, as Lambda's own runtime would find the package's modules on every cold start
-    # after the first: bytecode is written on the first import, not shipped.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(code_dir)], check=True)
-    path = [code_dir, _runtime(work / "runtime")]
+        zipped.extractall(source_dir, [name for name in zipped.namelist() if not name.endswith(".pyc")])
+    # As Lambda's /var/task, read-only: the processes run with PYTHONDONTWRITEBYTECODE, so a
+    # module the package ships no bytecode for is compiled from source on every cold start.
+    runtime = _runtime(work / "runtime")
     with start() as ddb:
         prefix = f"cold{os.getpid()}"
-        scan_codes, tokens, batches_table = _seed(prefix, ddb.endpoint, runs)
+        scan_codes, tokens, batches_table = _seed(prefix, ddb.endpoint, 2 * runs)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/root"),
@@ -206,11 +215,14 @@ def cold_starts(
             "DYNAMODB_ENDPOINT": ddb.endpoint,
             "BENCH_TABLE": batches_table,
         }
-        ours, bare = [], []
+        ours, bare, from_source = [], [], []
         for run in range(runs):
-            bare.append(_run(_BARE, code_dir, path, env))
-            ours.append(_run(_OURS, code_dir, path, {**env, "BENCH_CODE": scan_codes[run], "BENCH_TOKEN": tokens[run]}))
-        return ours, bare
+            bare.append(_run(_BARE, code_dir, [code_dir, runtime], env))
+            scan = {**env, "BENCH_CODE": scan_codes[run], "BENCH_TOKEN": tokens[run]}
+            ours.append(_run(_OURS, code_dir, [code_dir, runtime], scan))
+            scan = {**env, "BENCH_CODE": scan_codes[runs + run], "BENCH_TOKEN": tokens[runs + run]}
+            from_source.append(_run(_OURS, source_dir, [source_dir, runtime], scan))
+        return ours, bare, from_source
 
 
 def _mb(size: float) -> str:
@@ -236,7 +248,7 @@ def main() -> int:
         archive = package(work / "package", project=project, no_deps=not args.resolve_deps)
         zipped = archive.stat().st_size
         unpacked, biggest = contents(archive)
-        ours, bare = cold_starts(archive, work, args.runs, project)
+        ours, bare, from_source = cold_starts(archive, work, args.runs, project)
     rows = ratio_rows(
         "cold start to the first granted scan, from the package",
         "bare Chalice app, one GetItem",
@@ -246,9 +258,18 @@ def main() -> int:
         unit=" ms",
         scale=1000,
     )
+    rows.append(
+        (
+            "  the same package without its bytecode",
+            "as `chalice package` ships it",
+            f"{statistics.median(from_source) * 1000:,.0f} ms",
+            "",
+            "",
+        )
+    )
     rows += [
         (
-            "`chalice package --stage dev`, zipped",
+            "`chalice package --stage dev` with its bytecode, zipped",
             "Lambda's limit 50 MiB",
             _mb(zipped),
             "< 15 MiB",

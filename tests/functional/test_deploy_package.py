@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
+from scripts.compile_package import compile_package
 from tests.support import requirement_pins
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ def _package_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=STAGES)
 def packaged(request, tmp_path_factory) -> dict:
-    """One `chalice package` per stage: its stage, template and template path."""
+    """One `chalice package` per stage, with its bytecode: its stage, template and template path."""
     stage = request.param
     outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
     command = [
@@ -119,6 +120,7 @@ def packaged(request, tmp_path_factory) -> dict:
     )
     template_path = outdir / "sam.json"
     assert (outdir / "deployment.zip").is_file()
+    compile_package(outdir)  # as scripts/deploy.sh ships it
     return {
         "stage": stage,
         "path": template_path,
@@ -485,6 +487,47 @@ def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
     }
     assert shipped == requirement_pins("requirements.txt")
     assert {"app.py", "chalicelib", "chalice"} <= top
+
+
+def test_a_cold_start_loads_every_module_of_the_package_from_its_bytecode(packaged, tmp_path):
+    # Lambda's /var/task is read-only: a module without bytecode in the package would be
+    # compiled from source on every cold start. Unpacked (sources dated 1980, as the zip has
+    # them) and imported with no bytecode writes, nothing of the package compiles.
+    import zipfile
+
+    import botocore
+
+    task = tmp_path / "task"
+    with zipfile.ZipFile(packaged["zip"]) as archive:
+        archive.extractall(task)
+    runtime = Path(botocore.__file__).resolve().parents[1]  # the runtime's SDK (not in the package)
+    env = {
+        "PATH": os.environ["PATH"],
+        "STAGE": packaged["stage"],
+        "PYTHONPATH": f"{task}{os.pathsep}{runtime}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", "-v", "-c", "import app, chalicelib.services.scans, chalicelib.services.campaigns"],
+        cwd=task,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # -v: "# code object from <file>.py" for a module compiled from its source, and
+    # "# <pyc> matches <file>.py" for one loaded from its bytecode.
+    compiled = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith(f"# code object from {task}/") and line.endswith(".py")
+    ]
+    loaded = [line for line in result.stderr.splitlines() if line.startswith(f"# {task}") and " matches " in line]
+    assert compiled == [], compiled[:5]
+    assert {f"{task}/app.py", f"{task}/chalicelib/services/scans.py", f"{task}/chalice/app.py"} <= {
+        line.rsplit(" matches ", 1)[1] for line in loaded
+    }
 
 
 # Alarms: each one publishes to the stage's one topic, and each resource the stack runs has

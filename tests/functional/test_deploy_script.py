@@ -12,12 +12,15 @@ import os
 import shlex
 import stat
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deploy.sh"
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 # Records each call as one JSON line, then answers: sts succeeds only with FAKE_CREDENTIALS=1,
 # ssm get-parameter only for names in FAKE_PARAMETERS, the package step writes its output.
@@ -42,13 +45,17 @@ elif args[:2] == ["cloudformation", "describe-stacks"]:
     print("https://abc123.execute-api.eu-west-1.amazonaws.com/api/")
 """
 
-FAKE_CHALICE = """#!/usr/bin/env python3
-import json, os, pathlib, sys
+# Writes what `chalice package` does: a template whose function runs this Python, and a zip.
+FAKE_CHALICE = f"""#!/usr/bin/env python3
+import json, os, pathlib, sys, zipfile
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(json.dumps(["chalice", *sys.argv[1:], "PIP_NO_DEPS=" + os.environ.get("PIP_NO_DEPS", "")]) + "\\n")
 out = pathlib.Path(sys.argv[-1])
 out.mkdir(parents=True, exist_ok=True)
-(out / "sam.json").write_text("{}")
+function = {{"Type": "AWS::Serverless::Function", "Properties": {{"Runtime": "{RUNTIME}"}}}}
+(out / "sam.json").write_text(json.dumps({{"Resources": {{"APIHandler": function}}}}))
+with zipfile.ZipFile(out / "deployment.zip", "w") as package:
+    package.writestr("app.py", "answer = 42\\n")
 """
 
 
@@ -150,6 +157,10 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
     assert result.returncode == 0, result.stderr
     assert "API URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/" in result.stdout
     assert "bucket from QRC_ARTIFACT_BUCKET" in result.stdout
+    # What is uploaded holds the bytecode of every module (Lambda cannot write it).
+    with zipfile.ZipFile(build / "deployment.zip") as package:
+        assert sorted(package.namelist()) == [f"__pycache__/app.{sys.implementation.cache_tag}.pyc", "app.py"]
+    assert "compile_package: 1 modules compiled" in result.stdout
     made = [call for call in calls() if call[1] not in ("sts", "ssm")]
     assert made == [
         ["chalice", "package", "--stage", "prod", "--merge-template", "infra/prod.json", str(build), "PIP_NO_DEPS=1"],
@@ -215,6 +226,7 @@ def test_a_dry_run_needs_no_credentials_and_prints_the_commands_it_would_run(fak
         ["aws", "sts", "get-caller-identity"],
         *[["aws", "ssm", "get-parameter"]] * len(_stage_parameters("dev")),
         ["env", "PIP_NO_DEPS=1", commands[len(_stage_parameters("dev")) + 1][2]],
+        [commands[len(_stage_parameters("dev")) + 2][0], "scripts/compile_package.py", str(build)],
         ["aws", "cloudformation", "package"],
         ["aws", "cloudformation", "deploy"],
         ["aws", "cloudformation", "describe-stacks"],
