@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -22,6 +25,7 @@ __all__ = [
     "condition_failed",
     "cancellation_codes",
     "backoff",
+    "pages_side_by_side",
 ]
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -130,3 +134,59 @@ def backoff(attempt: int, base_seconds: float = 0.02) -> None:
     does, after this pause, so racing writers spread out instead of meeting again.
     """
     time.sleep(random.uniform(0, base_seconds * 2**attempt))
+
+
+def pages_side_by_side(
+    readers: Sequence[Callable[[dict | None], dict[str, Any]]],
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every page of several paged Query reads, each paged through in a thread of its own, as they come.
+
+    `readers[i](start_key)` sends one Query from `start_key` (None: from the start) and returns
+    botocore's answer. Yields (i, the page): pages of one reader come in their order, pages of
+    different readers interleaved. Most of a page's time is the wait for DynamoDB, so key
+    ranges read side by side take about the time of the largest. At most two pages a reader
+    wait to be taken; when the caller stops (or raises), the threads stop after the page
+    they are reading, and an error in any thread is raised here.
+    """
+    pages: queue.Queue = queue.Queue(maxsize=2 * max(len(readers), 1))
+    stop = threading.Event()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read(index: int, reader: Callable[[dict | None], dict[str, Any]]) -> None:
+        failure: BaseException | None = None
+        try:
+            start = None
+            while True:
+                page = reader(start)
+                if not put((index, page, None)) or "LastEvaluatedKey" not in page:
+                    break
+                start = page["LastEvaluatedKey"]
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            failure = exc
+        put((index, None, failure))
+
+    threads = [threading.Thread(target=read, args=(i, r), daemon=True) for i, r in enumerate(readers)]
+    for thread in threads:
+        thread.start()
+    try:
+        running = len(threads)
+        while running:
+            index, page, failure = pages.get()
+            if page is not None:
+                yield index, page
+                continue
+            running -= 1
+            if failure is not None:
+                raise failure
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()

@@ -25,13 +25,16 @@ stamped at or before the cut has committed and reached that index.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -48,7 +51,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy, Undrawable
-from chalicelib.domain.ids import CROCKFORD, id_pattern, new_id
+from chalicelib.domain.ids import CROCKFORD, id_pattern, new_id, split_points
 from chalicelib.domain.phones import seal_text, unseal_phone, unseal_text
 from chalicelib.domain.schemas import Instant, Label, Schema, validate
 from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant, parse_limit, refuse_fields
@@ -69,7 +72,11 @@ __all__ = [
     "run_due",
     "my_draws",
     "participant_pages",
+    "claims_until",
+    "READ_RANGES",
     "build_snapshot",
+    "write_pages",
+    "read_pages",
     "Snapshot",
 ]
 
@@ -276,7 +283,13 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
 
 RawItem = dict[str, dict[str, Any]]
 PageSource = Iterable[list[RawItem]]
-LateLookup = Callable[[str], int]
+LateLookup = Callable[[list[str]], list[int]]
+
+READ_RANGES = 8
+"""Key ranges of a campaign's participants (by shopper id) that a freeze reads side by side, and
+the most claim lookups of late participants it makes at once: each waits on DynamoDB, so eight
+take about the time of one (benchmarks/bench_draws.py)."""
+
 
 _P_SHOPPER, _P_ENTRIES, _P_LAST = (
     Participant.shopper_id.attr_name,
@@ -285,39 +298,67 @@ _P_SHOPPER, _P_ENTRIES, _P_LAST = (
 )
 
 
-def participant_pages(campaign_id: str, stats: dict | None = None) -> Iterator[list[RawItem]]:
+def participant_pages(
+    campaign_id: str, stats: dict | None = None, ranges: int = READ_RANGES
+) -> Iterator[list[RawItem]]:
     """A campaign's participants as DynamoDB returns them, one Query page (up to 1 MB) at a time.
 
-    Only the three attributes the cut needs are returned; `stats["items_read"]` and
-    `stats["pages"]` count what was read.
+    The shopper ids are cut into `ranges` key ranges (domain/ids.split_points), read side by
+    side: every participant comes exactly once, pages in no particular order (the snapshot
+    sorts its rows). Each range but the last ends at its cut inclusive (BETWEEN) and drops a
+    participant whose id is the cut itself, which the next range begins with. Only the
+    three attributes the cut needs are returned; `stats["items_read"]` and `stats["pages"]`
+    count what was read.
     """
     stats = stats if stats is not None else {}
+    cuts = split_points("shp", ranges)
+    bounds = list(zip([None, *cuts], [*cuts, None], strict=True))
+    readers = [functools.partial(_participants_page, campaign_id, low, high) for low, high in bounds]
+    for index, page in dynamo.pages_side_by_side(readers):
+        stats["pages"] = stats.get("pages", 0) + 1
+        stats["items_read"] = stats.get("items_read", 0) + page.get("ScannedCount", len(page["Items"]))
+        items = page["Items"]
+        high = bounds[index][1]
+        if high is not None and items and items[-1][_P_SHOPPER]["S"] == high:
+            items = items[:-1]  # the next range's first participant
+        yield items
+
+
+def _participants_page(campaign_id: str, low: str | None, high: str | None, start: dict | None) -> dict[str, Any]:
+    """One Query page of the campaign's participants with shopper ids from `low` to `high` (inclusive)."""
+    values: dict[str, dict[str, str]] = {":c": {"S": campaign_id}}
+    condition = "#c = :c"
+    if low is not None:
+        values[":lo"] = {"S": low}
+    if high is not None:
+        values[":hi"] = {"S": high}
+    if low is not None and high is not None:
+        condition += " AND #s BETWEEN :lo AND :hi"
+    elif high is not None:
+        condition += " AND #s <= :hi"
+    elif low is not None:
+        condition += " AND #s >= :lo"
     kwargs: dict[str, Any] = {
         "TableName": Participant.Meta.table_name,
-        "KeyConditionExpression": "#c = :c",
-        "ExpressionAttributeNames": {
-            "#c": Participant.campaign_id.attr_name,
-            "#s": _P_SHOPPER,
-            "#e": _P_ENTRIES,
-            "#l": _P_LAST,
-        },
-        "ExpressionAttributeValues": {":c": {"S": campaign_id}},
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": {"#c": Participant.campaign_id.attr_name, **_PROJECTED},
+        "ExpressionAttributeValues": values,
         "ProjectionExpression": "#s, #e, #l",
         "ConsistentRead": True,
     }
-    while True:
-        page = dynamo.client().query(**kwargs)
-        stats["pages"] = stats.get("pages", 0) + 1
-        stats["items_read"] = stats.get("items_read", 0) + page.get("ScannedCount", len(page["Items"]))
-        yield page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if start is not None:
+        kwargs["ExclusiveStartKey"] = start
+    return dynamo.client().query(**kwargs)
+
+
+_PROJECTED = {"#s": _P_SHOPPER, "#e": _P_ENTRIES, "#l": _P_LAST}
 
 
 def claims_until(campaign_id: str, cut: datetime, stats: dict | None = None) -> LateLookup:
-    """Entries a shopper earned in the campaign at or before `cut`, summed from their claim records."""
+    """Entries each of some shoppers earned in the campaign at or before `cut`, summed from their
+    claim records; READ_RANGES shoppers are looked up at a time."""
     stats = stats if stats is not None else {}
+    counted = threading.Lock()
     cut_text = CodeState.changed_at.serialize(cut)
     names = {
         "#s": CodeState.shopper_id.attr_name,
@@ -342,17 +383,26 @@ def claims_until(campaign_id: str, cut: datetime, stats: dict | None = None) -> 
             },
             "ProjectionExpression": "#e",
         }
-        total = 0
-        stats["late_participants"] = stats.get("late_participants", 0) + 1
+        total = read = 0
         while True:
             page = dynamo.client().query(**kwargs)
-            stats["items_read"] = stats.get("items_read", 0) + page.get("ScannedCount", len(page["Items"]))
+            read += page.get("ScannedCount", len(page["Items"]))
             total += sum(int(item[names["#e"]]["N"]) for item in page["Items"] if names["#e"] in item)
             if "LastEvaluatedKey" not in page:
-                return total
+                break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        with counted:
+            stats["late_participants"] = stats.get("late_participants", 0) + 1
+            stats["items_read"] = stats.get("items_read", 0) + read
+        return total
 
-    return lookup
+    def lookup_all(shopper_ids: list[str]) -> list[int]:
+        if len(shopper_ids) <= 1:
+            return [lookup(shopper_id) for shopper_id in shopper_ids]
+        with ThreadPoolExecutor(min(READ_RANGES, len(shopper_ids))) as pool:
+            return list(pool.map(lookup, shopper_ids))
+
+    return lookup_all
 
 
 @dataclass
@@ -399,18 +449,23 @@ def build_snapshot(
     pseudonym = pseudonyms(pepper, brand_id)
     rows: list[tuple[str, int, str]] = []
     append = rows.append
+    after_cut: list[str] = []
     for items in pages:
         for item in items:
             entries_value = item.get(_P_ENTRIES)
             last = item.get(_P_LAST)
             if last is None or entries_value is None:
                 continue
-            entries = int(entries_value["N"])
             shopper_id = item[_P_SHOPPER]["S"]
             if last["S"] > cut_text:  # claimed after the cut: count only the claims up to it
-                entries = late(shopper_id)
+                after_cut.append(shopper_id)
+                continue
+            entries = int(entries_value["N"])
             if entries > 0:
                 append((pseudonym(shopper_id), entries, shopper_id))
+    for shopper_id, entries in zip(after_cut, late(after_cut), strict=True):
+        if entries > 0:
+            append((pseudonym(shopper_id), entries, shopper_id))
     rows.sort()
     if any(a[0] == b[0] for a, b in zip(rows, rows[1:])):
         raise RuntimeError("two participants share a pseudonym")  # 130-bit hashes: never in practice
@@ -453,9 +508,17 @@ def _check_snapshot(draw: Draw, snapshot: Snapshot) -> None:
         )
 
 
-def _read_pages(draw: Draw) -> tuple[bytes, list[str]]:
+def write_pages(draw_id: str, snapshot: Snapshot) -> None:
+    """Write a snapshot's pages under its draw (the same pages whoever writes them)."""
+    with DrawPage.batch_write() as batch:
+        for number, (body, shoppers, rows) in enumerate(snapshot.pages):
+            batch.save(DrawPage(draw_id, number, body=body, shoppers=shoppers, rows=rows))
+
+
+def read_pages(draw_id: str) -> tuple[bytes, list[str]]:
+    """A frozen snapshot as the draw step reads it back: its bytes, and the shopper ids row by row."""
     bodies, shoppers = [], []
-    for page in DrawPage.query(draw.draw_id, consistent_read=True):
+    for page in DrawPage.query(draw_id, consistent_read=True):
         bodies.append(bytes(page.body))
         if int(page.rows):
             shoppers.extend(bytes(page.shoppers).decode("ascii").split("\n"))
@@ -510,9 +573,7 @@ def _freeze(draw: Draw, actor: str, runner: str) -> None:
     )
     if not took:
         return
-    with DrawPage.batch_write() as batch:
-        for number, (body, shoppers, rows) in enumerate(snapshot.pages):
-            batch.save(DrawPage(draw.draw_id, number, body=body, shoppers=shoppers, rows=rows))
+    write_pages(draw.draw_id, snapshot)
     now = clock.now()
     published = _update(
         draw.draw_id,
@@ -567,7 +628,7 @@ def _seed_of(draw: Draw) -> bytes:
 
 def _draw(draw: Draw, actor: str) -> None:
     """Draw the winners of a frozen draw and reveal its seed, in one conditional write."""
-    data, shoppers = _read_pages(draw)
+    data, shoppers = read_pages(draw.draw_id)
     if hashlib.sha256(data).hexdigest() != draw.snapshot_sha256:
         raise RuntimeError(f"draw {draw.draw_id}: the stored snapshot does not match its published hash")
     ids, weights = algorithm.parse_snapshot(data)
@@ -854,7 +915,7 @@ def my_draws(shopper_id: str) -> dict:
             cut = draw.entries_until
             entries = int(participant.entries)
             if now > cut and participant.last_claim_at is not None and participant.last_claim_at > cut:
-                entries = claims_until(draw.campaign_id, cut)(shopper_id)
+                (entries,) = claims_until(draw.campaign_id, cut)([shopper_id])
             items.append(
                 {
                     "draw_id": draw.draw_id,

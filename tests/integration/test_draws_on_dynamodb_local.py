@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.models import AuditEvent, Draw, DrawPage
+import pytest
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters import dynamo
+from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant
 from chalicelib.domain import draws as algorithm
+from chalicelib.domain import phones
+from chalicelib.domain.ids import split_points
 from chalicelib.services import draws
 from tests.functional.test_draws import *  # noqa: F401,F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule
@@ -50,3 +56,57 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
     assert len(pages) == int(Draw.get(draw["draw_id"]).snapshot_pages) == 1
     ids, weights = algorithm.parse_snapshot(b"".join(bytes(p.body) for p in pages))
     assert sum(weights) == final["entries_total"] == 23
+
+
+def test_a_freeze_reads_its_key_ranges_side_by_side_and_gets_every_participant_exactly_once(store):
+    cuts = split_points("shp", draws.READ_RANGES)
+    assert len(cuts) == draws.READ_RANGES - 1 and cuts == sorted(cuts)
+    # Ids on each cut, below the first and above the last, of other shapes, and ordinary ones.
+    odd = ["a", "shp_", "shp_0", "shp_00000000000000000000000000", "shp_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "~"]
+    ordinary = [phones.shopper_id_for(f"{n:064x}") for n in range(400)]
+    ids = {*cuts, *odd, *ordinary}
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with Participant.batch_write() as batch:
+        for shopper in ids:
+            batch.save(Participant("cmp_RANGES", shopper, entries=2, claims=2, last_claim_at=at))
+        batch.save(Participant("cmp_OTHER", ordinary[0], entries=2, claims=2, last_claim_at=at))
+    stats: dict = {}
+    seen = [item["shopper_id"]["S"] for page in draws.participant_pages("cmp_RANGES", stats) for item in page]
+    assert sorted(seen) == sorted(ids)  # each exactly once, none of the other campaign's
+    assert stats["pages"] >= draws.READ_RANGES and stats["items_read"] >= len(ids)
+    one_range = [item["shopper_id"]["S"] for page in draws.participant_pages("cmp_RANGES", ranges=1) for item in page]
+    assert one_range == sorted(ids)
+
+
+def test_ranges_read_side_by_side_stop_with_their_reader_and_hand_it_their_errors(store):
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    with Participant.batch_write() as batch:
+        for n in range(200):
+            batch.save(Participant("cmp_STOP", f"shp_{n:03d}", entries=1, claims=1, last_claim_at=at))
+
+    def reader(table: str):
+        def page(start: dict | None) -> dict:
+            more = {"ExclusiveStartKey": start} if start else {}
+            return dynamo.client().query(
+                TableName=table,
+                KeyConditionExpression="campaign_id = :c",
+                ExpressionAttributeValues={":c": {"S": "cmp_STOP"}},
+                Limit=5,  # forty pages a reader
+                **more,
+            )
+
+        return page
+
+    ours = reader(Participant.Meta.table_name)
+    before = threading.active_count()
+    pages = dynamo.pages_side_by_side([ours, ours, ours])
+    taken = [next(pages) for _ in range(3)]
+    assert {len(page["Items"]) for _, page in taken} == {5}
+    pages.close()  # the reader stops: no thread is left reading
+    assert threading.active_count() == before
+    every = list(dynamo.pages_side_by_side([ours, ours]))
+    assert [sum(len(p["Items"]) for i, p in every if i == index) for index in (0, 1)] == [200, 200]
+    with pytest.raises(ClientError) as failed:
+        list(dynamo.pages_side_by_side([ours, reader("no-such-table")]))
+    assert failed.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert threading.active_count() == before

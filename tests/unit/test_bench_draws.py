@@ -33,6 +33,6 @@ def test_the_generated_path_freezes_and_draws_what_the_verify_script_recomputes(
     assert hashlib.sha256(",".join(theirs).encode()).hexdigest()[:16] == ours["winners_sha"]
     # Late participants count only their claims up to the cut.
     late = next(iter(source.late))
-    assert source.claims_until_cut(late) == max(source.late[late] - 2, 0)
+    assert source.claims_until_cut([late]) == [max(source.late[late] - 2, 0)]
     ids, _ = algorithm.parse_snapshot(data)
     assert ids == sorted(ids)

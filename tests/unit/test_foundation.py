@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.config import LOCAL_JWT_SECRET, Settings
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import new_id, split_points
 from chalicelib.domain.validation import format_instant, parse_json_body, parse_limit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,6 +93,22 @@ def test_ids_are_unique_and_sort_by_creation():
     assert all(len(i) == 30 and i.startswith("cmp_") for i in ids)
     # Same-millisecond ids are random within the millisecond; across milliseconds they sort.
     assert [i[:14] for i in ids] == sorted(i[:14] for i in ids)
+
+
+def test_split_points_cut_ids_into_ranges_of_about_equal_size():
+    from chalicelib.domain import phones
+
+    cuts = split_points("shp", 8)
+    assert cuts == sorted(cuts) and len(cuts) == 7 and split_points("shp", 1) == []
+    shoppers = [phones.shopper_id_for(f"{n:064x}") for n in range(8000)]
+    sizes = [
+        sum(1 for s in shoppers if (lo is None or s >= lo) and (hi is None or s < hi))
+        for lo, hi in zip([None, *cuts], [*cuts, None])
+    ]
+    assert sum(sizes) == 8000 and max(sizes) < 1.15 * 1000 and min(sizes) > 0.85 * 1000
+    for parts in (0, 33):
+        with pytest.raises(ValueError):
+            split_points("shp", parts)
 
 
 def test_instants_are_returned_in_utc():
