@@ -111,10 +111,8 @@ print(json.dumps({"seconds": elapsed}))
 )
 
 
-def package(
-    out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT, no_deps: bool = True, compiled: bool = True
-) -> pathlib.Path:
-    """Run `chalice package` for `stage` of `project` into `out`, with its bytecode unless not `compiled`; the zip."""
+def package(out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT, no_deps: bool = True) -> pathlib.Path:
+    """Run `chalice package` for `stage` of `project` into `out` and add its bytecode; the deployment.zip."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -128,8 +126,7 @@ def package(
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise SystemExit(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
-    if compiled:
-        compile_package(out)  # as scripts/deploy.sh ships it
+    compile_package(out)  # as scripts/deploy.sh ships it
     return out / "deployment.zip"
 
 

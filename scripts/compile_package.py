@@ -2,7 +2,7 @@
 
 Lambda unpacks the package into /var/task, which is read-only: Python cannot write the
 bytecode it compiles there, so without it every cold start compiles chalice, PynamoDB
-and chalicelib from source again (about 80 ms of a first scan, benchmarks/bench_coldstart.py).
+and chalicelib from source again (50-80 ms of a first scan, benchmarks/bench_coldstart.py).
 `chalice package` ships sources only (and whatever stale __pycache__ the working tree
 held, whose timestamps never match the unpacked sources).
 

@@ -296,6 +296,7 @@ _P_SHOPPER, _P_ENTRIES, _P_LAST = (
     Participant.entries.attr_name,
     Participant.last_claim_at.attr_name,
 )
+_PROJECTED = {"#s": _P_SHOPPER, "#e": _P_ENTRIES, "#l": _P_LAST}
 
 
 def participant_pages(
@@ -349,9 +350,6 @@ def _participants_page(campaign_id: str, low: str | None, high: str | None, star
     if start is not None:
         kwargs["ExclusiveStartKey"] = start
     return dynamo.client().query(**kwargs)
-
-
-_PROJECTED = {"#s": _P_SHOPPER, "#e": _P_ENTRIES, "#l": _P_LAST}
 
 
 def claims_until(campaign_id: str, cut: datetime, stats: dict | None = None) -> LateLookup:
