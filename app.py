@@ -32,7 +32,6 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.validation import parse_idempotency_key, parse_int_param, parse_json_body
 from chalicelib.logs import log_event, request_scope
-from chalicelib.pages import landing
 from chalicelib.services import scans
 from chalicelib.services.auth import (
     Operator,
@@ -42,12 +41,11 @@ from chalicelib.services.auth import (
     require_owner,
     require_write,
 )
-from chalicelib.views import codes as code_view
 
 
 class _Deferred:
     """A module imported on its first use, so that a cold container loads only what the
-    requests it serves need: the scan path and the shopper page load none of these (nor
+    requests it serves need: the scan path loads none of these, the shopper page only its own (nor
     pydantic, PyJWT or qrcode, which some of them import). importlib's import lock makes
     the first use safe from any thread."""
 
@@ -62,14 +60,16 @@ class _Deferred:
 
 
 if TYPE_CHECKING:
-    from chalicelib.pages import dashboard
+    from chalicelib.pages import dashboard, landing
     from chalicelib.rendering import qr
     from chalicelib.services import audit, batches, campaigns, draws, exports, loyalty, redemptions, rewards, shoppers
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
+    from chalicelib.views import codes as code_view
     from chalicelib.views import stats, wallet
 else:
     dashboard = _Deferred("chalicelib.pages.dashboard")
+    landing = _Deferred("chalicelib.pages.landing")
     qr = _Deferred("chalicelib.rendering.qr")
     audit = _Deferred("chalicelib.services.audit")
     batches = _Deferred("chalicelib.services.batches")
@@ -82,6 +82,7 @@ else:
     shoppers = _Deferred("chalicelib.services.shoppers")
     stream = _Deferred("chalicelib.services.stats_aggregator")
     audit_view = _Deferred("chalicelib.views.audit")
+    code_view = _Deferred("chalicelib.views.codes")
     stats = _Deferred("chalicelib.views.stats")
     wallet = _Deferred("chalicelib.views.wallet")
 

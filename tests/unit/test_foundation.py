@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,6 +24,36 @@ def test_import_app_needs_no_credentials_region_or_network():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) >= 4
+
+
+# What a cold container must not load before its first scan: each costs milliseconds of
+# every cold start (benchmarks/bench_coldstart.py), and app.py imports them on first use.
+NOT_FOR_A_SCAN = (
+    "pydantic",
+    "jwt",
+    "cryptography",
+    "phonenumbers",
+    "qrcode",
+    "jinja2",
+    "chalicelib.domain.schemas",
+    "chalicelib.pages.landing",
+    "chalicelib.pages.dashboard",
+    "chalicelib.views.codes",
+    "chalicelib.services.campaigns",
+    "chalicelib.services.draws",
+)
+
+
+def test_importing_the_app_loads_the_scan_path_and_nothing_only_other_routes_use():
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"}
+    code = (
+        "import sys, json, app; "
+        f"print(json.dumps([[m for m in {list(NOT_FOR_A_SCAN)!r} if m in sys.modules], "
+        "'chalicelib.services.scans' in sys.modules]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [[], True]
 
 
 def test_every_model_transaction_and_client_shares_one_botocore_session_and_dynamodb_client():
