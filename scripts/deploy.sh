@@ -6,8 +6,8 @@
 #
 # Every check comes before any change: the stage, the region, the artifact bucket, AWS
 # credentials and every SSM parameter the stage's config names (*_PARAMETER). Then
-# `chalice package` (with PIP_NO_DEPS=1), scripts/compile_package.py (the package's
-# bytecode, so cold starts do not compile), `aws cloudformation package` and
+# `chalice package` (with PIP_NO_DEPS=1), scripts/finish_package.py (the package's
+# bytecode and botocore data, for fast cold starts), `aws cloudformation package` and
 # `aws cloudformation deploy`, which applies one change set and rolls it back whole if
 # any resource fails. --dry-run checks the stage and its config without AWS and prints
 # the commands it would run. docs/operations.md has the runbook.
@@ -76,7 +76,7 @@ CHALICE="$(command -v chalice || true)"
 [ -n "$CHALICE" ] || CHALICE="$ROOT/.venv/bin/chalice"
 
 PACKAGE=(env PIP_NO_DEPS=1 "$CHALICE" package --stage "$STAGE" --merge-template "infra/$STAGE.json" "$BUILD_DIR")
-COMPILE=("$PYTHON" scripts/compile_package.py "$BUILD_DIR")
+FINISH=("$PYTHON" scripts/finish_package.py "$BUILD_DIR")
 UPLOAD=(aws cloudformation package --region "$REGION" --template-file "$BUILD_DIR/sam.json"
     --s3-bucket "$BUCKET" --s3-prefix "qr-campaigns/$STAGE" --use-json
     --output-template-file "$BUILD_DIR/packaged.json")
@@ -101,7 +101,7 @@ if [ "$DRY_RUN" = 1 ]; then
         [ -z "$name" ] || show aws ssm get-parameter --region "$REGION" --name "$name" --query Parameter.Type --output text
     done <<<"$PARAMETERS"
     show "${PACKAGE[@]}"
-    show "${COMPILE[@]}"
+    show "${FINISH[@]}"
     show "${UPLOAD[@]}"
     show "${DEPLOY[@]}"
     show "${ENDPOINT[@]}"
@@ -126,8 +126,9 @@ fi
 
 echo "deploy: packaging $STAGE into $BUILD_DIR"
 "${PACKAGE[@]}"
-# Lambda's /var/task is read-only: bytecode not in the package is compiled on every cold start.
-"${COMPILE[@]}"
+# Lambda's /var/task is read-only: bytecode not in the package is compiled on every cold
+# start; and the runtime's botocore scans the data of every AWS service for the first client.
+"${FINISH[@]}"
 echo "deploy: uploading the code to s3://$BUCKET/qr-campaigns/$STAGE (bucket from $BUCKET_FROM)"
 "${UPLOAD[@]}"
 echo "deploy: applying the change set to $STACK (CloudFormation rolls back on any failure)"

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import functools
+import pathlib
 import threading
 
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
+from botocore.loaders import Loader
 
 from chalicelib.config import get_settings
 
-__all__ = ["session", "create_client", "client", "transient"]
+__all__ = ["SERVICES", "DATA_DIR", "session", "create_client", "client", "transient"]
+
+SERVICES = ("dynamodb", "s3", "sns", "sqs", "ssm")
+"""Every AWS service the functions call. The deployment package carries botocore's data for
+these alone, so a client of any other is refused everywhere (tests and the local stack
+included) rather than failing only once deployed. tests/functional/test_deploy_package.py
+checks that the calls chalicelib makes stay within them."""
+
+DATA_DIR = "botocore_data"
+"""The directory beside app.py in the package that holds that data (scripts/finish_package.py)."""
+
+_PACKAGED_DATA = pathlib.Path(__file__).resolve().parents[2] / DATA_DIR
 
 # botocore's session and its client factory are not thread-safe (tests and the local
 # workers call from many threads); a Lambda container makes one of each and keeps it.
@@ -25,12 +38,21 @@ def session() -> botocore.session.Session:
     if _session is None:
         with _lock:
             if _session is None:
-                _session = botocore.session.get_session()
+                fresh = botocore.session.get_session()
+                if _PACKAGED_DATA.is_dir():
+                    # Deployed: the package's own data, and nothing else. botocore would
+                    # otherwise list its four hundred or so service directories and parse
+                    # the endpoints of all of them for the first client (some 30 ms).
+                    loader = Loader(extra_search_paths=[str(_PACKAGED_DATA)], include_default_search_paths=False)
+                    fresh.register_component("data_loader", loader)
+                _session = fresh
     return _session
 
 
 def create_client(service: str, region: str, endpoint: str | None, config: Config):
     """A new botocore client of the one session (callers cache it; building one costs milliseconds)."""
+    if service not in SERVICES:
+        raise ValueError(f"{service} is not in aws.SERVICES: add it there, so the package carries its botocore data")
     shared = session()
     with _lock:
         return shared.create_client(service, region_name=region, endpoint_url=endpoint, config=config)

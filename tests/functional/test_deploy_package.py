@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
-from scripts.compile_package import compile_package
+from scripts.finish_package import finish_package
 from tests.support import requirement_pins
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +100,7 @@ def _package_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=STAGES)
 def packaged(request, tmp_path_factory) -> dict:
-    """One `chalice package` per stage, with its bytecode: its stage, template and template path."""
+    """One `chalice package` per stage, finished as deploy.sh ships it: its stage, template and zip."""
     stage = request.param
     outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
     command = [
@@ -120,7 +120,7 @@ def packaged(request, tmp_path_factory) -> dict:
     )
     template_path = outdir / "sam.json"
     assert (outdir / "deployment.zip").is_file()
-    compile_package(outdir)  # as scripts/deploy.sh ships it
+    finish_package(outdir)  # as scripts/deploy.sh ships it
     return {
         "stage": stage,
         "path": template_path,
@@ -489,15 +489,15 @@ def test_the_package_is_under_15_mb_and_leaves_the_runtime_sdk_out(packaged):
     assert {"app.py", "chalicelib", "chalice"} <= top
 
 
-def test_a_cold_start_loads_every_module_of_the_package_from_its_bytecode(packaged, tmp_path):
-    # Lambda's /var/task is read-only: a module without bytecode in the package would be
-    # compiled from source on every cold start. Unpacked (sources dated 1980, as the zip has
-    # them) and imported with no bytecode writes, nothing of the package compiles.
+@pytest.fixture(scope="module")
+def unpacked(packaged, tmp_path_factory) -> dict:
+    """The package unpacked as Lambda's /var/task (sources dated 1980, as the zip has them), and
+    the environment of a process that runs it: only the package and the runtime's SDK on its path."""
     import zipfile
 
     import botocore
 
-    task = tmp_path / "task"
+    task = tmp_path_factory.mktemp(f"task-{packaged['stage']}")
     with zipfile.ZipFile(packaged["zip"]) as archive:
         archive.extractall(task)
     runtime = Path(botocore.__file__).resolve().parents[1]  # the runtime's SDK (not in the package)
@@ -507,10 +507,18 @@ def test_a_cold_start_loads_every_module_of_the_package_from_its_bytecode(packag
         "PYTHONPATH": f"{task}{os.pathsep}{runtime}",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    return {"task": task, "env": env}
+
+
+def test_a_cold_start_loads_every_module_of_the_package_from_its_bytecode(unpacked):
+    # Lambda's /var/task is read-only: a module without bytecode in the package would be
+    # compiled from source on every cold start. Imported with no bytecode writes, nothing
+    # of the package compiles.
+    task = unpacked["task"]
     result = subprocess.run(
         [sys.executable, "-S", "-v", "-c", "import app, chalicelib.services.scans, chalicelib.services.campaigns"],
         cwd=task,
-        env=env,
+        env=unpacked["env"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -528,6 +536,93 @@ def test_a_cold_start_loads_every_module_of_the_package_from_its_bytecode(packag
     assert {f"{task}/app.py", f"{task}/chalicelib/services/scans.py", f"{task}/chalice/app.py"} <= {
         line.rsplit(" matches ", 1)[1] for line in loaded
     }
+
+
+# One call of each service the functions call, sent by the app's own botocore session and
+# stopped before it leaves (a `before-send` handler): what botocore built from its data.
+_SAMPLE_REQUESTS = """
+import json, sys
+from botocore.config import Config
+from chalicelib.adapters import aws
+
+CALLS = {
+    "dynamodb": ("get_item", {"TableName": "t", "Key": {"k": {"S": "v"}}, "ConsistentRead": True}),
+    "s3": ("get_object", {"Bucket": "qrc-prod-exports-1", "Key": "exports/x.csv"}),
+    "sns": ("publish", {"PhoneNumber": "+15555550100", "Message": "m"}),
+    "sqs": ("get_queue_url", {"QueueName": "q"}),
+    "ssm": ("get_parameter", {"Name": "/qrc/key", "WithDecryption": True}),
+}
+
+class Sent(Exception):
+    pass
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+def stop(request, **_):
+    headers = {k: text(v) for k, v in request.headers.items() if k in ("Content-Type", "X-Amz-Target")}
+    # How it was signed: the credential's scope (region and signing name) and the signed
+    # headers, without the date and the signature that vary by the second.
+    credential, signed, _ = text(request.headers["Authorization"]).split(", ")
+    scope = credential.split("/", 2)[2]
+    raise Sent(json.dumps([request.method, request.url, headers, text(request.body), scope, signed]))
+
+seen = {}
+for region in ("us-east-1", "ap-southeast-1"):
+    for service in aws.SERVICES:
+        client = aws.create_client(service, region, None, Config(retries={"max_attempts": 1}))
+        client.meta.events.register("before-send", stop)
+        method, params = CALLS[service]
+        try:
+            getattr(client, method)(**params)
+        except Sent as sent:
+            seen[f"{region} {service}"] = json.loads(str(sent))
+print(json.dumps({"paths": aws.session().get_component("data_loader").search_paths, "sent": seen}))
+"""
+
+
+def _sample_requests(cwd: Path, env: dict[str, str]) -> dict:
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null"}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", _SAMPLE_REQUESTS],
+        cwd=cwd,
+        env={**env, **credentials},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_the_packaged_botocore_data_builds_every_request_as_botocore_s_own(unpacked):
+    """The package's cut of botocore's data (no directory scan, no endpoints of four hundred
+    services on a cold start) makes, for every service the functions call, in two regions,
+    exactly the request the runtime's full data makes."""
+    import botocore
+
+    from chalicelib.adapters import aws
+
+    packaged = _sample_requests(unpacked["task"], unpacked["env"])
+    assert packaged["paths"] == [str(unpacked["task"] / aws.DATA_DIR)]
+    # The same calls from the working tree, which has no botocore_data/: botocore's own data.
+    stock = _sample_requests(ROOT, {**unpacked["env"], "PYTHONPATH": os.pathsep.join(map(str, [ROOT, *sys.path[1:]]))})
+    assert str(Path(botocore.__file__).resolve().parent / "data") in stock["paths"]
+    assert len(packaged["sent"]) == 2 * len(aws.SERVICES)
+    assert packaged["sent"] == stock["sent"]
+    assert packaged["sent"]["ap-southeast-1 dynamodb"][1] == "https://dynamodb.ap-southeast-1.amazonaws.com/"
+
+
+def test_the_services_the_package_carries_are_exactly_those_the_functions_call():
+    from chalicelib.adapters import aws
+    from tests.aws_calls import program
+
+    called = set()
+    for name, entries in _entry_points().items():
+        calls, problems = program().calls_of(entries)
+        assert not problems, f"{name}: " + "; ".join(problems)
+        called |= {call.action.split(":")[0] for call in calls}
+    assert called == set(aws.SERVICES)
 
 
 # Alarms: each one publishes to the stage's one topic, and each resource the stack runs has

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.adapters import aws
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deploy.sh"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -157,10 +159,16 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
     assert result.returncode == 0, result.stderr
     assert "API URL: https://abc123.execute-api.eu-west-1.amazonaws.com/api/" in result.stdout
     assert "bucket from QRC_ARTIFACT_BUCKET" in result.stdout
-    # What is uploaded holds the bytecode of every module (Lambda cannot write it).
+    # What is uploaded holds the bytecode of every module (Lambda cannot write it) and
+    # botocore's data for the services the functions call.
     with zipfile.ZipFile(build / "deployment.zip") as package:
-        assert sorted(package.namelist()) == [f"__pycache__/app.{sys.implementation.cache_tag}.pyc", "app.py"]
-    assert "compile_package: 1 modules compiled" in result.stdout
+        names = package.namelist()
+    assert sorted(name for name in names if not name.startswith(f"{aws.DATA_DIR}/")) == [
+        f"__pycache__/app.{sys.implementation.cache_tag}.pyc",
+        "app.py",
+    ]
+    assert f"{aws.DATA_DIR}/dynamodb/2012-08-10/service-2.json" in names
+    assert "finish_package: 1 modules compiled" in result.stdout
     made = [call for call in calls() if call[1] not in ("sts", "ssm")]
     assert made == [
         ["chalice", "package", "--stage", "prod", "--merge-template", "infra/prod.json", str(build), "PIP_NO_DEPS=1"],
@@ -226,7 +234,7 @@ def test_a_dry_run_needs_no_credentials_and_prints_the_commands_it_would_run(fak
         ["aws", "sts", "get-caller-identity"],
         *[["aws", "ssm", "get-parameter"]] * len(_stage_parameters("dev")),
         ["env", "PIP_NO_DEPS=1", commands[len(_stage_parameters("dev")) + 1][2]],
-        [commands[len(_stage_parameters("dev")) + 2][0], "scripts/compile_package.py", str(build)],
+        [commands[len(_stage_parameters("dev")) + 2][0], "scripts/finish_package.py", str(build)],
         ["aws", "cloudformation", "package"],
         ["aws", "cloudformation", "deploy"],
         ["aws", "cloudformation", "describe-stacks"],

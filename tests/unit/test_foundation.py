@@ -85,6 +85,17 @@ print(len(clients), len(made))
     assert result.stdout.split() == ["1", "1"], "one DynamoDB client for all models, one botocore session in all"
 
 
+def test_a_client_of_a_service_the_package_carries_no_data_for_is_refused_everywhere():
+    from botocore.config import Config
+
+    from chalicelib.adapters import aws
+
+    # Deployed, botocore loads only the package's data for aws.SERVICES: a new service must be
+    # added there, which this says here rather than as an unknown service once deployed.
+    with pytest.raises(ValueError, match="kinesis is not in aws.SERVICES"):
+        aws.create_client("kinesis", "us-east-1", None, Config())
+
+
 def test_local_settings_work_with_no_configuration_but_the_stage():
     settings = Settings.from_environ({"STAGE": "local"})
     assert settings.stage == "local" and settings.is_local
