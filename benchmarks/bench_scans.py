@@ -120,8 +120,8 @@ def cpu_per_request(client: Client, path: str, bodies: list[str], headers: dict)
 def stubbed_dynamodb(items_by_table: dict[str, dict]):
     """Answer every DynamoDB call from memory so only our code spends CPU.
 
-    GetItem answers the item recorded for its table (batch, campaign, participant);
-    writes succeed. botocore's own request building, signing and HTTP are not counted.
+    GetItem and BatchGetItem answer the items recorded for their tables (batch, campaign,
+    participant; no loyalty program); writes succeed. botocore's own request building, signing and HTTP are not counted.
     """
     original = BaseClient._make_api_call
 
@@ -130,6 +130,9 @@ def stubbed_dynamodb(items_by_table: dict[str, dict]):
             return original(client, operation, params)
         if operation == "GetItem":
             return {"Item": items_by_table[params["TableName"]]}
+        if operation == "BatchGetItem":
+            tables = [table for table in params["RequestItems"] if table in items_by_table]
+            return {"Responses": {table: [items_by_table[table]] for table in tables}}
         return {}
 
     BaseClient._make_api_call = answer

@@ -756,10 +756,13 @@ class _Reader:
                 add(Call(action, table, index))
 
     def _tables_of_call(self, call: ast.Call) -> list[tuple[str, str]]:
-        """The tables a low-level call names: TableName=..., or **request of a known request."""
+        """The tables a low-level call names: TableName=..., RequestItems=... (a batch's), or
+        **request of a known request."""
         found = []
         for kw in call.keywords:
-            if kw.arg == "TableName":
+            if kw.arg == "RequestItems":
+                found += [(table, "") for table in self._request_item_tables(kw.value)]
+            elif kw.arg == "TableName":
                 table = self._table_of(kw.value)
                 index = next(
                     (
@@ -782,6 +785,35 @@ class _Reader:
                         self.function.request_uses.append((target, self._op_action(call)))
                         found.append(("", ""))
         return [t for t in found if t[0]] or found
+
+    def _request_item_tables(self, expr: ast.expr) -> list[str]:
+        """The tables a batch request's RequestItems is keyed by: the keys of a dict written
+        there, or for a name, of every dict written to it and every key set on it."""
+        keys: list[ast.expr] = []
+        if isinstance(expr, ast.Dict):
+            keys = [key for key in expr.keys if key is not None]
+        elif isinstance(expr, ast.Name):
+            for node in ast.walk(self.function.node):
+                if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+                    continue
+                value = node.value
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, ast.Name) and target.id == expr.id and isinstance(value, ast.Dict):
+                        keys += [key for key in value.keys if key is not None]
+                    elif (
+                        isinstance(target, ast.Subscript)
+                        and isinstance(target.value, ast.Name)
+                        and target.value.id == expr.id
+                    ):
+                        keys.append(target.slice)
+        tables = []
+        for key in keys:
+            table = self._table_of(key)
+            if table:
+                tables += table.split("|")
+            else:
+                self._problem(key, "a table of a batch request")
+        return tables
 
     def _op_action(self, call: ast.Call) -> str:
         assert isinstance(call.func, ast.Attribute)

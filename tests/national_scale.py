@@ -255,6 +255,16 @@ class Recorder:
         )
         return {"Item": item} if item else {}
 
+    def _BatchGetItem(self, params: dict) -> dict:
+        """Each key read as its own GetItem would be (BatchGetItem charges per item), all processed."""
+        responses: dict[str, list[dict]] = {}
+        for table, request in params["RequestItems"].items():
+            for key in request["Keys"]:
+                found = self._GetItem({"TableName": table, "Key": key, "ConsistentRead": request.get("ConsistentRead")})
+                if found:
+                    responses.setdefault(table, []).append(found["Item"])
+        return {"Responses": responses, "UnprocessedKeys": {}}
+
     def _Query(self, params: dict) -> dict:
         table, index = params["TableName"], params.get("IndexName")
         names = params.get("ExpressionAttributeNames") or {}

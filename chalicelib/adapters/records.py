@@ -13,10 +13,11 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 from pynamodb.pagination import ResultIterator
 
+from chalicelib.adapters import dynamo
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import Conflict, NotFound, ServiceBusy
 from chalicelib.domain.ids import is_id
 from chalicelib.domain.validation import encode_cursor
 
@@ -26,6 +27,7 @@ __all__ = [
     "load_batch",
     "load_program",
     "batch_by_number",
+    "read_for_scan",
     "ScanTarget",
     "LOOKUP_SECONDS",
     "LookupCache",
@@ -116,6 +118,49 @@ def batch_by_number(batch_number: int) -> Batch | None:
     return next(iter(Batch.by_number.query(batch_number, limit=1)), None)
 
 
+_READ_ATTEMPTS = 5
+
+
+def read_for_scan(
+    batch_id: str, brand_id: str, campaign_id: str, *, campaign: bool, program: bool
+) -> tuple[Batch | None, Campaign | None, LoyaltyProgram | None]:
+    """The batch, and its campaign and the brand's loyalty program when asked for: consistent
+    reads in one BatchGetItem, so a lookup waits for one round trip instead of three.
+
+    None for a record that does not exist (or was not asked for). Keys DynamoDB leaves
+    unprocessed (throttling) are asked for again after a backoff; ServiceBusy (503) when
+    they still are after five tries.
+    """
+    consistent = {"ConsistentRead": True}
+    keys: dict[str, dict] = {Batch.Meta.table_name: {"Keys": [{"batch_id": {"S": batch_id}}], **consistent}}
+    if campaign:
+        key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": campaign_id}}
+        keys[Campaign.Meta.table_name] = {"Keys": [key], **consistent}
+    if program:
+        keys[LoyaltyProgram.Meta.table_name] = {"Keys": [{"brand_id": {"S": brand_id}}], **consistent}
+    found: dict[str, dict] = {}
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        answer = dynamo.client().batch_get_item(RequestItems=keys)
+        for table, items in answer.get("Responses", {}).items():
+            if items:
+                found[table] = items[0]
+        keys = answer.get("UnprocessedKeys") or {}
+        if not keys:
+            return (
+                _record(Batch, found),
+                _record(Campaign, found),
+                _record(LoyaltyProgram, found),
+            )
+        if attempt < _READ_ATTEMPTS:
+            dynamo.backoff(attempt)
+    raise ServiceBusy("Many scans at once; please try again.", retry_after=1)
+
+
+def _record(model: type[_M], found: dict[str, dict]) -> _M | None:
+    item = found.get(model.Meta.table_name)
+    return model.from_raw_data(item) if item else None
+
+
 @dataclass(frozen=True)
 class ScanTarget:
     """A code's batch and campaign as every scan of it reads them: plain values, derived once per lookup.
@@ -202,14 +247,16 @@ class LookupCache:
     Only a claimable answer is kept, for at most `seconds` from the moment it was asked
     for, and it is read with consistent reads so it is never older than that moment. No
     such batch, a batch not active or void, a campaign not running: read again next time.
-    Which batch a number names never changes, so that much is kept for the container's life.
+    Which batch a number names, and its brand and campaign, never change, so that much is
+    kept for the container's life. The batch, and the campaign and program when they are
+    due, are read together (`read_for_scan`).
     """
 
     def __init__(self, seconds: float = LOOKUP_SECONDS, most: int = 4096) -> None:
         self.seconds = seconds
         self._most = most
         self._found: dict[int, tuple[float, ScanTarget]] = {}
-        self._batch_ids: dict[int, str] = {}
+        self._where: dict[int, tuple[str, str, str]] = {}  # batch id, brand id, campaign id
         # A campaign's many batches share its record: kept on its own, under the same
         # bound, so refreshing one batch does not read the campaign again. Without it
         # every container re-read the one campaign item on nearly every scan of a
@@ -223,7 +270,7 @@ class LookupCache:
         """Forget everything (tests, and the local seed script after it changes records)."""
         with self._lock:
             self._found.clear()
-            self._batch_ids.clear()
+            self._where.clear()
             self._campaigns.clear()
             self._programs.clear()
 
@@ -242,47 +289,44 @@ class LookupCache:
         return found
 
     def _read(self, batch_number: int) -> ScanTarget | None:
-        batch_id = self._batch_ids.get(batch_number)
-        if batch_id is None:
-            # The index is eventually consistent: it only tells which batch id to read.
+        where = self._where.get(batch_number)
+        if where is None:
+            # The index is eventually consistent: it only tells which batch to read, and the
+            # brand and campaign it belongs to, which never change.
             indexed = batch_by_number(batch_number)
             if indexed is None:
                 return None
-            batch_id = indexed.batch_id
+            where = (indexed.batch_id, indexed.brand_id, indexed.campaign_id)
             with self._lock:
-                self._keep(self._batch_ids, batch_number, batch_id)
-        try:
-            batch = Batch.get(batch_id, consistent_read=True)
-            campaign = self._campaign(batch.brand_id, batch.campaign_id)
-        except (Batch.DoesNotExist, Campaign.DoesNotExist):
+                self._keep(self._where, batch_number, where)
+        batch_id, brand_id, campaign_id = where
+        asked = clock.monotonic()
+        campaign = self._fresh(self._campaigns, (brand_id, campaign_id), asked)
+        program = self._fresh(self._programs, brand_id, asked)
+        batch, read_campaign, read_program = read_for_scan(
+            batch_id, brand_id, campaign_id, campaign=campaign is None, program=program is None
+        )
+        if campaign is None:
+            with self._lock:
+                if read_campaign is not None and read_campaign.status == "active":
+                    # As for targets: only what lets scans through is kept.
+                    self._keep(self._campaigns, (brand_id, campaign_id), (asked + self.seconds, read_campaign))
+                else:
+                    self._campaigns.pop((brand_id, campaign_id), None)
+            campaign = read_campaign
+        if program is None:
+            program = program_of(read_program) if read_program is not None else loyalty.Program()
+            with self._lock:
+                self._keep(self._programs, brand_id, (asked + self.seconds, program))
+        if batch is None or campaign is None:
             return None
-        return ScanTarget.of(batch, campaign, self._program(batch.brand_id))
+        return ScanTarget.of(batch, campaign, program)
 
-    def _program(self, brand_id: str) -> loyalty.Program:
-        """The brand's program, from this container's copy when it was read within `seconds`."""
-        asked = clock.monotonic()
-        hit = self._programs.get(brand_id)
-        if hit is not None and hit[0] > asked:
-            return hit[1]
-        program = load_program(brand_id)
-        with self._lock:
-            self._keep(self._programs, brand_id, (asked + self.seconds, program))
-        return program
-
-    def _campaign(self, brand_id: str, campaign_id: str) -> Campaign:
-        """The campaign, from this container's copy when it was read active within `seconds`."""
-        asked = clock.monotonic()
-        key = (brand_id, campaign_id)
-        hit = self._campaigns.get(key)
-        if hit is not None and hit[0] > asked:
-            return hit[1]
-        campaign = Campaign.get(brand_id, campaign_id, consistent_read=True)
-        with self._lock:
-            if campaign.status == "active":  # as for targets: only what lets scans through is kept
-                self._keep(self._campaigns, key, (asked + self.seconds, campaign))
-            else:
-                self._campaigns.pop(key, None)
-        return campaign
+    @staticmethod
+    def _fresh(entries: dict, key: object, asked: float) -> Any:
+        """The value kept under `key` when it was read within the bound of `asked`, else None."""
+        hit = entries.get(key)
+        return hit[1] if hit is not None and hit[0] > asked else None
 
     def _keep(self, entries: dict, key: object, value: object) -> None:
         entries.pop(key, None)

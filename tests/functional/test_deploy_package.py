@@ -911,3 +911,16 @@ def test_the_call_reader_sees_a_table_a_function_would_reach(tmp_path):
     (tmp_path / "app.py").write_text(app_source + "\nfrom chalicelib.adapters.models import Member\n" + helper)
     calls, problems = Program(tmp_path).calls_of(["app.member_probe"])
     assert {Call("dynamodb:GetItem", "members"), Call("dynamodb:DeleteItem", "members")} <= calls and not problems
+    # A batch read's tables are the keys of its RequestItems, whether written in the dict or set on it later.
+    batch_probe = (
+        "\n\n@api('/v1/batch-probe')\ndef batch_probe():\n"
+        "    from chalicelib.adapters import dynamo\n"
+        "    from chalicelib.adapters.models import Reward, ShopperAccount\n"
+        "    keys = {Reward.Meta.table_name: {'Keys': []}}\n"
+        "    keys[ShopperAccount.Meta.table_name] = {'Keys': []}\n"
+        "    return dynamo.client().batch_get_item(RequestItems=keys)\n"
+    )
+    (tmp_path / "app.py").write_text(app_source + batch_probe)
+    calls, problems = Program(tmp_path).calls_of(["app.batch_probe"])
+    assert calls == {Call("dynamodb:BatchGetItem", "rewards"), Call("dynamodb:BatchGetItem", "shoppers")}
+    assert not problems

@@ -122,7 +122,7 @@ def test_a_stop_refuses_on_every_container_within_the_bound(
 
 
 def test_a_warm_scan_reads_and_writes_no_item_every_scan_shares(running, moments, monkeypatch):
-    # The bound costs two reads per container per LOOKUP_SECONDS, and nothing per scan:
+    # The bound costs one read request per container per LOOKUP_SECONDS, and nothing per scan:
     # no batch or campaign item is read, written or condition-checked by a warm scan.
     _, _, codes_ = running(quantity=30)
     container = LookupCache()
@@ -152,10 +152,12 @@ def test_a_warm_scan_reads_and_writes_no_item_every_scan_shares(running, moments
         )
         assert not tables & shared_tables, (operation, tables)
     # Past the bound the container reads the batch, the campaign and the brand's loyalty
-    # program again, once each, beside the scan's own participant read.
+    # program again, once each and in one request, beside the scan's own participant read.
     calls.clear()
     moments.elapsed = LOOKUP_SECONDS + 0.5
     assert _scan(container, "shp_late", codes_[25]) == "granted"
-    assert sorted(operation for operation, _ in calls) == ["GetItem"] * 4 + ["TransactWriteItems"]
-    read = sorted(params["TableName"] for operation, params in calls if operation == "GetItem")
-    assert read == sorted(shared_tables | {Participant.Meta.table_name})
+    assert [operation for operation, _ in calls] == ["BatchGetItem", "GetItem", "TransactWriteItems"]
+    batch_read, participant_read = calls[0][1]["RequestItems"], calls[1][1]
+    assert sorted(batch_read) == sorted(shared_tables)
+    assert all(read["ConsistentRead"] and len(read["Keys"]) == 1 for read in batch_read.values())
+    assert participant_read["TableName"] == Participant.Meta.table_name

@@ -100,27 +100,81 @@ def test_what_every_scan_derives_is_worked_out_once_per_lookup():
     assert target.prizes == {} and target.odds_prizes == () and target.allocations == ()
 
 
+def _batch(batch_id: str) -> Batch:
+    return Batch(batch_id, batch_number=7, brand_id="b", campaign_id="cmp_1", sku="S", quantity=10, key_version=1)
+
+
 def test_batches_of_one_campaign_share_its_record_for_the_bound_and_no_longer(at, monkeypatch):
     """Refreshing one batch does not read the campaign again while the copy is fresh, so a
     campaign's many batches on many containers do not all land on its one item; a paused
-    campaign is still seen within the bound."""
+    campaign is still seen within the bound. What is due is read in one request."""
     from chalicelib.adapters import records
 
-    reads: list[str] = []
-    campaign = _target().campaign
+    stored = _target().campaign  # as DynamoDB holds it: each read gets a copy
+    asked: list[tuple[str, bool, bool]] = []
 
-    def get_campaign(brand_id, campaign_id, consistent_read=False):
-        assert consistent_read
-        reads.append(campaign_id)
-        return campaign
+    def read_for_scan(batch_id, brand_id, campaign_id, *, campaign: bool, program: bool):
+        assert (brand_id, campaign_id) == ("b", "cmp_1")
+        asked.append((batch_id, campaign, program))
+        batch = _batch(batch_id)
+        batch.status = "active"
+        return batch, Campaign.from_raw_data(stored.serialize(null_check=False)) if campaign else None, None
 
-    monkeypatch.setattr(records.Campaign, "get", get_campaign)
+    indexed = {7: _batch("bat_7"), 8: _batch("bat_8")}
+    monkeypatch.setattr(records, "batch_by_number", lambda number: indexed[number])
+    monkeypatch.setattr(records, "read_for_scan", read_for_scan)
     lookup = LookupCache()
-    for _ in range(3):
-        assert lookup._campaign("b", "cmp_1") is campaign
-    assert reads == ["cmp_1"]
-    campaign.status = "paused"
+    assert lookup.target(7).batch_id == "bat_7" and lookup.target(8).batch_id == "bat_8"
+    assert asked == [("bat_7", True, True), ("bat_8", False, False)], "the campaign and program once"
+    stored.status = "paused"
     at[0] = LOOKUP_SECONDS
-    assert lookup._campaign("b", "cmp_1").status == "paused" and reads == ["cmp_1"] * 2
-    lookup._campaign("b", "cmp_1")
-    assert reads == ["cmp_1"] * 3, "a campaign that refuses scans is read again every time"
+    assert lookup.target(7).campaign_status == "paused" and asked[-1] == ("bat_7", True, True)
+    assert lookup.target(8).campaign_status == "paused" and asked[-1] == ("bat_8", True, False)
+    assert len(asked) == 4, "a campaign that refuses scans is read again every time"
+
+
+class _Answers:
+    """A DynamoDB client whose BatchGetItem gives the answers queued, recording each request."""
+
+    def __init__(self, *answers: dict) -> None:
+        self.answers, self.requests = list(answers), []
+
+    def batch_get_item(self, RequestItems: dict) -> dict:  # noqa: N803 (botocore's name)
+        self.requests.append(RequestItems)
+        return self.answers.pop(0)
+
+
+def test_the_lookup_asks_again_for_the_keys_dynamodb_leaves_unprocessed(monkeypatch):
+    from chalicelib.adapters import dynamo, records
+
+    batch, campaign = _batch("bat_7"), _target().campaign
+    batches, campaigns = Batch.Meta.table_name, Campaign.Meta.table_name
+    left = {campaigns: {"Keys": [{"brand_id": {"S": "b"}, "campaign_id": {"S": "cmp_1"}}], "ConsistentRead": True}}
+    client = _Answers(
+        {"Responses": {batches: [batch.serialize(null_check=False)]}, "UnprocessedKeys": left},
+        {"Responses": {campaigns: [campaign.serialize(null_check=False)]}, "UnprocessedKeys": {}},
+    )
+    monkeypatch.setattr(dynamo, "client", lambda: client)
+    waits: list[int] = []
+    monkeypatch.setattr(dynamo, "backoff", waits.append)
+    found = records.read_for_scan("bat_7", "b", "cmp_1", campaign=True, program=False)
+    assert [record.serialize(null_check=False) if record else None for record in found] == [
+        batch.serialize(null_check=False),
+        campaign.serialize(null_check=False),
+        None,
+    ]
+    assert sorted(client.requests[0]) == sorted([batches, campaigns]) and client.requests[1] == left
+    assert waits == [1]
+
+
+def test_keys_still_unprocessed_after_five_tries_answer_busy_not_missing(monkeypatch):
+    from chalicelib.adapters import dynamo, records
+    from chalicelib.domain.errors import ServiceBusy
+
+    left = {Batch.Meta.table_name: {"Keys": [{"batch_id": {"S": "bat_7"}}], "ConsistentRead": True}}
+    client = _Answers(*[{"Responses": {}, "UnprocessedKeys": left}] * 5)
+    monkeypatch.setattr(dynamo, "client", lambda: client)
+    monkeypatch.setattr(dynamo, "backoff", lambda attempt: None)
+    with pytest.raises(ServiceBusy):
+        records.read_for_scan("bat_7", "b", "cmp_1", campaign=False, program=False)
+    assert len(client.requests) == 5
