@@ -238,7 +238,7 @@ def _mb(size: float) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=9, help="fresh processes of each kind")
+    parser.add_argument("--runs", type=int, default=15, help="fresh processes of each kind")
     parser.add_argument(
         "--project", type=pathlib.Path, default=ROOT, help="package another checkout (an earlier commit, to compare)"
     )
