@@ -148,6 +148,10 @@ class _Function:
     node: ast.AST
     cls: str | None = None
     calls: set[Call] = field(default_factory=set)
+    # Calls made on a parameter's record, by the caller that passes it: they count only
+    # where that caller is reached (`records.create` puts a draw, a campaign or a reward
+    # for the API's routes; the draw runner reaches it too, but none of those callers).
+    calls_via: dict[str, set[Call]] = field(default_factory=dict)
     edges: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)
@@ -326,12 +330,13 @@ class Program:
         return self._call_sites.get(callee, [])
 
     def _resolve_pending(self) -> None:
-        """`record.save()` on a parameter whose model the function does not say: the models its callers pass."""
+        """`record.save()` on a parameter whose model the function does not say: the models its
+        callers pass, each counted only where its caller is reached (`calls_via`)."""
         for function in self.functions.values():
             for param, action, line in function.pending:
                 position = function.params.index(param) - (1 if function.cls else 0)
-                models = set()
-                for caller, call in self.call_sites(function.name):
+                sites = self.call_sites(function.name)
+                for caller, call in sites:
                     args = [kw.value for kw in call.keywords if kw.arg == param]
                     if 0 <= position < len(call.args):
                         args.append(call.args[position])
@@ -339,15 +344,15 @@ class Program:
                     for arg in args:
                         model = reader.model_of(arg)
                         if model:
-                            models.update(model.split("|"))
+                            function.calls_via.setdefault(caller.name, set()).update(
+                                Call(action, self.models[m]) for m in model.split("|")
+                            )
                         else:
                             function.problems.append(
                                 f"{self.modules[caller.module].path.relative_to(self.root)}:{call.lineno}: cannot tell "
                                 f"the model passed as `{param}` to {function.name}"
                             )
-                for model in models:
-                    function.calls.add(Call(action, self.models[model]))
-                if not models and not self.call_sites(function.name):
+                if not sites:
                     function.problems.append(f"{function.name}:{line}: `{param}` is never passed a model")
 
     def _models(self) -> dict[str, str]:
@@ -421,6 +426,9 @@ class Program:
         parameters: set[str] = set()
         for name in reached:
             calls |= self.functions[name].calls
+            for caller, passed in self.functions[name].calls_via.items():
+                if caller in reached:
+                    calls |= passed
             problems += self.functions[name].problems
             parameters |= self.functions[name].parameter_settings
         if any(call.action == "ssm:GetParameter" for call in calls):

@@ -924,3 +924,19 @@ def test_the_call_reader_sees_a_table_a_function_would_reach(tmp_path):
     calls, problems = Program(tmp_path).calls_of(["app.batch_probe"])
     assert calls == {Call("dynamodb:BatchGetItem", "rewards"), Call("dynamodb:BatchGetItem", "shoppers")}
     assert not problems
+    # A record a shared helper saves for its caller counts only for the functions that reach that caller.
+    shared_save = (
+        "\n\nfrom chalicelib.adapters.models import Reward, ShopperAccount\n"
+        "def _probe_save(record) -> None:\n    record.save(condition=None)\n\n"
+        "@api('/v1/reward-probe', methods=('POST',))\ndef reward_probe():\n"
+        "    _probe_save(Reward('b', 'r'))\n    return {}\n\n"
+        "@api('/v1/account-probe', methods=('POST',))\ndef account_probe():\n"
+        "    _probe_save(ShopperAccount('s'))\n    return {}\n"
+    )
+    (tmp_path / "app.py").write_text(app_source + shared_save)
+    shared = Program(tmp_path)
+    rewards, problems = shared.calls_of(["app.reward_probe"])
+    assert Call("dynamodb:PutItem", "rewards") in rewards and Call("dynamodb:PutItem", "shoppers") not in rewards
+    accounts, more = shared.calls_of(["app.account_probe"])
+    assert Call("dynamodb:PutItem", "shoppers") in accounts and Call("dynamodb:PutItem", "rewards") not in accounts
+    assert not problems and not more
