@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from collections import Counter
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import print_table, ratio_rows  # noqa: E402
+from benchmarks.report import compared_row, print_table, ratio_rows  # noqa: E402
 from chalicelib.adapters.aws import DATA_DIR  # noqa: E402
 from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
 from scripts.finish_package import finish_package  # noqa: E402
@@ -265,13 +264,11 @@ def main() -> int:
         unit=" ms",
         scale=1000,
     )
-    bare = statistics.median(seconds["bare"])
     for kind, label, baseline in (
         ("no data", "  the same package without its botocore data", "the runtime's full botocore data"),
         ("as chalice ships", "  ... nor its bytecode", "as `chalice package` ships it"),
     ):
-        median = statistics.median(seconds[kind])
-        rows.append((label, baseline, f"{median * 1000:,.0f} ms ({median / bare:.2f}x)", "", ""))
+        rows.append(compared_row(label, baseline, seconds[kind], seconds["bare"], unit=" ms", scale=1000))
     rows += [
         (
             "`chalice package --stage dev`, finished, zipped",

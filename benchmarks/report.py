@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["print_table", "ratio_rows"]
+__all__ = ["print_table", "ratio_rows", "compared_row"]
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -42,3 +42,12 @@ def ratio_rows(
             "",
         ),
     ]
+
+
+def compared_row(
+    label: str, baseline: str, values: Sequence[float], against: Sequence[float], *, unit: str, scale: float
+) -> tuple[str, str, str, str, str]:
+    """One more figure under `ratio_rows`, unchecked: the median of `values` (times `scale`, then
+    `unit`) and its ratio to the median of `against`, from the same rounds."""
+    median = statistics.median(values)
+    return (label, baseline, f"{median * scale:,.0f}{unit} ({median / statistics.median(against):.2f}x)", "", "")

@@ -114,7 +114,7 @@ def service_data(services: tuple[str, ...] = SERVICES) -> dict[str, bytes]:
     loader = Loader(extra_search_paths=[str(source)], include_default_search_paths=False)
     files: dict[str, bytes] = {}
     for shared in sorted(p for p in source.iterdir() if p.is_file()):
-        files[_plain_name(shared.name)] = _plain(shared)
+        files[shared.name.removesuffix(".gz")] = _plain(shared)
     endpoints = json.loads(files["endpoints.json"])
     for partition in endpoints["partitions"]:
         partition["services"] = {name: v for name, v in partition["services"].items() if name in services}
@@ -123,12 +123,8 @@ def service_data(services: tuple[str, ...] = SERVICES) -> dict[str, bytes]:
         version = loader.determine_latest_version(service, "service-2")
         for path in sorted((source / service / version).iterdir()):
             if not path.name.startswith("examples-"):
-                files[f"{service}/{version}/{_plain_name(path.name)}"] = _plain(path)
+                files[f"{service}/{version}/{path.name.removesuffix('.gz')}"] = _plain(path)
     return files
-
-
-def _plain_name(name: str) -> str:
-    return name.removesuffix(".gz")
 
 
 def _plain(path: pathlib.Path) -> bytes:

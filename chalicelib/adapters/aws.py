@@ -42,7 +42,7 @@ def session() -> botocore.session.Session:
                 if _PACKAGED_DATA.is_dir():
                     # Deployed: the package's own data, and nothing else. botocore would
                     # otherwise list its four hundred or so service directories and parse
-                    # the endpoints of all of them for the first client (some 30 ms).
+                    # the endpoints of all of them for the first client (30-40 ms).
                     loader = Loader(extra_search_paths=[str(_PACKAGED_DATA)], include_default_search_paths=False)
                     fresh.register_component("data_loader", loader)
                 _session = fresh

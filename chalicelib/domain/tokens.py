@@ -79,13 +79,15 @@ def verify_hs256(
     leeway: float,
     required: Sequence[str],
     also: Sequence[bytes] = (),
+    max_lifetime: int | None = None,
 ) -> dict[str, Any]:
     """The claims of `token` if it is an HS256 token signed with `key` (or one of `also`, the keys
     still accepted while a rotation is under way) and valid at `now`; else TokenRefused.
 
     Valid means: every `required` claim present, `exp` (if any) after `now - leeway`,
     `iat` and `nbf` (if any) not after `now + leeway`, `sub` and `jti` (if any) text,
-    `iss` equal to `issuer`, `aud` equal to `audience` or a list holding it.
+    `iss` equal to `issuer`, `aud` equal to `audience` or a list holding it; with
+    `max_lifetime`, an `exp` and an `iat` at most that many seconds apart.
     """
     match = _TOKEN.fullmatch(token)
     if match is None:
@@ -106,6 +108,11 @@ def verify_hs256(
         raise TokenRefused("iat in the future")
     if "nbf" in claims and _whole(claims, "nbf") > now + leeway:
         raise TokenRefused("nbf in the future")
+    if max_lifetime is not None:
+        if "exp" not in claims or "iat" not in claims:
+            raise TokenRefused("no exp or iat")
+        if _whole(claims, "exp") - _whole(claims, "iat") > max_lifetime:
+            raise TokenRefused("lifetime over the maximum")
     if not isinstance(claims.get("sub", ""), str) or not isinstance(claims.get("jti", ""), str):
         raise TokenRefused("sub or jti is not text")
     if claims.get("iss") != issuer:

@@ -174,3 +174,17 @@ def test_accepts_exactly_what_pyjwt_accepts(exp, iat, nbf, aud, iss, sub):
     except TokenRefused:
         got = None
     assert got == expected, (claims, got, expected)
+
+
+def test_a_lifetime_over_the_maximum_is_refused_and_one_at_it_verifies():
+    now = int(time.time())
+    common = {"audience": AUDIENCE, "issuer": ISSUER, "now": now, "leeway": LEEWAY, "max_lifetime": 600}
+    at_most = _token(_claims(iat=now, exp=now + 600))
+    assert verify_hs256(at_most, KEY.encode(), required=REQUIRED, **common)["exp"] == now + 600
+    with pytest.raises(TokenRefused) as refused:
+        verify_hs256(_token(_claims(iat=now, exp=now + 601)), KEY.encode(), required=REQUIRED, **common)
+    assert refused.value.reason == "lifetime over the maximum"
+    # Without iat (not required here) there is no lifetime to check: refused, not let through.
+    with pytest.raises(TokenRefused) as refused:
+        verify_hs256(_token(_claims(iat=None)), KEY.encode(), required=["exp"], **common)
+    assert refused.value.reason == "no exp or iat"
