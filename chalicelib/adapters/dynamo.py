@@ -1,4 +1,5 @@
-"""The one DynamoDB helper: the container's one client, shared by every model, condition failures, retries."""
+"""The one DynamoDB helper: the container's one client, shared by every model, condition failures, and the one
+retry rule for conflicts and throttles (with its ClientRequestToken rule)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TableError
 
 from chalicelib.adapters import aws
+from chalicelib.domain.errors import ServiceBusy
 
 __all__ = [
     "bind",
@@ -25,6 +27,9 @@ __all__ = [
     "condition_failed",
     "cancellation_codes",
     "backoff",
+    "attempts",
+    "transient",
+    "request_token",
     "pages_side_by_side",
 ]
 
@@ -134,6 +139,61 @@ def backoff(attempt: int, base_seconds: float = 0.02) -> None:
     does, after this pause, so racing writers spread out instead of meeting again.
     """
     time.sleep(random.uniform(0, base_seconds * 2**attempt))
+
+
+# What DynamoDB answers when it cannot take a request now, rather than because of the request:
+# a whole request throttled past botocore's own retries, or a transaction item that met another
+# transaction (botocore never retries a cancelled transaction).
+_THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+    }
+)
+_TRANSIENT_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed request may succeed if sent again unchanged: throttled, or in conflict with
+    another transaction (a condition that failed is not: the caller must read again and decide)."""
+    if isinstance(exc, PynamoDBException):
+        return exc.cause is not None and transient(exc.cause)
+    if not isinstance(exc, ClientError):
+        return False
+    reasons = cancellation_codes(exc)
+    if reasons is not None:
+        return bool(_TRANSIENT_REASONS.intersection(reasons)) and "ConditionalCheckFailed" not in reasons
+    return exc.response.get("Error", {}).get("Code") in _THROTTLED
+
+
+def attempts(count: int, busy: str, *, retry_after: int = 1, base_seconds: float = 0.02) -> Iterator[int]:
+    """The numbers of up to `count` tries of one write (1, 2, ...), pausing with full jitter before each retry.
+
+    The one retry loop for conflicts and throttles: the caller's body `continue`s to try
+    again (after reading what moved, where it must) and returns or breaks once done. Past
+    the last try this raises ServiceBusy(`busy`), a 503 with Retry-After.
+    """
+    for attempt in range(1, count + 1):
+        if attempt > 1:
+            backoff(min(attempt - 1, 6), base_seconds)
+        yield attempt
+    raise ServiceBusy(busy, retry_after=retry_after)
+
+
+def request_token() -> str:
+    """The ClientRequestToken of one try of a transaction: new for every try, the same for botocore's resends.
+
+    The one rule: botocore sends a timed-out request again with the same token, so DynamoDB
+    applies it once; a try of ours is a new request (possibly with other items, which reusing
+    a token would refuse as IdempotentParameterMismatch) and gets a new token. That a write
+    made by an earlier try is not made twice is the items' conditions' business, never the
+    token's. 128 random bits, as a UUID4 has, from the process's generator: the token guards
+    nothing, so no system call for fresh entropy on every scan.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 def pages_side_by_side(

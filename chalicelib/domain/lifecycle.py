@@ -1,25 +1,128 @@
-"""Status lifecycles of campaigns and batches: which moves are allowed (the write is the caller's)."""
+"""Statuses of campaigns, batches, exports, draws, rewards, voucher files and redemptions, and the moves
+each lifecycle allows (the write is the caller's)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 from chalicelib.domain.errors import InvalidTransition
 
-__all__ = ["CAMPAIGN_TRANSITIONS", "BATCH_TRANSITIONS", "check_move"]
+__all__ = [
+    "CampaignStatus",
+    "BatchStatus",
+    "ExportStatus",
+    "DrawStatus",
+    "RewardStatus",
+    "VoucherFileStatus",
+    "RedemptionStatus",
+    "CAMPAIGN_TRANSITIONS",
+    "BATCH_TRANSITIONS",
+    "EXPORT_TRANSITIONS",
+    "DRAW_TRANSITIONS",
+    "REWARD_TRANSITIONS",
+    "VOUCHER_FILE_TRANSITIONS",
+    "REDEMPTION_TRANSITIONS",
+    "check_move",
+]
 
+
+# A StrEnum member is the string it stands for: stored, compared and serialised as that string.
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class BatchStatus(StrEnum):
+    INACTIVE = "inactive"
+    ACTIVE = "active"
+    VOID = "void"
+
+
+class ExportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class DrawStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    FREEZING = "freezing"
+    FROZEN = "frozen"
+    DRAWN = "drawn"
+
+
+class RewardStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class VoucherFileStatus(StrEnum):
+    WRITING = "writing"
+    PUBLISHED = "published"
+
+
+class RedemptionStatus(StrEnum):
+    ISSUED = "issued"
+    PENDING = "pending"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+_C, _B, _E, _D, _R, _V, _X = (
+    CampaignStatus,
+    BatchStatus,
+    ExportStatus,
+    DrawStatus,
+    RewardStatus,
+    VoucherFileStatus,
+    RedemptionStatus,
+)
 # draft -> active <-> paused -> ended; a draft can be ended unused; ended is final.
-CAMPAIGN_TRANSITIONS: dict[str, frozenset[str]] = {
-    "draft": frozenset({"active", "ended"}),
-    "active": frozenset({"paused", "ended"}),
-    "paused": frozenset({"active", "ended"}),
-    "ended": frozenset(),
+CAMPAIGN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _C.DRAFT: frozenset({_C.ACTIVE, _C.ENDED}),
+    _C.ACTIVE: frozenset({_C.PAUSED, _C.ENDED}),
+    _C.PAUSED: frozenset({_C.ACTIVE, _C.ENDED}),
+    _C.ENDED: frozenset(),
 }
 # inactive while printing (scans refused), active once shipped, void if lost: void is final.
-BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
-    "inactive": frozenset({"active", "void"}),
-    "active": frozenset({"void"}),
-    "void": frozenset(),
+BATCH_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _B.INACTIVE: frozenset({_B.ACTIVE, _B.VOID}),
+    _B.ACTIVE: frozenset({_B.VOID}),
+    _B.VOID: frozenset(),
+}
+# A worker takes a queued export (running), writes it (done) or gives up (failed); a worker
+# lost mid-file leaves it running until another takes it again.
+EXPORT_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _E.QUEUED: frozenset({_E.RUNNING, _E.FAILED}),
+    _E.RUNNING: frozenset({_E.RUNNING, _E.DONE, _E.FAILED}),
+    _E.DONE: frozenset(),
+    _E.FAILED: frozenset(),
+}
+# scheduled -> freezing (a runner holds the lease) -> frozen (snapshot written) -> drawn. A
+# runner lost while freezing leaves the draw to the next one once its lease runs out.
+DRAW_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _D.SCHEDULED: frozenset({_D.FREEZING}),
+    _D.FREEZING: frozenset({_D.FREEZING, _D.FROZEN}),
+    _D.FROZEN: frozenset({_D.DRAWN}),
+    _D.DRAWN: frozenset(),
+}
+REWARD_TRANSITIONS: Mapping[str, frozenset[str]] = {_R.ACTIVE: frozenset({_R.RETIRED}), _R.RETIRED: frozenset()}
+# A voucher file is written item by item, then published into the stock in one step.
+VOUCHER_FILE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _V.WRITING: frozenset({_V.PUBLISHED}),
+    _V.PUBLISHED: frozenset(),
+}
+# A voucher is issued on redemption; a gift is pending until shipped. Either may be cancelled
+# (points refunded) until shipped; shipped and cancelled are final.
+REDEMPTION_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _X.ISSUED: frozenset({_X.CANCELLED}),
+    _X.PENDING: frozenset({_X.SHIPPED, _X.CANCELLED}),
+    _X.SHIPPED: frozenset(),
+    _X.CANCELLED: frozenset(),
 }
 
 

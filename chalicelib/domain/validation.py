@@ -22,6 +22,7 @@ __all__ = [
     "field_path",
     "string_fields",
     "parse_int_param",
+    "NOT_A_CURSOR",
     "encode_cursor",
     "decode_cursor",
     "parse_json_body",
@@ -144,6 +145,9 @@ def parse_int_param(
     return int(value)
 
 
+NOT_A_CURSOR = "cursor: Not a cursor this API returned."
+
+
 def encode_cursor(last_id: str) -> str:
     """An opaque page cursor: the last id of the page, base64url."""
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
@@ -156,7 +160,7 @@ def decode_cursor(cursor: str, id_pattern: re.Pattern) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         last_id = ""
     if not id_pattern.fullmatch(last_id):
-        raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor")
+        raise InvalidInput(NOT_A_CURSOR, field="cursor")
     return last_id
 
 
