@@ -184,3 +184,38 @@ def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
     clean = tmp_path / "clean.py"
     clean.write_text("from chalicelib.adapters import draw_store\nanswer = {'status': 'x', 'S': 1, 'N': 2}\n")
     assert _persistence_leaks(clean) == []
+
+
+def _listed_modules(doc: str) -> list[str]:
+    """The module names a package docstring lists after "Modules:", each the first word of an entry
+    ("name (what it holds)"), entries split at commas outside parentheses, up to the closing period."""
+    text = doc.split("Modules:", 1)[1].replace("\n", " ")
+    entries, depth, current = [], 0, ""
+    for char in text:
+        if char == "." and depth == 0:
+            break
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            entries.append(current)
+            current = ""
+        else:
+            current += char
+    entries.append(current)
+    return [entry.split()[0] for entry in entries if entry.strip()]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_docstring_lists_its_modules(package: str):
+    doc = ast.get_docstring(ast.parse((ROOT / "chalicelib" / package / "__init__.py").read_text(encoding="utf-8")))
+    assert doc and "Modules:" in doc, f"chalicelib/{package}/__init__.py: list the modules after 'Modules:'"
+    listed = _listed_modules(doc)
+    present = sorted(p.stem for p in (ROOT / "chalicelib" / package).glob("*.py") if p.stem != "__init__")
+    present += sorted(
+        p.name for p in (ROOT / "chalicelib" / package).iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    )
+    assert sorted(listed) == sorted(present), f"chalicelib/{package}: the docstring lists {listed}"
+
+
+def test_the_module_list_reader_splits_entries_outside_parentheses():
+    doc = "Holds things. May import: domain.\n\nModules: a (one, two), b_c (three),\nd (four (five, six)). Tail, e."
+    assert _listed_modules(doc) == ["a", "b_c", "d"]
