@@ -8,20 +8,15 @@ import gc
 import hashlib
 import hmac
 import io
-import pathlib
 import sys
 import time
 import tracemalloc
 from types import SimpleNamespace
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import bench_qr  # noqa: E402
-from report import print_table  # noqa: E402
-
-from chalicelib.config import LOCAL_CODE_KEYRING  # noqa: E402
-from chalicelib.domain import codes  # noqa: E402
+from benchmarks import bench_qr
+from benchmarks.report import print_table
+from chalicelib.config import LOCAL_CODE_KEYRING
+from chalicelib.domain import codes
 from chalicelib.services import batches
 
 KEYRING = codes.Keyring.from_config(LOCAL_CODE_KEYRING)
