@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidInput
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-def _numbers():
+def _numbers() -> ModuleType:
     # phonenumbers (and cryptography, below) are imported on first use: a scan reads no
     # phone number, and a cold container should not pay for them before its first scan.
     import phonenumbers
