@@ -74,7 +74,7 @@ def test_a_build_older_than_its_source_is_refused(build_copy):
     (build_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
         RuntimeError,
-        match=r"older than its sources \(session\.js, landing/landing\.js, landing/wallet\.js, landing/draws\.js\)"
+        match=r"older than its sources \(shared\.js, landing/landing\.js, landing/wallet\.js, landing/draws\.js\)"
         r".*scripts/setup\.sh",
     ):
         landing.render_landing(None, "vi", "x", "")
