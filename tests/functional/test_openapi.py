@@ -79,13 +79,68 @@ def test_every_security_requirement_names_a_defined_scheme():
 # almost always YAML gone wrong (a flow mapping's unquoted comma makes the rest of a description
 # a key of its own), which no validator refuses, since unknown keywords are allowed.
 _SCHEMA_KEYWORDS = frozenset(
-    "$ref $id $schema $defs $comment $anchor $dynamicRef $dynamicAnchor type enum const title description "
-    "default examples example deprecated readOnly writeOnly format pattern minLength maxLength minimum maximum "
-    "exclusiveMinimum exclusiveMaximum multipleOf items prefixItems contains minContains maxContains minItems "
-    "maxItems uniqueItems properties patternProperties additionalProperties propertyNames required "
-    "minProperties maxProperties dependentRequired dependentSchemas allOf anyOf oneOf not if then else "
-    "unevaluatedItems unevaluatedProperties contentEncoding contentMediaType contentSchema discriminator xml "
-    "externalDocs".split()
+    [
+        "$ref",
+        "$id",
+        "$schema",
+        "$defs",
+        "$comment",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "type",
+        "enum",
+        "const",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "items",
+        "prefixItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "propertyNames",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "discriminator",
+        "xml",
+        "externalDocs",
+    ]
 )
 _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMA = ("items", "not", "additionalProperties", "contains", "if", "then", "else", "propertyNames")

@@ -55,7 +55,9 @@ def test_transient_tells_a_throttle_or_conflict_from_a_condition():
     assert dynamo.transient(_error("TransactionCanceledException", ["None", "TransactionConflict"]))
     assert dynamo.transient(_error("TransactionCanceledException", ["ThrottlingError", "None"]))
     # A condition that failed needs a new read and a new decision, never the same request again.
-    assert not dynamo.transient(_error("TransactionCanceledException", ["ConditionalCheckFailed", "TransactionConflict"]))
+    assert not dynamo.transient(
+        _error("TransactionCanceledException", ["ConditionalCheckFailed", "TransactionConflict"])
+    )
     assert not dynamo.transient(_error("ConditionalCheckFailedException"))
     assert not dynamo.transient(_error("ValidationException"))
     assert not dynamo.transient(ValueError("x"))

@@ -47,9 +47,9 @@ def test_tests_run_on_the_sdk_the_lambda_runtime_provides_and_the_package_leaves
 def test_the_suite_never_writes_into_the_developers_local_state():
     # The dev stack reads sign-in codes from .local/outbox; a test run must not add its own
     # messages there (the local stage's default) or anywhere else in the checkout.
-    from chalicelib.config import Settings
-
     import os
+
+    from chalicelib.config import Settings
 
     outbox = Path(Settings.from_environ(os.environ).outbox_dir).resolve()
     assert not outbox.is_relative_to(ROOT), outbox
