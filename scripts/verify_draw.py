@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 VERSION = "qrc-draw-v1"
@@ -76,7 +77,7 @@ def read_snapshot(data: bytes) -> tuple[list[str], list[int]]:
     return names, counts
 
 
-def numbers(seed: bytes, snapshot_hash: str, beacon: str):
+def numbers(seed: bytes, snapshot_hash: str, beacon: str) -> Iterator[int]:
     """The 64-bit numbers of the draw's stream, in order."""
     mixed = beacon.strip(BEACON_SPACE).encode("utf-8")
     key = hmac.new(seed, b"%s\x00%s\x00%s" % (VERSION.encode(), snapshot_hash.encode(), mixed), "sha256")
