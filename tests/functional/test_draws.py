@@ -311,10 +311,11 @@ def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, wo
     (tmp_path / "draw.json").write_bytes(api.call("GET", f"/v1/draws/{draw['draw_id']}").body)
     (tmp_path / "entries.csv").write_bytes(_csv(api, draw["draw_id"]))
     script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "verify_draw.py"
-    checked = subprocess.run(
-        [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    command = [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"]
+    checked = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
+    # With the commitment kept from the scheduling answer, the draw file is held to it.
+    announced = ["--commitment", draw["seed_commitment"]]
+    checked = subprocess.run(command + announced, capture_output=True, text=True, cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
+    assert "as published when the draw was scheduled" in checked.stdout
