@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from chalicelib.adapters import models, tables
 from chalicelib.config import Settings
 from scripts.finish_package import finish_package
 from scripts.package_stage import fresh_copy, package_stages
+from tests.packaging import ROOT, STAGES, cached_build, package_env
 
 
 @pytest.fixture
@@ -31,31 +30,6 @@ def store():
 
 
 # --- the deployment package, built once per session the way scripts/deploy.sh builds it ---
-
-STAGES = ("dev", "prod")
-ROOT = Path(__file__).resolve().parents[2]
-RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def package_env() -> dict[str, str]:
-    """The environment `chalice package` runs in: no AWS account and no app settings of the session."""
-    # Kept: PATH and pip's proxy or index settings (on a cold start chalice fetches Linux wheels).
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT"}
-    }
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    return env
-
-
-def cached_build(project: Path) -> Path:
-    """Where `chalice package` looks for a dependency build of `project` to reuse (its requirements and app files' hash)."""
-    from chalice.deploy.packager import LambdaDeploymentPackager
-    from chalice.utils import OSUtils
-
-    return Path(LambdaDeploymentPackager(OSUtils(), None, None).deployment_package_filename(str(project), RUNTIME))
-
 
 @pytest.fixture(scope="session")
 def stale_checkout(tmp_path_factory) -> Path:
