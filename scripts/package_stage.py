@@ -24,7 +24,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-__all__ = ["fresh_copy", "package_stages"]
+__all__ = ["fresh_copy", "package_env", "package_stages"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COPIED = ("app.py", "requirements.txt", "chalicelib", "vendor", "infra")
@@ -43,6 +43,18 @@ def fresh_copy(source: pathlib.Path, into: pathlib.Path) -> pathlib.Path:
     for path in (source / ".chalice").glob("*.json"):  # config.json and the policy files
         shutil.copy2(path, into / ".chalice" / path.name)
     return into
+
+
+def package_env() -> dict[str, str]:
+    """This process's environment without AWS credentials or app settings: packaging calls no AWS."""
+    # Kept: PATH and pip's proxy or index settings (chalice fetches Linux wheels from PyPI).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT", "PIP_NO_DEPS"}
+    }
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return env
 
 
 def _chalice() -> str:
@@ -64,7 +76,7 @@ def package_stages(
     flags); nothing before the call is reused. `resolve_deps` lets pip add dependencies,
     as checkouts packaged before PIP_NO_DEPS (benchmarks only: such a package carries botocore).
     """
-    environment = dict(os.environ if env is None else env)
+    environment = dict(package_env() if env is None else env)
     environment.pop("PIP_NO_DEPS", None)
     if not resolve_deps:
         environment["PIP_NO_DEPS"] = "1"
@@ -75,13 +87,17 @@ def package_stages(
             command += ["--merge-template", f"infra/{stage}.json", str(out.resolve())]
             result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=900)
             if result.returncode != 0:
-                raise SystemExit(f"package_stage: chalice package --stage {stage} failed:\n{result.stdout}{result.stderr}")
+                raise SystemExit(
+                    f"package_stage: chalice package --stage {stage} failed:\n{result.stdout}{result.stderr}"
+                )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", help="a stage of .chalice/config.json with an infra/<stage>.json")
-    parser.add_argument("build_dir", type=pathlib.Path, help="where `chalice package` writes sam.json and deployment.zip")
+    parser.add_argument(
+        "build_dir", type=pathlib.Path, help="where `chalice package` writes sam.json and deployment.zip"
+    )
     parser.add_argument("--chalice", help="the chalice executable (default: the one beside this Python, else PATH)")
     args = parser.parse_args()
     package_stages({args.stage: args.build_dir}, chalice=args.chalice)

@@ -13,7 +13,7 @@ from chalicelib.adapters import models, tables
 from chalicelib.config import Settings
 from scripts.finish_package import finish_package
 from scripts.package_stage import fresh_copy, package_stages
-from tests.packaging import ROOT, STAGES, cached_build, package_env
+from tests.packaging import ROOT, STAGES, cached_build
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def store():
 
 
 # --- the deployment package, built once per session the way scripts/deploy.sh builds it ---
+
 
 @pytest.fixture(scope="session")
 def stale_checkout(tmp_path_factory) -> Path:
@@ -54,7 +55,7 @@ def packages(stale_checkout, tmp_path_factory) -> dict[str, Path]:
     """Each stage packaged as scripts/deploy.sh does (scripts/package_stage.py, then finish_package),
     from the stale checkout: the build cached there must not reach the package."""
     outputs = {stage: tmp_path_factory.mktemp(f"package-{stage}") / "out" for stage in STAGES}
-    package_stages(outputs, source=stale_checkout, env=package_env())
+    package_stages(outputs, source=stale_checkout)
     for out in outputs.values():
         finish_package(out)
     return outputs

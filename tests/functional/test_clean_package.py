@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scripts.finish_package import RUNTIME_SDK, finish_package, runtime_sdk_files
-from tests.packaging import ROOT, cached_build, package_env
+from scripts.package_stage import package_env
+from tests.packaging import ROOT, cached_build
 from tests.support import requirement_pins
 
 

@@ -177,7 +177,12 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
     # checkout's .chalice/deployments/ by an earlier run can be reused.
     project = Path(made[0][2])
     assert project != ROOT and not project.exists()
-    assert made[0][-1] == {"app.py": True, "chalicelib": True, ".chalice/config.json": True, ".chalice/deployments": False}
+    assert made[0][-1] == {
+        "app.py": True,
+        "chalicelib": True,
+        ".chalice/config.json": True,
+        ".chalice/deployments": False,
+    }
     assert made == [
         [
             "chalice",

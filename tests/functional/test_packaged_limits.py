@@ -69,7 +69,9 @@ def test_an_export_finisher_never_outlasts_its_lease(packaged):
 def test_the_api_s_longest_wait_ends_before_api_gateway_gives_up(packaged):
     from chalicelib.services import draws
 
-    assert draws.WAIT_SECONDS < WORK_SECONDS["api_handler"] <= _functions(packaged["template"])["api_handler"]["Timeout"]
+    assert (
+        draws.WAIT_SECONDS < WORK_SECONDS["api_handler"] <= _functions(packaged["template"])["api_handler"]["Timeout"]
+    )
 
 
 def test_each_queue_hides_a_message_six_times_as_long_as_its_consumer_may_run(packaged):
@@ -125,6 +127,7 @@ def test_every_schedule_runs_a_function_of_the_stack(packaged):
         else:
             continue
         for arn in targets:
-            assert isinstance(arn, dict) and "Fn::GetAtt" in arn, f"a schedule targets {arn!r}, not a function of the stack"
+            assert isinstance(arn, dict) and "Fn::GetAtt" in arn, (
+                f"a schedule targets {arn!r}, not a function of the stack"
+            )
             assert arn["Fn::GetAtt"][0] in logical, arn
-
