@@ -17,7 +17,7 @@ from chalice.app import Request
 
 from chalicelib import coldstart  # before the rest: no garbage collection while they load
 from chalicelib.adapters import aws
-from chalicelib.config import get_settings
+from chalicelib.config import WORK_SECONDS, get_settings
 from chalicelib.domain.errors import (
     CampaignNotRunning,
     Conflict,
@@ -607,7 +607,7 @@ def my_redemptions():
 def loyalty_review(event):
     # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
     # run changes nothing more than one on time.
-    return loyalty.review_due()
+    return loyalty.review_due(budget_seconds=WORK_SECONDS["loyalty_review"])
 
 
 # --- lucky draws ---
