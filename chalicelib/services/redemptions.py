@@ -191,12 +191,12 @@ def _record(
     points_left: int,
 ) -> Redemption:
     """The redemption this try writes; a voucher's is the next code in the pool's order."""
+    pepper = get_phone_hash_pepper()
     voucher_sealed = None
     if reward.kind == "voucher":
         voucher_sealed = redemption_store.voucher_code(reward.reward_id, issued + 1)
         if voucher_sealed is None:
             raise ServiceBusy("The reward's codes are being added; please try again.", retry_after=1)
-    pepper = get_phone_hash_pepper()
     return Redemption(
         redemption_id,
         brand_id=reward.brand_id,
@@ -331,8 +331,9 @@ def fulfil(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
         raise Conflict(f"Only a gift waiting to be sent can be marked shipped; this one is {record.status}.")
     now = clock.now()
 
+    event = audit.transaction_item(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
+
     def write() -> Written:
-        event = audit.transaction_item(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
         return redemption_store.ship(record, actor, note, now, event)
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.SHIPPED)
@@ -369,10 +370,12 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     limited = reward_store.shopper_limit(record.reward_id) is not None
     counts = {"spent": -cost, "refunded": cost, "cancelled": 1, "redemptions": -1, f"r#{record.reward_id}": -1}
 
+    # Built once: every try sends the same items (the same audit event, the same figures' shard).
+    figures = add_brand_counts(brand_id, counts)
+    details = {"points_refunded": cost, "note": note}
+    event = audit.transaction_item(brand_id, actor, "redemption_cancelled", redemption_id, details)
+
     def write() -> Written:
-        figures = add_brand_counts(brand_id, counts)
-        details = {"points_refunded": cost, "note": note}
-        event = audit.transaction_item(brand_id, actor, "redemption_cancelled", redemption_id, details)
         return redemption_store.cancel(record, actor, note, now, figures=figures, event=event, limited=limited)
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.CANCELLED)
