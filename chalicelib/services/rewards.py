@@ -212,18 +212,12 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
                 continue  # a blank last line
             problems.append({"line": number, "problem": "empty line"})
             continue
-        if len(row) != 1:
-            problems.append({"line": number, "problem": f"{len(row)} columns; one code per line"})
+        problem = _code_problem(row, seen)
+        if problem:
+            problems.append({"line": number, "problem": problem})
             continue
-        code = row[0].strip()
-        if not _CODE_RE.match(code):
-            problems.append({"line": number, "problem": "not a code: 4 to 64 letters, digits, '.', '_' or '-'"})
-            continue
-        if code in seen:
-            problems.append({"line": number, "problem": f"the same code as line {seen[code]}"})
-            continue
-        seen[code] = number
-        codes.append((number, code))
+        seen[row[0].strip()] = number
+        codes.append((number, row[0].strip()))
     if not codes and not problems:
         raise InvalidInput("body: The file holds no codes.", field="body")
     if len(codes) > MAX_VOUCHERS_PER_FILE:
@@ -231,6 +225,18 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     if problems:
         raise InvalidFile(f"{len(problems)} bad line(s); nothing was added.", problems[:100])
     return codes
+
+
+def _code_problem(row: list[str], seen: dict[str, int]) -> str | None:
+    """What is wrong with a line that is not empty (`seen`: the codes of the lines before it), or None."""
+    if len(row) != 1:
+        return f"{len(row)} columns; one code per line"
+    code = row[0].strip()
+    if not _CODE_RE.match(code):
+        return "not a code: 4 to 64 letters, digits, '.', '_' or '-'"
+    if code in seen:
+        return f"the same code as line {seen[code]}"
+    return None
 
 
 def _code_id(reward_id: str, code: str) -> str:
