@@ -94,6 +94,9 @@ _INSTANCE_METHODS = {
     "update": "dynamodb:UpdateItem",
     "delete": "dynamodb:DeleteItem",
     "refresh": "dynamodb:GetItem",
+    # The request of a transaction's item, as PynamoDB's TransactWrite builds it (sent by the caller).
+    "get_update_kwargs_from_instance": "dynamodb:UpdateItem",
+    "get_save_kwargs_from_instance": "dynamodb:PutItem",
 }
 _TRANSACTION_METHODS = {
     "save": "dynamodb:PutItem",
