@@ -29,11 +29,14 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chalicelib.domain.csvfile import safe_cell
 
 __all__ = [
     "ALGORITHM",
+    "SETTLE",
+    "due_at",
     "CSV_HEADER",
     "Winner",
     "RandomStream",
@@ -51,6 +54,14 @@ __all__ = [
 ALGORITHM = "qrc-draw-v1"
 CSV_HEADER = b"participant_id,entries\n"
 _TWO_64 = 1 << 64
+SETTLE = timedelta(minutes=2)
+"""How long after `entries_until` a draw waits before freezing: a claim stamped at the cut has
+committed (a request lives at most 29 s behind API Gateway) and reached the claims' index."""
+
+
+def due_at(draw_at: datetime, entries_until: datetime) -> datetime:
+    """When a draw may run: its draw_at, but never before its cut has settled."""
+    return max(draw_at, entries_until + SETTLE)
 
 
 @dataclass(frozen=True, slots=True)
