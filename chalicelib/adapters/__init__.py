@@ -1,2 +1,3 @@
 """Everything that talks to AWS: PynamoDB models and tables, the one DynamoDB helper, single records,
-rate limits, S3, SQS, SMS and secrets. May import: domain, config, logs."""
+one store per aggregate (claim_store; draw_store: a lucky draw, its snapshot pages and the participant
+reads of its freeze), rate limits, S3, SQS, SMS and secrets. May import: domain, config, logs."""

@@ -73,6 +73,14 @@ _P_SHOPPER, _P_ENTRIES, _P_LAST = (
     Participant.last_claim_at.attr_name,
 )
 _PROJECTED = {"#s": _P_SHOPPER, "#e": _P_ENTRIES, "#l": _P_LAST}
+_C_ENTRIES = CodeState.entries.attr_name
+_CLAIM_NAMES = {
+    "#s": CodeState.shopper_id.attr_name,
+    "#t": CodeState.changed_at.attr_name,
+    "#c": CodeState.campaign_id.attr_name,
+    "#st": CodeState.state.attr_name,
+    "#e": _C_ENTRIES,
+}
 
 LateLookup = Callable[[list[str]], list[int]]
 
@@ -245,19 +253,35 @@ def claims_until(campaign_id: str, cut: datetime, stats: dict | None = None) -> 
     claim records (the claims' by-shopper index); READ_RANGES shoppers are looked up at a time."""
     stats = stats if stats is not None else {}
     counted = threading.Lock()
-    claimed_here = (CodeState.campaign_id == campaign_id) & (CodeState.state == _CLAIMED)
+    values = {
+        ":cut": {"S": CodeState.changed_at.serialize(cut)},
+        ":c": {"S": campaign_id},
+        ":claimed": {"S": _CLAIMED},
+    }
 
     def lookup(shopper_id: str) -> int:
-        claims = CodeState.by_shopper.query(
-            shopper_id,
-            CodeState.changed_at <= cut,
-            filter_condition=claimed_here,
-            attributes_to_get=[CodeState.entries.attr_name],
-        )
-        total = sum(int(claim.entries or 0) for claim in claims)
+        # The raw client: PynamoDB's query and models cost a third more CPU a lookup (0.65 ms of
+        # 2.2 ms measured), and a freeze of 10^6 participants makes some 10^4 of them.
+        kwargs: dict[str, Any] = {
+            "TableName": CodeState.Meta.table_name,
+            "IndexName": CodeState.by_shopper.Meta.index_name,
+            "KeyConditionExpression": "#s = :s AND #t <= :cut",
+            "FilterExpression": "#c = :c AND #st = :claimed",
+            "ExpressionAttributeNames": _CLAIM_NAMES,
+            "ExpressionAttributeValues": {":s": {"S": shopper_id}, **values},
+            "ProjectionExpression": "#e",
+        }
+        total = read = 0
+        while True:
+            page = dynamo.client().query(**kwargs)
+            read += page.get("ScannedCount", len(page["Items"]))
+            total += sum(int(item[_C_ENTRIES]["N"]) for item in page["Items"] if _C_ENTRIES in item)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         with counted:
             stats["late_participants"] = stats.get("late_participants", 0) + 1
-            stats["items_read"] = stats.get("items_read", 0) + claims.page_iter.total_scanned_count
+            stats["items_read"] = stats.get("items_read", 0) + read
         return total
 
     def lookup_all(shopper_ids: list[str]) -> list[int]:
