@@ -25,7 +25,6 @@ from chalicelib.domain.validation import NOT_A_CURSOR
 
 __all__ = [
     "READ_RANGES",
-    "DUE",
     "ParticipantPage",
     "Participation",
     "Published",
@@ -60,8 +59,7 @@ READ_RANGES = 8
 """Key ranges of a campaign's participants (by shopper id) that a freeze reads side by side, and
 the most claim lookups of late participants it makes at once: each waits on DynamoDB, so eight
 take about the time of one (benchmarks/bench_draws.py)."""
-DUE = "due"
-"""The one shard of the by_due index: every draw not yet drawn (or set aside) is on it."""
+_DUE = "due"  # the one shard of the by_due index: every draw not yet drawn (or set aside) is on it
 
 _ID = "drw"
 _CLAIMED = "claimed"  # a CodeState that is somebody's claim (not a void)
@@ -140,8 +138,10 @@ def reload(draw_id: str) -> Draw:
     return Draw.get(draw_id, consistent_read=True)
 
 
-def add(draw: Draw) -> None:
-    """Save a new draw (409 if its id is taken)."""
+def add(draw: Draw, due: datetime) -> None:
+    """Save a new draw (409 if its id is taken), on the runner's list from `due` on."""
+    draw.due_shard = _DUE
+    draw.due_at = Draw.draw_at.serialize(due)  # the index's sort key: the instant as stored, compared as text
     create(draw, Draw.draw_id, "draw")
 
 
@@ -165,7 +165,7 @@ def recent(campaign_id: str, limit: int = 20) -> Iterator[Draw]:
 
 def due(now: datetime) -> Iterator[str]:
     """The ids of the draws due at `now` and not yet drawn or set aside."""
-    for key in Draw.by_due.query(DUE, Draw.due_at <= Draw.draw_at.serialize(now)):
+    for key in Draw.by_due.query(_DUE, Draw.due_at <= Draw.draw_at.serialize(now)):
         yield key.draw_id
 
 

@@ -15,7 +15,7 @@ from chalicelib.domain.phones import unseal_phone
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 
-__all__ = ["SMS_LEASE_SECONDS", "notify_winners"]
+__all__ = ["notify_winners"]
 
 log = logging.getLogger(__name__)
 

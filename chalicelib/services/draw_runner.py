@@ -46,7 +46,7 @@ from chalicelib.services.draw_notify import notify_winners
 from chalicelib.services.draw_snapshot import check_drawable, snapshot_of
 from chalicelib.views.draws import render
 
-__all__ = ["RUNNER", "LEASE_SECONDS", "WAIT_SECONDS", "SEED_PURPOSE", "advance", "run_draw", "run_due"]
+__all__ = ["SEED_PURPOSE", "advance", "run_draw", "run_due"]
 
 log = logging.getLogger(__name__)
 

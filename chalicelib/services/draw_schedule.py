@@ -118,12 +118,10 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         seed_commitment=algorithm.commitment(seed),
         seed_sealed=seal_text(seed.hex(), get_phone_hash_pepper(), f"{SEED_PURPOSE}:{draw_id}"),
         status=DrawStatus.SCHEDULED,
-        due_shard=draw_store.DUE,
-        due_at=Draw.draw_at.serialize(algorithm.due_at(values.draw_at, values.entries_until)),
         created_at=now,
         created_by=actor,
     )
-    draw_store.add(draw)
+    draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until))
     view = render(draw)
     audit.record(
         brand_id,
