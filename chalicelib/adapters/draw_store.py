@@ -35,7 +35,7 @@ __all__ = [
     "add",
     "campaign_page",
     "recent",
-    "due",
+    "due_draws",
     "participations",
     "participants_at",
     "claims_until",
@@ -163,7 +163,7 @@ def recent(campaign_id: str, limit: int = 20) -> Iterator[Draw]:
     return iter(Draw.by_campaign.query(campaign_id, scan_index_forward=False, limit=limit))
 
 
-def due(now: datetime) -> Iterator[str]:
+def due_draws(now: datetime) -> Iterator[str]:
     """The ids of the draws due at `now` and not yet drawn or set aside."""
     for key in Draw.by_due.query(_DUE, Draw.due_at <= Draw.draw_at.serialize(now)):
         yield key.draw_id

@@ -179,7 +179,7 @@ def run_due(now: datetime | None = None) -> dict:
     """The every-minute runner: advance every draw that is due (and finish SMS of drawn ones)."""
     now = now or clock.now()
     done = blocked = 0
-    for draw_id in draw_store.due(now):
+    for draw_id in draw_store.due_draws(now):
         try:
             draw = draw_store.reload(draw_id)
             if draw.status == DrawStatus.DRAWN:
