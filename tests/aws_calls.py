@@ -775,14 +775,7 @@ class _Reader:
                 found += [(table, "") for table in self._request_item_tables(kw.value)]
             elif kw.arg == "TableName":
                 table = self._table_of(kw.value)
-                index = next(
-                    (
-                        k.value.value
-                        for k in call.keywords
-                        if k.arg == "IndexName" and isinstance(k.value, ast.Constant)
-                    ),
-                    "",
-                )
+                index = self._index_of(next((k.value for k in call.keywords if k.arg == "IndexName"), None))
                 if table:
                     found.append((table, index))
             elif kw.arg is None:  # **request
@@ -864,8 +857,7 @@ class _Reader:
         if not table:
             self._problem(node, "the table of a request")
             return
-        index_node = keys.get("IndexName")
-        index = index_node.value if isinstance(index_node, ast.Constant) else ""
+        index = self._index_of(keys.get("IndexName"))
         action = self._action_of(node)
         if action is None:
             parent = self.parents.get(id(node))
@@ -882,6 +874,17 @@ class _Reader:
             return
         for t in table.split("|"):
             self.function.calls.add(Call(action, t, index))
+
+    def _index_of(self, node: ast.expr | None) -> str:
+        """The index a request's IndexName names: a string, or `M.index.Meta.index_name` of a model's index."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        chain = node.value.value if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) else None
+        if isinstance(node, ast.Attribute) and node.attr == "index_name" and isinstance(chain, ast.Attribute):
+            model = self._model_class(chain.value)
+            if model:
+                return self.program._indexes(model).get(chain.attr, "")
+        return ""
 
     def _action_of(self, node: ast.Dict) -> str | None:
         parent = self.parents.get(id(node))

@@ -30,11 +30,14 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chalicelib.domain.csvfile import safe_cell
 
 __all__ = [
     "ALGORITHM",
+    "SETTLE",
+    "due_at",
     "CSV_HEADER",
     "Winner",
     "RandomStream",
@@ -60,6 +63,14 @@ BEACON_SPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+SETTLE = timedelta(minutes=2)
+"""How long after `entries_until` a draw waits before freezing: a claim stamped at the cut has
+committed (a request lives at most 29 s behind API Gateway) and reached the claims' index."""
+
+
+def due_at(draw_at: datetime, entries_until: datetime) -> datetime:
+    """When a draw may run: its draw_at, but never before its cut has settled."""
+    return max(draw_at, entries_until + SETTLE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes, phones
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import batches, campaigns, draws, scans
+from chalicelib.services import batches, campaigns, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
 from tests.support import VALID_CAMPAIGN, assert_safe_csv, shopper_id, shopper_token
 
@@ -105,7 +105,7 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
     }
     body = {k: v for k, v in body.items() if v is not None}
     with at(when or t0 + timedelta(minutes=2)):
-        return draws.create_draw(BRAND, world["campaign_id"], "op", body)
+        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", body)
 
 
 def _csv(api, draw_id: str) -> bytes:
@@ -133,12 +133,12 @@ def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_win
     assert [d["draw_id"] for d in listed["items"]] == [draw["draw_id"]] and listed["next_cursor"] is None
 
     with at(t0 + timedelta(minutes=59)), pytest.raises(Conflict) as early:
-        draws.run_draw(BRAND, draw["draw_id"], "op")
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     assert early.value.field == "draw_at" and Draw.get(draw["draw_id"]).status == "scheduled"
     assert api.call("GET", f"/v1/draws/{draw['draw_id']}/entries.csv").status_code == 409
     done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
     again = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
-    draws.run_due()
+    draw_runner.run_due()
     assert done["status"] == "drawn" and again["winners"] == done["winners"] and again["seed"] == done["seed"]
     assert done["entries_total"] == 11 and done["participants"] == 5
     seed = bytes.fromhex(done["seed"])
@@ -182,7 +182,7 @@ def test_a_draw_with_a_beacon_waits_for_it_after_the_snapshot_and_mixes_it_in(ap
     assert refused.status_code == 409 and refused.json_body["error"]["field"] == "value"
     frozen = api.json("POST", f"{path}/run")
     assert frozen["status"] == "frozen" and frozen["seed"] is None and frozen["snapshot_sha256"]
-    assert draws.run_due()["advanced"] == 1 and api.json("GET", path)["status"] == "frozen"
+    assert draw_runner.run_due()["advanced"] == 1 and api.json("GET", path)["status"] == "frozen"
     done = api.json("POST", f"{path}/beacon", {"value": "05 11 23 30 38 42"})
     for value in ("05 11 23 30 38 42", "06 11 23 30 38 42"):  # after the run, no beacon is taken
         late = api.call("POST", f"{path}/beacon", {"value": value})
@@ -219,7 +219,7 @@ def test_the_shopper_sees_their_entries_per_draw_and_whether_they_won(api, world
     mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
     assert [(d["draw_id"], d["entries"], d["upcoming"], d["won"]) for d in mine] == [(draw["draw_id"], 3, True, False)]
     with at(now + timedelta(hours=2)):
-        draws.run_draw(BRAND, draw["draw_id"], "op")
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
     assert mine[0]["won"] is True and mine[0]["upcoming"] is False and mine[0]["status"] == "drawn"
     _check(mine[0], "MyDraw")
@@ -249,7 +249,7 @@ def _refused(api, world, field: str, **changes):
 def test_bad_schedules_are_refused_naming_the_field_and_write_nothing(api, world):
     t0 = datetime.now(UTC)
     _refused(api, world, "winners", winners=0)
-    _refused(api, world, "winners", winners=draws.MAX_WINNERS + 1)
+    _refused(api, world, "winners", winners=draw_schedule.MAX_WINNERS + 1)
     _refused(api, world, "draw_at", draw_at=(t0 - timedelta(minutes=1)).isoformat())
     _refused(api, world, "draw_at", draw_at=(world["t0"] + timedelta(days=30 + 91)).isoformat())
     _refused(api, world, "entries_until", entries_until=(t0 + timedelta(hours=2)).isoformat())
@@ -270,12 +270,12 @@ def test_runs_that_cannot_draw_are_refused_and_leave_the_draw_scheduled(api, wor
     assert response.status_code == 409 and response.json_body["error"]["field"] == "entries_until"
     assert response.json_body["error"]["code"] == "undrawable"
     assert api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"] is None, "a refused POST writes nothing"
-    assert draws.run_due()["blocked"] == 1
+    assert draw_runner.run_due()["blocked"] == 1
     assert Draw.get(empty["draw_id"]).status == "scheduled" and list(DrawPage.scan()) == []
     # The runner says why on the draw and stops reading its entries every minute.
     blocked = api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"]
     assert blocked["field"] == "entries_until" and "no participant" in blocked["message"].lower()
-    assert draws.run_due() == {"advanced": 0, "blocked": 0}
+    assert draw_runner.run_due() == {"advanced": 0, "blocked": 0}
     _claims(world, [1, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
     many = _schedule(api, world, winners=3)
     response = api.call("POST", f"/v1/draws/{many['draw_id']}/run")
