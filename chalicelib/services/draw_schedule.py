@@ -138,7 +138,7 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
 
 def post_beacon(brand_id: str, draw_id: str, actor: str, body: dict) -> dict:
     """Record the public beacon value of a frozen draw that announced one, then draw it."""
-    value = validate(BeaconIn, body).value.strip()
+    value = algorithm.beacon_text(validate(BeaconIn, body).value)
     if not value or any(ord(ch) < 32 for ch in value):
         raise InvalidInput("value: Must be visible text on one line.", field="value")
     draw = draw_store.load(brand_id, draw_id)
