@@ -268,7 +268,7 @@ def _dynamodb_client(endpoint: str):
 def _answers_list_tables(client) -> bool:
     try:
         client.list_tables(Limit=1)
-    except Exception:  # not up yet: refused, reset, or a server still starting
+    except Exception:  # noqa: BLE001 - not up yet: refused, reset, or a server still starting
         return False
     return True
 

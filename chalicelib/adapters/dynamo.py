@@ -230,7 +230,7 @@ def pages_side_by_side(
                 if not put((index, page, None)) or "LastEvaluatedKey" not in page:
                     break
                 start = page["LastEvaluatedKey"]
-        except BaseException as exc:  # handed to the caller's thread, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             failure = exc
         put((index, None, failure))
 
