@@ -44,10 +44,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from benchmarks.report import print_table
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 PAGE_ITEMS = 4_000
 LATE_FRACTION = 0.01
