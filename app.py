@@ -8,12 +8,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Rate, Response
-from chalice.app import Request
+from chalice.app import CloudWatchEvent, DynamoDBEvent, Request, SQSEvent
 
 from chalicelib import coldstart  # before the rest: no garbage collection while they load
 from chalicelib.adapters import aws
@@ -197,14 +197,16 @@ def _access_log(route: str, response: Response, started: float) -> None:
 ROUTE_AUTH: dict[tuple[str, str], str] = {}
 
 
-def api(path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, *, auth: str = "operator", **route_kwargs):
+def api(
+    path: str, methods: tuple[str, ...] = ("GET",), status: int = 200, *, auth: str = "operator", **route_kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a JSON route whose domain errors and crashes are answered in one format."""
     for method in methods:
         ROUTE_AUTH[(path, method)] = auth
 
-    def decorator(view):
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
-        def handler(**params):
+        def handler(**params: str) -> Any:
             started = time.perf_counter()
             with request_scope(_request_id()):
                 try:
@@ -274,35 +276,35 @@ def _qr_options() -> dict:
 
 
 @api("/health", auth="public")
-def health():
+def health() -> dict:
     return {"status": "ok"}
 
 
 @api("/v1/campaigns", methods=("POST",), status=201)
-def create_campaign():
+def create_campaign() -> dict:
     operator = _writer()
     return campaigns.create_campaign(operator.brand, operator.sub, _body())
 
 
 @api("/v1/campaigns")
-def list_campaigns():
+def list_campaigns() -> dict:
     operator = _operator()
     return campaigns.list_campaigns(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/campaigns/{campaign_id}")
-def get_campaign(campaign_id):
+def get_campaign(campaign_id: str) -> dict:
     return campaigns.get_campaign(_operator().brand, campaign_id)
 
 
 @api("/v1/campaigns/{campaign_id}", methods=("PATCH",))
-def update_campaign(campaign_id):
+def update_campaign(campaign_id: str) -> dict:
     operator = _writer()
     return campaigns.update_campaign(operator.brand, campaign_id, operator.sub, _body())
 
 
 @api("/v1/campaigns/{campaign_id}/status", methods=("POST",))
-def change_campaign_status(campaign_id):
+def change_campaign_status(campaign_id: str) -> dict:
     operator = _writer()
     return campaigns.change_campaign_status(operator.brand, campaign_id, operator.sub, _body())
 
@@ -322,12 +324,12 @@ def _shopper() -> Shopper:
 
 
 @api("/v1/shopper/otp", methods=("POST",), status=202, auth="public")
-def request_shopper_otp():
+def request_shopper_otp() -> dict:
     return shoppers.request_otp(_body(), _source_ip(), get_settings())
 
 
 @api("/v1/shopper/session", methods=("POST",), auth="public")
-def create_shopper_session():
+def create_shopper_session() -> dict:
     return shoppers.create_session(_body(), get_settings())
 
 
@@ -339,7 +341,7 @@ def create_shopper_session():
 # or a bare 500 means nothing to a shopper), so it has its own handler instead of api().
 
 
-def _shopper_page(route: str, render) -> Response:
+def _shopper_page(route: str, render: Callable[[str, str], tuple[int, str]]) -> Response:
     """A shopper page: `render(lang, api_base)` gives (status, body); a crash is the "try again" page."""
     started = time.perf_counter()
     request = _request()
@@ -372,12 +374,12 @@ ROUTE_AUTH[("/s/{code}", "GET")] = ROUTE_AUTH[("/S/{code}", "GET")] = "public"
 
 
 @app.route("/s/{code}")
-def landing_page(code):
+def landing_page(code: str) -> Response:
     return _landing_page("/s/{code}", code)
 
 
 @app.route("/S/{code}")
-def landing_page_qr(code):
+def landing_page_qr(code: str) -> Response:
     return _landing_page("/S/{code}", code)
 
 
@@ -387,7 +389,7 @@ ROUTE_AUTH[("/wallet/{brand_id}", "GET")] = "public"
 
 
 @app.route("/wallet/{brand_id}")
-def wallet_page(brand_id):
+def wallet_page(brand_id: str) -> Response:
     return _shopper_page("/wallet/{brand_id}", lambda lang, api_base: landing.render_wallet(brand_id, lang, api_base))
 
 
@@ -398,7 +400,7 @@ def wallet_page(brand_id):
 
 
 @api("/v1/scans", methods=("POST",), auth="shopper")
-def claim_code():
+def claim_code() -> dict:
     shopper = _shopper()
     # A retry with or without the key finds the claim record itself; with the key, a resent
     # request is also told apart from a second scan of the same code (statistics).
@@ -407,7 +409,7 @@ def claim_code():
 
 
 @api("/v1/me", auth="shopper")
-def shopper_wallet():
+def shopper_wallet() -> dict:
     shopper = _shopper()
     return {
         "phone": shopper.phone_masked,
@@ -417,29 +419,29 @@ def shopper_wallet():
 
 
 @api("/v1/campaigns/{campaign_id}/batches", methods=("POST",), status=201)
-def mint_batch(campaign_id):
+def mint_batch(campaign_id: str) -> dict:
     operator = _writer()
     return batches.mint_batch(operator.brand, campaign_id, operator.sub, _body())
 
 
 @api("/v1/campaigns/{campaign_id}/batches")
-def list_batches(campaign_id):
+def list_batches(campaign_id: str) -> dict:
     return batches.list_batches(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/batches/{batch_id}")
-def get_batch(batch_id):
+def get_batch(batch_id: str) -> dict:
     return batches.get_batch(_operator().brand, batch_id)
 
 
 @api("/v1/batches/{batch_id}/status", methods=("POST",))
-def change_batch_status(batch_id):
+def change_batch_status(batch_id: str) -> dict:
     operator = _writer()
     return batches.change_batch_status(operator.brand, batch_id, operator.sub, _body())
 
 
 @api("/v1/batches/{batch_id}/codes.csv")
-def codes_csv(batch_id):
+def codes_csv(batch_id: str) -> Response:
     # Print files reveal live codes: viewers may see batches, not their codes.
     body, name = batches.codes_csv(_writer().brand, batch_id, _query("from"), _query("to"))
     return _csv(body, name)
@@ -458,20 +460,20 @@ def _csv(body: str, name: str, next_cursor: str | None = None) -> Response:
 
 
 @api("/v1/codes/{code}/status", methods=("POST",))
-def change_code_status(code):
+def change_code_status(code: str) -> dict:
     operator = _writer()
     return batches.void_code(operator.brand, code, operator.sub, _body())
 
 
 @api("/v1/codes/{code}/qr.svg")
-def code_qr_svg(code):
+def code_qr_svg(code: str) -> Response:
     ref = batches.find_code(_writer().brand, code)
     svg = qr.render_svg(batches.code_payload(ref), **_qr_options())
     return Response(body=svg, status_code=200, headers={"Content-Type": "image/svg+xml"})
 
 
 @api("/v1/codes/{code}/qr.png")
-def code_qr_png(code):
+def code_qr_png(code: str) -> Response:
     ref = batches.find_code(_writer().brand, code)
     scale = parse_int_param("scale", _query("scale"), minimum=1, maximum=40, default=8)
     png = qr.render_png(batches.code_payload(ref), scale=scale, **_qr_options())
@@ -479,18 +481,18 @@ def code_qr_png(code):
 
 
 @api("/v1/batches/{batch_id}/exports", methods=("POST",), status=202)
-def request_export(batch_id):
+def request_export(batch_id: str) -> dict:
     operator = _writer()
     return exports.request_export(operator.brand, batch_id, operator.sub, _body())
 
 
 @api("/v1/exports/{export_id}")
-def get_export(export_id):
+def get_export(export_id: str) -> dict:
     return exports.get_export(_writer().brand, export_id)
 
 
 @app.on_sqs_message(queue=os.environ.get("EXPORT_QUEUE_NAME", "qrc-local-exports"), batch_size=1)
-def export_worker(event):
+def export_worker(event: SQSEvent) -> None:
     # A failure raises, so SQS redelivers the message; handlers are idempotent per chunk.
     for record in event:
         attributes = record.to_dict().get("attributes") or {}
@@ -507,45 +509,45 @@ def export_worker(event):
 
 
 @api("/v1/loyalty/program")
-def get_loyalty_program():
+def get_loyalty_program() -> dict:
     return loyalty.get_program(_operator().brand)
 
 
 @api("/v1/loyalty/program", methods=("PUT",))
-def put_loyalty_program():
+def put_loyalty_program() -> dict:
     operator = _writer()
     return loyalty.put_program(operator.brand, operator.sub, _body())
 
 
 @api("/v1/loyalty/stats")
-def get_loyalty_stats():
+def get_loyalty_stats() -> dict:
     return loyalty.loyalty_stats(_operator().brand)
 
 
 @api("/v1/rewards", methods=("POST",), status=201)
-def create_reward():
+def create_reward() -> dict:
     operator = _writer()
     return rewards.create_reward(operator.brand, operator.sub, _body())
 
 
 @api("/v1/rewards")
-def list_rewards():
+def list_rewards() -> dict:
     return rewards.list_rewards(_operator().brand, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/rewards/{reward_id}")
-def get_reward(reward_id):
+def get_reward(reward_id: str) -> dict:
     return rewards.get_reward(_operator().brand, reward_id)
 
 
 @api("/v1/rewards/{reward_id}", methods=("PATCH",))
-def update_reward(reward_id):
+def update_reward(reward_id: str) -> dict:
     operator = _writer()
     return rewards.update_reward(operator.brand, reward_id, operator.sub, _body())
 
 
 @api("/v1/rewards/{reward_id}/retire", methods=("POST",))
-def retire_reward(reward_id):
+def retire_reward(reward_id: str) -> dict:
     operator = _writer()
     return rewards.retire_reward(operator.brand, reward_id, operator.sub, _optional_body())
 
@@ -557,7 +559,7 @@ def retire_reward(reward_id):
     methods=("POST",),
     content_types=["text/csv", "text/plain", "application/json", "application/octet-stream"],
 )
-def upload_vouchers(reward_id):
+def upload_vouchers(reward_id: str) -> dict:
     operator = _writer()
     raw = _request().raw_body or b""
     return rewards.upload_vouchers(
@@ -566,7 +568,7 @@ def upload_vouchers(reward_id):
 
 
 @api("/v1/redemptions")
-def list_redemptions():
+def list_redemptions() -> dict:
     operator = _operator()
     return redemptions.list_redemptions(
         operator.brand,
@@ -579,7 +581,7 @@ def list_redemptions():
 
 
 @api("/v1/redemptions.csv")
-def redemptions_csv():
+def redemptions_csv() -> Response:
     # Delivery details are for shipping: writers only, and every download is in the audit trail.
     operator = _writer()
     body, _ = redemptions.redemptions_csv(operator.brand, operator.sub, status=_query("status"))
@@ -587,38 +589,38 @@ def redemptions_csv():
 
 
 @api("/v1/redemptions/{redemption_id}/fulfil", methods=("POST",))
-def fulfil_redemption(redemption_id):
+def fulfil_redemption(redemption_id: str) -> dict:
     operator = _writer()
     return redemptions.fulfil(operator.brand, redemption_id, operator.sub, _optional_body())
 
 
 @api("/v1/redemptions/{redemption_id}/cancel", methods=("POST",))
-def cancel_redemption(redemption_id):
+def cancel_redemption(redemption_id: str) -> dict:
     operator = _writer()
     return redemptions.cancel(operator.brand, redemption_id, operator.sub, _optional_body())
 
 
 @api("/v1/brands/{brand_id}/rewards", auth="shopper")
-def brand_catalog(brand_id):
+def brand_catalog(brand_id: str) -> dict:
     shopper = _shopper()
     return rewards.catalog_for(shopper.shopper_id, brand_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/me/redemptions", methods=("POST",), status=201, auth="shopper")
-def redeem():
+def redeem() -> dict:
     shopper = _shopper()
     key = parse_idempotency_key(_request().headers.get("idempotency-key"))
     return redemptions.redeem(shopper.shopper_id, _body(), key)
 
 
 @api("/v1/me/redemptions", auth="shopper")
-def my_redemptions():
+def my_redemptions() -> dict:
     shopper = _shopper()
     return redemptions.my_redemptions(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")
-def loyalty_review(event):
+def loyalty_review(event: CloudWatchEvent) -> dict:
     # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
     # run changes nothing more than one on time.
     return loyalty.review_due(budget_seconds=WORK_SECONDS["loyalty_review"])
@@ -630,47 +632,47 @@ def loyalty_review(event):
 
 
 @api("/v1/campaigns/{campaign_id}/draws", methods=("POST",), status=201)
-def create_draw(campaign_id):
+def create_draw(campaign_id: str) -> dict:
     operator = _writer()
     return draw_schedule.create_draw(operator.brand, campaign_id, operator.sub, _body())
 
 
 @api("/v1/campaigns/{campaign_id}/draws")
-def list_draws(campaign_id):
+def list_draws(campaign_id: str) -> dict:
     return draw_schedule.list_draws(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/draws/{draw_id}")
-def get_draw(draw_id):
+def get_draw(draw_id: str) -> dict:
     return draw_schedule.get_draw(_operator().brand, draw_id)
 
 
 @api("/v1/draws/{draw_id}/run", methods=("POST",))
-def run_draw(draw_id):
+def run_draw(draw_id: str) -> dict:
     operator = _writer()
     _optional_body()  # no fields; a body sent is still checked (size, JSON)
     return draw_runs.run_draw(operator.brand, draw_id, operator.sub)
 
 
 @api("/v1/draws/{draw_id}/beacon", methods=("POST",))
-def post_draw_beacon(draw_id):
+def post_draw_beacon(draw_id: str) -> dict:
     operator = _writer()
     return draw_schedule.post_beacon(operator.brand, draw_id, operator.sub, _body())
 
 
 @api("/v1/draws/{draw_id}/entries.csv")
-def draw_entries_csv(draw_id):
+def draw_entries_csv(draw_id: str) -> Response:
     body, name, next_cursor = draw_view.entries_csv(_operator().brand, draw_id, _query("cursor"))
     return _csv(body, name, next_cursor)
 
 
 @api("/v1/me/draws", auth="shopper")
-def my_draws():
+def my_draws() -> dict:
     return draw_view.my_draws(_shopper().shopper_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")
-def draw_runner(event):
+def draw_runner(event: CloudWatchEvent) -> dict:
     # Every minute: freeze, draw and notify whatever is due. Each step is a conditional
     # write, so a late, repeated or concurrent run (or POST /run) changes nothing twice.
     return draw_runs.run_due()
@@ -681,19 +683,19 @@ def draw_runner(event):
 
 
 @api("/v1/campaigns/{campaign_id}/stats")
-def campaign_stats(campaign_id):
+def campaign_stats(campaign_id: str) -> dict:
     return stats.campaign_stats(_operator().brand, campaign_id)
 
 
 @api("/v1/campaigns/{campaign_id}/stats/timeseries")
-def campaign_timeseries(campaign_id):
+def campaign_timeseries(campaign_id: str) -> dict:
     return stats.timeseries(
         _operator().brand, campaign_id, granularity=_query("granularity"), start=_query("from"), end=_query("to")
     )
 
 
 @api("/v1/campaigns/{campaign_id}/stats/batches")
-def campaign_batch_stats(campaign_id):
+def campaign_batch_stats(campaign_id: str) -> dict:
     return stats.batch_stats(_operator().brand, campaign_id)
 
 
@@ -704,7 +706,7 @@ def _phones_seen(operator: Operator, campaign_id: str, where: str, numbers: int)
 
 
 @api("/v1/campaigns/{campaign_id}/stats/participants")
-def campaign_participant_stats(campaign_id):
+def campaign_participant_stats(campaign_id: str) -> dict:
     operator = _operator()
     answer = stats.participant_stats(operator.brand, campaign_id, reveal_phones=operator.role == "owner")
     _phones_seen(operator, campaign_id, "stats/participants", len(answer["top"]))
@@ -712,7 +714,7 @@ def campaign_participant_stats(campaign_id):
 
 
 @api("/v1/campaigns/{campaign_id}/participants.csv")
-def participants_csv(campaign_id):
+def participants_csv(campaign_id: str) -> Response:
     operator = _operator()
     part = stats.participants_csv(
         operator.brand, campaign_id, reveal_phones=operator.role == "owner", cursor=_query("cursor")
@@ -722,14 +724,14 @@ def participants_csv(campaign_id):
 
 
 @api("/v1/audit")
-def audit_trail():
+def audit_trail() -> dict:
     operator = _operator()
     require_owner(operator)
     return audit_view.events(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/dashboard", auth="public")
-def dashboard_page():
+def dashboard_page() -> Response:
     # The page holds no data: it asks for a token and calls the API above from the browser.
     return Response(body=dashboard.render_dashboard(), status_code=200, headers=_headers(dashboard.response_headers()))
 
@@ -745,7 +747,7 @@ def dashboard_page():
     starting_position="TRIM_HORIZON",
     maximum_batching_window_in_seconds=1,
 )
-def stats_aggregator(event):
+def stats_aggregator(event: DynamoDBEvent) -> None:
     # Raising makes Lambda deliver the batch again; claims already counted are skipped.
     stream.handle_stream_records(event.to_dict()["Records"])
 
