@@ -6,6 +6,7 @@
 #
 # Every check comes before any change: the stage, the region, the artifact bucket, AWS
 # credentials and every SSM parameter the stage's config names (*_PARAMETER). Then
+# scripts/policies.py (each function's IAM policy for the stage, from infra/policies/),
 # `chalice package` (with PIP_NO_DEPS=1), scripts/finish_package.py (the package's
 # bytecode and botocore data, for fast cold starts), `aws cloudformation package` and
 # `aws cloudformation deploy`, which applies one change set and rolls it back whole if
@@ -75,6 +76,7 @@ STACK="qr-campaigns-$STAGE"
 CHALICE="$(command -v chalice || true)"
 [ -n "$CHALICE" ] || CHALICE="$ROOT/.venv/bin/chalice"
 
+POLICIES=("$PYTHON" scripts/policies.py)
 PACKAGE=(env PIP_NO_DEPS=1 "$CHALICE" package --stage "$STAGE" --merge-template "infra/$STAGE.json" "$BUILD_DIR")
 FINISH=("$PYTHON" scripts/finish_package.py "$BUILD_DIR")
 UPLOAD=(aws cloudformation package --region "$REGION" --template-file "$BUILD_DIR/sam.json"
@@ -100,6 +102,7 @@ if [ "$DRY_RUN" = 1 ]; then
     while IFS= read -r name; do
         [ -z "$name" ] || show aws ssm get-parameter --region "$REGION" --name "$name" --query Parameter.Type --output text
     done <<<"$PARAMETERS"
+    show "${POLICIES[@]}"
     show "${PACKAGE[@]}"
     show "${FINISH[@]}"
     show "${UPLOAD[@]}"
@@ -125,6 +128,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "deploy: packaging $STAGE into $BUILD_DIR"
+# The policy files chalice reads are written from their sources, never edited by hand.
+"${POLICIES[@]}"
 "${PACKAGE[@]}"
 # Lambda's /var/task is read-only: bytecode not in the package is compiled on every cold
 # start; and the runtime's botocore scans the data of every AWS service for the first client.

@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
+from scripts import policies
 from scripts.finish_package import finish_package
 from tests.support import requirement_pins
 
@@ -103,6 +104,7 @@ def packaged(request, tmp_path_factory) -> dict:
     """One `chalice package` per stage, finished as deploy.sh ships it: its stage, template and zip."""
     stage = request.param
     outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
+    policies.write()  # as scripts/deploy.sh does: the policy files chalice reads, from their sources
     command = [
         _tool("chalice"),
         "package",

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters import aws
+from scripts import policies
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deploy.sh"
@@ -169,6 +170,7 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
     ]
     assert f"{aws.DATA_DIR}/dynamodb/2012-08-10/service-2.json" in names
     assert "finish_package: 1 modules compiled" in result.stdout
+    assert policies.stale() == [], "the package was built from policy files its sources do not make"
     made = [call for call in calls() if call[1] not in ("sts", "ssm")]
     assert made == [
         ["chalice", "package", "--stage", "prod", "--merge-template", "infra/prod.json", str(build), "PIP_NO_DEPS=1"],
@@ -233,13 +235,14 @@ def test_a_dry_run_needs_no_credentials_and_prints_the_commands_it_would_run(fak
     assert [command[:3] for command in commands] == [
         ["aws", "sts", "get-caller-identity"],
         *[["aws", "ssm", "get-parameter"]] * len(_stage_parameters("dev")),
-        ["env", "PIP_NO_DEPS=1", commands[len(_stage_parameters("dev")) + 1][2]],
-        [commands[len(_stage_parameters("dev")) + 2][0], "scripts/finish_package.py", str(build)],
+        [commands[len(_stage_parameters("dev")) + 1][0], "scripts/policies.py"],
+        ["env", "PIP_NO_DEPS=1", commands[len(_stage_parameters("dev")) + 2][2]],
+        [commands[len(_stage_parameters("dev")) + 3][0], "scripts/finish_package.py", str(build)],
         ["aws", "cloudformation", "package"],
         ["aws", "cloudformation", "deploy"],
         ["aws", "cloudformation", "describe-stacks"],
     ]
-    package = commands[len(_stage_parameters("dev")) + 1]
+    package = commands[len(_stage_parameters("dev")) + 2]
     assert package[3:] == ["package", "--stage", "dev", "--merge-template", "infra/dev.json", str(build)]
     deploy = commands[-2]
     assert "--no-fail-on-empty-changeset" in deploy and deploy[deploy.index("--stack-name") + 1] == "qr-campaigns-dev"
