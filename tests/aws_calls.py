@@ -772,14 +772,7 @@ class _Reader:
                 found += [(table, "") for table in self._request_item_tables(kw.value)]
             elif kw.arg == "TableName":
                 table = self._table_of(kw.value)
-                index = next(
-                    (
-                        k.value.value
-                        for k in call.keywords
-                        if k.arg == "IndexName" and isinstance(k.value, ast.Constant)
-                    ),
-                    "",
-                )
+                index = next((self._index_of(k.value) for k in call.keywords if k.arg == "IndexName"), "")
                 if table:
                     found.append((table, index))
             elif kw.arg is None:  # **request
@@ -861,8 +854,7 @@ class _Reader:
         if not table:
             self._problem(node, "the table of a request")
             return
-        index_node = keys.get("IndexName")
-        index = index_node.value if isinstance(index_node, ast.Constant) else ""
+        index = self._index_of(keys["IndexName"]) if "IndexName" in keys else ""
         action = self._action_of(node)
         if action is None:
             parent = self.parents.get(id(node))
@@ -879,6 +871,26 @@ class _Reader:
             return
         for t in table.split("|"):
             self.function.calls.add(Call(action, t, index))
+
+    def _index_of(self, expr: ast.expr) -> str:
+        """The index an IndexName names: a string, or `M.by_x.Meta.index_name` of a model's index.
+        Anything else is a problem, never the base table: a wrong guess there is a missing grant."""
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return expr.value
+        if (
+            isinstance(expr, ast.Attribute)
+            and expr.attr == "index_name"
+            and isinstance(expr.value, ast.Attribute)
+            and expr.value.attr == "Meta"
+            and isinstance(expr.value.value, ast.Attribute)
+        ):
+            model = self.program.resolve(self.module, expr.value.value.value)
+            if model in self.program.models:
+                index = self.program._indexes(model).get(expr.value.value.attr)
+                if index:
+                    return index
+        self._problem(expr, "the index of a request")
+        return ""
 
     def _action_of(self, node: ast.Dict) -> str | None:
         parent = self.parents.get(id(node))
