@@ -43,6 +43,13 @@ _ACTION_OF = {
     ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
     ("ssm", "GetParameters"): "ssm:GetParameter",
 }
+# Calls made only where a setting is absent that every AWS stage sets: recorded, never checked.
+LOCAL_ONLY = {
+    # The functions get EXPORT_QUEUE_URL from the template; only the local stack, which knows
+    # the queue by name, looks its URL up.
+    "sqs:GetQueueUrl",
+}
+
 # A transaction has no IAM action of its own: each of its items is authorised as its single-item action.
 _TRANSACT_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -111,7 +118,8 @@ class Recorder:
         if service == "dynamodb":
             return self._tables(action, operation, params)
         if service == "s3":
-            return [(action, "bucket", self._stand_in("bucket", params.get("Bucket", "")), params.get("Key", ""))]
+            written = (action, "bucket", self._stand_in("bucket", params.get("Bucket", "")), params.get("Key", ""))
+            return [written, *self._copied_from(params.get("CopySource"))]
         if service == "sqs":
             queue = params.get("QueueName") or unquote(urlparse(params.get("QueueUrl", "")).path).rsplit("/", 1)[-1]
             return [(action, "queue", self._stand_in("queue", queue), "")]
@@ -123,6 +131,15 @@ class Recorder:
         if service == "sns":
             return [(action, "phone", "*", "")]
         return [(action, service, "?", "")]
+
+    def _copied_from(self, source: Any) -> list[tuple[str, str, str, str]]:
+        # A copy (UploadPartCopy, CopyObject) also reads its source with the caller's role.
+        if isinstance(source, str):
+            bucket, _, key = unquote(source.lstrip("/")).partition("/")
+            source = {"Bucket": bucket, "Key": key.split("?versionId=", 1)[0]}
+        if not isinstance(source, dict):
+            return []
+        return [("s3:GetObject", "bucket", self._stand_in("bucket", source.get("Bucket", "")), source.get("Key", ""))]
 
     def _tables(self, action: str, operation: str, params: dict) -> list[tuple[str, str, str, str]]:
         if operation in ("TransactWriteItems", "TransactGetItems"):
@@ -189,6 +206,18 @@ def _submit_in_context(submit: Callable[..., Any]) -> Callable[..., Any]:
     return in_context
 
 
+def _start_in_context(start: Callable[..., Any]) -> Callable[..., Any]:
+    # The same for a thread started with a target (dynamo's parallel readers).
+    @functools.wraps(start)
+    def in_context(self: threading.Thread) -> Any:
+        target = getattr(self, "_target", None)
+        if target is not None:
+            self._target = functools.partial(contextvars.copy_context().run, target)  # type: ignore[attr-defined]
+        return start(self)
+
+    return in_context
+
+
 def install(aws: Any) -> None:
     """Record every call of every client the app's `aws.create_client` builds from now on (one
     for DynamoDB Local, moto's server or moto in process alike), and let pool threads keep their function.
@@ -205,8 +234,8 @@ def install(aws: Any) -> None:
         return client
 
     aws.create_client = create_client
-    if not hasattr(futures.ThreadPoolExecutor.submit, "__wrapped__"):
-        futures.ThreadPoolExecutor.submit = _submit_in_context(futures.ThreadPoolExecutor.submit)  # type: ignore[method-assign]
+    futures.ThreadPoolExecutor.submit = _submit_in_context(futures.ThreadPoolExecutor.submit)  # type: ignore[method-assign]
+    threading.Thread.start = _start_in_context(threading.Thread.start)  # type: ignore[method-assign]
 
 
 # --- the check: each call against the function's policy in each stage ---
@@ -275,6 +304,8 @@ def violations(calls: list[Call]) -> list[str]:
     """One line per distinct call some stage's policy of its function does not allow."""
     found: dict[str, None] = {}
     for call in calls:
+        if call.operation in LOCAL_ONLY:
+            continue
         for stage in policies.STAGES:
             if call.function not in policies.FUNCTIONS:
                 found[f"{call.label()}: {call.function} has no policy source in infra/policies/"] = None
@@ -325,5 +356,26 @@ def finish(config: Any) -> Path | None:
         return base / SUMMARY
     workers = [json.loads(path.read_text()) for path in base.glob(f"popen-*/{SUMMARY}")]
     merged = _merge([own, *workers])
-    (base / SUMMARY).write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    report = {"calls": merged, "granted_but_not_called": unused_grants(merged)}
+    (base / SUMMARY).write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return base / SUMMARY
+
+
+def unused_grants(merged: dict[str, list[dict[str, Any]]], stage: str = "dev") -> dict[str, list[str]]:
+    """Per function, each action on each resource its policy grants that no recorded call used (the
+    log grants, Lambda's own, left out). After a whole run: what only the call reader's grants cover."""
+    unused: dict[str, list[str]] = {}
+    for function in policies.FUNCTIONS:
+        calls = [
+            Call(function, r["route"], r["operation"], r["action"], r["kind"], r["name"], r["detail"])
+            for r in merged.get(function, ())
+        ]
+        arns = [(call.action, resource_arn(call, stage)) for call in calls]
+        for statement in policies.policy(stage, function)["Statement"]:
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement["Resource"]):
+                    pattern = _pattern(resource)
+                    if action.startswith("logs:") or any(a == action and pattern.fullmatch(r) for a, r in arns):
+                        continue
+                    unused.setdefault(function, []).append(f"{action} {resource}")
+    return unused
