@@ -17,7 +17,7 @@ from chalice.app import Request
 
 from chalicelib import coldstart  # before the rest: no garbage collection while they load
 from chalicelib.adapters import aws
-from chalicelib.config import get_settings
+from chalicelib.config import WORK_SECONDS, get_settings
 from chalicelib.domain.errors import (
     CampaignNotRunning,
     Conflict,
@@ -62,10 +62,22 @@ class _Deferred:
 if TYPE_CHECKING:
     from chalicelib.pages import dashboard, landing
     from chalicelib.rendering import qr
-    from chalicelib.services import audit, batches, campaigns, draws, exports, loyalty, redemptions, rewards, shoppers
+    from chalicelib.services import (
+        audit,
+        batches,
+        campaigns,
+        draw_schedule,
+        exports,
+        loyalty,
+        redemptions,
+        rewards,
+        shoppers,
+    )
+    from chalicelib.services import draw_runner as draw_runs
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
+    from chalicelib.views import draws as draw_view
     from chalicelib.views import stats, wallet
 else:
     dashboard = _Deferred("chalicelib.pages.dashboard")
@@ -74,7 +86,8 @@ else:
     audit = _Deferred("chalicelib.services.audit")
     batches = _Deferred("chalicelib.services.batches")
     campaigns = _Deferred("chalicelib.services.campaigns")
-    draws = _Deferred("chalicelib.services.draws")
+    draw_runs = _Deferred("chalicelib.services.draw_runner")
+    draw_schedule = _Deferred("chalicelib.services.draw_schedule")
     exports = _Deferred("chalicelib.services.exports")
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
@@ -83,6 +96,7 @@ else:
     stream = _Deferred("chalicelib.services.stats_aggregator")
     audit_view = _Deferred("chalicelib.views.audit")
     code_view = _Deferred("chalicelib.views.codes")
+    draw_view = _Deferred("chalicelib.views.draws")
     stats = _Deferred("chalicelib.views.stats")
     wallet = _Deferred("chalicelib.views.wallet")
 
@@ -607,7 +621,7 @@ def my_redemptions():
 def loyalty_review(event):
     # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
     # run changes nothing more than one on time.
-    return loyalty.review_due()
+    return loyalty.review_due(budget_seconds=WORK_SECONDS["loyalty_review"])
 
 
 # --- lucky draws ---
@@ -618,48 +632,48 @@ def loyalty_review(event):
 @api("/v1/campaigns/{campaign_id}/draws", methods=("POST",), status=201)
 def create_draw(campaign_id):
     operator = _writer()
-    return draws.create_draw(operator.brand, campaign_id, operator.sub, _body())
+    return draw_schedule.create_draw(operator.brand, campaign_id, operator.sub, _body())
 
 
 @api("/v1/campaigns/{campaign_id}/draws")
 def list_draws(campaign_id):
-    return draws.list_draws(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
+    return draw_schedule.list_draws(_operator().brand, campaign_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/draws/{draw_id}")
 def get_draw(draw_id):
-    return draws.get_draw(_operator().brand, draw_id)
+    return draw_schedule.get_draw(_operator().brand, draw_id)
 
 
 @api("/v1/draws/{draw_id}/run", methods=("POST",))
 def run_draw(draw_id):
     operator = _writer()
     _optional_body()  # no fields; a body sent is still checked (size, JSON)
-    return draws.run_draw(operator.brand, draw_id, operator.sub)
+    return draw_runs.run_draw(operator.brand, draw_id, operator.sub)
 
 
 @api("/v1/draws/{draw_id}/beacon", methods=("POST",))
 def post_draw_beacon(draw_id):
     operator = _writer()
-    return draws.post_beacon(operator.brand, draw_id, operator.sub, _body())
+    return draw_schedule.post_beacon(operator.brand, draw_id, operator.sub, _body())
 
 
 @api("/v1/draws/{draw_id}/entries.csv")
 def draw_entries_csv(draw_id):
-    body, name, next_cursor = draws.entries_csv(_operator().brand, draw_id, _query("cursor"))
+    body, name, next_cursor = draw_view.entries_csv(_operator().brand, draw_id, _query("cursor"))
     return _csv(body, name, next_cursor)
 
 
 @api("/v1/me/draws", auth="shopper")
 def my_draws():
-    return draws.my_draws(_shopper().shopper_id)
+    return draw_view.my_draws(_shopper().shopper_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")
 def draw_runner(event):
     # Every minute: freeze, draw and notify whatever is due. Each step is a conditional
     # write, so a late, repeated or concurrent run (or POST /run) changes nothing twice.
-    return draws.run_due()
+    return draw_runs.run_due()
 
 
 # --- statistics ---

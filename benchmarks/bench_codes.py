@@ -8,20 +8,20 @@ import gc
 import hashlib
 import hmac
 import io
-import pathlib
+import os
 import sys
 import time
 import tracemalloc
 from types import SimpleNamespace
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+# The local stage's own code keys: secrets fail closed anywhere else, and this measures code
+# handling on this machine, not a deployed stage.
+os.environ["STAGE"] = "local"
 
-import bench_qr  # noqa: E402
-from report import print_table  # noqa: E402
-
-from chalicelib.config import LOCAL_CODE_KEYRING  # noqa: E402
-from chalicelib.domain import codes  # noqa: E402
+from benchmarks import bench_qr
+from benchmarks.report import print_table
+from chalicelib.config import LOCAL_CODE_KEYRING
+from chalicelib.domain import codes
 from chalicelib.services import batches
 
 KEYRING = codes.Keyring.from_config(LOCAL_CODE_KEYRING)

@@ -1,6 +1,7 @@
 """Cold start and package size: a fresh process's first granted scan, from the package scripts/deploy.sh ships.
 
-Package: `chalice package --stage dev` (with PIP_NO_DEPS=1), then finished by
+Package: `chalice package --stage dev` (with PIP_NO_DEPS=1, from a fresh copy of the project
+with no cached build: scripts/package_stage.py), then finished by
 scripts/finish_package.py (its bytecode and its botocore data), as scripts/deploy.sh
 packages; its zipped and unpacked sizes, the margins to Lambda's limits and the biggest
 entries inside.
@@ -38,6 +39,7 @@ from benchmarks.report import compared_row, print_table, ratio_rows  # noqa: E40
 from chalicelib.adapters.aws import DATA_DIR  # noqa: E402
 from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
 from scripts.finish_package import finish_package  # noqa: E402
+from scripts.package_stage import package_stages  # noqa: E402
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
@@ -114,21 +116,10 @@ print(json.dumps({"seconds": elapsed}))
 
 
 def package(out: pathlib.Path, stage: str = "dev", project: pathlib.Path = ROOT, no_deps: bool = True) -> pathlib.Path:
-    """Run `chalice package` for `stage` of `project` into `out` and finish it; the deployment.zip."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT", "PIP_NO_DEPS"}
-    }
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    if no_deps:
-        env["PIP_NO_DEPS"] = "1"
-    chalice = pathlib.Path(sys.executable).parent / "chalice"
-    command = [str(chalice), "package", "--stage", stage, "--merge-template", f"infra/{stage}.json", str(out)]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        raise SystemExit(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
-    finish_package(out)  # as scripts/deploy.sh ships it
+    """Package `stage` of `project` into `out` as scripts/deploy.sh does (no cached build) and finish it; the deployment.zip."""
+    package_stages({stage: out}, source=project, resolve_deps=not no_deps)
+    # A checkout packaged with pip's dependencies carries botocore, which deploy.sh would refuse.
+    finish_package(out, runtime_sdk_ok=not no_deps)
     return out / "deployment.zip"
 
 

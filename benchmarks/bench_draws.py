@@ -3,16 +3,17 @@ runner's freeze and draw, against 60 s and 1 GB at 10^6 in one Lambda invocation
 
 What is measured, each figure in a fresh process on one core:
 
-* "generated pages": the runner's own code (services/draws.build_snapshot, then the draw step:
-  the pages joined, domain/draws.parse_snapshot, domain/draws.draw_winners, the winners'
-  shopper ids) over a page source that yields what DynamoDB's Query returns for the
-  participants table, page by page (4,000 items a page, about what one 1 MB page holds of
-  full participant items; the three projected attributes in DynamoDB's wire form), with 1%
+* "generated pages": the runner's own code (services/draw_snapshot.build_snapshot, then the draw
+  step: the pages joined, domain/draws.parse_snapshot, domain/draws.draw_winners, the winners'
+  shopper ids) over a page source that yields what the draw store's participant read yields
+  (adapters/draw_store.participants_at: each Query page split at the cut), page by page (4,000
+  participants a page, about what one 1 MB page holds of full participant items; reading the
+  wire form is the store's, counted in the DynamoDB Local rates below), with 1%
   of participants claiming after the cut (their claims below the cut summed by a stand-in
   for the claims-index lookup that counts the records it would read). Entries per
   participant are 1..19 (mean 10). No network: DynamoDB time is the row below, added in the
   projection.
-* "DynamoDB Local": the same code end to end (POST /run's service call, draws.run_draw) on
+* "DynamoDB Local": the same code end to end (POST /run's service call, draw_runner.run_draw) on
   DynamoDB Local at 10^4 and 4 x 10^4 participants written as real items, which also gives
   the measured time per participant item read (the campaign's key ranges side by side, as
   the runner reads them, and as one range), per late participant's claim lookup (eight at
@@ -78,37 +79,31 @@ def _shopper_id(index: int) -> str:
 
 
 class GeneratedParticipants:
-    """What DynamoDB's Query of a campaign's participants returns, page by page, generated as it is read."""
+    """What the draw store's read of a campaign's participants yields at the cut, page by page, generated as
+    it is read."""
 
     def __init__(self, participants: int, seed: int = 1) -> None:
-        from chalicelib.adapters.models import Participant
-
         self.participants = participants
         self.rng = random.Random(seed)
-        self.before = Participant.last_claim_at.serialize(CUT - timedelta(days=3))
-        self.after = Participant.last_claim_at.serialize(CUT + timedelta(hours=2))
         self.late: dict[str, int] = {}
         self.stats = {"items_read": 0, "pages": 0, "late_participants": 0}
 
     def pages(self):
+        from chalicelib.adapters.draw_store import ParticipantPage
+
         rng = self.rng
         for start in range(0, self.participants, PAGE_ITEMS):
-            page = []
+            page = ParticipantPage([], [])
             for index in range(start, min(start + PAGE_ITEMS, self.participants)):
                 entries = rng.randint(1, 19)
                 shopper = _shopper_id(index)
-                late = rng.random() < LATE_FRACTION
-                if late:
+                if rng.random() < LATE_FRACTION:
                     self.late[shopper] = entries
-                page.append(
-                    {
-                        "shopper_id": {"S": shopper},
-                        "entries": {"N": str(entries)},
-                        "last_claim_at": {"S": self.after if late else self.before},
-                    }
-                )
+                    page.late.append(shopper)
+                else:
+                    page.counted.append((shopper, entries))
             self.stats["pages"] += 1
-            self.stats["items_read"] += len(page)
+            self.stats["items_read"] += len(page.counted) + len(page.late)
             yield page
 
     def claims_until_cut(self, shopper_ids: list[str]) -> list[int]:
@@ -123,13 +118,15 @@ def run_generated(participants: int, winners: int = WINNERS, *, baseline: bool =
     """The runner's freeze and draw over generated pages; with `baseline`, the draw by linear scans instead."""
     from chalicelib.adapters.secrets import get_phone_hash_pepper
     from chalicelib.domain import draws as algorithm
-    from chalicelib.services import draws
+    from chalicelib.services import draw_snapshot
 
     source = GeneratedParticipants(participants)
     seed = hashlib.sha256(b"bench seed").digest()
     cpu = time.process_time()
     started = time.perf_counter()
-    snapshot = draws.build_snapshot(BRAND, CUT, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper())
+    snapshot = draw_snapshot.build_snapshot(
+        BRAND, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper()
+    )
     frozen = time.perf_counter()
     # The draw step reads the pages back (here: the very bytes it would have written).
     data = b"".join(body for body, _, _ in snapshot.pages)
@@ -201,12 +198,12 @@ def linear_scan_draw(ids, weights, *, seed: bytes, snapshot_sha256: str, winners
 
 
 def run_dynamodb_local(participants: int) -> dict:
-    """draws.run_draw end to end on DynamoDB Local, over `participants` real participant items."""
-    from chalicelib.adapters import models, tables
+    """draw_runner.run_draw end to end on DynamoDB Local, over `participants` real participant items."""
+    from chalicelib.adapters import draw_store, models, tables
     from chalicelib.adapters.models import CodeState, Participant
     from chalicelib.config import Settings
     from chalicelib.domain import clock
-    from chalicelib.services import campaigns, draws
+    from chalicelib.services import campaigns, draw_runner, draw_schedule, draw_snapshot
     from scripts.dynamodb_local import start
     from tests.support import VALID_CAMPAIGN
 
@@ -223,7 +220,7 @@ def run_dynamodb_local(participants: int) -> dict:
             }
             campaign = campaigns.create_campaign(BRAND, "bench", body)
             cid = campaign["campaign_id"]
-            draw = draws.create_draw(
+            draw = draw_schedule.create_draw(
                 BRAND,
                 cid,
                 "bench",
@@ -239,8 +236,7 @@ def run_dynamodb_local(participants: int) -> dict:
         loading = time.perf_counter()
         with Participant.batch_write() as batch, CodeState.batch_write() as claims:
             for page in source.pages():
-                for item in page:
-                    shopper, entries = item["shopper_id"]["S"], int(item["entries"]["N"])
+                for shopper, entries in [*page.counted, *((s, source.late[s]) for s in page.late)]:
                     late = shopper in source.late
                     batch.save(
                         Participant(
@@ -269,19 +265,21 @@ def run_dynamodb_local(participants: int) -> dict:
                             )
         loaded = time.perf_counter() - loading
         stats: dict = {}
-        record = draws._reload(draw["draw_id"])
+        record = draw_store.reload(draw["draw_id"])
         # DynamoDB's own part, each the median of ROUNDS interleaved rounds (a shared machine's noise):
         # the participants pages alone, key ranges side by side and then one range (the baseline);
         # the late participants' claim lookups alone, side by side and then one at a time.
-        lookup = draws.claims_until(cid, CUT)
+        lookup = draw_store.claims_until(cid, CUT)
         late_ids = list(source.late)
         timings: dict[str, list[float]] = {"ranges": [], "one_range": [], "side_by_side": [], "one_at_a_time": []}
         for _ in range(ROUNDS):
             started = time.perf_counter()
-            query_items = sum(len(page) for page in draws.participant_pages(cid))
+            query_items = sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT))
             timings["ranges"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            assert sum(len(page) for page in draws.participant_pages(cid, ranges=1)) == query_items
+            assert (
+                sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT, ranges=1)) == query_items
+            )
             timings["one_range"].append(time.perf_counter() - started)
             started = time.perf_counter()
             side_by_side = lookup(late_ids)
@@ -291,21 +289,21 @@ def run_dynamodb_local(participants: int) -> dict:
             timings["one_at_a_time"].append(time.perf_counter() - started)
         query_s, one_range_s, lookups_s, one_at_a_time_s = (statistics.median(timings[k]) for k in timings)
         started = time.perf_counter()
-        snapshot = draws._snapshot_of(record, stats)
+        snapshot = draw_snapshot.snapshot_of(record, stats)
         read_s = time.perf_counter() - started
         expected = run_generated_snapshot_sha(participants)
         assert snapshot.sha256 == expected, "DynamoDB Local and the generated pages must give the same snapshot"
         with clock.replaced(lambda: (CUT + timedelta(hours=2)).timestamp()):
             started = time.perf_counter()
-            done = draws.run_draw(BRAND, draw["draw_id"], "bench")
+            done = draw_runner.run_draw(BRAND, draw["draw_id"], "bench")
             run_s = time.perf_counter() - started
         assert done["status"] == "drawn" and len(done["winners"]) == WINNERS
         # The snapshot's own traffic: its pages written (under another draw id) and read back.
         started = time.perf_counter()
-        draws.write_pages("drw_BENCHPAGES", snapshot)
+        draw_store.write_pages("drw_BENCHPAGES", snapshot.pages)
         write_s = time.perf_counter() - started
         started = time.perf_counter()
-        data, _ = draws.read_pages("drw_BENCHPAGES")
+        data, _ = draw_store.read_pages("drw_BENCHPAGES")
         page_read_s = time.perf_counter() - started
         assert hashlib.sha256(data).hexdigest() == snapshot.sha256
         tables.delete_tables()
@@ -329,11 +327,11 @@ def run_dynamodb_local(participants: int) -> dict:
 
 def run_generated_snapshot_sha(participants: int) -> str:
     from chalicelib.adapters.secrets import get_phone_hash_pepper
-    from chalicelib.services import draws
+    from chalicelib.services import draw_snapshot
 
     source = GeneratedParticipants(participants)
-    return draws.build_snapshot(
-        BRAND, CUT, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper()
+    return draw_snapshot.build_snapshot(
+        BRAND, source.pages(), source.claims_until_cut, pepper=get_phone_hash_pepper()
     ).sha256
 
 
@@ -354,7 +352,7 @@ def _projected(ours: dict, cost: dict | None, per_item: str, per_lookup: str) ->
 
 def child(kind: str, participants: int) -> dict:
     os.environ.setdefault("STAGE", "local")
-    import chalicelib.services.draws  # noqa: F401 - imported before the clock starts
+    import chalicelib.services.draw_runner  # noqa: F401 - imported before the clock starts
 
     before = _rss_mb()
     if kind == "ddb":
@@ -393,7 +391,7 @@ def main() -> int:
         print(json.dumps(child(args.child, args.n)))
         return 0
     os.environ.setdefault("STAGE", "local")
-    from chalicelib.services.draws import READ_RANGES
+    from chalicelib.adapters.draw_store import READ_RANGES
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     ddb_sizes = [int(s.replace("_", "")) for s in args.ddb_sizes.split(",") if s.strip()]
@@ -452,7 +450,7 @@ def main() -> int:
             )
         )
     if ddb_rows:
-        print("DynamoDB Local, end to end (draws.run_draw; participants and late claims written as real items)")
+        print("DynamoDB Local, end to end (draw_runner.run_draw; participants and late claims written as real items)")
         print_table(
             (
                 "participants",

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 BATCH_NUMBER = 4242
 TIME_TARGET_S = 10.0

@@ -13,26 +13,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
+from scripts.dynamodb_local import local_aws_env, start
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
 os.environ["SMS_SENDER"] = "memory"  # codes are counted, not written to the outbox
 
-from benchmarks.report import print_table  # noqa: E402
-from chalicelib.adapters import models, sms, tables  # noqa: E402
-from chalicelib.config import Settings, get_settings  # noqa: E402
-from chalicelib.domain import claims  # noqa: E402
-from chalicelib.domain.errors import InvalidInput, LimitReached  # noqa: E402
-from chalicelib.services import shoppers  # noqa: E402
-from tests.guessing import AwsCalls, guess_codes  # noqa: E402
-from tests.stats_scale import active_campaign  # noqa: E402
+from benchmarks.report import print_table
+from chalicelib.adapters import models, sms, tables
+from chalicelib.config import Settings, get_settings
+from chalicelib.domain import claims
+from chalicelib.domain.errors import InvalidInput, LimitReached
+from chalicelib.services import shoppers
+from tests.guessing import AwsCalls, guess_codes
+from tests.stats_scale import active_campaign
 
 
 def genuine_scan(genuine: list[str]) -> AwsCalls:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import io
-import pathlib
 import random
 import sys
 import time
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import qrcode
+import qrcode.image.svg
+import resvg_py
+import zxingcpp
+from PIL import Image
 
-import qrcode  # noqa: E402
-import qrcode.image.svg  # noqa: E402
-import resvg_py  # noqa: E402
-import zxingcpp  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from chalicelib.rendering import qr  # noqa: E402
+from chalicelib.rendering import qr
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BASE_URL = "HTTP://127.0.0.1:8000/S/"

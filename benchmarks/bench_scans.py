@@ -30,25 +30,23 @@ import sys
 import time
 from collections import defaultdict
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks.report import compared_row, print_table, ratio_rows  # noqa: E402
-from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
+from benchmarks.report import compared_row, print_table, ratio_rows
+from scripts.dynamodb_local import local_aws_env, start
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
 
-from botocore.client import BaseClient  # noqa: E402
-from chalice import Chalice  # noqa: E402
-from chalice.test import Client  # noqa: E402
+from botocore.client import BaseClient
+from chalice import Chalice
+from chalice.test import Client
 
-from chalicelib.adapters import dynamo, models, records, tables  # noqa: E402
-from chalicelib.adapters.records import LOOKUP_SECONDS  # noqa: E402
-from chalicelib.adapters.secrets import get_keyring  # noqa: E402
-from chalicelib.config import Settings  # noqa: E402
+from chalicelib.adapters import dynamo, models, records, tables
+from chalicelib.adapters.records import LOOKUP_SECONDS
+from chalicelib.adapters.secrets import get_keyring
+from chalicelib.config import Settings
 from chalicelib.domain import clock, codes
 from chalicelib.services import scans
-from tests.support import active_batch  # noqa: E402
+from tests.support import active_batch
 
 
 class CallCounter:

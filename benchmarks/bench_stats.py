@@ -21,21 +21,19 @@ import time
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from scripts.dynamodb_local import find_jar_dir, local_aws_env, start  # noqa: E402
+from scripts.dynamodb_local import find_jar_dir, local_aws_env, start
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
 
-from chalice.test import Client  # noqa: E402
+from chalice.test import Client
 
 from chalicelib.adapters import models, tables
-from chalicelib.adapters.models import CodeState  # noqa: E402
-from chalicelib.config import Settings  # noqa: E402
-from chalicelib.domain import statistics as counters  # noqa: E402
-from tests.stats_scale import ReadMeter, active_campaign, load_claims  # noqa: E402
-from tests.support import operator_token  # noqa: E402
+from chalicelib.adapters.models import CodeState
+from chalicelib.config import Settings
+from chalicelib.domain import statistics as counters
+from tests.stats_scale import ReadMeter, active_campaign, load_claims
+from tests.support import operator_token
 
 BRAND = "bench-brand"
 PRIZES = [

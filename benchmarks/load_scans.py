@@ -35,9 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from scripts.dynamodb_local import HOST, free_port, port_accepts_connections, spawn, start, stop_group  # noqa: E402
+from scripts.dynamodb_local import HOST, free_port, port_accepts_connections, spawn, start, stop_group
 
 POINTS, ENTRIES = 10, 1
 PRIZE_ODDS = 20_000  # per million: one scan in 50

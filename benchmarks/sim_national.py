@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import pathlib
-import sys
 import time
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "simulated")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "simulated")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ["STAGE"] = "local"
 
-from benchmarks.report import print_table  # noqa: E402
-from chalicelib.domain import clock  # noqa: E402
-from tests.national_scale import PARTITION_RCU, PARTITION_WCU, SimClock, prepared, simulate  # noqa: E402
+from benchmarks.report import print_table
+from chalicelib.domain import clock
+from tests.national_scale import PARTITION_RCU, PARTITION_WCU, SimClock, prepared, simulate
 
 
 def run(rate: int, seconds: int, shoppers: int, batches: int, containers: int, stream_shards: int):

@@ -14,6 +14,7 @@ __all__ = [
     "LOCAL_CODE_KEYRING",
     "LOCAL_SHOPPER_JWT_SECRET",
     "LOCAL_PHONE_HASH_PEPPER",
+    "WORK_SECONDS",
 ]
 
 # Only ever used when STAGE=local and no JWT_SECRET is set: the dev stack and the
@@ -29,6 +30,27 @@ LOCAL_SHOPPER_JWT_SECRET = "local-only-insecure-shopper-secret-0123456789abcdef"
 LOCAL_PHONE_HASH_PEPPER = "local-only-insecure-phone-pepper-0123456789abcdef"
 
 _JWT_ALGORITHMS = ("HS256", "RS256")
+
+# How long one invocation of each Lambda function may work, by the function's name in
+# .chalice/config.json. Its `lambda_timeout` there must cover this (Lambda's default of 30 s
+# does not cover a long job): tests/functional/test_packaged_limits.py compares the two in
+# the packaged template, and the code below it reads these, never a copy.
+WORK_SECONDS: Mapping[str, int] = {
+    # API Gateway answers 504 after 29 s whatever the function still does; the longest
+    # wait a route makes (a draw's POST /run, draws.WAIT_SECONDS) ends inside it.
+    "api_handler": 29,
+    # One step of an export: a chunk renders in 2-10 s; the finisher that joins the parts
+    # holds its lease (exports.FINISH_LEASE) this long, so a live one never outlasts it.
+    "export_worker": 900,
+    # loyalty.review_due starts no member after this; the rest waits for the next hourly run.
+    # The timeout leaves room beyond it for the member under review when time runs out.
+    "loyalty_review": 600,
+    # Every due draw as far as it goes now: a freeze of 10^6 entries measured 42 s, and up
+    # to 740 s on a machine far busier (docs/draws.md); Lambda allows no more than 900 s.
+    "draw_runner": 900,
+    # One stream batch of up to 500 claims, counted in a few transactions with their retries.
+    "stats_aggregator": 30,
+}
 
 
 @dataclass(frozen=True)

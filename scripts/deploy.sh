@@ -6,9 +6,11 @@
 #
 # Every check comes before any change: the stage, the region, the artifact bucket, AWS
 # credentials and every SSM parameter the stage's config names (*_PARAMETER). Then
-# scripts/policies.py (each function's IAM policy for the stage, from infra/policies/),
-# `chalice package` (with PIP_NO_DEPS=1), scripts/finish_package.py (the package's
-# bytecode and botocore data, for fast cold starts), `aws cloudformation package` and
+# scripts/package_stage.py (`chalice package` with PIP_NO_DEPS=1, from a fresh copy of the
+# project, so no build an earlier run cached in .chalice/deployments/ is reused, with each
+# function's IAM policy written there from infra/policies/),
+# scripts/finish_package.py (the package's bytecode and botocore data, for fast cold
+# starts; it refuses a package carrying boto3 or botocore), `aws cloudformation package` and
 # `aws cloudformation deploy`, which applies one change set and rolls it back whole if
 # any resource fails. --dry-run checks the stage and its config without AWS and prints
 # the commands it would run. docs/operations.md has the runbook.
@@ -76,8 +78,7 @@ STACK="qr-campaigns-$STAGE"
 CHALICE="$(command -v chalice || true)"
 [ -n "$CHALICE" ] || CHALICE="$ROOT/.venv/bin/chalice"
 
-POLICIES=("$PYTHON" scripts/policies.py)
-PACKAGE=(env PIP_NO_DEPS=1 "$CHALICE" package --stage "$STAGE" --merge-template "infra/$STAGE.json" "$BUILD_DIR")
+PACKAGE=("$PYTHON" scripts/package_stage.py "$STAGE" "$BUILD_DIR" --chalice "$CHALICE")
 FINISH=("$PYTHON" scripts/finish_package.py "$BUILD_DIR")
 UPLOAD=(aws cloudformation package --region "$REGION" --template-file "$BUILD_DIR/sam.json"
     --s3-bucket "$BUCKET" --s3-prefix "qr-campaigns/$STAGE" --use-json
@@ -102,7 +103,6 @@ if [ "$DRY_RUN" = 1 ]; then
     while IFS= read -r name; do
         [ -z "$name" ] || show aws ssm get-parameter --region "$REGION" --name "$name" --query Parameter.Type --output text
     done <<<"$PARAMETERS"
-    show "${POLICIES[@]}"
     show "${PACKAGE[@]}"
     show "${FINISH[@]}"
     show "${UPLOAD[@]}"
@@ -128,8 +128,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "deploy: packaging $STAGE into $BUILD_DIR"
-# The policy files chalice reads are written from their sources, never edited by hand.
-"${POLICIES[@]}"
 "${PACKAGE[@]}"
 # Lambda's /var/task is read-only: bytecode not in the package is compiled on every cold
 # start; and the runtime's botocore scans the data of every AWS service for the first client.

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -114,13 +113,21 @@ def _code_signature() -> tuple:
 
 
 def chalice_command(api_port: int) -> list[str]:
-    # The venv's console script, beside this interpreter: `python -m chalice` has no
-    # __main__ in every version.
-    chalice = Path(sys.executable).parent / "chalice"
-    executable = str(chalice) if chalice.exists() else shutil.which("chalice")
-    if executable is None:
-        raise SystemExit("dev: chalice not found: run `bash scripts/setup.sh`")
-    return [executable, "local", "--stage", "local", "--host", HOST, "--port", str(api_port), "--no-autoreload"]
+    # chalice's own `local` command through scripts/local_api.py, which only raises the listen
+    # backlog; as a module of this interpreter, so the venv's chalice is the one that runs.
+    return [
+        sys.executable,
+        "-m",
+        "scripts.local_api",
+        "local",
+        "--stage",
+        "local",
+        "--host",
+        HOST,
+        "--port",
+        str(api_port),
+        "--no-autoreload",
+    ]
 
 
 def _start_chalice(api_port: int) -> subprocess.Popen:

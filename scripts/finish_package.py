@@ -1,5 +1,9 @@
 """Finish the deployment package: its bytecode, and botocore's data for the services it calls.
 
+First it refuses (exit 1, naming the files) a package that carries boto3 or botocore: they
+come from the Lambda runtime (requirements-runtime.txt), and a zip that holds them was built
+without PIP_NO_DEPS=1 or reused from such a build (scripts/package_stage.py prevents both).
+
 `chalice package` leaves two costs on every cold start, which this removes by rewriting
 `<build dir>/deployment.zip` (benchmarks/bench_coldstart.py measures both):
 
@@ -37,7 +41,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 
-__all__ = ["finish_package", "service_data", "Finished"]
+__all__ = ["finish_package", "runtime_sdk_files", "service_data", "Finished"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,6 +49,9 @@ sys.path.insert(0, str(ROOT))
 from chalicelib.adapters.aws import DATA_DIR, SERVICES  # noqa: E402
 
 TASK_ROOT = "/var/task"  # where Lambda unpacks the package: the file names tracebacks show
+# What the Lambda runtime provides (requirements-runtime.txt) and a package must not carry:
+# a copy would shadow the runtime's, differ from the version the tests ran, and add 16 MB.
+RUNTIME_SDK = ("boto3", "botocore")
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,37 @@ def _runtimes(template: dict) -> set[str]:
     return {r["Properties"]["Runtime"] for r in resources if r.get("Type") == "AWS::Serverless::Function"}
 
 
-def finish_package(build_dir: pathlib.Path) -> Finished:
-    """Add bytecode and botocore's data to build_dir/deployment.zip, in place."""
+def runtime_sdk_files(names: list[str]) -> list[str]:
+    """The entries of a package that belong to the runtime's SDK: boto3/, botocore/ and their dist-info."""
+    return [name for name in names if _distribution(name.split("/", 1)[0]) in RUNTIME_SDK]
+
+
+def _distribution(top: str) -> str:
+    # "botocore" for botocore/ and for botocore-1.44.5.dist-info/ alike.
+    return top.removesuffix(".dist-info").rsplit("-", 1)[0].lower() if top.endswith(".dist-info") else top
+
+
+def _refuse_runtime_sdk(archive: pathlib.Path) -> None:
+    with zipfile.ZipFile(archive) as package:
+        found = runtime_sdk_files(package.namelist())
+    if found:
+        tops = sorted({name.split("/", 1)[0] + "/" for name in found})
+        raise SystemExit(
+            f"finish_package: {archive} carries the Lambda runtime's SDK ({', '.join(tops)}: {len(found)} files, "
+            f"{', '.join(found[:5])}{', ...' if len(found) > 5 else ''}); it must come from the runtime. "
+            "Package with scripts/package_stage.py (PIP_NO_DEPS=1, no cached build in .chalice/deployments/)"
+        )
+
+
+def finish_package(build_dir: pathlib.Path, *, runtime_sdk_ok: bool = False) -> Finished:
+    """Add bytecode and botocore's data to build_dir/deployment.zip, in place.
+
+    Refuses (SystemExit, nothing changed) a package that carries boto3 or botocore, unless
+    `runtime_sdk_ok` (the cold-start benchmark measuring a checkout that packaged them).
+    """
     archive = build_dir / "deployment.zip"
+    if not runtime_sdk_ok:
+        _refuse_runtime_sdk(archive)
     ours = f"python{sys.version_info.major}.{sys.version_info.minor}"
     runtimes = _runtimes(json.loads((build_dir / "sam.json").read_text()))
     if runtimes != {ours}:

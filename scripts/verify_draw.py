@@ -1,25 +1,34 @@
 #!/usr/bin/env python3
-"""Check a lucky draw from its published facts alone: python3 scripts/verify_draw.py --draw draw.json --csv entries.csv
+"""Check a lucky draw from its published facts alone: python3 scripts/verify_draw.py --draw draw.json --csv entries.csv --commitment HEX
 
 Standard library only, and written from docs/draws.md rather than from the project's code,
 so a regulator can run it without installing anything and it cross-checks the service's own
 implementation (chalicelib/domain/draws.py). It checks that
 
-1. SHA-256 of the seed is the commitment published when the draw was scheduled;
+0. the draw was made with qrc-draw-v1, the one algorithm this script implements;
+1. SHA-256 of the seed is the commitment published when the draw was scheduled, and the draw
+   file carries that same commitment;
 2. SHA-256 of the snapshot file is the hash published before the winners were drawn, and
    the file is a well-formed snapshot (header, `id,entries` lines sorted by id, no repeats);
 3. the winners recomputed by qrc-draw-v1 from the snapshot, the seed and the beacon are the
    published winners, rank by rank.
 
-It prints MATCH, or the first difference, and exits 0 or 1.
+It prints MATCH, or DIFFERENCE and the first thing that differs, or NOT COMPARED when it was
+given no published winners to compare with; then which commitment and beacon it used and
+where they came from. Exit status: 0 MATCH, 1 DIFFERENCE, 2 facts missing, 3 NOT COMPARED
+(the winners were recomputed but there was nothing to hold them against: no check).
 
 Inputs: `--draw` is the draw as GET /v1/draws/{draw_id} answers it (saved as JSON): it gives
-the commitment, snapshot hash, number of winners, one-win rule, beacon, seed and winners.
-`--csv` is the snapshot (GET /v1/draws/{draw_id}/entries.csv, every page joined in order;
-several files given in order are joined). `--seed` and `--beacon` override the draw's
+the algorithm, commitment, snapshot hash, number of winners, one-win rule, beacon, seed and
+winners. `--csv` is the snapshot (GET /v1/draws/{draw_id}/entries.csv, every page joined in
+order; several files given in order are joined). `--commitment` is the commitment as it was
+published when the draw was scheduled (the scheduling announcement, the results page), kept
+apart from the draw file so that whoever could edit the file cannot also change it: a draw
+file that carries another is refused; without it, the draw file's own is checked and the
+output says that this is the weaker check. `--seed` and `--beacon` override the draw's
 (e.g. the seed as announced elsewhere, the beacon as the lottery published it); without a
-`--draw`, give `--commitment`, `--snapshot-sha256`, `--winners` and optionally
-`--one-win-per-participant` and `--expect` (the published winners' ids, comma-separated).
+`--draw`, give `--commitment`, `--snapshot-sha256`, `--winners`, `--expect` (the published
+winners' ids, comma-separated) and optionally `--one-win-per-participant`.
 """
 
 from __future__ import annotations
@@ -29,10 +38,17 @@ import hashlib
 import hmac
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 VERSION = "qrc-draw-v1"
 HEADER = b"participant_id,entries\n"
+# docs/draws.md, "The beacon": the white space a beacon loses at either end before it is mixed in.
+BEACON_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+MATCH, DIFFERENCE, MISSING, NOT_COMPARED = 0, 1, 2, 3
 
 
 class Difference(Exception):
@@ -61,9 +77,10 @@ def read_snapshot(data: bytes) -> tuple[list[str], list[int]]:
     return names, counts
 
 
-def numbers(seed: bytes, snapshot_hash: str, beacon: str):
+def numbers(seed: bytes, snapshot_hash: str, beacon: str) -> Iterator[int]:
     """The 64-bit numbers of the draw's stream, in order."""
-    key = hmac.new(seed, b"%s\x00%s\x00%s" % (VERSION.encode(), snapshot_hash.encode(), beacon.encode()), "sha256")
+    mixed = beacon.strip(BEACON_SPACE).encode("utf-8")
+    key = hmac.new(seed, b"%s\x00%s\x00%s" % (VERSION.encode(), snapshot_hash.encode(), mixed), "sha256")
     k = key.digest()
     counter = 0
     while True:
@@ -174,12 +191,21 @@ def verify(
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Exit status: 0 MATCH, 1 DIFFERENCE, 2 facts missing, 3 NOT COMPARED (no published winners given).",
+    )
     parser.add_argument("--draw", help="the draw as GET /v1/draws/{draw_id} answers it, saved as JSON")
     parser.add_argument("--csv", nargs="+", required=True, help="the snapshot file(s), in page order")
     parser.add_argument("--seed", help="the revealed seed, 64 hex digits (default: the draw's)")
-    parser.add_argument("--beacon", help="the beacon value exactly as published (default: the draw's; none: empty)")
-    parser.add_argument("--commitment", help="the seed commitment (default: the draw's)")
+    parser.add_argument(
+        "--beacon", help="the beacon value as published, white space at its ends ignored (default: the draw's)"
+    )
+    parser.add_argument(
+        "--commitment",
+        help="the seed commitment as published when the draw was scheduled; the draw file must carry the same "
+        "(default: the draw file's own, a weaker check)",
+    )
     parser.add_argument("--snapshot-sha256", help="the published snapshot hash (default: the draw's)")
     parser.add_argument("--winners", type=int, help="how many winners (default: the draw's winners_wanted)")
     parser.add_argument(
@@ -189,6 +215,90 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--expect", help="the published winners' ids in rank order, comma-separated (default: the draw's)"
     )
     return parser.parse_args(argv)
+
+
+def check_algorithm(draw: dict) -> None:
+    """A draw made by another algorithm (or naming none) cannot be checked by this one."""
+    named = draw.get("algorithm")
+    if named != VERSION:
+        said = f"names {json.dumps(named)}" if named is not None else "names no algorithm"
+        raise Difference(f"algorithm: the draw file {said}; this script checks {VERSION} only")
+
+
+def published_commitment(draw: dict, given: str | None) -> tuple[str | None, str]:
+    """The commitment to check the seed against, and a line saying where it came from."""
+    in_file = draw.get("seed_commitment")
+    if given is None:
+        return in_file, (
+            "from the draw file only. Weaker check: whoever can edit the draw file can change its commitment "
+            "with its seed; give --commitment as published when the draw was scheduled"
+        )
+    given = given.strip()
+    if in_file is None:
+        return given, "as given with --commitment"
+    if in_file.lower() != given.lower():
+        raise Difference(f"seed_commitment: the draw file carries {in_file}, published when scheduled {given}")
+    return given, "as published when the draw was scheduled (--commitment); the draw file carries the same"
+
+
+def _published_winners(draw: dict, expect: str | None) -> tuple[list[str] | None, str]:
+    if expect is not None:
+        return [name for name in expect.split(",") if name], "--expect"
+    if draw.get("winners"):
+        return [w["participant_id"] for w in draw["winners"]], "the draw file's winners"
+    return None, ""
+
+
+def _beacon(draw: dict, given: str | None) -> tuple[str, str]:
+    if given is not None:
+        return given, "--beacon"
+    if draw.get("beacon") is not None:
+        return draw["beacon"], "the draw file's"
+    return "", "none: the draw has no beacon"
+
+
+def _report(result: str, chosen: list[str], notes: list[str]) -> None:
+    print(result)
+    for rank, name in enumerate(chosen, start=1):
+        print(f"  {rank}. {name}")
+    for note in notes:
+        print(note)
+
+
+def _check(args: argparse.Namespace, draw: dict, data: bytes) -> int:
+    if args.draw:
+        check_algorithm(draw)
+    commitment, commitment_source = published_commitment(draw, args.commitment)
+    published, winners_source = _published_winners(draw, args.expect)
+    beacon, beacon_source = _beacon(draw, args.beacon)
+    rule = args.one_win_per_participant
+    facts: dict[str, Any] = {
+        "seed_hex": args.seed or draw.get("seed"),
+        "beacon": beacon,
+        "commitment": commitment,
+        "snapshot_hash": args.snapshot_sha256 or draw.get("snapshot_sha256"),
+        "wanted": args.winners or draw.get("winners_wanted"),
+        "one_win": (rule == "true") if rule else bool(draw.get("one_win_per_participant", True)),
+    }
+    missing = [name for name, value in facts.items() if value is None]
+    if missing:
+        print(f"missing: {', '.join(missing)} (give --draw or the options)", file=sys.stderr)
+        return MISSING
+    chosen = verify(data, published=published, entries_total=draw.get("entries_total"), **facts)
+    notes = [
+        f"commitment checked: {commitment}, {commitment_source}",
+        f"beacon: {json.dumps(beacon.strip(BEACON_SPACE), ensure_ascii=False)} ({beacon_source})",
+    ]
+    if published is None:
+        _report(
+            "NOT COMPARED: no published winners were given (the draw file lists none and no --expect); "
+            "the winners computed are",
+            chosen,
+            notes,
+        )
+        return NOT_COMPARED
+    _report("MATCH", chosen, [f"winners compared with: {winners_source}", *notes])
+    return MATCH
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,31 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.csv:
         with open(path, "rb") as handle:
             data += handle.read()
-    rule = args.one_win_per_participant
-    published = [w["participant_id"] for w in draw.get("winners") or []] if draw.get("winners") else None
-    if args.expect is not None:
-        published = [name for name in args.expect.split(",") if name]
-    facts: dict[str, Any] = {
-        "seed_hex": args.seed or draw.get("seed"),
-        "beacon": args.beacon if args.beacon is not None else (draw.get("beacon") or ""),
-        "commitment": args.commitment or draw.get("seed_commitment"),
-        "snapshot_hash": args.snapshot_sha256 or draw.get("snapshot_sha256"),
-        "wanted": args.winners or draw.get("winners_wanted"),
-        "one_win": (rule == "true") if rule else bool(draw.get("one_win_per_participant", True)),
-    }
-    missing = [name for name, value in facts.items() if value is None]
-    if missing:
-        print(f"missing: {', '.join(missing)} (give --draw or the options)", file=sys.stderr)
-        return 2
     try:
-        chosen = verify(data, published=published, entries_total=draw.get("entries_total"), **facts)
+        return _check(args, draw, data)
     except Difference as difference:
         print(f"DIFFERENCE {difference}")
-        return 1
-    print("MATCH")
-    for rank, name in enumerate(chosen, start=1):
-        print(f"  {rank}. {name}")
-    return 0
+        return DIFFERENCE
 
 
 if __name__ == "__main__":

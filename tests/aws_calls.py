@@ -94,6 +94,9 @@ _INSTANCE_METHODS = {
     "update": "dynamodb:UpdateItem",
     "delete": "dynamodb:DeleteItem",
     "refresh": "dynamodb:GetItem",
+    # The request of a transaction's item, as PynamoDB's TransactWrite builds it (sent by the caller).
+    "get_update_kwargs_from_instance": "dynamodb:UpdateItem",
+    "get_save_kwargs_from_instance": "dynamodb:PutItem",
 }
 _TRANSACTION_METHODS = {
     "save": "dynamodb:PutItem",
@@ -772,7 +775,7 @@ class _Reader:
                 found += [(table, "") for table in self._request_item_tables(kw.value)]
             elif kw.arg == "TableName":
                 table = self._table_of(kw.value)
-                index = next((self._index_of(k.value) for k in call.keywords if k.arg == "IndexName"), "")
+                index = self._index_of(next((k.value for k in call.keywords if k.arg == "IndexName"), None))
                 if table:
                     found.append((table, index))
             elif kw.arg is None:  # **request
@@ -854,7 +857,7 @@ class _Reader:
         if not table:
             self._problem(node, "the table of a request")
             return
-        index = self._index_of(keys["IndexName"]) if "IndexName" in keys else ""
+        index = self._index_of(keys.get("IndexName"))
         action = self._action_of(node)
         if action is None:
             parent = self.parents.get(id(node))
@@ -872,24 +875,20 @@ class _Reader:
         for t in table.split("|"):
             self.function.calls.add(Call(action, t, index))
 
-    def _index_of(self, expr: ast.expr) -> str:
-        """The index an IndexName names: a string, or `M.by_x.Meta.index_name` of a model's index.
-        Anything else is a problem, never the base table: a wrong guess there is a missing grant."""
-        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return expr.value
-        if (
-            isinstance(expr, ast.Attribute)
-            and expr.attr == "index_name"
-            and isinstance(expr.value, ast.Attribute)
-            and expr.value.attr == "Meta"
-            and isinstance(expr.value.value, ast.Attribute)
-        ):
-            model = self.program.resolve(self.module, expr.value.value.value)
-            if model in self.program.models:
-                index = self.program._indexes(model).get(expr.value.value.attr)
-                if index:
-                    return index
-        self._problem(expr, "the index of a request")
+    def _index_of(self, node: ast.expr | None) -> str:
+        """The index a request's IndexName names: a string, or `M.index.Meta.index_name` of a model's index.
+        Any other IndexName is a problem, never the base table: that guess hid a missing index grant."""
+        if node is None:
+            return ""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        chain = node.value.value if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) else None
+        if isinstance(node, ast.Attribute) and node.attr == "index_name" and isinstance(chain, ast.Attribute):
+            model = self._model_class(chain.value)
+            index = self.program._indexes(model).get(chain.attr) if model else None
+            if index:
+                return index
+        self._problem(node, "the index of a request")
         return ""
 
     def _action_of(self, node: ast.Dict) -> str | None:

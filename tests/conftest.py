@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -16,6 +17,8 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "STAGE": "local",
+        # The local stage's SMS go to an outbox file: never the developer's own .local/outbox.
+        "OUTBOX_DIR": tempfile.mkdtemp(prefix="qrc-test-outbox-"),
     }
 )
 

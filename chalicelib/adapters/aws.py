@@ -7,6 +7,7 @@ import pathlib
 import threading
 
 import botocore.session
+from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.loaders import Loader
@@ -49,7 +50,7 @@ def session() -> botocore.session.Session:
     return _session
 
 
-def create_client(service: str, region: str, endpoint: str | None, config: Config):
+def create_client(service: str, region: str, endpoint: str | None, config: Config) -> BaseClient:
     """A new botocore client of the one session (callers cache it; building one costs milliseconds)."""
     if service not in SERVICES:
         raise ValueError(f"{service} is not in aws.SERVICES: add it there, so the package carries its botocore data")
@@ -58,7 +59,7 @@ def create_client(service: str, region: str, endpoint: str | None, config: Confi
         return shared.create_client(service, region_name=region, endpoint_url=endpoint, config=config)
 
 
-def client(service: str):
+def client(service: str) -> BaseClient:
     """A client for `service` with standard retries and an explicit attempt count.
 
     S3 and SQS honour the endpoint overrides of the settings (moto's server locally).
@@ -103,7 +104,7 @@ def transient(exc: BaseException) -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _client(service: str, region: str, endpoint: str | None, max_attempts: int):
+def _client(service: str, region: str, endpoint: str | None, max_attempts: int) -> BaseClient:
     options: dict = {}
     if service == "s3":
         # Path-style addressing: a local endpoint has no per-bucket host names. The long

@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from pynamodb.connection import Connection
+from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import PynamoDBException, TableError
 
 from chalicelib.adapters import aws
@@ -54,7 +55,7 @@ def binding() -> tuple[str, str | None, int]:
     return _binding
 
 
-def client():
+def client() -> BaseClient:
     """The container's one low-level DynamoDB client, built on first use from the one botocore session.
 
     Every PynamoDB model, every transaction and every low-level call goes through it.
@@ -87,7 +88,7 @@ class _SharedConnection(Connection):
     """PynamoDB's connection over the shared client: one for every model's table connection."""
 
     @property
-    def client(self):
+    def client(self) -> BaseClient:
         return client()
 
 
@@ -99,7 +100,7 @@ def transaction_connection() -> Connection:
     return _connection
 
 
-def share_connection(table) -> None:
+def share_connection(table: TableConnection) -> None:
     """Hand a model's PynamoDB table connection the shared connection, keeping its table schema.
 
     PynamoDB builds one TableConnection per model, each with a Connection (a botocore

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any
 
 from chalicelib.adapters.aws import client
 from chalicelib.config import get_settings
@@ -34,7 +37,7 @@ class MultipartWriter:
         *,
         content_type: str = "application/octet-stream",
         bucket: str | None = None,
-        s3=None,
+        s3: Any = None,
         part_bytes: int | None = None,
         min_part_bytes: int | None = None,
     ) -> None:
@@ -53,7 +56,9 @@ class MultipartWriter:
     def __enter__(self) -> MultipartWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -185,7 +190,9 @@ def put_object(
     client("s3").put_object(Bucket=bucket or get_settings().export_bucket, Key=key, Body=data, ContentType=content_type)
 
 
-def read_object(key: str, start: int | None = None, stop: int | None = None, *, bucket: str | None = None, s3=None):
+def read_object(
+    key: str, start: int | None = None, stop: int | None = None, *, bucket: str | None = None, s3: Any = None
+) -> Iterator[bytes]:
     """The bytes of an object (or of `start <= offset < stop`) as blocks of about 1 MiB."""
     kwargs = {"Bucket": bucket or get_settings().export_bucket, "Key": key}
     if start is not None and stop is not None:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from botocore.client import BaseClient
 from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
@@ -50,7 +51,7 @@ def _existing(models: list[type[Model]]) -> set[str]:
             return names & {model.Meta.table_name for model in models}
 
 
-def _settled(client, name: str, timeout: float = 60.0) -> dict:
+def _settled(client: BaseClient, name: str, timeout: float = 60.0) -> dict:
     """The table once it and its indexes are ACTIVE: DynamoDB takes one change at a time."""
     deadline = time.monotonic() + timeout
     while True:

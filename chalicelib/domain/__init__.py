@@ -1,2 +1,10 @@
-"""Pure rules, no I/O: codes and their MACs, ids, the clock, errors, instant wins, lifecycles, claim rules,
-the statistics fold, loyalty tiers and points lots, phone numbers and request validation. May import: no other package."""
+"""Pure rules, no I/O. May import: no other package.
+
+Modules: claims (what a scan may claim, and why not), clock (the one "now"), codes (minting and verifying
+MAC-tagged codes), csvfile (spreadsheet-safe CSV), draws (the lucky draw's algorithm), errors (the domain's
+exceptions), ids (time-ordered ids and their shapes), instant_win (secret winning serials, odds), lifecycle
+(statuses as enums and their allowed moves), loyalty (tiers, points lots, expiry), phones (reading, masking,
+hashing and sealing numbers), promises (what a started campaign may not take back), schemas (request bodies,
+pydantic), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,
+cursors, headers).
+"""

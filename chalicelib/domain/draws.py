@@ -10,6 +10,7 @@ In short (the document is the reference):
 * the snapshot is a CSV, `participant_id,entries` then one line per participant, sorted by
   id (byte order), `\\n` line ends; its SHA-256 is published before any winner is drawn;
 * the commitment is SHA-256 of the seed, published when the draw is scheduled;
+* the beacon is the text as published with surrounding white space removed (beacon_text), UTF-8;
 * K = HMAC-SHA256(seed, "qrc-draw-v1" 0x00 snapshot_sha256 0x00 beacon); the random stream
   is HMAC-SHA256(K, counter as 8 bytes big-endian) for counter 0, 1, 2..., read 8 bytes at a
   time as unsigned big-endian integers;
@@ -29,16 +30,21 @@ import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chalicelib.domain.csvfile import safe_cell
 
 __all__ = [
     "ALGORITHM",
+    "SETTLE",
+    "due_at",
     "CSV_HEADER",
     "Winner",
     "RandomStream",
     "Fenwick",
+    "BEACON_SPACE",
     "commitment",
+    "beacon_text",
     "mixing_key",
     "snapshot_lines",
     "snapshot_bytes",
@@ -51,6 +57,20 @@ __all__ = [
 ALGORITHM = "qrc-draw-v1"
 CSV_HEADER = b"participant_id,entries\n"
 _TWO_64 = 1 << 64
+# The white space a beacon loses at either end, listed so another language can apply the same rule
+# (docs/draws.md): exactly the characters Python's str.strip() removes, which the service always used.
+BEACON_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+SETTLE = timedelta(minutes=2)
+"""How long after `entries_until` a draw waits before freezing: a claim stamped at the cut has
+committed (a request lives at most 29 s behind API Gateway) and reached the claims' index."""
+
+
+def due_at(draw_at: datetime, entries_until: datetime) -> datetime:
+    """When a draw may run: its draw_at, but never before its cut has settled."""
+    return max(draw_at, entries_until + SETTLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +89,20 @@ def commitment(seed: bytes) -> str:
     return hashlib.sha256(seed).hexdigest()
 
 
+def beacon_text(value: str) -> str:
+    """The beacon as the draw mixes it in: the value as published, white space at either end removed.
+
+    The one place the rule lives: the service stores and shows this form, so a draw's `beacon` is
+    exactly the text in K, and whoever copies the lottery's result with a stray space or line end
+    still gets the same winners.
+    """
+    return value.strip(BEACON_SPACE)
+
+
 def mixing_key(seed: bytes, snapshot_sha256: str, beacon: str | None) -> bytes:
     """K: the seed bound to the published snapshot hash and the beacon (empty when there is none)."""
-    message = ALGORITHM.encode() + b"\x00" + snapshot_sha256.encode("ascii") + b"\x00" + (beacon or "").encode("utf-8")
+    published = beacon_text(beacon or "").encode("utf-8")
+    message = ALGORITHM.encode() + b"\x00" + snapshot_sha256.encode("ascii") + b"\x00" + published
     return hmac.new(seed, message, hashlib.sha256).digest()
 
 

@@ -9,8 +9,9 @@ import hmac
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import InvalidInput
@@ -29,12 +30,13 @@ __all__ = [
     "unseal_phone",
     "shopper_id_for",
     "brand_shopper_id",
+    "brand_shopper_ids",
     "seal_text",
     "unseal_text",
 ]
 
 
-def _numbers():
+def _numbers() -> ModuleType:
     # phonenumbers (and cryptography, below) are imported on first use: a scan reads no
     # phone number, and a cold container should not pay for them before its first scan.
     import phonenumbers
@@ -191,3 +193,24 @@ def brand_shopper_id(pepper: str, brand_id: str, shopper_id: str) -> str:
     return _crockford_id(
         "mbr", hmac.new(pepper.encode(), f"brand-shopper:{brand_id}:{shopper_id}".encode(), hashlib.sha256).digest()
     )
+
+
+def brand_shopper_ids(pepper: str, brand_id: str) -> Callable[[str], str]:
+    """brand_shopper_id for one brand, fast, as a snapshot of a million shoppers needs it: the keyed
+    hash's state is kept after the key, and the Crockford form comes two characters (10 bits) at a
+    time (tests hold the two equal)."""
+    keyed = hmac.new(pepper.encode(), digestmod=hashlib.sha256)
+    prefix = f"brand-shopper:{brand_id}:".encode()
+
+    def pseudonym(shopper_id: str) -> str:
+        mac = keyed.copy()
+        mac.update(prefix + shopper_id.encode())
+        # The first 130 bits of the digest as 26 Crockford digits, two at a time.
+        value = int.from_bytes(mac.digest()[:17], "big") >> 6
+        return "mbr_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+    return pseudonym
+
+
+_PAIRS = [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)]
+_SHIFTS = tuple(range(120, -1, -10))

@@ -11,6 +11,7 @@ import functools
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -66,7 +67,7 @@ def _check_time_zone(value: str) -> str:
     return value
 
 
-def _text_checker(max_length: int):
+def _text_checker(max_length: int) -> Callable[[str], str]:
     def check(value: str) -> str:
         value = value.strip()
         if not value:

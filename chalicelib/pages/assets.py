@@ -39,9 +39,9 @@ BUILD_DIR = PAGES_DIR / "build"
 MANIFEST = BUILD_DIR / "manifest.json"
 
 ASSETS: dict[str, tuple[str, ...]] = {
-    "landing.min.js": ("session.js", "landing/landing.js", "landing/wallet.js", "landing/draws.js"),
+    "landing.min.js": ("shared.js", "landing/landing.js", "landing/wallet.js", "landing/draws.js"),
     "landing.min.css": ("base.css", "landing/landing.css", "landing/wallet.css"),
-    "dashboard.min.js": ("session.js", "dashboard/loyalty.js", "dashboard/dashboard.js", "dashboard/draws.js"),
+    "dashboard.min.js": ("shared.js", "dashboard/loyalty.js", "dashboard/dashboard.js", "dashboard/draws.js"),
     "dashboard.min.css": ("base.css", "dashboard/dashboard.css"),
 }
 """Built file -> its sources, relative to this folder, joined in this order and minified by esbuild."""

@@ -1,2 +1,4 @@
-"""Bytes for printers and screens, no I/O: QR symbols (SVG, PNG) and print files (CSV, ZIP, PDF).
-May import: domain."""
+"""Bytes for printers and screens, no I/O. May import: domain.
+
+Modules: printfiles (the print files: CSV, ZIP, PDF), qr (QR symbols as SVG and PNG).
+"""

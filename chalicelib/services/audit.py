@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import json
-import secrets
-from datetime import timedelta
+from typing import Any
 
-from chalicelib.adapters.models import AuditEvent
-from chalicelib.adapters.records import create
+from chalicelib.adapters import audit_log
 from chalicelib.domain import clock
 
 __all__ = ["KEEP", "record", "transaction_item", "changes"]
 
-KEEP = timedelta(days=2 * 366)
-"""How long an event is kept: two years, the span of the longest campaigns and their disputes."""
+KEEP = audit_log.KEEP
 
 
-def _event(brand_id: str, actor: str, action: str, target: str, details: dict) -> AuditEvent:
-    now = clock.now()
-    return AuditEvent(
-        brand_id,
-        f"{now.isoformat(timespec='microseconds')}#{secrets.token_hex(4)}",
-        at=now,
-        actor=actor,
-        action=action,
-        target=target,
-        details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
-        expires_at=now + KEEP,
-    )
-
-
-def record(brand_id: str, actor: str, action: str, target: str, details: dict) -> None:
+def record(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
     """Append one event to the brand's trail; never overwrites one (its key is new)."""
-    create(_event(brand_id, actor, action, target, details), AuditEvent.event_key, "audit event")
+    audit_log.append(brand_id, actor, action, target, details, clock.now())
 
 
-def transaction_item(brand_id: str, actor: str, action: str, target: str, details: dict) -> dict:
-    """The same event as a transaction's Put, for a change whose record must not be lost
+def transaction_item(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any]) -> dict[str, Any]:
+    """The same event as an item of a store's transaction, for a change whose record must not be lost
     between the change and its event (a crash between two writes)."""
-    return {
-        "Put": {
-            "TableName": AuditEvent.Meta.table_name,
-            "Item": _event(brand_id, actor, action, target, details).serialize(),
-            "ConditionExpression": "attribute_not_exists(event_key)",
-        }
-    }
+    return audit_log.transaction_put(brand_id, actor, action, target, details, clock.now())
 
 
 def changes(before: dict, after: dict) -> dict:

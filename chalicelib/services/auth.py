@@ -11,6 +11,7 @@ import functools
 import logging
 import secrets
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.secrets import get_shopper_jwt_keys, get_shopper_jwt_secret
@@ -65,7 +66,7 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return _jwt().PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
 
 
-def _jwt():
+def _jwt() -> ModuleType:
     # PyJWT (and the cryptography it loads for RS256) is imported on the first operator
     # request: a cold container's first scan needs neither.
     import jwt
@@ -73,7 +74,7 @@ def _jwt():
     return jwt
 
 
-def _verification_key(token: str, settings: Settings):
+def _verification_key(token: str, settings: Settings) -> Any:
     if settings.jwt_algorithm == "HS256":
         return settings.jwt_secret
     return _jwks_client(settings.jwt_jwks_url).get_signing_key_from_jwt(token).key

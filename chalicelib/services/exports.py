@@ -20,7 +20,7 @@ from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Export
 from chalicelib.adapters.records import create, load_batch, load_owned
 from chalicelib.adapters.secrets import get_keyring
-from chalicelib.config import get_settings
+from chalicelib.config import WORK_SECONDS, get_settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import is_id, new_id
@@ -45,9 +45,9 @@ MAX_RECEIVES = 5
 """Deliveries of one message before it goes to the dead-letter queue (the queue's redrive
 policy says the same); the last failed delivery marks the export failed."""
 
-FINISH_LEASE = timedelta(seconds=900)
-"""How long a finisher holds the export: the worker's Lambda timeout, so a live finisher
-never outlasts its lease and a crashed one is replaced once it has run out."""
+FINISH_LEASE = timedelta(seconds=WORK_SECONDS["export_worker"])
+"""How long a finisher holds the export: the worker's budget, which its Lambda timeout equals,
+so a live finisher never outlasts its lease and a crashed one is replaced once it has run out."""
 
 DOWNLOAD_URL_SECONDS = 15 * 60
 KEEP_FILES = timedelta(days=7)

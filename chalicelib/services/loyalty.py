@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from chalicelib.adapters import dynamo, members
 from chalicelib.adapters.models import LoyaltyProgram, Member, TierRung
 from chalicelib.adapters.records import load_program, program_of
+from chalicelib.config import WORK_SECONDS
 from chalicelib.domain import clock, loyalty
 from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.schemas import Label, Schema, TimeZoneName, validate
@@ -297,8 +298,10 @@ def review_member(brand_id: str, shopper_id: str, program: loyalty.Program, now:
     return {}
 
 
-def review_due(now: datetime | None = None, *, budget_seconds: float = 600.0) -> dict[str, int]:
-    """The scheduled job: review every member whose month has come, until done or out of time.
+def review_due(
+    now: datetime | None = None, *, budget_seconds: float = WORK_SECONDS["loyalty_review"]
+) -> dict[str, int]:
+    """The scheduled job: review every member whose month has come, until done or `budget_seconds` have passed.
 
     Idempotent: a member reviewed is due again only next month, and running twice in one
     month finds nothing left to do. What is left when time runs out waits for the next run.

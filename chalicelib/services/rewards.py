@@ -9,19 +9,18 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import Field
 
-from chalicelib.adapters import dynamo, members
-from chalicelib.adapters.models import Reward, Voucher, VoucherUpload
-from chalicelib.adapters.records import create, load_owned, page_of
+from chalicelib.adapters import members, reward_store
+from chalicelib.adapters.models import Reward
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.domain.ids import id_pattern, is_brand_id, new_id
+from chalicelib.domain.ids import is_brand_id, new_id
+from chalicelib.domain.lifecycle import RewardStatus, VoucherFileStatus
 from chalicelib.domain.phones import keyed_hash, seal_text
 from chalicelib.domain.schemas import Instant, Label, Schema, validate
-from chalicelib.domain.validation import decode_cursor, format_instant, parse_limit, refuse_fields
+from chalicelib.domain.validation import format_instant, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [
@@ -41,8 +40,6 @@ MAX_VOUCHERS_PER_FILE = 20_000
 MAX_VOUCHER_FILE_BYTES = 1024 * 1024
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$")
 _SERVER_OWNED = ("reward_id", "brand_id", "issued", "available", "status", "created_at", "updated_at", "version")
-_ID_RE = re.compile(id_pattern("rwd"))
-_TX_CODES = 40  # codes per transaction: each is a voucher and its uniqueness item
 
 
 class NoteIn(Schema):
@@ -106,7 +103,7 @@ def _to_dict(reward: Reward) -> dict:
 
 def load_reward(brand_id: str, reward_id: str, *, consistent: bool = True) -> Reward:
     """A reward of the brand, or 404 (another brand's reward is not found, as an unknown one)."""
-    return load_owned(Reward, brand_id, reward_id, "rwd", "reward", consistent=consistent)
+    return reward_store.load(brand_id, reward_id, consistent=consistent)
 
 
 def create_reward(brand_id: str, actor: str, body: dict) -> dict:
@@ -130,27 +127,19 @@ def create_reward(brand_id: str, actor: str, body: dict) -> dict:
         starts_at=values.starts_at,
         ends_at=values.ends_at,
         per_shopper_limit=values.per_shopper_limit,
-        status="active",
+        status=RewardStatus.ACTIVE,
         created_at=now,
         updated_at=now,
         created_by=actor,
     )
-    create(reward, Reward.reward_id, "reward")
+    reward_store.add(reward)
     audit.record(brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost})
     return _to_dict(reward)
 
 
 def list_rewards(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """One page of the brand's catalog, newest first (retired rewards included, marked)."""
-    page_size = parse_limit(limit)
-    start_key = None
-    if cursor:
-        reward_id = decode_cursor(cursor, _ID_RE)
-        start_key = {"brand_id": {"S": brand_id}, "reward_id": {"S": reward_id}}
-    results = Reward.by_brand.query(
-        brand_id, scan_index_forward=False, limit=page_size, last_evaluated_key=start_key, page_size=page_size
-    )
-    return page_of(results, page_size, _to_dict, "reward_id")
+    return reward_store.brand_page(brand_id, parse_limit(limit), cursor, _to_dict)
 
 
 def get_reward(brand_id: str, reward_id: str) -> dict:
@@ -165,7 +154,7 @@ def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
     refuse_fields(body, (*_SERVER_OWNED, "kind"), "This field cannot be changed.")
     changes = validate(RewardChange, body)
     reward = load_reward(brand_id, reward_id)
-    if reward.status == "retired":
+    if reward.status == RewardStatus.RETIRED:
         raise Conflict("A retired reward cannot change.")
     before = _to_dict(reward)
     sent = body.keys()
@@ -184,29 +173,20 @@ def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
             setattr(reward, name, value)
     _check_window(reward.starts_at, reward.ends_at)
     reward.updated_at = clock.now()
-    _save(reward, condition=Reward.issued <= int(reward.stock or 0) if "stock" in sent else None)
+    reward_store.save(reward, stock_changed="stock" in sent)
     after = _to_dict(reward)
     audit.record(brand_id, actor, "reward_changed", reward_id, audit.changes(before, after))
     return after
-
-
-def _save(reward: Reward, condition=None) -> None:
-    try:
-        reward.save(condition=condition)
-    except Exception as exc:  # noqa: BLE001 - a concurrent change or redemption moved it
-        if dynamo.condition_failed(exc):
-            raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
-        raise
 
 
 def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict:
     """Take a reward out of the catalog: nobody can redeem it any more; redemptions made stand."""
     note = validate(NoteIn, body).note
     reward = load_reward(brand_id, reward_id)
-    if reward.status != "retired":
-        reward.status = "retired"
+    if reward.status != RewardStatus.RETIRED:
+        reward.status = RewardStatus.RETIRED
         reward.updated_at = clock.now()
-        _save(reward)
+        reward_store.save(reward)
         audit.record(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
     return _to_dict(reward)
 
@@ -232,18 +212,12 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
                 continue  # a blank last line
             problems.append({"line": number, "problem": "empty line"})
             continue
-        if len(row) != 1:
-            problems.append({"line": number, "problem": f"{len(row)} columns; one code per line"})
+        problem = _code_problem(row, seen)
+        if problem:
+            problems.append({"line": number, "problem": problem})
             continue
-        code = row[0].strip()
-        if not _CODE_RE.match(code):
-            problems.append({"line": number, "problem": "not a code: 4 to 64 letters, digits, '.', '_' or '-'"})
-            continue
-        if code in seen:
-            problems.append({"line": number, "problem": f"the same code as line {seen[code]}"})
-            continue
-        seen[code] = number
-        codes.append((number, code))
+        seen[row[0].strip()] = number
+        codes.append((number, row[0].strip()))
     if not codes and not problems:
         raise InvalidInput("body: The file holds no codes.", field="body")
     if len(codes) > MAX_VOUCHERS_PER_FILE:
@@ -253,19 +227,20 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     return codes
 
 
+def _code_problem(row: list[str], seen: dict[str, int]) -> str | None:
+    """What is wrong with a line that is not empty (`seen`: the codes of the lines before it), or None."""
+    if len(row) != 1:
+        return f"{len(row)} columns; one code per line"
+    code = row[0].strip()
+    if not _CODE_RE.match(code):
+        return "not a code: 4 to 64 letters, digits, '.', '_' or '-'"
+    if code in seen:
+        return f"the same code as line {seen[code]}"
+    return None
+
+
 def _code_id(reward_id: str, code: str) -> str:
     return "code#" + keyed_hash(get_phone_hash_pepper(), "voucher", f"{reward_id}:{code}")
-
-
-def _already_in_pool(reward_id: str, upload_id: str, codes: list[tuple[int, str]]) -> list[dict]:
-    """The lines whose code is in the reward's pool from another file."""
-    problems = []
-    keys = {_code_id(reward_id, code): number for number, code in codes}
-    found = VoucherUpload.batch_get([(reward_id, key) for key in keys])
-    for item in found:
-        if item.file_id != upload_id:  # a code item records the upload that brought it
-            problems.append({"line": keys[item.upload_id], "problem": "already in this reward's pool"})
-    return sorted(problems, key=lambda p: p["line"])
 
 
 def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> dict:
@@ -281,100 +256,26 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     reward = load_reward(brand_id, reward_id)
     if reward.kind != "voucher":
         raise Conflict("Only a voucher reward takes codes; a gift's stock is set on the reward.")
-    if reward.status == "retired":
+    if reward.status == RewardStatus.RETIRED:
         raise Conflict("A retired reward takes no codes.")
     codes = _voucher_lines(raw)
     upload_id = "file#" + hashlib.sha256(raw).hexdigest()
-    try:
-        upload = VoucherUpload.get(reward_id, upload_id, consistent_read=True)
-    except VoucherUpload.DoesNotExist:
-        upload = None
-    if upload is not None and upload.status == "published":
+    upload = reward_store.voucher_file(reward_id, upload_id)
+    if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
         return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": 0, "already_added": int(upload.count)}
-    problems = _already_in_pool(reward_id, upload_id, codes)
+    problems = reward_store.codes_from_other_files(
+        reward_id, upload_id, {_code_id(reward_id, code): number for number, code in codes}
+    )
     if problems:
         raise InvalidFile(f"{len(problems)} code(s) already in this reward's pool; nothing was added.", problems[:100])
     if upload is None:
-        upload = _reserve(reward_id, upload_id, len(codes), actor)
-    first = int(upload.first_seq)
-    now = clock.now()
+        upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
     pepper = get_phone_hash_pepper()
-    for start in range(0, len(codes), _TX_CODES):
-        items = []
-        for offset, (_, code) in enumerate(codes[start : start + _TX_CODES], start=start):
-            voucher = Voucher(
-                reward_id,
-                first + offset,
-                code_sealed=seal_text(code, pepper, "voucher"),
-                upload_id=upload_id,
-            )
-            items.append({"Put": {"TableName": Voucher.Meta.table_name, "Item": voucher.serialize()}})
-            marker = VoucherUpload(reward_id, _code_id(reward_id, code), file_id=upload_id, created_at=now)
-            items.append({"Put": {"TableName": VoucherUpload.Meta.table_name, "Item": marker.serialize()}})
-        dynamo.client().transact_write_items(TransactItems=items)
-    _publish(reward_id, upload_id, len(codes))
+    sealed = ((seal_text(code, pepper, "voucher"), _code_id(reward_id, code)) for _, code in codes)
+    reward_store.write_codes(reward_id, upload_id, int(upload.first_seq), sealed, clock.now())
+    reward_store.publish(reward_id, upload_id, len(codes))
     audit.record(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
     return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": len(codes), "already_added": 0}
-
-
-def _reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUpload:
-    """Number the file's codes: take `count` numbers from the reward's counter, recorded on the upload."""
-    counter = dynamo.client().update_item(
-        TableName=Reward.Meta.table_name,
-        Key={"reward_id": {"S": reward_id}},
-        UpdateExpression="ADD numbered :n",
-        ExpressionAttributeValues={":n": {"N": str(count)}},
-        ReturnValues="UPDATED_NEW",
-    )
-    last = int(counter["Attributes"]["numbered"]["N"])
-    upload = VoucherUpload(
-        reward_id,
-        upload_id,
-        first_seq=last - count + 1,
-        count=count,
-        status="writing",
-        created_by=actor,
-        created_at=clock.now(),
-    )
-    try:
-        upload.save(condition=VoucherUpload.upload_id.does_not_exist())
-    except Exception as exc:  # noqa: BLE001 - the same file sent twice at once
-        if dynamo.condition_failed(exc):
-            raise Conflict("This file is being added already; send it again in a moment.") from None
-        raise
-    return upload
-
-
-def _publish(reward_id: str, upload_id: str, count: int) -> None:
-    """Put the file's codes in stock, once: the upload moves to published in the same transaction."""
-    try:
-        dynamo.client().transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": VoucherUpload.Meta.table_name,
-                        "Key": {"reward_id": {"S": reward_id}, "upload_id": {"S": upload_id}},
-                        "UpdateExpression": "SET #s = :p",
-                        "ConditionExpression": "#s = :w",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":p": {"S": "published"}, ":w": {"S": "writing"}},
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": Reward.Meta.table_name,
-                        "Key": {"reward_id": {"S": reward_id}},
-                        "UpdateExpression": "ADD #k :n, #v :one",
-                        "ExpressionAttributeNames": {"#k": "stock", "#v": "version"},
-                        "ExpressionAttributeValues": {":n": {"N": str(count)}, ":one": {"N": "1"}},
-                    }
-                },
-            ]
-        )
-    except ClientError as error:
-        if dynamo.cancellation_codes(error) is None:
-            raise
-        # Already published by a resend that finished first: nothing to add twice.
 
 
 # --- the shopper's catalog --------------------------------------------------------------
@@ -382,7 +283,7 @@ def _publish(reward_id: str, upload_id: str, count: int) -> None:
 
 def on_offer(reward: Reward, now: datetime) -> str | None:
     """Why a reward cannot be redeemed now (a refusal code), or None."""
-    if reward.status != "active":
+    if reward.status != RewardStatus.ACTIVE:
         return "reward_retired"
     if reward.starts_at and now < reward.starts_at or reward.ends_at and now >= reward.ends_at:
         return "reward_not_available"
@@ -403,13 +304,6 @@ def catalog(brand_id: str, balance: int, *, limit: str | None = None, cursor: st
     """One page of a brand's rewards as a shopper sees them: those on offer now (or out of
     stock), each with whether `balance` points buy it."""
     now = clock.now()
-    page_size = parse_limit(limit)
-    start_key = None
-    if cursor:
-        start_key = {"brand_id": {"S": brand_id}, "reward_id": {"S": decode_cursor(cursor, _ID_RE)}}
-    results = Reward.by_brand.query(
-        brand_id, scan_index_forward=False, limit=page_size, last_evaluated_key=start_key, page_size=page_size
-    )
 
     def shown(reward: Reward) -> dict:
         blocked = on_offer(reward, now)
@@ -420,6 +314,6 @@ def catalog(brand_id: str, balance: int, *, limit: str | None = None, cursor: st
             "refusal": blocked,
         }
 
-    page = page_of(results, page_size, shown, "reward_id")
+    page = reward_store.brand_page(brand_id, parse_limit(limit), cursor, shown)
     items = [item for item in page["items"] if item["refusal"] in (None, "out_of_stock")]
     return {"brand_id": brand_id, "points": balance, "items": items, "next_cursor": page["next_cursor"]}

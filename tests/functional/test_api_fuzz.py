@@ -34,7 +34,7 @@ from app import ROUTE_AUTH, app
 from chalicelib.adapters import aws
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import codes
-from chalicelib.services import batches, campaigns, draws, rewards
+from chalicelib.services import batches, campaigns, draw_schedule, rewards
 from tests.support import VALID_CAMPAIGN, operator_token, shopper_token
 
 SPEC = pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml"
@@ -93,7 +93,7 @@ def world(store) -> dict:
     batch = batches.mint_batch("brand-a", campaign["campaign_id"], "user-1", {"sku": "FUZZ", "quantity": 5})
     code = codes.mint_code(get_keyring(), batch["batch_number"], 1)
     reward = rewards.create_reward("brand-a", "user-1", {"name": "Mug", "kind": "gift", "cost": 5, "stock": 3})
-    draw = draws.create_draw(
+    draw = draw_schedule.create_draw(
         "brand-a",
         campaign["campaign_id"],
         "user-1",

@@ -13,12 +13,9 @@ import pytest
 
 from chalicelib.adapters import models
 from chalicelib.config import Settings, get_settings
-from scripts import policies
-from scripts.finish_package import finish_package
 from tests.support import requirement_pins
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("dev", "prod")
 APP_NAME = "qr-campaigns"
 
 # cfn-lint rule ids we accept, each with the reason. Empty: the templates lint clean at
@@ -84,51 +81,8 @@ def _tool(name: str) -> str:
     return found
 
 
-def _package_env() -> dict[str, str]:
-    # `chalice package` needs no AWS account: drop every credential and app setting the
-    # test session may have set, keep the rest (PATH, pip's proxy/index settings). Packages
-    # as docs/operations.md does: requirements.txt lists every dependency, and PIP_NO_DEPS
-    # keeps pip from adding botocore (the Lambda runtime's) back as PynamoDB's.
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("AWS_") and key not in {"STAGE", "TABLE_PREFIX", "DYNAMODB_ENDPOINT"}
-    }
-    env["AWS_DEFAULT_REGION"] = "us-east-1"
-    env["PIP_NO_DEPS"] = "1"
-    return env
-
-
-@pytest.fixture(scope="module", params=STAGES)
-def packaged(request, tmp_path_factory) -> dict:
-    """One `chalice package` per stage, finished as deploy.sh ships it: its stage, template and zip."""
-    stage = request.param
-    outdir = tmp_path_factory.mktemp(f"package-{stage}") / "out"
-    policies.write()  # as scripts/deploy.sh does: the policy files chalice reads, from their sources
-    command = [
-        _tool("chalice"),
-        "package",
-        "--stage",
-        stage,
-        "--merge-template",
-        str(Path("infra") / f"{stage}.json"),
-        str(outdir),
-    ]
-    result = subprocess.run(command, cwd=ROOT, env=_package_env(), capture_output=True, text=True, timeout=600)
-    # On a cold cache (.chalice/deployments/) chalice fetches Linux wheels from PyPI.
-    assert result.returncode == 0, (
-        f"chalice package failed (it needs PyPI unless .chalice/deployments/ holds a build of "
-        f"these requirements):\n{result.stdout}\n{result.stderr}"
-    )
-    template_path = outdir / "sam.json"
-    assert (outdir / "deployment.zip").is_file()
-    finish_package(outdir)  # as scripts/deploy.sh ships it
-    return {
-        "stage": stage,
-        "path": template_path,
-        "template": json.loads(template_path.read_text()),
-        "zip": outdir / "deployment.zip",
-    }
+# `packaged` (tests/functional/conftest.py): one package per stage for the whole session,
+# built the way scripts/deploy.sh builds it.
 
 
 def _resources(template: dict, resource_type: str) -> dict[str, dict]:

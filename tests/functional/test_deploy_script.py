@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters import aws
-from scripts import policies
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "deploy.sh"
@@ -48,11 +47,14 @@ elif args[:2] == ["cloudformation", "describe-stacks"]:
     print("https://abc123.execute-api.eu-west-1.amazonaws.com/api/")
 """
 
-# Writes what `chalice package` does: a template whose function runs this Python, and a zip.
+# Writes what `chalice package` does: a template whose function runs this Python, and a zip;
+# records, beside its arguments, what the project it was pointed at holds.
 FAKE_CHALICE = f"""#!/usr/bin/env python3
 import json, os, pathlib, sys, zipfile
+project = pathlib.Path(sys.argv[sys.argv.index("--project-dir") + 1])
+seen = {{name: (project / name).exists() for name in ("app.py", "chalicelib", ".chalice/config.json", ".chalice/deployments")}}
 with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps(["chalice", *sys.argv[1:], "PIP_NO_DEPS=" + os.environ.get("PIP_NO_DEPS", "")]) + "\\n")
+    log.write(json.dumps(["chalice", *sys.argv[1:], "PIP_NO_DEPS=" + os.environ.get("PIP_NO_DEPS", ""), seen]) + "\\n")
 out = pathlib.Path(sys.argv[-1])
 out.mkdir(parents=True, exist_ok=True)
 function = {{"Type": "AWS::Serverless::Function", "Properties": {{"Runtime": "{RUNTIME}"}}}}
@@ -170,10 +172,31 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
     ]
     assert f"{aws.DATA_DIR}/dynamodb/2012-08-10/service-2.json" in names
     assert "finish_package: 1 modules compiled" in result.stdout
-    assert policies.stale() == [], "the package was built from policy files its sources do not make"
     made = [call for call in calls() if call[1] not in ("sts", "ssm")]
+    # chalice packages a fresh copy of the project, gone afterwards: no build cached in the
+    # checkout's .chalice/deployments/ by an earlier run can be reused.
+    project = Path(made[0][2])
+    assert project != ROOT and not project.exists()
+    assert made[0][-1] == {
+        "app.py": True,
+        "chalicelib": True,
+        ".chalice/config.json": True,
+        ".chalice/deployments": False,
+    }
     assert made == [
-        ["chalice", "package", "--stage", "prod", "--merge-template", "infra/prod.json", str(build), "PIP_NO_DEPS=1"],
+        [
+            "chalice",
+            "--project-dir",
+            str(project),
+            "package",
+            "--stage",
+            "prod",
+            "--merge-template",
+            "infra/prod.json",
+            str(build),
+            "PIP_NO_DEPS=1",
+            made[0][-1],
+        ],
         [
             "aws",
             "cloudformation",
@@ -222,7 +245,7 @@ def test_with_everything_present_it_packages_uploads_deploys_and_prints_the_url(
         ],
     ]
     # Every check came before the first change.
-    kinds = [call[1] for call in calls()]
+    kinds = ["package" if call[0] == "chalice" else call[1] for call in calls()]
     assert kinds.index("package") > max(i for i, kind in enumerate(kinds) if kind in ("sts", "ssm"))
 
 
@@ -235,15 +258,14 @@ def test_a_dry_run_needs_no_credentials_and_prints_the_commands_it_would_run(fak
     assert [command[:3] for command in commands] == [
         ["aws", "sts", "get-caller-identity"],
         *[["aws", "ssm", "get-parameter"]] * len(_stage_parameters("dev")),
-        [commands[len(_stage_parameters("dev")) + 1][0], "scripts/policies.py"],
-        ["env", "PIP_NO_DEPS=1", commands[len(_stage_parameters("dev")) + 2][2]],
-        [commands[len(_stage_parameters("dev")) + 3][0], "scripts/finish_package.py", str(build)],
+        [commands[len(_stage_parameters("dev")) + 1][0], "scripts/package_stage.py", "dev"],
+        [commands[len(_stage_parameters("dev")) + 2][0], "scripts/finish_package.py", str(build)],
         ["aws", "cloudformation", "package"],
         ["aws", "cloudformation", "deploy"],
         ["aws", "cloudformation", "describe-stacks"],
     ]
-    package = commands[len(_stage_parameters("dev")) + 2]
-    assert package[3:] == ["package", "--stage", "dev", "--merge-template", "infra/dev.json", str(build)]
+    package = commands[len(_stage_parameters("dev")) + 1]
+    assert package[3:5] == [str(build), "--chalice"] and Path(package[5]).name == "chalice"
     deploy = commands[-2]
     assert "--no-fail-on-empty-changeset" in deploy and deploy[deploy.index("--stack-name") + 1] == "qr-campaigns-dev"
     assert "from --artifact-bucket" in result.stdout

@@ -18,7 +18,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes, phones
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import batches, campaigns, draws, scans
+from chalicelib.services import batches, campaigns, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
 from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
 
@@ -105,7 +105,7 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
     }
     body = {k: v for k, v in body.items() if v is not None}
     with at(when or t0 + timedelta(minutes=2)):
-        return draws.create_draw(BRAND, world["campaign_id"], "op", body)
+        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", body)
 
 
 def _csv(api, draw_id: str) -> bytes:
@@ -133,7 +133,7 @@ def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_win
     assert [d["draw_id"] for d in listed["items"]] == [draw["draw_id"]] and listed["next_cursor"] is None
 
     with at(t0 + timedelta(minutes=59)), pytest.raises(Conflict) as early:
-        draws.run_draw(BRAND, draw["draw_id"], "op")
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     assert early.value.field == "draw_at" and Draw.get(draw["draw_id"]).status == "scheduled"
     assert api.call("GET", f"/v1/draws/{draw['draw_id']}/entries.csv").status_code == 409
     done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
@@ -232,7 +232,7 @@ def test_the_shopper_sees_their_entries_per_draw_and_whether_they_won(api, world
     mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
     assert [(d["draw_id"], d["entries"], d["upcoming"], d["won"]) for d in mine] == [(draw["draw_id"], 3, True, False)]
     with at(now + timedelta(hours=2)):
-        draws.run_draw(BRAND, draw["draw_id"], "op")
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
     assert mine[0]["won"] is True and mine[0]["upcoming"] is False and mine[0]["status"] == "drawn"
     _check(mine[0], "MyDraw")
@@ -262,7 +262,7 @@ def _refused(api, world, field: str, **changes):
 def test_bad_schedules_are_refused_naming_the_field_and_write_nothing(api, world):
     t0 = datetime.now(UTC)
     _refused(api, world, "winners", winners=0)
-    _refused(api, world, "winners", winners=draws.MAX_WINNERS + 1)
+    _refused(api, world, "winners", winners=draw_schedule.MAX_WINNERS + 1)
     _refused(api, world, "draw_at", draw_at=(t0 - timedelta(minutes=1)).isoformat())
     _refused(api, world, "draw_at", draw_at=(world["t0"] + timedelta(days=30 + 91)).isoformat())
     _refused(api, world, "entries_until", entries_until=(t0 + timedelta(hours=2)).isoformat())
@@ -324,10 +324,11 @@ def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, wo
     (tmp_path / "draw.json").write_bytes(api.call("GET", f"/v1/draws/{draw['draw_id']}").body)
     (tmp_path / "entries.csv").write_bytes(_csv(api, draw["draw_id"]))
     script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "verify_draw.py"
-    checked = subprocess.run(
-        [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    command = [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"]
+    checked = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
+    # With the commitment kept from the scheduling answer, the draw file is held to it.
+    announced = ["--commitment", draw["seed_commitment"]]
+    checked = subprocess.run(command + announced, capture_output=True, text=True, cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
+    assert "as published when the draw was scheduled" in checked.stdout

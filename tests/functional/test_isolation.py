@@ -19,7 +19,7 @@ from app import ROUTE_AUTH, app
 from chalicelib.adapters.models import Export, Redemption
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
-from chalicelib.services import batches, campaigns, draws, rewards
+from chalicelib.services import batches, campaigns, draw_schedule, rewards
 from tests.support import VALID_CAMPAIGN, shopper_token
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -107,7 +107,7 @@ def _brand_b() -> dict[str, str]:
         updated_at=clock.now(),
     )
     redemption.save()
-    draw = draws.create_draw(
+    draw = draw_schedule.create_draw(
         "brand-b",
         campaign["campaign_id"],
         "b-owner",

@@ -73,3 +73,119 @@ def test_every_security_requirement_names_a_defined_scheme():
             if method in _HTTP_METHODS:
                 used |= {name for requirement in operation.get("security", []) for name in requirement}
     assert used <= defined, f"undefined security schemes: {used - defined}"
+
+
+# JSON Schema 2020-12's keywords and OpenAPI 3.1's additions: a key beyond these in a schema is
+# almost always YAML gone wrong (a flow mapping's unquoted comma makes the rest of a description
+# a key of its own), which no validator refuses, since unknown keywords are allowed.
+_SCHEMA_KEYWORDS = frozenset(
+    [
+        "$ref",
+        "$id",
+        "$schema",
+        "$defs",
+        "$comment",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "type",
+        "enum",
+        "const",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "items",
+        "prefixItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "propertyNames",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "dependentRequired",
+        "dependentSchemas",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "discriminator",
+        "xml",
+        "externalDocs",
+    ]
+)
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SUBSCHEMA = ("items", "not", "additionalProperties", "contains", "if", "then", "else", "propertyNames")
+
+
+def _schemas(node, where: str):
+    """Every schema object in the spec with where it is: components, parameters, bodies and responses."""
+    if isinstance(node, dict):
+        if "schema" in node and isinstance(node["schema"], dict):
+            yield from _schema_tree(node["schema"], f"{where}.schema")
+        for key, value in node.items():
+            if key == "schemas" and isinstance(value, dict):
+                for name, schema in value.items():
+                    yield from _schema_tree(schema, f"{where}.schemas.{name}")
+            elif key != "schema":
+                yield from _schemas(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _schemas(value, f"{where}[{i}]")
+
+
+def _schema_tree(schema, where: str):
+    if not isinstance(schema, dict):
+        return
+    yield where, schema
+    for name, sub in (schema.get("properties") or {}).items():
+        yield from _schema_tree(sub, f"{where}.properties.{name}")
+    for key in _SUBSCHEMA:
+        if isinstance(schema.get(key), dict):
+            yield from _schema_tree(schema[key], f"{where}.{key}")
+    for key in _SUBSCHEMA_LISTS:
+        for i, sub in enumerate(schema.get(key) or []):
+            yield from _schema_tree(sub, f"{where}.{key}[{i}]")
+
+
+def test_every_schema_uses_only_known_keywords():
+    stray = {
+        f"{where}: {key!r}"
+        for where, schema in _schemas(SPEC, "spec")
+        for key in schema
+        if key not in _SCHEMA_KEYWORDS and not key.startswith("x-")
+    }
+    assert not stray, f"keys that are no schema keyword (an unquoted comma in a flow mapping?): {sorted(stray)}"
+
+
+def test_the_keyword_check_finds_a_description_split_by_a_comma():
+    broken = yaml.safe_load("schemas: {Draw: {properties: {c: {type: string, description: SHA-256 of it, later.}}}}")
+    assert [key for _, schema in _schemas(broken, "x") for key in schema if key not in _SCHEMA_KEYWORDS] == ["later."]

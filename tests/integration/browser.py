@@ -8,7 +8,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +21,7 @@ import pytest
 from chalicelib.adapters import models, records, tables
 from chalicelib.config import Settings, get_settings
 from chalicelib.services import batches, campaigns
+from scripts.dev import chalice_command
 from scripts.dynamodb_local import (
     AWS_ENV_TO_CLEAR,
     HOST,
@@ -189,7 +189,7 @@ class ChaliceLocal:
 
 @pytest.fixture(scope="module")
 def server(ddb_local: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaliceLocal]:
-    """`chalice local --stage local` on a free port, against the session's DynamoDB Local.
+    """The dev stack's `chalice local --stage local` (scripts/local_api.py) on a free port, against the session's DynamoDB Local.
 
     Not waited for here: it boots while the tables are made and the browser starts, and
     needs the tables only when the first request comes (call `wait_ready()` first).
@@ -209,14 +209,10 @@ def server(ddb_local: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "OUTBOX_DIR": str(work / "outbox"),
         }
     )
-    chalice = Path(sys.executable).parent / "chalice"
     log = work / "chalice-local.log"
     with open(log, "wb") as handle:
-        process = spawn(
-            [str(chalice), "local", "--stage", "local", "--host", HOST, "--port", str(port), "--no-autoreload"],
-            env=env,
-            log=handle,
-        )
+        # The dev stack's own command, so the tests meet the server shoppers' phones meet.
+        process = spawn(chalice_command(port), env=env, log=handle)
     running = ChaliceLocal(process, base, log, work / "outbox" / "sms.jsonl")
     try:
         yield running

@@ -338,12 +338,12 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     from selenium.webdriver.support.ui import Select
 
     from chalicelib.domain import clock
-    from chalicelib.services import draws
+    from chalicelib.services import draw_runner, draw_schedule
 
     session = BrowserSession(browser, server)
     now = datetime.now(UTC)
     body = {"name": "Tết draw", "prize": "Motorbike", "winners": 2}
-    upcoming = draws.create_draw(
+    upcoming = draw_schedule.create_draw(
         BRAND,
         seeded.campaign_id,
         "op",
@@ -353,7 +353,7 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
             "entries_until": (now + timedelta(days=2)).isoformat(),
         },
     )
-    drawn = draws.create_draw(
+    drawn = draw_schedule.create_draw(
         BRAND,
         seeded.campaign_id,
         "op",
@@ -363,19 +363,19 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
             "entries_until": (now + timedelta(minutes=1)).isoformat(),
         },
     )
-    too_many = draws.create_draw(
+    too_many = draw_schedule.create_draw(
         BRAND,
         seeded.campaign_id,
         "op",
         {
             **body,
-            "winners": draws.MAX_WINNERS,
+            "winners": draw_schedule.MAX_WINNERS,
             "draw_at": (now + timedelta(hours=1)).isoformat(),
             "entries_until": (now + timedelta(minutes=1)).isoformat(),
         },
     )
     with clock.replaced(lambda: (now + timedelta(hours=2)).timestamp()):
-        result = draws.run_draw(BRAND, drawn["draw_id"], "op")
+        result = draw_runner.run_draw(BRAND, drawn["draw_id"], "op")
         assert run_schedule("draw_runner")["blocked"] == 1  # too_many: set aside by the runner
     assert result["status"] == "drawn" and len(result["winners"]) == 2
 
@@ -403,7 +403,7 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     waiting = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{upcoming["draw_id"]}"]')
     assert waiting.get_attribute("data-status") == "scheduled" and "2 to draw" in waiting.text
     set_aside = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{too_many["draw_id"]}"]')
-    reason = draws.get_draw(BRAND, too_many["draw_id"])["blocked"]["message"]
+    reason = draw_schedule.get_draw(BRAND, too_many["draw_id"])["blocked"]["message"]
     assert "blocked" in set_aside.text and reason in set_aside.text
     session.screenshot("dashboard-draws.png")
     session.assert_console_clean()

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters import dynamo
+from chalicelib.adapters import draw_store, dynamo
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain import phones
 from chalicelib.domain.ids import split_points
-from chalicelib.services import draws
+from chalicelib.services import draw_runner, draw_schedule
 from tests.functional.test_draws import *  # noqa: F401,F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule
 from tests.support import run_schedule
@@ -30,13 +30,13 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
         # Each thread stands for one Lambda container: half press POST /run, half are the schedule.
         start.wait()
         if n % 2:
-            return draws.run_draw(BRAND, draw["draw_id"], f"op-{n}")
+            return draw_runner.run_draw(BRAND, draw["draw_id"], f"op-{n}")
         run_schedule("draw_runner")
-        return draws.get_draw(BRAND, draw["draw_id"])
+        return draw_schedule.get_draw(BRAND, draw["draw_id"])
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(runner, range(16)))
-    final = draws.get_draw(BRAND, draw["draw_id"])
+    final = draw_schedule.get_draw(BRAND, draw["draw_id"])
     assert final["status"] == "drawn" and len(final["winners"]) == 4
     for result in results:
         if result["status"] == "drawn":
@@ -45,7 +45,7 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
             ]
             assert result["seed"] == final["seed"] and result["snapshot_sha256"] == final["snapshot_sha256"]
     # Whatever a scheduled runner returned mid-way, a run now answers the one result.
-    assert draws.run_draw(BRAND, draw["draw_id"], "late")["winners"] == final["winners"]
+    assert draw_runner.run_draw(BRAND, draw["draw_id"], "late")["winners"] == final["winners"]
     # One SMS per winner, each to that winner's number.
     assert len(memory_sms.messages) == 4
     assert len({m.to for m in memory_sms.messages}) == 4
@@ -60,8 +60,8 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
 
 
 def test_a_freeze_reads_its_key_ranges_side_by_side_and_gets_every_participant_exactly_once(store):
-    cuts = split_points("shp", draws.READ_RANGES)
-    assert len(cuts) == draws.READ_RANGES - 1 and cuts == sorted(cuts)
+    cuts = split_points("shp", draw_store.READ_RANGES)
+    assert len(cuts) == draw_store.READ_RANGES - 1 and cuts == sorted(cuts)
     # Ids on each cut, below the first and above the last, of other shapes, and ordinary ones.
     odd = ["a", "shp_", "shp_0", "shp_00000000000000000000000000", "shp_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "~"]
     ordinary = [phones.shopper_id_for(f"{n:064x}") for n in range(400)]
@@ -72,10 +72,12 @@ def test_a_freeze_reads_its_key_ranges_side_by_side_and_gets_every_participant_e
             batch.save(Participant("cmp_RANGES", shopper, entries=2, claims=2, last_claim_at=at))
         batch.save(Participant("cmp_OTHER", ordinary[0], entries=2, claims=2, last_claim_at=at))
     stats: dict = {}
-    seen = [item["shopper_id"]["S"] for page in draws.participant_pages("cmp_RANGES", stats) for item in page]
+    pages = list(draw_store.participants_at("cmp_RANGES", at, stats))
+    seen = [shopper for page in pages for shopper, _ in page.counted]
     assert sorted(seen) == sorted(ids)  # each exactly once, none of the other campaign's
-    assert stats["pages"] >= draws.READ_RANGES and stats["items_read"] >= len(ids)
-    one_range = [item["shopper_id"]["S"] for page in draws.participant_pages("cmp_RANGES", ranges=1) for item in page]
+    assert all(page.late == [] for page in pages)  # a last claim at the cut is within it
+    assert stats["pages"] >= draw_store.READ_RANGES and stats["items_read"] >= len(ids)
+    one_range = [s for page in draw_store.participants_at("cmp_RANGES", at, ranges=1) for s, _ in page.counted]
     assert one_range == sorted(ids)
 
 

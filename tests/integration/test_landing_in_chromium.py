@@ -275,12 +275,12 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(server: 
 
     from selenium.webdriver.common.by import By
 
-    from chalicelib.services import draws
+    from chalicelib.services import draw_schedule
 
     session = BrowserSession(browser, server)
     campaign_id, (batch_number,) = seed_active_campaign(BRAND, "Draw campaign", {"sku": "DRAW-1", "quantity": 3})
     now = datetime.now(UTC)
-    draw = draws.create_draw(
+    draw = draw_schedule.create_draw(
         BRAND,
         campaign_id,
         "op",

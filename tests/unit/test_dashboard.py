@@ -124,11 +124,13 @@ def test_the_token_lives_in_session_storage_only(page: str, parsed: _Page):
     assert f'"{dashboard.TOKEN_STORAGE_KEY}"' in parsed.blocks["script"][1]
     source = dashboard.SCRIPT_SOURCE.read_text(encoding="utf-8")
     assert "var get = qrcSession.get;" in source and "var put = qrcSession.put;" in source
-    shared = (assets.PAGES_DIR / "session.js").read_text(encoding="utf-8")
+    shared = (assets.PAGES_DIR / "shared.js").read_text(encoding="utf-8")
     assert "sessionStorage.setItem(key, value)" in shared and "localStorage" not in shared
-    # Sent as a bearer header only: never in a URL.
-    assert re.search(r'Authorization: "Bearer " \+ token', source)
-    assert "?token" not in source and "&token" not in source
+    # Sent as a bearer header only (by the one shared request): never in a URL.
+    assert re.search(r'headers\.Authorization = "Bearer " \+ o\.token;', shared)
+    assert "return qrcApi.request(base + p, { token: token, timeout: 2e4 })" in source
+    for script in (source, shared):
+        assert "?token" not in script and "&token" not in script
 
 
 def test_api_data_never_goes_in_as_html(parsed: _Page):
@@ -146,8 +148,11 @@ def test_inline_blocks_cannot_end_early(parsed: _Page):
 
 def test_the_api_base_is_the_page_prefix():
     source = dashboard.SCRIPT_SOURCE.read_text(encoding="utf-8")
-    assert r'var base = location.pathname.replace(/\/dashboard\/?$/, "");' in source
-    assert "return fetch(base + p, {" in source
+    shared = (assets.PAGES_DIR / "shared.js").read_text(encoding="utf-8")
+    assert 'var base = qrcApi.base("dashboard");' in source
+    assert r"dashboard: /\/dashboard\/?$/ }" in shared
+    assert 'return given || location.pathname.replace(qrcApi.routes[page], "");' in shared
+    assert "return fetch(url, {" in shared
 
 
 def test_every_totals_tile_has_a_stable_data_stat(page: str):

@@ -198,6 +198,7 @@ def _facts(tmp_path, rows, seed, beacon, wanted, one_win) -> tuple[pathlib.Path,
     sha = hashlib.sha256(data).hexdigest()
     winners = _draw(rows, seed, beacon, wanted, one_win)
     draw = {
+        "algorithm": "qrc-draw-v1",
         "seed_commitment": draws.commitment(seed),
         "snapshot_sha256": sha,
         "seed": seed.hex(),
@@ -246,6 +247,101 @@ def test_the_verify_script_prints_match_and_catches_one_tampered_entry(tmp_path)
     assert _run("--draw", tmp_path / "swapped.json", "--csv", csv_file).stdout.startswith("DIFFERENCE winner 1")
 
 
+def _write(tmp_path, name: str, draw: dict) -> pathlib.Path:
+    (tmp_path / name).write_text(json.dumps(draw))
+    return tmp_path / name
+
+
+def test_the_verify_script_refuses_a_draw_made_by_another_algorithm_or_naming_none(tmp_path):
+    draw_file, csv_file, draw = _facts(tmp_path, _random_snapshot(random.Random(5), 40), bytes(32), None, 3, True)
+    unnamed = {key: value for key, value in draw.items() if key != "algorithm"}
+    for name, changed in (("v2.json", {**draw, "algorithm": "qrc-draw-v2"}), ("none.json", unnamed)):
+        refused = _run("--draw", _write(tmp_path, name, changed), "--csv", csv_file)
+        assert refused.returncode == 1 and refused.stdout.startswith("DIFFERENCE algorithm"), refused.stdout
+        assert "qrc-draw-v1" in refused.stdout and "MATCH" not in refused.stdout
+    assert "qrc-draw-v2" in _run("--draw", tmp_path / "v2.json", "--csv", csv_file).stdout
+
+
+def test_the_verify_script_never_says_match_without_published_winners_to_compare(tmp_path):
+    rows = _random_snapshot(random.Random(6), 60)
+    seed = bytes.fromhex("5a" * 32)
+    draw_file, csv_file, draw = _facts(tmp_path, rows, seed, EXAMPLE_BEACON, 3, True)
+    expected = [w["participant_id"] for w in draw["winners"]]
+    for name, winners in (("absent.json", None), ("empty.json", [])):
+        changed = {key: value for key, value in draw.items() if key != "winners"}
+        if winners is not None:
+            changed["winners"] = winners
+        result = _run("--draw", _write(tmp_path, name, changed), "--csv", csv_file)
+        # Exit 3: the winners were computed, but there was nothing to hold them against.
+        assert result.returncode == 3 and result.stdout.startswith("NOT COMPARED"), result.stdout
+        assert "MATCH" not in result.stdout
+        assert [line.split(". ")[1] for line in result.stdout.splitlines()[1:4]] == expected
+    # The published winners given by hand are a comparison again.
+    given = _run("--draw", tmp_path / "absent.json", "--csv", csv_file, "--expect", ",".join(expected))
+    assert given.returncode == 0 and given.stdout.startswith("MATCH") and "--expect" in given.stdout, given.stdout
+    # Without a draw file, the facts by hand and no --expect: no check either.
+    by_hand = ["--csv", csv_file, "--seed", seed.hex(), "--beacon", EXAMPLE_BEACON, "--winners", "3"]
+    by_hand += ["--commitment", draw["seed_commitment"], "--snapshot-sha256", draw["snapshot_sha256"]]
+    result = _run(*by_hand)
+    assert result.returncode == 3 and result.stdout.startswith("NOT COMPARED"), result.stdout
+    assert _run(*by_hand, "--expect", ",".join(expected)).returncode == 0
+
+
+def test_the_verify_script_holds_the_draw_file_to_the_commitment_published_when_scheduled(tmp_path):
+    rows = _random_snapshot(random.Random(7), 80)
+    seed = bytes.fromhex("c3" * 32)
+    draw_file, csv_file, draw = _facts(tmp_path, rows, seed, EXAMPLE_BEACON, 4, True)
+    announced = draw["seed_commitment"]
+    checked = _run("--draw", draw_file, "--csv", csv_file, "--commitment", announced.upper())
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout
+    assert f"commitment checked: {announced.upper()}, as published when the draw was scheduled" in checked.stdout
+    assert "weaker" not in checked.stdout.lower()
+    # Only the draw file's own commitment: it still matches, and says plainly that this is the weaker check.
+    alone = _run("--draw", draw_file, "--csv", csv_file)
+    assert alone.returncode == 0 and alone.stdout.startswith("MATCH"), alone.stdout
+    assert f"commitment checked: {announced}, from the draw file only. Weaker check" in alone.stdout
+    # The draw file's commitment edited, its seed left: the announced commitment refuses the file.
+    edited = _write(tmp_path, "edited.json", {**draw, "seed_commitment": "0" * 64})
+    refused = _run("--draw", edited, "--csv", csv_file, "--commitment", announced)
+    assert refused.returncode == 1 and refused.stdout.startswith("DIFFERENCE seed_commitment"), refused.stdout
+    assert announced in refused.stdout and "0" * 64 in refused.stdout
+    # A whole other draw file (seed, commitment and winners made to agree) cannot change what was announced.
+    other_seed = bytes.fromhex("d4" * 32)
+    other = _draw(rows, other_seed, EXAMPLE_BEACON, 4, True)
+    forged = {
+        **draw,
+        "seed": other_seed.hex(),
+        "seed_commitment": draws.commitment(other_seed),
+        "winners": [{"rank": w.rank, "participant_id": w.participant_id, "entries": w.entries} for w in other],
+    }
+    assert _run("--draw", _write(tmp_path, "forged.json", forged), "--csv", csv_file).returncode == 0
+    refused = _run("--draw", tmp_path / "forged.json", "--csv", csv_file, "--commitment", announced)
+    assert refused.returncode == 1 and refused.stdout.startswith("DIFFERENCE seed_commitment"), refused.stdout
+
+
+def test_the_beacon_is_mixed_in_with_white_space_at_its_ends_removed_everywhere(tmp_path):
+    # Exactly what str.strip() removes, which is what the service has always stored.
+    python_strips = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    assert python_strips == draws.BEACON_SPACE
+    assert verify_draw.BEACON_SPACE == draws.BEACON_SPACE
+    sha = EXAMPLE["snapshot_sha256"]
+    for copied in (" 05 11 23 30 38 42\n", "\t05 11 23 30 38 42\r\n", "\u00a005 11 23 30 38 42\u3000"):
+        assert draws.beacon_text(copied) == EXAMPLE_BEACON
+        assert draws.mixing_key(EXAMPLE_SEED, sha, copied).hex() == EXAMPLE["key"]
+    # Space inside is part of the value; only the ends are trimmed.
+    assert draws.mixing_key(EXAMPLE_SEED, sha, "05 11 23 30 38  42").hex() != EXAMPLE["key"]
+    # The verify script applies the same rule to the beacon as the lottery published it.
+    rows = _random_snapshot(random.Random(8), 50)
+    draw_file, csv_file, draw = _facts(tmp_path, rows, bytes(range(32)), EXAMPLE_BEACON, 3, True)
+    copied = _run("--draw", draw_file, "--csv", csv_file, "--beacon", "  05 11 23 30 38 42\n")
+    assert copied.returncode == 0 and copied.stdout.startswith("MATCH"), copied.stdout
+    assert f'beacon: "{EXAMPLE_BEACON}" (--beacon)' in copied.stdout
+    assert f'beacon: "{EXAMPLE_BEACON}" (the draw file\'s)' in _run("--draw", draw_file, "--csv", csv_file).stdout
+    # The rule is written where a regulator reads it: every character it removes is listed.
+    section = DOC[DOC.index("**Beacon.**") :]
+    assert all(f"U+{ord(c):04X}" in section for c in draws.BEACON_SPACE)
+
+
 def test_the_verify_script_imports_the_standard_library_only():
     tree = ast.parse(SCRIPT.read_text(encoding="utf-8"))
     modules = {
@@ -258,10 +354,9 @@ def test_the_verify_script_imports_the_standard_library_only():
 
 
 def test_the_runners_fast_pseudonyms_are_the_brands_pseudonyms():
-    from chalicelib.domain.phones import brand_shopper_id
-    from chalicelib.services.draws import pseudonyms
+    from chalicelib.domain.phones import brand_shopper_id, brand_shopper_ids
 
-    fast = pseudonyms("p" * 32, "brand-a")
+    fast = brand_shopper_ids("p" * 32, "brand-a")
     for n in range(2000):
         shopper = f"shp_{n:026d}"
         assert fast(shopper) == brand_shopper_id("p" * 32, "brand-a", shopper)

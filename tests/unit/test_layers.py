@@ -110,3 +110,112 @@ def test_the_check_catches_an_import_against_the_direction(tmp_path, monkeypatch
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     with pytest.raises(AssertionError, match="domain may not import chalicelib.adapters"):
         test_imports_go_the_stated_way(bad)
+
+
+# The persistence rule: services, views and the routes speak in domain values, and DynamoDB's
+# request shapes live in adapters/ alone, where each store owns its table's shape.
+_WIRE_TYPES = frozenset({"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"})
+_REQUEST_WORDS = frozenset(
+    {
+        "TransactItems",
+        "ConditionExpression",
+        "UpdateExpression",
+        "ExpressionAttributeNames",
+        "ExpressionAttributeValues",
+        "KeyConditionExpression",
+        "FilterExpression",
+        "ProjectionExpression",
+        "ExclusiveStartKey",
+        "LastEvaluatedKey",
+        "ClientRequestToken",
+        "RequestItems",
+        "UnprocessedKeys",
+        "CancellationReasons",
+        "ReturnValuesOnConditionCheckFailure",
+    }
+)
+
+
+def _outside_adapters() -> list[Path]:
+    return [ROOT / "app.py", *(p for p in _modules() if "adapters" not in p.relative_to(ROOT / "chalicelib").parts)]
+
+
+def _persistence_leaks(path: Path) -> list[str]:
+    """Where `path` builds a DynamoDB request itself: a client() call, a wire value, a request word or a name map."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client":
+            found.append(f"{where}: a DynamoDB client() call")
+        elif isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+            if len(node.keys) == 1 and keys and keys[0] in _WIRE_TYPES:
+                found.append(f"{where}: a DynamoDB wire value {{{keys[0]!r}: ...}}")
+            elif any(k.startswith("#") or (k.startswith(":") and len(k) > 1) for k in keys):
+                found.append(f"{where}: an expression's attribute names or values")
+        elif isinstance(node, ast.Constant) and node.value in _REQUEST_WORDS:
+            found.append(f"{where}: the DynamoDB request word {node.value!r}")
+        elif isinstance(node, ast.keyword) and node.arg in _REQUEST_WORDS:
+            found.append(f"{where}: the DynamoDB request word {node.arg}=")
+    return found
+
+
+@pytest.mark.parametrize("path", _outside_adapters(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_dynamodb_requests_are_built_in_adapters_alone(path: Path):
+    assert _persistence_leaks(path) == [], "services, views and routes call a store in chalicelib/adapters/ instead"
+
+
+def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    leaky = tmp_path / "leaky.py"
+    leaky.write_text(
+        "from chalicelib.adapters import dynamo\n"
+        "dynamo.client().update_item(\n"
+        "    Key={'pk': {'S': 'x'}}, UpdateExpression='SET #s = :s',\n"
+        "    ExpressionAttributeNames={'#s': 'status'}, ExpressionAttributeValues={':s': {'S': 'done'}})\n"
+        "page = {'LastEvaluatedKey': None}\n"
+    )
+    leaks = "\n".join(_persistence_leaks(leaky))
+    assert "client() call" in leaks
+    assert "wire value {'S': ...}" in leaks
+    assert "request word UpdateExpression=" in leaks
+    assert "attribute names or values" in leaks
+    assert "request word 'LastEvaluatedKey'" in leaks
+    clean = tmp_path / "clean.py"
+    clean.write_text("from chalicelib.adapters import draw_store\nanswer = {'status': 'x', 'S': 1, 'N': 2}\n")
+    assert _persistence_leaks(clean) == []
+
+
+def _listed_modules(doc: str) -> list[str]:
+    """The module names a package docstring lists after "Modules:", each the first word of an entry
+    ("name (what it holds)"), entries split at commas outside parentheses, up to the closing period."""
+    text = doc.split("Modules:", 1)[1].replace("\n", " ")
+    entries, depth, current = [], 0, ""
+    for char in text:
+        if char == "." and depth == 0:
+            break
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            entries.append(current)
+            current = ""
+        else:
+            current += char
+    entries.append(current)
+    return [entry.split()[0] for entry in entries if entry.strip()]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_package_docstring_lists_its_modules(package: str):
+    doc = ast.get_docstring(ast.parse((ROOT / "chalicelib" / package / "__init__.py").read_text(encoding="utf-8")))
+    assert doc and "Modules:" in doc, f"chalicelib/{package}/__init__.py: list the modules after 'Modules:'"
+    listed = _listed_modules(doc)
+    present = sorted(p.stem for p in (ROOT / "chalicelib" / package).glob("*.py") if p.stem != "__init__")
+    present += sorted(
+        p.name for p in (ROOT / "chalicelib" / package).iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    )
+    assert sorted(listed) == sorted(present), f"chalicelib/{package}: the docstring lists {listed}"
+
+
+def test_the_module_list_reader_splits_entries_outside_parentheses():
+    doc = "Holds things. May import: domain.\n\nModules: a (one, two), b_c (three),\nd (four (five, six)). Tail, e."
+    assert _listed_modules(doc) == ["a", "b_c", "d"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,21 @@ from chalicelib.pages import assets, dashboard, landing
 from scripts import build_pages
 
 SOURCES = sorted({source for sources in assets.ASSETS.values() for source in sources})
+SHARED = "shared.js"
+PAGE_SCRIPTS = sorted({source for source in SOURCES if source.endswith(".js")} - {SHARED})
+
+# What only shared.js does: a page script that matches one of these has grown its own copy
+# of a shared helper again (an element builder, formatting, the API call, the API's base).
+_SHARED_ONLY = {
+    "builds elements": r"\bcreateElement\(",
+    "formats numbers or dates": r"\btoLocale(?:Date|Time)?String\(",
+    "calls fetch": r"(?<![\w.])fetch\(",
+    "times a request out": r"\bAbortController\b",
+    "writes a bearer header": r'"Bearer "',
+    "finds the API base": r"\blocation\.pathname\.replace\(",
+}
+_HELPER = r"(?:\$|el|clear|byId|fill|format|number|date|request|base)"
+_OWN_HELPER = re.compile(rf"\bfunction\s+{_HELPER}\s*\(|\b(?:var|let|const)\s+{_HELPER}\s*=\s*(?:function\b|\()")
 
 
 @pytest.fixture
@@ -74,7 +90,7 @@ def test_a_build_older_than_its_source_is_refused(build_copy):
     (build_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
         RuntimeError,
-        match=r"older than its sources \(session\.js, landing/landing\.js, landing/wallet\.js, landing/draws\.js\)"
+        match=r"older than its sources \(shared\.js, landing/landing\.js, landing/wallet\.js, landing/draws\.js\)"
         r".*scripts/setup\.sh",
     ):
         landing.render_landing(None, "vi", "x", "")
@@ -92,3 +108,33 @@ def test_templates_lose_their_line_breaks_but_keep_the_words_apart():
         assets._compact("{# note #}\n<p>\n  one\n  two <b>x</b>\n</p>\n{% if a %}\n<i>{{ a }}</i>\n{% endif %}")
         == "<p> one two <b>x</b></p>{% if a %}<i>{{ a }}</i>{% endif %}"
     )
+
+
+def _code(source: str) -> str:
+    """A script without its comments, which may name what they do not do."""
+    text = (assets.PAGES_DIR / source).read_text(encoding="utf-8")
+    return re.sub(r"^\s*//.*$", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S), flags=re.M)
+
+
+def test_every_page_script_is_built_after_the_shared_helpers():
+    scripts = {name: sources for name, sources in assets.ASSETS.items() if name.endswith(".js")}
+    assert set(scripts) == {"landing.min.js", "dashboard.min.js"}
+    assert all(sources[0] == SHARED for sources in scripts.values()), scripts
+
+
+@pytest.mark.parametrize("source", PAGE_SCRIPTS)
+def test_page_scripts_use_the_shared_helpers_instead_of_copies(source):
+    code = _code(source)
+    for what, pattern in _SHARED_ONLY.items():
+        assert not re.search(pattern, code), f"{source} {what} itself: use the helper in {SHARED}"
+    own = _OWN_HELPER.search(code)
+    assert own is None, f"{source} defines its own {own and own.group(0)!r}: use the helper in {SHARED}"
+
+
+def test_the_copy_check_would_see_a_copy():
+    shared = _code(SHARED)
+    for what, pattern in _SHARED_ONLY.items():
+        assert re.search(pattern, shared), f"{SHARED} no longer {what}: the check above looks for nothing"
+    for copy in ("function el(tag, text, cls) {", "var $ = function (id) {", "const format = (text) =>"):
+        assert _OWN_HELPER.search(copy), copy
+    assert not _OWN_HELPER.search("var el = qrcDom.el, elements = 1; function element(x) {}")

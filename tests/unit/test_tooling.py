@@ -42,3 +42,26 @@ def test_tests_run_on_the_sdk_the_lambda_runtime_provides_and_the_package_leaves
     assert "-r requirements-runtime.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
     assert {name: metadata.version(name) for name in runtime} == runtime, "the venv is not on the runtime's SDK"
     assert not {"boto3", "botocore"} & set(requirement_pins("requirements.txt")), "the runtime's SDK would be packaged"
+
+
+def test_the_suite_never_writes_into_the_developers_local_state():
+    # The dev stack reads sign-in codes from .local/outbox; a test run must not add its own
+    # messages there (the local stage's default) or anywhere else in the checkout.
+    import os
+
+    from chalicelib.config import Settings
+
+    outbox = Path(Settings.from_environ(os.environ).outbox_dir).resolve()
+    assert not outbox.is_relative_to(ROOT), outbox
+
+
+def test_no_script_or_benchmark_edits_sys_path():
+    # The README says `.venv/bin/python scripts/<name>.py` works through the venv's path file.
+    edits = [
+        str(path.relative_to(ROOT))
+        for folder in ("scripts", "benchmarks")
+        for path in (ROOT / folder).glob("*.py")
+        if "sys.path.insert" in path.read_text(encoding="utf-8")
+        or "sys.path.append" in path.read_text(encoding="utf-8")
+    ]
+    assert edits == []

@@ -7,7 +7,8 @@
  * the element, the raw fraction is in data-value). The operator token lives in this tab's
  * sessionStorage only. Minified by scripts/build_pages.py and served inline under a CSP hash.
  * Panels built in front of this file (loyalty.js) register in qrcPanels and are fetched
- * and drawn with every refresh, with the helpers in `kit`.
+ * and drawn with every refresh, with the helpers in `kit`. Elements, numbers, dates and the
+ * API call come from shared.js, built in front of them all.
  */
 (function () {
   "use strict";
@@ -16,13 +17,11 @@
     CAMPAIGN_KEY = "qrc.campaign",
     GRAN_KEY = "qrc.granularity";
   var MSG_401 = "Your token was refused or has expired. Paste a new operator token to continue.";
-  function $(i) {
-    return doc.getElementById(i);
-  }
+  var $ = qrcDom.byId;
   var get = qrcSession.get;
   var put = qrcSession.put;
   // The API lives under the same prefix as this page (an API Gateway stage such as /api).
-  var base = location.pathname.replace(/\/dashboard\/?$/, "");
+  var base = qrcApi.base("dashboard");
   var every = parseInt(new URLSearchParams(location.search).get("refresh") || "", 10);
   every = isNaN(every) ? 30 : Math.max(1, Math.min(every, 3600));
   var token = get(TOKEN_KEY),
@@ -55,7 +54,7 @@
   function setInt(e, v) {
     e.textContent = intText(v);
     var n = Number(v);
-    e.title = v == null || isNaN(n) ? "" : n.toLocaleString();
+    e.title = v == null || isNaN(n) ? "" : qrcFormat.number(n);
     e.setAttribute("data-value", v == null ? "" : String(v));
     return e;
   }
@@ -80,20 +79,14 @@
   }
   function when(s, tz) {
     if (!s) return "\u2013";
-    var t = new Date(s);
-    if (isNaN(t)) return String(s);
-    try {
-      return t.toLocaleString(undefined, {
-        timeZone: tz || undefined,
-        year: "numeric",
-        month: "short",
-        day: "numeric",
-        hour: "2-digit",
-        minute: "2-digit",
-      });
-    } catch (e) {
-      return t.toLocaleString();
-    }
+    return qrcFormat.date(s, undefined, {
+      timeZone: tz || undefined,
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
   }
   var MON = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   // Bucket starts carry the campaign's own offset: read the local date and hour off the string.
@@ -133,34 +126,14 @@
       );
     return "The server answered HTTP " + e.status + detail + ".";
   }
+  // One API read with the operator token, given up after 20 s: resolves to the body, or
+  // rejects with {status, body} (status 0 when the server could not be reached).
   function api(p) {
-    var c = window.AbortController ? new AbortController() : null,
-      t = setTimeout(function () {
-        if (c) c.abort();
-      }, 20000);
-    return fetch(base + p, {
-      headers: { Authorization: "Bearer " + token, Accept: "application/json" },
-      cache: "no-store",
-      credentials: "omit",
-      signal: c ? c.signal : undefined,
-    }).then(
-      function (r) {
-        return r
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (b) {
-            clearTimeout(t);
-            if (!r.ok) throw { status: r.status, body: b };
-            return b;
-          });
-      },
-      function () {
-        clearTimeout(t);
-        throw { status: 0, body: null };
-      },
-    );
+    return qrcApi.request(base + p, { token: token, timeout: 2e4 }).then(function (a) {
+      if (!a) throw { status: 0, body: null };
+      if (!a.ok) throw { status: a.status, body: a.body };
+      return a.body;
+    });
   }
 
   // --- sign-in ---------------------------------------------------------------------------
@@ -256,7 +229,7 @@
       return no("That is not an operator token: paste the whole token, three parts separated by dots.");
     var c = claimsOf(v);
     if (c && typeof c.exp === "number" && c.exp * 1000 < Date.now())
-      return no("This token expired at " + new Date(c.exp * 1000).toLocaleString() + ": ask for a new one.");
+      return no("This token expired at " + qrcFormat.date(c.exp * 1000) + ": ask for a new one.");
     token = v;
     put(TOKEN_KEY, v);
     $("token").value = "";

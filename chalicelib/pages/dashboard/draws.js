@@ -4,25 +4,16 @@
  *
  * Its own file, built after dashboard.js: it reads the same session (the operator token)
  * and follows the campaign picker (#campaign), drawing its card at the end of #panel.
- * Every API string goes in through textContent, never as HTML.
+ * Elements and the API call come from shared.js. Every API string goes in through
+ * textContent, never as HTML.
  */
 (function () {
   "use strict";
   var doc = document;
-  var base = location.pathname.replace(/\/dashboard\/?$/, "");
-  function $(i) {
-    return doc.getElementById(i);
-  }
-  function el(tag, text, cls) {
-    var e = doc.createElement(tag);
-    if (text != null) e.textContent = String(text);
-    if (cls) e.className = cls;
-    return e;
-  }
-  function clear(e) {
-    while (e.firstChild) e.removeChild(e.firstChild);
-    return e;
-  }
+  var base = qrcApi.base("dashboard");
+  var $ = qrcDom.byId,
+    el = qrcDom.el,
+    clear = qrcDom.clear;
   function short(hash) {
     return hash ? hash.slice(0, 16) + "\u2026" : "\u2013";
   }
@@ -125,20 +116,10 @@
     var id = picker && picker.value;
     if (!token || !id) return;
     shown = id;
-    fetch(base + "/v1/campaigns/" + encodeURIComponent(id) + "/draws?limit=20", {
-      headers: { Authorization: "Bearer " + token, Accept: "application/json" },
-      cache: "no-store",
-      credentials: "omit",
-    })
-      .then(function (r) {
-        return r.ok ? r.json() : null;
-      })
-      .then(
-        function (b) {
-          if (b && b.items && shown === id) render(b.items);
-        },
-        function () {},
-      );
+    var url = base + "/v1/campaigns/" + encodeURIComponent(id) + "/draws?limit=20";
+    qrcApi.request(url, { token: token }).then(function (a) {
+      if (a && a.ok && a.body && a.body.items && shown === id) render(a.body.items);
+    });
   }
   doc.addEventListener("DOMContentLoaded", function () {
     var picker = $("campaign");

@@ -4,7 +4,8 @@
  *
  * Its own file, built after landing.js: it reads the same strings block (#t, keys draw_*)
  * and the same session (qrc.token), and shows itself when the claim step is shown or a
- * claim's answer arrives. Data goes in through textContent only. ES5 on purpose.
+ * claim's answer arrives. Elements, placeholders, dates and the API call come from
+ * shared.js. Data goes in through textContent only. ES5 on purpose.
  */
 (function () {
   "use strict";
@@ -14,38 +15,24 @@
     var step = doc.getElementById("s-claim");
     if (!main || !step || main.getAttribute("data-state") !== "open") return;
     var strings = JSON.parse(doc.getElementById("t").textContent);
-    var api = main.getAttribute("data-api") || location.pathname.replace(/\/[sS]\/[^\/]*\/?$/, "");
+    var api = qrcApi.base("shopper", main.getAttribute("data-api"));
     var lang = doc.documentElement.lang;
-    var box = doc.createElement("div");
+    var el = qrcDom.el,
+      format = qrcFormat.fill;
+    var box = el("div", null, "draws");
     box.id = "draws";
-    box.className = "draws";
     box.hidden = true;
     step.insertBefore(box, doc.getElementById("b-out"));
 
-    function format(text, values) {
-      return text.replace(/\{(\w+)\}/g, function (_, name) {
-        return values[name];
-      });
-    }
-    function el(tag, text, cls) {
-      var e = doc.createElement(tag);
-      if (text != null) e.textContent = String(text);
-      if (cls) e.className = cls;
-      return e;
-    }
     function day(iso) {
-      try {
-        return new Date(iso).toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
-      } catch (e) {
-        return iso;
-      }
+      return qrcFormat.date(iso, lang, { dateStyle: "medium", timeStyle: "short" });
     }
     function token() {
       var saved = qrcSession.get("qrc.token");
       return saved && Date.parse(qrcSession.get("qrc.exp") || "") > Date.now() + 5e3 ? saved : null;
     }
     function render(list) {
-      while (box.firstChild) box.removeChild(box.firstChild);
+      qrcDom.clear(box);
       box.appendChild(el("h2", strings.draw_title));
       if (!list.length) {
         box.appendChild(el("p", strings.draw_none, "muted"));
@@ -74,23 +61,10 @@
       var bearer = token();
       if (!bearer || loading || step.hidden) return;
       loading = true;
-      fetch(api + "/v1/me/draws", {
-        headers: { Authorization: "Bearer " + bearer, Accept: "application/json" },
-        cache: "no-store",
-        credentials: "omit",
-      })
-        .then(function (r) {
-          return r.ok ? r.json() : null;
-        })
-        .then(
-          function (body) {
-            loading = false;
-            if (body && body.draws) render(body.draws);
-          },
-          function () {
-            loading = false;
-          },
-        );
+      qrcApi.request(api + "/v1/me/draws", { token: bearer }).then(function (answer) {
+        loading = false;
+        if (answer && answer.ok && answer.body && answer.body.draws) render(answer.body.draws);
+      });
     }
     // The claim step is shown after sign-in, and its result after a claim: both may change the entries.
     if (window.MutationObserver) {

@@ -6,7 +6,8 @@
  * It runs in <head>, so a remembered language switches before anything is painted; the
  * rest waits for the document. Every string the shopper reads comes from the JSON block
  * the server renders in the page's language (#t); data goes into the page through
- * textContent only, never as HTML. ES5 on purpose: cheap phones run old browsers.
+ * textContent only, never as HTML; elements, numbers, placeholders and API calls come
+ * from shared.js. ES5 on purpose: cheap phones run old browsers.
  * Minified by scripts/build_pages.py and served inline under a CSP hash.
  */
 (function () {
@@ -38,29 +39,15 @@
     var strings = JSON.parse(doc.getElementById("t").textContent);
     var code = main.getAttribute("data-code");
     // Empty data-api: the API is on this origin under the same path prefix (the API stage).
-    var api =
-      main.getAttribute("data-api") || location.pathname.replace(/\/(?:[sS]|wallet)\/[^\/]*\/?$/, "");
+    var api = qrcApi.base("shopper", main.getAttribute("data-api"));
+    var $ = qrcDom.byId,
+      format = qrcFormat.fill;
 
-    function $(id) {
-      return doc.getElementById(id);
-    }
-    function format(text, values) {
-      return text.replace(/\{(\w+)\}/g, function (_, name) {
-        return values[name];
-      });
-    }
     function noBreak(text) {
       return String(text || "").replace(/ /g, "\u00a0");
     }
-    function number(n) {
-      try {
-        return Number(n).toLocaleString(lang);
-      } catch (e) {
-        return String(n);
-      }
-    }
     function many(key, n) {
-      return format(strings[key + (n === 1 ? "_one" : "_other")], { n: number(n) });
+      return format(strings[key + (n === 1 ? "_one" : "_other")], { n: qrcFormat.number(n, lang) });
     }
     // The session lives in this tab only (sessionStorage): a shared phone forgets it.
     var get = qrcSession.get;
@@ -105,63 +92,30 @@
       }
       return strings["e_" + kind] || (answer.status >= 500 ? strings.e_busy : strings.e_error);
     }
-    // POST a JSON body (GET when there is none); the button, if any, shows "please wait"
-    // meanwhile. Resolves to {ok, status, body, retry} or null when the network failed or
-    // 30 s passed.
-    function call(path, body, headers, button) {
+    // qrcApi.request (a JSON `body` POSTs, `token` is the bearer) from this page's API; the
+    // button, if any, shows "please wait" meanwhile. Resolves to {ok, status, body, retry}
+    // or null when the network failed or 30 s passed.
+    function call(path, options, button) {
       var label = button && button.textContent;
       if (button) {
         button.disabled = true;
         button.textContent = strings.wait;
       }
       say("");
-      var controller = window.AbortController ? new AbortController() : null;
-      var timer = setTimeout(function () {
-        if (controller) controller.abort();
-      }, 3e4);
-      var all = body === undefined ? {} : { "Content-Type": "application/json" };
-      for (var name in headers) all[name] = headers[name];
-      return fetch(api + path, {
-        method: body === undefined ? "GET" : "POST",
-        headers: all,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store",
-        credentials: "omit",
-        signal: controller ? controller.signal : undefined,
-      })
-        .then(
-          function (response) {
-            return response
-              .json()
-              .catch(function () {
-                return {};
-              })
-              .then(function (json) {
-                return {
-                  ok: response.ok,
-                  status: response.status,
-                  body: json,
-                  retry: response.headers.get("Retry-After"),
-                };
-              });
-          },
-          function () {
-            return null;
-          },
-        )
-        .then(function (answer) {
-          clearTimeout(timer);
-          if (button) {
-            button.disabled = false;
-            button.textContent = label;
-          }
-          return answer;
-        });
+      return qrcApi.request(api + path, options).then(function (answer) {
+        if (button) {
+          button.disabled = false;
+          button.textContent = label;
+        }
+        // The steps read fields off every answer's body: one that was not JSON reads as empty.
+        if (answer && answer.body == null) answer.body = {};
+        return answer;
+      });
     }
 
     // --- sign-in ---------------------------------------------------------------------
     function sendCode(number, button) {
-      call("/v1/shopper/otp", { phone: number }, null, button).then(function (answer) {
+      call("/v1/shopper/otp", { body: { phone: number } }, button).then(function (answer) {
         if (!answer || !answer.ok) return say(problem(answer));
         phone = number;
         put("qrc.phone", number);
@@ -229,7 +183,7 @@
       event.preventDefault();
       var otp = $("otp").value.replace(/\D/g, "");
       if (otp.length !== 6) return say(strings.e_otp_format);
-      call("/v1/shopper/session", { phone: phone, otp: otp }, null, $("b-signin")).then(function (answer) {
+      call("/v1/shopper/session", { body: { phone: phone, otp: otp } }, $("b-signin")).then(function (answer) {
         if (!answer || !answer.ok) return say(problem(answer));
         put("qrc.token", answer.body.token);
         put("qrc.exp", answer.body.expires_at);
@@ -269,7 +223,6 @@
       lang: lang,
       brand: main.getAttribute("data-brand"),
       $: $,
-      format: format,
       many: many,
       call: call,
       problem: problem,
@@ -299,11 +252,9 @@
         show("phone");
         return say(strings.e_unauthorized);
       }
-      var headers = {
-        Authorization: "Bearer " + bearer,
-        "Idempotency-Key": idempotencyKey("qrc.key." + code),
-      };
-      call("/v1/scans", { code: code }, headers, $("b-claim")).then(function (answer) {
+      var headers = { "Idempotency-Key": idempotencyKey("qrc.key." + code) };
+      var claim = { body: { code: code }, token: bearer, headers: headers };
+      call("/v1/scans", claim, $("b-claim")).then(function (answer) {
         if (answer && answer.ok) return showResult(answer.body);
         if (answer && answer.status === 401) {
           put("qrc.token", null);

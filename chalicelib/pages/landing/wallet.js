@@ -6,13 +6,14 @@
  *
  * landing.js calls qrcWallet(page) once the document is ready, handing over its helpers
  * (strings, the API call, the token, the steps); this file only defines that function.
- * Data goes into the page through textContent only. ES5, like the rest of the page.
+ * Elements, placeholders and dates come from shared.js. Data goes into the page through
+ * textContent only. ES5, like the rest of the page.
  */
 function qrcWallet(page) {
   "use strict";
   var $ = page.$,
     strings = page.strings,
-    format = page.format,
+    format = qrcFormat.fill,
     many = page.many;
   var brand = page.brand;
   var chosen = null;
@@ -36,19 +37,8 @@ function qrcWallet(page) {
   }
   // zone: the brand's time zone, whose midnights points expire and tiers lapse at; else the phone's.
   function day(iso, zone) {
-    var t = new Date(iso);
-    if (isNaN(t)) return String(iso || "");
-    var options = { day: "numeric", month: "long", year: "numeric" };
-    if (zone) options.timeZone = zone;
-    try {
-      return t.toLocaleDateString(page.lang === "fil" ? "fil-PH" : page.lang, options);
-    } catch (e) {
-      return String(iso).slice(0, 10);
-    }
-  }
-  function authorized() {
-    var bearer = page.token();
-    return bearer ? { Authorization: "Bearer " + bearer } : null;
+    var options = { day: "numeric", month: "long", year: "numeric", timeZone: zone || undefined };
+    return qrcFormat.date(iso, page.lang === "fil" ? "fil-PH" : page.lang, options);
   }
 
   // --- reading -----------------------------------------------------------------------
@@ -137,13 +127,13 @@ function qrcWallet(page) {
   }
   // Points, catalog, past rewards and scans in parallel; a failure of any says so once.
   function load() {
-    var headers = authorized();
-    if (!headers) return page.signedOut();
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
     var brandPath = encodeURIComponent(brand);
     return Promise.all([
-      page.call("/v1/me?limit=10", undefined, headers),
-      page.call("/v1/brands/" + brandPath + "/rewards?limit=50", undefined, headers),
-      page.call("/v1/me/redemptions?limit=20", undefined, headers),
+      page.call("/v1/me?limit=10", { token: bearer }),
+      page.call("/v1/brands/" + brandPath + "/rewards?limit=50", { token: bearer }),
+      page.call("/v1/me/redemptions?limit=20", { token: bearer }),
     ]).then(function (answers) {
       if (
         answers.some(function (a) {
@@ -207,8 +197,8 @@ function qrcWallet(page) {
   $("f-redeem").addEventListener("submit", function (event) {
     event.preventDefault();
     if (!chosen) return;
-    var headers = authorized();
-    if (!headers) return page.signedOut();
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
     var body = { reward_id: chosen.reward_id };
     if (chosen.kind === "gift") {
       body.delivery = {
@@ -222,8 +212,8 @@ function qrcWallet(page) {
     // One key per reward until it is answered: a tap sent again after a lost answer gets
     // the same redemption back instead of a second one.
     var keyName = "qrc.rkey." + chosen.reward_id;
-    headers["Idempotency-Key"] = page.key(keyName);
-    page.call("/v1/me/redemptions", body, headers, $("b-redeem")).then(function (answer) {
+    var redeem = { body: body, token: bearer, headers: { "Idempotency-Key": page.key(keyName) } };
+    page.call("/v1/me/redemptions", redeem, $("b-redeem")).then(function (answer) {
       if (answer && answer.status === 401) return page.signedOut();
       if (answer && answer.status < 500) page.forget(keyName);
       if (!answer || !answer.ok) return say(refusal(answer));

@@ -1,0 +1,49 @@
+"""The brand's audit trail as stored: one event an item, appended and never overwritten."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.adapters.models import AuditEvent
+from chalicelib.adapters.records import create
+
+__all__ = ["KEEP", "append", "transaction_put"]
+
+KEEP = timedelta(days=2 * 366)
+"""How long an event is kept: two years, the span of the longest campaigns and their disputes."""
+
+
+def _event(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime) -> AuditEvent:
+    return AuditEvent(
+        brand_id,
+        f"{now.isoformat(timespec='microseconds')}#{secrets.token_hex(4)}",
+        at=now,
+        actor=actor,
+        action=action,
+        target=target,
+        details=json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
+        expires_at=now + KEEP,
+    )
+
+
+def append(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime) -> None:
+    """Append one event to the brand's trail; never overwrites one (its key is new)."""
+    create(_event(brand_id, actor, action, target, details, now), AuditEvent.event_key, "audit event")
+
+
+def transaction_put(
+    brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The same event as a TransactWriteItems Put, for a change whose record must not be lost between
+    the change and its event (a crash between two writes). Raw, as the low-level transactions it
+    joins are (PynamoDB's TransactWrite takes models, not items)."""
+    return {
+        "Put": {
+            "TableName": AuditEvent.Meta.table_name,
+            "Item": _event(brand_id, actor, action, target, details, now).serialize(),
+            "ConditionExpression": "attribute_not_exists(event_key)",
+        }
+    }

@@ -1,0 +1,201 @@
+"""Running lucky draws: freeze the entries, draw, tell the winners; POST /run and the every-minute runner.
+
+The state of a draw lives on its item and moves by conditional updates only (adapters/draw_store.py),
+so any number of runners (the every-minute schedule, POST /run, retries, concurrent Lambdas) write
+one snapshot, one result and one SMS per winner:
+
+    scheduled --lease--> freezing --publish--> frozen --(beacon, if announced)--> drawn
+
+* freeze: the runner that takes the lease (status scheduled, or freezing with a lapsed
+  lease) writes the snapshot pages and publishes their SHA-256 and entry total, on
+  condition that it still holds the lease. The snapshot is a pure function of the claims
+  made up to `entries_until`, so a runner that takes over a lapsed lease writes the very
+  same pages.
+* draw: from `frozen` (with the beacon, when one was announced) the winners follow from
+  the snapshot, the seed and the beacon alone (domain/draws.py); the write that records
+  them is conditional on `frozen` and reveals the seed in the same update.
+* notify: each winner's SMS is claimed (a lease per rank), sent, then marked sent (draw_notify).
+
+The cut (docs/draws.md, "Which entries count"): a participant whose last claim is at or
+before `entries_until` counts with their balance; one who claimed after it counts with
+the sum of their claims of this campaign made at or before it, read from the claims'
+by-shopper index. A draw is not frozen before `entries_until` + SETTLE, so every claim
+stamped at or before the cut has committed and reached that index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from datetime import datetime
+
+from chalicelib.adapters import draw_store
+from chalicelib.adapters.models import Draw
+from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.domain import clock
+from chalicelib.domain import draws as algorithm
+from chalicelib.domain.errors import Conflict, ServiceBusy, Undrawable
+from chalicelib.domain.lifecycle import DrawStatus
+from chalicelib.domain.phones import unseal_text
+from chalicelib.domain.validation import format_instant
+from chalicelib.logs import log_event
+from chalicelib.services import audit
+from chalicelib.services.draw_notify import notify_winners
+from chalicelib.services.draw_snapshot import check_drawable, snapshot_of
+from chalicelib.views.draws import render
+
+__all__ = ["SEED_PURPOSE", "advance", "run_draw", "run_due"]
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 300
+WAIT_SECONDS = 25.0
+"""How long a run waits for another runner that holds the draw's lease before answering 503."""
+RUNNER = "draw_runner"
+SEED_PURPOSE = "draw-seed"
+"""What a draw's sealed seed is sealed for (with its draw id)."""
+
+
+def _freeze(draw: Draw, actor: str, runner: str) -> None:
+    """Build, check, take the lease, write the pages, publish: or leave the draw as it was."""
+    stats: dict = {}
+    snapshot = snapshot_of(draw, stats)
+    check_drawable(draw, snapshot)  # a draw that cannot be drawn is refused before anything is written
+    now_epoch = int(clock.epoch())
+    if not draw_store.take_lease(draw.draw_id, runner, now_epoch + LEASE_SECONDS, now_epoch):
+        return
+    draw_store.write_pages(draw.draw_id, snapshot.pages)
+    published = draw_store.publish(
+        draw.draw_id,
+        runner,
+        draw_store.Published(
+            sha256=snapshot.sha256,
+            pages=len(snapshot.pages),
+            size=snapshot.size,
+            entries_total=snapshot.entries_total,
+            participants=snapshot.participants,
+            late_participants=stats.get("late_participants", 0),
+            at=clock.now(),
+        ),
+    )
+    if published:
+        log_event(
+            log, "draw_frozen", draw_id=draw.draw_id, participants=snapshot.participants, pages=len(snapshot.pages)
+        )
+        audit.record(
+            draw.brand_id,
+            actor,
+            "draw_frozen",
+            draw.draw_id,
+            {
+                "snapshot_sha256": snapshot.sha256,
+                "entries_total": snapshot.entries_total,
+                "participants": snapshot.participants,
+            },
+        )
+
+
+def _seed_of(draw: Draw) -> bytes:
+    return bytes.fromhex(unseal_text(draw.seed_sealed, get_phone_hash_pepper(), f"{SEED_PURPOSE}:{draw.draw_id}"))
+
+
+def _draw(draw: Draw, actor: str) -> None:
+    """Draw the winners of a frozen draw and reveal its seed, in one conditional write."""
+    data, shoppers = draw_store.read_pages(draw.draw_id)
+    if hashlib.sha256(data).hexdigest() != draw.snapshot_sha256:
+        raise RuntimeError(f"draw {draw.draw_id}: the stored snapshot does not match its published hash")
+    ids, weights = algorithm.parse_snapshot(data)
+    seed = _seed_of(draw)
+    picked = algorithm.draw_winners(
+        ids,
+        weights,
+        seed=seed,
+        snapshot_sha256=draw.snapshot_sha256,
+        beacon=draw.beacon,
+        winners=int(draw.winners_wanted),
+        one_win_per_participant=bool(draw.one_win_per_participant),
+    )
+    index = {participant_id: i for i, participant_id in enumerate(ids)} if picked else {}
+    winner_shoppers = [shoppers[index[w.participant_id]] for w in picked]
+    masked = draw_store.masked_phones(set(winner_shoppers))
+    winners = [
+        draw_store.Winner(w.rank, w.participant_id, shopper, w.entries, masked.get(shopper, ""))
+        for w, shopper in zip(picked, winner_shoppers, strict=True)
+    ]
+    if draw_store.record_winners(draw.draw_id, winners, seed.hex(), clock.now(), draw.beacon):
+        log_event(log, "draw_drawn", draw_id=draw.draw_id, winners=len(picked))
+        audit.record(
+            draw.brand_id,
+            actor,
+            "draw_drawn",
+            draw.draw_id,
+            {"seed": seed.hex(), "winners": [w.participant_id for w in picked], "beacon": draw.beacon},
+        )
+
+
+def advance(draw: Draw, actor: str, *, wait: bool) -> Draw:
+    """Move a due draw as far as it can go now; any number of callers at once write one result."""
+    runner = f"{actor}#{secrets.token_hex(6)}"
+    deadline = clock.monotonic() + WAIT_SECONDS
+    while True:
+        now_epoch = int(clock.epoch())
+        lapsed = draw.status == DrawStatus.FREEZING and int(draw.lease_until or 0) < now_epoch
+        if draw.status == DrawStatus.SCHEDULED or lapsed:
+            _freeze(draw, actor, runner)
+        elif draw.status == DrawStatus.FREEZING:
+            if not wait:
+                return draw
+            if clock.monotonic() > deadline:
+                raise ServiceBusy("Another runner is freezing this draw; ask again in a moment.", retry_after=5)
+            time.sleep(0.2)
+        elif draw.status == DrawStatus.FROZEN:
+            if draw.beacon_source is not None and draw.beacon is None:
+                return draw  # waits for POST /v1/draws/{draw_id}/beacon
+            _draw(draw, actor)
+        elif draw.status == DrawStatus.DRAWN:
+            notify_winners(draw)
+            return draw_store.reload(draw.draw_id)
+        else:
+            raise RuntimeError(f"draw {draw.draw_id} has an unknown status {draw.status!r}")
+        draw = draw_store.reload(draw.draw_id)
+
+
+def run_draw(brand_id: str, draw_id: str, actor: str) -> dict:
+    """POST /run: run a due draw now; a draw already run answers its result."""
+    draw = draw_store.load(brand_id, draw_id)
+    due = algorithm.due_at(draw.draw_at, draw.entries_until)
+    if draw.status != DrawStatus.DRAWN and clock.now() < due:
+        raise Conflict(f"draw_at: This draw is not due until {format_instant(due)}.", field="draw_at")
+    return render(advance(draw, actor, wait=True))
+
+
+def _blocked(draw_id: str, exc: Conflict) -> None:
+    log_event(log, "draw_blocked", level=logging.WARNING, draw_id=draw_id, field=exc.field, reason=exc.message)
+
+
+def run_due(now: datetime | None = None) -> dict:
+    """The every-minute runner: advance every draw that is due (and finish SMS of drawn ones)."""
+    now = now or clock.now()
+    done = blocked = 0
+    for draw_id in draw_store.due_draws(now):
+        try:
+            draw = draw_store.reload(draw_id)
+            if draw.status == DrawStatus.DRAWN:
+                continue
+            advance(draw, RUNNER, wait=False)
+            done += 1
+        except Undrawable as exc:
+            # Its cut has passed, so no later minute can change the snapshot: say why on the
+            # draw, for its managers, and take it off the list instead of reading it again.
+            blocked += 1
+            draw_store.set_aside(draw_id, exc.field, exc.message, now)
+            _blocked(draw_id, exc)
+        except Conflict as exc:
+            blocked += 1
+            _blocked(draw_id, exc)
+        except Exception:  # noqa: BLE001 - one bad draw must not stop the others; the next minute retries
+            log_event(log, "draw_run_failed", level=logging.ERROR, exc_info=True, draw_id=draw_id)
+    # Winners whose SMS failed are retried every minute until each is sent.
+    return {"advanced": done, "blocked": blocked}

@@ -1,0 +1,160 @@
+"""Scheduling lucky draws: schedule one with a seed commitment, list and read them, give the announced beacon."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import Field
+
+from chalicelib.adapters import draw_store
+from chalicelib.adapters.models import Campaign, Draw
+from chalicelib.adapters.records import load_campaign
+from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.domain import clock
+from chalicelib.domain import draws as algorithm
+from chalicelib.domain.errors import Conflict, InvalidInput
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.lifecycle import DrawStatus
+from chalicelib.domain.phones import seal_text
+from chalicelib.domain.schemas import Instant, Label, Schema, validate
+from chalicelib.domain.validation import parse_limit, refuse_fields
+from chalicelib.services import audit
+from chalicelib.services.draw_runner import SEED_PURPOSE, advance
+from chalicelib.views.draws import render
+
+__all__ = ["MAX_WINNERS", "create_draw", "list_draws", "get_draw", "post_beacon"]
+
+MAX_WINNERS = 1000
+MAX_AFTER_CAMPAIGN = timedelta(days=90)
+_ID = "drw"
+_SERVER_OWNED = (
+    "draw_id",
+    "status",
+    "seed",
+    "seed_commitment",
+    "snapshot_sha256",
+    "beacon",
+    "algorithm",
+    "campaign_id",
+    "brand_id",
+    "created_at",
+    "created_by",
+)
+
+
+class DrawIn(Schema):
+    name: Label
+    prize: Label
+    winners: Annotated[int, Field(ge=1, le=MAX_WINNERS)]
+    draw_at: Instant
+    entries_until: Instant
+    one_win_per_participant: bool = True
+    # Said in advance: which public value will be mixed in (a lottery's result of a given day).
+    beacon_source: Label | None = None
+
+
+class BeaconIn(Schema):
+    value: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def get_draw(brand_id: str, draw_id: str) -> dict:
+    return render(draw_store.load(brand_id, draw_id))
+
+
+def list_draws(brand_id: str, campaign_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """One page of a campaign's draws, newest first."""
+    load_campaign(brand_id, campaign_id)
+    draws, next_cursor = draw_store.campaign_page(brand_id, campaign_id, parse_limit(limit), cursor)
+    return {"items": [render(d) for d in draws], "next_cursor": next_cursor}
+
+
+def _grants_entries(campaign: Campaign) -> bool:
+    rules = campaign.rules
+    if int(rules.entries_per_scan or 0) > 0:
+        return True
+    overrides = rules.sku_overrides.as_dict() if rules.sku_overrides else {}
+    return any(int((own or {}).get("entries_per_scan") or 0) > 0 for own in overrides.values())
+
+
+def _check_dates(values: DrawIn, campaign: Campaign, now: datetime) -> None:
+    if values.draw_at <= now:
+        raise InvalidInput("draw_at: Must be in the future.", field="draw_at")
+    if values.draw_at > campaign.ends_at + MAX_AFTER_CAMPAIGN:
+        raise InvalidInput("draw_at: Must be at most 90 days after the campaign's ends_at.", field="draw_at")
+    if values.entries_until > values.draw_at:
+        raise InvalidInput("entries_until: Must not be after draw_at.", field="entries_until")
+    if values.entries_until <= campaign.starts_at:
+        raise InvalidInput("entries_until: Must be after the campaign's starts_at.", field="entries_until")
+
+
+def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
+    """Schedule a draw of a campaign, committing now to a secret seed made here."""
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    values = validate(DrawIn, body)
+    campaign = load_campaign(brand_id, campaign_id)
+    now = clock.now()
+    _check_dates(values, campaign, now)
+    if not _grants_entries(campaign):
+        raise InvalidInput(
+            "campaign_id: This campaign's rules grant no lucky-draw entries (rules.entries_per_scan is 0).",
+            field="campaign_id",
+        )
+    draw_id = new_id(_ID)
+    seed = secrets.token_bytes(32)
+    draw = Draw(
+        draw_id,
+        brand_id=brand_id,
+        campaign_id=campaign_id,
+        name=values.name,
+        prize=values.prize,
+        winners_wanted=values.winners,
+        draw_at=values.draw_at,
+        entries_until=values.entries_until,
+        one_win_per_participant=values.one_win_per_participant,
+        beacon_source=values.beacon_source,
+        algorithm=algorithm.ALGORITHM,
+        seed_commitment=algorithm.commitment(seed),
+        seed_sealed=seal_text(seed.hex(), get_phone_hash_pepper(), f"{SEED_PURPOSE}:{draw_id}"),
+        status=DrawStatus.SCHEDULED,
+        created_at=now,
+        created_by=actor,
+    )
+    draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until))
+    view = render(draw)
+    audit.record(
+        brand_id,
+        actor,
+        "draw_scheduled",
+        draw_id,
+        {
+            k: view[k]
+            for k in ("campaign_id", "name", "prize", "winners_wanted", "draw_at", "entries_until", "seed_commitment")
+        },
+    )
+    return view
+
+
+def post_beacon(brand_id: str, draw_id: str, actor: str, body: dict) -> dict:
+    """Record the public beacon value of a frozen draw that announced one, then draw it."""
+    value = algorithm.beacon_text(validate(BeaconIn, body).value)
+    if not value or any(ord(ch) < 32 for ch in value):
+        raise InvalidInput("value: Must be visible text on one line.", field="value")
+    draw = draw_store.load(brand_id, draw_id)
+    if draw.status in (DrawStatus.SCHEDULED, DrawStatus.FREEZING):
+        raise Conflict("value: The beacon is given after the snapshot is published; it is not yet.", field="value")
+    if draw.status == DrawStatus.DRAWN:
+        raise Conflict("value: This draw has already been run; its beacon can no longer change.", field="value")
+    if draw.beacon_source is None:
+        raise Conflict("value: This draw announced no beacon when it was scheduled.", field="value")
+    if draw.beacon is not None and draw.beacon != value:
+        raise Conflict("value: This draw's beacon is already set to another value.", field="value")
+    if draw.beacon is None:
+        wrote = draw_store.set_beacon(draw_id, value, clock.now())
+        draw = draw_store.reload(draw_id)
+        if not wrote and draw.beacon != value:
+            raise Conflict("value: This draw's beacon is already set to another value.", field="value")
+        if wrote:
+            audit.record(brand_id, actor, "draw_beacon", draw_id, {"beacon": value})
+    return render(advance(draw, actor, wait=True))

@@ -1,0 +1,112 @@
+"""Lucky draws as they read: a draw for its brand, a page of its published snapshot, a shopper's draws."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.adapters import draw_store
+from chalicelib.adapters.models import Draw
+from chalicelib.domain import clock
+from chalicelib.domain.draws import due_at
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.lifecycle import DrawStatus
+from chalicelib.domain.validation import format_instant
+
+__all__ = ["render", "entries_csv", "my_draws"]
+
+_PUBLISHED = (DrawStatus.FROZEN, DrawStatus.DRAWN)
+
+
+def render(draw: Draw) -> dict:
+    """A draw as the API shows it to its brand: the seed and winners only once drawn."""
+    drawn = draw.status == DrawStatus.DRAWN
+    published = draw.status in _PUBLISHED
+    return {
+        "draw_id": draw.draw_id,
+        "campaign_id": draw.campaign_id,
+        "name": draw.name,
+        "prize": draw.prize,
+        "winners_wanted": int(draw.winners_wanted),
+        "draw_at": format_instant(draw.draw_at),
+        "entries_until": format_instant(draw.entries_until),
+        "due_at": format_instant(due_at(draw.draw_at, draw.entries_until)),
+        "one_win_per_participant": bool(draw.one_win_per_participant),
+        "beacon_source": draw.beacon_source,
+        "algorithm": draw.algorithm,
+        "status": draw.status,
+        "seed_commitment": draw.seed_commitment,
+        "snapshot_sha256": draw.snapshot_sha256 if published else None,
+        "entries_total": int(draw.entries_total) if published else None,
+        "participants": int(draw.participants) if published else None,
+        "frozen_at": format_instant(draw.frozen_at) if draw.frozen_at and published else None,
+        "beacon": draw.beacon,
+        # The seed exists in clear only once the winners are written, by that same write.
+        "seed": draw.seed if drawn else None,
+        "drawn_at": format_instant(draw.drawn_at) if drawn and draw.drawn_at else None,
+        "winners": _winners(draw) if drawn else [],
+        "notified_at": format_instant(draw.notified_at) if draw.notified_at else None,
+        # Set when the runner found, at the due time, that the entries cannot give the winners.
+        "blocked": {"field": draw.blocked_field, "message": draw.blocked_reason, "at": format_instant(draw.blocked_at)}
+        if draw.blocked_at and draw.status == DrawStatus.SCHEDULED
+        else None,
+        "created_at": format_instant(draw.created_at),
+    }
+
+
+def _winners(draw: Draw) -> list[dict]:
+    sent = draw.sms_sent.as_dict() if draw.sms_sent else {}
+    return [
+        {
+            "rank": int(w.rank),
+            "participant_id": w.participant_id,
+            "entries": int(w.entries),
+            "phone": w.phone_masked or "",
+            "notified": str(int(w.rank)) in sent,
+        }
+        for w in (draw.winners or [])
+    ]
+
+
+def entries_csv(brand_id: str, draw_id: str, cursor: str | None) -> tuple[str, str, str | None]:
+    """One page of the frozen snapshot, as stored (its pages joined are the hashed file)."""
+    draw = draw_store.load(brand_id, draw_id)
+    if draw.status not in _PUBLISHED:
+        raise Conflict("status: The snapshot is published when the draw runs; it has not yet.", field="status")
+    body, next_cursor = draw_store.snapshot_page(draw_id, int(draw.snapshot_pages), cursor)
+    return body.decode("ascii"), f"draw-{draw_id}-entries.csv", next_cursor
+
+
+def my_draws(shopper_id: str) -> dict:
+    """Every draw of the campaigns a shopper takes part in: their entries in it, and whether they won."""
+    now = clock.now()
+    items = []
+    for participation in draw_store.participations(shopper_id):
+        for draw in draw_store.recent(participation.campaign_id):
+            if draw.blocked_at and draw.status == DrawStatus.SCHEDULED:
+                continue  # set aside by the runner: it will not take place
+            items.append(_mine(draw, participation, shopper_id, now))
+    items.sort(key=lambda d: (not d["upcoming"], d["draw_at"]))
+    return {"draws": items}
+
+
+def _mine(draw: Draw, participation: draw_store.Participation, shopper_id: str, now: datetime) -> dict:
+    drawn = draw.status == DrawStatus.DRAWN
+    won = drawn and any(getattr(w, "shopper_id", None) == shopper_id for w in draw.winners or [])
+    cut = draw.entries_until
+    entries = participation.entries
+    if now > cut and participation.last_claim_at is not None and participation.last_claim_at > cut:
+        (entries,) = draw_store.claims_until(draw.campaign_id, cut)([shopper_id])
+    return {
+        "draw_id": draw.draw_id,
+        "campaign_id": draw.campaign_id,
+        "name": draw.name,
+        "prize": draw.prize,
+        "draw_at": format_instant(draw.draw_at),
+        "entries_until": format_instant(draw.entries_until),
+        "status": draw.status,
+        "upcoming": not drawn,
+        "entries": entries,
+        "entries_final": now > cut,
+        "won": won,
+        "seed_commitment": draw.seed_commitment,
+    }
