@@ -32,14 +32,13 @@ import time
 import zipfile
 from collections import Counter
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.report import compared_row, print_table, ratio_rows
+from chalicelib.adapters.aws import DATA_DIR
+from scripts.dynamodb_local import local_aws_env, start
+from scripts.finish_package import finish_package
+from scripts.package_stage import package_stages
 
-from benchmarks.report import compared_row, print_table, ratio_rows  # noqa: E402
-from chalicelib.adapters.aws import DATA_DIR  # noqa: E402
-from scripts.dynamodb_local import local_aws_env, start  # noqa: E402
-from scripts.finish_package import finish_package  # noqa: E402
-from scripts.package_stage import package_stages  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"

@@ -44,10 +44,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 from benchmarks.report import print_table
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 PAGE_ITEMS = 4_000
 LATE_FRACTION = 0.01
@@ -197,97 +196,112 @@ def linear_scan_draw(ids, weights, *, seed: bytes, snapshot_sha256: str, winners
 # --- DynamoDB Local ---------------------------------------------------------------------
 
 
+def _scheduled_draw() -> tuple[str, str]:
+    """A campaign that ended at CUT and its draw, scheduled 40 days before: (campaign id, draw id)."""
+    from chalicelib.domain import clock
+    from chalicelib.services import campaigns, draw_schedule
+    from tests.support import VALID_CAMPAIGN
+
+    created = CUT - timedelta(days=40)
+    with clock.replaced(lambda: created.timestamp()):
+        body = {**VALID_CAMPAIGN, "starts_at": (CUT - timedelta(days=60)).isoformat(), "ends_at": CUT.isoformat()}
+        cid = campaigns.create_campaign(BRAND, "bench", body)["campaign_id"]
+        draw = draw_schedule.create_draw(
+            BRAND,
+            cid,
+            "bench",
+            {
+                "name": "Bench",
+                "prize": "Bike",
+                "winners": WINNERS,
+                "draw_at": (CUT + timedelta(hours=1)).isoformat(),
+                "entries_until": CUT.isoformat(),
+            },
+        )
+    return cid, draw["draw_id"]
+
+
+def _load_participants(cid: str, source: GeneratedParticipants) -> float:
+    """Write the generated participants, and the late ones' claims, as real items; the seconds it took."""
+    from chalicelib.adapters.models import CodeState, Participant
+
+    loading = time.perf_counter()
+    with Participant.batch_write() as batch, CodeState.batch_write() as claims:
+        for page in source.pages():
+            for shopper, entries in [*page.counted, *((s, source.late[s]) for s in page.late)]:
+                late = shopper in source.late
+                batch.save(
+                    Participant(
+                        cid,
+                        shopper,
+                        entries=entries,
+                        claims=entries,
+                        last_claim_at=CUT + timedelta(hours=2) if late else CUT - timedelta(days=3),
+                    )
+                )
+                if late:  # its claims: all but two at or before the cut
+                    for n in range(entries):
+                        at = CUT - timedelta(days=1, seconds=n) if n >= 2 else CUT + timedelta(minutes=30 + n)
+                        claims.save(
+                            CodeState(
+                                f"bench:{shopper}:{n}",
+                                state="claimed",
+                                batch_id="bat_BENCH",
+                                brand_id=BRAND,
+                                changed_at=at,
+                                changed_by=shopper,
+                                shopper_id=shopper,
+                                campaign_id=cid,
+                                entries=1,
+                            )
+                        )
+    return time.perf_counter() - loading
+
+
+def _read_timings(cid: str, late_ids: list[str]) -> tuple[int, dict[str, float]]:
+    """DynamoDB's own part, each the median of ROUNDS interleaved rounds (a shared machine's noise):
+    the participants pages alone, key ranges side by side and then one range (the baseline); the
+    late participants' claim lookups alone, side by side and then one at a time."""
+    from chalicelib.adapters import draw_store
+
+    lookup = draw_store.claims_until(cid, CUT)
+    timings: dict[str, list[float]] = {"ranges": [], "one_range": [], "side_by_side": [], "one_at_a_time": []}
+    query_items = 0
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        query_items = sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT))
+        timings["ranges"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT, ranges=1)) == query_items
+        timings["one_range"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        side_by_side = lookup(late_ids)
+        timings["side_by_side"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert [lookup([shopper])[0] for shopper in late_ids] == side_by_side
+        timings["one_at_a_time"].append(time.perf_counter() - started)
+    return query_items, {name: statistics.median(values) for name, values in timings.items()}
+
+
 def run_dynamodb_local(participants: int) -> dict:
     """draw_runner.run_draw end to end on DynamoDB Local, over `participants` real participant items."""
     from chalicelib.adapters import draw_store, models, tables
-    from chalicelib.adapters.models import CodeState, Participant
     from chalicelib.config import Settings
     from chalicelib.domain import clock
-    from chalicelib.services import campaigns, draw_runner, draw_schedule, draw_snapshot
+    from chalicelib.services import draw_runner, draw_snapshot
     from scripts.dynamodb_local import start
-    from tests.support import VALID_CAMPAIGN
 
     with start() as ddb:
         models.bind(Settings(table_prefix=f"bench-draws-{participants}", dynamodb_endpoint=ddb.endpoint))
         tables.delete_tables()
         tables.create_tables()
-        created = CUT - timedelta(days=40)
-        with clock.replaced(lambda: created.timestamp()):
-            body = {
-                **VALID_CAMPAIGN,
-                "starts_at": (CUT - timedelta(days=60)).isoformat(),
-                "ends_at": CUT.isoformat(),
-            }
-            campaign = campaigns.create_campaign(BRAND, "bench", body)
-            cid = campaign["campaign_id"]
-            draw = draw_schedule.create_draw(
-                BRAND,
-                cid,
-                "bench",
-                {
-                    "name": "Bench",
-                    "prize": "Bike",
-                    "winners": WINNERS,
-                    "draw_at": (CUT + timedelta(hours=1)).isoformat(),
-                    "entries_until": CUT.isoformat(),
-                },
-            )
+        cid, draw_id = _scheduled_draw()
         source = GeneratedParticipants(participants)
-        loading = time.perf_counter()
-        with Participant.batch_write() as batch, CodeState.batch_write() as claims:
-            for page in source.pages():
-                for shopper, entries in [*page.counted, *((s, source.late[s]) for s in page.late)]:
-                    late = shopper in source.late
-                    batch.save(
-                        Participant(
-                            cid,
-                            shopper,
-                            entries=entries,
-                            claims=entries,
-                            last_claim_at=CUT + timedelta(hours=2) if late else CUT - timedelta(days=3),
-                        )
-                    )
-                    if late:  # its claims: all but two at or before the cut
-                        for n in range(entries):
-                            at = CUT - timedelta(days=1, seconds=n) if n >= 2 else CUT + timedelta(minutes=30 + n)
-                            claims.save(
-                                CodeState(
-                                    f"bench:{shopper}:{n}",
-                                    state="claimed",
-                                    batch_id="bat_BENCH",
-                                    brand_id=BRAND,
-                                    changed_at=at,
-                                    changed_by=shopper,
-                                    shopper_id=shopper,
-                                    campaign_id=cid,
-                                    entries=1,
-                                )
-                            )
-        loaded = time.perf_counter() - loading
+        loaded = _load_participants(cid, source)
         stats: dict = {}
-        record = draw_store.reload(draw["draw_id"])
-        # DynamoDB's own part, each the median of ROUNDS interleaved rounds (a shared machine's noise):
-        # the participants pages alone, key ranges side by side and then one range (the baseline);
-        # the late participants' claim lookups alone, side by side and then one at a time.
-        lookup = draw_store.claims_until(cid, CUT)
+        record = draw_store.reload(draw_id)
         late_ids = list(source.late)
-        timings: dict[str, list[float]] = {"ranges": [], "one_range": [], "side_by_side": [], "one_at_a_time": []}
-        for _ in range(ROUNDS):
-            started = time.perf_counter()
-            query_items = sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT))
-            timings["ranges"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            assert (
-                sum(len(p.counted) + len(p.late) for p in draw_store.participants_at(cid, CUT, ranges=1)) == query_items
-            )
-            timings["one_range"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            side_by_side = lookup(late_ids)
-            timings["side_by_side"].append(time.perf_counter() - started)
-            started = time.perf_counter()
-            assert [lookup([shopper])[0] for shopper in late_ids] == side_by_side
-            timings["one_at_a_time"].append(time.perf_counter() - started)
-        query_s, one_range_s, lookups_s, one_at_a_time_s = (statistics.median(timings[k]) for k in timings)
+        query_items, median = _read_timings(cid, late_ids)
         started = time.perf_counter()
         snapshot = draw_snapshot.snapshot_of(record, stats)
         read_s = time.perf_counter() - started
@@ -295,7 +309,7 @@ def run_dynamodb_local(participants: int) -> dict:
         assert snapshot.sha256 == expected, "DynamoDB Local and the generated pages must give the same snapshot"
         with clock.replaced(lambda: (CUT + timedelta(hours=2)).timestamp()):
             started = time.perf_counter()
-            done = draw_runner.run_draw(BRAND, draw["draw_id"], "bench")
+            done = draw_runner.run_draw(BRAND, draw_id, "bench")
             run_s = time.perf_counter() - started
         assert done["status"] == "drawn" and len(done["winners"]) == WINNERS
         # The snapshot's own traffic: its pages written (under another draw id) and read back.
@@ -316,10 +330,10 @@ def run_dynamodb_local(participants: int) -> dict:
         "loaded_s": loaded,
         "read_s": read_s,
         "seconds": run_s,
-        "per_item_us": query_s / query_items * 1e6,
-        "per_item_us_one_range": one_range_s / query_items * 1e6,
-        "per_lookup_ms": lookups_s / max(len(late_ids), 1) * 1000,
-        "per_lookup_ms_one_at_a_time": one_at_a_time_s / max(len(late_ids), 1) * 1000,
+        "per_item_us": median["ranges"] / query_items * 1e6,
+        "per_item_us_one_range": median["one_range"] / query_items * 1e6,
+        "per_lookup_ms": median["side_by_side"] / max(len(late_ids), 1) * 1000,
+        "per_lookup_ms_one_at_a_time": median["one_at_a_time"] / max(len(late_ids), 1) * 1000,
         "page_s_per_mib": (write_s + page_read_s) / (snapshot.size / 2**20),
         "snapshot_sha256": snapshot.sha256,
     }

@@ -44,7 +44,7 @@ class NullS3:
         self.uploaded += len(body)
         self.digest.update(body)
 
-    def put_object(self, Body: bytes, **kwargs) -> dict:  # noqa: N803 - boto3's names
+    def put_object(self, Body: bytes, **kwargs) -> dict:
         self._take(Body)
         return {}
 
@@ -52,11 +52,11 @@ class NullS3:
         self.requests += 1
         return {"UploadId": "null"}
 
-    def upload_part(self, Body: bytes, PartNumber: int, **kwargs) -> dict:  # noqa: N803
+    def upload_part(self, Body: bytes, PartNumber: int, **kwargs) -> dict:
         self._take(Body)
         return {"ETag": f'"{PartNumber}"'}
 
-    def upload_part_copy(self, CopySourceRange: str, PartNumber: int, **kwargs) -> dict:  # noqa: N803
+    def upload_part_copy(self, CopySourceRange: str, PartNumber: int, **kwargs) -> dict:
         self.requests += 1
         start, stop = map(int, CopySourceRange.removeprefix("bytes=").split("-"))
         self.copied += stop - start + 1

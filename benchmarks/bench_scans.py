@@ -83,7 +83,7 @@ class CallCounter:
         self.calls, self.transactions, self.write_units = [], [], 0.0
 
 
-def measure_calls(n: int) -> tuple[dict, float, dict, list[str], dict]:
+def measure_calls(n: int) -> tuple[dict[str, float], float, dict, list[str], list[str]]:
     """Calls, write units and transaction items per warm granted scan, each scan counted on its own."""
     counter = CallCounter()
     campaign, batch, scan_codes = active_batch("bench-brand", n + 1)
@@ -262,70 +262,69 @@ def profile(app_client, bodies, headers) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scans", type=int, default=200, help="granted scans measured on DynamoDB Local")
-    parser.add_argument("--cpu", type=int, default=1000, help="requests per CPU round")
-    parser.add_argument("--rounds", type=int, default=7, help="CPU rounds of each route, taken in turn")
-    parser.add_argument("--profile", action="store_true", help="also show where our route's CPU goes")
-    args = parser.parse_args()
+def _cpu(scan_codes: list[str], requests: int, rounds: int, with_profile: bool) -> tuple[dict[str, list[float]], str]:
+    """CPU: the whole /v1/scans route with DynamoDB answered from memory, beside a bare Chalice
+    route in an app with our route table, and one in an app of its own; and the profile if asked."""
+    import app as application
+    from chalicelib.domain import phones
+    from chalicelib.services import auth
 
-    with start() as ddb:
-        settings = Settings(table_prefix="bench", dynamodb_endpoint=ddb.endpoint)
-        models.bind(settings)
-        tables.create_tables()
-        per_operation, write_units, items, scan_codes, refresh = measure_calls(args.scans)
+    bare, one_route = bare_app("bare", application.app.routes), bare_app("bare-one-route")
+    shopper = phones.shopper_id_for("0" * 64)
+    token = auth.issue_shopper_token(
+        application.get_settings(), auth.Shopper(shopper_id=shopper, phone_masked="+84 ••• ••• 678")
+    )[0]
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    bodies = [json.dumps({"code": scan_codes[i % len(scan_codes)]}) for i in range(requests)]
+    batch_number = codes.parse_code(scan_codes[0], get_keyring()).batch_number
+    restore = stubbed_dynamodb(_recorded_items(batch_number, shopper))
+    try:
+        with (
+            Client(bare) as bare_client,
+            Client(one_route) as one_route_client,
+            Client(application.app) as app_client,
+            _quiet_access_log(),
+        ):
+            clients = {"bare": bare_client, "one route": one_route_client, "ours": app_client}
+            cpu = cpu_rounds(clients, bodies, headers, rounds)
+            breakdown = profile(app_client, bodies, headers) if with_profile else ""
+    finally:
+        restore()
+    return cpu, breakdown
 
-        # CPU: the whole /v1/scans route with DynamoDB answered from memory, beside a bare Chalice route
-        # in an app with our route table, and one in an app of its own.
-        import app as application
-        from chalicelib.domain import phones
-        from chalicelib.services import auth
 
-        bare, one_route = bare_app("bare", application.app.routes), bare_app("bare-one-route")
-        shopper = phones.shopper_id_for("0" * 64)
-        token = auth.issue_shopper_token(
-            application.get_settings(), auth.Shopper(shopper_id=shopper, phone_masked="+84 ••• ••• 678")
-        )[0]
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        bodies = [json.dumps({"code": scan_codes[i % len(scan_codes)]}) for i in range(args.cpu)]
-        batch_number = codes.parse_code(scan_codes[0], get_keyring()).batch_number
-        restore = stubbed_dynamodb(_recorded_items(batch_number, shopper))
-        try:
-            with (
-                Client(bare) as bare_client,
-                Client(one_route) as one_route_client,
-                Client(application.app) as app_client,
-                _quiet_access_log(),
-            ):
-                clients = {"bare": bare_client, "one route": one_route_client, "ours": app_client}
-                cpu = cpu_rounds(clients, bodies, headers, args.rounds)
-                breakdown = profile(app_client, bodies, headers) if args.profile else ""
-        finally:
-            restore()
-        # The statistics of those claims, counted off the scan's path by the stream handler.
-        from scripts.stats_worker import drain
+def _statistics_cost(claims: int) -> str:
+    """The statistics of the measured claims, counted off the scan's path by the stream handler."""
+    from scripts.stats_worker import drain
 
-        written = {"transactions": 0, "items": 0}
-        original = BaseClient._make_api_call
+    written = {"transactions": 0, "items": 0}
+    original = BaseClient._make_api_call
 
-        def spy(client, operation, params):
-            if operation == "TransactWriteItems":
-                written["transactions"] += 1
-                written["items"] += len(params["TransactItems"])
-            return original(client, operation, params)
+    def spy(client, operation, params):
+        if operation == "TransactWriteItems":
+            written["transactions"] += 1
+            written["items"] += len(params["TransactItems"])
+        return original(client, operation, params)
 
-        BaseClient._make_api_call = spy
-        try:
-            drain()
-        finally:
-            BaseClient._make_api_call = original
-        claims = args.scans + 1
-        stats_cost = (
-            f"{written['items'] / claims:.2f} items written per claim "
-            f"({written['transactions']} transactions for {claims} claims)"
-        )
+    BaseClient._make_api_call = spy
+    try:
+        drain()
+    finally:
+        BaseClient._make_api_call = original
+    return (
+        f"{written['items'] / claims:.2f} items written per claim "
+        f"({written['transactions']} transactions for {claims} claims)"
+    )
 
+
+def _rows(
+    per_operation: dict[str, float],
+    write_units: float,
+    items: dict[str, float],
+    refresh: list[str],
+    stats_cost: str,
+    cpu: dict[str, list[float]],
+) -> list[tuple]:
     calls = sum(per_operation.values())
     reads = sum(v for k, v in per_operation.items() if k in ("GetItem", "Query", "BatchGetItem", "TransactGetItems"))
     rows = [
@@ -371,6 +370,26 @@ def main() -> int:
     rows.append(
         compared_row("  ours beside a one-route bare app", one_route, cpu["ours"], cpu["one route"], unit="", scale=1)
     )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scans", type=int, default=200, help="granted scans measured on DynamoDB Local")
+    parser.add_argument("--cpu", type=int, default=1000, help="requests per CPU round")
+    parser.add_argument("--rounds", type=int, default=7, help="CPU rounds of each route, taken in turn")
+    parser.add_argument("--profile", action="store_true", help="also show where our route's CPU goes")
+    args = parser.parse_args()
+
+    with start() as ddb:
+        settings = Settings(table_prefix="bench", dynamodb_endpoint=ddb.endpoint)
+        models.bind(settings)
+        tables.create_tables()
+        per_operation, write_units, items, scan_codes, refresh = measure_calls(args.scans)
+        cpu, breakdown = _cpu(scan_codes, args.cpu, args.rounds, args.profile)
+        stats_cost = _statistics_cost(args.scans + 1)
+
+    rows = _rows(per_operation, write_units, items, refresh, stats_cost, cpu)
     print_table(("figure", "baseline (same run)", "ours", "target", "check"), rows)
     if breakdown:
         print()

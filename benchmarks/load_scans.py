@@ -34,6 +34,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from scripts.dynamodb_local import HOST, free_port, port_accepts_connections, spawn, start, stop_group
 
@@ -136,68 +137,85 @@ def _health(url: str, seconds: float, concurrency: int) -> Tally:
     return tally
 
 
-def _scan_load(url: str, tokens: list[str], genuine: list[str], seconds: float, concurrency: int) -> Tally:
-    import requests
+class _Shoppers:
+    """The scanning shoppers of one run: what they may scan next, and what they were told."""
 
-    from tests.guessing import mutated
+    def __init__(self, url: str, tokens: list[str], genuine: list[str], seconds: float) -> None:
+        from tests.guessing import mutated
 
-    tally = Tally()
-    fresh = iter(genuine)
-    fresh_lock = threading.Lock()
-    mine: dict[int, list[str]] = {i: [] for i in range(len(tokens))}
-    deadline = time.monotonic() + seconds
+        self._mutated = mutated
+        self.url, self.tokens, self.genuine = url, tokens, genuine
+        self.tally = Tally()
+        self._fresh = iter(genuine)
+        self._fresh_lock = threading.Lock()
+        self._mine: dict[int, list[str]] = {i: [] for i in range(len(tokens))}
+        self.deadline = time.monotonic() + seconds
 
-    def next_code() -> str | None:
-        with fresh_lock:
-            return next(fresh, None)
+    def _next_code(self) -> str | None:
+        with self._fresh_lock:
+            return next(self._fresh, None)
 
-    def work(seed: int) -> None:
+    def _pick(self, rng: random.Random, who: int) -> str | None:
+        """Mostly a new code; some another's, some the shopper's own again, some a typo. None: all claimed."""
+        roll = rng.random()
+        with self.tally.lock:
+            claimed = list(self.tally.granted)
+        if roll < 0.08 and claimed:
+            return rng.choice(claimed)  # usually somebody else's
+        if roll < 0.12 and self._mine[who]:
+            return rng.choice(self._mine[who])  # their own again
+        if roll < 0.15:
+            return self._mutated(rng.choice(self.genuine), rng)  # a typo
+        return self._next_code()
+
+    def _send(self, session: Any, rng: random.Random, who: int, code: str) -> Any:
+        """POST the scan, sending it again with the same Idempotency-Key after a 503 (up to 5 tries)."""
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", "Idempotency-Key": uuid.uuid4().hex}
+        for _ in range(5):
+            started = time.perf_counter()
+            answer = session.post(f"{self.url}/v1/scans", json={"code": code}, headers=headers, timeout=30)
+            self.tally.add(answer.status_code, time.perf_counter() - started)
+            if answer.status_code != 503:
+                break
+            with self.tally.lock:
+                self.tally.resent_503 += 1
+            time.sleep(float(answer.headers.get("Retry-After", "1")) * rng.random())
+        return answer
+
+    def _record(self, answer: Any, who: int, code: str) -> None:
+        body = answer.json()
+        tally = self.tally
+        with tally.lock:
+            if answer.status_code == 200 and not body["replay"]:
+                prize = (body.get("prize") or {}).get("prize_id")
+                tally.granted[code] = (body["points"], body["entries"], prize)
+                self._mine[who].append(code)
+            elif answer.status_code == 200:
+                tally.replays += 1
+            elif answer.status_code == 409 and body["error"]["code"] == "code_already_claimed":
+                tally.duplicates += 1
+
+    def work(self, seed: int) -> None:
+        import requests
+
         rng = random.Random(seed)
         session = requests.Session()
-        while time.monotonic() < deadline:
-            who = rng.randrange(len(tokens))
-            roll = rng.random()
-            with tally.lock:
-                claimed = list(tally.granted)
-            if roll < 0.08 and claimed:
-                code = rng.choice(claimed)  # usually somebody else's
-            elif roll < 0.12 and mine[who]:
-                code = rng.choice(mine[who])  # their own again
-            elif roll < 0.15:
-                code = mutated(rng.choice(genuine), rng)  # a typo
-            else:
-                fresh_code = next_code()
-                if fresh_code is None:
-                    return  # every code is claimed
-                code = fresh_code
-            key = uuid.uuid4().hex
-            headers = {"Authorization": f"Bearer {tokens[who]}", "Idempotency-Key": key}
-            for _ in range(5):
-                started = time.perf_counter()
-                answer = session.post(f"{url}/v1/scans", json={"code": code}, headers=headers, timeout=30)
-                tally.add(answer.status_code, time.perf_counter() - started)
-                if answer.status_code != 503:
-                    break
-                with tally.lock:
-                    tally.resent_503 += 1
-                time.sleep(float(answer.headers.get("Retry-After", "1")) * rng.random())
-            body = answer.json()
-            with tally.lock:
-                if answer.status_code == 200 and not body["replay"]:
-                    prize = (body.get("prize") or {}).get("prize_id")
-                    tally.granted[code] = (body["points"], body["entries"], prize)
-                    mine[who].append(code)
-                elif answer.status_code == 200:
-                    tally.replays += 1
-                elif answer.status_code == 409 and body["error"]["code"] == "code_already_claimed":
-                    tally.duplicates += 1
+        while time.monotonic() < self.deadline:
+            who = rng.randrange(len(self.tokens))
+            code = self._pick(rng, who)
+            if code is None:
+                return  # every code is claimed
+            self._record(self._send(session, rng, who, code), who, code)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(concurrency)]
+
+def _scan_load(url: str, tokens: list[str], genuine: list[str], seconds: float, concurrency: int) -> Tally:
+    shoppers = _Shoppers(url, tokens, genuine, seconds)
+    threads = [threading.Thread(target=shoppers.work, args=(n,)) for n in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return tally
+    return shoppers.tally
 
 
 def _stats(campaign_id: str) -> dict:

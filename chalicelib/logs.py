@@ -14,7 +14,7 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("reques
 _LINE = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-class request_scope:  # noqa: N801 - used as a context manager, like a function
+class request_scope:
     """Within the block, every event logged carries `request_id` (API Gateway's, or Lambda's)."""
 
     def __init__(self, request_id: str | None) -> None:

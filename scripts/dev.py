@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -254,12 +255,10 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def main() -> int:
-    """Run the stack in the foreground until Ctrl-C, SIGTERM or chalice exits."""
-    ddb_port = _port_from_env("DDB_PORT", 8001)
-    api_port = _port_from_env("API_PORT", 8000)
-    moto_port = _port_from_env("MOTO_PORT", 8002)
-    worker_count = _workers_from_env(min(4, os.cpu_count() or 1))
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _check_ports(ddb_port: int, api_port: int, moto_port: int) -> None:
     if len({ddb_port, api_port, moto_port}) < 3:
         raise SystemExit("dev: DDB_PORT, API_PORT and MOTO_PORT must differ")
     _lock_data_dir()
@@ -269,23 +268,33 @@ def main() -> int:
                 f"dev: {HOST}:{port} is already in use (`ss -ltnp 'sport = :{port}'` shows who); "
                 f"set {name} to use another port"
             )
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _on_signal)
 
-    ddb: DynamoDBLocal | None = None
-    chalice: subprocess.Popen | None = None
-    moto: subprocess.Popen | None = None
-    workers: list[subprocess.Popen] = []
-    try:
-        _say(f"starting DynamoDB Local on {HOST}:{ddb_port} (data in {DATA_DIR.relative_to(REPO_ROOT)}/)")
-        ddb = start(port=ddb_port, db_path=DATA_DIR)
+
+class _Stack:
+    """The stack's processes, each None (or no workers) until it is started, so a stop at any
+    moment stops exactly what runs."""
+
+    def __init__(self, ddb_port: int, api_port: int, moto_port: int, worker_count: int) -> None:
+        self.ddb_port, self.api_port, self.moto_port, self.worker_count = ddb_port, api_port, moto_port, worker_count
+        self.aws_endpoint = f"http://{HOST}:{moto_port}"
+        self.ddb: DynamoDBLocal | None = None
+        self.moto: subprocess.Popen | None = None
+        self.chalice: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+
+    def start_storage(self) -> tuple[DynamoDBLocal, subprocess.Popen]:
+        """DynamoDB Local and moto's server, and the app's environment pointing at them."""
+        _say(f"starting DynamoDB Local on {HOST}:{self.ddb_port} (data in {DATA_DIR.relative_to(REPO_ROOT)}/)")
+        self.ddb = ddb = start(port=self.ddb_port, db_path=DATA_DIR)
         for name in AWS_ENV_TO_CLEAR:
             os.environ.pop(name, None)
-        _say(f"starting moto server (S3, SQS) on {HOST}:{moto_port}")
-        moto = _start_moto(moto_port)
-        aws_endpoint = f"http://{HOST}:{moto_port}"
-        os.environ.update(stack_environ(ddb.endpoint, api_port, aws_endpoint))
+        _say(f"starting moto server (S3, SQS) on {HOST}:{self.moto_port}")
+        self.moto = moto = _start_moto(self.moto_port)
+        os.environ.update(stack_environ(ddb.endpoint, self.api_port, self.aws_endpoint))
+        return ddb, moto
 
+    def prepare_data(self) -> tuple[str, str | None]:
+        """Tables, demo data and the export bucket and queues; the owner token and a scan URL to show."""
         # Imported only now: chalicelib reads its settings from the environment at import.
         from chalicelib import config
         from chalicelib.adapters import models, tables
@@ -302,42 +311,98 @@ def main() -> int:
         _say(f"seeded {DEMO_BRAND}: {campaign['name']}" if campaign else f"{DEMO_BRAND} already seeded")
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
         scan_url = sample_scan_url(DEMO_BRAND)
-        create_export_resources(aws_endpoint, MAX_RECEIVES)
+        create_export_resources(self.aws_endpoint, MAX_RECEIVES)
+        return token, scan_url
 
+    def start_code(self) -> subprocess.Popen:
+        """chalice local, the export workers, the stats worker and the scheduler."""
+        self.chalice = chalice = _start_chalice(self.api_port)
+        self.workers = _start_workers(self.worker_count) + [_start_stats_worker(), _start_scheduler()]
+        return chalice
+
+    def restart_code(self) -> subprocess.Popen:
+        _say("code changed: rebuilding the pages, restarting chalice local and the workers")
+        subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_pages.py")], cwd=str(REPO_ROOT))
+        _stop_workers(self.workers)
+        if self.chalice is not None:
+            _stop_group(self.chalice, "chalice local")
+        return self.start_code()
+
+    def stop(self) -> None:
+        for sig in _SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        _stop_workers(self.workers)
+        if self.chalice is not None:
+            _stop_group(self.chalice, "chalice local")
+        if self.moto is not None:
+            _stop_group(self.moto, "moto server")
+        if self.ddb is not None:
+            self.ddb.stop()
+        if self.chalice is not None or self.ddb is not None or self.moto is not None:
+            _say("stopped the workers, chalice local, moto server and DynamoDB Local")
+
+
+class _Watch:
+    """What the supervising loop has already said, so each event is said once."""
+
+    def __init__(self) -> None:
+        self.shown = self.waiting = self.workers_waiting = False
+        self.signature = _code_signature()
+
+
+def _supervise(stack: _Stack, ddb: DynamoDBLocal, moto: subprocess.Popen, banner: Callable[[], str]) -> int:
+    """Until DynamoDB Local or moto exits: show the banner once the API answers, say when chalice
+    or a worker exits, and restart chalice and the workers when the code changes."""
+    chalice = stack.start_code()
+    watch = _Watch()
+    while True:
+        if not ddb.is_running():
+            _say(f"DynamoDB Local exited ({ddb.process.returncode}); see {ddb.log_path}")
+            return 1
+        if moto.poll() is not None:
+            _say(f"moto server exited ({moto.returncode}); see {MOTO_LOG}")
+            return 1
+        _report_exits(stack, chalice, watch, banner)
+        current = _code_signature()
+        if current != watch.signature:
+            watch.signature = current
+            chalice = stack.restart_code()
+            watch.waiting = watch.workers_waiting = False
+        time.sleep(0.3)
+
+
+def _report_exits(stack: _Stack, chalice: subprocess.Popen, watch: _Watch, banner: Callable[[], str]) -> None:
+    if chalice.poll() is None:
+        if not watch.shown and port_accepts_connections(stack.api_port):
+            print(banner(), flush=True)
+            watch.shown = True
+    elif not watch.waiting:
+        # Like any dev server: a broken save should not take the database down.
+        _say(f"chalice local exited ({chalice.returncode}); fix the code and save to restart, Ctrl-C stops")
+        watch.waiting = True
+    if not watch.workers_waiting and any(worker.poll() is not None for worker in stack.workers):
+        _say("a worker exited; fix the code and save to restart the workers, Ctrl-C stops")
+        watch.workers_waiting = True
+
+
+def main() -> int:
+    """Run the stack in the foreground until Ctrl-C, SIGTERM or chalice exits."""
+    ddb_port = _port_from_env("DDB_PORT", 8001)
+    api_port = _port_from_env("API_PORT", 8000)
+    moto_port = _port_from_env("MOTO_PORT", 8002)
+    worker_count = _workers_from_env(min(4, os.cpu_count() or 1))
+    _check_ports(ddb_port, api_port, moto_port)
+    for sig in _SIGNALS:
+        signal.signal(sig, _on_signal)
+
+    stack = _Stack(ddb_port, api_port, moto_port, worker_count)
+    try:
+        ddb, moto = stack.start_storage()
+        token, scan_url = stack.prepare_data()
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
-        chalice = _start_chalice(api_port)
-        workers = _start_workers(worker_count) + [_start_stats_worker(), _start_scheduler()]
-        signature = _code_signature()
-        shown = waiting = workers_waiting = False
-        while True:
-            if not ddb.is_running():
-                _say(f"DynamoDB Local exited ({ddb.process.returncode}); see {ddb.log_path}")
-                return 1
-            if moto.poll() is not None:
-                _say(f"moto server exited ({moto.returncode}); see {MOTO_LOG}")
-                return 1
-            if chalice.poll() is None:
-                if not shown and port_accepts_connections(api_port):
-                    print(_banner(token, api_port, ddb, aws_endpoint, worker_count, scan_url), flush=True)
-                    shown = True
-            elif not waiting:
-                # Like any dev server: a broken save should not take the database down.
-                _say(f"chalice local exited ({chalice.returncode}); fix the code and save to restart, Ctrl-C stops")
-                waiting = True
-            if not workers_waiting and any(worker.poll() is not None for worker in workers):
-                _say("a worker exited; fix the code and save to restart the workers, Ctrl-C stops")
-                workers_waiting = True
-            current = _code_signature()
-            if current != signature:
-                signature = current
-                _say("code changed: rebuilding the pages, restarting chalice local and the workers")
-                subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_pages.py")], cwd=str(REPO_ROOT))
-                _stop_workers(workers)
-                _stop_group(chalice, "chalice local")
-                chalice = _start_chalice(api_port)
-                workers = _start_workers(worker_count) + [_start_stats_worker(), _start_scheduler()]
-                waiting = workers_waiting = False
-            time.sleep(0.3)
+        return _supervise(
+            stack, ddb, moto, lambda: _banner(token, api_port, ddb, stack.aws_endpoint, worker_count, scan_url)
+        )
     except _Stop as stop:
         _say(f"{stop} received: stopping")
         return 0
@@ -345,17 +410,7 @@ def main() -> int:
         _say(f"error: {exc}")
         return 1
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
-        _stop_workers(workers)
-        if chalice is not None:
-            _stop_group(chalice, "chalice local")
-        if moto is not None:
-            _stop_group(moto, "moto server")
-        if ddb is not None:
-            ddb.stop()
-        if chalice is not None or ddb is not None or moto is not None:
-            _say("stopped the workers, chalice local, moto server and DynamoDB Local")
+        stack.stop()
 
 
 if __name__ == "__main__":

@@ -268,7 +268,7 @@ def _dynamodb_client(endpoint: str):
 def _answers_list_tables(client) -> bool:
     try:
         client.list_tables(Limit=1)
-    except Exception:  # not up yet: refused, reset, or a server still starting
+    except Exception:  # noqa: BLE001 - not up yet: refused, reset, or a server still starting
         return False
     return True
 
@@ -313,6 +313,38 @@ def _launch(java: str, jar_dir: Path, port: int, db_path: Path | None, log_path:
     return process, offset
 
 
+def _answers_before_exit(handle: DynamoDBLocal, timeout: float, offset: int) -> bool:
+    """Wait until the new DynamoDB Local answers ListTables (True) or its process exits (False).
+
+    Raises DynamoDBLocalError after `timeout` seconds; stops the process on any error or
+    interruption (Ctrl-C) while waiting, so no JVM is left behind.
+    """
+    deadline = time.monotonic() + timeout
+    client = None
+    try:
+        while handle.process.poll() is None:
+            # A plain connect first: building a botocore client costs more CPU than
+            # the poll saves, and the JVM needs that CPU to start.
+            if port_accepts_connections(handle.port):
+                client = client or _dynamodb_client(handle.endpoint)
+                if _answers_list_tables(client):
+                    return True
+            if time.monotonic() > deadline:
+                raise DynamoDBLocalError(
+                    f"DynamoDB Local did not answer on {handle.endpoint} within {timeout:.0f}s; "
+                    f"log {handle.log_path}:\n{_tail(handle.log_path, offset)}"
+                )
+            time.sleep(0.2)
+    except BaseException:
+        # Interrupted (Ctrl-C) or timed out while waiting: never leave the JVM behind.
+        handle.stop()
+        raise
+    finally:
+        if client is not None:
+            client.close()
+    return False
+
+
 def start(
     port: int | None = None,
     db_path: str | os.PathLike | None = None,
@@ -345,31 +377,8 @@ def start(
         chosen = port if port is not None else free_port()
         process, offset = _launch(java, jar_dir, chosen, data_dir, log_file)
         handle = DynamoDBLocal(process, chosen, data_dir, log_file)
-        deadline = time.monotonic() + timeout
-        client = None
-        try:
-            while True:
-                if process.poll() is not None:
-                    break
-                # A plain connect first: building a botocore client costs more CPU than
-                # the poll saves, and the JVM needs that CPU to start.
-                if port_accepts_connections(chosen):
-                    client = client or _dynamodb_client(handle.endpoint)
-                    if _answers_list_tables(client):
-                        return handle
-                if time.monotonic() > deadline:
-                    raise DynamoDBLocalError(
-                        f"DynamoDB Local did not answer on {handle.endpoint} within {timeout:.0f}s; "
-                        f"log {log_file}:\n{_tail(log_file, offset)}"
-                    )
-                time.sleep(0.2)
-        except BaseException:
-            # Interrupted (Ctrl-C) or timed out while waiting: never leave the JVM behind.
-            handle.stop()
-            raise
-        finally:
-            if client is not None:
-                client.close()
+        if _answers_before_exit(handle, timeout, offset):
+            return handle
         log = _tail(log_file, offset)
         if port is None and attempt + 1 < attempts and "Address already in use" in log:
             continue

@@ -43,10 +43,9 @@ from dataclasses import dataclass
 
 __all__ = ["finish_package", "runtime_sdk_files", "service_data", "Finished"]
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from chalicelib.adapters.aws import DATA_DIR, SERVICES
 
-from chalicelib.adapters.aws import DATA_DIR, SERVICES  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 TASK_ROOT = "/var/task"  # where Lambda unpacks the package: the file names tracebacks show
 # What the Lambda runtime provides (requirements-runtime.txt) and a package must not carry:

@@ -229,28 +229,72 @@ def plan_claims(
     tz = zoneinfo.ZoneInfo(model.timezone)
     rules = model.rules
     points, entries = int(rules.points_per_scan or 0), int(rules.entries_per_scan or 0)
+    start, end = _window(model, now, days)
+    _check_room(rules, points, claims, batch_models)
+    participants = max(1, claims // 5) if participants is None else participants
+    if not 0 < participants <= claims:
+        raise ValueError("participants must be between 1 and the number of claims")
+
+    cap, daily_cap = _caps(rules, start, end, tz)
+    counts = _claims_per_participant(rng, claims, participants, cap)
+    span = (end - start).total_seconds()
+    planned = _claims_in_time(rng, seed, counts, start, span, tz, daily_cap)
+    _assign_codes(rng, planned, batch_models, claims)
+    awarded = _assign_prizes(rng, planned, model, batch_models)
+
+    refusals = claims // 10 if refusals is None else refusals
+    mix = refusal_mix or REFUSAL_MIX
+    kinds = rng.choices(list(mix), weights=list(mix.values()), k=refusals)
+    refused = sorted(
+        (
+            (kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.CLAIM_SHARDS))
+            for kind in kinds
+        ),
+        key=lambda r: r[1],
+    )
+    return LoadPlan(model.campaign_id, model.timezone, points, entries, batch_models, planned, refused, dict(awarded))
+
+
+def _window(model: Campaign, now: datetime | None, days: int) -> tuple[datetime, datetime]:
+    """The last `days` days before `now`, clipped to the campaign's window."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     end = min(now, model.ends_at)
     start = max(model.starts_at, end - timedelta(days=days))
     if end <= start:
         raise ValueError("the campaign's window holds none of the requested days")
+    return start, end
+
+
+def _check_room(rules: Any, points: int, claims: int, batch_models: list[Batch]) -> None:
+    """The points budget and the batches' codes are enough for `claims` claims."""
     if rules.budget_points and points and claims * points > int(rules.budget_points):
         raise ValueError(f"{claims} claims of {points} points exceed the campaign's budget of {rules.budget_points}")
     quantity = sum(int(b.quantity) for b in batch_models)
     if claims > quantity:
         raise ValueError(f"{claims} claims need that many codes; the batches hold {quantity}")
-    participants = max(1, claims // 5) if participants is None else participants
-    if not 0 < participants <= claims:
-        raise ValueError("participants must be between 1 and the number of claims")
 
+
+def _caps(rules: Any, start: datetime, end: datetime, tz: zoneinfo.ZoneInfo) -> tuple[int | None, int | None]:
+    """Claims one participant may make in the window, and on one local day (None: no limit)."""
     cap = int(rules.max_claims_per_participant) if rules.max_claims_per_participant else None
     daily_cap = int(rules.max_claims_per_participant_per_day) if rules.max_claims_per_participant_per_day else None
     if daily_cap:
         # The local days the window touches, less one for the partial days at its ends.
         local_days = (end.astimezone(tz).date() - start.astimezone(tz).date()).days
         cap = min(cap or daily_cap * local_days, daily_cap * max(1, local_days))
-    counts = _claims_per_participant(rng, claims, participants, cap)
-    span = (end - start).total_seconds()
+    return cap, daily_cap
+
+
+def _claims_in_time(
+    rng: random.Random,
+    seed: int,
+    counts: list[int],
+    start: datetime,
+    span: float,
+    tz: zoneinfo.ZoneInfo,
+    daily_cap: int | None,
+) -> list[PlannedClaim]:
+    """Each participant's claims at their instants, in time order, without codes or prizes yet."""
     planned: list[PlannedClaim] = []
     for index, k in enumerate(counts):
         shopper_id = _shopper(seed, index)
@@ -267,8 +311,11 @@ def plan_claims(
             )
             previous = at
     planned.sort(key=lambda c: c.at)
+    return planned
 
-    # Codes: distinct serials over the batches' combined serial space, in claim order.
+
+def _assign_codes(rng: random.Random, planned: list[PlannedClaim], batch_models: list[Batch], claims: int) -> None:
+    """Distinct serials over the batches' combined serial space, in claim order, and a claim shard each."""
     bounds, total = [], 0
     for b in batch_models:
         bounds.append(total)
@@ -278,7 +325,11 @@ def plan_claims(
         claim.serial = flat - bounds[claim.batch_index]
         claim.shard = rng.randrange(statistics.CLAIM_SHARDS)
 
-    # Prizes as scans._prize_for draws them; a pool that ran out grants the scan without a prize.
+
+def _assign_prizes(
+    rng: random.Random, planned: list[PlannedClaim], model: Campaign, batch_models: list[Batch]
+) -> dict[str, int]:
+    """Prizes as scans._prize_for draws them; a pool that ran out grants the scan without a prize."""
     prizes = {p.prize_id: p for p in model.prizes or []}
     awarded: dict[str, int] = defaultdict(int)
     keys = get_keyring().keys if any(b.allocations for b in batch_models) else {}
@@ -295,25 +346,19 @@ def plan_claims(
             )
             prize = prizes.get(won)
         if prize is None:
-            for candidate in model.prizes or []:
-                if candidate.odds_per_million and rng.randrange(1_000_000) < int(candidate.odds_per_million):
-                    prize = candidate
-                    break
+            prize = _prize_by_odds(rng, model)
         if prize is not None and awarded[prize.prize_id] < int(prize.quantity):
             awarded[prize.prize_id] += 1
             claim.prize_id, claim.prize_name = prize.prize_id, prize.name
+    return awarded
 
-    refusals = claims // 10 if refusals is None else refusals
-    mix = refusal_mix or REFUSAL_MIX
-    kinds = rng.choices(list(mix), weights=list(mix.values()), k=refusals)
-    refused = sorted(
-        (
-            (kind, start + timedelta(seconds=rng.random() * span), rng.randrange(statistics.CLAIM_SHARDS))
-            for kind in kinds
-        ),
-        key=lambda r: r[1],
-    )
-    return LoadPlan(model.campaign_id, model.timezone, points, entries, batch_models, planned, refused, dict(awarded))
+
+def _prize_by_odds(rng: random.Random, model: Campaign) -> Any:
+    """The first of the campaign's prizes whose per-scan odds come up, or None."""
+    for candidate in model.prizes or []:
+        if candidate.odds_per_million and rng.randrange(1_000_000) < int(candidate.odds_per_million):
+            return candidate
+    return None
 
 
 def _brand_of(batch: dict | Sequence[dict]) -> str:

@@ -197,6 +197,34 @@ def request_token() -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def _put_page(pages: queue.Queue, stop: threading.Event, entry: tuple) -> bool:
+    """Hand `entry` to the caller's thread, waiting for room; False once the caller has stopped."""
+    while not stop.is_set():
+        try:
+            pages.put(entry, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _read_pages(
+    index: int, reader: Callable[[dict | None], dict[str, Any]], pages: queue.Queue, stop: threading.Event
+) -> None:
+    """One thread of pages_side_by_side: every page of `reader`, then (index, None, the error or None)."""
+    failure: BaseException | None = None
+    try:
+        start = None
+        while True:
+            page = reader(start)
+            if not _put_page(pages, stop, (index, page, None)) or "LastEvaluatedKey" not in page:
+                break
+            start = page["LastEvaluatedKey"]
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
+        failure = exc
+    _put_page(pages, stop, (index, None, failure))
+
+
 def pages_side_by_side(
     readers: Sequence[Callable[[dict | None], dict[str, Any]]],
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -211,30 +239,9 @@ def pages_side_by_side(
     """
     pages: queue.Queue = queue.Queue(maxsize=2 * max(len(readers), 1))
     stop = threading.Event()
-
-    def put(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                pages.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read(index: int, reader: Callable[[dict | None], dict[str, Any]]) -> None:
-        failure: BaseException | None = None
-        try:
-            start = None
-            while True:
-                page = reader(start)
-                if not put((index, page, None)) or "LastEvaluatedKey" not in page:
-                    break
-                start = page["LastEvaluatedKey"]
-        except BaseException as exc:  # handed to the caller's thread, raised there
-            failure = exc
-        put((index, None, failure))
-
-    threads = [threading.Thread(target=read, args=(i, r), daemon=True) for i, r in enumerate(readers)]
+    threads = [
+        threading.Thread(target=_read_pages, args=(i, r, pages, stop), daemon=True) for i, r in enumerate(readers)
+    ]
     for thread in threads:
         thread.start()
     try:

@@ -70,7 +70,7 @@ def save(reward: Reward, *, stock_changed: bool = False) -> None:
     condition = Reward.issued <= int(reward.stock or 0) if stock_changed else None
     try:
         reward.save(condition=condition)
-    except Exception as exc:  # noqa: BLE001 - a concurrent change or redemption moved it
+    except Exception as exc:
         if dynamo.condition_failed(exc):
             raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
         raise
@@ -130,7 +130,7 @@ def reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUp
     )
     try:
         upload.save(condition=VoucherUpload.upload_id.does_not_exist())
-    except Exception as exc:  # noqa: BLE001 - the same file sent twice at once
+    except Exception as exc:
         if dynamo.condition_failed(exc):
             raise Conflict("This file is being added already; send it again in a moment.") from None
         raise

@@ -89,19 +89,30 @@ def verify_hs256(
     `iss` equal to `issuer`, `aud` equal to `audience` or a list holding it; with
     `max_lifetime`, an `exp` and an `iat` at most that many seconds apart.
     """
+    claims = _signed_claims(token, (key, *also))
+    for name in required:
+        if name not in claims:
+            raise TokenRefused(f"no {name}")
+    _check_times(claims, now, leeway, max_lifetime)
+    _check_parties(claims, audience, issuer)
+    return claims
+
+
+def _signed_claims(token: str, keys: Sequence[bytes]) -> dict[str, Any]:
+    """The payload of a token whose signature one of `keys` made and whose header is ours."""
     match = _TOKEN.fullmatch(token)
     if match is None:
         raise TokenRefused("not a signed token")
     header_text, payload_text, signature_text = match.groups()
     signed, signature = f"{header_text}.{payload_text}".encode("ascii"), _decode(signature_text)
-    if not any(hmac.compare_digest(signature, hmac.digest(k, signed, "sha256")) for k in (key, *also)):
+    if not any(hmac.compare_digest(signature, hmac.digest(k, signed, "sha256")) for k in keys):
         raise TokenRefused("signature")
     if header_text != _HEADER_TEXT:
         raise TokenRefused("header")
-    claims = _json_object(_decode(payload_text), "payload")
-    for name in required:
-        if name not in claims:
-            raise TokenRefused(f"no {name}")
+    return _json_object(_decode(payload_text), "payload")
+
+
+def _check_times(claims: dict[str, Any], now: float, leeway: float, max_lifetime: int | None) -> None:
     if "exp" in claims and _whole(claims, "exp") <= now - leeway:
         raise TokenRefused("expired")
     if "iat" in claims and _whole(claims, "iat") > now + leeway:
@@ -113,6 +124,10 @@ def verify_hs256(
             raise TokenRefused("no exp or iat")
         if _whole(claims, "exp") - _whole(claims, "iat") > max_lifetime:
             raise TokenRefused("lifetime over the maximum")
+
+
+def _check_parties(claims: dict[str, Any], audience: str, issuer: str) -> None:
+    """sub and jti are text, the issuer is ours and the audience is (or includes) ours."""
     if not isinstance(claims.get("sub", ""), str) or not isinstance(claims.get("jti", ""), str):
         raise TokenRefused("sub or jti is not text")
     if claims.get("iss") != issuer:
@@ -122,4 +137,3 @@ def verify_hs256(
         isinstance(audiences, list) and all(isinstance(a, str) for a in audiences) and audience in audiences
     ):
         raise TokenRefused("audience")
-    return claims

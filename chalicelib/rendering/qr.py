@@ -215,24 +215,33 @@ def _function_patterns(version: int, size: int) -> dict[tuple[int, int], bool]:
     """Finder patterns with separators, alignment patterns and timing patterns."""
     modules: dict[tuple[int, int], bool] = {}
     for top, left in ((0, 0), (size - 7, 0), (0, size - 7)):
-        for r in range(-1, 8):
-            for c in range(-1, 8):
-                if 0 <= top + r < size and 0 <= left + c < size:
-                    modules[top + r, left + c] = (
-                        (0 <= r <= 6 and c in (0, 6)) or (0 <= c <= 6 and r in (0, 6)) or (2 <= r <= 4 and 2 <= c <= 4)
-                    )
+        _add_finder(modules, top, left, size)
     centres = _qr_util.pattern_position(version)
     for row in centres:
         for col in centres:
-            if (row, col) in modules:  # would overlap a finder pattern
-                continue
-            for r in range(-2, 3):
-                for c in range(-2, 3):
-                    modules[row + r, col + c] = max(abs(r), abs(c)) != 1
+            if (row, col) not in modules:  # else it would overlap a finder pattern
+                _add_alignment(modules, row, col)
     for i in range(8, size - 8):
         modules.setdefault((i, 6), i % 2 == 0)
         modules.setdefault((6, i), i % 2 == 0)
     return modules
+
+
+def _add_finder(modules: dict[tuple[int, int], bool], top: int, left: int, size: int) -> None:
+    """A 7x7 finder pattern at (top, left) with its light separator, clipped to the symbol."""
+    for r in range(-1, 8):
+        for c in range(-1, 8):
+            if 0 <= top + r < size and 0 <= left + c < size:
+                modules[top + r, left + c] = (
+                    (0 <= r <= 6 and c in (0, 6)) or (0 <= c <= 6 and r in (0, 6)) or (2 <= r <= 4 and 2 <= c <= 4)
+                )
+
+
+def _add_alignment(modules: dict[tuple[int, int], bool], row: int, col: int) -> None:
+    """A 5x5 alignment pattern centred on (row, col)."""
+    for r in range(-2, 3):
+        for c in range(-2, 3):
+            modules[row + r, col + c] = max(abs(r), abs(c)) != 1
 
 
 def _format_modules(ec_bits: int, mask: int, size: int) -> dict[tuple[int, int], bool]:
@@ -334,6 +343,24 @@ def _png_layout(size: int, border: int, scale: int) -> tuple[int, int, str, str,
     return width_px, row_bytes, edge, edge + pad + edge, edge + pad, repeat * (scale - 1) + b"\x00", border_lines
 
 
+def _codeword_sequence(blocks: list[tuple[int, int]]) -> list[int]:
+    """Codeword order as ISO 18004 7.6: data codewords interleaved across blocks, then EC
+    codewords likewise. Indexes the stream data || ec(block 0) || ec(block 1)..."""
+    data_starts, ec_starts, offset = [], [], 0
+    for data_len, _ in blocks:
+        data_starts.append(offset)
+        offset += data_len
+    for _, ec_len in blocks:
+        ec_starts.append(offset)
+        offset += ec_len
+    sequence = []
+    for i in range(max(d for d, _ in blocks)):
+        sequence += [start + i for start, (d, _) in zip(data_starts, blocks) if i < d]
+    for i in range(max(e for _, e in blocks)):
+        sequence += [start + i for start, (_, e) in zip(ec_starts, blocks) if i < e]
+    return sequence
+
+
 class QRTemplate:
     """Everything about a QR symbol that depends only on its version and EC level.
 
@@ -361,12 +388,6 @@ class QRTemplate:
         total = sum(b.total_count for b in blocks)
         self._source_format = f"0{8 * total}b"
 
-        def bits_at(positions: Iterable[tuple[int, int]]) -> int:
-            chars = bytearray(b"0" * nbits)
-            for r, c in positions:
-                chars[r * stride + c] = 49  # "1"
-            return int(chars, 2)
-
         functions = _function_patterns(version, size)
         reserved = dict.fromkeys(_format_modules(self.ec_bits, 0, size), False)
         reserved.update(dict.fromkeys(_version_modules(version, size), False))
@@ -376,52 +397,55 @@ class QRTemplate:
             return (r, c) not in functions and (r, c) not in reserved
 
         order = _placement_order(size, is_data)
+        self._gather = itemgetter(*self._permutation(order, _codeword_sequence(self._blocks), total))
+        self._mask_bases([position for position, dark in functions.items() if dark], order)
 
-        # Codeword sequence as ISO 18004 7.6: data codewords interleaved across blocks, then
-        # EC codewords likewise. Sources index the stream data || ec(block 0) || ec(block 1)...
-        data_starts, ec_starts, offset = [], [], 0
-        for data_len, _ in self._blocks:
-            data_starts.append(offset)
-            offset += data_len
-        for _, ec_len in self._blocks:
-            ec_starts.append(offset)
-            offset += ec_len
-        sequence = []
-        for i in range(max(d for d, _ in self._blocks)):
-            sequence += [start + i for start, (d, _) in zip(data_starts, self._blocks) if i < d]
-        for i in range(max(e for _, e in self._blocks)):
-            sequence += [start + i for start, (_, e) in zip(ec_starts, self._blocks) if i < e]
+        self._all = self._region(0, 0)
+        self._from_col1 = self._region(0, 1)
+        self._from_row1 = self._region(1, 0)
+        self._from_col10 = self._region(0, 10)
+        self._from_row10 = self._region(10, 0)
 
+    def _bits_at(self, positions: Iterable[tuple[int, int]]) -> int:
+        """The symbol with exactly these modules dark."""
+        chars = bytearray(b"0" * self._nbits)
+        for r, c in positions:
+            chars[r * self._stride + c] = 49  # "1"
+        return int(chars, 2)
+
+    def _permutation(self, order: list[tuple[int, int]], sequence: list[int], total: int) -> list[int]:
+        """For each bit of the layout, the index of its bit in the codeword stream (+ a trailing '0')."""
         zero = 8 * total  # index of a '0' appended to the source bit string
-        permutation = [zero] * nbits
+        permutation = [zero] * self._nbits
         for t, (r, c) in enumerate(order):
             if t < 8 * total:  # the remainder bits after the last codeword stay 0
-                permutation[r * stride + c] = 8 * sequence[t // 8] + t % 8
-        self._gather = itemgetter(*permutation)
+                permutation[r * self._stride + c] = 8 * sequence[t // 8] + t % 8
+        return permutation
 
-        dark_functions = [position for position, dark in functions.items() if dark]
+    def _mask_bases(self, dark_functions: list[tuple[int, int]], order: list[tuple[int, int]]) -> None:
+        """Per mask: the constant dark modules to score with, and those of the finished symbol."""
         # Masks are scored on the symbol before the format and version information and the
         # dark module are written, so those areas count as light: ISO 18004 7.1 orders it so
         # (step 6 masks, step 7 adds format and version) and qrcode does the same.
+        size = self.size
         self._score_base = []
         self._final_base = []
         for mask in range(8):
             flip = _qr_util.mask_func(mask)
             flipped = [(r, c) for r, c in order if flip(r, c)]
-            info = {(size - 8, 8): True, **_format_modules(self.ec_bits, mask, size), **_version_modules(version, size)}
-            self._score_base.append(bits_at(dark_functions + flipped))
-            self._final_base.append(bits_at(dark_functions + flipped + [p for p, dark in info.items() if dark]))
+            info = {
+                (size - 8, 8): True,
+                **_format_modules(self.ec_bits, mask, size),
+                **_version_modules(self.version, size),
+            }
+            self._score_base.append(self._bits_at(dark_functions + flipped))
+            self._final_base.append(self._bits_at(dark_functions + flipped + [p for p, dark in info.items() if dark]))
 
-        def region(first_row: int, first_col: int) -> int:
-            """Modules at or below first_row and at or right of first_col."""
-            line = "0" * first_col + "1" * (size - first_col) + "0"
-            return int("0" * (stride * first_row) + line * (size - first_row), 2)
-
-        self._all = region(0, 0)
-        self._from_col1 = region(0, 1)
-        self._from_row1 = region(1, 0)
-        self._from_col10 = region(0, 10)
-        self._from_row10 = region(10, 0)
+    def _region(self, first_row: int, first_col: int) -> int:
+        """Modules at or below first_row and at or right of first_col."""
+        size = self.size
+        line = "0" * first_col + "1" * (size - first_col) + "0"
+        return int("0" * (self._stride * first_row) + line * (size - first_row), 2)
 
     def __repr__(self) -> str:
         return f"QRTemplate(version={self.version}, ec={self.ec!r})"

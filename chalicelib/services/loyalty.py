@@ -146,7 +146,7 @@ def put_program(brand_id: str, actor: str, body: dict) -> dict:
     program.updated_by = actor
     try:
         program.save()
-    except Exception as exc:  # noqa: BLE001 - a concurrent change moved the version
+    except Exception as exc:
         if dynamo.condition_failed(exc):
             raise Conflict("The program was changed meanwhile; read it again and retry.") from None
         raise

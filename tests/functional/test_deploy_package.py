@@ -771,29 +771,43 @@ def _needed_pairs(stage: str, template: dict, logical: str, name: str) -> tuple[
         **config["environment_variables"],
         **config.get("lambda_functions", {}).get(name, {}).get("environment_variables", {}),
     }
-    prefix, queue = variables["TABLE_PREFIX"], f"arn:aws:sqs:*:*:{variables['EXPORT_QUEUE_NAME']}"
-    files = [f"arn:aws:s3:::qrc-{stage}-exports-*/{part}/*" for part in ("exports", "export-parts")]
     calls, problems = program().calls_of(_entry_points()[name])
     needed: set[tuple[str, str]] = set()
     for call in calls:
-        service = call.action.split(":")[0]
-        if service == "dynamodb":
-            arn = f"arn:aws:dynamodb:*:*:table/{prefix}-{call.target}"
-            needed.add((call.action, f"{arn}/index/{call.index}" if call.index else arn))
-        elif service == "ssm":
-            parameter = variables.get(call.target.upper())
-            if parameter:  # unset: the secret comes in the environment instead
-                needed.add((call.action, f"arn:aws:ssm:*:*:parameter{parameter}"))
-        elif service == "sqs":
-            needed.add((call.action, queue))
-        elif service == "s3":
-            needed.update((call.action, arn) for arn in files)
-        elif service == "sns":
-            needed.add((call.action, "*"))  # texts to phone numbers, which are no ARN
-        else:
+        pair = _resource_of_call(stage, variables, call)
+        if pair is None:
             problems.append(f"no resource rule for {call.action}")
+        else:
+            needed.update(pair)
     function = template["Resources"][logical]["Properties"]
-    resources = template["Resources"]
+    needed |= _event_source_pairs(template["Resources"], function)
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function['FunctionName']}"
+    needed.update((action, arn) for action in LOG_ACTIONS for arn in (group, f"{group}:*"))
+    return needed, problems
+
+
+def _resource_of_call(stage: str, variables: dict[str, str], call) -> set[tuple[str, str]] | None:
+    """The (action, resource) pairs one call of the code needs; None for a service without a rule."""
+    service = call.action.split(":")[0]
+    if service == "dynamodb":
+        arn = f"arn:aws:dynamodb:*:*:table/{variables['TABLE_PREFIX']}-{call.target}"
+        return {(call.action, f"{arn}/index/{call.index}" if call.index else arn)}
+    if service == "ssm":
+        parameter = variables.get(call.target.upper())
+        # unset: the secret comes in the environment instead
+        return {(call.action, f"arn:aws:ssm:*:*:parameter{parameter}")} if parameter else set()
+    if service == "sqs":
+        return {(call.action, f"arn:aws:sqs:*:*:{variables['EXPORT_QUEUE_NAME']}")}
+    if service == "s3":
+        return {(call.action, f"arn:aws:s3:::qrc-{stage}-exports-*/{part}/*") for part in ("exports", "export-parts")}
+    if service == "sns":
+        return {(call.action, "*")}  # texts to phone numbers, which are no ARN
+    return None
+
+
+def _event_source_pairs(resources: dict, function: dict) -> set[tuple[str, str]]:
+    """What the function's event sources read (its queue, its table's stream) and where its failures go."""
+    needed: set[tuple[str, str]] = set()
     for event in function.get("Events", {}).values():
         props = event["Properties"]
         if event["Type"] == "SQS":
@@ -807,9 +821,7 @@ def _needed_pairs(stage: str, template: dict, logical: str, name: str) -> tuple[
         if destination:
             failed = resources[destination["Fn::GetAtt"][0]]["Properties"]["QueueName"]
             needed.add(("sqs:SendMessage", f"arn:aws:sqs:*:*:{failed}"))
-    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{function['FunctionName']}"
-    needed.update((action, arn) for action in LOG_ACTIONS for arn in (group, f"{group}:*"))
-    return needed, problems
+    return needed
 
 
 def test_every_function_has_a_policy_file_of_its_own_in_every_stage(packaged):

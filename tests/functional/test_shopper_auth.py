@@ -519,7 +519,7 @@ def test_secrets_come_from_ssm_once_per_container(monkeypatch):
     reads = []
 
     class Ssm:
-        def get_parameter(self, Name, WithDecryption):  # noqa: N803 - boto3's names
+        def get_parameter(self, Name, WithDecryption):
             assert WithDecryption is True
             reads.append(Name)
             return {"Parameter": {"Value": parameters[Name]}}

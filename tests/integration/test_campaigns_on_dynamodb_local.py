@@ -17,7 +17,7 @@ from tests.functional.test_bad_input import (  # noqa: F401
     test_patch_refuses_bad_bodies,
     test_status_refuses_bad_bodies,
 )
-from tests.functional.test_campaigns_api import *  # noqa: F401,F403 - the same API tests, on the real engine
+from tests.functional.test_campaigns_api import *  # noqa: F403 - the same API tests, on the real engine
 from tests.support import VALID_CAMPAIGN
 
 BRAND = "brand-a"

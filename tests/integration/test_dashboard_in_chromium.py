@@ -143,7 +143,15 @@ def _path(data: dict, dotted: str) -> Any:
 
 def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     """The data-stat key of every number the page shows, with its value in the API's answers."""
-    stats, series, batch_stats, people = api["stats"], api["series"], api["batches"], api["participants"]
+    expected = _expected_campaign_stats(api["stats"], api["series"])
+    expected.update(_expected_batch_stats(api["batches"]))
+    expected.update(_expected_participant_stats(api["participants"]))
+    expected.update(_expected_loyalty_stats(api["loyalty"], api["rewards"]))
+    return expected
+
+
+def _expected_campaign_stats(stats: dict[str, Any], series: dict[str, Any]) -> dict[str, Any]:
+    """The totals' tiles, the prizes and the time series."""
     expected: dict[str, Any] = {key: _path(stats, key) for _, tiles in dashboard.TOTALS for key, _ in tiles}
     for prize in stats["prizes"]:
         for field in ("quantity", "awarded", "left"):
@@ -155,6 +163,11 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
         expected[key + "refused"] = sum(bucket[name] for name in refused)
         for field in ("new_participants", "returning_participants", "points"):
             expected[key + field] = bucket[field]
+    return expected
+
+
+def _expected_batch_stats(batch_stats: dict[str, Any]) -> dict[str, Any]:
+    expected: dict[str, Any] = {}
     for batch in batch_stats["batches"]:
         key = f"batch.{batch['batch_id']}."
         for field in ("batch_number", "quantity", "claims"):
@@ -165,8 +178,15 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
         for field in ("batches", "quantity", "claims"):
             expected[key + field] = sku[field]
         expected[key + "redemption_rate"] = _Rate(sku["redemption_rate"])
-    expected["participants.count"] = people["participants"]
-    expected["repeat_rate"] = _Rate(people["repeat_rate"])
+    return expected
+
+
+def _expected_participant_stats(people: dict[str, Any]) -> dict[str, Any]:
+    """Participants, repeat rate, histogram, weekly cohorts and the leaderboard."""
+    expected: dict[str, Any] = {
+        "participants.count": people["participants"],
+        "repeat_rate": _Rate(people["repeat_rate"]),
+    }
     for row in people["histogram"]:
         expected[f"histogram.{row['claims']}"] = row["participants"]
     for cohort in people["cohorts"]:
@@ -178,14 +198,19 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     for row in people["top"]:
         for field in ("rank", "claims", "points", "entries"):
             expected[f"top.{row['rank']}.{field}"] = row[field]
-    figures = api["loyalty"]
+    return expected
+
+
+def _expected_loyalty_stats(figures: dict[str, Any], catalog: dict[str, Any]) -> dict[str, Any]:
+    """The brand's loyalty tiles, members by tier, and each reward of the catalog with its redemptions."""
+    expected: dict[str, Any] = {}
     for _, tiles in dashboard.LOYALTY:
         for key, _ in tiles:
             expected[key] = _path(figures, key.removeprefix("loyalty."))
     for tier in figures["members_by_tier"]:
         expected[f"tier.{tier['tier']}"] = tier["members"]
     redeemed = {row["reward_id"]: row["redemptions"] for row in figures["redemptions"]["by_reward"]}
-    for reward in api["rewards"]["items"]:
+    for reward in catalog["items"]:
         key = f"reward.{reward['reward_id']}."
         for field in ("cost", "stock", "issued", "available"):
             expected[key + field] = reward[field]
@@ -218,31 +243,63 @@ def _mismatches(page: dict[str, str], expected: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _shows(browser, expected: dict[str, Any], seconds: float = WAIT_SECONDS) -> dict[str, str]:
+    """Wait until every number on the page is the API's; the last difference otherwise."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + seconds
+    while True:
+        page = _page_stats(browser)
+        problems = _mismatches(page, expected) if page.get("updated_at") else ["not loaded yet"]
+        if not problems:
+            return page
+        if time.monotonic() > deadline:
+            message = browser.find_element(By.ID, "msg").text
+            raise AssertionError(
+                f"the page's numbers differ from the API's after {seconds} s "
+                f"(page message: {message!r}):\n" + "\n".join(problems[:40])
+            )
+        time.sleep(0.2)
+
+
 def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLocal, browser, seeded: _Seeded):
     session = BrowserSession(browser, server)
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-
-    wait, visible = session.wait, session.visible
     token = operator_token(brand=BRAND, role="manager", sub="mai@brand-dashboard")
+    _assert_the_page_is_served_with_its_policy(server)
 
-    def shows(expected: dict[str, Any], seconds: float = WAIT_SECONDS) -> dict[str, str]:
-        """Wait until every number on the page is the API's; the last difference otherwise."""
-        deadline = time.monotonic() + seconds
-        while True:
-            page = _page_stats(browser)
-            problems = _mismatches(page, expected) if page.get("updated_at") else ["not loaded yet"]
-            if not problems:
-                return page
-            if time.monotonic() > deadline:
-                message = browser.find_element(By.ID, "msg").text
-                raise AssertionError(
-                    f"the page's numbers differ from the API's after {seconds} s "
-                    f"(page message: {message!r}):\n" + "\n".join(problems[:40])
-                )
-            time.sleep(0.2)
+    api = _api_snapshot(server, seeded.campaign_id, token)
+    assert api["stats"]["scans"]["granted"] == 6 and api["participants"]["participants"] == 3, api["stats"]
 
-    # The page itself: HTML with the strict policy, served by app.py.
+    # Sign in at laptop size by pasting the token, pick the campaign, wait for the numbers.
+    _viewport(browser, 1280, 800)
+    _sign_in_and_pick(session, f"{server.base}/dashboard?refresh={REFRESH_SECONDS}", token, seeded.campaign_id)
+    page = _shows(browser, _expected_stats(api))
+    _assert_the_seeded_numbers(session, page, seeded)
+
+    # The token is in this tab's sessionStorage, and nowhere else.
+    storage = browser.execute_script(
+        "return {token: sessionStorage.getItem('qrc.operatorToken'), campaign: sessionStorage.getItem('qrc.campaign'),"
+        " local: localStorage.length, cookie: document.cookie}"
+    )
+    assert storage == {"token": token, "campaign": seeded.campaign_id, "local": 0, "cookie": ""}
+
+    api = _assert_a_new_claim_shows_without_a_reload(server, browser, seeded, token, page["updated_at"])
+
+    # Phone size: the same numbers, nothing wider than the screen.
+    _viewport(browser, 390, 844, mobile=True)
+    _shows(browser, _expected_stats(api))
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    session.screenshot("dashboard-phone.png")
+    _viewport(browser, 1280, 800)
+
+    _assert_sign_out_and_a_refused_token_end_the_session(session)
+
+    # The page's policy blocked nothing of its own, and its script threw nothing.
+    session.assert_console_clean()
+
+
+def _assert_the_page_is_served_with_its_policy(server: ChaliceLocal) -> None:
+    """The page itself: HTML with the strict policy, served by app.py."""
     status, headers, body = http_get(f"{server.base}/dashboard")
     assert status == 200, f"GET /dashboard answered {status}: is the route in app.py?\n{server.log_tail()}"
     assert headers["Content-Type"] == "text/html; charset=utf-8"
@@ -250,18 +307,26 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     assert headers["Cache-Control"] == "no-store"
     assert "Chart.js v4." in body
 
-    api = _api_snapshot(server, seeded.campaign_id, token)
-    assert api["stats"]["scans"]["granted"] == 6 and api["participants"]["participants"] == 3, api["stats"]
 
-    # Sign in at laptop size by pasting the token, pick the campaign, wait for the numbers.
-    _viewport(browser, 1280, 800)
-    browser.get(f"{server.base}/dashboard?refresh={REFRESH_SECONDS}")
-    visible("token").send_keys(token)
+def _sign_in_and_pick(session: BrowserSession, url: str, token: str, campaign_id: str) -> None:
+    """Open the dashboard, paste the token, sign in and pick the campaign once it is listed."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser = session.driver
+    browser.get(url)
+    session.visible("token").send_keys(token)
     browser.find_element(By.ID, "b-signin").click()
-    visible("campaign")
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#campaign option[value="{seeded.campaign_id}"]'))
-    Select(browser.find_element(By.ID, "campaign")).select_by_value(seeded.campaign_id)
-    page = shows(_expected_stats(api))
+    session.visible("campaign")
+    session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#campaign option[value="{campaign_id}"]'))
+    Select(browser.find_element(By.ID, "campaign")).select_by_value(campaign_id)
+
+
+def _assert_the_seeded_numbers(session: BrowserSession, page: dict[str, str], seeded: _Seeded) -> None:
+    """The seeded claims' figures as the page shows them, and its screenshots."""
+    from selenium.webdriver.common.by import By
+
+    browser = session.driver
     assert page["scans.granted"] == "6" and page["participants.unique"] == "3" and page["codes.minted"] == "25"
     assert page["histogram.1"] == "1" and page["histogram.2"] == "1" and page["histogram.3"] == "1"
     assert page["top.1.claims"] == "3"
@@ -282,36 +347,31 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
     assert browser.execute_script("return location.hash") == f"#campaign={seeded.campaign_id}"
     session.screenshot("dashboard.png")
 
-    # The token is in this tab's sessionStorage, and nowhere else.
-    storage = browser.execute_script(
-        "return {token: sessionStorage.getItem('qrc.operatorToken'), campaign: sessionStorage.getItem('qrc.campaign'),"
-        " local: localStorage.length, cookie: document.cookie}"
-    )
-    assert storage == {"token": token, "campaign": seeded.campaign_id, "local": 0, "cookie": ""}
 
-    # A new claim, counted by the aggregator, shows up without a reload.
+def _assert_a_new_claim_shows_without_a_reload(
+    server: ChaliceLocal, browser, seeded: _Seeded, token: str, before: str
+) -> dict[str, Any]:
+    """A new claim, counted by the aggregator, shows up without a reload; the API's answers after it."""
     browser.execute_script("window.__notReloaded = true")
-    before = page["updated_at"]
     grant = seeded.claim(SHOPPERS[2], 0, 5)
     assert isinstance(grant, dict) and not grant.get("replay"), grant
     _catch_up_stats()
     api = _api_snapshot(server, seeded.campaign_id, token)
     assert api["stats"]["scans"]["granted"] == 7
-    page = shows(_expected_stats(api), AUTO_REFRESH_WAIT)
+    page = _shows(browser, _expected_stats(api), AUTO_REFRESH_WAIT)
     assert page["scans.granted"] == "7" and page["updated_at"] != before
     assert page["loyalty.points.earned"] == "70"
     assert browser.execute_script("return window.__notReloaded === true"), "the page reloaded instead of refreshing"
+    return api
 
-    # Phone size: the same numbers, nothing wider than the screen.
-    _viewport(browser, 390, 844, mobile=True)
-    shows(_expected_stats(api))
-    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
-    session.screenshot("dashboard-phone.png")
-    _viewport(browser, 1280, 800)
 
-    # Sign out forgets the token; a token the API refuses sends the manager back to sign-in.
+def _assert_sign_out_and_a_refused_token_end_the_session(session: BrowserSession) -> None:
+    """Sign out forgets the token; a token the API refuses sends the manager back to sign-in."""
+    from selenium.webdriver.common.by import By
+
+    browser = session.driver
     browser.find_element(By.ID, "b-out").click()
-    visible("signin")
+    session.visible("signin")
     assert browser.execute_script("return sessionStorage.getItem('qrc.operatorToken')") is None
     forged = issue_operator_token(
         Settings.from_environ({"STAGE": "local", "JWT_SECRET": "not-the-server-secret-0123456789abcdef"}),
@@ -319,14 +379,11 @@ def test_dashboard_shows_the_api_numbers_and_refreshes_itself(server: ChaliceLoc
         brand=BRAND,
         role="manager",
     )
-    visible("token").send_keys(forged)
+    session.visible("token").send_keys(forged)
     browser.find_element(By.ID, "b-signin").click()
-    wait.until(lambda d: "Your token was refused or has expired" in d.find_element(By.ID, "signin-msg").text)
+    session.wait.until(lambda d: "Your token was refused or has expired" in d.find_element(By.ID, "signin-msg").text)
     assert browser.find_element(By.ID, "signin").is_displayed()
     assert browser.execute_script("return sessionStorage.getItem('qrc.operatorToken')") is None
-
-    # The page's policy blocked nothing of its own, and its script threw nothing.
-    session.assert_console_clean()
 
 
 def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(

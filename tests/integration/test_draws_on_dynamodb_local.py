@@ -15,7 +15,7 @@ from chalicelib.domain import draws as algorithm
 from chalicelib.domain import phones
 from chalicelib.domain.ids import split_points
 from chalicelib.services import draw_runner, draw_schedule
-from tests.functional.test_draws import *  # noqa: F401,F403 - the same draw tests, on the real engine
+from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule
 from tests.support import run_schedule
 

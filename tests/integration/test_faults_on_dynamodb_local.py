@@ -431,7 +431,7 @@ def _deliver_all(queue: dict, injector: Injector, clock_now: list, limit: int = 
         try:
             with injector.counted():
                 export_worker(lambda_event(message, arn, queue["region"]), None)
-        except (Exception, Crash):
+        except (Exception, Crash):  # noqa: BLE001 - like Lambda: any failure leaves the message for redelivery
             injector.revive()
             clock_now[0] += 2 * 3600  # past the visibility timeout and any finisher's lease
             sqs.change_message_visibility(

@@ -80,97 +80,139 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         yield driver
 
 
-def test_shopper_signs_in_and_claims_in_chromium(server: ChaliceLocal, browser, code: str):
-    session = BrowserSession(browser, server)
-    from selenium.webdriver.common.by import By
+class _Page:
+    """The landing page and wallet in one browser session, with the lookups its steps share."""
 
-    wait, visible = session.wait, session.visible
+    def __init__(self, browser, server: ChaliceLocal) -> None:
+        self.session = BrowserSession(browser, server)
+        self.browser, self.server = browser, server
+        self.wait, self.visible = self.session.wait, self.session.visible
 
-    def text_of(element_id: str) -> str:
-        return visible(element_id).text
+    def text_of(self, element_id: str) -> str:
+        return self.visible(element_id).text
 
-    def page_language() -> str:
-        return browser.find_element(By.TAG_NAME, "html").get_attribute("lang")
+    def language(self) -> str:
+        from selenium.webdriver.common.by import By
 
-    def sign_in(phone: str, e164: str) -> None:
-        field = visible("phone")
+        return self.browser.find_element(By.TAG_NAME, "html").get_attribute("lang")
+
+    def sign_in(self, phone: str, e164: str) -> None:
+        """Type the phone, send for a code, type the code from the SMS, sign in; wait for the claim button."""
+        from selenium.webdriver.common.by import By
+
+        field = self.visible("phone")
         field.clear()
         field.send_keys(phone)
-        before = server.sent()
-        browser.find_element(By.ID, "b-send").click()
-        visible("otp").send_keys(server.otp_for(e164, before))
-        browser.find_element(By.ID, "b-signin").click()
-        visible("b-claim")
+        before = self.server.sent()
+        self.browser.find_element(By.ID, "b-send").click()
+        self.visible("otp").send_keys(self.server.otp_for(e164, before))
+        self.browser.find_element(By.ID, "b-signin").click()
+        self.visible("b-claim")
 
-    # The phone speaks Vietnamese: the page does too, and names the campaign and product.
-    browser.get(f"{server.base}/S/{code}")
-    assert page_language() == "vi"
+    def reward_row(self, reward_id: str):
+        from selenium.webdriver.common.by import By
+
+        return self.visible("w-rewards").find_element(By.CSS_SELECTOR, f'li[data-reward="{reward_id}"]')
+
+
+def test_shopper_signs_in_and_claims_in_chromium(server: ChaliceLocal, browser, code: str):
+    page = _Page(browser, server)
+    _the_page_speaks_the_phones_vietnamese(page, code)
+    _sign_in_in_english_and_claim(page)
+    _the_same_code_again_is_the_original_grant(page, code)
+    _another_shopper_is_told_the_code_is_taken(page)
+    _a_forged_code_is_not_valid_in_english_then_filipino(page, code)
+    # The page's policy blocked nothing of its own, and its script threw nothing.
+    page.session.assert_console_clean()
+
+
+def _the_page_speaks_the_phones_vietnamese(page: _Page, code: str) -> None:
+    """The phone speaks Vietnamese: the page does too, and names the campaign and product."""
+    from selenium.webdriver.common.by import By
+
+    browser = page.browser
+    browser.get(f"{page.server.base}/S/{code}")
+    assert page.language() == "vi"
     assert browser.find_element(By.TAG_NAME, "h1").text == CAMPAIGN_NAME
     body = browser.find_element(By.TAG_NAME, "body").text
     assert "Sản phẩm: HAOHAO-75G" in body and "Quét mã này để nhận 10 điểm và 1 lượt quay số may mắn." in body
-    assert text_of("b-send") == "Gửi mã"
-    session.screenshot("landing-vi.png")
+    assert page.text_of("b-send") == "Gửi mã"
+    page.session.screenshot("landing-vi.png")
 
-    # Switch to English, sign in with a Vietnamese mobile number and the code from the SMS.
+
+def _sign_in_in_english_and_claim(page: _Page) -> None:
+    """Switch to English, sign in with a Vietnamese mobile number and the code from the SMS, and
+    claim: the page says what was granted and the new balance."""
+    from selenium.webdriver.common.by import By
+
+    browser, server, text_of = page.browser, page.server, page.text_of
     browser.find_element(By.LINK_TEXT, "English").click()
-    wait.until(lambda d: page_language() == "en")
+    page.wait.until(lambda d: page.language() == "en")
     assert text_of("b-send") == "Send code"
-    field = visible("phone")
+    field = page.visible("phone")
     field.send_keys(VN_PHONE)
     before = server.sent()
     browser.find_element(By.ID, "b-send").click()
     assert text_of("sent").startswith("We sent a code to +84")
     otp = server.otp_for("+84912345678", before)
-    session.screenshot("landing-otp.png")
-    visible("otp").send_keys(otp)
+    page.session.screenshot("landing-otp.png")
+    page.visible("otp").send_keys(otp)
     browser.find_element(By.ID, "b-signin").click()
     assert text_of("who").startswith("Signed in as +84")
 
-    # Claim: the page says what was granted and the new balance.
-    visible("b-claim").click()
+    page.visible("b-claim").click()
     assert text_of("r-title") == "Done! You got"
     assert text_of("r-what") == "10 points and 1 lucky-draw entry"
     assert text_of("r-balance") == "Your balance: 10 points and 1 lucky-draw entry."
-    session.screenshot("landing-granted.png")
+    page.session.screenshot("landing-granted.png")
 
-    # Scanning the same code again: English is remembered, the session too, and the
-    # answer is the original grant, marked as already this shopper's.
-    browser.get(f"{server.base}/S/{code}")
-    wait.until(lambda d: page_language() == "en" and "lang=en" in d.current_url)
-    visible("b-claim").click()
-    assert text_of("r-title") == "This code is already yours"
-    assert text_of("r-what") == "You claimed it before, so nothing new was added."
-    assert text_of("r-balance") == "Your balance: 10 points and 1 lucky-draw entry."
-    session.screenshot("landing-replay.png")
 
-    # Another shopper (a Philippine number) is told plainly that the code is taken.
+def _the_same_code_again_is_the_original_grant(page: _Page, code: str) -> None:
+    """Scanning the same code again: English is remembered, the session too, and the
+    answer is the original grant, marked as already this shopper's."""
+    page.browser.get(f"{page.server.base}/S/{code}")
+    page.wait.until(lambda d: page.language() == "en" and "lang=en" in d.current_url)
+    page.visible("b-claim").click()
+    assert page.text_of("r-title") == "This code is already yours"
+    assert page.text_of("r-what") == "You claimed it before, so nothing new was added."
+    assert page.text_of("r-balance") == "Your balance: 10 points and 1 lucky-draw entry."
+    page.session.screenshot("landing-replay.png")
+
+
+def _another_shopper_is_told_the_code_is_taken(page: _Page) -> None:
+    """Another shopper (a Philippine number) is told plainly that the code is taken."""
+    from selenium.webdriver.common.by import By
+
+    browser = page.browser
     browser.find_element(By.ID, "b-out").click()
-    sign_in(PH_PHONE, "+639171234567")
+    page.sign_in(PH_PHONE, "+639171234567")
     browser.find_element(By.ID, "b-claim").click()
-    wait.until(lambda d: d.find_element(By.ID, "msg").text)
-    assert text_of("msg") == "Someone else has already claimed this code."
+    page.wait.until(lambda d: d.find_element(By.ID, "msg").text)
+    assert page.text_of("msg") == "Someone else has already claimed this code."
     assert not browser.find_element(By.ID, "b-claim").is_displayed()  # trying again cannot help
-    session.screenshot("landing-taken.png")
+    page.session.screenshot("landing-taken.png")
 
-    # A forged code: the same look, the "not valid" message, no sign-in.
+
+def _a_forged_code_is_not_valid_in_english_then_filipino(page: _Page, code: str) -> None:
+    """A forged code: the same look, the "not valid" message, no sign-in. Then Filipino, chosen
+    with the switch on the page; the choice sticks for the next scan."""
+    from selenium.webdriver.common.by import By
+
+    browser, wait = page.browser, page.wait
     forged = code[:-2] + ("0" if code[-2] != "0" else "1") + code[-1]
-    browser.get(f"{server.base}/S/{forged}")
-    wait.until(lambda d: page_language() == "en")
+    browser.get(f"{page.server.base}/S/{forged}")
+    wait.until(lambda d: page.language() == "en")
     assert browser.find_element(By.TAG_NAME, "h1").text == "This code is not valid"
     assert not browser.find_elements(By.ID, "phone")
-    session.screenshot("landing-invalid.png")
+    page.session.screenshot("landing-invalid.png")
 
-    # Filipino, chosen with the switch on the page; the choice sticks for the next scan.
     browser.find_element(By.LINK_TEXT, "Filipino").click()
-    wait.until(lambda d: page_language() == "fil")
+    wait.until(lambda d: page.language() == "fil")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Hindi valid ang code na ito"
-    browser.get(f"{server.base}/S/{code}")
-    wait.until(lambda d: page_language() == "fil")
-    assert text_of("b-claim") == "I-claim ang reward ko"
-    session.screenshot("landing-fil.png")
-
-    # The page's policy blocked nothing of its own, and its script threw nothing.
-    session.assert_console_clean()
+    browser.get(f"{page.server.base}/S/{code}")
+    wait.until(lambda d: page.language() == "fil")
+    assert page.text_of("b-claim") == "I-claim ang reward ko"
+    page.session.screenshot("landing-fil.png")
 
 
 def test_landing_answers_are_html_in_every_case(server: ChaliceLocal, code: str):
@@ -186,88 +228,107 @@ def test_landing_answers_are_html_in_every_case(server: ChaliceLocal, code: str)
 
 
 def test_shopper_earns_redeems_and_sees_the_voucher_in_chromium(server: ChaliceLocal, browser, loyalty: _Loyalty):
-    session = BrowserSession(browser, server)
     from selenium.webdriver.common.by import By
 
-    wait, visible = session.wait, session.visible
-    vi, en, fil = (landing.STRINGS[lang] for lang in ("vi", "en", "fil"))
-
-    def text_of(element_id: str) -> str:
-        return visible(element_id).text
-
-    def reward_row(reward_id: str):
-        return visible("w-rewards").find_element(By.CSS_SELECTOR, f'li[data-reward="{reward_id}"]')
-
+    page = _Page(browser, server)
     # A shopper of their own on this tab: whoever the earlier test left signed in is forgotten.
     browser.get(f"{server.base}/S/{loyalty.codes[0]}?lang=vi")
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.base}/S/{loyalty.codes[0]}?lang=vi")
 
-    # Earn: three packs scanned through the page, in Vietnamese; the first asks for sign-in.
+    _earn_three_packs_in_vietnamese(page, loyalty)
+    voucher_row = _the_wallet_opens_from_the_claim(page, loyalty)
+    _redeem_the_voucher(page, voucher_row)
+    _the_wallets_own_address_in_english_and_filipino(page, loyalty)
+
+    # Signed out, the wallet's address asks for sign-in first.
+    browser.find_element(By.ID, "b-w-out").click()
+    page.visible("phone")
+    assert not browser.find_element(By.ID, "s-wallet").is_displayed()
+
+
+def _earn_three_packs_in_vietnamese(page: _Page, loyalty: _Loyalty) -> None:
+    """Earn: three packs scanned through the page, in Vietnamese; the first asks for sign-in."""
+    from selenium.webdriver.common.by import By
+
+    vi = landing.STRINGS["vi"]
+    browser, server = page.browser, page.server
     for number, code in enumerate(loyalty.codes, start=1):
         if number > 1:
             browser.get(f"{server.base}/S/{code}?lang=vi")
         else:
-            visible("phone").send_keys(WALLET_PHONE)
+            page.visible("phone").send_keys(WALLET_PHONE)
             before = server.sent()
             browser.find_element(By.ID, "b-send").click()
-            visible("otp").send_keys(server.otp_for(WALLET_E164, before))
+            page.visible("otp").send_keys(server.otp_for(WALLET_E164, before))
             browser.find_element(By.ID, "b-signin").click()
-        visible("b-claim").click()
-        assert text_of("r-title") == vi["granted"]
-        assert text_of("r-balance").startswith(f"Tổng của bạn: {number * 10} điểm")
-        session.screenshot(f"wallet-vi-1-scan-{number}.png")
+        page.visible("b-claim").click()
+        assert page.text_of("r-title") == vi["granted"]
+        assert page.text_of("r-balance").startswith(f"Tổng của bạn: {number * 10} điểm")
+        page.session.screenshot(f"wallet-vi-1-scan-{number}.png")
 
-    # The wallet opens from the claim's answer: 30 points, Silver, 70 to Gold, the lapse
-    # date and what expires when; the voucher can be redeemed, the bicycle not yet.
-    browser.find_element(By.ID, "b-wallet").click()
-    wait.until(lambda d: d.find_element(By.ID, "w-points").text == "30 điểm")
+
+def _the_wallet_opens_from_the_claim(page: _Page, loyalty: _Loyalty):
+    """The wallet opens from the claim's answer: 30 points, Silver, 70 to Gold, the lapse
+    date and what expires when; the voucher can be redeemed, the bicycle not yet. The voucher's row."""
+    from selenium.webdriver.common.by import By
+
+    text_of = page.text_of
+    page.browser.find_element(By.ID, "b-wallet").click()
+    page.wait.until(lambda d: d.find_element(By.ID, "w-points").text == "30 điểm")
     assert text_of("w-tier") == "Hạng thành viên: Silver"
     assert text_of("w-next") == "Còn 70 điểm nữa để lên hạng Gold."
     assert text_of("w-lapse").startswith("Hãy tích thêm điểm trước ngày ") and "Silver" in text_of("w-lapse")
     assert text_of("w-expiry").startswith("Hãy dùng 30 điểm trước ngày ")
-    voucher_row = reward_row(loyalty.voucher["reward_id"])
+    voucher_row = page.reward_row(loyalty.voucher["reward_id"])
     assert "Cà phê sữa" in voucher_row.text and "30 điểm" in voucher_row.text and "Còn 2 phần" in voucher_row.text
-    gift_row = reward_row(loyalty.gift["reward_id"])
+    gift_row = page.reward_row(loyalty.gift["reward_id"])
     assert "Bạn cần thêm 4.970 điểm." in gift_row.text and not gift_row.find_elements(By.TAG_NAME, "button")
-    assert len(visible("w-history").find_elements(By.TAG_NAME, "li")) == 3
-    session.screenshot("wallet-vi-2-wallet.png")
+    assert len(page.visible("w-history").find_elements(By.TAG_NAME, "li")) == 3
+    page.session.screenshot("wallet-vi-2-wallet.png")
+    return voucher_row
 
-    # Redeem: confirm, then the voucher code is on the screen and the points are spent.
+
+def _redeem_the_voucher(page: _Page, voucher_row) -> None:
+    """Redeem: confirm, then the voucher code is on the screen and the points are spent."""
+    from selenium.webdriver.common.by import By
+
+    vi, text_of, browser = landing.STRINGS["vi"], page.text_of, page.browser
     voucher_row.find_element(By.TAG_NAME, "button").click()
     assert text_of("w-confirm") == "Đổi 30 điểm lấy Cà phê sữa?"
     assert not browser.find_element(By.ID, "w-delivery").is_displayed()  # a voucher needs no address
-    session.screenshot("wallet-vi-3-confirm.png")
+    page.session.screenshot("wallet-vi-3-confirm.png")
     browser.find_element(By.ID, "b-redeem").click()
     assert text_of("w-voucher") == VOUCHERS[0]
     assert text_of("w-done-title") == vi["wallet_voucher_title"]
     assert text_of("w-left") == "Điểm còn lại: 0 điểm"
-    wait.until(lambda d: d.find_element(By.ID, "w-points").text == "0 điểm")
-    wait.until(lambda d: VOUCHERS[0] in d.find_element(By.ID, "w-mine").text)
+    page.wait.until(lambda d: d.find_element(By.ID, "w-points").text == "0 điểm")
+    page.wait.until(lambda d: VOUCHERS[0] in d.find_element(By.ID, "w-mine").text)
     assert vi["wallet_status_issued"] in text_of("w-mine")
-    session.screenshot("wallet-vi-4-voucher.png")
+    page.session.screenshot("wallet-vi-4-voucher.png")
 
-    # The wallet's own address, in English and in Filipino: the same figures, the voucher
-    # kept under past rewards, the redeem buttons gone for want of points.
+
+def _the_wallets_own_address_in_english_and_filipino(page: _Page, loyalty: _Loyalty) -> None:
+    """The wallet's own address, in English and in Filipino: the same figures, the voucher
+    kept under past rewards, the redeem buttons gone for want of points."""
+    from selenium.webdriver.common.by import By
+
+    en, fil = (landing.STRINGS[lang] for lang in ("en", "fil"))
+    browser, wait, text_of = page.browser, page.wait, page.text_of
     for lang, words, points, short in (
         ("en", en, "0 points", "You need 30 points more."),
         ("fil", fil, "0 puntos", "Kailangan mo pa ng 30 puntos."),
     ):
-        browser.get(f"{server.base}/wallet/{WALLET_BRAND}?lang={lang}")
+        browser.get(f"{page.server.base}/wallet/{WALLET_BRAND}?lang={lang}")
         wait.until(lambda d, lang=lang: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang)
         wait.until(lambda d, points=points: d.find_element(By.ID, "w-points").text == points)
         assert browser.find_element(By.TAG_NAME, "h1").text == words["wallet_title"]
         assert text_of("w-tier") == words["wallet_tier"].format(tier="Silver")
-        assert short in reward_row(loyalty.voucher["reward_id"]).text
+        assert short in page.reward_row(loyalty.voucher["reward_id"]).text
         mine = text_of("w-mine")
         assert "Cà phê sữa" in mine and VOUCHERS[0] in mine and words["wallet_status_issued"] in mine
         assert not browser.find_element(By.ID, "b-back").is_displayed()  # no scan to go back to here
-        session.screenshot(f"wallet-{lang}-catalog.png")
-
-    # Signed out, the wallet's address asks for sign-in first.
-    browser.find_element(By.ID, "b-w-out").click()
-    visible("phone")
-    assert not browser.find_element(By.ID, "s-wallet").is_displayed()
+        page.session.screenshot(f"wallet-{lang}-catalog.png")
 
 
 def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(server: ChaliceLocal, browser):

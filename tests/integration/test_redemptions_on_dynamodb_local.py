@@ -32,7 +32,7 @@ def _redeem(shopper: str, reward_id: str, key: str) -> tuple[str, dict | None]:
 
 
 @pytest.fixture
-def crowd(running, generous_limits):  # noqa: F811 - fixtures
+def crowd(running, generous_limits):
     """100 shoppers with 40 points each, and a voucher reward of 30 points with 10 codes."""
     _, _, codes_ = running(quantity=len(SHOPPERS), rules={"points_per_scan": EARNED, "entries_per_scan": 0})
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -179,7 +179,20 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     assert max(c.nth for c in plan.claims) > 5 and max(c.active_days for c in plan.claims) > 2
     assert sum(1 for c in plan.claims if c.prize_id) == 3
 
-    # The real path, at the plan's instants.
+    _claim_through_the_real_path(real, real_batch, plan)
+    # The loader, the same shape of claims on the other campaign.
+    load_claims(loaded, loaded_batch, 60, **shape)
+
+    _assert_claim_records_are_the_plans(real_batch, plan)
+    assert _people(real["campaign_id"]) == _people(loaded["campaign_id"])
+    ids = _roles_of_ids(real, real_batch, loaded, loaded_batch)
+    assert _counters(real["campaign_id"], ids) == _counters(loaded["campaign_id"], ids)
+    _assert_same_answers(real["campaign_id"], loaded["campaign_id"], ids, now)
+
+
+def _claim_through_the_real_path(real: dict, real_batch: dict, plan) -> None:
+    """The plan's claims through scans.claim_code at their instants, its refusals through the
+    aggregator, then the stream drained and the campaign reconciled clean."""
     model = Campaign.get(BRAND, real["campaign_id"])
     with clock.replaced(_Clock.epoch, steady=time.monotonic):
         for claim in plan.claims:
@@ -195,10 +208,9 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     report = reconcile.reconcile(real["campaign_id"])
     assert (report.claims, report.pending, report.clean) == (60, 0, True), report.differences[:5]
 
-    # The loader, the same shape of claims on the other campaign.
-    load_claims(loaded, loaded_batch, 60, **shape)
 
-    # Claim records: what scans._participant_fields wrote is what the loader folded.
+def _assert_claim_records_are_the_plans(real_batch: dict, plan) -> None:
+    """Claim records: what scans._participant_fields wrote is what the loader folded."""
     for claim in plan.claims:
         stored = CodeState.get(CodeState.key_for(real_batch["batch_number"], claim.serial))
         generated = plan.code_state(claim)
@@ -219,22 +231,24 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
             assert getattr(stored, name) == getattr(generated, name), (name, claim)
         assert stored.counted is True
 
-    def people(campaign_id):
-        return {
-            p.shopper_id: (
-                int(p.points),
-                int(p.entries),
-                int(p.claims),
-                p.first_claim_at,
-                p.last_claim_at,
-                int(p.active_days),
-                p.rank_shard.rsplit("#", 1)[1],
-            )
-            for p in Participant.query(campaign_id)
-        }
 
-    assert people(real["campaign_id"]) == people(loaded["campaign_id"])
+def _people(campaign_id: str) -> dict:
+    return {
+        p.shopper_id: (
+            int(p.points),
+            int(p.entries),
+            int(p.claims),
+            p.first_claim_at,
+            p.last_claim_at,
+            int(p.active_days),
+            p.rank_shard.rsplit("#", 1)[1],
+        )
+        for p in Participant.query(campaign_id)
+    }
 
+
+def _roles_of_ids(real: dict, real_batch: dict, loaded: dict, loaded_batch: dict) -> dict[str, str]:
+    """Each campaign, batch and prize id of the two campaigns -> the role it plays in both."""
     ids = {
         real["campaign_id"]: "CAMPAIGN",
         loaded["campaign_id"]: "CAMPAIGN",
@@ -243,21 +257,23 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     }
     for mine, theirs, role in zip(real["prizes"], loaded["prizes"], ("PRIZE1", "PRIZE2")):
         ids[mine["prize_id"]], ids[theirs["prize_id"]] = role, role
+    return ids
 
-    # Every counter, summed over shards, claim and refusal counters alike.
-    def counters(campaign_id):
-        summed: dict[str, dict[str, int]] = {}
-        for item in stats.stat_items(campaign_id, "a", "zz"):
-            key = item["stat_key"]["S"].rsplit("#", 1)[0]
-            for name, attribute in item.items():
-                if name not in ("campaign_id", "stat_key"):
-                    bucket = summed.setdefault(key, {})
-                    bucket[name] = bucket.get(name, 0) + int(attribute["N"])
-        return _without_ids(summed, ids)
 
-    assert counters(real["campaign_id"]) == counters(loaded["campaign_id"])
+def _counters(campaign_id: str, ids: dict[str, str]):
+    """Every counter, summed over shards, claim and refusal counters alike."""
+    summed: dict[str, dict[str, int]] = {}
+    for item in stats.stat_items(campaign_id, "a", "zz"):
+        key = item["stat_key"]["S"].rsplit("#", 1)[0]
+        for name, attribute in item.items():
+            if name not in ("campaign_id", "stat_key"):
+                bucket = summed.setdefault(key, {})
+                bucket[name] = bucket.get(name, 0) + int(attribute["N"])
+    return _without_ids(summed, ids)
 
-    # And so every answer.
+
+def _assert_same_answers(real_id: str, loaded_id: str, ids: dict[str, str], now: datetime) -> None:
+    """And so every answer."""
     today = now.date()
     for read in (
         lambda c: stats.campaign_stats(BRAND, c),
@@ -268,7 +284,7 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
             BRAND, c, granularity="hour", start=str(today - timedelta(days=3)), end=str(today), now=now
         ),
     ):
-        assert _without_ids(read(real["campaign_id"]), ids) == _without_ids(read(loaded["campaign_id"]), ids)
+        assert _without_ids(read(real_id), ids) == _without_ids(read(loaded_id), ids)
 
 
 def test_histogram_counts_each_participant_once(store):

@@ -194,7 +194,7 @@ def test_deployed_stages_read_code_keys_from_ssm(monkeypatch):
     calls = []
 
     class FakeSsm:
-        def get_parameter(self, Name, WithDecryption):  # noqa: N803 - boto3's names
+        def get_parameter(self, Name, WithDecryption):
             calls.append((Name, WithDecryption))
             return {"Parameter": {"Value": LOCAL_CODE_KEYRING}}
 

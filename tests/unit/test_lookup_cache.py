@@ -139,7 +139,7 @@ class _Answers:
     def __init__(self, *answers: dict) -> None:
         self.answers, self.requests = list(answers), []
 
-    def batch_get_item(self, RequestItems: dict) -> dict:  # noqa: N803 (botocore's name)
+    def batch_get_item(self, RequestItems: dict) -> dict:
         self.requests.append(RequestItems)
         return self.answers.pop(0)
 

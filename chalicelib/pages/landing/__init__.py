@@ -109,6 +109,21 @@ def _supported(tag: str) -> str | None:
     return _ALIASES.get(primary)
 
 
+def _quality(params: list[str]) -> float:
+    """An Accept-Language item's q-value; one that is not a number from 0 to 1 rules the item out (0)."""
+    quality = 1.0
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                quality = float(value.strip())
+            except ValueError:
+                quality = 0.0
+            if not 0.0 <= quality <= 1.0:
+                quality = 0.0
+    return quality
+
+
 def pick_language(accept_language: str | None, explicit: str | None) -> str:
     """The page language: an explicit ?lang= first, then Accept-Language by q-value, then Vietnamese.
 
@@ -124,21 +139,10 @@ def pick_language(accept_language: str | None, explicit: str | None) -> str:
     for index, item in enumerate((accept_language or "").split(",")[:_MAX_ACCEPT_ITEMS]):
         tag, *params = item.split(";")
         tag = tag.strip()
-        if not tag:
-            continue
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value.strip())
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:
-                    quality = 0.0
-        language = DEFAULT_LANGUAGE if tag == "*" else _supported(tag)
+        language = (DEFAULT_LANGUAGE if tag == "*" else _supported(tag)) if tag else None
         if language is None:
             continue
+        quality = _quality(params)
         if quality <= 0.0:
             excluded.add(language)
         else:
