@@ -7,7 +7,8 @@
 # Every check comes before any change: the stage, the region, the artifact bucket, AWS
 # credentials and every SSM parameter the stage's config names (*_PARAMETER). Then
 # scripts/package_stage.py (`chalice package` with PIP_NO_DEPS=1, from a fresh copy of the
-# project, so no build an earlier run cached in .chalice/deployments/ is reused),
+# project, so no build an earlier run cached in .chalice/deployments/ is reused, with each
+# function's IAM policy written there from infra/policies/),
 # scripts/finish_package.py (the package's bytecode and botocore data, for fast cold
 # starts; it refuses a package carrying boto3 or botocore), `aws cloudformation package` and
 # `aws cloudformation deploy`, which applies one change set and rolls it back whole if

@@ -5,7 +5,8 @@ of requirements.txt and the app's files, whatever pip flags built them: after on
 `chalice package` (without PIP_NO_DEPS=1) every later package reused a zip carrying
 botocore (30.5 MB instead of 12.4 MiB). This copies what chalice reads (app.py, chalicelib/,
 requirements.txt, vendor/, infra/, the JSON files of .chalice/) into a temporary directory,
-without .chalice/deployments/ or __pycache__, and packages there with PIP_NO_DEPS=1 (pip
+without .chalice/deployments/ or __pycache__, writes there each function's policy files from
+infra/policies/ (scripts/policies.py), and packages there with PIP_NO_DEPS=1 (pip
 must not add the runtime's botocore back as PynamoDB's dependency). The checkout's own
 cache is neither read nor changed. scripts/finish_package.py then finishes the package,
 and refuses it should it carry the runtime's SDK all the same.
@@ -40,8 +41,12 @@ def fresh_copy(source: pathlib.Path, into: pathlib.Path) -> pathlib.Path:
         elif path.is_file():
             shutil.copy2(path, into / name)
     (into / ".chalice").mkdir()
-    for path in (source / ".chalice").glob("*.json"):  # config.json and the policy files
+    for path in (source / ".chalice").glob("*.json"):  # config.json (and an older checkout's policy files)
         shutil.copy2(path, into / ".chalice" / path.name)
+    if (into / "infra" / "policies").is_dir():
+        # The policy files chalice reads, written from their sources into the copy: whatever the
+        # checkout's own files say, a package carries the policies its sources make.
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "policies.py"), "--root", str(into)], check=True)
     return into
 
 

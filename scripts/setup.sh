@@ -113,6 +113,10 @@ fi
 # chalicelib/ (git-ignored). Checked on every run: a changed source is rebuilt.
 .venv/bin/python scripts/build_pages.py
 
+# --- each function's IAM policy per stage, in .chalice/ (git-ignored), from infra/policies/ -
+# So `chalice package` by hand finds them; scripts/deploy.sh writes them again before packaging.
+.venv/bin/python scripts/policies.py
+
 # --- Java 17+ for DynamoDB Local ------------------------------------------------------
 java_bin() {
     if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then

@@ -876,14 +876,19 @@ class _Reader:
             self.function.calls.add(Call(action, t, index))
 
     def _index_of(self, node: ast.expr | None) -> str:
-        """The index a request's IndexName names: a string, or `M.index.Meta.index_name` of a model's index."""
+        """The index a request's IndexName names: a string, or `M.index.Meta.index_name` of a model's index.
+        Any other IndexName is a problem, never the base table: that guess hid a missing index grant."""
+        if node is None:
+            return ""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         chain = node.value.value if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) else None
         if isinstance(node, ast.Attribute) and node.attr == "index_name" and isinstance(chain, ast.Attribute):
             model = self._model_class(chain.value)
-            if model:
-                return self.program._indexes(model).get(chain.attr, "")
+            index = self.program._indexes(model).get(chain.attr) if model else None
+            if index:
+                return index
+        self._problem(node, "the index of a request")
         return ""
 
     def _action_of(self, node: ast.Dict) -> str | None:

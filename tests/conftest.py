@@ -1,4 +1,4 @@
-"""Session-wide test settings: no real AWS credentials are ever looked up."""
+"""Session-wide test settings: no real AWS credentials are ever looked up, and every AWS call an entry point makes is checked against its function's IAM policy."""
 
 from __future__ import annotations
 
@@ -21,6 +21,58 @@ os.environ.update(
         "OUTBOX_DIR": tempfile.mkdtemp(prefix="qrc-test-outbox-"),
     }
 )
+
+
+from chalicelib.adapters import aws  # noqa: E402  (after the environment above)
+from tests import iam_recorder  # noqa: E402
+
+# Before any client exists: every client the app builds from here on reports its calls.
+iam_recorder.install(aws)
+
+
+def _table_names() -> dict[str, str]:
+    from chalicelib.adapters import models
+
+    return {model.Meta.table_name: model.Meta.table_suffix for model in models.ALL_MODELS}
+
+
+def _stand_ins() -> dict[tuple[str, str], str]:
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    names = {("bucket", settings.export_bucket): "export_bucket", ("queue", settings.export_queue_name): "export_queue"}
+    if settings.export_queue_url:
+        names[("queue", settings.export_queue_url.rstrip("/").rsplit("/", 1)[-1])] = "export_queue"
+    for field, variable in iam_recorder.PARAMETER_SETTINGS.items():
+        if getattr(settings, field):
+            names[("parameter", getattr(settings, field))] = variable
+    return names
+
+
+iam_recorder.RECORDER.table_names = _table_names
+iam_recorder.RECORDER.stand_ins = _stand_ins
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # After collection the test modules have imported the app; importing it here covers the rest.
+    import app
+
+    iam_recorder.wrap_entry_points(app)
+
+
+@pytest.fixture(autouse=True)
+def _calls_within_policy():
+    """A test fails when its entry points made an AWS call their function's policy does not allow.
+    Checked after the test, so no `except` in the app or the test can swallow it."""
+    iam_recorder.RECORDER.take()  # anything a previous test's stray thread made is not this test's
+    yield
+    problems = iam_recorder.violations(iam_recorder.RECORDER.take())
+    if problems:
+        pytest.fail("AWS calls the IAM policy does not allow:\n" + "\n".join(problems), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    iam_recorder.finish(session.config)
 
 
 @pytest.fixture

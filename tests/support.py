@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from chalice.test import Client
@@ -151,3 +152,12 @@ def assert_safe_csv(text: str) -> list[list[str]]:
             number = re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", cell)
             assert number or not cell.startswith(FORMULA_STARTS), f"a cell a spreadsheet would run: {cell!r}"
     return rows
+
+
+def run_schedule(name: str, now: datetime | None = None) -> Any:
+    """Run the app's scheduled Lambda function `name` as EventBridge does, through its entry point
+    (so its AWS calls are checked against its own policy); returns what the handler returns."""
+    import app
+    from scripts.scheduler import scheduled_event
+
+    return getattr(app, name)(scheduled_event(name, now), None)

@@ -302,9 +302,7 @@ def test_dynamodb_grants_are_data_plane_on_this_stages_tables_only(packaged):
         for resource in _as_list(statement["Resource"]):
             assert resource in allowed, f"{resource} is not a table (or index) of this stage's models"
             granted.add(allowed[resource])
-    assert granted == set(table_models), (
-        "every model's table needs a grant in a .chalice/policy-<stage>-<function>.json"
-    )
+    assert granted == set(table_models), "every model's table needs a grant in an infra/policies/<function>.json"
     assert granted_streams == streams, "every streamed table's stream needs the stream grants"
 
 
@@ -709,13 +707,16 @@ def test_every_schedule_the_app_declares_runs_its_handler_in_the_template(packag
 # One role per function, holding exactly what that function calls. The calls are read from
 # the source (tests/aws_calls.py: from each entry point, what it can reach and which tables,
 # indexes, parameters and services those functions use) and from the function's event
-# sources in the template; each role must grant them all and nothing else.
+# sources in the template; each role must grant them all and nothing else. The calls the
+# tests really make are checked too, each in the test that made it (tests/iam_recorder.py):
+# that catches what this reader misreads; this test adds the paths no test runs, and least
+# privilege, which no run of part of the suite can judge.
 #
-# A new table, index or call: add its grant to the policy file of each function that now
-# makes it (.chalice/policy-<stage>-<function>.json, both stages), and this test names what is
-# missing. A new Lambda function (an @app.schedule such as a draw runner): give it
+# A new table, index or call: add its grant to the policy source of each function that now
+# makes it (infra/policies/<function>.json, one for both stages), and this test names what
+# is missing. A new Lambda function (an @app.schedule such as a draw runner): give it
 # `lambda_functions.<name>.iam_policy_file` in both stages of .chalice/config.json, a
-# policy file with its log group and its calls, a FunctionName and log group in both
+# policy source with its log group and its calls, a FunctionName and log group in both
 # templates, and its alarms.
 STREAM_LIST_ACTION = "dynamodb:ListStreams"
 SQS_CONSUMER_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
@@ -841,7 +842,7 @@ def test_each_role_grants_exactly_the_calls_its_function_makes(packaged):
         needed, problems = _needed_pairs(stage, template, logical, name)
         assert not problems, f"{name}: the calls could not all be read:\n" + "\n".join(problems)
         granted = _role_pairs(template, _functions(template)[logical])
-        policy = f".chalice/policy-{stage}-{name}.json"
+        policy = f"infra/policies/{name}.json ({stage})"
         failures += [f"{policy} lacks {action} on {resource}" for action, resource in sorted(needed - granted)]
         failures += [
             f"{policy} grants {action} on {resource}, which {name} never calls"

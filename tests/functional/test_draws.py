@@ -20,7 +20,7 @@ from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import batches, campaigns, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
-from tests.support import VALID_CAMPAIGN, assert_safe_csv, shopper_id, shopper_token
+from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
 
 BRAND = "brand-a"
 IP = "203.0.113.9"
@@ -138,7 +138,7 @@ def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_win
     assert api.call("GET", f"/v1/draws/{draw['draw_id']}/entries.csv").status_code == 409
     done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
     again = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
-    draw_runner.run_due()
+    run_schedule("draw_runner")
     assert done["status"] == "drawn" and again["winners"] == done["winners"] and again["seed"] == done["seed"]
     assert done["entries_total"] == 11 and done["participants"] == 5
     seed = bytes.fromhex(done["seed"])
@@ -173,6 +173,19 @@ def test_a_draw_commits_freezes_at_the_cut_draws_once_reveals_and_texts_each_win
     assert actions.count("draw_drawn") == 1
 
 
+def test_the_schedule_draws_a_due_draw_leaving_out_claims_after_the_cut(api, world, memory_sms):
+    # The draw runner, not POST /run, takes the snapshot: it looks up each shopper who claimed
+    # after the cut (code_states' by_shopper index) to take those claims back out.
+    t0 = world["t0"]
+    used = _claims(world, [1, 2, 3, 1, 4, 0], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world)
+    _claims(world, [3, 0, 0, 0, 0, 2], t0 + timedelta(minutes=31), start=used)
+    assert run_schedule("draw_runner") == {"advanced": 1, "blocked": 0}
+    done = api.json("GET", f"/v1/draws/{draw['draw_id']}")
+    assert done["status"] == "drawn" and len(done["winners"]) == 2
+    assert done["entries_total"] == 11 and done["participants"] == 5
+
+
 def test_a_draw_with_a_beacon_waits_for_it_after_the_snapshot_and_mixes_it_in(api, world, memory_sms):
     t0 = world["t0"]
     _claims(world, [2, 2, 2, 2, 2, 2], t0 + timedelta(minutes=1))
@@ -182,7 +195,7 @@ def test_a_draw_with_a_beacon_waits_for_it_after_the_snapshot_and_mixes_it_in(ap
     assert refused.status_code == 409 and refused.json_body["error"]["field"] == "value"
     frozen = api.json("POST", f"{path}/run")
     assert frozen["status"] == "frozen" and frozen["seed"] is None and frozen["snapshot_sha256"]
-    assert draw_runner.run_due()["advanced"] == 1 and api.json("GET", path)["status"] == "frozen"
+    assert run_schedule("draw_runner")["advanced"] == 1 and api.json("GET", path)["status"] == "frozen"
     done = api.json("POST", f"{path}/beacon", {"value": "05 11 23 30 38 42"})
     for value in ("05 11 23 30 38 42", "06 11 23 30 38 42"):  # after the run, no beacon is taken
         late = api.call("POST", f"{path}/beacon", {"value": value})
@@ -270,12 +283,12 @@ def test_runs_that_cannot_draw_are_refused_and_leave_the_draw_scheduled(api, wor
     assert response.status_code == 409 and response.json_body["error"]["field"] == "entries_until"
     assert response.json_body["error"]["code"] == "undrawable"
     assert api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"] is None, "a refused POST writes nothing"
-    assert draw_runner.run_due()["blocked"] == 1
+    assert run_schedule("draw_runner")["blocked"] == 1
     assert Draw.get(empty["draw_id"]).status == "scheduled" and list(DrawPage.scan()) == []
     # The runner says why on the draw and stops reading its entries every minute.
     blocked = api.json("GET", f"/v1/draws/{empty['draw_id']}")["blocked"]
     assert blocked["field"] == "entries_until" and "no participant" in blocked["message"].lower()
-    assert draw_runner.run_due() == {"advanced": 0, "blocked": 0}
+    assert run_schedule("draw_runner") == {"advanced": 0, "blocked": 0}
     _claims(world, [1, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
     many = _schedule(api, world, winners=3)
     response = api.call("POST", f"/v1/draws/{many['draw_id']}/run")

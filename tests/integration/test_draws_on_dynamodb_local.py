@@ -17,6 +17,7 @@ from chalicelib.domain.ids import split_points
 from chalicelib.services import draw_runner, draw_schedule
 from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule
+from tests.support import run_schedule
 
 
 def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(api, world, memory_sms):
@@ -30,7 +31,7 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
         start.wait()
         if n % 2:
             return draw_runner.run_draw(BRAND, draw["draw_id"], f"op-{n}")
-        draw_runner.run_due()
+        run_schedule("draw_runner")
         return draw_schedule.get_draw(BRAND, draw["draw_id"])
 
     with ThreadPoolExecutor(max_workers=16) as pool:
