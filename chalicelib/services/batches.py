@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -11,9 +10,10 @@ from pydantic import Field
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import condition_failed, transaction_connection
 from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
-from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, page_of, save_status
+from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
@@ -21,7 +21,7 @@ from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitR
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
-from chalicelib.domain.validation import decode_cursor, format_instant, parse_int_param, parse_limit, refuse_fields
+from chalicelib.domain.validation import format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 MAX_QUANTITY = 10_000_000
-_ID_RE = re.compile(id_pattern("bat"))
 _SERVER_OWNED = (
     "batch_id",
     "batch_number",
@@ -219,14 +218,7 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     """One page of a campaign's batches, oldest first."""
     page_size = parse_limit(limit)
     campaign = load_campaign(brand_id, campaign_id)
-    start_key = None
-    if cursor:
-        last_id = decode_cursor(cursor, _ID_RE)
-        start_key = {"batch_id": {"S": last_id}, "campaign_id": {"S": campaign.campaign_id}}
-    results = Batch.by_campaign.query(
-        campaign.campaign_id, limit=page_size, page_size=page_size, last_evaluated_key=start_key
-    )
-    return page_of(results, page_size, _to_dict, "batch_id")
+    return records.batches_page(campaign.campaign_id, page_size, cursor, _to_dict)
 
 
 def get_batch(brand_id: str, batch_id: str) -> dict:

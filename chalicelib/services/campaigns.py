@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pynamodb.exceptions import PutError
 
+from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Campaign, Prize, Rules
-from chalicelib.adapters.records import create, load_campaign, page_of, save_status
+from chalicelib.adapters.records import create, load_campaign, save_status
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
 from chalicelib.domain.promises import refuse_taking_back
 from chalicelib.domain.schemas import Instant, Label, Schema, Sku, TimeZoneName, validate
-from chalicelib.domain.validation import decode_cursor, format_instant, parse_limit, refuse_fields
+from chalicelib.domain.validation import format_instant, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [
@@ -44,7 +44,6 @@ _SERVER_OWNED = (
     "counters",
     "stats",
 )
-_ID_RE = re.compile(id_pattern("cmp"))
 
 
 class SkuRulesIn(Schema):
@@ -179,18 +178,7 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
 
 def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """One page of the brand's campaigns, newest first, with a cursor for the next page."""
-    page_size = parse_limit(limit)
-    start_key = None
-    if cursor:
-        start_key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": decode_cursor(cursor, _ID_RE)}}
-    results = Campaign.query(
-        brand_id,
-        scan_index_forward=False,
-        limit=page_size,
-        last_evaluated_key=start_key,
-        page_size=page_size,
-    )
-    return page_of(results, page_size, _to_dict, "campaign_id")
+    return records.campaigns_page(brand_id, parse_limit(limit), cursor, _to_dict)
 
 
 def get_campaign(brand_id: str, campaign_id: str) -> dict:

@@ -4,7 +4,6 @@ scheduled review that expires points and re-decides tiers."""
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,19 +12,17 @@ from typing import Annotated
 from botocore.exceptions import ClientError
 from pydantic import Field, field_validator
 
-from chalicelib.adapters import dynamo, members
+from chalicelib.adapters import counters, dynamo, members
+from chalicelib.adapters.counters import brand_partition
 from chalicelib.adapters.models import LoyaltyProgram, Member, TierRung
 from chalicelib.adapters.records import load_program, program_of
 from chalicelib.config import WORK_SECONDS
 from chalicelib.domain import clock, loyalty
 from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.schemas import Label, Schema, TimeZoneName, validate
-from chalicelib.domain.statistics import CLAIM_SHARDS
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import audit
-from chalicelib.services.stats_aggregator import brand_partition, counter_update
-from chalicelib.views.stats import stat_items, sum_items
 
 __all__ = [
     "get_program",
@@ -206,7 +203,7 @@ def memberships(shopper_id: str) -> list[dict]:
 def loyalty_stats(brand_id: str) -> dict:
     """The brand's loyalty figures: points earned, spent, refunded and expired, redemptions per
     reward, members per tier. A handful of counter items, whatever the volume."""
-    totals = sum_items(stat_items(brand_partition(brand_id), "total#", "total$"))
+    totals = counters.summed(counts for _, counts in counters.items(brand_partition(brand_id), "total#", "total$"))
     program = load_program(brand_id, consistent=False)
     return {
         "brand_id": brand_id,
@@ -231,7 +228,7 @@ def loyalty_stats(brand_id: str) -> dict:
 
 def add_brand_counts(brand_id: str, counts: dict[str, int]) -> dict:
     """The transaction item that adds `counts` to one shard of the brand's loyalty figures."""
-    return {"Update": counter_update(brand_partition(brand_id), f"total#{random.randrange(CLAIM_SHARDS)}", counts)}
+    return counters.brand_item(brand_id, counts)
 
 
 # --- the scheduled review -------------------------------------------------------------
