@@ -24,6 +24,7 @@ from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
 from chalicelib.config import Settings, get_settings
+from chalicelib.domain.lifecycle import BatchStatus, CampaignStatus, ExportStatus, RewardStatus
 
 __all__ = [
     "Campaign",
@@ -137,7 +138,7 @@ class Campaign(_Model):
     brand_id = UnicodeAttribute(hash_key=True)
     campaign_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
-    status = UnicodeAttribute(default="draft")
+    status = UnicodeAttribute(default=CampaignStatus.DRAFT)
     starts_at = UTCDateTimeAttribute()
     ends_at = UTCDateTimeAttribute()
     timezone = UnicodeAttribute()
@@ -185,7 +186,7 @@ class Batch(_Model):
     quantity = IntegerAttribute()
     key_version = IntegerAttribute()
     allocations = ListAttribute(of=Allocation, default=list)
-    status = UnicodeAttribute(default="inactive")
+    status = UnicodeAttribute(default=BatchStatus.INACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
@@ -407,7 +408,7 @@ class Export(_Model):
     base_url = UnicodeAttribute()
     format = UnicodeAttribute()
     file_name = UnicodeAttribute()
-    status = UnicodeAttribute(default="queued")
+    status = UnicodeAttribute(default=ExportStatus.QUEUED)
     chunk_size = IntegerAttribute()
     chunks_total = IntegerAttribute()
     fanned_out = BooleanAttribute(default=False)
@@ -556,7 +557,7 @@ class Reward(_Model):
     starts_at = UTCDateTimeAttribute(null=True)
     ends_at = UTCDateTimeAttribute(null=True)
     per_shopper_limit = IntegerAttribute(null=True)
-    status = UnicodeAttribute(default="active")  # active | retired
+    status = UnicodeAttribute(default=RewardStatus.ACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()

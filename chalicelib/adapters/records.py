@@ -19,6 +19,7 @@ from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import id_pattern, is_id
+from chalicelib.domain.lifecycle import CampaignStatus
 
 __all__ = [
     "load_campaign",
@@ -330,7 +331,7 @@ class LookupCache:
         )
         if campaign is None:
             with self._lock:
-                if read_campaign is not None and read_campaign.status == "active":
+                if read_campaign is not None and read_campaign.status == CampaignStatus.ACTIVE:
                     # As for targets: only what lets scans through is kept.
                     self._keep(self._campaigns, (brand_id, campaign_id), (asked + self.seconds, read_campaign))
                 else:

@@ -19,7 +19,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
+from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, check_move
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
 from chalicelib.domain.validation import format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
@@ -89,6 +89,7 @@ def _check_instant_wins(values: BatchIn, campaign) -> None:
 
 
 class BatchStatusChange(Schema):
+    # BatchStatus values as strings: with the members, pydantic's 400 message would show their reprs.
     status: Literal["active", "void"]
 
 
@@ -157,7 +158,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
     values = validate(BatchIn, body)
     campaign = load_campaign(brand_id, campaign_id)
-    if campaign.status == "ended":
+    if campaign.status == CampaignStatus.ENDED:
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
     quota = get_settings().mint_batches_per_brand
@@ -177,7 +178,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         quantity=values.quantity,
         key_version=get_keyring().current,
         allocations=[Allocation(prize_id=w.prize_id, count=w.count) for w in values.instant_wins],
-        status="inactive",
+        status=BatchStatus.INACTIVE,
         created_at=now,
         updated_at=now,
         created_by=actor,
@@ -291,7 +292,7 @@ def csv_lines(batch: Batch, start: int, stop: int) -> Iterator[str]:
 def codes_csv(brand_id: str, batch_id: str, first: str | None, last: str | None) -> tuple[str, str]:
     """A slice of the print file (inclusive serial range) and its file name."""
     batch = load_batch(brand_id, batch_id, consistent=False)
-    if batch.status == "void":
+    if batch.status == BatchStatus.VOID:
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     top = batch.quantity - 1
     start = parse_int_param("from", first, minimum=0, maximum=top, default=0)

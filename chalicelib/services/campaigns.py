@@ -15,7 +15,7 @@ from chalicelib.adapters.records import create, load_campaign, save_status
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
+from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, CampaignStatus, check_move
 from chalicelib.domain.promises import refuse_taking_back
 from chalicelib.domain.schemas import Instant, Label, Schema, Sku, TimeZoneName, validate
 from chalicelib.domain.validation import format_instant, parse_limit, refuse_fields
@@ -107,6 +107,7 @@ class CampaignChange(Schema):
 
 
 class StatusChange(Schema):
+    # CampaignStatus values as strings: with the members, pydantic's 400 message would show their reprs.
     status: Literal["active", "paused", "ended"]
 
 
@@ -159,7 +160,7 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
         brand_id,
         new_id("cmp"),
         name=values.name,
-        status="draft",
+        status=CampaignStatus.DRAFT,
         starts_at=values.starts_at,
         ends_at=values.ends_at,
         timezone=values.timezone,
@@ -227,10 +228,14 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     if not body:
         raise InvalidInput("body: Send at least one field to change.", field="body")
     campaign = load_campaign(brand_id, campaign_id)
-    if campaign.status == "ended":
+    if campaign.status == CampaignStatus.ENDED:
         raise Conflict("An ended campaign can no longer be changed.", field="status")
     rules = _merged_rules(campaign.rules, changes.rules) if changes.rules is not None else None
-    if rules is not None and rules.budget_points != campaign.rules.budget_points and campaign.status != "draft":
+    if (
+        rules is not None
+        and rules.budget_points != campaign.rules.budget_points
+        and campaign.status != CampaignStatus.DRAFT
+    ):
         # The budget is split into shards by its size at the first scan; moving it later
         # could strand or double-count spend, so it is fixed once the campaign has run.
         raise Conflict(
@@ -261,7 +266,7 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     campaign.updated_at = clock.now()
     _save_versioned(campaign)
     after = _to_dict(campaign)
-    if campaign.status != "draft":
+    if campaign.status != CampaignStatus.DRAFT:
         audit.record(brand_id, actor, "campaign_changed", campaign_id, audit.changes(before, after))
     return after
 
@@ -286,7 +291,7 @@ def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: di
     campaign = load_campaign(brand_id, campaign_id)
 
     if check_move(campaign.status, target, CAMPAIGN_TRANSITIONS, "campaign"):
-        if target == "active" and campaign.ends_at <= clock.now():
+        if target == CampaignStatus.ACTIVE and campaign.ends_at <= clock.now():
             raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
         before = campaign.status
         save_status(campaign, target, "campaign")

@@ -15,6 +15,7 @@ from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.lifecycle import BatchStatus
 from chalicelib.domain.phones import brand_shopper_id, seal_text, unseal_phone, unseal_text
 from chalicelib.domain.statistics import (
     HISTOGRAM,
@@ -73,7 +74,7 @@ def campaign_stats(brand_id: str, campaign_id: str) -> dict:
         "as_of": format_instant(clock.now()),
         "codes": {
             "minted": sum(int(b.quantity) for b in batches),
-            "active": sum(int(b.quantity) for b in batches if b.status == "active"),
+            "active": sum(int(b.quantity) for b in batches if b.status == BatchStatus.ACTIVE),
             "batches": len(batches),
         },
         "scans": {"total": sum(scans.values()), **scans},
