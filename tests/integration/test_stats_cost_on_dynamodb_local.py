@@ -22,7 +22,8 @@ import zoneinfo
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters import counters, dynamo, models
+from chalicelib.adapters import counters as counter_store
+from chalicelib.adapters import dynamo, models
 from chalicelib.adapters.models import Campaign, CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes, statistics
@@ -247,7 +248,7 @@ def test_the_loader_leaves_what_real_claims_leave(store, monkeypatch):
     # Every counter, summed over shards, claim and refusal counters alike.
     def counters(campaign_id):
         summed: dict[str, dict[str, int]] = {}
-        for stat_key, counts in counters.items(campaign_id, "a", "zz"):
+        for stat_key, counts in counter_store.items(campaign_id, "a", "zz"):
             key = stat_key.rsplit("#", 1)[0]
             for name, value in counts.items():
                 bucket = summed.setdefault(key, {})
@@ -297,7 +298,7 @@ def _fold_into_brand(brand: str, events: list[dict[str, int]], rng: random.Rando
         statistics.add_counts(shards, {rng.randrange(statistics.CLAIM_SHARDS): counts})
     partition = stats_aggregator.brand_partition(brand)
     for shard, counts in shards.items():
-        dynamo.client().update_item(**counters.counter_update(partition, f"total#{shard}", counts))
+        dynamo.client().update_item(**counter_store.counter_update(partition, f"total#{shard}", counts))
 
 
 def _volume(claims: int, redemptions_: int, reward_ids: list[str]) -> list[dict[str, int]]:
