@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 
 from botocore.exceptions import ClientError
 
@@ -25,6 +26,8 @@ __all__ = [
     "brand_item",
     "items",
     "summed",
+    "totals",
+    "days",
     "count_once",
 ]
 
@@ -85,6 +88,20 @@ def items(partition: str, low: str, high: str) -> list[tuple[str, dict[str, int]
         start = page.get("LastEvaluatedKey")
         if not start:
             return found
+
+
+def totals(partition: str) -> dict[str, int]:
+    """A partition's total counters, summed over shards."""
+    # "total$" sorts after every "total#<shard>" key.
+    return summed(counts for _, counts in items(partition, "total#", "total$"))
+
+
+def days(partition: str, first: date, last: date) -> dict[date, dict[str, int]]:
+    """The day counters of a partition from `first` to `last` (local days), summed over shards, by day."""
+    shards: dict[date, list[dict[str, int]]] = defaultdict(list)
+    for stat_key, counts in items(partition, f"day#{first.isoformat()}", f"day#{last.isoformat()}$"):
+        shards[date.fromisoformat(stat_key.split("#")[1])].append(counts)
+    return {day: summed(found) for day, found in shards.items()}
 
 
 def _counts(item: Mapping[str, dict]) -> dict[str, int]:

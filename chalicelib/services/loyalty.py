@@ -201,7 +201,7 @@ def memberships(shopper_id: str) -> list[dict]:
 def loyalty_stats(brand_id: str) -> dict:
     """The brand's loyalty figures: points earned, spent, refunded and expired, redemptions per
     reward, members per tier. A handful of counter items, whatever the volume."""
-    totals = counters.summed(counts for _, counts in counters.items(brand_partition(brand_id), "total#", "total$"))
+    totals = counters.totals(brand_partition(brand_id))
     program = load_program(brand_id, consistent=False)
     return {
         "brand_id": brand_id,

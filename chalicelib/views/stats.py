@@ -48,8 +48,7 @@ CSV_COLUMNS = ("shopper_id", "phone", "claims", "points", "entries", "first_clai
 
 
 def _totals(campaign_id: str) -> dict[str, int]:
-    # "total$" sorts after every "total#..." key.
-    return counters.summed(counts for _, counts in counters.items(campaign_id, "total#", "total$"))
+    return counters.totals(campaign_id)
 
 
 def _batches(campaign_id: str) -> list[Batch]:
@@ -163,13 +162,11 @@ def timeseries(
             f"to: must be on or before {local_day(latest, tz)}, five years after the campaign ends.", field="to"
         )
     first_day, last_day = local_day(since, tz), local_day(to, tz)
-    by_day: dict[str, list[dict[str, int]]] = defaultdict(list)
-    for stat_key, counts in counters.items(campaign_id, f"day#{first_day.isoformat()}", f"day#{last_day.isoformat()}$"):
-        by_day[stat_key.split("#")[1]].append(counts)
+    by_day = counters.days(campaign_id, first_day, last_day)
     buckets = []
     day = first_day
     while day <= last_day:
-        counts = counters.summed(by_day.get(day.isoformat(), []))
+        counts = by_day.get(day, {})
         day_start = midnight(day, tz)
         if granularity == "day":
             buckets.append(_bucket_row(day_start, tz, counts, ""))
