@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from pynamodb.attributes import Attribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
-from pynamodb.pagination import ResultIterator
 
 from chalicelib.adapters import dynamo, paging
 from chalicelib.adapters.dynamo import condition_failed
@@ -36,7 +35,6 @@ __all__ = [
     "clear_cache",
     "save_status",
     "create",
-    "page_of",
     "campaigns_page",
     "batches_page",
 ]
@@ -87,12 +85,6 @@ def create(record: Model, key: Attribute[Any], noun: str) -> None:
         if condition_failed(exc):
             raise Conflict(f"The new {noun} drew an id that is taken; retry.") from None
         raise
-
-
-def page_of(results: ResultIterator[_M], page_size: int, render: Callable[[_M], dict], cursor_key: str) -> dict:
-    """One page of a query as `{items, next_cursor}`; the cursor carries the last item's `cursor_key`."""
-    cursor = paging.Cursor.of(**{cursor_key: ".+"})
-    return paging.page(results, page_size, render, cursor, lambda: results.last_evaluated_key)
 
 
 _CAMPAIGNS = paging.Cursor.of(campaign_id=id_pattern("cmp"))
