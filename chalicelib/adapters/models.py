@@ -594,7 +594,7 @@ class VoucherUpload(_Model):
     upload_id = UnicodeAttribute(range_key=True)
     first_seq = IntegerAttribute(null=True)
     count = IntegerAttribute(default=0)  # type: ignore[assignment] # shadows Model.count, never called here
-    status = UnicodeAttribute(null=True)  # writing | published (files); absent on code items
+    status = UnicodeAttribute(null=True)  # a VoucherFileStatus (files); absent on code items
     file_id = UnicodeAttribute(null=True)  # code items: the upload that brought the code
     created_at = UTCDateTimeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
@@ -631,7 +631,7 @@ class Redemption(_Model):
     reward_name = UnicodeAttribute()
     kind = UnicodeAttribute()
     cost = IntegerAttribute()
-    status = UnicodeAttribute()  # issued (voucher) | pending (gift to ship) | shipped | cancelled
+    status = UnicodeAttribute()  # a RedemptionStatus: issued (voucher), pending (gift to ship), shipped, cancelled
     spent_lots: MapAttribute = MapAttribute(default=dict)  # month -> points taken
     voucher_seq = IntegerAttribute(null=True)
     voucher_sealed = UnicodeAttribute(null=True)
@@ -709,7 +709,7 @@ class Draw(_Model):
     algorithm = UnicodeAttribute()
     seed_commitment = UnicodeAttribute()
     seed_sealed = UnicodeAttribute()
-    status = UnicodeAttribute()  # scheduled | freezing | frozen | drawn
+    status = UnicodeAttribute()  # a DrawStatus
     lease_owner = UnicodeAttribute(null=True)
     lease_until = IntegerAttribute(null=True)
     snapshot_sha256 = UnicodeAttribute(null=True)
