@@ -10,7 +10,7 @@ of chalicelib/stats.py read, built the way the real path builds it:
   participant's `nth`, `active_days`, `first_claim_at` and `prev_claim_at` exactly as
   `scans._participant_fields` gives them when the participant's claims come in time
   order), then folded with `stats_aggregator.counters_of`, the aggregator's own fold, and written with
-  `stats_aggregator.counter_update`, its own update. As the aggregator picks a random claim shard per
+  `adapters.counters.counter_update`, its own update. As the aggregator picks a random claim shard per
   group, each claim goes to a random one of `statistics.CLAIM_SHARDS` shards (a low-traffic
   stream delivers one claim per group); the readers sum all shards;
 * refused scans, as the aggregator counts the refusals `stats_aggregator.record_refusal` records:
@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters import counters as counter_store
 from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import transaction_connection
 from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
@@ -444,7 +445,7 @@ def write_plan(plan: LoadPlan, *, store_claims: bool = False, accounts: str = "l
     def update(entry: tuple[str, dict[str, int]]) -> None:
         stat_key, counts = entry
         if counts:
-            client.update_item(**stats_aggregator.counter_update(plan.campaign_id, stat_key, counts))
+            client.update_item(**counter_store.counter_update(plan.campaign_id, stat_key, counts))
 
     with ThreadPoolExecutor(_WRITERS) as pool:
         list(pool.map(update, sorted(counters.items())))

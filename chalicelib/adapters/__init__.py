@@ -1,4 +1,12 @@
-"""Everything that talks to AWS: PynamoDB models and tables, the one DynamoDB helper, single records,
-one store per aggregate (claim_store; draw_store: a lucky draw, its snapshot pages and the participant
-reads of its freeze; members; reward_store for rewards and their voucher pools; redemption_store for
-redemptions), rate limits, S3, SQS, SMS and secrets. May import: domain, config, logs."""
+"""Everything that talks to AWS; the only package where DynamoDB requests, wire values and attribute
+names are written, one store per aggregate speaking domain values. May import: domain, config, logs.
+
+Modules: audit_log (the audit trail's events, appended and paged), aws (the one botocore session),
+claim_store (the claim's requests, low-level), counters (the statistics' sharded counters, counted once),
+draw_store (a lucky draw, its snapshot pages and the participant reads of its freeze), dynamo (the one
+client, condition failures, the one retry loop and request token rule), limits (rate windows, locks,
+budgets, slots), members (points, month lots, the loyalty review), models (PynamoDB, the one schema),
+paging (the one cursor), participants (the wallet's and the participants CSV's pages), records (campaigns,
+batches, programs, the scan lookup and its bound), redemption_store (redemptions), reward_store (rewards and
+their voucher pools), s3, secrets, sms, sqs, tables (creation, upgrades).
+"""

@@ -1,16 +1,18 @@
-"""The brand's audit trail as stored: one event an item, appended and never overwritten."""
+"""The brand's audit trail as stored: one event an item, appended and never overwritten, read newest first."""
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.adapters import paging
 from chalicelib.adapters.models import AuditEvent
 from chalicelib.adapters.records import create
 
-__all__ = ["KEEP", "append", "transaction_put"]
+__all__ = ["KEEP", "append", "transaction_put", "events_page"]
 
 KEEP = timedelta(days=2 * 366)
 """How long an event is kept: two years, the span of the longest campaigns and their disputes."""
@@ -47,3 +49,19 @@ def transaction_put(
             "ConditionExpression": "attribute_not_exists(event_key)",
         }
     }
+
+
+# An event's key is its instant and four random bytes (`_event`).
+_CURSOR = paging.Cursor.of(event_key=r"^\d{4}-\d{2}-\d{2}T[0-9:.+-]{8,40}#[0-9a-f]{8}$")
+
+
+def events_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[AuditEvent], dict]) -> dict:
+    """One page of the brand's events, newest first, as `{items, next_cursor}`."""
+    results = AuditEvent.query(
+        brand_id,
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=_CURSOR.start_key(cursor, brand_id=brand_id),
+    )
+    return paging.page(results, limit, render, _CURSOR, lambda: results.last_evaluated_key)

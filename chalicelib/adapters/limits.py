@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.adapters import dynamo
-from chalicelib.adapters.dynamo import backoff, condition_failed
+from chalicelib.adapters.dynamo import attempts, condition_failed
 from chalicelib.adapters.models import Counter, RateCounter
 from chalicelib.domain import clock
-from chalicelib.domain.errors import LimitReached, ServiceBusy
+from chalicelib.domain.errors import LimitReached
 
 __all__ = [
     "hit",
@@ -25,6 +25,10 @@ __all__ = [
     "peek",
     "window_key",
 ]
+
+# Slot holders race on one item: a write that lost reads the slots again, up to this many tries.
+_SLOT_ATTEMPTS = 6
+_SLOTS_BUSY = "Many requests at once; please try again."
 
 
 def window_key(name: str, subject: str, window_seconds: int, now: float | None = None) -> tuple[str, int]:
@@ -218,7 +222,7 @@ def take_slot(
     """
     now = clock.epoch() if now is None else now
     key = f"{name}:{subject}"
-    for attempt in range(1, 7):
+    for _ in attempts(_SLOT_ATTEMPTS, _SLOTS_BUSY):
         slots, version = _slots(key)
         live = {h: taken for h, taken in slots.items() if taken > now - lease_seconds}
         if holder in live:
@@ -228,21 +232,17 @@ def take_slot(
             raise LimitReached(message, retry_after=wait, kind="cap")
         if _save_slots(key, {**live, holder: now}, version):
             return
-        backoff(attempt)
-    raise ServiceBusy("Many requests at once; please try again.")
 
 
 def free_slot(name: str, subject: str, holder: str) -> None:
     """Give a slot back (freeing one that is not held changes nothing)."""
     key = f"{name}:{subject}"
-    for attempt in range(1, 7):
+    for _ in attempts(_SLOT_ATTEMPTS, _SLOTS_BUSY):
         slots, version = _slots(key)
         if holder not in slots:
             return
         if _save_slots(key, {h: taken for h, taken in slots.items() if h != holder}, version):
             return
-        backoff(attempt)
-    raise ServiceBusy("Many requests at once; please try again.")
 
 
 def peek(name: str, subject: str, *, window_seconds: int, now: float | None = None) -> int:

@@ -10,10 +10,12 @@ change is an ADD or a condition on the values read, so concurrent claims never u
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from chalicelib.adapters import dynamo
+from botocore.exceptions import ClientError
+
+from chalicelib.adapters import counters, dynamo
 from chalicelib.adapters.models import Member
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "spend_update",
     "refund_update",
     "review_update",
+    "due_for_review",
+    "save_review",
 ]
 
 LOT, EARNED = "l#", "e#"
@@ -253,3 +257,45 @@ def review_update(
     if values:
         request["ExpressionAttributeValues"] = values
     return {"Update": request}
+
+
+def due_for_review(month: str) -> Iterator[tuple[str, str, str]]:
+    """Members whose review month is `month` or before, shard by shard: (brand, shopper, review month)."""
+    for shard in range(REVIEW_SHARDS):
+        kwargs: dict = {
+            "TableName": Member.Meta.table_name,
+            "IndexName": "by_review",
+            "KeyConditionExpression": "review_shard = :s AND review_at <= :m",
+            "ExpressionAttributeValues": {":s": {_S: f"rev#{shard}"}, ":m": {_S: month}},
+        }
+        while True:
+            page = dynamo.client().query(**kwargs)
+            for item in page.get("Items", []):
+                yield item["brand_id"][_S], item["shopper_id"][_S], item["review_at"][_S]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def save_review(
+    state: MemberState,
+    *,
+    expired_lots: Mapping[str, int],
+    old_months: list[str],
+    tier: str | None,
+    next_review: str | None,
+    brand_counts: Mapping[str, int],
+) -> bool:
+    """Write a member's review (`review_update`) with what it adds to the brand's figures, in one
+    transaction; False when the member changed since `state` was read (nothing was written)."""
+    items = [review_update(state, expired_lots=expired_lots, old_months=old_months, tier=tier, next_review=next_review)]
+    if brand_counts:
+        items.append(counters.brand_item(state.brand_id, brand_counts))
+    try:
+        # Raw, as the member's month attributes are not the model's (see above).
+        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
+    except ClientError as error:
+        if dynamo.cancellation_codes(error) is None:
+            raise
+        return False
+    return True

@@ -24,6 +24,7 @@ from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
 from chalicelib.config import Settings, get_settings
+from chalicelib.domain.lifecycle import BatchStatus, CampaignStatus, ExportStatus, RewardStatus
 
 __all__ = [
     "Campaign",
@@ -137,7 +138,7 @@ class Campaign(_Model):
     brand_id = UnicodeAttribute(hash_key=True)
     campaign_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
-    status = UnicodeAttribute(default="draft")
+    status = UnicodeAttribute(default=CampaignStatus.DRAFT)
     starts_at = UTCDateTimeAttribute()
     ends_at = UTCDateTimeAttribute()
     timezone = UnicodeAttribute()
@@ -185,7 +186,7 @@ class Batch(_Model):
     quantity = IntegerAttribute()
     key_version = IntegerAttribute()
     allocations = ListAttribute(of=Allocation, default=list)
-    status = UnicodeAttribute(default="inactive")
+    status = UnicodeAttribute(default=BatchStatus.INACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
@@ -407,7 +408,7 @@ class Export(_Model):
     base_url = UnicodeAttribute()
     format = UnicodeAttribute()
     file_name = UnicodeAttribute()
-    status = UnicodeAttribute(default="queued")
+    status = UnicodeAttribute(default=ExportStatus.QUEUED)
     chunk_size = IntegerAttribute()
     chunks_total = IntegerAttribute()
     fanned_out = BooleanAttribute(default=False)
@@ -556,7 +557,7 @@ class Reward(_Model):
     starts_at = UTCDateTimeAttribute(null=True)
     ends_at = UTCDateTimeAttribute(null=True)
     per_shopper_limit = IntegerAttribute(null=True)
-    status = UnicodeAttribute(default="active")  # active | retired
+    status = UnicodeAttribute(default=RewardStatus.ACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
@@ -593,7 +594,7 @@ class VoucherUpload(_Model):
     upload_id = UnicodeAttribute(range_key=True)
     first_seq = IntegerAttribute(null=True)
     count = IntegerAttribute(default=0)  # type: ignore[assignment] # shadows Model.count, never called here
-    status = UnicodeAttribute(null=True)  # writing | published (files); absent on code items
+    status = UnicodeAttribute(null=True)  # a VoucherFileStatus (files); absent on code items
     file_id = UnicodeAttribute(null=True)  # code items: the upload that brought the code
     created_at = UTCDateTimeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
@@ -630,7 +631,7 @@ class Redemption(_Model):
     reward_name = UnicodeAttribute()
     kind = UnicodeAttribute()
     cost = IntegerAttribute()
-    status = UnicodeAttribute()  # issued (voucher) | pending (gift to ship) | shipped | cancelled
+    status = UnicodeAttribute()  # a RedemptionStatus: issued (voucher), pending (gift to ship), shipped, cancelled
     spent_lots: MapAttribute = MapAttribute(default=dict)  # month -> points taken
     voucher_seq = IntegerAttribute(null=True)
     voucher_sealed = UnicodeAttribute(null=True)
@@ -708,7 +709,7 @@ class Draw(_Model):
     algorithm = UnicodeAttribute()
     seed_commitment = UnicodeAttribute()
     seed_sealed = UnicodeAttribute()
-    status = UnicodeAttribute()  # scheduled | freezing | frozen | drawn
+    status = UnicodeAttribute()  # a DrawStatus
     lease_owner = UnicodeAttribute(null=True)
     lease_until = IntegerAttribute(null=True)
     snapshot_sha256 = UnicodeAttribute(null=True)

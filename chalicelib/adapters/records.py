@@ -11,15 +11,14 @@ from typing import Any, TypeVar
 from pynamodb.attributes import Attribute
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
-from pynamodb.pagination import ResultIterator
 
-from chalicelib.adapters import dynamo
+from chalicelib.adapters import dynamo, paging
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
-from chalicelib.domain.errors import Conflict, NotFound, ServiceBusy
-from chalicelib.domain.ids import is_id
-from chalicelib.domain.validation import encode_cursor
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.ids import id_pattern, is_id
+from chalicelib.domain.lifecycle import CampaignStatus
 
 __all__ = [
     "load_campaign",
@@ -36,7 +35,8 @@ __all__ = [
     "clear_cache",
     "save_status",
     "create",
-    "page_of",
+    "campaigns_page",
+    "batches_page",
 ]
 
 _M = TypeVar("_M", bound=Model)
@@ -87,12 +87,31 @@ def create(record: Model, key: Attribute[Any], noun: str) -> None:
         raise
 
 
-def page_of(results: ResultIterator[_M], page_size: int, render: Callable[[_M], dict], cursor_key: str) -> dict:
-    """One page of a query as `{items, next_cursor}`; the cursor carries the last item's `cursor_key`."""
-    items = [render(record) for record in results]
-    last = results.last_evaluated_key
-    next_cursor = encode_cursor(last[cursor_key]["S"]) if last and len(items) == page_size else None
-    return {"items": items, "next_cursor": next_cursor}
+_CAMPAIGNS = paging.Cursor.of(campaign_id=id_pattern("cmp"))
+_BATCHES = paging.Cursor.of(batch_id=id_pattern("bat"))
+
+
+def campaigns_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[Campaign], dict]) -> dict:
+    """One page of the brand's campaigns, newest first, as `{items, next_cursor}`."""
+    results = Campaign.query(
+        brand_id,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=_CAMPAIGNS.start_key(cursor, brand_id=brand_id),
+        page_size=limit,
+    )
+    return paging.page(results, limit, render, _CAMPAIGNS, lambda: results.last_evaluated_key)
+
+
+def batches_page(campaign_id: str, limit: int, cursor: str | None, render: Callable[[Batch], dict]) -> dict:
+    """One page of a campaign's batches, oldest first, as `{items, next_cursor}`."""
+    results = Batch.by_campaign.query(
+        campaign_id,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=_BATCHES.start_key(cursor, campaign_id=campaign_id),
+    )
+    return paging.page(results, limit, render, _BATCHES, lambda: results.last_evaluated_key)
 
 
 def load_program(brand_id: str, *, consistent: bool = True) -> loyalty.Program:
@@ -139,21 +158,17 @@ def read_for_scan(
     if program:
         keys[LoyaltyProgram.Meta.table_name] = {"Keys": [{"brand_id": {"S": brand_id}}], **consistent}
     found: dict[str, dict] = {}
-    for attempt in range(1, _READ_ATTEMPTS + 1):
+    for _ in dynamo.attempts(_READ_ATTEMPTS, "Many scans at once; please try again."):
+        # Raw for CPU: this read is on every scan whose lookup is due, and PynamoDB's
+        # BatchGet reads one model's table per request where this reads three at once.
         answer = dynamo.client().batch_get_item(RequestItems=keys)
         for table, items in answer.get("Responses", {}).items():
             if items:
                 found[table] = items[0]
         keys = answer.get("UnprocessedKeys") or {}
         if not keys:
-            return (
-                _record(Batch, found),
-                _record(Campaign, found),
-                _record(LoyaltyProgram, found),
-            )
-        if attempt < _READ_ATTEMPTS:
-            dynamo.backoff(attempt)
-    raise ServiceBusy("Many scans at once; please try again.", retry_after=1)
+            break
+    return _record(Batch, found), _record(Campaign, found), _record(LoyaltyProgram, found)
 
 
 def _record(model: type[_M], found: dict[str, dict]) -> _M | None:
@@ -308,7 +323,7 @@ class LookupCache:
         )
         if campaign is None:
             with self._lock:
-                if read_campaign is not None and read_campaign.status == "active":
+                if read_campaign is not None and read_campaign.status == CampaignStatus.ACTIVE:
                     # As for targets: only what lets scans through is kept.
                     self._keep(self._campaigns, (brand_id, campaign_id), (asked + self.seconds, read_campaign))
                 else:

@@ -1,3 +1,9 @@
 """Use cases, one per public function: check the input, apply the domain's rules, write through the
-adapters (campaigns, batches, scans, shoppers, exports, operator auth, the statistics aggregator and
-its reconciliation, and lucky draws: draw_schedule, draw_snapshot, draw_runner, draw_notify). May import: domain, adapters, views, rendering, config, logs."""
+adapters' stores in domain values. May import: domain, adapters, views, rendering, config, logs.
+
+Modules: audit (the audit trail, written), auth (operator and shopper tokens), batches, campaigns,
+draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute run), draw_schedule,
+draw_snapshot, exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
+review), reconcile (counters recomputed from claims), redemptions, rewards (the catalogue), scans (the
+claim), shoppers (sign-in), stats_aggregator (the stream fold into counters).
+"""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -11,17 +10,18 @@ from pydantic import Field
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import condition_failed, transaction_connection
 from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
-from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, page_of, save_status
+from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, check_move
+from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, check_move
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
-from chalicelib.domain.validation import decode_cursor, format_instant, parse_int_param, parse_limit, refuse_fields
+from chalicelib.domain.validation import format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
 ]
 
 MAX_QUANTITY = 10_000_000
-_ID_RE = re.compile(id_pattern("bat"))
 _SERVER_OWNED = (
     "batch_id",
     "batch_number",
@@ -90,6 +89,7 @@ def _check_instant_wins(values: BatchIn, campaign) -> None:
 
 
 class BatchStatusChange(Schema):
+    # BatchStatus values as strings: with the members, pydantic's 400 message would show their reprs.
     status: Literal["active", "void"]
 
 
@@ -158,7 +158,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
     values = validate(BatchIn, body)
     campaign = load_campaign(brand_id, campaign_id)
-    if campaign.status == "ended":
+    if campaign.status == CampaignStatus.ENDED:
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
     quota = get_settings().mint_batches_per_brand
@@ -178,7 +178,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         quantity=values.quantity,
         key_version=get_keyring().current,
         allocations=[Allocation(prize_id=w.prize_id, count=w.count) for w in values.instant_wins],
-        status="inactive",
+        status=BatchStatus.INACTIVE,
         created_at=now,
         updated_at=now,
         created_by=actor,
@@ -219,14 +219,7 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     """One page of a campaign's batches, oldest first."""
     page_size = parse_limit(limit)
     campaign = load_campaign(brand_id, campaign_id)
-    start_key = None
-    if cursor:
-        last_id = decode_cursor(cursor, _ID_RE)
-        start_key = {"batch_id": {"S": last_id}, "campaign_id": {"S": campaign.campaign_id}}
-    results = Batch.by_campaign.query(
-        campaign.campaign_id, limit=page_size, page_size=page_size, last_evaluated_key=start_key
-    )
-    return page_of(results, page_size, _to_dict, "batch_id")
+    return records.batches_page(campaign.campaign_id, page_size, cursor, _to_dict)
 
 
 def get_batch(brand_id: str, batch_id: str) -> dict:
@@ -299,7 +292,7 @@ def csv_lines(batch: Batch, start: int, stop: int) -> Iterator[str]:
 def codes_csv(brand_id: str, batch_id: str, first: str | None, last: str | None) -> tuple[str, str]:
     """A slice of the print file (inclusive serial range) and its file name."""
     batch = load_batch(brand_id, batch_id, consistent=False)
-    if batch.status == "void":
+    if batch.status == BatchStatus.VOID:
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     top = batch.quantity - 1
     start = parse_int_param("from", first, minimum=0, maximum=top, default=0)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pynamodb.exceptions import PutError
 
+from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Campaign, Prize, Rules
-from chalicelib.adapters.records import create, load_campaign, page_of, save_status
+from chalicelib.adapters.records import create, load_campaign, save_status
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, check_move
+from chalicelib.domain.lifecycle import CAMPAIGN_TRANSITIONS, CampaignStatus, check_move
 from chalicelib.domain.promises import refuse_taking_back
 from chalicelib.domain.schemas import Instant, Label, Schema, Sku, TimeZoneName, validate
-from chalicelib.domain.validation import decode_cursor, format_instant, parse_limit, refuse_fields
+from chalicelib.domain.validation import format_instant, parse_limit, refuse_fields
 from chalicelib.services import audit
 
 __all__ = [
@@ -44,7 +44,6 @@ _SERVER_OWNED = (
     "counters",
     "stats",
 )
-_ID_RE = re.compile(id_pattern("cmp"))
 
 
 class SkuRulesIn(Schema):
@@ -108,6 +107,7 @@ class CampaignChange(Schema):
 
 
 class StatusChange(Schema):
+    # CampaignStatus values as strings: with the members, pydantic's 400 message would show their reprs.
     status: Literal["active", "paused", "ended"]
 
 
@@ -160,7 +160,7 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
         brand_id,
         new_id("cmp"),
         name=values.name,
-        status="draft",
+        status=CampaignStatus.DRAFT,
         starts_at=values.starts_at,
         ends_at=values.ends_at,
         timezone=values.timezone,
@@ -179,18 +179,7 @@ def create_campaign(brand_id: str, actor: str, body: dict) -> dict:
 
 def list_campaigns(brand_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """One page of the brand's campaigns, newest first, with a cursor for the next page."""
-    page_size = parse_limit(limit)
-    start_key = None
-    if cursor:
-        start_key = {"brand_id": {"S": brand_id}, "campaign_id": {"S": decode_cursor(cursor, _ID_RE)}}
-    results = Campaign.query(
-        brand_id,
-        scan_index_forward=False,
-        limit=page_size,
-        last_evaluated_key=start_key,
-        page_size=page_size,
-    )
-    return page_of(results, page_size, _to_dict, "campaign_id")
+    return records.campaigns_page(brand_id, parse_limit(limit), cursor, _to_dict)
 
 
 def get_campaign(brand_id: str, campaign_id: str) -> dict:
@@ -239,10 +228,14 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     if not body:
         raise InvalidInput("body: Send at least one field to change.", field="body")
     campaign = load_campaign(brand_id, campaign_id)
-    if campaign.status == "ended":
+    if campaign.status == CampaignStatus.ENDED:
         raise Conflict("An ended campaign can no longer be changed.", field="status")
     rules = _merged_rules(campaign.rules, changes.rules) if changes.rules is not None else None
-    if rules is not None and rules.budget_points != campaign.rules.budget_points and campaign.status != "draft":
+    if (
+        rules is not None
+        and rules.budget_points != campaign.rules.budget_points
+        and campaign.status != CampaignStatus.DRAFT
+    ):
         # The budget is split into shards by its size at the first scan; moving it later
         # could strand or double-count spend, so it is fixed once the campaign has run.
         raise Conflict(
@@ -273,7 +266,7 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     campaign.updated_at = clock.now()
     _save_versioned(campaign)
     after = _to_dict(campaign)
-    if campaign.status != "draft":
+    if campaign.status != CampaignStatus.DRAFT:
         audit.record(brand_id, actor, "campaign_changed", campaign_id, audit.changes(before, after))
     return after
 
@@ -298,7 +291,7 @@ def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: di
     campaign = load_campaign(brand_id, campaign_id)
 
     if check_move(campaign.status, target, CAMPAIGN_TRANSITIONS, "campaign"):
-        if target == "active" and campaign.ends_at <= clock.now():
+        if target == CampaignStatus.ACTIVE and campaign.ends_at <= clock.now():
             raise InvalidTransition("status: The campaign's ends_at has passed; extend it first.", field="status")
         before = campaign.status
         save_status(campaign, target, "campaign")

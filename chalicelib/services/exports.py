@@ -24,6 +24,7 @@ from chalicelib.config import WORK_SECONDS, get_settings
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import is_id, new_id
+from chalicelib.domain.lifecycle import BatchStatus, ExportStatus
 from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
@@ -126,7 +127,7 @@ def _chunk_range(export: Export, index: int) -> tuple[int, int]:
 
 def _progress(export: Export) -> float:
     # Joining the chunks is one more step: 1.0 only once the file is there.
-    if export.status == "done":
+    if export.status == ExportStatus.DONE:
         return 1.0
     return round(len(export.done or ()) / (export.chunks_total + 1), 4)
 
@@ -164,7 +165,7 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
     """Queue a print-file export of a batch; answers at once with the queued export."""
     values = validate(ExportIn, body)
     batch = load_batch(brand_id, batch_id)
-    if batch.status == "void":
+    if batch.status == BatchStatus.VOID:
         raise Conflict("The batch is void; its codes must not be printed.", field="status")
     fmt = FORMATS[values.format]
     chunk_size = _chunk_size(fmt, batch.quantity)
@@ -179,7 +180,7 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
         base_url=get_settings().public_base_url,
         format=fmt.name,
         file_name=f"{batch.batch_id}.{fmt.extension}",
-        status="queued",
+        status=ExportStatus.QUEUED,
         chunk_size=chunk_size,
         chunks_total=-(-batch.quantity // chunk_size),
         created_by=actor,
@@ -222,7 +223,7 @@ def request_export(brand_id: str, batch_id: str, actor: str, body: dict) -> dict
 def get_export(brand_id: str, export_id: str) -> dict:
     """Status and progress of an export, with a short-lived download URL once it is done."""
     export = load_owned(Export, brand_id, export_id, "exp", "export")
-    if export.status != "done":
+    if export.status != ExportStatus.DONE:
         return _to_dict(export)
     now = clock.now()
     if now >= export.finished_at + KEEP_FILES:
@@ -230,8 +231,8 @@ def get_export(brand_id: str, export_id: str) -> dict:
     try:
         batch_status = Batch.get(export.batch_id).status
     except Batch.DoesNotExist:
-        batch_status = "void"
-    if batch_status == "void":
+        batch_status = BatchStatus.VOID
+    if batch_status == BatchStatus.VOID:
         # A lost or stolen batch: its print file must not reach a printer any more.
         return _to_dict(export, note="The batch is void; its print file is withheld.")
     fmt = FORMATS[export.format]
@@ -282,7 +283,7 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
     except Export.DoesNotExist:
         log_event(log, "export_missing", level=logging.ERROR, export_id=message["export_id"])
         return
-    if export.status in ("done", "failed"):
+    if export.status in (ExportStatus.DONE, ExportStatus.FAILED):
         # The worker that finished it may have died before giving the brand's slot back:
         # this delivery of one of its messages does (freeing a free slot changes nothing).
         limits.free_slot(_SLOTS, export.brand_id, export.export_id)
@@ -335,17 +336,17 @@ def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
 
 
 def _plan(export: Export) -> None:
-    if export.status == "queued":
+    if export.status == ExportStatus.QUEUED:
         try:
             export.update(
-                actions=[Export.status.set("running"), Export.updated_at.set(clock.now())],
-                condition=Export.status == "queued",
+                actions=[Export.status.set(ExportStatus.RUNNING), Export.updated_at.set(clock.now())],
+                condition=Export.status == ExportStatus.QUEUED,
             )
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise
             export.refresh(consistent_read=True)
-    if export.status != "running" or export.fanned_out:
+    if export.status != ExportStatus.RUNNING or export.fanned_out:
         return
     # The first wave only: each chunk, once done, sends the chunk WAVE places after it, so
     # one export never has more than WAVE chunks queued and other brands' exports are
@@ -355,7 +356,7 @@ def _plan(export: Export) -> None:
     try:
         export.update(
             actions=[Export.fanned_out.set(True), Export.updated_at.set(clock.now())],
-            condition=Export.status == "running",
+            condition=Export.status == ExportStatus.RUNNING,
         )
     except UpdateError as exc:
         if not condition_failed(exc):
@@ -366,7 +367,7 @@ def _run_chunk(export: Export, index: int) -> None:
     if index >= export.chunks_total:
         log_event(log, "export_chunk_out_of_range", level=logging.ERROR, export_id=export.export_id, chunk=index)
         return
-    if export.status != "running":
+    if export.status != ExportStatus.RUNNING:
         raise RuntimeError(f"chunk {index} of {export.export_id} arrived while the export is {export.status}")
     if index not in (export.done or ()):
         part_bytes = _render_chunk(export, index)
@@ -379,7 +380,7 @@ def _run_chunk(export: Export, index: int) -> None:
                     Export.part_sizes[str(index)].set(part_bytes),
                     Export.updated_at.set(clock.now()),
                 ],
-                condition=~Export.done.contains(index) & (Export.status == "running"),
+                condition=~Export.done.contains(index) & (Export.status == ExportStatus.RUNNING),
             )
         except UpdateError as exc:
             if not condition_failed(exc):
@@ -424,14 +425,14 @@ def _render_chunk(export: Export, index: int) -> int:
 
 
 def _finish_if_complete(export: Export) -> None:
-    if export.status != "running" or len(export.done or ()) < export.chunks_total:
+    if export.status != ExportStatus.RUNNING or len(export.done or ()) < export.chunks_total:
         return
     token = uuid.uuid4().hex
     now = clock.now()
     try:
         export.update(
             actions=[Export.finisher.set(token), Export.finish_started_at.set(now), Export.updated_at.set(now)],
-            condition=(Export.status == "running")
+            condition=(Export.status == ExportStatus.RUNNING)
             & (size(Export.done) == export.chunks_total)
             & (Export.finisher.does_not_exist() | (Export.finish_started_at < now - FINISH_LEASE)),
         )
@@ -439,7 +440,7 @@ def _finish_if_complete(export: Export) -> None:
         if not condition_failed(exc):
             raise
         export.refresh(consistent_read=True)
-        if export.status == "running":
+        if export.status == ExportStatus.RUNNING:
             raise _FinishPending(f"{export.export_id} is being finished by another worker") from None
         return
     try:
@@ -451,7 +452,7 @@ def _finish_if_complete(export: Export) -> None:
     try:
         export.update(
             actions=[
-                Export.status.set("done"),
+                Export.status.set(ExportStatus.DONE),
                 Export.s3_key.set(key),
                 Export.size_bytes.set(file_bytes),
                 Export.finished_at.set(now),
@@ -459,7 +460,7 @@ def _finish_if_complete(export: Export) -> None:
                 Export.finisher.remove(),
                 Export.finish_started_at.remove(),
             ],
-            condition=(Export.status == "running") & (Export.finisher == token),
+            condition=(Export.status == ExportStatus.RUNNING) & (Export.finisher == token),
         )
     except UpdateError as exc:
         if not condition_failed(exc):
@@ -524,8 +525,8 @@ def _fail(export: Export, reason: str) -> None:
     now = clock.now()
     try:
         export.update(
-            actions=[Export.status.set("failed"), Export.error.set(reason), Export.updated_at.set(now)],
-            condition=Export.status.is_in("queued", "running"),
+            actions=[Export.status.set(ExportStatus.FAILED), Export.error.set(reason), Export.updated_at.set(now)],
+            condition=Export.status.is_in(ExportStatus.QUEUED, ExportStatus.RUNNING),
         )
     except UpdateError as exc:
         if not condition_failed(exc):

@@ -4,28 +4,23 @@ scheduled review that expires points and re-decides tiers."""
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from botocore.exceptions import ClientError
 from pydantic import Field, field_validator
 
-from chalicelib.adapters import dynamo, members
-from chalicelib.adapters.models import LoyaltyProgram, Member, TierRung
+from chalicelib.adapters import counters, dynamo, members
+from chalicelib.adapters.counters import brand_partition
+from chalicelib.adapters.models import LoyaltyProgram, TierRung
 from chalicelib.adapters.records import load_program, program_of
 from chalicelib.config import WORK_SECONDS
 from chalicelib.domain import clock, loyalty
-from chalicelib.domain.errors import Conflict, InvalidInput
+from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy
 from chalicelib.domain.schemas import Label, Schema, TimeZoneName, validate
-from chalicelib.domain.statistics import CLAIM_SHARDS
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import audit
-from chalicelib.services.stats_aggregator import brand_partition, counter_update
-from chalicelib.views.stats import stat_items, sum_items
 
 __all__ = [
     "get_program",
@@ -206,7 +201,7 @@ def memberships(shopper_id: str) -> list[dict]:
 def loyalty_stats(brand_id: str) -> dict:
     """The brand's loyalty figures: points earned, spent, refunded and expired, redemptions per
     reward, members per tier. A handful of counter items, whatever the volume."""
-    totals = sum_items(stat_items(brand_partition(brand_id), "total#", "total$"))
+    totals = counters.totals(brand_partition(brand_id))
     program = load_program(brand_id, consistent=False)
     return {
         "brand_id": brand_id,
@@ -231,28 +226,13 @@ def loyalty_stats(brand_id: str) -> dict:
 
 def add_brand_counts(brand_id: str, counts: dict[str, int]) -> dict:
     """The transaction item that adds `counts` to one shard of the brand's loyalty figures."""
-    return {"Update": counter_update(brand_partition(brand_id), f"total#{random.randrange(CLAIM_SHARDS)}", counts)}
+    return counters.brand_item(brand_id, counts)
 
 
 # --- the scheduled review -------------------------------------------------------------
 
 
-def _due(now_month: str) -> Iterator[tuple[str, str, str]]:
-    """Members whose review month has come, shard by shard: (brand, shopper, review month)."""
-    for shard in range(members.REVIEW_SHARDS):
-        kwargs: dict = {
-            "TableName": Member.Meta.table_name,
-            "IndexName": "by_review",
-            "KeyConditionExpression": "review_shard = :s AND review_at <= :m",
-            "ExpressionAttributeValues": {":s": {"S": f"rev#{shard}"}, ":m": {"S": now_month}},
-        }
-        while True:
-            page = dynamo.client().query(**kwargs)
-            for item in page.get("Items", []):
-                yield item["brand_id"]["S"], item["shopper_id"]["S"], item["review_at"]["S"]
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+_REVIEW_ATTEMPTS = 5
 
 
 def review_member(brand_id: str, shopper_id: str, program: loyalty.Program, now: datetime) -> dict[str, int]:
@@ -260,42 +240,45 @@ def review_member(brand_id: str, shopper_id: str, program: loyalty.Program, now:
     tier, exactly once: the write is conditional on what was read, and a concurrent change
     makes it read again. Returns what it changed ({"expired": n, "tier_changed": 0|1})."""
     month = loyalty.month_of(now, program.timezone)
-    for _ in range(5):
-        state = members.read_member(brand_id, shopper_id)
-        if state is None:
-            return {}
-        gone = loyalty.expired(state.lots, month, program.expire_months, program.expire_from)
-        window = set(loyalty.window(month))
-        old_months = sorted(m for m in state.earned if m < min(window))
-        tier = loyalty.tier_for(program.tiers, loyalty.earned_in_window(state.earned, month))
-        tier_name = tier.name if tier else None
-        live_lots = any(v > 0 for m, v in state.lots.items() if m not in gone)
-        keeps_earnings = any(m in window for m in state.earned)
-        next_review = loyalty.add_months(month, 1) if live_lots or keeps_earnings else None
-        items = [
-            members.review_update(
-                state, expired_lots=gone, old_months=old_months, tier=tier_name, next_review=next_review
-            )
-        ]
-        counts: dict[str, int] = {}
-        if gone:
-            counts["expired"] = sum(gone.values())
-        if tier_name != state.tier:
-            if tier_name:
-                counts[f"t#{tier_name}"] = 1
-            if state.tier:
-                counts[f"t#{state.tier}"] = counts.get(f"t#{state.tier}", 0) - 1
-        if counts:
-            items.append(add_brand_counts(brand_id, counts))
-        try:
-            dynamo.client().transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if dynamo.cancellation_codes(error) is None:
-                raise
-            continue  # a claim or a redemption changed the member meanwhile: read again
-        return {"expired": counts.get("expired", 0), "tier_changed": int(tier_name != state.tier)}
+    try:
+        for _ in dynamo.attempts(_REVIEW_ATTEMPTS, "The member keeps changing."):
+            state = members.read_member(brand_id, shopper_id)
+            if state is None:
+                return {}
+            changed = _review(state, program, month)
+            if changed is not None:
+                return changed
+            # a claim or a redemption changed the member meanwhile: read again
+    except ServiceBusy:
+        pass
     log_event(log, "loyalty_review_deferred", brand_id=brand_id)
     return {}
+
+
+def _review(state: members.MemberState, program: loyalty.Program, month: str) -> dict[str, int] | None:
+    """Review the member as read; None when they changed before the write (nothing written)."""
+    gone = loyalty.expired(state.lots, month, program.expire_months, program.expire_from)
+    window = set(loyalty.window(month))
+    old_months = sorted(m for m in state.earned if m < min(window))
+    tier = loyalty.tier_for(program.tiers, loyalty.earned_in_window(state.earned, month))
+    tier_name = tier.name if tier else None
+    live_lots = any(v > 0 for m, v in state.lots.items() if m not in gone)
+    keeps_earnings = any(m in window for m in state.earned)
+    next_review = loyalty.add_months(month, 1) if live_lots or keeps_earnings else None
+    counts: dict[str, int] = {}
+    if gone:
+        counts["expired"] = sum(gone.values())
+    if tier_name != state.tier:
+        if tier_name:
+            counts[f"t#{tier_name}"] = 1
+        if state.tier:
+            counts[f"t#{state.tier}"] = counts.get(f"t#{state.tier}", 0) - 1
+    saved = members.save_review(
+        state, expired_lots=gone, old_months=old_months, tier=tier_name, next_review=next_review, brand_counts=counts
+    )
+    if not saved:
+        return None
+    return {"expired": counts.get("expired", 0), "tier_changed": int(tier_name != state.tier)}
 
 
 def review_due(
@@ -314,7 +297,7 @@ def review_due(
     # Programs differ in time zone, so their months turn at different instants: query with the
     # latest month any zone has reached, and let each member's own program decide.
     query_month = loyalty.month_of(now, "Pacific/Kiritimati")
-    for brand_id, shopper_id, review_at in _due(query_month):
+    for brand_id, shopper_id, review_at in members.due_for_review(query_month):
         if time.monotonic() - started > budget_seconds:
             break
         program = programs.get(brand_id)

@@ -6,11 +6,10 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from chalicelib.adapters import dynamo
+from chalicelib.adapters import counters
 from chalicelib.adapters.models import CodeState
 from chalicelib.domain.statistics import add_counts, claim_increments
-from chalicelib.services.stats_aggregator import count_claims, counter_update
-from chalicelib.views.stats import stat_items, sum_items
+from chalicelib.services.stats_aggregator import count_claims
 
 __all__ = ["Reconciliation", "reconcile"]
 
@@ -47,12 +46,12 @@ def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
 
 def _stored(campaign_id: str) -> dict[str, dict[str, int]]:
     """Stored claim counters summed over shards, by counter item (refusal shards left out)."""
-    shards: dict[str, list[dict]] = defaultdict(list)
-    for item in stat_items(campaign_id, "a", "zz"):
-        item_name, _, shard = item["stat_key"]["S"].rpartition("#")
+    shards: dict[str, list[dict[str, int]]] = defaultdict(list)
+    for stat_key, counts in counters.items(campaign_id, "a", "zz"):
+        item_name, _, shard = stat_key.rpartition("#")
         if not shard.startswith("r"):
-            shards[item_name].append(item)
-    return {item_name: sum_items(items) for item_name, items in shards.items()}
+            shards[item_name].append(counts)
+    return {item_name: counters.summed(found) for item_name, found in shards.items()}
 
 
 def reconcile(campaign_id: str, *, count_pending: bool = False, fix: bool = False) -> Reconciliation:
@@ -85,7 +84,6 @@ def reconcile(campaign_id: str, *, count_pending: bool = False, fix: bool = Fals
         corrections: dict[str, dict[str, int]] = defaultdict(dict)
         for item, name, wanted, stored_value in report.differences:
             corrections[item][name] = wanted - stored_value
-        client = dynamo.client()
         for item, counts in corrections.items():
-            client.update_item(**counter_update(campaign_id, f"{item}#0", counts))
+            counters.add(campaign_id, f"{item}#0", counts)
     return report

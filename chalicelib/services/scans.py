@@ -22,7 +22,9 @@ from chalicelib.services.stats_aggregator import record_refusal
 
 __all__ = ["claim_code"]
 
-_CONFLICT_ATTEMPTS = 6
+# The first try and six more after conflicts (botocore does not retry TransactionConflict).
+_CLAIM_ATTEMPTS = 7
+_BUSY = "Many scans at once; please try again."
 
 
 def _lock_key(shopper_id: str) -> str:
@@ -314,7 +316,7 @@ def _claim(
         parts.serial,
         code,
         now,
-        _token(),
+        dynamo.request_token(),
         _any_of(shards),
         _prize_for(target, parts.serial),
         request_key=request_key,
@@ -322,10 +324,25 @@ def _claim(
         tier=tier,
         tier_change=tier_change,
     )
-    attempt = 0
+    for _ in dynamo.attempts(_CLAIM_ATTEMPTS, _BUSY):
+        answer = _try_claim(plan, shards)
+        if answer is not None:
+            return answer
+        # botocore does not retry TransactionConflict, and another claim of the same
+        # participant moved their count: after the pause, read again with a new token.
+        plan.token = dynamo.request_token()
+        if target.program.tiered:  # the member may have moved tier: decide again
+            plan.points, plan.tier, plan.tier_change = _tiered_points(target, shopper_id, now)
+    raise claims.busy(Cancel.CONFLICT)  # never reached: attempts raises past its last try
+
+
+def _try_claim(plan: _Plan, shards: list[int]) -> dict | None:
+    """One try of the claim: its answer, or None when a conflict (or the participant's count moving)
+    calls for another try. A prize pool or a budget shard that ran out under us is tried again at
+    once, without the prize or on another shard."""
     while True:
-        plan.before = read_participant(target.campaign_id, shopper_id)
-        if claims.participant_cap_reached(target.participant_cap, plan.before.claims if plan.before else 0):
+        plan.before = read_participant(plan.target.campaign_id, plan.shopper_id)
+        if claims.participant_cap_reached(plan.target.participant_cap, plan.before.claims if plan.before else 0):
             # Asking twice is a replay, not a refusal: the claim says which.
             existing = _existing_claim(plan)
             if existing is None:
@@ -338,35 +355,40 @@ def _claim(
             outcome, existing = _explain(tx, error)
             if outcome is Cancel.CLAIMED and existing is not None:
                 return _answer_existing(existing, plan)
-            if outcome in (Cancel.CONFLICT, Cancel.PARTICIPANT_MOVED) and attempt < _CONFLICT_ATTEMPTS:
-                # botocore does not retry TransactionConflict, and another claim of the same
-                # participant moved their count: back off with full jitter, read again.
-                attempt += 1
-                dynamo.backoff(attempt)
-                plan.token = _token()
-                if target.program.tiered:  # the member may have moved tier: decide again
-                    plan.points, plan.tier, plan.tier_change = _tiered_points(target, shopper_id, now)
-                continue
-            if outcome is Cancel.PRIZE_GONE:
-                # The pool ran out under us: the scan still grants its points, without the prize.
-                plan.prize, plan.token = None, _token()
-                continue
-            if outcome is Cancel.BUDGET and shards:
-                plan.budget_shard, plan.token = _any_of(shards), _token()
-                continue
-            if outcome is Cancel.LOCKED:
-                until = limits.lock_end(error.item(tx.names.index("lock")), default=now.timestamp())
-                LOCKS.remember(shopper_id, until)
-                raise claims.locked(until - now.timestamp()) from None
-            if outcome in _REFUSED:
-                raise _REFUSED[outcome].error() from None
-            raise claims.busy(outcome) from None
+            if outcome in (Cancel.CONFLICT, Cancel.PARTICIPANT_MOVED):
+                return None
+            if not _without_what_ran_out(plan, outcome, shards):
+                raise _refusal(plan, tx, error, outcome) from None
+            continue
         before = plan.before
         balance = {
             "points": (before.points if before else 0) + claimed.points,
             "entries": (before.entries if before else 0) + claimed.entries,
         }
         return _grant(claimed, balance, replay=False, code=plan.code)
+
+
+def _without_what_ran_out(plan: _Plan, outcome: Cancel, shards: list[int]) -> bool:
+    """Change the plan past a prize pool or budget shard that ran out; False when nothing can change."""
+    if outcome is Cancel.PRIZE_GONE:
+        plan.prize = None  # the scan still grants its points, without the prize
+    elif outcome is Cancel.BUDGET and shards:
+        plan.budget_shard = _any_of(shards)
+    else:
+        return False
+    plan.token = dynamo.request_token()
+    return True
+
+
+def _refusal(plan: _Plan, tx: ClaimTransaction, error: Cancelled, outcome: Cancel) -> DomainError:
+    """The answer to a cancellation no other try can change."""
+    if outcome is Cancel.LOCKED:
+        until = limits.lock_end(error.item(tx.names.index("lock")), default=plan.now.timestamp())
+        LOCKS.remember(plan.shopper_id, until)
+        return claims.locked(until - plan.now.timestamp())
+    if outcome in _REFUSED:
+        return _REFUSED[outcome].error()
+    return claims.busy(outcome)
 
 
 def _tiered_points(target: ScanTarget, shopper_id: str, now: datetime) -> tuple[int, str | None, tuple | None]:
@@ -388,13 +410,6 @@ def _tiered_points(target: ScanTarget, shopper_id: str, now: datetime) -> tuple[
     stored = member.tier if member else None
     change = (stored, reached.name) if reached is not None and reached.name != stored else None
     return points, tier.name if tier else None, change
-
-
-def _token() -> str:
-    # A transaction's ClientRequestToken: 128 random bits, as a UUID4 has, in 32 characters. It
-    # only has to differ from every other claim's (it guards nothing), so the process's own
-    # generator serves, without a system call for fresh entropy on every scan.
-    return f"{random.getrandbits(128):032x}"
 
 
 _REFUSED = {Cancel.DAILY_CAP: Refusal.DAILY_CAP, Cancel.BUDGET: Refusal.BUDGET, Cancel.RATE: Refusal.RATE}

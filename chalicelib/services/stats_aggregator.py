@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import random
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
-from chalicelib.adapters import dynamo
-from chalicelib.adapters.models import Campaign, CodeState, StatShard
+from chalicelib.adapters import counters, dynamo
+from chalicelib.adapters.counters import brand_partition
+from chalicelib.adapters.models import Campaign, CodeState
 from chalicelib.domain.statistics import (
-    CLAIM_SHARDS,
     REFUSALS,
     add_counts,
     claim_increments,
@@ -24,7 +21,6 @@ from chalicelib.domain.statistics import (
 
 __all__ = [
     "TX_ITEMS",
-    "counter_update",
     "refusal_key",
     "brand_partition",
     "record_refusal",
@@ -35,26 +31,6 @@ __all__ = [
 ]
 
 TX_ITEMS = 100  # DynamoDB's limit on items in one transaction
-_CONFLICT_ATTEMPTS = 8
-
-
-def _number(value: int) -> dict:
-    return {"N": str(value)}
-
-
-def counter_update(campaign_id: str, stat_key: str, counts: dict[str, int]) -> dict:
-    """The UpdateItem request that adds `counts` to the counters of one stats item."""
-    names, values, parts = {}, {}, []
-    for i, (name, value) in enumerate(sorted(counts.items())):
-        names[f"#a{i}"], values[f":a{i}"] = name, _number(value)
-        parts.append(f"#a{i} :a{i}")
-    return {
-        "TableName": StatShard.Meta.table_name,
-        "Key": {"campaign_id": {"S": campaign_id}, "stat_key": {"S": stat_key}},
-        "UpdateExpression": "ADD " + ", ".join(parts),
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
 
 
 REFUSAL_KEEP = timedelta(days=7)  # a refusal event outlives the stream's 24 hours and any resend
@@ -119,11 +95,6 @@ def handle_stream_records(records: list[dict]) -> int:
     return count_claims(_countables(records))
 
 
-def brand_partition(brand_id: str) -> str:
-    """The statistics partition of a brand's loyalty figures (beside its campaigns' own)."""
-    return f"brand:{brand_id}"
-
-
 def _increments(item: CodeState) -> dict[tuple[str, str, str], dict[str, int]]:
     """What one claim or refusal adds, by (partition, counter item, shard prefix): a campaign's
     claims on `#<n>`, its refusals on `#r<n>`; and a claim's brand loyalty figures (points
@@ -167,57 +138,9 @@ def transaction_groups(items: list[CodeState]) -> Iterator[list[CodeState]]:
 
 
 def count_claims(claims: list[CodeState]) -> int:
-    """Fold claims (and refusals) into the counters exactly once, however often they are delivered.
-
-    One transaction per group marks each item `counted` (on condition it was not) and
-    adds the group's sums to one shard of each counter item: an item delivered again is
-    refused by its marker, and the group is recounted without it.
-    """
+    """Fold claims (and refusals) into the counters exactly once, however often they are delivered."""
     return sum(_count_group(group) for group in transaction_groups(sorted(claims, key=lambda c: c.code_key)))
 
 
 def _count_group(group: list[CodeState]) -> int:
-    attempt = 0
-    while group:
-        counters = counters_of(group)
-        shard = random.randrange(CLAIM_SHARDS)
-        items = [
-            {
-                "Update": {
-                    "TableName": CodeState.Meta.table_name,
-                    "Key": {"code_key": {"S": claim.code_key}},
-                    "UpdateExpression": "SET #c = :t",
-                    "ConditionExpression": "attribute_exists(#k) AND attribute_not_exists(#c)",
-                    "ExpressionAttributeNames": {"#c": "counted", "#k": "code_key"},
-                    "ExpressionAttributeValues": {":t": {"BOOL": True}},
-                }
-            }
-            for claim in group
-        ]
-        for (campaign_id, item, prefix), counts in counters.items():
-            items.append({"Update": counter_update(campaign_id, f"{item}#{prefix}{shard}", counts)})
-        # Same group, same token: botocore's resend of a timed-out request applies once.
-        token = hashlib.sha256(
-            f"{shard}:{attempt}:".encode() + "|".join(c.code_key for c in group).encode()
-        ).hexdigest()[:36]
-        try:
-            dynamo.client().transact_write_items(
-                TransactItems=items, ClientRequestToken=token, ReturnConsumedCapacity="TOTAL"
-            )
-            return len(group)
-        except ClientError as error:
-            reasons = dynamo.cancellation_codes(error)
-            if reasons is None:
-                raise
-            counted_already = {
-                group[i].code_key for i, code in enumerate(reasons[: len(group)]) if code == "ConditionalCheckFailed"
-            }
-            if counted_already:
-                group = [c for c in group if c.code_key not in counted_already]
-                continue
-            if "TransactionConflict" in reasons and attempt < _CONFLICT_ATTEMPTS:
-                attempt += 1
-                dynamo.backoff(attempt)
-                continue
-            raise
-    return 0
+    return counters.count_once(group, counters_of)

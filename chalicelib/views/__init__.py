@@ -1,3 +1,6 @@
-"""The read side, which never writes: statistics readers, the shopper's wallet, what a scanned code shows,
-lucky draws (draws).
-May import: domain, adapters, config, logs."""
+"""The read side, which never writes; it reads through the adapters' stores. May import: domain, adapters,
+config, logs.
+
+Modules: audit (the audit trail, read), codes (what a scanned code shows), draws (lucky draws as shown),
+stats (statistics readers and the participants CSV), wallet (the shopper's balances and claims).
+"""

@@ -6,6 +6,7 @@ from chalicelib.adapters.records import LookupCache, scan_target
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid
+from chalicelib.domain.lifecycle import BatchStatus
 from chalicelib.domain.validation import format_instant
 
 __all__ = ["describe_code"]
@@ -20,7 +21,7 @@ def describe_code(code_text: str, *, lookups: LookupCache | None = None) -> dict
     """
     parts, code = codes.read_code(code_text, get_keyring())
     target = scan_target(parts.batch_number, lookups)
-    if target is None or parts.serial >= target.quantity or target.batch_status == "void":
+    if target is None or parts.serial >= target.quantity or target.batch_status == BatchStatus.VOID:
         raise CodeInvalid()
     refusal = target.refusal(clock.now())
     return {

@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from chalicelib.adapters import dynamo
-from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccount, StatShard
+from chalicelib.adapters import counters, paging, participants
+from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccount
 from chalicelib.adapters.records import load_campaign
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.lifecycle import BatchStatus
 from chalicelib.domain.phones import brand_shopper_id, seal_text, unseal_phone, unseal_text
 from chalicelib.domain.statistics import (
     HISTOGRAM,
@@ -30,13 +30,11 @@ from chalicelib.domain.statistics import (
     monday,
     zone,
 )
-from chalicelib.domain.validation import decode_cursor, encode_cursor, format_instant
+from chalicelib.domain.validation import NOT_A_CURSOR, format_instant
 
 __all__ = [
     "CSV_ROWS",
     "CSV_COLUMNS",
-    "stat_items",
-    "sum_items",
     "campaign_stats",
     "timeseries",
     "batch_stats",
@@ -49,40 +47,8 @@ CSV_ROWS = 50_000
 CSV_COLUMNS = ("shopper_id", "phone", "claims", "points", "entries", "first_claim_at", "last_claim_at")
 
 
-def _value(attribute: dict) -> int:
-    return int(attribute["N"]) if "N" in attribute else 0
-
-
-def stat_items(campaign_id: str, low: str, high: str) -> list[dict]:
-    """Every counter item of a campaign whose key lies in [low, high], all pages."""
-    items, start = [], None
-    while True:
-        kwargs = {
-            "TableName": StatShard.Meta.table_name,
-            "KeyConditionExpression": "campaign_id = :c AND stat_key BETWEEN :lo AND :hi",
-            "ExpressionAttributeValues": {":c": {"S": campaign_id}, ":lo": {"S": low}, ":hi": {"S": high}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamo.client().query(**kwargs)
-        items.extend(page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
-
-
-def sum_items(items: Iterable[dict]) -> dict[str, int]:
-    sums: dict[str, int] = defaultdict(int)
-    for item in items:
-        for name, attribute in item.items():
-            if name not in ("campaign_id", "stat_key"):
-                sums[name] += _value(attribute)
-    return sums
-
-
 def _totals(campaign_id: str) -> dict[str, int]:
-    # "total$" sorts after every "total#..." key.
-    return sum_items(stat_items(campaign_id, "total#", "total$"))
+    return counters.totals(campaign_id)
 
 
 def _batches(campaign_id: str) -> list[Batch]:
@@ -107,7 +73,7 @@ def campaign_stats(brand_id: str, campaign_id: str) -> dict:
         "as_of": format_instant(clock.now()),
         "codes": {
             "minted": sum(int(b.quantity) for b in batches),
-            "active": sum(int(b.quantity) for b in batches if b.status == "active"),
+            "active": sum(int(b.quantity) for b in batches if b.status == BatchStatus.ACTIVE),
             "batches": len(batches),
         },
         "scans": {"total": sum(scans.values()), **scans},
@@ -196,13 +162,11 @@ def timeseries(
             f"to: must be on or before {local_day(latest, tz)}, five years after the campaign ends.", field="to"
         )
     first_day, last_day = local_day(since, tz), local_day(to, tz)
-    by_day: dict[str, list[dict]] = defaultdict(list)
-    for item in stat_items(campaign_id, f"day#{first_day.isoformat()}", f"day#{last_day.isoformat()}$"):
-        by_day[item["stat_key"]["S"].split("#")[1]].append(item)
+    by_day = counters.days(campaign_id, first_day, last_day)
     buckets = []
     day = first_day
     while day <= last_day:
-        counts = sum_items(by_day.get(day.isoformat(), []))
+        counts = by_day.get(day, {})
         day_start = midnight(day, tz)
         if granularity == "day":
             buckets.append(_bucket_row(day_start, tz, counts, ""))
@@ -335,7 +299,8 @@ def participant_stats(
 
 
 _CURSOR_PURPOSE = "participants-cursor"
-_SEALED = re.compile(r"^v1:[A-Za-z0-9_=-]{28,200}$")
+# The cursor carries the last row's shopper id sealed, never in clear.
+_SEALED = paging.Cursor.of(shopper_id=r"^v1:[A-Za-z0-9_=-]{28,200}$")
 
 
 class CsvSlice(NamedTuple):
@@ -354,16 +319,14 @@ def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cu
     a brand, not even inside a cursor.
     """
     load_campaign(brand_id, campaign_id)
-    start_key = None
+    after = None
     if cursor:
+        (sealed,) = _SEALED.values(cursor)
         try:
-            sealed = decode_cursor(cursor, _SEALED)
             after = unseal_text(sealed, get_phone_hash_pepper(), f"{_CURSOR_PURPOSE}:{campaign_id}")
         except ValueError:
-            raise InvalidInput("cursor: Not a cursor this API returned.", field="cursor") from None
-        start_key = {"campaign_id": {"S": campaign_id}, "shopper_id": {"S": after}}
-    results = Participant.query(campaign_id, limit=CSV_ROWS, page_size=1000, last_evaluated_key=start_key)
-    rows = list(results)
+            raise InvalidInput(NOT_A_CURSOR, field="cursor") from None
+    rows, more = participants.participants_after(campaign_id, after, CSV_ROWS)
     phones = _phones([p.shopper_id for p in rows], reveal_phones)
     body = csv_text(
         CSV_COLUMNS,
@@ -381,7 +344,7 @@ def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cu
         ),
     )
     next_cursor = None
-    if len(rows) == CSV_ROWS and results.last_evaluated_key:
+    if len(rows) == CSV_ROWS and more:
         sealed = seal_text(rows[-1].shopper_id, get_phone_hash_pepper(), f"{_CURSOR_PURPOSE}:{campaign_id}")
-        next_cursor = encode_cursor(sealed)
+        next_cursor = _SEALED.after({"shopper_id": sealed}, len(rows), CSV_ROWS)
     return CsvSlice(body, next_cursor, f"participants-{campaign_id}.csv", len(rows))

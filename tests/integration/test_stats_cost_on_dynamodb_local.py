@@ -22,6 +22,7 @@ import zoneinfo
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.adapters import counters as counter_store
 from chalicelib.adapters import dynamo, models
 from chalicelib.adapters.models import Campaign, CodeState, Participant
 from chalicelib.adapters.secrets import get_keyring
@@ -263,12 +264,11 @@ def _roles_of_ids(real: dict, real_batch: dict, loaded: dict, loaded_batch: dict
 def _counters(campaign_id: str, ids: dict[str, str]):
     """Every counter, summed over shards, claim and refusal counters alike."""
     summed: dict[str, dict[str, int]] = {}
-    for item in stats.stat_items(campaign_id, "a", "zz"):
-        key = item["stat_key"]["S"].rsplit("#", 1)[0]
-        for name, attribute in item.items():
-            if name not in ("campaign_id", "stat_key"):
-                bucket = summed.setdefault(key, {})
-                bucket[name] = bucket.get(name, 0) + int(attribute["N"])
+    for stat_key, counts in counter_store.items(campaign_id, "a", "zz"):
+        key = stat_key.rsplit("#", 1)[0]
+        for name, value in counts.items():
+            bucket = summed.setdefault(key, {})
+            bucket[name] = bucket.get(name, 0) + value
     return _without_ids(summed, ids)
 
 
@@ -314,7 +314,7 @@ def _fold_into_brand(brand: str, events: list[dict[str, int]], rng: random.Rando
         statistics.add_counts(shards, {rng.randrange(statistics.CLAIM_SHARDS): counts})
     partition = stats_aggregator.brand_partition(brand)
     for shard, counts in shards.items():
-        dynamo.client().update_item(**stats_aggregator.counter_update(partition, f"total#{shard}", counts))
+        dynamo.client().update_item(**counter_store.counter_update(partition, f"total#{shard}", counts))
 
 
 def _volume(claims: int, redemptions_: int, reward_ids: list[str]) -> list[dict[str, int]]:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from chalicelib.adapters import counters
 from chalicelib.adapters.dynamo import transaction_connection
 from chalicelib.adapters.models import CodeState, Participant
 from chalicelib.domain.errors import AlreadyClaimed, CodeInvalid, LimitReached, ServiceBusy
@@ -151,7 +152,7 @@ def test_reconcile_reports_and_fixes_a_drifted_counter(running, generous_limits)
     outcomes = Tally(_scan("shp_a" if i % 2 else "shp_b", code) for i, code in enumerate(codes_[:6]))
     drain()
     transaction_connection().client.update_item(
-        **stats_aggregator.counter_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5})
+        **counters.counter_update(campaign["campaign_id"], "total#3", {"granted": 2, "points": -5})
     )
     report = reconcile.reconcile(campaign["campaign_id"])
     assert sorted((item, name) for item, name, _, _ in report.differences) == [
@@ -203,7 +204,7 @@ def test_the_reconcile_command_reports_zero_difference_and_exit_codes(running, g
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 0
     assert "no difference" in capsys.readouterr().out
     transaction_connection().client.update_item(
-        **stats_aggregator.counter_update(campaign["campaign_id"], "total#1", {"entries": 1})
+        **counters.counter_update(campaign["campaign_id"], "total#1", {"entries": 1})
     )
     assert reconcile_stats.main(["--campaign", campaign["campaign_id"]]) == 1
     assert "entries" in capsys.readouterr().out

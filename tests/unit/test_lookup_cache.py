@@ -156,7 +156,8 @@ def test_the_lookup_asks_again_for_the_keys_dynamodb_leaves_unprocessed(monkeypa
     )
     monkeypatch.setattr(dynamo, "client", lambda: client)
     waits: list[int] = []
-    monkeypatch.setattr(dynamo, "backoff", waits.append)
+    # dynamo.attempts pauses through backoff(attempt, base_seconds).
+    monkeypatch.setattr(dynamo, "backoff", lambda attempt, base_seconds=0.02: waits.append(attempt))
     found = records.read_for_scan("bat_7", "b", "cmp_1", campaign=True, program=False)
     assert [record.serialize(null_check=False) if record else None for record in found] == [
         batch.serialize(null_check=False),
@@ -174,7 +175,7 @@ def test_keys_still_unprocessed_after_five_tries_answer_busy_not_missing(monkeyp
     left = {Batch.Meta.table_name: {"Keys": [{"batch_id": {"S": "bat_7"}}], "ConsistentRead": True}}
     client = _Answers(*[{"Responses": {}, "UnprocessedKeys": left}] * 5)
     monkeypatch.setattr(dynamo, "client", lambda: client)
-    monkeypatch.setattr(dynamo, "backoff", lambda attempt: None)
+    monkeypatch.setattr(dynamo, "backoff", lambda attempt, base_seconds=0.02: None)
     with pytest.raises(ServiceBusy):
         records.read_for_scan("bat_7", "b", "cmp_1", campaign=False, program=False)
     assert len(client.requests) == 5
