@@ -193,6 +193,63 @@ def _adding(brand_id: str, shopper_id: str, adds: list[str], condition: str, nam
     }
 
 
+@dataclass
+class _Update:
+    """An UpdateItem request's parts, as its clauses are added."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)
+    adds: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+    def request(self, key: dict) -> dict:
+        clauses = (("SET", self.sets), ("ADD", self.adds), ("REMOVE", self.removes))
+        request = {
+            "TableName": Member.Meta.table_name,
+            "Key": key,
+            "UpdateExpression": " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts),
+            "ConditionExpression": " AND ".join(self.conditions),
+            "ExpressionAttributeNames": self.names,
+        }
+        if self.values:
+            request["ExpressionAttributeValues"] = self.values
+        return request
+
+
+def _expire(update: _Update, expired_lots: Mapping[str, int], old_months: list[str]) -> None:
+    # Expired lots leave the balance, each on condition it still holds what was read.
+    total = sum(expired_lots.values())
+    if total:
+        update.names["#x"] = "expired"
+        update.values[":gone"], update.values[":less"] = {_N: str(total)}, {_N: str(-total)}
+        update.adds += ["#b :less", "#x :gone"]
+    for i, (month, points) in enumerate(sorted(expired_lots.items())):
+        update.names[f"#l{i}"] = LOT + month
+        update.values[f":l{i}"] = {_N: str(points)}
+        update.conditions.append(f"#l{i} = :l{i}")
+        update.removes.append(f"#l{i}")
+    for i, month in enumerate(old_months):
+        update.names[f"#e{i}"] = EARNED + month
+        update.removes.append(f"#e{i}")
+
+
+def _set_tier(update: _Update, was: str | None, tier: str | None) -> None:
+    # The tier moves only from the one read.
+    update.names["#tier"] = "tier"
+    if was is None:
+        update.conditions.append("attribute_not_exists(#tier)")
+    else:
+        update.values[":was"] = {_S: was}
+        update.conditions.append("#tier = :was")
+    if tier is not None:
+        update.values[":tier"] = {_S: tier}
+        update.sets.append("#tier = :tier")
+    elif was is not None:
+        update.removes.append("#tier")
+
+
 def review_update(
     state: MemberState,
     *,
@@ -204,59 +261,16 @@ def review_update(
     """The loyalty job's member item: expired lots out of the balance, earnings older than the
     tier window dropped, the tier set, the next review month; on condition that every lot it
     expires and the tier are still what was read (a concurrent change makes it read again)."""
-    names: dict[str, str] = {"#b": "balance", "#r": "review_at"}
-    values: dict[str, dict] = {}
-    adds: list[str] = []
-    sets: list[str] = []
-    removes: list[str] = []
-    conditions = ["attribute_exists(#b)"]
-    total = sum(expired_lots.values())
-    if total:
-        names["#x"] = "expired"
-        values[":gone"], values[":less"] = {_N: str(total)}, {_N: str(-total)}
-        adds += ["#b :less", "#x :gone"]
-    for i, (month, points) in enumerate(sorted(expired_lots.items())):
-        names[f"#l{i}"] = LOT + month
-        values[f":l{i}"] = {_N: str(points)}
-        conditions.append(f"#l{i} = :l{i}")
-        removes.append(f"#l{i}")
-    for i, month in enumerate(old_months):
-        names[f"#e{i}"] = EARNED + month
-        removes.append(f"#e{i}")
-    names["#tier"] = "tier"
-    if state.tier is None:
-        conditions.append("attribute_not_exists(#tier)")
-    else:
-        values[":was"] = {_S: state.tier}
-        conditions.append("#tier = :was")
-    if tier is not None:
-        values[":tier"] = {_S: tier}
-        sets.append("#tier = :tier")
-    elif state.tier is not None:
-        removes.append("#tier")
+    update = _Update(names={"#b": "balance", "#r": "review_at"}, conditions=["attribute_exists(#b)"])
+    _expire(update, expired_lots, old_months)
+    _set_tier(update, state.tier, tier)
     if next_review is not None:
-        values[":r"] = {_S: next_review}
-        sets.append("#r = :r")
+        update.values[":r"] = {_S: next_review}
+        update.sets.append("#r = :r")
     else:
-        names["#h"] = "review_shard"
-        removes += ["#r", "#h"]
-    parts = []
-    if sets:
-        parts.append("SET " + ", ".join(sets))
-    if adds:
-        parts.append("ADD " + ", ".join(adds))
-    if removes:
-        parts.append("REMOVE " + ", ".join(removes))
-    request = {
-        "TableName": Member.Meta.table_name,
-        "Key": _key(state.brand_id, state.shopper_id),
-        "UpdateExpression": " ".join(parts),
-        "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
-    }
-    if values:
-        request["ExpressionAttributeValues"] = values
-    return {"Update": request}
+        update.names["#h"] = "review_shard"
+        update.removes += ["#r", "#h"]
+    return {"Update": update.request(_key(state.brand_id, state.shopper_id))}
 
 
 def due_for_review(month: str) -> Iterator[tuple[str, str, str]]:

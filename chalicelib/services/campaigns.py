@@ -217,8 +217,8 @@ def _merged_prizes(current: list[Prize], changes: list[PrizeChange]) -> list[Pri
     return prizes
 
 
-def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
-    """Change name, window, time zone, rules or prizes of a campaign that has not ended."""
+def _change_of(body: dict) -> CampaignChange:
+    """A change's fields, checked: none the server owns or the status route changes, none null, at least one."""
     refuse_fields(body, ("status",), "Change the status with POST /v1/campaigns/{campaign_id}/status.")
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
     for name in ("name", "starts_at", "ends_at", "timezone", "rules", "prizes"):
@@ -227,6 +227,12 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     changes = validate(CampaignChange, body)
     if not body:
         raise InvalidInput("body: Send at least one field to change.", field="body")
+    return changes
+
+
+def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
+    """Change name, window, time zone, rules or prizes of a campaign that has not ended."""
+    changes = _change_of(body)
     campaign = load_campaign(brand_id, campaign_id)
     if campaign.status == CampaignStatus.ENDED:
         raise Conflict("An ended campaign can no longer be changed.", field="status")
@@ -255,14 +261,10 @@ def update_campaign(brand_id: str, campaign_id: str, actor: str, body: dict) -> 
     )
     before = _to_dict(campaign)
     campaign.starts_at, campaign.ends_at = starts_at, ends_at
-    if changes.name is not None:
-        campaign.name = changes.name
-    if changes.timezone is not None:
-        campaign.timezone = changes.timezone
-    if rules is not None:
-        campaign.rules = _rules(rules)
-    if prizes is not None:
-        campaign.prizes = prizes
+    campaign.name = changes.name if changes.name is not None else campaign.name
+    campaign.timezone = changes.timezone or campaign.timezone
+    campaign.rules = _rules(rules) if rules is not None else campaign.rules
+    campaign.prizes = prizes if prizes is not None else campaign.prizes
     campaign.updated_at = clock.now()
     _save_versioned(campaign)
     after = _to_dict(campaign)
