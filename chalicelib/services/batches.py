@@ -12,7 +12,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import condition_failed, transaction_connection
-from chalicelib.adapters.models import Allocation, Batch, CodeState, Counter
+from chalicelib.adapters.models import Allocation, Batch, Campaign, CodeState, Counter
 from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
@@ -68,7 +68,7 @@ class BatchIn(Schema):
     instant_wins: Annotated[list[InstantWinIn], Field(max_length=50)] = []
 
 
-def _check_instant_wins(values: BatchIn, campaign) -> None:
+def _check_instant_wins(values: BatchIn, campaign: Campaign) -> None:
     prizes = {p.prize_id: p for p in campaign.prizes or []}
     seen = set()
     for index, win in enumerate(values.instant_wins):

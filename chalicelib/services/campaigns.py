@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -73,7 +74,7 @@ class PrizeChange(PrizeIn):
     prize_id: Annotated[str, Field(pattern=id_pattern("prz"))] | None = None
 
 
-def _unique_prize_names(prizes) -> None:
+def _unique_prize_names(prizes: Sequence[PrizeIn] | Sequence[PrizeChange] | None) -> None:
     seen = set()
     for index, prize in enumerate(prizes or ()):
         key = prize.name.casefold()

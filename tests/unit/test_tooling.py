@@ -32,6 +32,16 @@ def test_the_test_command_lints_formats_and_type_checks_first():
     assert steps[-1].startswith(".venv/bin/python -m pytest")
 
 
+def test_lint_bounds_complexity_and_types_cover_what_deploys():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    lint = config["tool"]["ruff"]["lint"]
+    assert {"C90", "PLR0915", "RUF100"} <= set(lint["select"])
+    assert lint["mccabe"]["max-complexity"] <= 10
+    assert lint["pylint"]["max-statements"] <= 50
+    strict = [o for o in config["tool"]["mypy"]["overrides"] if o.get("disallow_untyped_defs")]
+    assert {"app", "chalicelib.*"} <= {m for o in strict for m in o["module"]}
+
+
 def test_tests_run_on_the_sdk_the_lambda_runtime_provides_and_the_package_leaves_it_out():
     from importlib import metadata
 
