@@ -86,6 +86,8 @@ def hit_unless_locked(
     expires = RateCounter.expires_at.attr_name
     count = RateCounter.count.attr_name
     table, hash_key = RateCounter.Meta.table_name, RateCounter.counter_key.attr_name
+    # Raw: PynamoDB's TransactWrite cannot ask for the failed check's item (the lock in force),
+    # which is what spares this call a read.
     try:
         dynamo.client().transact_write_items(
             TransactItems=[
@@ -136,6 +138,7 @@ def lock(key: str, seconds: int, now: float | None = None) -> float:
     now = clock.epoch() if now is None else now
     until = int(now + seconds)
     names = {"#x": RateCounter.expires_at.attr_name}
+    # Raw: PynamoDB's save cannot ask for the item that failed its condition (the lock in force).
     try:
         dynamo.client().put_item(
             TableName=RateCounter.Meta.table_name,
