@@ -204,18 +204,20 @@ class _Update:
     removes: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
 
-    def request(self, key: dict) -> dict:
+    def member_item(self, key: dict) -> dict:
+        """The member's Update, as an item of a transaction."""
         clauses = (("SET", self.sets), ("ADD", self.adds), ("REMOVE", self.removes))
-        request = {
-            "TableName": Member.Meta.table_name,
-            "Key": key,
-            "UpdateExpression": " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts),
-            "ConditionExpression": " AND ".join(self.conditions),
-            "ExpressionAttributeNames": self.names,
+        values = {"ExpressionAttributeValues": self.values} if self.values else {}
+        return {
+            "Update": {
+                "TableName": Member.Meta.table_name,
+                "Key": key,
+                "UpdateExpression": " ".join(f"{verb} {', '.join(parts)}" for verb, parts in clauses if parts),
+                "ConditionExpression": " AND ".join(self.conditions),
+                "ExpressionAttributeNames": self.names,
+                **values,
+            }
         }
-        if self.values:
-            request["ExpressionAttributeValues"] = self.values
-        return request
 
 
 def _expire(update: _Update, expired_lots: Mapping[str, int], old_months: list[str]) -> None:
@@ -270,7 +272,7 @@ def review_update(
     else:
         update.names["#h"] = "review_shard"
         update.removes += ["#r", "#h"]
-    return {"Update": update.request(_key(state.brand_id, state.shopper_id))}
+    return update.member_item(_key(state.brand_id, state.shopper_id))
 
 
 def due_for_review(month: str) -> Iterator[tuple[str, str, str]]:

@@ -67,10 +67,12 @@ def test_an_export_finisher_never_outlasts_its_lease(packaged):
 
 
 def test_the_api_s_longest_wait_ends_before_api_gateway_gives_up(packaged):
-    from chalicelib.services import draws
+    from chalicelib.services import draw_runner
 
     assert (
-        draws.WAIT_SECONDS < WORK_SECONDS["api_handler"] <= _functions(packaged["template"])["api_handler"]["Timeout"]
+        draw_runner.WAIT_SECONDS
+        < WORK_SECONDS["api_handler"]
+        <= _functions(packaged["template"])["api_handler"]["Timeout"]
     )
 
 
