@@ -20,6 +20,9 @@ from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import CodeState, Counter, Participant, RateCounter
+from chalicelib.domain.lifecycle import CodeStatus
+
+_CLAIMED = CodeStatus.CLAIMED.value  # a global: an enum lookup on every scan costs more
 
 __all__ = ["Standing", "ClaimTransaction", "Cancelled", "read_participant", "deserialize"]
 
@@ -202,7 +205,7 @@ class ClaimTransaction:
         n = _CLAIM_NAMES
         item = {
             n["code_key"]: {_S: code_key},
-            n["state"]: {_S: "claimed"},
+            n["state"]: {_S: _CLAIMED},
             n["batch_id"]: {_S: batch_id},
             n["brand_id"]: {_S: brand_id},
             n["changed_at"]: {_S: self._now_text},

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import CodeState, StatShard
+from chalicelib.domain.lifecycle import CodeStatus
 from chalicelib.domain.statistics import CLAIM_SHARDS
 
 __all__ = [
@@ -170,3 +171,19 @@ def _marker(code_key: str) -> dict:
             "ExpressionAttributeValues": {":t": {"BOOL": True}},
         }
     }
+
+
+_COUNTED = (CodeStatus.CLAIMED, CodeStatus.REFUSED)
+
+
+def inserted_codes(records: Iterable[dict]) -> list[CodeState]:
+    """The claims and refusals a DynamoDB stream batch of code_states inserted (Lambda's event shape),
+    as the records the statistics count."""
+    found = []
+    for record in records:
+        if record.get("eventName") != "INSERT":
+            continue
+        image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        if "campaign_id" in image and (image.get("state") or {}).get("S") in _COUNTED:
+            found.append(CodeState.from_raw_data(image))
+    return found

@@ -20,7 +20,7 @@ from chalicelib.adapters.paging import Cursor
 from chalicelib.adapters.records import create, load_owned
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.ids import id_pattern, split_points
-from chalicelib.domain.lifecycle import DrawStatus
+from chalicelib.domain.lifecycle import CodeStatus, DrawStatus
 from chalicelib.domain.validation import NOT_A_CURSOR
 
 __all__ = [
@@ -62,7 +62,7 @@ take about the time of one (benchmarks/bench_draws.py)."""
 _DUE = "due"  # the one shard of the by_due index: every draw not yet drawn (or set aside) is on it
 
 _ID = "drw"
-_CLAIMED = "claimed"  # a CodeState that is somebody's claim (not a void)
+_CLAIMED = CodeStatus.CLAIMED.value  # a CodeState that is somebody's claim (not a void)
 _LIST_CURSOR = Cursor.of(draw_id=id_pattern(_ID))
 _PAGE_CURSOR = Cursor.of(page=r"^[0-9]{1,7}$")
 _P_SHOPPER, _P_ENTRIES, _P_LAST = (

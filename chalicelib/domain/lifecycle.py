@@ -16,6 +16,7 @@ __all__ = [
     "RewardStatus",
     "VoucherFileStatus",
     "RedemptionStatus",
+    "CodeStatus",
     "CAMPAIGN_TRANSITIONS",
     "BATCH_TRANSITIONS",
     "EXPORT_TRANSITIONS",
@@ -27,45 +28,61 @@ __all__ = [
 ]
 
 
-# A StrEnum member is the string it stands for: stored, compared and serialised as that string.
-class CampaignStatus(StrEnum):
+class _Status(StrEnum):
+    """A status: stored, compared, serialised and shown (repr, so in a 400's list of allowed
+    values too) as the string it stands for."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+class CampaignStatus(_Status):
     DRAFT = "draft"
     ACTIVE = "active"
     PAUSED = "paused"
     ENDED = "ended"
 
 
-class BatchStatus(StrEnum):
+class BatchStatus(_Status):
     INACTIVE = "inactive"
     ACTIVE = "active"
     VOID = "void"
 
 
-class ExportStatus(StrEnum):
+class ExportStatus(_Status):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
 
 
-class DrawStatus(StrEnum):
+class DrawStatus(_Status):
     SCHEDULED = "scheduled"
     FREEZING = "freezing"
     FROZEN = "frozen"
     DRAWN = "drawn"
 
 
-class RewardStatus(StrEnum):
+class RewardStatus(_Status):
     ACTIVE = "active"
     RETIRED = "retired"
 
 
-class VoucherFileStatus(StrEnum):
+class VoucherFileStatus(_Status):
     WRITING = "writing"
     PUBLISHED = "published"
 
 
-class RedemptionStatus(StrEnum):
+class CodeStatus(_Status):
+    """What a code's record says: claimed by a shopper, voided by the brand, or a refused scan's record.
+    Each is written once, by the scan or the void, on condition that the code has no record yet."""
+
+    CLAIMED = "claimed"
+    VOID = "void"
+    REFUSED = "refused"
+
+
+class RedemptionStatus(_Status):
     ISSUED = "issued"
     PENDING = "pending"
     SHIPPED = "shipped"

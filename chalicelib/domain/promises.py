@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.lifecycle import CampaignStatus
 
 __all__ = ["refuse_taking_back"]
 
@@ -26,7 +27,7 @@ def refuse_taking_back(
     prize can be added or grown, never removed or shrunk (it was on the pack). Every
     change that is allowed is still recorded in the brand's audit trail by the caller.
     """
-    if status == "draft":
+    if status == CampaignStatus.DRAFT:
         return
     if timezone[1] != timezone[0]:
         raise Conflict(

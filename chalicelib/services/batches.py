@@ -19,7 +19,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
-from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, check_move
+from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, CodeStatus, check_move
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
 from chalicelib.domain.validation import format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
@@ -89,12 +89,11 @@ def _check_instant_wins(values: BatchIn, campaign: Campaign) -> None:
 
 
 class BatchStatusChange(Schema):
-    # BatchStatus values as strings: with the members, pydantic's 400 message would show their reprs.
-    status: Literal["active", "void"]
+    status: Literal[BatchStatus.ACTIVE, BatchStatus.VOID]
 
 
 class CodeStatusChange(Schema):
-    status: Literal["void"]
+    status: Literal[CodeStatus.VOID]
 
 
 @dataclass(frozen=True)
@@ -253,7 +252,7 @@ def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
     ref = find_code(brand_id, code_text)
     state = CodeState(
         CodeState.key_for(ref.batch.batch_number, ref.serial),
-        state="void",
+        state=CodeStatus.VOID,
         batch_id=ref.batch.batch_id,
         brand_id=brand_id,
         changed_at=clock.now(),
@@ -265,13 +264,13 @@ def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
         if not condition_failed(exc):
             raise
         state = CodeState.get(state.code_key, consistent_read=True)
-        if state.state != "void":
+        if state.state != CodeStatus.VOID:
             raise Conflict("This code has already been claimed.", field="code") from None
     return {
         "code": ref.code,
         "batch_id": ref.batch.batch_id,
         "serial": ref.serial,
-        "status": "void",
+        "status": CodeStatus.VOID,
         "voided_at": format_instant(state.changed_at),
     }
 

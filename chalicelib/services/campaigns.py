@@ -108,8 +108,7 @@ class CampaignChange(Schema):
 
 
 class StatusChange(Schema):
-    # CampaignStatus values as strings: with the members, pydantic's 400 message would show their reprs.
-    status: Literal["active", "paused", "ended"]
+    status: Literal[CampaignStatus.ACTIVE, CampaignStatus.PAUSED, CampaignStatus.ENDED]
 
 
 def _check_window(starts_at: datetime, ends_at: datetime) -> None:

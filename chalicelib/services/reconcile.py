@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from chalicelib.adapters import counters
 from chalicelib.adapters.models import CodeState
+from chalicelib.domain.lifecycle import CodeStatus
 from chalicelib.domain.statistics import add_counts, claim_increments
 from chalicelib.services.stats_aggregator import count_claims
 
@@ -34,7 +35,7 @@ def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
     def segment(n: int) -> list[CodeState]:
         return list(
             CodeState.scan(
-                (CodeState.campaign_id == campaign_id) & (CodeState.state == "claimed"),
+                (CodeState.campaign_id == campaign_id) & (CodeState.state == CodeStatus.CLAIMED),
                 segment=n,
                 total_segments=segments,
             )

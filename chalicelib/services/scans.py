@@ -16,6 +16,7 @@ from chalicelib.domain import claims, clock, codes, loyalty
 from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
 from chalicelib.domain.errors import CodeInvalid, DomainError, InvalidInput, LimitReached
 from chalicelib.domain.instant_win import roll_odds, winning_prize
+from chalicelib.domain.lifecycle import CodeStatus
 from chalicelib.domain.statistics import rank_shard
 from chalicelib.domain.validation import format_instant, string_fields
 from chalicelib.services.stats_aggregator import record_refusal
@@ -430,7 +431,7 @@ def _existing_claim(plan: _Plan) -> dict | None:
 
 def _answer_existing(existing: dict, plan: _Plan) -> dict:
     """A code already written: voided, this shopper's own claim (a replay), or somebody else's."""
-    if existing.get("state") == "void":
+    if existing.get("state") == CodeStatus.VOID:
         raise CodeInvalid()
     if existing.get("shopper_id") != plan.shopper_id:
         raise Refusal.ALREADY_CLAIMED.error()

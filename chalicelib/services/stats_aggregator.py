@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError
@@ -11,6 +11,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.adapters import counters, dynamo
 from chalicelib.adapters.counters import brand_partition
 from chalicelib.adapters.models import Campaign, CodeState
+from chalicelib.domain.lifecycle import CodeStatus
 from chalicelib.domain.statistics import (
     REFUSALS,
     add_counts,
@@ -55,7 +56,7 @@ def record_refusal(
         raise ValueError(f"unknown refusal kind {kind}")
     refusal = CodeState(
         refusal_key(shopper_id, request_key or uuid.uuid4().hex),
-        state="refused",
+        state=CodeStatus.REFUSED,
         kind=kind,
         campaign_id=campaign.campaign_id,
         brand_id=campaign.brand_id,
@@ -72,34 +73,16 @@ def record_refusal(
             raise  # otherwise an earlier copy of this request recorded it
 
 
-def _stream_items(records: Iterable[dict]) -> Iterator[dict]:
-    """The items inserted into code_states, from DynamoDB stream records (Lambda's event shape)."""
-    for record in records:
-        if record.get("eventName") == "INSERT":
-            image = (record.get("dynamodb") or {}).get("NewImage") or {}
-            if "campaign_id" in image:
-                yield image
-
-
-def _countables(records: Iterable[dict]) -> list[CodeState]:
-    """New claims and refusals among stream records."""
-    return [
-        CodeState.from_raw_data(image)
-        for image in _stream_items(records)
-        if (image.get("state") or {}).get("S") in ("claimed", "refused")
-    ]
-
-
 def handle_stream_records(records: list[dict]) -> int:
     """The stream handler: count the new claims and refusals among `records`; returns how many were counted now."""
-    return count_claims(_countables(records))
+    return count_claims(counters.inserted_codes(records))
 
 
 def _increments(item: CodeState) -> dict[tuple[str, str, str], dict[str, int]]:
     """What one claim or refusal adds, by (partition, counter item, shard prefix): a campaign's
     claims on `#<n>`, its refusals on `#r<n>`; and a claim's brand loyalty figures (points
     earned, members per tier) under the brand's partition."""
-    if item.state == "refused":
+    if item.state == CodeStatus.REFUSED:
         moved = refusal_increments(str(item.kind), item.changed_at, zone(item.timezone))
         return {(item.campaign_id, name, "r"): counts for name, counts in moved.items()}
     found = {(item.campaign_id, name, ""): counts for name, counts in claim_increments(item).items()}
