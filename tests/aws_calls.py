@@ -533,24 +533,35 @@ class _Reader:
         if isinstance(expr, ast.IfExp):
             return self.model_of(expr.body) or self.model_of(expr.orelse)
         if isinstance(expr, ast.Call):
-            func = expr.func
-            target = self.program.resolve(self.module, func)
-            if target in self.program.models:
-                return target
-            if isinstance(func, ast.Attribute):
-                owner = self._model_class(func.value)
-                if owner and func.attr in ("get", "from_raw_data", "query", "scan", "batch_get"):
-                    return owner
-                if isinstance(func.value, ast.Attribute):  # M.index.query(...)
-                    owner = self._model_class(func.value.value)
-                    if owner and func.attr == "query":
-                        return owner
-            if isinstance(func, ast.Name) and func.id in ("next", "iter", "list", "sorted") and expr.args:
-                return self.model_of(expr.args[0])
-            if target in self.program.functions:
-                return self._returned_model(self.program.functions[target], expr)
-        if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
-            return None
+            return self._made_model(expr)
+        return None
+
+    def _made_model(self, call: ast.Call) -> str | None:
+        """The model of what a call gives: `M(...)`, a read or query of M, `next(...)` and
+        the like of such a value, or one of our functions that returns a model."""
+        func = call.func
+        target = self.program.resolve(self.module, func)
+        if target in self.program.models:
+            return target
+        if isinstance(func, ast.Attribute):
+            owner = self._read_model(func)
+            if owner:
+                return owner
+        if isinstance(func, ast.Name) and func.id in ("next", "iter", "list", "sorted") and call.args:
+            return self.model_of(call.args[0])
+        if target in self.program.functions:
+            return self._returned_model(self.program.functions[target], call)
+        return None
+
+    def _read_model(self, method: ast.Attribute) -> str | None:
+        """The model whose records `M.get`, `M.query`, ... or `M.index.query` gives."""
+        owner = self._model_class(method.value)
+        if owner and method.attr in ("get", "from_raw_data", "query", "scan", "batch_get"):
+            return owner
+        if isinstance(method.value, ast.Attribute):  # M.index.query(...)
+            owner = self._model_class(method.value.value)
+            if owner and method.attr == "query":
+                return owner
         return None
 
     def _returned_model(self, callee: _Function, call: ast.Call) -> str | None:
@@ -609,79 +620,87 @@ class _Reader:
         return sorted(found)
 
     def _bind(self, node: ast.AST) -> None:
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
+        """What the names an assignment, loop, comprehension or `with` binds hold."""
+        if isinstance(node, ast.withitem):
+            self._bind_with(node)
+            return
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
             found = self._annotation_model(node.annotation) or self._annotation_class(node.annotation)
             if found and isinstance(node.target, ast.Name):
                 self.types[node.target.id] = found
-        elif isinstance(node, (ast.For, ast.comprehension)):
-            targets, value = [node.target], node.iter
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            target = self.program.resolve(self.module, getattr(node.context_expr, "func", node.context_expr))
-            if isinstance(node.optional_vars, ast.Name):
-                if target == "pynamodb.transactions.TransactWrite":
-                    self.transactions.add(node.optional_vars.id)
-                elif target in self.program.classes:
-                    self.types[node.optional_vars.id] = target
+        bound = _bound(node)
+        if bound is None:
             return
-        else:
-            return
+        targets, value = bound
         for target in targets:
-            pairs = (
-                list(zip(target.elts, value.elts, strict=False))
-                if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
-                else [(target, value)]
-            )
-            for name, expr in pairs:
-                if not isinstance(name, ast.Name):
-                    continue
-                if (
-                    isinstance(expr, ast.Call)
-                    and isinstance(expr.func, ast.Name)
-                    and expr.func.id == "type"
-                    and len(expr.args) == 1
-                ):
-                    held = self.model_of(expr.args[0])
-                    if held:
-                        self.model_classes[name.id] = held
-                    continue
-                found = self.model_of(expr) or self._class_of(expr)
-                if found:
-                    self.types[name.id] = found
-                table = _table_name_model(self.program, self.module, expr)
-                if table:
-                    self.tables[name.id] = (self.program.models[table], "")
+            for name, expr in _pairs(target, value):
+                if isinstance(name, ast.Name):
+                    self._bind_name(name.id, expr)
+
+    def _bind_with(self, item: ast.withitem) -> None:
+        """`with TransactWrite(...) as tx` makes `tx` a transaction; `with C(...) as x` an instance of C."""
+        if item.optional_vars is None:
+            return
+        target = self.program.resolve(self.module, getattr(item.context_expr, "func", item.context_expr))
+        if isinstance(item.optional_vars, ast.Name):
+            if target == "pynamodb.transactions.TransactWrite":
+                self.transactions.add(item.optional_vars.id)
+            elif target in self.program.classes:
+                self.types[item.optional_vars.id] = target
+
+    def _bind_name(self, name: str, expr: ast.expr) -> None:
+        """`name = expr`: the model class (`type(item)`), the instance's class, or the table it holds."""
+        if (
+            isinstance(expr, ast.Call)
+            and isinstance(expr.func, ast.Name)
+            and expr.func.id == "type"
+            and len(expr.args) == 1
+        ):
+            held = self.model_of(expr.args[0])
+            if held:
+                self.model_classes[name] = held
+            return
+        found = self.model_of(expr) or self._class_of(expr)
+        if found:
+            self.types[name] = found
+        table = _table_name_model(self.program, self.module, expr)
+        if table:
+            self.tables[name] = (self.program.models[table], "")
 
     # --- edges ---
 
     def _edges(self, node: ast.AST) -> None:
-        program, edges = self.program, self.function.edges
+        """The functions a name reaches: one of ours, a class's constructors, a method of a known receiver."""
         if not isinstance(node, (ast.Name, ast.Attribute)) or isinstance(self.parents.get(id(node)), ast.Attribute):
             return
-        target = program.resolve(self.module, node)
-        if target in program.functions:
-            edges.add(target)
-        elif target in program.classes:
-            self.function.instantiates.add(target)
-            edges.update(program.constructors(target))
+        target = self.program.resolve(self.module, node)
+        if target in self.program.functions:
+            self.function.edges.add(target)
+        elif target in self.program.classes:
+            self._instantiates(target)
         elif isinstance(node, ast.Name) and node.id in self.module.var_types:
-            self.function.instantiates.add(self.module.var_types[node.id])
-            edges.update(program.constructors(self.module.var_types[node.id]))
+            self._instantiates(self.module.var_types[node.id])
         elif isinstance(node, ast.Attribute) and target is None:
-            owner = self._class_of(node.value)
-            if owner:
-                found = program.method_of(owner, node.attr)
-                if found:
-                    edges.add(found)
-            elif program.resolve(self.module, node.value) is None:
-                # A method of something whose class is not known here: resolved in `reachable`.
-                self.function.method_names.add(node.attr)
+            self._method_edge(node)
         if isinstance(node, ast.Name) and node.id in self.types:
             for held in self.types[node.id].split("|"):
-                self.function.instantiates.add(held)
-                edges.update(program.constructors(held))
+                self._instantiates(held)
+
+    def _instantiates(self, cls: str) -> None:
+        """An instance of `cls` is made or held here: its methods become reachable, its constructors reached."""
+        self.function.instantiates.add(cls)
+        self.function.edges.update(self.program.constructors(cls))
+
+    def _method_edge(self, node: ast.Attribute) -> None:
+        """`x.method`: that method of x's class when it is known, else a name for rapid type analysis."""
+        owner = self._class_of(node.value)
+        if owner:
+            found = self.program.method_of(owner, node.attr)
+            if found:
+                self.function.edges.add(found)
+        elif self.program.resolve(self.module, node.value) is None:
+            # A method of something whose class is not known here: resolved in `reachable`.
+            self.function.method_names.add(node.attr)
 
     def _class_of(self, expr: ast.expr) -> str | None:
         """Which of our classes a receiver is an instance of, when it can be told."""
@@ -698,73 +717,90 @@ class _Reader:
     # --- AWS calls ---
 
     def _call(self, call: ast.Call) -> None:
+        """A method call that may reach AWS: read by the first family that knows it (a
+        transaction's, a model class's, a model instance's, a botocore client's)."""
         func = call.func
         if not isinstance(func, ast.Attribute):
             return
-        method, receiver = func.attr, func.value
-        add = self.function.calls.add
-        # A transaction: tx.save(item), tx.update(item), tx.condition_check(M, ...)
-        if isinstance(receiver, ast.Name) and receiver.id in self.transactions and method in _TRANSACTION_METHODS:
-            first = call.args[0] if call.args else None
-            model = None
-            if first is not None:
-                model = self._model_class(first) if method == "condition_check" else self.model_of(first)
-            if model:
-                for m in model.split("|"):
-                    add(Call(_TRANSACTION_METHODS[method], self.program.models[m]))
-            else:
-                self._problem(call, f"the model of a transaction's {method}")
-            return
-        # M.method(...) and M.index.query(...)
+        for family in (self._transaction_call, self._class_call, self._instance_call, self._client_call):
+            if family(call, func.attr, func.value):
+                return
+
+    def _transaction_call(self, call: ast.Call, method: str, receiver: ast.expr) -> bool:
+        """A transaction's item: tx.save(item), tx.update(item), tx.condition_check(M, ...)."""
+        if not (isinstance(receiver, ast.Name) and receiver.id in self.transactions and method in _TRANSACTION_METHODS):
+            return False
+        first = call.args[0] if call.args else None
+        model = None
+        if first is not None:
+            model = self._model_class(first) if method == "condition_check" else self.model_of(first)
+        if model:
+            for m in model.split("|"):
+                self.function.calls.add(Call(_TRANSACTION_METHODS[method], self.program.models[m]))
+        else:
+            self._problem(call, f"the model of a transaction's {method}")
+        return True
+
+    def _class_call(self, call: ast.Call, method: str, receiver: ast.expr) -> bool:
+        """A model class's: M.method(...) and M.index.query(...)."""
         owner = self._model_class(receiver)
         if owner and method in _CLASS_METHODS:
             for m in owner.split("|"):
-                add(Call(_CLASS_METHODS[method], self.program.models[m]))
-            return
+                self.function.calls.add(Call(_CLASS_METHODS[method], self.program.models[m]))
+            return True
         if isinstance(receiver, ast.Attribute) and method in ("query", "scan", "count"):
             owner = self._model_class(receiver.value)
             if owner:
                 index = self.program._indexes(owner).get(receiver.attr)
                 if index is None:
                     self._problem(call, f"{receiver.attr} is no index of {owner}")
-                    return
-                add(Call(_CLASS_METHODS[method], self.program.models[owner], index))
-                return
-        # instance.save() / update() / delete() / refresh()
-        if method in _INSTANCE_METHODS:
-            model = self.model_of(receiver)
-            if model:
-                for m in model.split("|"):
-                    add(Call(_INSTANCE_METHODS[method], self.program.models[m]))
-                return
-            pynamodb_like = {kw.arg for kw in call.keywords} & _PYNAMODB_KEYWORDS or (
-                not call.args and not call.keywords and method != "update"
-            )
-            if pynamodb_like and not _is_builtin_receiver(receiver) and not self._class_of(receiver):
-                if isinstance(receiver, ast.Name) and receiver.id in self.function.params:
-                    self.function.pending.append((receiver.id, _INSTANCE_METHODS[method], call.lineno))
                 else:
-                    self._problem(call, f"the model of `{ast.unparse(receiver)}` in .{method}()")
-            return
-        # botocore client operations
+                    self.function.calls.add(Call(_CLASS_METHODS[method], self.program.models[owner], index))
+                return True
+        return False
+
+    def _instance_call(self, call: ast.Call, method: str, receiver: ast.expr) -> bool:
+        """A model instance's: x.save() / update() / delete() / refresh(); a parameter's model is left to its callers."""
+        if method not in _INSTANCE_METHODS:
+            return False
+        model = self.model_of(receiver)
+        if model:
+            for m in model.split("|"):
+                self.function.calls.add(Call(_INSTANCE_METHODS[method], self.program.models[m]))
+            return True
+        pynamodb_like = {kw.arg for kw in call.keywords} & _PYNAMODB_KEYWORDS or (
+            not call.args and not call.keywords and method != "update"
+        )
+        if pynamodb_like and not _is_builtin_receiver(receiver) and not self._class_of(receiver):
+            if isinstance(receiver, ast.Name) and receiver.id in self.function.params:
+                self.function.pending.append((receiver.id, _INSTANCE_METHODS[method], call.lineno))
+            else:
+                self._problem(call, f"the model of `{ast.unparse(receiver)}` in .{method}()")
+        return True
+
+    def _client_call(self, call: ast.Call, method: str, receiver: ast.expr) -> bool:
+        """A botocore client operation: a DynamoDB one on the tables it names, any other on its service.
+        (`receiver` unused: every family takes the same arguments.)"""
         service = _OPERATION_SERVICE.get(method)
         if method == "generate_presigned_url" and call.args and isinstance(call.args[0], ast.Constant):
             service, method = "s3", call.args[0].value
         if service is None:
-            return
+            return False
         actions = OPERATION_ACTIONS[service][method]
         if service != "dynamodb":
-            for action in actions:
-                add(Call(action))
-            return
-        if method in ("transact_write_items", "transact_get_items"):
-            return  # each item's dict is read on its own
+            self.function.calls.update(Call(action) for action in actions)
+        elif method not in ("transact_write_items", "transact_get_items"):  # each item's dict is read on its own
+            self._table_call(call, method, actions)
+        return True
+
+    def _table_call(self, call: ast.Call, method: str, actions: tuple[str, ...]) -> None:
+        """A low-level DynamoDB operation: its actions on each table (and index) it names."""
         tables = self._tables_of_call(call)
         if not tables:
             self._problem(call, f"the table of {method}")
         for table, index in tables:
             for action in actions:
-                add(Call(action, table, index))
+                self.function.calls.add(Call(action, table, index))
 
     def _tables_of_call(self, call: ast.Call) -> list[tuple[str, str]]:
         """The tables a low-level call names: TableName=..., RequestItems=... (a batch's), or
@@ -839,8 +875,25 @@ class _Reader:
     # --- request dicts ---
 
     def _request(self, node: ast.Dict) -> None:
+        """A request dict: the items of a transaction in it, and its own table's call under the action it goes to."""
         keys = {k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)}
-        # {"Update": builder(...)} or {"Update": request}: the builder's or the name's request takes the action.
+        self._transact_items(keys)
+        if "TableName" not in keys:
+            return
+        table = self._table_of(keys["TableName"])
+        if not table:
+            self._problem(node, "the table of a request")
+            return
+        index = self._index_of(keys.get("IndexName"))
+        action = self._action_of(node)
+        if action is None:
+            self._request_placed_elsewhere(node, table, index)
+            return
+        for t in table.split("|"):
+            self.function.calls.add(Call(action, t, index))
+
+    def _transact_items(self, keys: dict[object, ast.expr]) -> None:
+        """{"Update": builder(...)} or {"Update": request}: the builder's or the name's request takes the action."""
         for key, action in _TRANSACT_KEYS.items():
             value = keys.get(key)
             if isinstance(value, ast.Call):
@@ -851,29 +904,20 @@ class _Reader:
                 table, index, _ = self.requests[value.id]
                 for t in table.split("|"):
                     self.function.calls.add(Call(action, t, index))
-        if "TableName" not in keys:
-            return
-        table = self._table_of(keys["TableName"])
-        if not table:
-            self._problem(node, "the table of a request")
-            return
-        index = self._index_of(keys.get("IndexName"))
-        action = self._action_of(node)
-        if action is None:
-            parent = self.parents.get(id(node))
-            if isinstance(parent, (ast.Assign, ast.AnnAssign)):
-                target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
-                if isinstance(target, ast.Name):
-                    self.requests[target.id] = (table, index, node.lineno)
-                    self._used_later(target.id, table, index, node)
-                    return
-            if isinstance(parent, ast.Return):
-                self.function.returned_requests.append((table, index, node.lineno))
+
+    def _request_placed_elsewhere(self, node: ast.Dict, table: str, index: str) -> None:
+        """A request whose action is not where it is written: held in a name, or returned to the callers."""
+        parent = self.parents.get(id(node))
+        if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+            target = parent.targets[0] if isinstance(parent, ast.Assign) else parent.target
+            if isinstance(target, ast.Name):
+                self.requests[target.id] = (table, index, node.lineno)
+                self._used_later(target.id, table, index, node)
                 return
-            self._problem(node, "the action of a request")
+        if isinstance(parent, ast.Return):
+            self.function.returned_requests.append((table, index, node.lineno))
             return
-        for t in table.split("|"):
-            self.function.calls.add(Call(action, t, index))
+        self._problem(node, "the action of a request")
 
     def _index_of(self, node: ast.expr | None) -> str:
         """The index a request's IndexName names: a string, or `M.index.Meta.index_name` of a model's index.
@@ -944,6 +988,24 @@ def _meta_constant(cls: ast.ClassDef, name: str) -> str | None:
                 ):
                     return str(statement.value.value)
     return None
+
+
+def _bound(node: ast.AST) -> tuple[list[ast.expr], ast.expr] | None:
+    """The targets and the value an assignment, loop or comprehension binds them to."""
+    if isinstance(node, ast.Assign):
+        return node.targets, node.value
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [node.target], node.value
+    if isinstance(node, (ast.For, ast.comprehension)):
+        return [node.target], node.iter
+    return None
+
+
+def _pairs(target: ast.expr, value: ast.expr) -> list[tuple[ast.expr, ast.expr]]:
+    """Each name of a target with the value it takes: `a, b = x, y` pairs them up."""
+    if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+        return list(zip(target.elts, value.elts, strict=False))
+    return [(target, value)]
 
 
 def _is_builtin_receiver(expr: ast.expr) -> bool:
