@@ -140,6 +140,17 @@ def _outside_adapters() -> list[Path]:
     return [ROOT / "app.py", *(p for p in _modules() if "adapters" not in p.relative_to(ROOT / "chalicelib").parts)]
 
 
+def _wire_type_read(node: ast.AST) -> str | None:
+    """The type of `value["S"]` or `value.get("N")`: a DynamoDB attribute value taken apart (else None)."""
+    key = None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        key = node.slice.value
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+        first = node.args[0]
+        key = first.value if isinstance(first, ast.Constant) else None
+    return key if isinstance(key, str) and key in _WIRE_TYPES else None
+
+
 def _persistence_leaks(path: Path) -> list[str]:
     """Where `path` builds a DynamoDB request itself: a client() call, a wire value, a request word or a name map."""
     found = []
@@ -153,6 +164,8 @@ def _persistence_leaks(path: Path) -> list[str]:
                 found.append(f"{where}: a DynamoDB wire value {{{keys[0]!r}: ...}}")
             elif any(k.startswith("#") or (k.startswith(":") and len(k) > 1) for k in keys):
                 found.append(f"{where}: an expression's attribute names or values")
+        elif _wire_type_read(node):
+            found.append(f"{where}: a DynamoDB wire value read ([{_wire_type_read(node)!r}])")
         elif isinstance(node, ast.Constant) and node.value in _REQUEST_WORDS:
             found.append(f"{where}: the DynamoDB request word {node.value!r}")
         elif isinstance(node, ast.keyword) and node.arg in _REQUEST_WORDS:
@@ -174,6 +187,8 @@ def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
         "    Key={'pk': {'S': 'x'}}, UpdateExpression='SET #s = :s',\n"
         "    ExpressionAttributeNames={'#s': 'status'}, ExpressionAttributeValues={':s': {'S': 'done'}})\n"
         "page = {'LastEvaluatedKey': None}\n"
+        "status = (image.get('state') or {}).get('S')\n"
+        "count = int(item['count']['N'])\n"
     )
     leaks = "\n".join(_persistence_leaks(leaky))
     assert "client() call" in leaks
@@ -181,6 +196,8 @@ def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
     assert "request word UpdateExpression=" in leaks
     assert "attribute names or values" in leaks
     assert "request word 'LastEvaluatedKey'" in leaks
+    assert "wire value read (['S'])" in leaks
+    assert "wire value read (['N'])" in leaks
     clean = tmp_path / "clean.py"
     clean.write_text("from chalicelib.adapters import draw_store\nanswer = {'status': 'x', 'S': 1, 'N': 2}\n")
     assert _persistence_leaks(clean) == []
