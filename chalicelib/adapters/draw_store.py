@@ -147,13 +147,7 @@ def add(draw: Draw, due: datetime) -> None:
 
 def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | None) -> tuple[list[Draw], str | None]:
     """One page of a campaign's draws, newest first, and the cursor of the next."""
-    results = Draw.by_campaign.query(
-        campaign_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=_LIST_CURSOR.start_key(cursor, campaign_id=campaign_id),
-    )
+    results = Draw.by_campaign.query(campaign_id, **_LIST_CURSOR.newest_first(cursor, limit, campaign_id=campaign_id))
     draws = [d for d in results if d.brand_id == brand_id]
     return draws, _LIST_CURSOR.after(results.last_evaluated_key, len(draws), limit)
 
