@@ -33,9 +33,10 @@ __all__ = ["notify_winners", "SMS_LEASE_SECONDS", "SMS_MAX_TRIES", "sms_backoff"
 
 log = logging.getLogger(__name__)
 
-SMS_LEASE_SECONDS = 120
-"""How long a claim holds a winner's SMS: longer than one send with its retries (aws.py: 2 s to
-connect, 10 s to read, a few attempts), so a live sender never loses it mid-send."""
+SMS_LEASE_SECONDS = 180
+"""How long a claim holds a winner's SMS: longer than one send with its retries (aws.py: up to
+DYNAMODB_MAX_ATTEMPTS = 5 attempts of 2 s to connect and 10 s to read, with backoff between),
+so a live sender never loses it mid-send."""
 SMS_MAX_TRIES = 6
 _BACKOFF_FIRST, _BACKOFF_MOST = 60, 3600
 

@@ -50,13 +50,13 @@ def spend_budgets(phone: Phone, settings: Settings, now: float, *, brand_id: str
     brand's day, for a brand's SMS); None when all were spent, else the seconds until the
     spent budget's window ends (the SMS must not go before then)."""
     country = dict(settings.sms_country_daily_budgets).get(phone.region, 0)
-    budgets = [
+    # The brand's first: the one most often spent, so a spent one costs the shared ones nothing.
+    budgets = [("sms-brand", brand_id, settings.sms_brand_daily_budget, _DAY_SECONDS)] if brand_id is not None else []
+    budgets += [
         ("sms-total", "all", settings.sms_daily_budget, _DAY_SECONDS),
         ("sms-country", phone.region, country, _DAY_SECONDS),
         ("sms-prefix", phone.e164[:6], settings.sms_prefix_hourly_budget, _HOUR_SECONDS),
     ]
-    if brand_id is not None:
-        budgets.append(("sms-brand", brand_id, settings.sms_brand_daily_budget, _DAY_SECONDS))
     for name, subject, budget, window in budgets:
         wait = limits.spend_budget(name, subject, budget=budget, window_seconds=window, shards=BUDGET_SHARDS, now=now)
         if wait is not None:

@@ -447,3 +447,12 @@ def test_a_winners_sms_past_the_sms_budgets_waits_for_the_next_window_and_is_not
 def test_a_draw_name_or_prize_with_a_link_or_a_phone_number_is_refused(api, world, field, value):
     # Fails on main: both go into the winners' SMS, and anything was taken.
     _refused(api, world, field, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "prize"),
+    [("Tết 2027: Mr.Bean draw #12", "100.000.000 VND"), ("Grand draw", "iPhone 15 Pro Max 256GB, 1,000,000 PHP")],
+)
+def test_ordinary_names_and_prizes_with_numbers_and_dots_are_taken(api, world, name, prize):
+    draw = _schedule(api, world, name=name, prize=prize)
+    assert (draw["name"], draw["prize"]) == (name, prize)

@@ -159,7 +159,7 @@ def test_a_fault_at_any_call_of_the_winners_sms_leaves_each_winner_texted_exactl
                 except (Crash, Exception):  # noqa: BLE001 - killed, or failed outright: the schedule runs again
                     pass
                 injector.revive()
-                for minutes in (1, 3, 10):  # later minutes of the schedule (a held claim lapses in 2)
+                for minutes in (1, 3, 10):  # later minutes of the schedule (a held claim lapses in 3)
                     with clock.replaced(lambda m=minutes: (now + timedelta(minutes=m)).timestamp()):
                         run_schedule("draw_runner")
                 with injector.quiet():
