@@ -505,7 +505,7 @@ def export_worker(event: SQSEvent) -> None:
 
 # --- loyalty: the program, rewards and redemptions ---
 # Every role may read; managers and owners change the program and the catalog and ship
-# gifts, and only they see delivery details.
+# gifts; owners alone see delivery details in clear (managers masked, viewers that one was given).
 
 
 @api("/v1/loyalty/program")
@@ -572,7 +572,8 @@ def list_redemptions() -> dict:
     operator = _operator()
     return redemptions.list_redemptions(
         operator.brand,
-        clear=operator.can_write,
+        operator.sub,
+        operator.role,
         status=_query("status"),
         reward_id=_query("reward_id"),
         limit=_query("limit"),
@@ -582,10 +583,12 @@ def list_redemptions() -> dict:
 
 @api("/v1/redemptions.csv")
 def redemptions_csv() -> Response:
-    # Delivery details are for shipping: writers only, and every download is in the audit trail.
+    # For shipping: writers only; owners get delivery details in clear (audited), managers masked.
     operator = _writer()
-    body, _ = redemptions.redemptions_csv(operator.brand, operator.sub, status=_query("status"))
-    return _csv(body, "redemptions.csv")
+    body, next_cursor = redemptions.redemptions_csv(
+        operator.brand, operator.sub, operator.role, status=_query("status"), cursor=_query("cursor")
+    )
+    return _csv(body, "redemptions.csv", next_cursor)
 
 
 @api("/v1/redemptions/{redemption_id}/fulfil", methods=("POST",))

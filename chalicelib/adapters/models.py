@@ -643,6 +643,8 @@ class Redemption(_Model):
     cancelled_at = UTCDateTimeAttribute(null=True)
     changed_by = UnicodeAttribute(null=True)
     points_left = IntegerAttribute(null=True)  # the shopper's balance right after, for a resent request
+    request_digest = UnicodeAttribute(null=True)  # keyed hash of the redeem body, binding its Idempotency-Key to it
+    limit_counted = BooleanAttribute(null=True)  # took one of the shopper's allowance (None: made before this was kept)
     by_shopper = RedemptionsByShopper()
     by_brand = RedemptionsByBrand()
 

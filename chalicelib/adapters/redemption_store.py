@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,12 +23,14 @@ __all__ = [
     "read",
     "load",
     "voucher_code",
+    "allowance_used",
+    "standing",
     "redeem",
     "ship",
     "cancel",
     "shopper_page",
     "brand_page",
-    "of_brand",
+    "brand_slice",
 ]
 
 CURSOR = paging.Cursor.of(created_at=r"[0-9T:.+-]{20,40}", redemption_id=id_pattern("rdm"))
@@ -75,6 +77,14 @@ def voucher_code(reward_id: str, seq: int) -> str | None:
 
 def _limit_key(reward_id: str, shopper_id: str) -> str:
     return f"rlimit:{reward_id}:{shopper_id}"
+
+
+def allowance_used(reward_id: str, shopper_id: str) -> int:
+    """How many of the reward's per-shopper allowance the shopper holds now (0 when never counted)."""
+    try:
+        return int(Counter.get(_limit_key(reward_id, shopper_id), consistent_read=True).value or 0)
+    except Counter.DoesNotExist:
+        return 0
 
 
 def _update(item: Any, actions: list, condition: Condition | None = None) -> dict:
@@ -188,6 +198,12 @@ def shopper_page(shopper_id: str, limit: int, cursor: str | None, render: Callab
     return paging.page(results, limit, render, CURSOR, lambda: results.last_evaluated_key)
 
 
+def standing(shopper_id: str, reward_id: str) -> int:
+    """How many of the shopper's redemptions of the reward are not cancelled (read whole: a shopper's own few)."""
+    not_cancelled = (Redemption.reward_id == reward_id) & (Redemption.status != RedemptionStatus.CANCELLED)
+    return sum(1 for _ in Redemption.by_shopper.query(shopper_id, filter_condition=not_cancelled))
+
+
 def _filter(status: RedemptionStatus | None, reward_id: str | None) -> Condition | None:
     condition = None
     if status is not None:
@@ -196,6 +212,14 @@ def _filter(status: RedemptionStatus | None, reward_id: str | None) -> Condition
         clause = Redemption.reward_id == reward_id
         condition = clause if condition is None else condition & clause
     return condition
+
+
+def _brand_query(
+    brand_id: str, limit: int, cursor: str | None, status: RedemptionStatus | None, reward_id: str | None
+) -> Any:
+    return Redemption.by_brand.query(
+        brand_id, filter_condition=_filter(status, reward_id), **CURSOR.newest_first(cursor, limit, brand_id=brand_id)
+    )
 
 
 def brand_page(
@@ -208,12 +232,14 @@ def brand_page(
     reward_id: str | None = None,
 ) -> dict:
     """One page of the brand's redemptions, newest first, optionally of one status or reward."""
-    results = Redemption.by_brand.query(
-        brand_id, filter_condition=_filter(status, reward_id), **CURSOR.newest_first(cursor, limit, brand_id=brand_id)
-    )
+    results = _brand_query(brand_id, limit, cursor, status, reward_id)
     return paging.page(results, limit, render, CURSOR, lambda: results.last_evaluated_key)
 
 
-def of_brand(brand_id: str, status: RedemptionStatus | None = None) -> Iterator[Redemption]:
-    """Every redemption of the brand, newest first, optionally of one status."""
-    return iter(Redemption.by_brand.query(brand_id, filter_condition=_filter(status, None), scan_index_forward=False))
+def brand_slice(
+    brand_id: str, limit: int, cursor: str | None, *, status: RedemptionStatus | None = None
+) -> tuple[list[Redemption], str | None]:
+    """Up to `limit` of the brand's redemptions after `cursor`, newest first, and the next slice's cursor."""
+    results = _brand_query(brand_id, limit, cursor, status, None)
+    records = list(results)
+    return records, CURSOR.after(results.last_evaluated_key, len(records), limit)

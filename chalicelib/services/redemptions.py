@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -20,14 +21,14 @@ from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, ServiceBusy
 from chalicelib.domain.ids import CROCKFORD, id_pattern, is_id, new_id
 from chalicelib.domain.lifecycle import REDEMPTION_TRANSITIONS, RedemptionStatus
-from chalicelib.domain.phones import seal_text, unseal_text
+from chalicelib.domain.phones import keyed_hash, seal_text, unseal_text
 from chalicelib.domain.schemas import Label, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant, parse_limit
 from chalicelib.services import audit
 from chalicelib.services.loyalty import add_brand_counts
 from chalicelib.services.rewards import NoteIn, on_offer
 
-__all__ = ["redeem", "my_redemptions", "list_redemptions", "redemptions_csv", "fulfil", "cancel"]
+__all__ = ["Sight", "sight_for", "redeem", "my_redemptions", "list_redemptions", "redemptions_csv", "fulfil", "cancel"]
 
 _ATTEMPTS = 10
 
@@ -58,6 +59,8 @@ def _redemption_id(shopper_id: str, request_key: str | None) -> str:
 
 def _shopper_view(record: Redemption) -> dict:
     pepper = get_phone_hash_pepper()
+    # A cancelled voucher's code is spent, not usable: it is no longer shown.
+    usable = record.voucher_sealed and record.status != RedemptionStatus.CANCELLED
     return {
         "redemption_id": record.redemption_id,
         "brand_id": record.brand_id,
@@ -66,7 +69,7 @@ def _shopper_view(record: Redemption) -> dict:
         "kind": record.kind,
         "cost": int(record.cost),
         "status": record.status,
-        "voucher_code": unseal_text(record.voucher_sealed, pepper, "voucher") if record.voucher_sealed else None,
+        "voucher_code": unseal_text(record.voucher_sealed, pepper, "voucher") if usable else None,
         "note": record.note,
         "created_at": format_instant(record.created_at),
         "fulfilled_at": format_instant(record.fulfilled_at) if record.fulfilled_at else None,
@@ -74,23 +77,61 @@ def _shopper_view(record: Redemption) -> dict:
     }
 
 
-def _operator_view(record: Redemption, *, clear: bool) -> dict:
-    """An operator's view: writers (who ship gifts) see delivery details; nobody sees voucher codes."""
-    delivery: Any = None
-    if record.delivery_sealed:
-        if clear:
-            delivery = json.loads(unseal_text(record.delivery_sealed, get_phone_hash_pepper(), "delivery"))
-        else:
-            delivery = {"given": True}
+class Sight(StrEnum):
+    """How much of a delivery an operator's answer shows."""
+
+    CLEAR = "clear"  # owners: name, phone and address as given, each answer in the audit trail
+    MASKED = "masked"  # managers: name's initial, the phone's last digits, the address's last part
+    GIVEN = "given"  # viewers: only that a delivery was given
+
+
+def sight_for(role: str) -> Sight:
+    """What a role sees of delivery details: owners alone see them in clear (docs/reliability.md)."""
+    return {"owner": Sight.CLEAR, "manager": Sight.MASKED}.get(role, Sight.GIVEN)
+
+
+def _masked(delivery: dict) -> dict:
+    """A delivery with too little left to reach the shopper, enough to tell one shipment from another:
+    the name's initial, the phone's last three digits, the address's last part (its town)."""
+    phone = str(delivery.get("phone", ""))
+    hidden = sum(ch.isdigit() for ch in phone) - 3
+    digits = iter(range(len(phone)))
+    masked_phone = "".join("•" if ch.isdigit() and next(digits) < hidden else ch for ch in phone)
+    address = str(delivery.get("address", ""))
+    return {
+        "name": str(delivery.get("name", ""))[:1] + "•••",
+        "phone": masked_phone,
+        "address": "•••," + address.rsplit(",", 1)[1] if "," in address else "•••",
+    }
+
+
+def _delivery(record: Redemption, sight: Sight) -> dict | None:
+    if not record.delivery_sealed:
+        return None
+    if sight == Sight.GIVEN:
+        return {"given": True}
+    given = json.loads(unseal_text(record.delivery_sealed, get_phone_hash_pepper(), "delivery"))
+    return given if sight == Sight.CLEAR else _masked(given)
+
+
+def _operator_view(record: Redemption, sight: Sight) -> dict:
+    """An operator's view: delivery details as the role may see them; nobody sees voucher codes."""
     view = _shopper_view(record)
     view.pop("voucher_code")
     view.update(
         shopper_id=_brand_shopper(record.brand_id, record.shopper_id),
         voucher_seq=record.voucher_seq,
-        delivery=delivery,
+        delivery=_delivery(record, sight),
         updated_at=format_instant(record.updated_at),
     )
     return view
+
+
+def _deliveries_seen(brand_id: str, actor: str, sight: Sight, where: str, records: list[Redemption]) -> None:
+    # Every answer that showed delivery details in clear is in the owner's audit trail: who, when, which.
+    shown = [r.redemption_id for r in records if r.delivery_sealed]
+    if sight == Sight.CLEAR and shown:
+        audit.record(brand_id, actor, "deliveries_viewed", where, {"deliveries": len(shown), "redemptions": shown})
 
 
 def _brand_shopper(brand_id: str, shopper_id: str) -> str:
@@ -118,11 +159,11 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
     """
     values = validate(RedeemIn, body)
     redemption_id = _redemption_id(shopper_id, request_key)
+    digest = _request_digest(values)
     for _ in dynamo.attempts(_ATTEMPTS, "Many redemptions at once; please try again."):
         existing = redemption_store.read(redemption_id) if request_key else None
         if existing is not None:
-            if existing.shopper_id != shopper_id:
-                raise Conflict("This Idempotency-Key was used for another redemption.", field="Idempotency-Key")
+            _check_same_request(existing, shopper_id, values, digest)
             # The answer the first copy got, balance after it included.
             return {**_shopper_view(existing), "replay": True, "points_left": existing.points_left}
         reward = reward_store.read(values.reward_id)
@@ -133,6 +174,9 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
         taken, left = _points_taken(reward, shopper_id, now)
         issued = int(reward.issued or 0)
         record = _record(reward, shopper_id, redemption_id, taken, issued, values, now, left)
+        # Kept with the redemption: its cancel gives back what this redemption took, whatever the
+        # reward's limit is by then.
+        record.request_digest, record.limit_counted = digest, bool(reward.per_shopper_limit)
         figures = add_brand_counts(
             reward.brand_id, {"spent": int(reward.cost), "redemptions": 1, f"r#{reward.reward_id}": 1}
         )
@@ -147,6 +191,32 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
         # A replay (made by an earlier copy of this request) is answered above; stock, points
         # or the voucher moved under a concurrent redemption or claim: read again.
     raise AssertionError("unreachable: attempts raises ServiceBusy past the last try")
+
+
+def _request_digest(values: RedeemIn) -> str:
+    """What an Idempotency-Key is bound to: a keyed hash of the body's canonical JSON (keyed, since a
+    delivery holds a phone number and a plain hash of one is easily guessed)."""
+    canonical = json.dumps(values.model_dump(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return keyed_hash(get_phone_hash_pepper(), "redeem-request", canonical)
+
+
+def _check_same_request(existing: Redemption, shopper_id: str, values: RedeemIn, digest: str) -> None:
+    """Refuse an Idempotency-Key sent again with another body: it would answer a redemption the shopper did
+    not ask for. A redemption made before bodies were kept is matched by its reward alone."""
+    if existing.shopper_id != shopper_id:
+        raise Conflict("This Idempotency-Key was used for another redemption.", field="Idempotency-Key")
+    same = existing.request_digest == digest if existing.request_digest else existing.reward_id == values.reward_id
+    if not same:
+        raise _key_reused()
+
+
+def _key_reused() -> Conflict:
+    error = Conflict(
+        "This Idempotency-Key was sent with another request; use a new key for a new redemption.",
+        field="Idempotency-Key",
+    )
+    error.code = "idempotency_key_reused"
+    return error
 
 
 def _check_offer(reward: Reward, values: RedeemIn, now: datetime) -> None:
@@ -241,54 +311,62 @@ def _status(status: str | None) -> RedemptionStatus | None:
 
 def list_redemptions(
     brand_id: str,
+    actor: str,
+    role: str,
     *,
-    clear: bool,
     status: str | None = None,
     reward_id: str | None = None,
     limit: str | None = None,
     cursor: str | None = None,
 ) -> dict:
-    """The brand's redemptions, newest first, optionally of one status or reward.
-
-    `clear` (owners and managers, who ship gifts) shows delivery details.
-    """
+    """The brand's redemptions, newest first, optionally of one status or reward, delivery details as
+    the role may see them (sight_for); an answer that showed them in clear is audited."""
     page_size = parse_limit(limit)
     wanted = _status(status)
     if reward_id is not None and not is_id("rwd", reward_id):
         raise InvalidInput("reward_id: not a reward id.", field="reward_id")
-    return redemption_store.brand_page(
-        brand_id,
-        page_size,
-        cursor,
-        lambda record: _operator_view(record, clear=clear),
-        status=wanted,
-        reward_id=reward_id,
-    )
+    sight, shown = sight_for(role), []
+
+    def render(record: Redemption) -> dict:
+        shown.append(record)
+        return _operator_view(record, sight)
+
+    page = redemption_store.brand_page(brand_id, page_size, cursor, render, status=wanted, reward_id=reward_id)
+    _deliveries_seen(brand_id, actor, sight, "redemptions", shown)
+    return page
 
 
-def redemptions_csv(brand_id: str, actor: str, *, status: str | None = None) -> tuple[str, int]:
-    """Every redemption of the brand as CSV, with delivery details (for shipping); cells safe to open."""
-    header = [
-        "redemption_id",
-        "created_at",
-        "status",
-        "reward_id",
-        "reward",
-        "kind",
-        "cost",
-        "shopper_id",
-        "name",
-        "phone",
-        "address",
-        "note",
-    ]
+CSV_ROWS = 5_000
+"""Rows per slice of redemptions.csv: a few hundred bytes each, so a slice stays far below API Gateway's
+6 MB answer and one Lambda's time; the next slice is asked for with the answer's cursor."""
+
+_CSV_HEADER = (
+    "redemption_id",
+    "created_at",
+    "status",
+    "reward_id",
+    "reward",
+    "kind",
+    "cost",
+    "shopper_id",
+    "name",
+    "phone",
+    "address",
+    "note",
+)
+
+
+def redemptions_csv(
+    brand_id: str, actor: str, role: str, *, status: str | None = None, cursor: str | None = None
+) -> tuple[str, str | None]:
+    """One slice (CSV_ROWS rows, newest first) of the brand's redemptions as CSV, for shipping, and the
+    cursor of the next slice (None on the last); delivery details as the role may see them, an owner's
+    slice audited; cells safe to open."""
+    sight = sight_for(role)
+    records, next_cursor = redemption_store.brand_slice(brand_id, CSV_ROWS, cursor, status=_status(status))
     rows = []
-    for record in redemption_store.of_brand(brand_id, _status(status)):
-        delivery = (
-            json.loads(unseal_text(record.delivery_sealed, get_phone_hash_pepper(), "delivery"))
-            if record.delivery_sealed
-            else {}
-        )
+    for record in records:
+        delivery = _delivery(record, sight) or {}
         rows.append(
             [
                 record.redemption_id,
@@ -305,10 +383,8 @@ def redemptions_csv(brand_id: str, actor: str, *, status: str | None = None) -> 
                 record.note,
             ]
         )
-    with_delivery = sum(1 for row in rows if row[8])
-    if with_delivery:
-        audit.record(brand_id, actor, "deliveries_viewed", "redemptions.csv", {"deliveries": with_delivery})
-    return csv_text(header, rows), len(rows)
+    _deliveries_seen(brand_id, actor, sight, "redemptions.csv", records)
+    return csv_text(list(_CSV_HEADER), rows), next_cursor
 
 
 # --- operators: fulfil and cancel ------------------------------------------------------
@@ -326,7 +402,7 @@ def fulfil(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     note = validate(NoteIn, body).note
     record = _load(brand_id, redemption_id)
     if record.status == RedemptionStatus.SHIPPED:
-        return _operator_view(record, clear=True)
+        return _operator_view(record, Sight.MASKED)
     if record.status != RedemptionStatus.PENDING:
         raise Conflict(f"Only a gift waiting to be sent can be marked shipped; this one is {record.status}.")
     now = clock.now()
@@ -350,8 +426,24 @@ def _commit_change(brand_id: str, redemption_id: str, write: Callable[[], Writte
             record = _load(brand_id, redemption_id)
             if record.status != outcome:
                 raise Conflict(f"The redemption changed meanwhile (it is {record.status}); read it again.")
-        return _operator_view(_load(brand_id, redemption_id), clear=True)
+        return _operator_view(_load(brand_id, redemption_id), Sight.MASKED)
     raise AssertionError("unreachable: attempts raises ServiceBusy past the last try")
+
+
+def _took_allowance(record: Redemption) -> bool:
+    """Whether the redemption counted against the shopper's allowance for its reward.
+
+    Kept with each redemption since it is made. One stored before that is taken to have counted
+    only when the shopper's counter covers every redemption of theirs of this reward still
+    standing: when some did not count (made before a limit was set) nobody can tell which, and
+    giving none back keeps the limit, where giving one back could let the shopper past it.
+    """
+    if record.limit_counted is not None:
+        return bool(record.limit_counted)
+    if reward_store.shopper_limit(record.reward_id) is None:
+        return False
+    used = redemption_store.allowance_used(record.reward_id, record.shopper_id)
+    return used > 0 and used >= redemption_store.standing(record.shopper_id, record.reward_id)
 
 
 def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
@@ -362,12 +454,12 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     note = validate(NoteIn, body).note
     record = _load(brand_id, redemption_id)
     if record.status == RedemptionStatus.CANCELLED:  # sent again after it was done: the same answer
-        return _operator_view(record, clear=True)
+        return _operator_view(record, Sight.MASKED)
     if RedemptionStatus.CANCELLED not in REDEMPTION_TRANSITIONS[record.status]:
         raise Conflict(f"A redemption that is {record.status} cannot be cancelled.")
     now = clock.now()
     cost = int(record.cost)
-    limited = reward_store.shopper_limit(record.reward_id) is not None
+    limited = _took_allowance(record)
     counts = {"spent": -cost, "refunded": cost, "cancelled": 1, "redemptions": -1, f"r#{record.reward_id}": -1}
 
     # Built once: every try sends the same items (the same audit event, the same figures' shard).
