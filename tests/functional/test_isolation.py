@@ -3,22 +3,25 @@
 For each route the app registers: no token gets 401 (unless the route is public), a
 shopper token gets 401 on operator routes and an operator token 401 on shopper routes, a
 viewer gets 403 on every write, and brand A's owner gets 404 with brand B's ids, with
-nothing of brand B in the answer. A new route joins the matrix on its own: it must say
+nothing of brand B in the answer; delivery details (names, phones, addresses) show in clear
+to owners alone, each such answer audited, on every read route. A new route joins the matrix on its own: it must say
 who may call it (app.ROUTE_AUTH), and a route with a new kind of id needs a maker below
 (MAKERS) and, when it takes a body, a sample body (BODIES), or these tests fail.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app import ROUTE_AUTH, app
-from chalicelib.adapters.models import Export, Redemption
-from chalicelib.adapters.secrets import get_keyring
+from chalicelib.adapters.models import AuditEvent, Export, Redemption
+from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
+from chalicelib.domain.phones import seal_text
 from chalicelib.services import batches, campaigns, draw_schedule, rewards
 from tests.support import VALID_CAMPAIGN, shopper_token
 
@@ -229,3 +232,47 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         response = api.call(method, path, _body(method, path), role=role)
         assert response.status_code < 300, (method, path, response.status_code)
         assert SECRET.lower() not in response.body.decode(errors="replace").lower(), (method, path)
+
+
+DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
+CLEAR = ("Lan Nguyen", "345 678", "Le Loi")
+
+
+def _own_redemption_with_delivery(reward_id: str) -> str:
+    """A gift redemption of brand A with delivery details, as redeeming writes it."""
+    sealed = seal_text(json.dumps(DELIVERY), get_phone_hash_pepper(), "delivery")
+    redemption = Redemption(
+        "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAX",
+        brand_id="brand-a",
+        shopper_id="shp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        reward_id=reward_id,
+        reward_name="Own",
+        kind="gift",
+        cost=5,
+        status="pending",
+        delivery_sealed=sealed,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    redemption.save()
+    return redemption.redemption_id
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "viewer"])
+def test_delivery_details_are_clear_to_owners_alone_on_every_route_and_each_such_answer_is_audited(api, role):
+    # Fails on main: GET /v1/redemptions and redemptions.csv gave managers names, phones and addresses in clear.
+    ids = _ids_of_a(api)
+    ids["redemption_id"] = _own_redemption_with_delivery(ids["reward_id"])
+    reads = [(p, m) for p, m in _routes() if ROUTE_AUTH[(p, m)] == "operator" and m == "GET"]
+    clear_answers = []
+    for path, method in reads:
+        response = api.call(method, _path(path, ids), role=role, sub=f"{role}-1")
+        body = response.body.decode(errors="replace")
+        if any(part in body for part in CLEAR):
+            assert role == "owner", (role, method, path)
+            clear_answers.append(path)
+    viewed = [e for e in AuditEvent.query("brand-a") if e.action == "deliveries_viewed"]
+    assert len(viewed) == len(clear_answers), "each answer that showed deliveries in clear is audited"
+    assert all(e.actor == f"{role}-1" for e in viewed)
+    if role == "owner":
+        assert set(clear_answers) == {"/v1/redemptions", "/v1/redemptions.csv"}
