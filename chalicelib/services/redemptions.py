@@ -155,17 +155,34 @@ def redeem(shopper_id: str, body: dict, request_key: str | None = None) -> dict:
     them), one unit of stock (on condition some is left), the next voucher code (on
     condition nobody has it), one of the shopper's allowance for this reward, and writes the
     redemption; nothing else can give the same unit or code, or spend the same points. A
-    request sent again with the same Idempotency-Key gets the original redemption back.
+    request sent again with the same Idempotency-Key and body gets the original redemption back;
+    with another body, a 409 naming the key.
     """
     values = validate(RedeemIn, body)
     redemption_id = _redemption_id(shopper_id, request_key)
     digest = _request_digest(values)
+    try:
+        return _redeem(shopper_id, values, redemption_id, digest, keyed=request_key is not None)
+    except Conflict:
+        # A copy of the request racing the first finds the stock or points the first took gone:
+        # its answer is the redemption the first made, not a refusal.
+        made = redemption_store.read(redemption_id) if request_key else None
+        if made is None:
+            raise
+        return _replayed(made, shopper_id, values, digest)
+
+
+def _replayed(existing: Redemption, shopper_id: str, values: RedeemIn, digest: str) -> dict:
+    """The answer the first copy of the request got, balance after it included."""
+    _check_same_request(existing, shopper_id, values, digest)
+    return {**_shopper_view(existing), "replay": True, "points_left": existing.points_left}
+
+
+def _redeem(shopper_id: str, values: RedeemIn, redemption_id: str, digest: str, *, keyed: bool) -> dict:
     for _ in dynamo.attempts(_ATTEMPTS, "Many redemptions at once; please try again."):
-        existing = redemption_store.read(redemption_id) if request_key else None
+        existing = redemption_store.read(redemption_id) if keyed else None
         if existing is not None:
-            _check_same_request(existing, shopper_id, values, digest)
-            # The answer the first copy got, balance after it included.
-            return {**_shopper_view(existing), "replay": True, "points_left": existing.points_left}
+            return _replayed(existing, shopper_id, values, digest)
         reward = reward_store.read(values.reward_id)
         if reward is None:
             raise NotFound("No such reward.")

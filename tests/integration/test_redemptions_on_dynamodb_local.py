@@ -87,3 +87,59 @@ def test_100_shoppers_racing_for_10_units_get_exactly_10_and_spend_exactly_what_
     assert (again["redemption_id"], again["voucher_code"]) == (original["redemption_id"], original["voucher_code"])
     assert read_member(BRAND, shopper).balance == after[shopper].balance  # type: ignore[union-attr]
     assert len(list(Redemption.scan())) == UNITS
+
+
+def _earned(running, shopper: str, scans_: int) -> None:
+    _, _, codes_ = running(quantity=scans_, rules={"points_per_scan": EARNED, "entries_per_scan": 0})
+    for code in codes_:
+        scans.claim_code(shopper, IP, {"code": code})
+    records.clear_cache()
+
+
+def test_one_key_sent_at_once_with_two_bodies_makes_one_redemption_and_refuses_the_other_body(running, generous_limits):
+    # Fails on main: every copy was answered with whichever redemption the key made first.
+    shopper = "shp_onekey"
+    _earned(running, shopper, 3)
+    rewards_ = []
+    for name in ("Coffee", "Tea"):
+        reward = rewards.create_reward(BRAND, "op", {"name": name, "kind": "voucher", "cost": COST})
+        rewards.upload_vouchers(BRAND, reward["reward_id"], "op", f"{name.upper()}-0001\n".encode())
+        rewards_.append(reward["reward_id"])
+    tasks = [rewards_[i % 2] for i in range(16)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(lambda reward_id: (reward_id, _redeem(shopper, reward_id, "one-key")), tasks))
+    (stored,) = list(Redemption.scan())
+    for reward_id, (result, body) in outcomes:
+        if reward_id == stored.reward_id:
+            assert result == "redeemed" and body is not None and body["redemption_id"] == stored.redemption_id
+        else:
+            assert result == "idempotency_key_reused", result
+    assert read_member(BRAND, shopper).balance == 3 * EARNED - COST  # type: ignore[union-attr]
+    other = next(r for r in rewards_ if r != stored.reward_id)
+    assert int(Reward.get(other, consistent_read=True).issued) == 0, "the refused body took nothing"
+
+
+def test_cancels_racing_for_a_redemption_made_before_a_limit_was_set_refund_it_once(running, generous_limits):
+    # Fails on main: every cancel answered 409 (it gave back an allowance the redemption never took).
+    shopper = "shp_prelimit"
+    _earned(running, shopper, 1)
+    reward = rewards.create_reward(BRAND, "op", {"name": "Mug", "kind": "gift", "cost": COST, "stock": 5})
+    delivery = {"name": "Lan", "phone": "0912 345 678", "address": "1 Le Loi, Hanoi"}
+    made = redemptions.redeem(shopper, {"reward_id": reward["reward_id"], "delivery": delivery})
+    rewards.update_reward(BRAND, reward["reward_id"], "op", {"per_shopper_limit": 1})
+    records.clear_cache()
+
+    def cancel(_: int) -> str:
+        for _ in range(20):
+            try:
+                return redemptions.cancel(BRAND, made["redemption_id"], "op", {})["status"]
+            except ServiceBusy:
+                continue
+        return "busy"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(cancel, range(8)))
+    assert answers == ["cancelled"] * 8
+    member = read_member(BRAND, shopper)
+    assert member is not None and member.balance == EARNED and member.spent == 0, "refunded exactly once"
+    assert int(Reward.get(reward["reward_id"], consistent_read=True).issued) == 0, "back in stock once"
