@@ -293,8 +293,10 @@ def _redemptions(api, injector: Injector):
 
 def _sealed_out(dump: dict[str, list[str]]) -> dict[str, list[str]]:
     # Sealed fields are encrypted with a fresh nonce each time (what they hold is in the
-    # answers), and a voucher's pool entry is keyed by a hash with the run's reward id.
-    sealed, pooled = re.compile(r'("[a-z_]*_sealed": )"[^"]*"'), re.compile(r"code#[0-9a-f]{64}")
+    # answers), and a voucher's pool entry and a redemption's request digest are hashes with
+    # the run's reward id.
+    sealed = re.compile(r'("(?:[a-z_]*_sealed|request_digest)": )"[^"]*"')
+    pooled = re.compile(r"code#[0-9a-f]{64}")
     return {
         table: sorted(pooled.sub("code#<hash>", sealed.sub(r'\1"<sealed>"', row)) for row in rows)
         for table, rows in dump.items()
