@@ -92,16 +92,18 @@ def sight_for(role: str) -> Sight:
 
 def _masked(delivery: dict) -> dict:
     """A delivery with too little left to reach the shopper, enough to tell one shipment from another:
-    the name's initial, the phone's last three digits, the address's last part (its town)."""
+    the name's initial, the phone's last three digits, the address's last part when it names a town."""
     phone = str(delivery.get("phone", ""))
     hidden = sum(ch.isdigit() for ch in phone) - 3
     digits = iter(range(len(phone)))
     masked_phone = "".join("•" if ch.isdigit() and next(digits) < hidden else ch for ch in phone)
-    address = str(delivery.get("address", ""))
+    *street, town = str(delivery.get("address", "")).rsplit(",", 1)
+    # The town only: a last part with a digit in it (a house number) is part of the street.
+    shown_town = street and not any(ch.isdigit() for ch in town)
     return {
         "name": str(delivery.get("name", ""))[:1] + "•••",
         "phone": masked_phone,
-        "address": "•••," + address.rsplit(",", 1)[1] if "," in address else "•••",
+        "address": "•••," + town if shown_town else "•••",
     }
 
 

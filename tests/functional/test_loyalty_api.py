@@ -352,10 +352,15 @@ def test_delivery_details_are_clear_to_owners_alone_and_each_clear_answer_is_aud
     made = _redeem(api, ALICE, gift["reward_id"], delivery=GIFT_TO)
     (managed,) = api.json("GET", "/v1/redemptions", role="manager", sub="manager-1")["items"]
     assert managed["delivery"] == {"name": "L•••", "phone": "•••• ••• 678", "address": "•••, Hanoi"}
-    (viewed,) = api.json("GET", "/v1/redemptions", role="viewer")["items"]
+    streets_last = _redeem(api, ALICE, gift["reward_id"], delivery={**GIFT_TO, "address": "Hanoi, 7 Hang Bac"})
+    api.json("POST", f"/v1/redemptions/{streets_last['redemption_id']}/cancel", {})
+    assert api.json("GET", "/v1/redemptions?status=cancelled", role="manager")["items"][0]["delivery"]["address"] == (
+        "•••"
+    ), "a house number is never shown masked"
+    (viewed,) = api.json("GET", "/v1/redemptions?status=pending", role="viewer")["items"]
     assert viewed["delivery"] == {"given": True}
     assert _deliveries_viewed() == [], "masked answers are not audited"
-    (owned,) = api.json("GET", "/v1/redemptions", role="owner", sub="owner-1")["items"]
+    (owned,) = api.json("GET", "/v1/redemptions?status=pending", role="owner", sub="owner-1")["items"]
     assert owned["delivery"] == GIFT_TO
     (event,) = _deliveries_viewed()
     assert (event.actor, event.target) == ("owner-1", "redemptions")
