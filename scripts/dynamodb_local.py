@@ -19,6 +19,7 @@ from typing import IO
 __all__ = [
     "DynamoDBLocal",
     "DynamoDBLocalError",
+    "Running",
     "AWS_ENV_TO_CLEAR",
     "REPO_ROOT",
     "find_jar_dir",
@@ -31,6 +32,8 @@ __all__ = [
     "port_accepts_connections",
     "port_is_free",
     "start",
+    "engine",
+    "add_endpoint_option",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -387,6 +390,38 @@ def start(
             f"log {log_file}:\n{log}"
         )
     raise AssertionError("unreachable")
+
+
+class Running:
+    """A DynamoDB Local that something else started and will stop: used as it is, never stopped."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def __enter__(self) -> Running:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def engine(endpoint: str | None = None) -> DynamoDBLocal | Running:
+    """The DynamoDB Local a benchmark runs on: the one at `endpoint`, or a new one in memory, stopped after."""
+    return Running(endpoint) if endpoint else start()
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's --endpoint: a DynamoDB Local already running (the test suite's), instead of starting one."""
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="an already running DynamoDB Local to use (default: start one in memory for this run)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
