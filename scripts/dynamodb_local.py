@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import shutil
@@ -12,9 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, NamedTuple
 
 __all__ = [
     "DynamoDBLocal",
@@ -392,27 +394,15 @@ def start(
     raise AssertionError("unreachable")
 
 
-class Running:
+class Running(NamedTuple):
     """A DynamoDB Local that something else started and will stop: used as it is, never stopped."""
 
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-
-    def __enter__(self) -> Running:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
+    endpoint: str
 
 
-def engine(endpoint: str | None = None) -> DynamoDBLocal | Running:
+def engine(endpoint: str | None = None) -> AbstractContextManager[DynamoDBLocal | Running]:
     """The DynamoDB Local a benchmark runs on: the one at `endpoint`, or a new one in memory, stopped after."""
-    return Running(endpoint) if endpoint else start()
+    return contextlib.nullcontext(Running(endpoint)) if endpoint else start()
 
 
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
