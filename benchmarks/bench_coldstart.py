@@ -34,7 +34,7 @@ from collections import Counter
 
 from benchmarks.report import compared_row, print_table, ratio_rows
 from chalicelib.adapters.aws import DATA_DIR
-from scripts.dynamodb_local import local_aws_env, start
+from scripts.dynamodb_local import add_endpoint_option, engine, local_aws_env
 from scripts.finish_package import finish_package
 from scripts.package_stage import package_stages
 
@@ -189,7 +189,9 @@ KINDS = {
 }
 
 
-def cold_starts(archive: pathlib.Path, work: pathlib.Path, runs: int, project: pathlib.Path) -> dict[str, list[float]]:
+def cold_starts(
+    archive: pathlib.Path, work: pathlib.Path, runs: int, project: pathlib.Path, endpoint: str | None = None
+) -> dict[str, list[float]]:
     """Seconds to the first answer of the bare app and of each kind of ours, taken in turn."""
     dirs = {kind: work / f"task-{index}" for index, kind in enumerate(KINDS)}
     with zipfile.ZipFile(archive) as zipped:
@@ -198,7 +200,7 @@ def cold_starts(archive: pathlib.Path, work: pathlib.Path, runs: int, project: p
     # As Lambda's /var/task, read-only: the processes run with PYTHONDONTWRITEBYTECODE, so a
     # module the package ships no bytecode for is compiled from source on every cold start.
     runtime = _runtime(work / "runtime")
-    with start() as ddb:
+    with engine(endpoint) as ddb:
         prefix = f"cold{os.getpid()}"
         scan_codes, tokens, batches_table = _seed(prefix, ddb.endpoint, len(KINDS) * runs)
         env = {
@@ -236,15 +238,22 @@ def main() -> int:
         action="store_true",
         help="let pip add dependencies (how checkouts before PIP_NO_DEPS packaged)",
     )
+    parser.add_argument(
+        "--package",
+        type=pathlib.Path,
+        default=None,
+        help="a deployment.zip already packaged and finished as deploy.sh does (default: package --project now)",
+    )
+    add_endpoint_option(parser)
     args = parser.parse_args()
     project = args.project.resolve()
 
     with tempfile.TemporaryDirectory() as scratch:
         work = pathlib.Path(scratch)
-        archive = package(work / "package", project=project, no_deps=not args.resolve_deps)
+        archive = args.package or package(work / "package", project=project, no_deps=not args.resolve_deps)
         zipped = archive.stat().st_size
         unpacked, biggest = contents(archive)
-        seconds = cold_starts(archive, work, args.runs, project)
+        seconds = cold_starts(archive, work, args.runs, project, args.endpoint)
     rows = ratio_rows(
         "cold start to the first granted scan, from the package",
         "bare Chalice app, one GetItem",

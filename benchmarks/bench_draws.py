@@ -45,6 +45,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from benchmarks.report import print_table
+from scripts.dynamodb_local import add_endpoint_option
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -283,15 +284,15 @@ def _read_timings(cid: str, late_ids: list[str]) -> tuple[int, dict[str, float]]
     return query_items, {name: statistics.median(values) for name, values in timings.items()}
 
 
-def run_dynamodb_local(participants: int) -> dict:
+def run_dynamodb_local(participants: int, endpoint: str | None = None) -> dict:
     """draw_runner.run_draw end to end on DynamoDB Local, over `participants` real participant items."""
     from chalicelib.adapters import draw_store, models, tables
     from chalicelib.config import Settings
     from chalicelib.domain import clock
     from chalicelib.services import draw_runner, draw_snapshot
-    from scripts.dynamodb_local import start
+    from scripts.dynamodb_local import engine
 
-    with start() as ddb:
+    with engine(endpoint) as ddb:
         models.bind(Settings(table_prefix=f"bench-draws-{participants}", dynamodb_endpoint=ddb.endpoint))
         tables.delete_tables()
         tables.create_tables()
@@ -364,24 +365,26 @@ def _projected(ours: dict, cost: dict | None, per_item: str, per_lookup: str) ->
     )
 
 
-def child(kind: str, participants: int) -> dict:
+def child(kind: str, participants: int, endpoint: str | None = None) -> dict:
     os.environ.setdefault("STAGE", "local")
     import chalicelib.services.draw_runner  # noqa: F401 - imported before the clock starts
 
     before = _rss_mb()
     if kind == "ddb":
-        result = run_dynamodb_local(participants)
+        result = run_dynamodb_local(participants, endpoint)
     else:
         result = run_generated(participants, baseline=kind == "baseline")
     result.update(peak_mb=_peak_mb(), growth_mb=_peak_mb() - before)
     return result
 
 
-def measure(kind: str, participants: int) -> dict:
+def measure(kind: str, participants: int, endpoint: str | None = None) -> dict:
     from scripts.dynamodb_local import local_aws_env
 
     env = {**os.environ, **local_aws_env(), "STAGE": "local"}
     command = [sys.executable, __file__, "--child", kind, "--n", str(participants)]
+    if endpoint:
+        command += ["--endpoint", endpoint]
     result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"the {kind} run at {participants:,} participants failed:\n{result.stderr[-3000:]}")
@@ -400,9 +403,10 @@ def main() -> int:
     parser.add_argument("--baseline-max", type=int, default=1_000_000, help="largest size the baseline runs at")
     parser.add_argument("--child", choices=["ours", "baseline", "ddb"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    add_endpoint_option(parser)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.n)))
+        print(json.dumps(child(args.child, args.n, args.endpoint)))
         return 0
     os.environ.setdefault("STAGE", "local")
     from chalicelib.adapters.draw_store import READ_RANGES
@@ -419,7 +423,7 @@ def main() -> int:
     ddb_rows = []
     dynamo_cost = None
     for size in ddb_sizes:
-        result = measure("ddb", size)
+        result = measure("ddb", size, args.endpoint)
         dynamo_cost = result
         ddb_rows.append(
             (

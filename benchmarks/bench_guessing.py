@@ -6,7 +6,7 @@ Printed beside its baseline from the same run (a genuine granted scan): the code
 and the guesses per second one process refuses. Then the sign-in sprays: one address asking
 codes for 10,000 numbers, and 1,000 guesses at one number's code from rotating addresses.
 
-    .venv/bin/python benchmarks/bench_guessing.py [--codes 1000000] [--shoppers 1000]
+    .venv/bin/python benchmarks/bench_guessing.py [--codes 1000000] [--shoppers 1000] [--numbers 10000] [--code-guesses 1000]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import os
 import time
 
-from scripts.dynamodb_local import local_aws_env, start
+from scripts.dynamodb_local import add_endpoint_option, engine, local_aws_env
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
@@ -80,9 +80,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codes", type=int, default=1_000_000, help="codes guessed")
     parser.add_argument("--shoppers", type=int, default=1_000, help="signed-in shoppers doing the guessing")
+    parser.add_argument("--numbers", type=int, default=10_000, help="numbers one address asks a sign-in code for")
+    parser.add_argument("--code-guesses", type=int, default=1_000, help="guesses at one number's sign-in code")
+    add_endpoint_option(parser)
     args = parser.parse_args()
 
-    with start() as ddb:
+    with engine(args.endpoint) as ddb:
         models.bind(Settings(table_prefix="bench-guess", dynamodb_endpoint=ddb.endpoint))
         tables.create_tables()
         from datetime import UTC, datetime, timedelta
@@ -102,8 +105,8 @@ def main() -> int:
             result = guess_codes(genuine[2:], args.codes, shoppers_)
         limit = claims.LIMITS.invalid_per_hour
         started = time.perf_counter()
-        numbers = spray_numbers(10_000)
-        guesses = spray_guesses(1_000)
+        numbers = spray_numbers(args.numbers)
+        guesses = spray_guesses(args.code_guesses)
         sprays_seconds = time.perf_counter() - started
 
     print(f"Guessing codes: {result.codes:,} codes (half random, half one symbol off a genuine code),")
@@ -132,10 +135,15 @@ def main() -> int:
     print_table(
         ("spray", "asked", "answered", "SMS sent / code tries spent"),
         [
-            ("one address, 10,000 numbers", "10,000", f"{sent:,} sent, {refused:,} refused (429)", f"{messages:,} SMS"),
             (
-                "1,000 guesses at one number's code",
-                "1,000",
+                f"one address, {args.numbers:,} numbers",
+                f"{args.numbers:,}",
+                f"{sent:,} sent, {refused:,} refused (429)",
+                f"{messages:,} SMS",
+            ),
+            (
+                f"{args.code_guesses:,} guesses at one number's code",
+                f"{args.code_guesses:,}",
                 f"{accepted} accepted, {wrong:,} refused alike",
                 f"{tries} tries of its code",
             ),

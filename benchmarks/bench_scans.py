@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 
 from benchmarks.report import compared_row, print_table, ratio_rows
-from scripts.dynamodb_local import local_aws_env, start
+from scripts.dynamodb_local import add_endpoint_option, engine, local_aws_env
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
@@ -379,9 +379,10 @@ def main() -> int:
     parser.add_argument("--cpu", type=int, default=1000, help="requests per CPU round")
     parser.add_argument("--rounds", type=int, default=7, help="CPU rounds of each route, taken in turn")
     parser.add_argument("--profile", action="store_true", help="also show where our route's CPU goes")
+    add_endpoint_option(parser)
     args = parser.parse_args()
 
-    with start() as ddb:
+    with engine(args.endpoint) as ddb:
         settings = Settings(table_prefix="bench", dynamodb_endpoint=ddb.endpoint)
         models.bind(settings)
         tables.create_tables()

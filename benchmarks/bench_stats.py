@@ -21,7 +21,7 @@ import time
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from scripts.dynamodb_local import find_jar_dir, local_aws_env, start
+from scripts.dynamodb_local import add_endpoint_option, engine, find_jar_dir, local_aws_env
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
@@ -179,13 +179,14 @@ def main() -> int:
         action="store_true",
         help="also run the Scan baseline at sizes above 10,000 (writes every claim record)",
     )
+    add_endpoint_option(parser)
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
     print(_machine())
     rows: list[tuple] = []
     loads: list[str] = []
-    with start() as ddb:
+    with engine(args.endpoint) as ddb:
         for size in sizes:
             size_rows, loaded = run_size(
                 ddb.endpoint, size, baseline=size <= 10_000 or args.baseline_100k, repeat=args.repeat

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import shutil
@@ -12,13 +13,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, NamedTuple
 
 __all__ = [
     "DynamoDBLocal",
     "DynamoDBLocalError",
+    "Running",
     "AWS_ENV_TO_CLEAR",
     "REPO_ROOT",
     "find_jar_dir",
@@ -31,6 +34,8 @@ __all__ = [
     "port_accepts_connections",
     "port_is_free",
     "start",
+    "engine",
+    "add_endpoint_option",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -387,6 +392,26 @@ def start(
             f"log {log_file}:\n{log}"
         )
     raise AssertionError("unreachable")
+
+
+class Running(NamedTuple):
+    """A DynamoDB Local that something else started and will stop: used as it is, never stopped."""
+
+    endpoint: str
+
+
+def engine(endpoint: str | None = None) -> AbstractContextManager[DynamoDBLocal | Running]:
+    """The DynamoDB Local a benchmark runs on: the one at `endpoint`, or a new one in memory, stopped after."""
+    return contextlib.nullcontext(Running(endpoint)) if endpoint else start()
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's --endpoint: a DynamoDB Local already running (the test suite's), instead of starting one."""
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="an already running DynamoDB Local to use (default: start one in memory for this run)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -73,6 +74,26 @@ def _calls_within_policy():
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     iam_recorder.finish(session.config)
+
+
+@pytest.fixture(scope="session")
+def ddb_local() -> Iterator[str]:
+    """The endpoint of a DynamoDB Local kept in memory on a free 127.0.0.1 port (the integration
+    tests' engine, and the benchmarks' smoke runs'), started on first use."""
+    from scripts import dynamodb_local
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one engine per test worker, each its own log
+    log_path = dynamodb_local.REPO_ROOT / ".local" / "logs" / f"dynamodb-local-pytest-{worker}.log"
+    try:
+        handle = dynamodb_local.start(db_path=None, log_path=log_path)
+    except dynamodb_local.DynamoDBLocalError as exc:
+        problem = str(exc)
+    else:
+        problem = None
+    if problem:  # failed outside the except block, so the report is the message alone
+        pytest.fail(f"DynamoDB Local is needed by this test: {problem}", pytrace=False)
+    with handle:
+        yield handle.endpoint
 
 
 @pytest.fixture

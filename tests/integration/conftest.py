@@ -1,9 +1,8 @@
-"""Integration suite: one DynamoDB Local per test session, fresh tables per module or test."""
+"""Integration suite: one DynamoDB Local per test session (`ddb_local`, tests/conftest.py), fresh tables per module or test."""
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ import pytest
 
 from chalicelib.adapters import dynamo, models, tables
 from chalicelib.config import Settings
-from scripts import dynamodb_local
 
 # The browser tests' fixtures: chalice local on DynamoDB Local with the stage's own tables.
 from tests.integration.browser import server, stage_tables  # noqa: F401
@@ -26,23 +24,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _HERE in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture(scope="session")
-def ddb_local() -> Iterator[str]:
-    """The endpoint of a DynamoDB Local kept in memory on a free 127.0.0.1 port."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one engine per test worker, each its own log
-    log_path = dynamodb_local.REPO_ROOT / ".local" / "logs" / f"dynamodb-local-pytest-{worker}.log"
-    try:
-        handle = dynamodb_local.start(db_path=None, log_path=log_path)
-    except dynamodb_local.DynamoDBLocalError as exc:
-        problem = str(exc)
-    else:
-        problem = None
-    if problem:  # failed outside the except block, so the report is the message alone
-        pytest.fail(f"DynamoDB Local is needed by the integration tests: {problem}", pytrace=False)
-    with handle:
-        yield handle.endpoint
 
 
 def _settings(endpoint: str, label: str) -> Settings:
