@@ -132,8 +132,10 @@ def create_reward(brand_id: str, actor: str, body: dict) -> dict:
         updated_at=now,
         created_by=actor,
     )
-    reward_store.add(reward)
-    audit.record(brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost})
+    event = audit.transaction_item(
+        brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost}
+    )
+    reward_store.add(reward, event)
     return _to_dict(reward)
 
 
@@ -165,15 +167,17 @@ def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
             raise InvalidInput(
                 f"stock: Must be at least what has been given out ({int(reward.issued or 0):,}).", field="stock"
             )
-    for name in ("name", "description", "cost", "stock", "starts_at", "ends_at", "per_shopper_limit"):
-        if name in sent:
-            value = getattr(changes, name)
-            if value is None and name in ("name", "cost"):
-                raise InvalidInput(f"{name}: Cannot be empty.", field=name)
-            setattr(reward, name, value)
+    fields = [
+        n for n in ("name", "description", "cost", "stock", "starts_at", "ends_at", "per_shopper_limit") if n in sent
+    ]
+    for name in fields:
+        value = getattr(changes, name)
+        if value is None and name in ("name", "cost"):
+            raise InvalidInput(f"{name}: Cannot be empty.", field=name)
+        setattr(reward, name, value)
     _check_window(reward.starts_at, reward.ends_at)
     reward.updated_at = clock.now()
-    reward_store.save(reward, stock_changed="stock" in sent)
+    reward_store.change(reward, fields)
     after = _to_dict(reward)
     audit.record(brand_id, actor, "reward_changed", reward_id, audit.changes(before, after))
     return after
@@ -186,7 +190,7 @@ def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
     if reward.status != RewardStatus.RETIRED:
         reward.status = RewardStatus.RETIRED
         reward.updated_at = clock.now()
-        reward_store.save(reward)
+        reward_store.change(reward, ["status"])
         audit.record(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
     return _to_dict(reward)
 
@@ -203,7 +207,7 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     problems: list[dict] = []
     codes: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = _rows(text)
     for number, row in enumerate(rows, start=1):
         if number == 1 and len(row) == 1 and row[0].strip().casefold() == "code":
             continue  # the header
@@ -227,6 +231,20 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     return codes
 
 
+def _rows(text: str) -> list[list[str]]:
+    """The file's rows; a line the csv module cannot read (an unclosed quote, a cell past its field limit)
+    is refused by its number, as any bad line is."""
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error as error:
+        raise InvalidFile(
+            "1 bad line(s); nothing was added.", [{"line": reader.line_num, "problem": f"not readable as CSV: {error}"}]
+        ) from None
+    return rows
+
+
 def _code_problem(row: list[str], seen: dict[str, int]) -> str | None:
     """What is wrong with a line that is not empty (`seen`: the codes of the lines before it), or None."""
     if len(row) != 1:
@@ -248,8 +266,10 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
 
     A file with any bad line (malformed, a repeat within the file, a code the pool already
     has) adds nothing and names every such line. A good file's codes are numbered and
-    written, then put in stock in one step; sending the same file again after a failure
-    finishes that one, and after success changes nothing.
+    written, then put in stock in one step with its audit event; sending the same file
+    again (after a failure, or twice at once) finishes that one, and after success changes
+    nothing. A file that meets another adding one of its codes at once takes back what it
+    wrote and names the line: no code is in a pool twice, and no file is half in stock.
     """
     if len(raw) > MAX_VOUCHER_FILE_BYTES:  # refused unread, before anything is looked up
         raise PayloadTooLarge(f"A voucher file may be at most {MAX_VOUCHER_FILE_BYTES // 1024} KB.", field="body")
@@ -263,19 +283,29 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     upload = reward_store.voucher_file(reward_id, upload_id)
     if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
         return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": 0, "already_added": int(upload.count)}
-    problems = reward_store.codes_from_other_files(
-        reward_id, upload_id, {_code_id(reward_id, code): number for number, code in codes}
-    )
+    lines = {_code_id(reward_id, code): number for number, code in codes}
+    problems = reward_store.codes_from_other_files(reward_id, upload_id, lines)
     if problems:
+        if upload is not None:  # what an earlier try of this file wrote
+            reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
         raise InvalidFile(f"{len(problems)} code(s) already in this reward's pool; nothing was added.", problems[:100])
     if upload is None:
         upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
     pepper = get_phone_hash_pepper()
-    sealed = ((seal_text(code, pepper, "voucher"), _code_id(reward_id, code)) for _, code in codes)
-    reward_store.write_codes(reward_id, upload_id, int(upload.first_seq), sealed, clock.now())
-    reward_store.publish(reward_id, upload_id, len(codes))
-    audit.record(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
-    return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": len(codes), "already_added": 0}
+    sealed = [(seal_text(code, pepper, "voucher"), key) for key, (_, code) in zip(lines, codes, strict=True)]
+    taken = reward_store.write_codes(reward_id, upload_id, int(upload.first_seq), sealed, clock.now())
+    if taken:
+        reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
+        clashes = [{"line": n, "problem": "another file is adding this code"} for n in sorted(lines[k] for k in taken)]
+        raise InvalidFile(f"{len(taken)} code(s) being added by another file; nothing was added.", clashes[:100])
+    event = audit.transaction_item(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
+    added = reward_store.publish(reward_id, upload_id, int(upload.first_seq), len(codes), event)
+    count = len(codes)
+    return {
+        "reward": _to_dict(load_reward(brand_id, reward_id)),
+        "added": count if added else 0,
+        "already_added": 0 if added else count,
+    }
 
 
 # --- the shopper's catalog --------------------------------------------------------------
