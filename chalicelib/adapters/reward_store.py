@@ -190,9 +190,10 @@ def write_codes(
             try:
                 _write_chunk(reward_id, upload_id, first + start, chunk, now)
             except TransactWriteError as error:
-                if dynamo.transient(error):
-                    continue
-                if not _refused(error):
+                reasons = {reason.code for reason in error.cancellation_reasons if reason is not None}
+                if "ConditionalCheckFailed" not in reasons:
+                    if reasons or dynamo.transient(error):  # in conflict with another transaction, or throttled
+                        continue
                     raise
                 taken = _chunk_clash(reward_id, upload_id, first + start, chunk)
                 if taken:
@@ -217,13 +218,6 @@ def _write_chunk(reward_id: str, upload_id: str, first: int, chunk: Sequence[tup
             actions=[VoucherUpload.written.add(len(chunk))],
             condition=VoucherUpload.status == VoucherFileStatus.WRITING,
         )
-
-
-def _refused(error: TransactWriteError) -> bool:
-    """Whether a transaction was cancelled because a condition of one of its items failed."""
-    return isinstance(error.cause, ClientError) and "ConditionalCheckFailed" in (
-        dynamo.cancellation_codes(error.cause) or []
-    )
 
 
 def _chunk_clash(reward_id: str, upload_id: str, first: int, chunk: Sequence[tuple[str, str]]) -> list[str]:
