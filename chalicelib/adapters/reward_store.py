@@ -178,13 +178,19 @@ def reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUp
 
 
 def write_codes(
-    reward_id: str, upload_id: str, first: int, codes: Sequence[tuple[str, str]], now: datetime
-) -> list[str]:
-    """Write a file's codes, numbered from `first`: each `(sealed code, code item key)` as a voucher and the
-    item that keeps the code in the pool once. Each chunk is written once (a chunk found written, by an
+    upload: VoucherUpload, codes: Sequence[tuple[str, str]], now: datetime, *, until: float
+) -> tuple[list[str], bool]:
+    """Write a file's codes, numbered from its first number: each `(sealed code, code item key)` as a voucher
+    and the item that keeps the code in the pool once, from where its record says it got to, until all are
+    written or the steady clock passes `until`. Each chunk is written once (a chunk found written, by an
     earlier try or a copy of this request, is skipped). Answers the code item keys another file holds,
-    which stop the writing (nothing more is written; the caller withdraws what was), else []."""
-    for start in range(0, len(codes), _TX_CODES):
+    which stop the writing (the caller withdraws what was written), and whether every code is written."""
+    reward_id, upload_id, first = upload.reward_id, upload.upload_id, int(upload.first_seq)
+    # Chunks are written in order, each counted once, so what is counted is a whole number of chunks.
+    begun = int(upload.written or 0)
+    for start in range(begun, len(codes), _TX_CODES):
+        if start > begun and clock.monotonic() > until:  # each request writes one chunk at least
+            return [], False
         chunk = codes[start : start + _TX_CODES]
         for _ in dynamo.attempts(_ATTEMPTS, "Many writes to this reward's codes at once; please try again."):
             try:
@@ -197,9 +203,9 @@ def write_codes(
                     raise
                 taken = _chunk_clash(reward_id, upload_id, first + start, chunk)
                 if taken:
-                    return taken
+                    return taken, False
             break
-    return []
+    return [], True
 
 
 def _write_chunk(reward_id: str, upload_id: str, first: int, chunk: Sequence[tuple[str, str]], now: datetime) -> None:

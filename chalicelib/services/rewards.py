@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from chalicelib.adapters import members, reward_store
-from chalicelib.adapters.models import Reward
+from chalicelib.adapters.models import Reward, VoucherUpload
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
@@ -38,6 +38,9 @@ __all__ = [
 
 MAX_VOUCHERS_PER_FILE = 20_000
 MAX_VOUCHER_FILE_BYTES = 1024 * 1024
+# Seconds a request writes codes for, of the API's 30: a file not written by then answers 202 with its
+# progress, and sending it again goes on from there (20,000 codes take longer than 30 s).
+WRITE_SECONDS = 18.0
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$")
 _SERVER_OWNED = ("reward_id", "brand_id", "issued", "available", "status", "created_at", "updated_at", "version")
 
@@ -270,7 +273,10 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     again (after a failure, or twice at once) finishes that one, and after success changes
     nothing. A file that meets another adding one of its codes at once takes back what it
     wrote and names the line: no code is in a pool twice, and no file is half in stock.
+    A file not written within WRITE_SECONDS answers its progress (status `writing`), and
+    sending it again goes on where it stopped.
     """
+    started = clock.monotonic()
     if len(raw) > MAX_VOUCHER_FILE_BYTES:  # refused unread, before anything is looked up
         raise PayloadTooLarge(f"A voucher file may be at most {MAX_VOUCHER_FILE_BYTES // 1024} KB.", field="body")
     reward = load_reward(brand_id, reward_id)
@@ -282,7 +288,7 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     upload_id = "file#" + hashlib.sha256(raw).hexdigest()
     upload = reward_store.voucher_file(reward_id, upload_id)
     if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
-        return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": 0, "already_added": int(upload.count)}
+        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, int(upload.count))
     lines = {_code_id(reward_id, code): number for number, code in codes}
     problems = reward_store.codes_from_other_files(reward_id, upload_id, lines)
     if problems:
@@ -293,18 +299,30 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
         upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
     pepper = get_phone_hash_pepper()
     sealed = [(seal_text(code, pepper, "voucher"), key) for key, (_, code) in zip(lines, codes, strict=True)]
-    taken = reward_store.write_codes(reward_id, upload_id, int(upload.first_seq), sealed, clock.now())
+    taken, finished = reward_store.write_codes(upload, sealed, clock.now(), until=started + WRITE_SECONDS)
     if taken:
         reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
         clashes = [{"line": n, "problem": "another file is adding this code"} for n in sorted(lines[k] for k in taken)]
         raise InvalidFile(f"{len(taken)} code(s) being added by another file; nothing was added.", clashes[:100])
+    if not finished:  # the rest is written when the file is sent again; nothing is in stock before
+        written = reward_store.voucher_file(reward_id, upload_id)
+        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, len(codes), written)
     event = audit.transaction_item(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
     added = reward_store.publish(reward_id, upload_id, int(upload.first_seq), len(codes), event)
-    count = len(codes)
+    return _file_answer(load_reward(brand_id, reward_id), upload_id, len(codes) if added else 0, len(codes))
+
+
+def _file_answer(reward: Reward, upload_id: str, added: int, total: int, writing: VoucherUpload | None = None) -> dict:
+    """What a voucher file's request is told: the reward, and the file's progress (`writing`: its record, while
+    not all of it is written; a file is in stock whole or not at all)."""
     return {
-        "reward": _to_dict(load_reward(brand_id, reward_id)),
-        "added": count if added else 0,
-        "already_added": 0 if added else count,
+        "reward": _to_dict(reward),
+        "added": added,
+        "already_added": 0 if added or writing else total,
+        "upload_id": upload_id.removeprefix("file#"),
+        "status": VoucherFileStatus.WRITING if writing else VoucherFileStatus.PUBLISHED,
+        "written": int(writing.written or 0) if writing else total,
+        "total": total,
     }
 
 
