@@ -559,12 +559,15 @@ def retire_reward(reward_id: str) -> dict:
     methods=("POST",),
     content_types=["text/csv", "text/plain", "application/json", "application/octet-stream"],
 )
-def upload_vouchers(reward_id: str) -> dict:
+def upload_vouchers(reward_id: str) -> dict | Response:
     operator = _writer()
     raw = _request().raw_body or b""
-    return rewards.upload_vouchers(
+    answer = rewards.upload_vouchers(
         operator.brand, reward_id, operator.sub, raw.encode() if isinstance(raw, str) else raw
     )
+    if answer["status"] == "writing":  # not all written yet: the same file sent again goes on
+        return Response(body=_BODY.encode(answer), status_code=202, headers=_JSON)
+    return answer
 
 
 @api("/v1/redemptions")

@@ -553,7 +553,10 @@ class Reward(_Model):
     cost = IntegerAttribute()
     stock = IntegerAttribute(default=0)
     issued = IntegerAttribute(default=0)
-    numbered = IntegerAttribute(default=0)  # voucher codes numbered so far (uploads take ranges)
+    numbered = IntegerAttribute(default=0)  # voucher numbers reserved so far (each upload takes a range, by ADD)
+    # Voucher ranges in stock, in publish order: [[first seq, count], ...]. Stock unit n is the n-th number of
+    # these ranges, so a redemption's unit always names a written code (never a reserved number left empty).
+    pools = ListAttribute(null=True)  # type: ignore[var-annotated]
     starts_at = UTCDateTimeAttribute(null=True)
     ends_at = UTCDateTimeAttribute(null=True)
     per_shopper_limit = IntegerAttribute(null=True)
@@ -580,7 +583,7 @@ class Voucher(_Model):
 
 
 class VoucherUpload(_Model):
-    """One CSV of voucher codes: the numbers it took, and whether its codes are in stock yet.
+    """One CSV of voucher codes: the numbers it took, how many are written, whether they are in stock yet.
 
     Keyed by the file's hash, so sending the same file again finishes it (after a crash)
     instead of adding its codes twice. Also holds one item per code (`upload_id` =
@@ -594,6 +597,7 @@ class VoucherUpload(_Model):
     upload_id = UnicodeAttribute(range_key=True)
     first_seq = IntegerAttribute(null=True)
     count = IntegerAttribute(default=0)  # type: ignore[assignment] # shadows Model.count, never called here
+    written = IntegerAttribute(null=True)  # files: codes written so far (each chunk adds its own, once)
     status = UnicodeAttribute(null=True)  # a VoucherFileStatus (files); absent on code items
     file_id = UnicodeAttribute(null=True)  # code items: the upload that brought the code
     created_at = UTCDateTimeAttribute(null=True)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, paging
 from chalicelib.adapters.models import Reward, Voucher, VoucherUpload
-from chalicelib.adapters.records import create, load_owned
+from chalicelib.adapters.records import load_owned
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import id_pattern
@@ -23,23 +24,29 @@ __all__ = [
     "load",
     "read",
     "shopper_limit",
-    "save",
+    "change",
     "brand_page",
     "voucher_file",
     "codes_from_other_files",
     "reserve",
     "write_codes",
+    "withdraw",
     "publish",
+    "voucher_seq",
 ]
 
 CURSOR = paging.Cursor.of(reward_id=id_pattern("rwd"))
 """A catalogue page's cursor: the last reward's id (the brand comes from the request)."""
-_TX_CODES = 40  # codes per transaction: each is a voucher and its uniqueness item
+_TX_CODES = 49  # codes per transaction: each a voucher and its uniqueness item, with the file's count (99 of 100)
+_ATTEMPTS = 6
 
 
-def add(reward: Reward) -> None:
-    """Write a new reward (a drawn id that is taken answers 409, never overwrites)."""
-    create(reward, Reward.reward_id, "reward")
+def add(reward: Reward, event: dict) -> None:
+    """Write a new reward with its audit `event`, in one transaction (a drawn id that is taken answers 409,
+    never overwrites)."""
+    new = reward.get_save_kwargs_from_instance(condition=Reward.reward_id.does_not_exist())
+    if _send([{"Put": new}, event]) is not None:
+        raise Conflict("The new reward drew an id that is taken; retry.")
 
 
 def load(brand_id: str, reward_id: str, *, consistent: bool = True) -> Reward:
@@ -64,12 +71,18 @@ def shopper_limit(reward_id: str) -> int | None:
     return reward.per_shopper_limit or None
 
 
-def save(reward: Reward, *, stock_changed: bool = False) -> None:
-    """Write a reward as changed, on condition it is the version read (and, when its stock changed, that no
-    more has been given out than the new stock): a concurrent change or redemption answers 409."""
-    condition = Reward.issued <= int(reward.stock or 0) if stock_changed else None
+def change(reward: Reward, fields: Iterable[str]) -> None:
+    """Write the named `fields` of a reward as changed (and its updated_at), on condition it is the version
+    read (and, when its stock changed, that no more has been given out than the new stock): a concurrent
+    change or redemption answers 409. Only those attributes are written: the counters that uploads and
+    redemptions ADD to are never put back to an older read's values."""
+    actions: list[Action] = [Reward.updated_at.set(reward.updated_at)]
+    for name in fields:
+        value, attribute = getattr(reward, name), getattr(Reward, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    condition = Reward.issued <= int(reward.stock or 0) if "stock" in fields else None
     try:
-        reward.save(condition=condition)
+        reward.update(actions=actions, condition=condition)
     except Exception as exc:
         if dynamo.condition_failed(exc):
             raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
@@ -83,6 +96,35 @@ def brand_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[
 
 
 # --- voucher pools ------------------------------------------------------------------------
+#
+# A file reserves a range of voucher numbers (ADD, never written back), writes its codes in transactions
+# that each add their own count to the file's record, and only when every code is written is published:
+# one transaction moves the file to published, adds its range to the reward's `pools` and its count to the
+# stock. Stock unit n (a redemption takes unit issued + 1) is the n-th number of the published ranges.
+
+
+def _send(items: list[dict]) -> list[str] | None:
+    """Write the items in one transaction: None when written, else each item's cancellation reason."""
+    # Low-level: the audit event is a raw item (audit_log.transaction_put), which PynamoDB's TransactWrite
+    # does not take; PynamoDB builds this store's own items.
+    try:
+        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
+    except ClientError as error:
+        reasons = dynamo.cancellation_codes(error)
+        if reasons is None:
+            raise
+        return reasons
+    return None
+
+
+def voucher_seq(reward: Reward, unit: int) -> int:
+    """The voucher number of the reward's stock unit `unit` (1 = the first published code)."""
+    left = unit
+    for first, count in reward.pools or []:
+        if left <= int(count):
+            return int(first) + left - 1
+        left -= int(count)
+    return unit  # a pool published before ranges were recorded: numbered from 1 without gaps
 
 
 def voucher_file(reward_id: str, upload_id: str) -> VoucherUpload | None:
@@ -103,12 +145,15 @@ def codes_from_other_files(reward_id: str, upload_id: str, lines: dict[str, int]
 
 
 def reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUpload:
-    """Number a file's codes: take `count` numbers from the reward's counter, recorded on the file's record."""
+    """Number a file's codes: take `count` numbers from the reward's counter, recorded on the file's record.
+    The same file sent twice at once: the second finds the first's record and writes the same numbers."""
     # Low-level: PynamoDB's update would bump the reward's version, and numbering codes is no edit of it.
+    # A number taken by a try whose record was not written is never used: numbers may skip, never repeat.
     counter = dynamo.client().update_item(
         TableName=Reward.Meta.table_name,
         Key={"reward_id": {"S": reward_id}},
         UpdateExpression="ADD numbered :n",
+        ConditionExpression="attribute_exists(reward_id)",
         ExpressionAttributeValues={":n": {"N": str(count)}},
         ReturnValues="UPDATED_NEW",
     )
@@ -118,6 +163,7 @@ def reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUp
         upload_id,
         first_seq=last - count + 1,
         count=count,
+        written=0,
         status=VoucherFileStatus.WRITING,
         created_by=actor,
         created_at=clock.now(),
@@ -126,39 +172,123 @@ def reserve(reward_id: str, upload_id: str, count: int, actor: str) -> VoucherUp
         upload.save(condition=VoucherUpload.upload_id.does_not_exist())
     except Exception as exc:
         if dynamo.condition_failed(exc):
-            raise Conflict("This file is being added already; send it again in a moment.") from None
+            return VoucherUpload.get(reward_id, upload_id, consistent_read=True)
         raise
     return upload
 
 
-def write_codes(reward_id: str, upload_id: str, first: int, codes: Iterable[tuple[str, str]], now: datetime) -> None:
-    """Write a file's codes, numbered from `first`: each `(sealed code, code item key)` as a voucher and the
-    item that keeps the code unique in the pool. Written again unchanged when the file is sent again."""
-    pending = list(codes)
-    for start in range(0, len(pending), _TX_CODES):
-        with TransactWrite(
-            connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-        ) as tx:
-            for seq, (sealed, code_key) in enumerate(pending[start : start + _TX_CODES], start=first + start):
-                tx.save(Voucher(reward_id, seq, code_sealed=sealed, upload_id=upload_id))
-                tx.save(VoucherUpload(reward_id, code_key, file_id=upload_id, created_at=now))
+def write_codes(
+    upload: VoucherUpload, codes: Sequence[tuple[str, str]], now: datetime, *, until: float
+) -> tuple[list[str], bool]:
+    """Write a file's codes, numbered from its first number: each `(sealed code, code item key)` as a voucher
+    and the item that keeps the code in the pool once, from where its record says it got to, until all are
+    written or the steady clock passes `until`. Each chunk is written once (a chunk found written, by an
+    earlier try or a copy of this request, is skipped). Answers the code item keys another file holds,
+    which stop the writing (the caller withdraws what was written), and whether every code is written."""
+    reward_id, upload_id, first = upload.reward_id, upload.upload_id, int(upload.first_seq)
+    # Chunks are written in order, each counted once, so what is counted is a whole number of chunks.
+    begun = int(upload.written or 0)
+    for start in range(begun, len(codes), _TX_CODES):
+        if start > begun and clock.monotonic() > until:  # each request writes one chunk at least
+            return [], False
+        chunk = codes[start : start + _TX_CODES]
+        for _ in dynamo.attempts(_ATTEMPTS, "Many writes to this reward's codes at once; please try again."):
+            try:
+                _write_chunk(reward_id, upload_id, first + start, chunk, now)
+            except TransactWriteError as error:
+                reasons = {reason.code for reason in error.cancellation_reasons if reason is not None}
+                if "ConditionalCheckFailed" not in reasons:
+                    if reasons or dynamo.transient(error):  # in conflict with another transaction, or throttled
+                        continue
+                    raise
+                taken = _chunk_clash(reward_id, upload_id, first + start, chunk)
+                if taken:
+                    return taken, False
+            break
+    return [], True
 
 
-def publish(reward_id: str, upload_id: str, count: int) -> None:
-    """Put a file's codes in stock, once: the file moves to published in the same transaction."""
-    # The reward's version goes up by one whatever it is: 0 only tells PynamoDB to add to it, unconditioned.
-    reward = Reward(reward_id, version=0)
-    try:
-        with TransactWrite(
-            connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-        ) as tx:
-            tx.update(
-                VoucherUpload(reward_id, upload_id),
-                actions=[VoucherUpload.status.set(VoucherFileStatus.PUBLISHED)],
-                condition=VoucherUpload.status == VoucherFileStatus.WRITING,
+def _write_chunk(reward_id: str, upload_id: str, first: int, chunk: Sequence[tuple[str, str]], now: datetime) -> None:
+    with TransactWrite(connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()) as tx:
+        for seq, (sealed, code_key) in enumerate(chunk, start=first):
+            tx.save(
+                Voucher(reward_id, seq, code_sealed=sealed, upload_id=upload_id),
+                condition=Voucher.seq.does_not_exist(),
             )
-            tx.update(reward, actions=[Reward.stock.add(count)], add_version_condition=False)
-    except TransactWriteError as error:
-        if not isinstance(error.cause, ClientError) or dynamo.cancellation_codes(error.cause) is None:
+            tx.save(
+                VoucherUpload(reward_id, code_key, file_id=upload_id, created_at=now),
+                condition=VoucherUpload.upload_id.does_not_exist() | (VoucherUpload.file_id == upload_id),
+            )
+        tx.update(
+            VoucherUpload(reward_id, upload_id),
+            actions=[VoucherUpload.written.add(len(chunk))],
+            condition=VoucherUpload.status == VoucherFileStatus.WRITING,
+        )
+
+
+def _chunk_clash(reward_id: str, upload_id: str, first: int, chunk: Sequence[tuple[str, str]]) -> list[str]:
+    """Why a chunk's write was refused: [] when it is written already (a transaction writes all of it or
+    nothing, so its first voucher tells), else the code keys another file holds."""
+    try:
+        if Voucher.get(reward_id, first, consistent_read=True).upload_id == upload_id:
+            return []
+    except Voucher.DoesNotExist:
+        pass
+    keys = [(reward_id, code_key) for _, code_key in chunk]
+    taken = [
+        item.upload_id for item in VoucherUpload.batch_get(keys, consistent_read=True) if item.file_id != upload_id
+    ]
+    if not taken:  # the file's record is gone: a copy of this request withdrew it
+        raise Conflict("Another copy of this file was refused meanwhile; send it again.")
+    return taken
+
+
+def withdraw(reward_id: str, upload_id: str, first: int, code_keys: Iterable[str]) -> None:
+    """Take back what a file that will not be published wrote: its record first (so no copy of the request
+    writes on), then its vouchers and the code items it holds. Run again after a crash, it finishes."""
+    try:
+        VoucherUpload(reward_id, upload_id).delete(condition=VoucherUpload.status == VoucherFileStatus.WRITING)
+    except Exception as exc:
+        if not dynamo.condition_failed(exc):
             raise
-        # Already published by a resend that finished first: nothing to add twice.
+    keys = list(code_keys)
+    mine = [
+        i
+        for i in VoucherUpload.batch_get([(reward_id, k) for k in keys], consistent_read=True)
+        if i.file_id == upload_id
+    ]
+    numbered = Voucher.query(reward_id, Voucher.seq.between(first, first + len(keys) - 1), consistent_read=True)
+    with Voucher.batch_write() as vouchers:
+        for voucher in numbered:
+            if voucher.upload_id == upload_id:
+                vouchers.delete(voucher)
+    with VoucherUpload.batch_write() as items:
+        for item in mine:
+            items.delete(item)
+
+
+def publish(reward_id: str, upload_id: str, first: int, count: int, event: dict) -> bool:
+    """Put a file's codes in stock, once, when all are written: the file moves to published, its range joins
+    the reward's pools and its count the stock, with the audit `event`, in one transaction. False when it
+    was published already (by an earlier try, or a copy of this request)."""
+    done = VoucherUpload(reward_id, upload_id).get_update_kwargs_from_instance(
+        actions=[VoucherUpload.status.set(VoucherFileStatus.PUBLISHED)],
+        condition=(VoucherUpload.status == VoucherFileStatus.WRITING) & (VoucherUpload.written == count),
+    )
+    # The reward's version goes up by one whatever it is: 0 only tells PynamoDB to add to it, unconditioned.
+    stocked = Reward(reward_id, version=0).get_update_kwargs_from_instance(
+        actions=[Reward.stock.add(count), Reward.pools.set((Reward.pools | []).append([[first, count]]))],
+        condition=Reward.reward_id.exists(),
+        add_version_condition=False,
+    )
+    for _ in dynamo.attempts(_ATTEMPTS, "Many writes to this reward at once; please try again."):
+        reasons = _send([{"Update": done}, {"Update": stocked}, event])
+        if reasons is None:
+            return True
+        if "ConditionalCheckFailed" not in reasons:
+            continue  # in conflict with another transaction: again
+        upload = voucher_file(reward_id, upload_id)
+        if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
+            return False
+        raise Conflict("This file's codes changed meanwhile; send it again.")
+    raise AssertionError("unreachable: attempts raises ServiceBusy past the last try")

@@ -279,12 +279,14 @@ def _record(
     now: datetime,
     points_left: int,
 ) -> Redemption:
-    """The redemption this try writes; a voucher's is the next code in the pool's order."""
+    """The redemption this try writes; a voucher's is the code of the next unit of stock (`issued` + 1),
+    which a published file wrote before it was counted in stock."""
     pepper = get_phone_hash_pepper()
-    voucher_sealed = None
+    voucher_sealed = seq = None
     if reward.kind == "voucher":
-        voucher_sealed = redemption_store.voucher_code(reward.reward_id, issued + 1)
-        if voucher_sealed is None:
+        seq = reward_store.voucher_seq(reward, issued + 1)
+        voucher_sealed = redemption_store.voucher_code(reward.reward_id, seq)
+        if voucher_sealed is None:  # never, while stock counts only published files
             raise ServiceBusy("The reward's codes are being added; please try again.", retry_after=1)
     return Redemption(
         redemption_id,
@@ -296,7 +298,7 @@ def _record(
         cost=int(reward.cost),
         status=RedemptionStatus.ISSUED if reward.kind == "voucher" else RedemptionStatus.PENDING,
         spent_lots=taken,
-        voucher_seq=issued + 1 if reward.kind == "voucher" else None,
+        voucher_seq=seq,
         voucher_sealed=voucher_sealed,
         delivery_sealed=(
             seal_text(json.dumps(values.delivery.model_dump(), ensure_ascii=False), pepper, "delivery")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from chalicelib.adapters import members, reward_store
-from chalicelib.adapters.models import Reward
+from chalicelib.adapters.models import Reward, VoucherUpload
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
@@ -38,6 +38,9 @@ __all__ = [
 
 MAX_VOUCHERS_PER_FILE = 20_000
 MAX_VOUCHER_FILE_BYTES = 1024 * 1024
+# Seconds a request writes codes for, of the API's 30: a file not written by then answers 202 with its
+# progress, and sending it again goes on from there (20,000 codes take longer than 30 s).
+WRITE_SECONDS = 18.0
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$")
 _SERVER_OWNED = ("reward_id", "brand_id", "issued", "available", "status", "created_at", "updated_at", "version")
 
@@ -132,8 +135,10 @@ def create_reward(brand_id: str, actor: str, body: dict) -> dict:
         updated_at=now,
         created_by=actor,
     )
-    reward_store.add(reward)
-    audit.record(brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost})
+    event = audit.transaction_item(
+        brand_id, actor, "reward_created", reward.reward_id, {"name": values.name, "cost": values.cost}
+    )
+    reward_store.add(reward, event)
     return _to_dict(reward)
 
 
@@ -165,15 +170,17 @@ def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
             raise InvalidInput(
                 f"stock: Must be at least what has been given out ({int(reward.issued or 0):,}).", field="stock"
             )
-    for name in ("name", "description", "cost", "stock", "starts_at", "ends_at", "per_shopper_limit"):
-        if name in sent:
-            value = getattr(changes, name)
-            if value is None and name in ("name", "cost"):
-                raise InvalidInput(f"{name}: Cannot be empty.", field=name)
-            setattr(reward, name, value)
+    fields = [
+        n for n in ("name", "description", "cost", "stock", "starts_at", "ends_at", "per_shopper_limit") if n in sent
+    ]
+    for name in fields:
+        value = getattr(changes, name)
+        if value is None and name in ("name", "cost"):
+            raise InvalidInput(f"{name}: Cannot be empty.", field=name)
+        setattr(reward, name, value)
     _check_window(reward.starts_at, reward.ends_at)
     reward.updated_at = clock.now()
-    reward_store.save(reward, stock_changed="stock" in sent)
+    reward_store.change(reward, fields)
     after = _to_dict(reward)
     audit.record(brand_id, actor, "reward_changed", reward_id, audit.changes(before, after))
     return after
@@ -186,7 +193,7 @@ def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
     if reward.status != RewardStatus.RETIRED:
         reward.status = RewardStatus.RETIRED
         reward.updated_at = clock.now()
-        reward_store.save(reward)
+        reward_store.change(reward, ["status"])
         audit.record(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
     return _to_dict(reward)
 
@@ -203,7 +210,7 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     problems: list[dict] = []
     codes: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = _rows(text)
     for number, row in enumerate(rows, start=1):
         if number == 1 and len(row) == 1 and row[0].strip().casefold() == "code":
             continue  # the header
@@ -227,6 +234,20 @@ def _voucher_lines(raw: bytes) -> list[tuple[int, str]]:
     return codes
 
 
+def _rows(text: str) -> list[list[str]]:
+    """The file's rows; a line the csv module cannot read (an unclosed quote, a cell past its field limit)
+    is refused by its number, as any bad line is."""
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error as error:
+        raise InvalidFile(
+            "1 bad line(s); nothing was added.", [{"line": reader.line_num, "problem": f"not readable as CSV: {error}"}]
+        ) from None
+    return rows
+
+
 def _code_problem(row: list[str], seen: dict[str, int]) -> str | None:
     """What is wrong with a line that is not empty (`seen`: the codes of the lines before it), or None."""
     if len(row) != 1:
@@ -248,9 +269,14 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
 
     A file with any bad line (malformed, a repeat within the file, a code the pool already
     has) adds nothing and names every such line. A good file's codes are numbered and
-    written, then put in stock in one step; sending the same file again after a failure
-    finishes that one, and after success changes nothing.
+    written, then put in stock in one step with its audit event; sending the same file
+    again (after a failure, or twice at once) finishes that one, and after success changes
+    nothing. A file that meets another adding one of its codes at once takes back what it
+    wrote and names the line: no code is in a pool twice, and no file is half in stock.
+    A file not written within WRITE_SECONDS answers its progress (status `writing`), and
+    sending it again goes on where it stopped.
     """
+    started = clock.monotonic()
     if len(raw) > MAX_VOUCHER_FILE_BYTES:  # refused unread, before anything is looked up
         raise PayloadTooLarge(f"A voucher file may be at most {MAX_VOUCHER_FILE_BYTES // 1024} KB.", field="body")
     reward = load_reward(brand_id, reward_id)
@@ -262,20 +288,42 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     upload_id = "file#" + hashlib.sha256(raw).hexdigest()
     upload = reward_store.voucher_file(reward_id, upload_id)
     if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
-        return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": 0, "already_added": int(upload.count)}
-    problems = reward_store.codes_from_other_files(
-        reward_id, upload_id, {_code_id(reward_id, code): number for number, code in codes}
-    )
+        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, int(upload.count))
+    lines = {_code_id(reward_id, code): number for number, code in codes}
+    problems = reward_store.codes_from_other_files(reward_id, upload_id, lines)
     if problems:
+        if upload is not None:  # what an earlier try of this file wrote
+            reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
         raise InvalidFile(f"{len(problems)} code(s) already in this reward's pool; nothing was added.", problems[:100])
     if upload is None:
         upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
     pepper = get_phone_hash_pepper()
-    sealed = ((seal_text(code, pepper, "voucher"), _code_id(reward_id, code)) for _, code in codes)
-    reward_store.write_codes(reward_id, upload_id, int(upload.first_seq), sealed, clock.now())
-    reward_store.publish(reward_id, upload_id, len(codes))
-    audit.record(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
-    return {"reward": _to_dict(load_reward(brand_id, reward_id)), "added": len(codes), "already_added": 0}
+    sealed = [(seal_text(code, pepper, "voucher"), key) for key, (_, code) in zip(lines, codes, strict=True)]
+    taken, finished = reward_store.write_codes(upload, sealed, clock.now(), until=started + WRITE_SECONDS)
+    if taken:
+        reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
+        clashes = [{"line": n, "problem": "another file is adding this code"} for n in sorted(lines[k] for k in taken)]
+        raise InvalidFile(f"{len(taken)} code(s) being added by another file; nothing was added.", clashes[:100])
+    if not finished:  # the rest is written when the file is sent again; nothing is in stock before
+        written = reward_store.voucher_file(reward_id, upload_id)
+        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, len(codes), written)
+    event = audit.transaction_item(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
+    added = reward_store.publish(reward_id, upload_id, int(upload.first_seq), len(codes), event)
+    return _file_answer(load_reward(brand_id, reward_id), upload_id, len(codes) if added else 0, len(codes))
+
+
+def _file_answer(reward: Reward, upload_id: str, added: int, total: int, writing: VoucherUpload | None = None) -> dict:
+    """What a voucher file's request is told: the reward, and the file's progress (`writing`: its record, while
+    not all of it is written; a file is in stock whole or not at all)."""
+    return {
+        "reward": _to_dict(reward),
+        "added": added,
+        "already_added": 0 if added or writing else total,
+        "upload_id": upload_id.removeprefix("file#"),
+        "status": VoucherFileStatus.WRITING if writing else VoucherFileStatus.PUBLISHED,
+        "written": int(writing.written or 0) if writing else total,
+        "total": total,
+    }
 
 
 # --- the shopper's catalog --------------------------------------------------------------

@@ -3,6 +3,7 @@ redemptions, cancellations and the loyalty figures, through the API and the doma
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from chalicelib.adapters.models import AuditEvent, Member, Redemption, Reward, V
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import clock, codes
 from chalicelib.domain.csvfile import read_cell
-from chalicelib.services import batches, campaigns, loyalty, redemptions, scans
+from chalicelib.services import audit, batches, campaigns, loyalty, redemptions, rewards, scans
 from scripts.stats_worker import drain
 from tests.functional.test_scans import BRAND, IP, running  # noqa: F401 - fixture
 from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
@@ -521,3 +522,48 @@ def test_redeem_answers_the_same_redemption_to_a_resent_request_even_after_it_fa
     again = redemptions.redeem(shopper_id(ALICE), {"reward_id": reward["reward_id"]}, "k-1")
     assert again["redemption_id"] == made["redemption_id"] and again["replay"]
     assert len(list(Redemption.scan())) == 1
+
+
+def test_a_voucher_cell_past_the_csv_field_limit_is_refused_naming_its_line(api):
+    reward = api.json("POST", "/v1/rewards", {"name": "Code", "kind": "voucher", "cost": 10}, expect=201)
+    raw = "GOOD-0001\n" + "X" * (csv.field_size_limit() + 1) + "\nGOOD-0002\n"
+    path = f"/v1/rewards/{reward['reward_id']}/vouchers"
+    answer = api.json("POST", path, raw=raw, headers={"Content-Type": "text/csv"}, expect=400)
+    assert answer["error"]["code"] == "invalid_file" and answer["error"]["lines"][0]["line"] == 2
+    assert list(Voucher.scan()) == [] and list(VoucherUpload.scan()) == []
+
+
+def test_a_reward_and_a_voucher_file_are_written_with_their_audit_events_or_not_at_all(api, monkeypatch):
+    # A change whose event is written by a second request is lost from the trail if the process dies
+    # between the two: the event must go in the change's own transaction.
+    def dies(*_args, **_kwargs):
+        raise RuntimeError("the process died before the audit event")
+
+    monkeypatch.setattr(audit, "record", dies)
+    reward = rewards.create_reward("brand-a", "op", {"name": "Code", "kind": "voucher", "cost": 10})
+    rewards.upload_vouchers("brand-a", reward["reward_id"], "op", b"AUDIT-1\nAUDIT-2\n")
+    events = [(e.action, e.target) for e in AuditEvent.query("brand-a")]
+    assert ("reward_created", reward["reward_id"]) in events
+    assert ("vouchers_uploaded", reward["reward_id"]) in events
+
+
+def test_a_file_not_written_in_time_answers_its_progress_and_goes_on_when_sent_again(api, monkeypatch):
+    monkeypatch.setattr(rewards, "WRITE_SECONDS", 0.0)  # one transaction of codes per request
+    reward = api.json("POST", "/v1/rewards", {"name": "Code", "kind": "voucher", "cost": 10}, expect=201)
+    path = f"/v1/rewards/{reward['reward_id']}/vouchers"
+    raw = "".join(f"SLOW-{n:04d}\n" for n in range(100))
+    progress = []
+    for _ in range(2):  # three transactions of codes: two answers of progress, then the file is in stock
+        answer = api.json("POST", path, raw=raw, headers={"Content-Type": "text/csv"}, expect=202)
+        assert (answer["status"], answer["total"], answer["added"], answer["reward"]["stock"]) == ("writing", 100, 0, 0)
+        progress.append(answer["written"])
+    assert progress == [49, 98]
+    answer = api.json("POST", path, raw=raw, headers={"Content-Type": "text/csv"})
+    assert (answer["status"], answer["written"], answer["added"], answer["reward"]["stock"]) == (
+        "published",
+        100,
+        100,
+        100,
+    )
+    assert len(answer["upload_id"]) == 64
+    assert sorted(v.seq for v in Voucher.query(reward["reward_id"])) == list(range(1, 101))

@@ -26,9 +26,10 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from app import export_worker
 from app import stats_aggregator as stats_handler
-from chalicelib.adapters import dynamo, models, records
-from chalicelib.adapters.secrets import get_keyring
+from chalicelib.adapters import dynamo, models, records, reward_store
+from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
+from chalicelib.domain.phones import unseal_text
 from chalicelib.services import batches, campaigns, rewards, stats_aggregator
 from scripts.stats_worker import feeder_for
 from tests.faults import KINDS, Crash, Injector, prove
@@ -321,6 +322,84 @@ def test_a_fault_at_any_call_of_a_redemption_changes_nothing(api, injector, froz
     )
     print(f"redemptions: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
     assert proof.runs
+
+
+# --- a voucher file ---------------------------------------------------------------------
+
+_POOL = [f"POOL-{n:03d}" for n in range(100)]  # three transactions of codes
+
+
+def _voucher_world() -> dict:
+    reward = rewards.create_reward(BRAND, "op", {"name": "Coffee", "kind": "voucher", "cost": 10})
+    records.clear_cache()
+    return {"reward_id": reward["reward_id"], "names": {reward["reward_id"]: "REWARD"}}
+
+
+def _pool_state(world: dict, told: list) -> dict:
+    """What a shopper can get: the code of every unit in stock (each unit a written code, each code once),
+    and what holds them, with the file's audit event."""
+    reward_id = world["reward_id"]
+    reward = models.Reward.get(reward_id, consistent_read=True)
+    vouchers = {int(v.seq): v for v in models.Voucher.query(reward_id, consistent_read=True)}
+    units = [reward_store.voucher_seq(reward, n) for n in range(1, int(reward.stock) + 1)]
+    pepper = get_phone_hash_pepper()
+    given = [unseal_text(vouchers[seq].code_sealed, pepper, "voucher") if seq in vouchers else None for seq in units]
+    items = list(models.VoucherUpload.query(reward_id, consistent_read=True))
+    return {
+        "told": told,
+        "stock": (int(reward.stock), int(reward.issued)),
+        "units": sorted(given, key=str),
+        "distinct_units": len(set(units)),
+        "unclaimed": all(vouchers[seq].redemption_id is None for seq in units if seq in vouchers),
+        "vouchers": len(vouchers),
+        "code_items": sum(1 for i in items if i.upload_id.startswith("code#")),
+        "files": [(i.status, i.written, i.count) for i in items if i.upload_id.startswith("file#")],
+        "events": sorted(e.action for e in models.AuditEvent.query(BRAND)),
+    }
+
+
+def test_a_fault_at_any_call_of_a_voucher_upload_adds_every_code_once(api, injector, frozen):
+    raw = "\n".join(_POOL) + "\n"
+
+    def run(world: dict) -> list:
+        path = f"/v1/rewards/{world['reward_id']}/vouchers"
+        # The operator sends the same file again after an error or a dropped connection.
+        send = functools.partial(api.call, "POST", path, raw=raw, headers={"Content-Type": "text/csv"})
+        for _ in range(4):
+            try:
+                response = send()
+            except Crash:
+                injector.revive()
+                continue
+            if response.status_code < 500:
+                answer = json.loads(response.body)
+                return [response.status_code, answer["reward"]["stock"], answer["added"] + answer["already_added"]]
+        raise AssertionError("the file never got an answer")
+
+    worlds: list[dict] = []
+
+    def setup() -> dict:
+        worlds.append(_voucher_world())
+        return worlds[-1]
+
+    proof = prove(
+        injector,
+        reset=lambda: (_empty_tables(), frozen[1]()),
+        setup=setup,
+        run=run,
+        state=_pool_state,
+        # The suite takes the kinds in turn over the calls; FAULTS=all runs every pair.
+        choose=(lambda k, kind: True) if FULL else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
+    )
+    print(f"voucher upload: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
+    assert {kind for kind, _, _ in proof.runs} == set(KINDS)
+    # Every run ended as the fault-free one; and that one is right: each code once, in stock, audited once.
+    with injector.quiet():
+        final = _pool_state(worlds[-1], [201, 100, 100])
+    assert final["units"] == _POOL and final["distinct_units"] == 100 and final["unclaimed"]
+    assert (final["stock"], final["vouchers"], final["code_items"]) == ((100, 0), 100, 100)
+    assert final["files"] == [("published", 100, 100)]
+    assert final["events"].count("vouchers_uploaded") == 1
 
 
 # --- a stats batch --------------------------------------------------------------------
