@@ -154,7 +154,8 @@ def reload(draw_id: str) -> Draw:
 
 
 def _refused(exc: TransactWriteError) -> list[bool]:
-    """Which items of a cancelled transaction failed their condition."""
+    """Which items of a cancelled transaction failed their condition, in the order TransactWrite sends
+    them: its condition checks, deletes, saves, then updates, each in the order they were added."""
     return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons or []]
 
 
@@ -179,8 +180,8 @@ def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            refused = _refused(exc)
-            if refused[1:2] == [True]:
+            refused = _refused(exc)  # the draw, the event, the counter
+            if refused[2:3] == [True]:
                 raise Conflict(
                     f"campaign_id: This campaign has its {most} draws already; draws are never deleted, "
                     "so no more can be scheduled.",
@@ -439,7 +440,7 @@ def _moved(draw_id: str, actions: list[Action], condition: Condition, event: Aud
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            if _refused(exc)[:1] == [True]:
+            if _refused(exc)[1:2] == [True]:  # the event, then the draw
                 return False
             raise
         return True
