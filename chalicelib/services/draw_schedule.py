@@ -24,7 +24,15 @@ from chalicelib.services import audit
 from chalicelib.services.draw_runner import SEED_PURPOSE, advance
 from chalicelib.views.draws import my_draws, render
 
-__all__ = ["MAX_WINNERS", "MAX_DRAWS_PER_CAMPAIGN", "create_draw", "list_draws", "get_draw", "post_beacon", "shopper_draws"]
+__all__ = [
+    "MAX_WINNERS",
+    "MAX_DRAWS_PER_CAMPAIGN",
+    "create_draw",
+    "list_draws",
+    "get_draw",
+    "post_beacon",
+    "shopper_draws",
+]
 
 MAX_WINNERS = 1000
 MAX_DRAWS_PER_CAMPAIGN = 10

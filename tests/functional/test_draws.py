@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.adapters import records
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, ShopperAccount
@@ -473,12 +474,12 @@ def test_a_draw_moves_to_frozen_and_drawn_only_together_with_its_audit_event(api
     t0 = world["t0"]
     _claims(world, [2, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
     draw = _schedule(api, world, winners=1)
-    with _AuditWriteFails("draw_frozen"), pytest.raises(Exception):
+    with _AuditWriteFails("draw_frozen"), pytest.raises(PynamoDBException):
         draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     status, actions = _recorded(draw["draw_id"])
     assert status not in ("frozen", "drawn") and "draw_frozen" not in actions, (status, actions)
     later = datetime.now(UTC) + timedelta(seconds=draw_runner.LEASE_SECONDS + 1)  # the lost runner's lease lapsed
-    with at(later), _AuditWriteFails("draw_drawn"), pytest.raises(Exception):
+    with at(later), _AuditWriteFails("draw_drawn"), pytest.raises(PynamoDBException):
         draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     status, actions = _recorded(draw["draw_id"])
     assert status == "frozen" and actions.count("draw_frozen") == 1 and "draw_drawn" not in actions
