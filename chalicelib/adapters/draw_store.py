@@ -45,6 +45,7 @@ __all__ = [
     "add",
     "campaign_page",
     "of_campaigns",
+    "list_every_draw",
     "due_draws",
     "participations",
     "entries_by_cut",
@@ -224,6 +225,25 @@ def participations(shopper_id: str) -> Iterator[Participation]:
     """Every campaign a shopper takes part in."""
     for participant in Participant.by_shopper.query(shopper_id):
         yield Participation(participant.campaign_id, int(participant.entries), participant.last_claim_at)
+
+
+def list_every_draw() -> int:
+    """Put every draw on its campaign's draw list (draws scheduled before the lists existed), once
+    each: a draw already listed is left as it is. Returns how many were added. A Scan: run it once."""
+    added = 0
+    for draw in Draw.scan(attributes_to_get=[Draw.draw_id.attr_name, Draw.campaign_id.attr_name]):
+        listed = Counter(_DRAWS + draw.campaign_id)
+        try:
+            listed.update(
+                actions=[Counter.value.add(1), Counter.members.add({draw.draw_id})],
+                condition=~Counter.members.contains(draw.draw_id),
+            )
+        except UpdateError as exc:
+            if not dynamo.condition_failed(exc):
+                raise
+            continue
+        added += 1
+    return added
 
 
 def entries_by_cut(shopper_id: str, cuts: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:

@@ -487,3 +487,17 @@ def test_a_draw_moves_to_frozen_and_drawn_only_together_with_its_audit_event(api
         done = draw_runner.run_draw(BRAND, draw["draw_id"], "op")
     status, actions = _recorded(draw["draw_id"])
     assert done["status"] == status == "drawn" and actions.count("draw_drawn") == actions.count("draw_frozen") == 1
+
+
+def test_draws_scheduled_before_the_lists_are_listed_once_the_backfill_ran(api, world):
+    from chalicelib.adapters import draw_store
+    from chalicelib.adapters.models import Counter
+
+    _claims(world, [1, 0, 0, 0, 0, 0], world["t0"] + timedelta(minutes=1))
+    draw = _schedule(api, world)
+    Counter(f"draws:{world['campaign_id']}").delete()  # as a draw scheduled before the lists
+    token = shopper_token(PHONES[0])
+    assert api.json("GET", "/v1/me/draws", token=token)["draws"] == []
+    assert draw_store.list_every_draw() == 1 and draw_store.list_every_draw() == 0
+    assert [d["draw_id"] for d in api.json("GET", "/v1/me/draws", token=token)["draws"]] == [draw["draw_id"]]
+    assert int(Counter.get(f"draws:{world['campaign_id']}").value) == 1
