@@ -95,9 +95,8 @@ def _claims(world, counts: list[int], moment: datetime, start: int = 0) -> int:
     return index
 
 
-def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
-    """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
-    t0 = world["t0"]
+def draw_body(t0: datetime, **changes) -> dict:
+    """A draw's schedule: due at `t0` + 1 h, entries until `t0` + 30 min; `changes` set to None are left out."""
     body = {
         "name": "Grand draw",
         "prize": "Motorbike",
@@ -107,9 +106,14 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
         "one_win_per_participant": True,
         **changes,
     }
-    body = {k: v for k, v in body.items() if v is not None}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
+    """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
+    t0 = world["t0"]
     with at(when or t0 + timedelta(minutes=2)):
-        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", body)
+        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", draw_body(t0, **changes))
 
 
 def _csv(api, draw_id: str) -> bytes:

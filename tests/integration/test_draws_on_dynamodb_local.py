@@ -18,7 +18,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import split_points
 from chalicelib.services import draw_runner, draw_schedule
 from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
-from tests.functional.test_draws import BRAND, _claims, _schedule
+from tests.functional.test_draws import BRAND, _claims, _schedule, draw_body
 from tests.support import run_schedule
 
 
@@ -152,14 +152,7 @@ def test_concurrent_schedules_of_one_campaign_make_at_most_ten_draws(api, world)
     tries = draw_schedule.MAX_DRAWS_PER_CAMPAIGN + 6
     start = threading.Barrier(tries)
 
-    now = datetime.now(UTC)
-    body = {
-        "name": "Weekly draw",
-        "prize": "Motorbike",
-        "winners": 1,
-        "draw_at": (now + timedelta(hours=1)).isoformat(),
-        "entries_until": (now + timedelta(minutes=30)).isoformat(),
-    }
+    body = draw_body(datetime.now(UTC), winners=1)  # scheduled now: one clock for every thread
 
     def schedule(n: int) -> int:
         start.wait()
