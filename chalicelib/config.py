@@ -95,6 +95,9 @@ class Settings:
     sms_daily_budget: int = 200_000
     sms_country_daily_budgets: tuple[tuple[str, int], ...] = (("VN", 150_000), ("PH", 50_000))
     sms_prefix_hourly_budget: int = 5_000
+    # A brand's lucky-draw winners' SMS a day (they spend the budgets above too): a winner's
+    # SMS past it waits for the next day rather than being lost.
+    sms_brand_daily_budget: int = 2_000
     shopper_jwt_secret: str | None = LOCAL_SHOPPER_JWT_SECRET
     shopper_jwt_secret_parameter: str | None = None
     shopper_jwt_audience: str = "qr-campaigns-shopper"
@@ -174,6 +177,7 @@ class Settings:
             sms_daily_budget=int(environ.get("SMS_DAILY_BUDGET", "200000")),
             sms_country_daily_budgets=_budgets(environ.get("SMS_COUNTRY_DAILY_BUDGETS", "VN:150000,PH:50000")),
             sms_prefix_hourly_budget=int(environ.get("SMS_PREFIX_HOURLY_BUDGET", "5000")),
+            sms_brand_daily_budget=int(environ.get("SMS_BRAND_DAILY_BUDGET", "2000")),
             shopper_jwt_secret=environ.get("SHOPPER_JWT_SECRET") or (LOCAL_SHOPPER_JWT_SECRET if local else None),
             shopper_jwt_secret_parameter=environ.get("SHOPPER_JWT_SECRET_PARAMETER") or None,
             shopper_jwt_audience=environ.get("SHOPPER_JWT_AUDIENCE", "qr-campaigns-shopper"),

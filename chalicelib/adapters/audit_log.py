@@ -58,11 +58,5 @@ _CURSOR = paging.Cursor.of(event_key=r"^\d{4}-\d{2}-\d{2}T[0-9:.+-]{8,40}#[0-9a-
 
 def events_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[AuditEvent], dict]) -> dict:
     """One page of the brand's events, newest first, as `{items, next_cursor}`."""
-    results = AuditEvent.query(
-        brand_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=_CURSOR.start_key(cursor, brand_id=brand_id),
-    )
+    results = AuditEvent.query(brand_id, **_CURSOR.newest_first(cursor, limit, brand_id=brand_id))
     return paging.page(results, limit, render, _CURSOR, lambda: results.last_evaluated_key)

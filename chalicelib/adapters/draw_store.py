@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -63,8 +64,9 @@ __all__ = [
     "set_beacon",
     "set_aside",
     "claim_sms",
-    "free_sms",
+    "defer_sms",
     "mark_sms",
+    "retry_sms_at",
     "mark_notified",
 ]
 
@@ -77,6 +79,7 @@ _ATTEMPTS = 6
 _BUSY = "Many changes to this draw at once; please try again."
 _DUE = "due"  # the one shard of the by_due index: every draw not yet drawn (or set aside) is on it
 
+_MARK_ATTEMPTS = 6  # of recording a winner's SMS as ended: see mark_sms
 _ID = "drw"
 _CLAIMED = CodeStatus.CLAIMED.value  # a CodeState that is somebody's claim (not a void)
 _LIST_CURSOR = Cursor.of(draw_id=id_pattern(_ID))
@@ -196,13 +199,7 @@ def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
 
 def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | None) -> tuple[list[Draw], str | None]:
     """One page of a campaign's draws, newest first, and the cursor of the next."""
-    results = Draw.by_campaign.query(
-        campaign_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=_LIST_CURSOR.start_key(cursor, campaign_id=campaign_id),
-    )
+    results = Draw.by_campaign.query(campaign_id, **_LIST_CURSOR.newest_first(cursor, limit, campaign_id=campaign_id))
     draws = [d for d in results if d.brand_id == brand_id]
     return draws, _LIST_CURSOR.after(results.last_evaluated_key, len(draws), limit)
 
@@ -216,7 +213,7 @@ def of_campaigns(campaign_ids: Sequence[str]) -> list[Draw]:
 
 
 def due_draws(now: datetime) -> Iterator[str]:
-    """The ids of the draws due at `now` and not yet drawn or set aside."""
+    """The ids of the draws due at `now`: not yet drawn or set aside, or drawn with a winner's SMS to try."""
     for key in Draw.by_due.query(_DUE, Draw.due_at <= Draw.draw_at.serialize(now)):
         yield key.draw_id
 
@@ -533,8 +530,10 @@ def record_winners(
             Draw.drawn_at.set(at),
             Draw.sms_claims.set({}),
             Draw.sms_sent.set({}),
-            Draw.due_shard.remove(),
-            Draw.due_at.remove(),
+            Draw.sms_tries.set({}),
+            # Left on the runner's list until the winners' SMS are done (mark_notified), so a
+            # run that stops right after this write leaves them to the next minute's run.
+            Draw.due_at.set(_due_text(at)),
         ],
         condition,
         event,
@@ -566,28 +565,63 @@ def set_aside(draw_id: str, field: str | None, reason: str, at: datetime) -> boo
     )
 
 
-def claim_sms(draw_id: str, rank: str, until: int, now: int) -> bool:
-    """Hold a winner's SMS until `until`, unless it was sent or another sender holds it past `now`."""
-    claim = Draw.sms_claims[rank]
-    return _update(
-        draw_id,
-        [claim.set(until)],
-        Draw.sms_sent[rank].does_not_exist() & (claim.does_not_exist() | (claim < now)),
-    )
+def _due_text(at: datetime) -> str:
+    return Draw.draw_at.serialize(at)  # by_due's sort key, as add() writes it
 
 
-def free_sms(draw_id: str, rank: str) -> None:
-    """Let go of a winner's SMS whose send failed, so a later run tries again."""
+def claim_sms(draw_id: str, rank: str, until: int, now: int) -> int:
+    """Hold a winner's SMS until `until` and count a try, unless it ended or is held (or waits for
+    its next try) past `now`: the tries with this one, 0 when it was not claimed."""
     claim = Draw.sms_claims[rank]
-    _update(draw_id, [claim.remove()], claim.exists())
+    draw = Draw(draw_id)
+    try:
+        draw.update(
+            actions=[claim.set(until), Draw.sms_tries[rank].add(1)],
+            condition=Draw.sms_sent[rank].does_not_exist() & (claim.does_not_exist() | (claim < now)),
+        )
+    except UpdateError as exc:
+        if dynamo.condition_failed(exc):
+            return 0
+        raise
+    return int((draw.sms_tries.as_dict() if draw.sms_tries else {}).get(rank, 1))
+
+
+def defer_sms(draw_id: str, rank: str, held: int, next_try: int, *, refund: bool = False) -> None:
+    """Let go of a winner's SMS this sender holds (till `held`) until `next_try`; `refund` gives
+    back its try (the SMS budgets were spent, not the winner's tries)."""
+    claim = Draw.sms_claims[rank]
+    actions = [claim.set(next_try)]
+    if refund:
+        actions.append(Draw.sms_tries[rank].add(-1))
+    _update(draw_id, actions, (claim == held) & Draw.sms_sent[rank].does_not_exist())
 
 
 def mark_sms(draw_id: str, rank: str, outcome: str) -> None:
-    """Record a winner's SMS as done (`outcome`: what happened and when), once."""
+    """Record how a winner's SMS ended (`outcome`: what happened and when), once.
+
+    Sent again after a throttle, a conflict or a lost answer (a second write changes nothing):
+    a mark that does not land after the SMS went is what would let a later run send it twice.
+    """
     sent = Draw.sms_sent[rank]
-    _update(draw_id, [sent.set(outcome)], sent.does_not_exist())
+    for _ in dynamo.attempts(_MARK_ATTEMPTS, "The winner's SMS went but could not be recorded yet."):
+        try:
+            _update(draw_id, [sent.set(outcome)], sent.does_not_exist())
+        except UpdateError as exc:
+            if dynamo.transient(exc) or isinstance(exc.cause, BotoCoreError):
+                continue
+            raise
+        return
+
+
+def retry_sms_at(draw_id: str, at: datetime) -> None:
+    """Put a drawn draw whose winners' SMS are not all done on the runner's list at `at`."""
+    _update(draw_id, [Draw.due_shard.set(_DUE), Draw.due_at.set(_due_text(at))], Draw.notified_at.does_not_exist())
 
 
 def mark_notified(draw_id: str, at: datetime) -> None:
-    """Record that every winner's SMS is done, once."""
-    _update(draw_id, [Draw.notified_at.set(at)], Draw.notified_at.does_not_exist())
+    """Record that every winner's SMS is done, once, and take the draw off the runner's list."""
+    _update(
+        draw_id,
+        [Draw.notified_at.set(at), Draw.due_shard.remove(), Draw.due_at.remove()],
+        Draw.notified_at.does_not_exist(),
+    )

@@ -692,8 +692,11 @@ class Draw(_Model):
     runner (services/draws.py) unseals it, and no view ever renders it; `seed` is the same
     value written in clear by the one conditional write that records the winners. Every
     move is a conditional update on `status` (and the lease holder while freezing), so
-    however many runners try, one result is written. `sms_claims` (rank -> epoch seconds a
-    sender holds it until) and `sms_sent` (rank -> instant) make each winner's SMS go once.
+    however many runners try, one result is written. Each winner's SMS (by rank): `sms_claims`
+    holds the epoch second until which a sender holds it or, after a failed try, its next
+    try waits; `sms_tries` counts the tries; `sms_sent` says how it ended ("sent", "no_phone"
+    or "gave_up", with the instant), so it goes once. A drawn draw stays on `by_due` (at its
+    next SMS try) until every winner's SMS has ended.
     """
 
     class Meta(_BaseMeta):
@@ -729,6 +732,7 @@ class Draw(_Model):
     drawn_at = UTCDateTimeAttribute(null=True)
     sms_claims: MapAttribute = MapAttribute(null=True)
     sms_sent: MapAttribute = MapAttribute(null=True)
+    sms_tries: MapAttribute = MapAttribute(null=True)
     notified_at = UTCDateTimeAttribute(null=True)
     # Why the runner set a due draw aside (no entries, or fewer than the winners asked for).
     blocked_field = UnicodeAttribute(null=True)

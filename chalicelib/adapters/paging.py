@@ -49,6 +49,15 @@ class Cursor:
         carried = dict(zip((name for name, _ in self.fields), self.values(cursor)))
         return {name: {"S": value} for name, value in {**fixed, **carried}.items()}
 
+    def newest_first(self, cursor: str | None, limit: int, **fixed: str) -> dict[str, Any]:
+        """A PynamoDB query's arguments for one page of at most `limit` items, newest first, from `cursor`."""
+        return {
+            "scan_index_forward": False,
+            "limit": limit,
+            "page_size": limit,
+            "last_evaluated_key": self.start_key(cursor, **fixed),
+        }
+
     def after(self, last_key: Mapping[str, Any] | None, returned: int, limit: int) -> str | None:
         """The cursor of the page after one that returned `returned` of `limit` items and stopped at `last_key`.
 

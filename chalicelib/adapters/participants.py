@@ -20,13 +20,7 @@ def campaigns_of(shopper_id: str) -> list[Participant]:
 
 def claims_page(shopper_id: str, limit: int, cursor: str | None) -> tuple[list[CodeState], str | None]:
     """One page of the shopper's claims, newest first, and the cursor of the next page."""
-    results = CodeState.by_shopper.query(
-        shopper_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=_HISTORY.start_key(cursor, shopper_id=shopper_id),
-    )
+    results = CodeState.by_shopper.query(shopper_id, **_HISTORY.newest_first(cursor, limit, shopper_id=shopper_id))
     found = list(results)
     return found, _HISTORY.after(results.last_evaluated_key, len(found), limit)
 

@@ -93,13 +93,7 @@ _BATCHES = paging.Cursor.of(batch_id=id_pattern("bat"))
 
 def campaigns_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[Campaign], dict]) -> dict:
     """One page of the brand's campaigns, newest first, as `{items, next_cursor}`."""
-    results = Campaign.query(
-        brand_id,
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=_CAMPAIGNS.start_key(cursor, brand_id=brand_id),
-        page_size=limit,
-    )
+    results = Campaign.query(brand_id, **_CAMPAIGNS.newest_first(cursor, limit, brand_id=brand_id))
     return paging.page(results, limit, render, _CAMPAIGNS, lambda: results.last_evaluated_key)
 
 

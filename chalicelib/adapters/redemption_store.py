@@ -184,13 +184,7 @@ def cancel(
 
 def shopper_page(shopper_id: str, limit: int, cursor: str | None, render: Callable[[Redemption], dict]) -> dict:
     """One page of the shopper's redemptions, newest first, as `{items, next_cursor}`."""
-    results = Redemption.by_shopper.query(
-        shopper_id,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=CURSOR.start_key(cursor, shopper_id=shopper_id),
-    )
+    results = Redemption.by_shopper.query(shopper_id, **CURSOR.newest_first(cursor, limit, shopper_id=shopper_id))
     return paging.page(results, limit, render, CURSOR, lambda: results.last_evaluated_key)
 
 
@@ -215,12 +209,7 @@ def brand_page(
 ) -> dict:
     """One page of the brand's redemptions, newest first, optionally of one status or reward."""
     results = Redemption.by_brand.query(
-        brand_id,
-        filter_condition=_filter(status, reward_id),
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=CURSOR.start_key(cursor, brand_id=brand_id),
+        brand_id, filter_condition=_filter(status, reward_id), **CURSOR.newest_first(cursor, limit, brand_id=brand_id)
     )
     return paging.page(results, limit, render, CURSOR, lambda: results.last_evaluated_key)
 

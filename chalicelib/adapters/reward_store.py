@@ -78,13 +78,7 @@ def save(reward: Reward, *, stock_changed: bool = False) -> None:
 
 def brand_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[Reward], dict]) -> dict:
     """One page of the brand's rewards, newest first, as `{items, next_cursor}`."""
-    results = Reward.by_brand.query(
-        brand_id,
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=CURSOR.start_key(cursor, brand_id=brand_id),
-        page_size=limit,
-    )
+    results = Reward.by_brand.query(brand_id, **CURSOR.newest_first(cursor, limit, brand_id=brand_id))
     return paging.page(results, limit, render, CURSOR, lambda: results.last_evaluated_key)
 
 

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.validation import MESSAGES, field_path
 
-__all__ = ["Schema", "Instant", "Label", "Sku", "PhoneText", "CodeText", "TimeZoneName", "validate"]
+__all__ = ["Schema", "Instant", "Label", "SmsLabel", "Sku", "PhoneText", "CodeText", "TimeZoneName", "validate"]
 
 _S = TypeVar("_S", bound="Schema")
 _MIN_YEAR, _MAX_YEAR = 2000, 2100
@@ -81,6 +81,25 @@ def _text_checker(max_length: int) -> Callable[[str], str]:
     return check
 
 
+# Text that goes into an SMS to shoppers must not carry a way to reach someone else: a link
+# (a scheme, "www." or a host under a common top-level domain) or a phone number (a "+"
+# and 8 digits, a 0 and 9 digits, however spaced, or 9 digits in a row). Amounts such as
+# "100.000.000 VND" are neither.
+_LINK = re.compile(
+    r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\."
+    r"(?:com|net|org|info|biz|vn|ph|io|co|me|ly|app|site|online|shop|store|top|xyz|link|click|asia)\b)"
+)
+_PHONE = re.compile(r"\+[\s(]*\d(?:[\s.()-]*\d){7,}|(?<!\d)0(?:[\s.()-]*\d){8,}|\d{9,}")
+
+
+def _check_sms_safe(value: str) -> str:
+    if _LINK.search(value):
+        raise ValueError("must not contain a web address: it goes into the winners' SMS")
+    if _PHONE.search(value):
+        raise ValueError("must not contain a phone number: it goes into the winners' SMS")
+    return value
+
+
 Instant = Annotated[datetime, BeforeValidator(_parse_instant)]
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 # Trimmed, non-empty strings of visible characters, by what they hold and how long they may be.
@@ -88,6 +107,8 @@ Label = Annotated[str, AfterValidator(_text_checker(120))]
 Sku = Annotated[str, AfterValidator(_text_checker(64))]
 PhoneText = Annotated[str, AfterValidator(_text_checker(40))]
 CodeText = Annotated[str, AfterValidator(_text_checker(20))]
+# A Label that is put into an SMS to shoppers (a draw's name and prize).
+SmsLabel = Annotated[str, AfterValidator(_text_checker(120)), AfterValidator(_check_sms_safe)]
 
 
 def _message(error: ErrorDetails) -> str:

@@ -15,7 +15,8 @@ one snapshot, one result and one SMS per winner:
 * draw: from `frozen` (with the beacon, when one was announced) the winners follow from
   the snapshot, the seed and the beacon alone (domain/draws.py); the write that records
   them is conditional on `frozen` and reveals the seed in the same update.
-* notify: each winner's SMS is claimed (a lease per rank), sent, then marked sent (draw_notify).
+* notify: each winner's SMS is claimed (a lease per rank), sent, then marked sent; one that
+  failed or was cut short is tried again by a later run, a bounded number of times (draw_notify).
 
 The cut (docs/draws.md, "Which entries count"): a participant whose last claim is at or
 before `entries_until` counts with their balance; one who claimed after it counts with
@@ -187,6 +188,7 @@ def run_due(now: datetime | None = None) -> dict:
         try:
             draw = draw_store.reload(draw_id)
             if draw.status == DrawStatus.DRAWN:
+                notify_winners(draw)  # on the list while a winner's SMS waits for its next try
                 continue
             advance(draw, RUNNER, wait=False)
             done += 1
@@ -201,5 +203,4 @@ def run_due(now: datetime | None = None) -> dict:
             _blocked(draw_id, exc)
         except Exception:  # noqa: BLE001 - one bad draw must not stop the others; the next minute retries
             log_event(log, "draw_run_failed", level=logging.ERROR, exc_info=True, draw_id=draw_id)
-    # Winners whose SMS failed are retried every minute until each is sent.
     return {"advanced": done, "blocked": blocked}

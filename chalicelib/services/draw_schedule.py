@@ -18,7 +18,7 @@ from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.lifecycle import DrawStatus
 from chalicelib.domain.phones import seal_text
-from chalicelib.domain.schemas import Instant, Label, Schema, validate
+from chalicelib.domain.schemas import Instant, Label, Schema, SmsLabel, validate
 from chalicelib.domain.validation import parse_limit, refuse_fields
 from chalicelib.services import audit
 from chalicelib.services.draw_runner import SEED_PURPOSE, advance
@@ -59,8 +59,8 @@ _SERVER_OWNED = (
 
 
 class DrawIn(Schema):
-    name: Label
-    prize: Label
+    name: SmsLabel  # both go into the winners' SMS
+    prize: SmsLabel
     winners: Annotated[int, Field(ge=1, le=MAX_WINNERS)]
     draw_at: Instant
     entries_until: Instant

@@ -35,6 +35,7 @@ from chalicelib.domain.phones import (
 from chalicelib.domain.schemas import CodeText, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
+from chalicelib.services import texting
 from chalicelib.services.auth import Shopper, issue_shopper_token
 
 __all__ = [
@@ -75,19 +76,17 @@ class OtpLimits:
     per_number_and_address_per_window: int = 3
     per_number_and_address_per_day: int = 10
     per_number_per_hour: int = 5
-    budget_shards: int = 8
 
 
 OTP_LIMITS = OtpLimits()
 _DAY_SECONDS = 24 * 3600
 _HOUR_SECONDS = 3600
 
-# Vietnamese without diacritics keeps the text in the GSM-7 alphabet: one SMS segment
-# instead of two, and it is how Vietnamese carriers' own codes read.
+# By language (services/texting.py picks it from the number's country).
 _SMS_TEXT = {
-    "VN": "Ma dang nhap QR Campaigns cua ban la {code}, het han sau {minutes} phut. Khong chia se ma nay cho ai.",
+    "vi": "Ma dang nhap QR Campaigns cua ban la {code}, het han sau {minutes} phut. Khong chia se ma nay cho ai.",
+    "en": "Your QR Campaigns sign-in code is {code}. It expires in {minutes} minutes. Never share it.",
 }
-_SMS_TEXT_DEFAULT = "Your QR Campaigns sign-in code is {code}. It expires in {minutes} minutes. Never share it."
 
 
 class _OtpRequestIn(Schema):
@@ -108,7 +107,7 @@ def _instant(epoch: float) -> datetime:
 
 
 def _sms_text(code: str, region: str) -> str:
-    return _SMS_TEXT.get(region, _SMS_TEXT_DEFAULT).format(code=code, minutes=OTP_TTL_SECONDS // 60)
+    return texting.render(_SMS_TEXT, region, code=code, minutes=OTP_TTL_SECONDS // 60)
 
 
 def _network(pepper: str, source_ip: str) -> str:
@@ -141,19 +140,10 @@ def _check_limits(hashed: str, network: str, now: float) -> None:
 
 
 def _spend_sms_budgets(phone: Phone, settings: Settings, now: float) -> None:
-    """One unit of the day's total, the country's day and the number range's hour, or SmsPaused."""
-    country = dict(settings.sms_country_daily_budgets).get(phone.region, 0)
-    for name, subject, budget, window in (
-        ("sms-total", "all", settings.sms_daily_budget, _DAY_SECONDS),
-        ("sms-country", phone.region, country, _DAY_SECONDS),
-        ("sms-prefix", phone.e164[:6], settings.sms_prefix_hourly_budget, _HOUR_SECONDS),
-    ):
-        wait = limits.spend_budget(
-            name, subject, budget=budget, window_seconds=window, shards=OTP_LIMITS.budget_shards, now=now
-        )
-        if wait is not None:
-            log_event(log, "sms_budget_spent", level=logging.ERROR, budget=name, subject=subject, limit=budget)
-            raise SmsPaused("Sign-in codes cannot be sent right now. Please try again later.", retry_after=wait)
+    """One unit of each SMS budget a sign-in code spends (services/texting.py), or SmsPaused."""
+    wait = texting.spend_budgets(phone, settings, now)
+    if wait is not None:
+        raise SmsPaused("Sign-in codes cannot be sent right now. Please try again later.", retry_after=wait)
 
 
 def _code_to_send(hashed: str, pepper: str, now: float) -> str:

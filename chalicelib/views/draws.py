@@ -61,7 +61,8 @@ def _winners(draw: Draw) -> list[dict]:
             "participant_id": w.participant_id,
             "entries": int(w.entries),
             "phone": w.phone_masked or "",
-            "notified": str(int(w.rank)) in sent,
+            # An SMS given up after its last try told nobody.
+            "notified": not str(sent.get(str(int(w.rank)), "gave_up")).startswith("gave_up"),
         }
         for w in (draw.winners or [])
     ]

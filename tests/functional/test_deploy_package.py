@@ -594,7 +594,8 @@ def _alarms(template: dict) -> list[dict]:
 def _metrics_of(alarm: dict) -> list[tuple[str, str, dict]]:
     """(namespace, metric, dimensions) of every metric an alarm reads, plain or inside metric math."""
     if "MetricName" in alarm:
-        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in alarm["Dimensions"]})]
+        dimensions = alarm.get("Dimensions", [])  # none for a metric counted from a log
+        return [(alarm["Namespace"], alarm["MetricName"], {d["Name"]: d["Value"] for d in dimensions})]
     return [
         (m["Namespace"], m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
         for m in (q["MetricStat"]["Metric"] for q in alarm["Metrics"] if "MetricStat" in q)
@@ -663,6 +664,20 @@ def test_every_function_table_dead_letter_queue_and_the_api_has_its_alarms(packa
     )
     api = packaged["template"]["Resources"]["RestAPI"]["Properties"]
     assert api["DefinitionBody"]["info"]["title"] == APP_NAME and api["StageName"] == "api"
+
+
+def test_a_winners_sms_given_up_raises_an_alarm_from_the_draw_runners_log(packaged):
+    # The runner logs draw_sms_given_up when a winner's SMS used its last try (draw_notify).
+    template = {**packaged["template"], "_stage": packaged["stage"]}
+    filters = _resources(template, "AWS::Logs::MetricFilter").values()
+    (given_up,) = [f["Properties"] for f in filters if "draw_sms_given_up" in f["Properties"]["FilterPattern"]]
+    assert given_up["LogGroupName"] == {"Ref": "DrawRunnerLogGroup"}
+    (metric,) = given_up["MetricTransformations"]
+    (alarm,) = [
+        a for a in _alarms(template) if _metrics_of(a) == [(metric["MetricNamespace"], metric["MetricName"], {})]
+    ]
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == 0 and metric["MetricValue"] == "1"
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 def test_alarms_go_to_one_topic_only_cloudwatch_may_publish_to_and_an_optional_email(packaged):

@@ -16,12 +16,12 @@ from pynamodb.exceptions import PynamoDBException
 from chalicelib.adapters import records
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, ShopperAccount
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
-from chalicelib.adapters.sms import memory_sender
+from chalicelib.adapters.sms import SmsNotSent, memory_sender
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes, phones
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
-from chalicelib.services import batches, campaigns, draw_runner, draw_schedule, scans
+from chalicelib.services import batches, campaigns, draw_notify, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
 from tests.guessing import AwsCalls
 from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
@@ -505,3 +505,127 @@ def test_draws_scheduled_before_the_lists_are_listed_once_the_backfill_ran(api, 
     assert draw_store.list_every_draw() == 1 and draw_store.list_every_draw() == 0
     assert [d["draw_id"] for d in api.json("GET", "/v1/me/draws", token=token)["draws"]] == [draw["draw_id"]]
     assert int(Counter.get(f"draws:{world['campaign_id']}").value) == 1
+
+
+# --- the winners' SMS: tried again until sent, in the winner's language, within the budgets ---
+
+
+class _Flaky:
+    """A sender that fails its first `failures` sends, then passes them to the recorder."""
+
+    def __init__(self, recorder, failures: int) -> None:
+        self.recorder, self.failures, self.tries = recorder, failures, 0
+
+    def send(self, to: str, text: str) -> None:
+        self.tries += 1
+        if self.tries <= self.failures:
+            raise SmsNotSent("SNS refused the message: Throttling")
+        self.recorder.send(to, text)
+
+
+def _drawn(api, world, flaky: _Flaky, monkeypatch, **changes) -> dict:
+    """A draw of two winners run now through POST /run, its SMS sent through `flaky`."""
+    monkeypatch.setattr(draw_notify, "sender_for", lambda settings: flaky)
+    _claims(world, [1, 2, 3, 1, 4, 0], world["t0"] + timedelta(minutes=1))
+    draw = _schedule(api, world, **changes)
+    return api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+
+
+def test_a_winners_sms_that_failed_is_sent_by_a_later_run_of_the_runner_once(api, world, memory_sms, monkeypatch):
+    # Fails on main: a drawn draw left the runner's list, so a failed SMS was never tried again.
+    flaky = _Flaky(memory_sms, failures=2)
+    done = _drawn(api, world, flaky, monkeypatch)
+    assert len(memory_sms.messages) == 0 and flaky.tries == 2
+    assert not any(w["notified"] for w in done["winners"]) and done["notified_at"] is None
+    now = datetime.now(UTC)
+    run_schedule("draw_runner")  # the next tries wait a minute: nothing is sent before then
+    assert flaky.tries == 2
+    with at(now + timedelta(minutes=2)):
+        run_schedule("draw_runner")
+    with at(now + timedelta(hours=3)):
+        run_schedule("draw_runner")
+        run_schedule("draw_runner")
+    assert len(memory_sms.messages) == 2 and len({m.to for m in memory_sms.messages}) == 2
+    final = api.json("GET", f"/v1/draws/{done['draw_id']}")
+    assert all(w["notified"] for w in final["winners"]) and final["notified_at"]
+    assert Draw.get(done["draw_id"]).due_at is None, "a notified draw leaves the runner's list"
+
+
+def test_a_winners_sms_that_keeps_failing_is_given_up_after_its_tries_and_logged(
+    api, world, memory_sms, monkeypatch, caplog
+):
+    # Fails on main: the SMS was tried once, never again, and nothing said it was lost.
+    flaky = _Flaky(memory_sms, failures=10**6)
+    done = _drawn(api, world, flaky, monkeypatch, winners=1)
+    now = datetime.now(UTC)
+    for minute in range(1, 4 * 60, 7):
+        with at(now + timedelta(minutes=minute)):
+            run_schedule("draw_runner")
+    final = api.json("GET", f"/v1/draws/{done['draw_id']}")
+    assert final["notified_at"] and [w["notified"] for w in final["winners"]] == [False]
+    assert flaky.tries == draw_notify.SMS_MAX_TRIES and memory_sms.messages == []
+    given_up = [r for r in caplog.records if '"event":"draw_sms_given_up"' in r.getMessage()]
+    assert len(given_up) == 1 and done["draw_id"] in given_up[0].getMessage()
+    assert not any(p in r.getMessage() for r in caplog.records for p in PHONES), "no number in the logs"
+
+
+def test_a_winners_sms_is_in_their_language_and_says_where_to_claim(api, world, memory_sms):
+    # Fails on main: every winner got the English text, with no link, diacritics and all.
+    t0 = world["t0"]
+    philippine = _account("+639171234567")
+    with at(t0 + timedelta(minutes=1)):
+        scans.claim_code(world["shoppers"][0], IP, {"code": world["codes"][0]})
+        scans.claim_code(philippine, IP, {"code": world["codes"][1]})
+    draw = _schedule(api, world, name="Bốc thăm Tết", prize="Xe máy Đỏ")
+    api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    base = get_settings().public_base_url
+    (vietnamese,) = memory_sms.to(PHONES[0])
+    (filipino,) = memory_sms.to("+639171234567")
+    assert vietnamese.text.isascii() and "Xe may Do" in vietnamese.text and "Boc tham Tet" in vietnamese.text
+    assert vietnamese.text.startswith("Chuc mung") and f"{base}/wallet/{BRAND}?lang=vi" in vietnamese.text
+    assert filipino.text.startswith("Binabati kita") and "Xe máy Đỏ" in filipino.text
+    assert f"{base}/wallet/{BRAND}?lang=fil" in filipino.text
+
+
+@pytest.mark.parametrize("budget", ["SMS_BRAND_DAILY_BUDGET", "SMS_DAILY_BUDGET"])
+def test_a_winners_sms_past_the_sms_budgets_waits_for_the_next_window_and_is_not_lost(
+    api, world, memory_sms, monkeypatch, budget
+):
+    # Fails on main: draw SMS spent no budget, so both went at once.
+    monkeypatch.setenv(budget, "1")
+    get_settings.cache_clear()
+    done = _drawn(api, world, memory_sms, monkeypatch)
+    assert len(memory_sms.messages) == 1 and done["notified_at"] is None
+    now = datetime.now(UTC)
+    with at(now + timedelta(hours=1)):
+        run_schedule("draw_runner")
+    assert len(memory_sms.messages) == 1, "the day's budget stays spent"
+    with at(now + timedelta(days=1, minutes=1)):
+        run_schedule("draw_runner")
+        run_schedule("draw_runner")
+    assert len(memory_sms.messages) == 2 and len({m.to for m in memory_sms.messages}) == 2
+    assert api.json("GET", f"/v1/draws/{done['draw_id']}")["notified_at"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Win big at https://lucky.example"),
+        ("name", "Lucky draw www.example.org"),
+        ("prize", "Voucher, see evil.com/claim"),
+        ("prize", "Call +84 912 345 678 to claim"),
+        ("name", "Goi 0912.345.678"),
+    ],
+)
+def test_a_draw_name_or_prize_with_a_link_or_a_phone_number_is_refused(api, world, field, value):
+    # Fails on main: both go into the winners' SMS, and anything was taken.
+    _refused(api, world, field, **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "prize"),
+    [("Tết 2027: Mr.Bean draw #12", "100.000.000 VND"), ("Grand draw", "iPhone 15 Pro Max 256GB, 1,000,000 PHP")],
+)
+def test_ordinary_names_and_prizes_with_numbers_and_dots_are_taken(api, world, name, prize):
+    draw = _schedule(api, world, name=name, prize=prize)
+    assert (draw["name"], draw["prize"]) == (name, prize)

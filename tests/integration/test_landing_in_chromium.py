@@ -331,7 +331,9 @@ def _the_wallets_own_address_in_english_and_filipino(page: _Page, loyalty: _Loya
         page.session.screenshot(f"wallet-{lang}-catalog.png")
 
 
-def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(server: ChaliceLocal, browser):
+def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
+    stage_tables: Settings, server: ChaliceLocal, browser
+):
     from datetime import UTC, datetime, timedelta
 
     from selenium.webdriver.common.by import By

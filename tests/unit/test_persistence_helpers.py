@@ -149,3 +149,14 @@ def test_a_move_the_lifecycle_forbids_names_the_status_field():
         lifecycle.check_move("shipped", "cancelled", lifecycle.REDEMPTION_TRANSITIONS, "redemption")
     assert raised.value.field == "status"
     assert lifecycle.RedemptionStatus.SHIPPED == "shipped"
+
+
+def test_a_newest_first_page_asks_for_one_page_from_the_cursor():
+    one = Cursor.of(reward_id=r"rwd_[0-9A-Z]{4}")
+    assert one.newest_first(encode_cursor("rwd_AAAA"), 20, brand_id="brd_x") == {
+        "scan_index_forward": False,
+        "limit": 20,
+        "page_size": 20,
+        "last_evaluated_key": {"brand_id": {"S": "brd_x"}, "reward_id": {"S": "rwd_AAAA"}},
+    }
+    assert one.newest_first(None, 5, brand_id="brd_x")["last_evaluated_key"] is None

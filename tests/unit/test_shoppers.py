@@ -12,7 +12,7 @@ from chalicelib.config import LOCAL_JWT_SECRET, LOCAL_PHONE_HASH_PEPPER, LOCAL_S
 from chalicelib.domain.errors import InvalidInput, Unauthorized
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.phones import normalise_phone, phone_hash, shopper_id_for
-from chalicelib.services import auth, shoppers
+from chalicelib.services import auth, shoppers, texting
 
 PEPPER = "a-test-pepper-of-thirty-two-bytes-or-more"
 
@@ -199,3 +199,12 @@ def test_every_configured_shopper_key_must_be_full_length():
     with pytest.raises(RuntimeError, match="at least 32 bytes"):
         get_shopper_jwt_keys(short)
     assert get_shopper_jwt_keys(Settings.from_environ({"STAGE": "prod", "SHOPPER_JWT_SECRET": "k" * 40})) == ("k" * 40,)
+
+
+def test_an_sms_is_in_the_language_of_the_numbers_country_and_vietnamese_has_no_diacritics():
+    texts = {"vi": "Ban trung {prize}", "fil": "Nanalo ka ng {prize}", "en": "You won {prize}"}
+    assert texting.render(texts, "VN", prize="Xe máy Đỏ, đồng hồ") == "Ban trung Xe may Do, dong ho"
+    assert texting.render(texts, "PH", prize="Xe máy") == "Nanalo ka ng Xe máy"
+    assert texting.render(texts, "US", prize="Xe máy") == "You won Xe máy"
+    # Without a text in the language, English; a sign-in code has no Filipino text yet.
+    assert texting.render({"en": "Code {code}"}, "PH", code="1") == "Code 1"
