@@ -674,7 +674,7 @@ def draw_entries_csv(draw_id: str) -> Response:
 
 @api("/v1/me/draws", auth="shopper")
 def my_draws() -> dict:
-    return draw_view.my_draws(_shopper().shopper_id)
+    return draw_schedule.shopper_draws(_shopper().shopper_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")

@@ -12,13 +12,14 @@ from chalicelib.adapters import paging
 from chalicelib.adapters.models import AuditEvent
 from chalicelib.adapters.records import create
 
-__all__ = ["KEEP", "append", "transaction_put", "events_page"]
+__all__ = ["KEEP", "append", "event", "transaction_put", "events_page"]
 
 KEEP = timedelta(days=2 * 366)
 """How long an event is kept: two years, the span of the longest campaigns and their disputes."""
 
 
-def _event(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime) -> AuditEvent:
+def event(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime) -> AuditEvent:
+    """One event, not yet written: for a store's TransactWrite that saves it with the change it records."""
     return AuditEvent(
         brand_id,
         f"{now.isoformat(timespec='microseconds')}#{secrets.token_hex(4)}",
@@ -33,7 +34,7 @@ def _event(brand_id: str, actor: str, action: str, target: str, details: dict[st
 
 def append(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any], now: datetime) -> None:
     """Append one event to the brand's trail; never overwrites one (its key is new)."""
-    create(_event(brand_id, actor, action, target, details, now), AuditEvent.event_key, "audit event")
+    create(event(brand_id, actor, action, target, details, now), AuditEvent.event_key, "audit event")
 
 
 def transaction_put(
@@ -45,13 +46,13 @@ def transaction_put(
     return {
         "Put": {
             "TableName": AuditEvent.Meta.table_name,
-            "Item": _event(brand_id, actor, action, target, details, now).serialize(),
+            "Item": event(brand_id, actor, action, target, details, now).serialize(),
             "ConditionExpression": "attribute_not_exists(event_key)",
         }
     }
 
 
-# An event's key is its instant and four random bytes (`_event`).
+# An event's key is its instant and four random bytes (`event`).
 _CURSOR = paging.Cursor.of(event_key=r"^\d{4}-\d{2}-\d{2}T[0-9:.+-]{8,40}#[0-9a-f]{8}$")
 
 

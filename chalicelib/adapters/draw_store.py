@@ -11,15 +11,25 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo
-from chalicelib.adapters.models import CodeState, Draw, DrawPage, DrawWinner, Participant, ShopperAccount
+from chalicelib.adapters.models import (
+    AuditEvent,
+    CodeState,
+    Counter,
+    Draw,
+    DrawPage,
+    DrawWinner,
+    Participant,
+    ShopperAccount,
+)
 from chalicelib.adapters.paging import Cursor
-from chalicelib.adapters.records import create, load_owned
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.adapters.records import load_owned
+from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.ids import id_pattern, split_points
 from chalicelib.domain.lifecycle import CodeStatus, DrawStatus
 from chalicelib.domain.validation import NOT_A_CURSOR
@@ -35,9 +45,11 @@ __all__ = [
     "reload",
     "add",
     "campaign_page",
-    "recent",
+    "of_campaigns",
+    "list_every_draw",
     "due_draws",
     "participations",
+    "entries_by_cut",
     "participants_at",
     "claims_until",
     "write_pages",
@@ -46,6 +58,7 @@ __all__ = [
     "masked_phones",
     "sealed_phone",
     "take_lease",
+    "give_back_lease",
     "publish",
     "record_winners",
     "set_beacon",
@@ -61,6 +74,9 @@ READ_RANGES = 8
 """Key ranges of a campaign's participants (by shopper id) that a freeze reads side by side, and
 the most claim lookups of late participants it makes at once: each waits on DynamoDB, so eight
 take about the time of one (benchmarks/bench_draws.py)."""
+_DRAWS = "draws:"  # + a campaign id: the counter that bounds its draws and lists their ids
+_ATTEMPTS = 6
+_BUSY = "Many changes to this draw at once; please try again."
 _DUE = "due"  # the one shard of the by_due index: every draw not yet drawn (or set aside) is on it
 
 _MARK_ATTEMPTS = 6  # of recording a winner's SMS as ended: see mark_sms
@@ -141,11 +157,44 @@ def reload(draw_id: str) -> Draw:
     return Draw.get(draw_id, consistent_read=True)
 
 
-def add(draw: Draw, due: datetime) -> None:
-    """Save a new draw (409 if its id is taken), on the runner's list from `due` on."""
+def _refused(exc: TransactWriteError) -> list[bool]:
+    """Which items of a cancelled transaction failed their condition, in the order TransactWrite sends
+    them: its condition checks, deletes, saves, then updates, each in the order they were added."""
+    return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons or []]
+
+
+def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
+    """Save a new draw, on the runner's list from `due` on, with its audit event, in one transaction:
+    409 naming `campaign_id` when its campaign has `most` draws already (none is ever deleted)."""
     draw.due_shard = _DUE
     draw.due_at = Draw.draw_at.serialize(due)  # the index's sort key: the instant as stored, compared as text
-    create(draw, Draw.draw_id, "draw")
+    listed = Counter(_DRAWS + draw.campaign_id)
+    for _ in dynamo.attempts(_ATTEMPTS, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.save(draw, condition=Draw.draw_id.does_not_exist())
+                tx.update(
+                    listed,
+                    actions=[Counter.value.add(1), Counter.members.add({draw.draw_id})],
+                    condition=Counter.value.does_not_exist() | (Counter.value < most),
+                )
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            refused = _refused(exc)  # the draw, the event, the counter
+            if refused[2:3] == [True]:
+                raise Conflict(
+                    f"campaign_id: This campaign has its {most} draws already; draws are never deleted, "
+                    "so no more can be scheduled.",
+                    field="campaign_id",
+                ) from None
+            if refused[:1] == [True]:
+                raise Conflict("The new draw drew an id that is taken; retry.") from None
+            raise
+        return
 
 
 def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | None) -> tuple[list[Draw], str | None]:
@@ -155,9 +204,12 @@ def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | Non
     return draws, _LIST_CURSOR.after(results.last_evaluated_key, len(draws), limit)
 
 
-def recent(campaign_id: str, limit: int = 20) -> Iterator[Draw]:
-    """A campaign's latest draws, newest first."""
-    return iter(Draw.by_campaign.query(campaign_id, scan_index_forward=False, limit=limit))
+def of_campaigns(campaign_ids: Sequence[str]) -> list[Draw]:
+    """Every draw of these campaigns: one BatchGet of their draw lists, one of the draws (per 100 of each)."""
+    draw_ids: set[str] = set()
+    for listed in Counter.batch_get([_DRAWS + c for c in dict.fromkeys(campaign_ids)]):
+        draw_ids.update(listed.members or ())
+    return list(Draw.batch_get(sorted(draw_ids))) if draw_ids else []
 
 
 def due_draws(now: datetime) -> Iterator[str]:
@@ -170,6 +222,45 @@ def participations(shopper_id: str) -> Iterator[Participation]:
     """Every campaign a shopper takes part in."""
     for participant in Participant.by_shopper.query(shopper_id):
         yield Participation(participant.campaign_id, int(participant.entries), participant.last_claim_at)
+
+
+def list_every_draw() -> int:
+    """Put every draw on its campaign's draw list (draws scheduled before the lists existed), once
+    each: a draw already listed is left as it is. Returns how many were added. A Scan: run it once."""
+    added = 0
+    for draw in Draw.scan(attributes_to_get=[Draw.draw_id.attr_name, Draw.campaign_id.attr_name]):
+        listed = Counter(_DRAWS + draw.campaign_id)
+        try:
+            listed.update(
+                actions=[Counter.value.add(1), Counter.members.add({draw.draw_id})],
+                condition=~Counter.members.contains(draw.draw_id),
+            )
+        except UpdateError as exc:
+            if not dynamo.condition_failed(exc):
+                raise
+            continue
+        added += 1
+    return added
+
+
+def entries_by_cut(shopper_id: str, cuts: Sequence[tuple[str, datetime]]) -> dict[tuple[str, datetime], int]:
+    """The entries a shopper earned in each (campaign, cut) at or before that cut: one Query of their
+    claims up to the latest cut (the claims' by-shopper index), however many draws ask."""
+    if not cuts:
+        return {}
+    earned = dict.fromkeys(cuts, 0)
+    campaigns = {campaign_id for campaign_id, _ in cuts}
+    claims = CodeState.by_shopper.query(
+        shopper_id,
+        CodeState.changed_at <= max(cut for _, cut in cuts),
+        filter_condition=(CodeState.state == _CLAIMED) & CodeState.campaign_id.is_in(*campaigns),
+        attributes_to_get=[CodeState.campaign_id.attr_name, CodeState.changed_at.attr_name, _C_ENTRIES],
+    )
+    for claim in claims:
+        for campaign_id, cut in cuts:
+            if claim.campaign_id == campaign_id and claim.changed_at <= cut:
+                earned[campaign_id, cut] += int(claim.entries or 0)
+    return earned
 
 
 # --- the participants a freeze reads --------------------------------------------------
@@ -353,6 +444,26 @@ def _update(draw_id: str, actions: list[Action], condition: Condition) -> bool:
     return True
 
 
+def _moved(draw_id: str, actions: list[Action], condition: Condition, event: AuditEvent) -> bool:
+    """One conditional update of the draw and its audit event, in one transaction: both are written or
+    neither (a crash between two writes can leave no move unrecorded); False when the condition did not hold."""
+    for _ in dynamo.attempts(_ATTEMPTS, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(Draw(draw_id), actions=actions, condition=condition)
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            if _refused(exc)[1:2] == [True]:  # the event, then the draw
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
+
+
 def take_lease(draw_id: str, runner: str, until: int, now: int) -> bool:
     """Move a scheduled draw (or one whose freezing lease lapsed before `now`) to freezing, held by `runner`."""
     return _update(
@@ -362,9 +473,18 @@ def take_lease(draw_id: str, runner: str, until: int, now: int) -> bool:
     )
 
 
-def publish(draw_id: str, runner: str, snapshot: Published) -> bool:
-    """Publish the snapshot and move the draw to frozen, if `runner` still holds its lease."""
-    return _update(
+def give_back_lease(draw_id: str, runner: str) -> None:
+    """Put a draw `runner` was freezing back to scheduled (it could not be frozen): as if never leased."""
+    _update(
+        draw_id,
+        [Draw.status.set(DrawStatus.SCHEDULED), Draw.lease_owner.remove(), Draw.lease_until.remove()],
+        (Draw.status == DrawStatus.FREEZING) & (Draw.lease_owner == runner),
+    )
+
+
+def publish(draw_id: str, runner: str, snapshot: Published, event: AuditEvent) -> bool:
+    """Publish the snapshot and move the draw to frozen, with `event`, if `runner` still holds its lease."""
+    return _moved(
         draw_id,
         [
             Draw.status.set(DrawStatus.FROZEN),
@@ -379,11 +499,15 @@ def publish(draw_id: str, runner: str, snapshot: Published) -> bool:
             Draw.lease_until.remove(),
         ],
         (Draw.status == DrawStatus.FREEZING) & (Draw.lease_owner == runner),
+        event,
     )
 
 
-def record_winners(draw_id: str, winners: Sequence[Winner], seed: str, at: datetime, beacon: str | None) -> bool:
-    """Record the winners of a frozen draw (with `beacon`, if it has one) and reveal its seed, in one write."""
+def record_winners(
+    draw_id: str, winners: Sequence[Winner], seed: str, at: datetime, beacon: str | None, event: AuditEvent
+) -> bool:
+    """Record the winners of a frozen draw (with `beacon`, if it has one) and reveal its seed, with `event`,
+    in one transaction."""
     condition = Draw.status == DrawStatus.FROZEN
     if beacon is not None:
         condition &= Draw.beacon == beacon
@@ -397,7 +521,7 @@ def record_winners(draw_id: str, winners: Sequence[Winner], seed: str, at: datet
         )
         for w in winners
     ]
-    return _update(
+    return _moved(
         draw_id,
         [
             Draw.status.set(DrawStatus.DRAWN),
@@ -412,15 +536,17 @@ def record_winners(draw_id: str, winners: Sequence[Winner], seed: str, at: datet
             Draw.due_at.set(_due_text(at)),
         ],
         condition,
+        event,
     )
 
 
-def set_beacon(draw_id: str, value: str, at: datetime) -> bool:
-    """Set the beacon of a frozen draw that has none yet."""
-    return _update(
+def set_beacon(draw_id: str, value: str, at: datetime, event: AuditEvent) -> bool:
+    """Set the beacon of a frozen draw that has none yet, with `event`, in one transaction."""
+    return _moved(
         draw_id,
         [Draw.beacon.set(value), Draw.beacon_at.set(at)],
         (Draw.status == DrawStatus.FROZEN) & Draw.beacon.does_not_exist(),
+        event,
     )
 
 

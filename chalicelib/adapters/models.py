@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
@@ -199,7 +200,8 @@ class Counter(_Model):
     """Named monotonic counters (batch numbers); each increment is a conditional write.
 
     A counter that holds leases (a brand's running exports) keeps them in `slots`
-    (holder -> epoch seconds taken) and uses `value` as its version.
+    (holder -> epoch seconds taken) and uses `value` as its version. A campaign's draws
+    counter keeps the draws' ids in `members`, so a shopper's page gets them in one BatchGet.
     """
 
     class Meta(_BaseMeta):
@@ -208,6 +210,7 @@ class Counter(_Model):
     name = UnicodeAttribute(hash_key=True)
     value = IntegerAttribute(default=0)
     slots: MapAttribute = MapAttribute(null=True)
+    members = UnicodeSetAttribute(null=True)  # a campaign's draw ids (`draws:<campaign_id>`, value = their count)
 
 
 class ClaimsByShopper(GlobalSecondaryIndex):

@@ -120,10 +120,11 @@ EXPORT_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _E.FAILED: frozenset(),
 }
 # scheduled -> freezing (a runner holds the lease) -> frozen (snapshot written) -> drawn. A
-# runner lost while freezing leaves the draw to the next one once its lease runs out.
+# runner lost while freezing leaves the draw to the next one once its lease runs out; one that
+# finds the entries cannot be drawn gives the lease back (scheduled again).
 DRAW_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _D.SCHEDULED: frozenset({_D.FREEZING}),
-    _D.FREEZING: frozenset({_D.FREEZING, _D.FROZEN}),
+    _D.FREEZING: frozenset({_D.FREEZING, _D.FROZEN, _D.SCHEDULED}),
     _D.FROZEN: frozenset({_D.DRAWN}),
     _D.DRAWN: frozenset(),
 }

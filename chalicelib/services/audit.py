@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters import audit_log
+from chalicelib.adapters.models import AuditEvent
 from chalicelib.domain import clock
 
-__all__ = ["KEEP", "record", "transaction_item", "changes"]
+__all__ = ["KEEP", "record", "transaction_item", "transaction_event", "changes"]
 
 KEEP = audit_log.KEEP
 
@@ -21,6 +22,11 @@ def transaction_item(brand_id: str, actor: str, action: str, target: str, detail
     """The same event as an item of a store's transaction, for a change whose record must not be lost
     between the change and its event (a crash between two writes)."""
     return audit_log.transaction_put(brand_id, actor, action, target, details, clock.now())
+
+
+def transaction_event(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any]) -> AuditEvent:
+    """The same event for a store that writes it with PynamoDB's TransactWrite, in the change's transaction."""
+    return audit_log.event(brand_id, actor, action, target, details, clock.now())
 
 
 def changes(before: dict, after: dict) -> dict:

@@ -7,10 +7,11 @@ one snapshot, one result and one SMS per winner:
     scheduled --lease--> freezing --publish--> frozen --(beacon, if announced)--> drawn
 
 * freeze: the runner that takes the lease (status scheduled, or freezing with a lapsed
-  lease) writes the snapshot pages and publishes their SHA-256 and entry total, on
-  condition that it still holds the lease. The snapshot is a pure function of the claims
-  made up to `entries_until`, so a runner that takes over a lapsed lease writes the very
-  same pages.
+  lease) and only it reads the participants, writes the snapshot pages and publishes their
+  SHA-256 and entry total, on condition that it still holds the lease. The snapshot is a
+  pure function of the claims made up to `entries_until`, so a runner that takes over a
+  lapsed lease writes the very same pages.
+* every move (frozen, beacon, drawn) is one transaction with its audit event.
 * draw: from `frozen` (with the beacon, when one was announced) the winners follow from
   the snapshot, the seed and the beacon alone (domain/draws.py); the write that records
   them is conditional on `frozen` and reveals the seed in the same update.
@@ -60,14 +61,27 @@ SEED_PURPOSE = "draw-seed"
 
 
 def _freeze(draw: Draw, actor: str, runner: str) -> None:
-    """Build, check, take the lease, write the pages, publish: or leave the draw as it was."""
-    stats: dict = {}
-    snapshot = snapshot_of(draw, stats)
-    check_drawable(draw, snapshot)  # a draw that cannot be drawn is refused before anything is written
+    """Take the lease, build and check the snapshot, write the pages, publish: or leave the draw as it was.
+
+    Only the lease holder reads the participants: a runner that loses the lease reads nothing,
+    and a snapshot that cannot be drawn gives the lease back (the draw is scheduled again).
+    """
     now_epoch = int(clock.epoch())
     if not draw_store.take_lease(draw.draw_id, runner, now_epoch + LEASE_SECONDS, now_epoch):
         return
+    stats: dict = {}
+    try:
+        snapshot = snapshot_of(draw, stats)
+        check_drawable(draw, snapshot)
+    except Exception:
+        draw_store.give_back_lease(draw.draw_id, runner)  # the next run need not wait out the lease
+        raise
     draw_store.write_pages(draw.draw_id, snapshot.pages)
+    details = {
+        "snapshot_sha256": snapshot.sha256,
+        "entries_total": snapshot.entries_total,
+        "participants": snapshot.participants,
+    }
     published = draw_store.publish(
         draw.draw_id,
         runner,
@@ -80,21 +94,11 @@ def _freeze(draw: Draw, actor: str, runner: str) -> None:
             late_participants=stats.get("late_participants", 0),
             at=clock.now(),
         ),
+        audit.transaction_event(draw.brand_id, actor, "draw_frozen", draw.draw_id, details),
     )
     if published:
         log_event(
             log, "draw_frozen", draw_id=draw.draw_id, participants=snapshot.participants, pages=len(snapshot.pages)
-        )
-        audit.record(
-            draw.brand_id,
-            actor,
-            "draw_frozen",
-            draw.draw_id,
-            {
-                "snapshot_sha256": snapshot.sha256,
-                "entries_total": snapshot.entries_total,
-                "participants": snapshot.participants,
-            },
         )
 
 
@@ -125,15 +129,15 @@ def _draw(draw: Draw, actor: str) -> None:
         draw_store.Winner(w.rank, w.participant_id, shopper, w.entries, masked.get(shopper, ""))
         for w, shopper in zip(picked, winner_shoppers, strict=True)
     ]
-    if draw_store.record_winners(draw.draw_id, winners, seed.hex(), clock.now(), draw.beacon):
+    event = audit.transaction_event(
+        draw.brand_id,
+        actor,
+        "draw_drawn",
+        draw.draw_id,
+        {"seed": seed.hex(), "winners": [w.participant_id for w in picked], "beacon": draw.beacon},
+    )
+    if draw_store.record_winners(draw.draw_id, winners, seed.hex(), clock.now(), draw.beacon, event):
         log_event(log, "draw_drawn", draw_id=draw.draw_id, winners=len(picked))
-        audit.record(
-            draw.brand_id,
-            actor,
-            "draw_drawn",
-            draw.draw_id,
-            {"seed": seed.hex(), "winners": [w.participant_id for w in picked], "beacon": draw.beacon},
-        )
 
 
 def advance(draw: Draw, actor: str, *, wait: bool) -> Draw:

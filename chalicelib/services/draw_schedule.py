@@ -1,4 +1,4 @@
-"""Scheduling lucky draws: schedule one with a seed commitment, list and read them, give the announced beacon."""
+"""Scheduling lucky draws: schedule one with a seed commitment, list and read them, give the beacon; a shopper's draws."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from chalicelib.adapters import draw_store
+from chalicelib.adapters import draw_store, limits
 from chalicelib.adapters.models import Campaign, Draw
 from chalicelib.adapters.records import load_campaign
 from chalicelib.adapters.secrets import get_phone_hash_pepper
@@ -22,11 +22,25 @@ from chalicelib.domain.schemas import Instant, Label, Schema, SmsLabel, validate
 from chalicelib.domain.validation import parse_limit, refuse_fields
 from chalicelib.services import audit
 from chalicelib.services.draw_runner import SEED_PURPOSE, advance
-from chalicelib.views.draws import render
+from chalicelib.views.draws import my_draws, render
 
-__all__ = ["MAX_WINNERS", "create_draw", "list_draws", "get_draw", "post_beacon"]
+__all__ = [
+    "MAX_WINNERS",
+    "MAX_DRAWS_PER_CAMPAIGN",
+    "create_draw",
+    "list_draws",
+    "get_draw",
+    "post_beacon",
+    "shopper_draws",
+]
 
 MAX_WINNERS = 1000
+MAX_DRAWS_PER_CAMPAIGN = 10
+"""Draws a campaign may have, ever (none is deleted): a monthly draw over a long campaign and a grand
+draw fit, while a brand cannot schedule a pile of like draws to publish the one it likes, and every
+shopper sees them all on one page."""
+MY_DRAWS_PER_MINUTE = 30
+"""GET /v1/me/draws a shopper may make a minute: the page reads it once a visit; more is a script."""
 MAX_AFTER_CAMPAIGN = timedelta(days=90)
 _ID = "drw"
 _SERVER_OWNED = (
@@ -81,6 +95,13 @@ def _grants_entries(campaign: Campaign) -> bool:
 def _check_dates(values: DrawIn, campaign: Campaign, now: datetime) -> None:
     if values.draw_at <= now:
         raise InvalidInput("draw_at: Must be in the future.", field="draw_at")
+    if values.entries_until <= now:
+        # The commitment must come before the entries it draws from, or the seed could be
+        # chosen knowing them.
+        raise InvalidInput(
+            "entries_until: Must be in the future: a draw is scheduled before the entries it draws from.",
+            field="entries_until",
+        )
     if values.draw_at > campaign.ends_at + MAX_AFTER_CAMPAIGN:
         raise InvalidInput("draw_at: Must be at most 90 days after the campaign's ends_at.", field="draw_at")
     if values.entries_until > values.draw_at:
@@ -121,18 +142,10 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         created_at=now,
         created_by=actor,
     )
-    draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until))
     view = render(draw)
-    audit.record(
-        brand_id,
-        actor,
-        "draw_scheduled",
-        draw_id,
-        {
-            k: view[k]
-            for k in ("campaign_id", "name", "prize", "winners_wanted", "draw_at", "entries_until", "seed_commitment")
-        },
-    )
+    scheduled = ("campaign_id", "name", "prize", "winners_wanted", "draw_at", "entries_until", "seed_commitment")
+    event = audit.transaction_event(brand_id, actor, "draw_scheduled", draw_id, {k: view[k] for k in scheduled})
+    draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until), MAX_DRAWS_PER_CAMPAIGN, event)
     return view
 
 
@@ -151,10 +164,21 @@ def post_beacon(brand_id: str, draw_id: str, actor: str, body: dict) -> dict:
     if draw.beacon is not None and draw.beacon != value:
         raise Conflict("value: This draw's beacon is already set to another value.", field="value")
     if draw.beacon is None:
-        wrote = draw_store.set_beacon(draw_id, value, clock.now())
+        event = audit.transaction_event(brand_id, actor, "draw_beacon", draw_id, {"beacon": value})
+        wrote = draw_store.set_beacon(draw_id, value, clock.now(), event)
         draw = draw_store.reload(draw_id)
         if not wrote and draw.beacon != value:
             raise Conflict("value: This draw's beacon is already set to another value.", field="value")
-        if wrote:
-            audit.record(brand_id, actor, "draw_beacon", draw_id, {"beacon": value})
     return render(advance(draw, actor, wait=True))
+
+
+def shopper_draws(shopper_id: str) -> dict:
+    """GET /v1/me/draws: the shopper's draws, at most MY_DRAWS_PER_MINUTE times a minute (429 with Retry-After)."""
+    limits.hit(
+        "me-draws",
+        shopper_id,
+        limit=MY_DRAWS_PER_MINUTE,
+        window_seconds=60,
+        message="Your draws were asked for too often; try again in a minute.",
+    )
+    return my_draws(shopper_id)

@@ -78,34 +78,50 @@ def entries_csv(brand_id: str, draw_id: str, cursor: str | None) -> tuple[str, s
 
 
 def my_draws(shopper_id: str) -> dict:
-    """Every draw of the campaigns a shopper takes part in: their entries in it, and whether they won."""
+    """Every draw of the campaigns a shopper takes part in (set-aside ones too): their entries in it, its
+    commitment and status, and whether they won.
+
+    A bounded number of requests whatever the draws: one Query of the shopper's participations,
+    one BatchGet of those campaigns' draw lists and one of the draws (per 100 of each), and at
+    most one Query of the shopper's claims, for the draws whose cut they claimed after.
+    """
     now = clock.now()
-    items = []
-    for participation in draw_store.participations(shopper_id):
-        for draw in draw_store.recent(participation.campaign_id):
-            if draw.blocked_at and draw.status == DrawStatus.SCHEDULED:
-                continue  # set aside by the runner: it will not take place
-            items.append(_mine(draw, participation, shopper_id, now))
-    items.sort(key=lambda d: (not d["upcoming"], d["draw_at"]))
+    taking_part = {p.campaign_id: p for p in draw_store.participations(shopper_id)}
+    draws = draw_store.of_campaigns(list(taking_part))
+    late = [(d.campaign_id, d.entries_until) for d in draws if _claimed_after_cut(taking_part[d.campaign_id], d, now)]
+    earned = draw_store.entries_by_cut(shopper_id, late)
+    items = [_mine(draw, taking_part[draw.campaign_id], shopper_id, now, earned) for draw in draws]
+    items.sort(key=lambda d: (not d["upcoming"], d["draw_at"], d["draw_id"]))
     return {"draws": items}
 
 
-def _mine(draw: Draw, participation: draw_store.Participation, shopper_id: str, now: datetime) -> dict:
+def _claimed_after_cut(participation: draw_store.Participation, draw: Draw, now: datetime) -> bool:
+    last = participation.last_claim_at
+    return now > draw.entries_until and last is not None and last > draw.entries_until
+
+
+def _mine(
+    draw: Draw,
+    participation: draw_store.Participation,
+    shopper_id: str,
+    now: datetime,
+    earned: dict[tuple[str, datetime], int],
+) -> dict:
     drawn = draw.status == DrawStatus.DRAWN
     won = drawn and any(getattr(w, "shopper_id", None) == shopper_id for w in draw.winners or [])
     cut = draw.entries_until
-    entries = participation.entries
-    if now > cut and participation.last_claim_at is not None and participation.last_claim_at > cut:
-        (entries,) = draw_store.claims_until(draw.campaign_id, cut)([shopper_id])
+    entries = earned.get((draw.campaign_id, cut), participation.entries)
+    set_aside = bool(draw.blocked_at) and draw.status == DrawStatus.SCHEDULED
     return {
         "draw_id": draw.draw_id,
         "campaign_id": draw.campaign_id,
         "name": draw.name,
         "prize": draw.prize,
         "draw_at": format_instant(draw.draw_at),
-        "entries_until": format_instant(draw.entries_until),
+        "entries_until": format_instant(cut),
         "status": draw.status,
-        "upcoming": not drawn,
+        "upcoming": not drawn and not set_aside,
+        "set_aside": set_aside,
         "entries": entries,
         "entries_final": now > cut,
         "won": won,

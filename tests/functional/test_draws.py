@@ -8,7 +8,10 @@ import json
 import pathlib
 from datetime import UTC, datetime, timedelta
 
+import botocore.client
 import pytest
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.adapters import records
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, ShopperAccount
@@ -20,6 +23,7 @@ from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
 from chalicelib.services import batches, campaigns, draw_notify, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
+from tests.guessing import AwsCalls
 from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
 
 BRAND = "brand-a"
@@ -91,9 +95,8 @@ def _claims(world, counts: list[int], moment: datetime, start: int = 0) -> int:
     return index
 
 
-def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
-    """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
-    t0 = world["t0"]
+def draw_body(t0: datetime, **changes) -> dict:
+    """A draw's schedule: due at `t0` + 1 h, entries until `t0` + 30 min; `changes` set to None are left out."""
     body = {
         "name": "Grand draw",
         "prize": "Motorbike",
@@ -103,9 +106,14 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
         "one_win_per_participant": True,
         **changes,
     }
-    body = {k: v for k, v in body.items() if v is not None}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
+    """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
+    t0 = world["t0"]
     with at(when or t0 + timedelta(minutes=2)):
-        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", body)
+        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", draw_body(t0, **changes))
 
 
 def _csv(api, draw_id: str) -> bytes:
@@ -332,6 +340,171 @@ def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, wo
     checked = subprocess.run(command + announced, capture_output=True, text=True, cwd=tmp_path)
     assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
     assert "as published when the draw was scheduled" in checked.stdout
+
+
+# --- draws nobody can steer (issue 22, items 2, 6 and 7) --------------------------------
+
+
+def test_a_draw_whose_entries_until_has_passed_cannot_be_scheduled(api, world):
+    # The commitment must precede the entries it draws from: a cut already past would let the
+    # seed be made knowing every entry. (Main accepted a past cut after the campaign's start.)
+    now = datetime.now(UTC)
+    _refused(api, world, "entries_until", entries_until=(now - timedelta(minutes=1)).isoformat())
+    _refused(api, world, "entries_until", entries_until=now.isoformat())
+
+
+def test_a_campaign_has_at_most_ten_draws_ever_and_no_route_deletes_or_edits_one(api, world):
+    scheduled = [_schedule(api, world, name=f"Draw {n}") for n in range(draw_schedule.MAX_DRAWS_PER_CAMPAIGN)]
+    events = len(list(AuditEvent.query(BRAND)))
+    response = api.call(  # the eleventh: 409 naming campaign_id, nothing written, no event
+        "POST",
+        f"/v1/campaigns/{world['campaign_id']}/draws",
+        {
+            "name": "One more",
+            "prize": "Nothing",
+            "winners": 1,
+            "draw_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            "entries_until": (datetime.now(UTC) + timedelta(minutes=30)).isoformat(),
+        },
+    )
+    assert response.status_code == 409 and response.json_body["error"]["field"] == "campaign_id"
+    assert "10 draws" in response.json_body["error"]["message"]
+    assert len(list(Draw.scan())) == draw_schedule.MAX_DRAWS_PER_CAMPAIGN
+    assert len(list(AuditEvent.query(BRAND))) == events
+    listed = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/draws?limit=100")["items"]
+    assert {d["draw_id"] for d in listed} == {d["draw_id"] for d in scheduled}
+    # None deleted, none changed: the draw routes are reads and the runner's own moves.
+    from app import app
+
+    methods = {path: set(view) for path, view in app.routes.items() if "draws" in path}
+    assert methods == {
+        "/v1/campaigns/{campaign_id}/draws": {"GET", "POST"},
+        "/v1/draws/{draw_id}": {"GET"},
+        "/v1/draws/{draw_id}/run": {"POST"},
+        "/v1/draws/{draw_id}/beacon": {"POST"},
+        "/v1/draws/{draw_id}/entries.csv": {"GET"},
+        "/v1/me/draws": {"GET"},
+    }
+    path = f"/v1/draws/{scheduled[0]['draw_id']}"
+    for method in ("DELETE", "PUT", "PATCH"):
+        assert api.call(method, path, {"prize": "Less"}).status_code in (403, 404, 405)
+    assert api.json("GET", path) == scheduled[0]
+
+
+def test_the_shopper_sees_every_draw_of_their_campaigns_in_a_fixed_number_of_requests(api, world):
+    # Three draws with three cuts; shopper 0 claimed before and after each, so every cut needs
+    # their claims summed. Main made one index query per campaign and one more per such draw.
+    t0 = world["t0"]
+    draws = [
+        _schedule(api, world, name=f"Week {n}", entries_until=(t0 + timedelta(minutes=minutes)).isoformat())
+        for n, minutes in enumerate((10, 20, 30))
+    ]
+    used = 0
+    for minutes in (1, 15, 25, 40):
+        used = _claims(world, [1, 0, 0, 0, 0, 0], t0 + timedelta(minutes=minutes), start=used)
+    token = shopper_token(PHONES[0])
+    with AwsCalls() as calls:
+        mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
+    assert {d["draw_id"]: d["entries"] for d in mine} == {
+        draws[0]["draw_id"]: 1,
+        draws[1]["draw_id"]: 2,
+        draws[2]["draw_id"]: 3,
+    }
+    assert all(d["entries_final"] and d["seed_commitment"] and d["status"] == "scheduled" for d in mine)
+    # Participations and the claims: one Query each; the draw lists and the draws: one BatchGet each.
+    assert calls.by_operation["Query"] == 2 and calls.by_operation["BatchGetItem"] == 2, calls.by_operation
+    assert calls.by_operation["UpdateItem"] == 1  # the rate limit's counter
+
+
+def test_a_draw_the_runner_set_aside_is_still_listed_to_the_shopper(api, world):
+    t0 = world["t0"]
+    _claims(world, [1, 0, 0, 0, 0, 0], t0 + timedelta(minutes=1))
+    kept = _schedule(api, world, winners=1)
+    aside = _schedule(api, world, winners=5)  # one participant: it can never be drawn
+    assert run_schedule("draw_runner")["blocked"] == 1
+    mine = {d["draw_id"]: d for d in api.json("GET", "/v1/me/draws", token=shopper_token(PHONES[0]))["draws"]}
+    assert set(mine) == {kept["draw_id"], aside["draw_id"]}
+    assert mine[aside["draw_id"]]["set_aside"] is True and mine[aside["draw_id"]]["upcoming"] is False
+    assert mine[aside["draw_id"]]["seed_commitment"] == aside["seed_commitment"]
+    assert mine[kept["draw_id"]]["set_aside"] is False and mine[kept["draw_id"]]["status"] == "drawn"
+    for item in mine.values():
+        _check(item, "MyDraw")
+
+
+def test_a_shopper_asking_for_their_draws_too_often_is_told_when_to_come_back(api, world, monkeypatch):
+    monkeypatch.setattr(draw_schedule, "MY_DRAWS_PER_MINUTE", 3)
+    token = shopper_token(PHONES[0])
+    # One window whatever minute the test runs in, after the tokens were issued.
+    with at((datetime.now(UTC) + timedelta(minutes=1)).replace(second=5)):
+        for _ in range(3):
+            assert api.call("GET", "/v1/me/draws", token=token).status_code == 200
+        refused = api.call("GET", "/v1/me/draws", token=token)
+        assert api.call("GET", "/v1/me/draws", token=shopper_token(PHONES[1])).status_code == 200
+    assert refused.status_code == 429 and refused.json_body["error"]["code"] == "limit_reached"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+class _AuditWriteFails:
+    """Every write that carries the audit event `action` fails, as a crash between two writes would leave it."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> _AuditWriteFails:
+        self._real = real = botocore.client.BaseClient._make_api_call
+        table, action = AuditEvent.Meta.table_name, self.action
+
+        def failing(client, operation, params):
+            if operation in ("PutItem", "TransactWriteItems") and table in str(params) and action in str(params):
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "lost"}}, operation)
+            return real(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = failing  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_) -> None:
+        botocore.client.BaseClient._make_api_call = self._real  # type: ignore[method-assign]
+
+
+def _recorded(draw_id: str) -> tuple[str, list[str]]:
+    return Draw.get(draw_id, consistent_read=True).status, [
+        e.action for e in AuditEvent.query(BRAND) if e.target == draw_id
+    ]
+
+
+def test_a_draw_moves_to_frozen_and_drawn_only_together_with_its_audit_event(api, world, memory_sms):
+    # Main wrote the move, then the event: a failure between left a frozen draw without
+    # `draw_frozen`. Now the move and its event are one transaction: both or neither.
+    t0 = world["t0"]
+    _claims(world, [2, 1, 0, 0, 0, 0], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=1)
+    with _AuditWriteFails("draw_frozen"), pytest.raises(PynamoDBException):
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
+    status, actions = _recorded(draw["draw_id"])
+    assert status not in ("frozen", "drawn") and "draw_frozen" not in actions, (status, actions)
+    later = datetime.now(UTC) + timedelta(seconds=draw_runner.LEASE_SECONDS + 1)  # the lost runner's lease lapsed
+    with at(later), _AuditWriteFails("draw_drawn"), pytest.raises(PynamoDBException):
+        draw_runner.run_draw(BRAND, draw["draw_id"], "op")
+    status, actions = _recorded(draw["draw_id"])
+    assert status == "frozen" and actions.count("draw_frozen") == 1 and "draw_drawn" not in actions
+    with at(later):
+        done = draw_runner.run_draw(BRAND, draw["draw_id"], "op")
+    status, actions = _recorded(draw["draw_id"])
+    assert done["status"] == status == "drawn" and actions.count("draw_drawn") == actions.count("draw_frozen") == 1
+
+
+def test_draws_scheduled_before_the_lists_are_listed_once_the_backfill_ran(api, world):
+    from chalicelib.adapters import draw_store
+    from chalicelib.adapters.models import Counter
+
+    _claims(world, [1, 0, 0, 0, 0, 0], world["t0"] + timedelta(minutes=1))
+    draw = _schedule(api, world)
+    Counter(f"draws:{world['campaign_id']}").delete()  # as a draw scheduled before the lists
+    token = shopper_token(PHONES[0])
+    assert api.json("GET", "/v1/me/draws", token=token)["draws"] == []
+    assert draw_store.list_every_draw() == 1 and draw_store.list_every_draw() == 0
+    assert [d["draw_id"] for d in api.json("GET", "/v1/me/draws", token=token)["draws"]] == [draw["draw_id"]]
+    assert int(Counter.get(f"draws:{world['campaign_id']}").value) == 1
 
 
 # --- the winners' SMS: tried again until sent, in the winner's language, within the budgets ---

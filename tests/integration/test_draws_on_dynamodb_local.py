@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
@@ -13,11 +14,12 @@ from chalicelib.adapters import draw_store, dynamo
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant
 from chalicelib.domain import clock, phones
 from chalicelib.domain import draws as algorithm
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import split_points
 from chalicelib.services import draw_runner, draw_schedule
 from tests.faults import KINDS, Crash, Injector, applies
 from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
-from tests.functional.test_draws import BRAND, _claims, _schedule
+from tests.functional.test_draws import BRAND, _claims, _schedule, draw_body
 from tests.support import run_schedule
 
 
@@ -114,6 +116,60 @@ def test_ranges_read_side_by_side_stop_with_their_reader_and_hand_it_their_error
         list(dynamo.pages_side_by_side([ours, reader("no-such-table")]))
     assert failed.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert threading.active_count() == before
+
+
+def test_concurrent_runs_read_the_participants_once_only_the_lease_holder_reads(api, world, memory_sms):
+    # Main built the snapshot before taking the lease: N runs at once each read every
+    # participant. Now the lease comes first; the others wait for its result, reading nothing.
+    t0 = world["t0"]
+    _claims(world, [3, 1, 4, 1, 5, 9], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=2)
+    table = Participant.Meta.table_name
+    reads = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counting(client, operation, params):
+        if operation == "Query" and params.get("TableName") == table and "IndexName" not in params:
+            reads.append(params)
+        return real(client, operation, params)
+
+    runners = 8
+    start = threading.Barrier(runners)
+
+    def run(n: int) -> dict:
+        start.wait()
+        return draw_runner.run_draw(BRAND, draw["draw_id"], f"op-{n}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+        with ThreadPoolExecutor(max_workers=runners) as pool:
+            results = list(pool.map(run, range(runners)))
+    assert {r["status"] for r in results} == {"drawn"} and len({r["seed"] for r in results}) == 1
+    # One freeze: one Query page for each of its key ranges (six participants), whatever the runners.
+    assert len(reads) == draw_store.READ_RANGES, len(reads)
+
+
+def test_concurrent_schedules_of_one_campaign_make_at_most_ten_draws(api, world):
+    tries = draw_schedule.MAX_DRAWS_PER_CAMPAIGN + 6
+    start = threading.Barrier(tries)
+
+    body = draw_body(datetime.now(UTC), winners=1)  # scheduled now: one clock for every thread
+
+    def schedule(n: int) -> int:
+        start.wait()
+        try:
+            draw_schedule.create_draw(BRAND, world["campaign_id"], f"op-{n}", body)
+        except Conflict as exc:
+            assert exc.field == "campaign_id"
+            return 409
+        return 201
+
+    with ThreadPoolExecutor(max_workers=tries) as pool:
+        answers = list(pool.map(schedule, range(tries)))
+    assert answers.count(201) == draw_schedule.MAX_DRAWS_PER_CAMPAIGN and answers.count(409) == 6
+    assert len(list(Draw.by_campaign.query(world["campaign_id"]))) == draw_schedule.MAX_DRAWS_PER_CAMPAIGN
+    actions = [e.action for e in AuditEvent.query(BRAND)]
+    assert actions.count("draw_scheduled") == draw_schedule.MAX_DRAWS_PER_CAMPAIGN
 
 
 def _sms_undone(draw_id: str, drawn_at: datetime) -> None:

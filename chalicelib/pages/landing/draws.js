@@ -47,8 +47,10 @@
         entries.setAttribute("data-entries", String(d.entries));
         item.appendChild(entries);
         var state;
-        if (d.upcoming) state = format(strings.draw_upcoming, { when: day(d.draw_at), until: day(d.entries_until) });
-        else state = d.won ? strings.draw_won : strings.draw_not_won;
+        if (d.set_aside) state = strings.draw_set_aside;
+        else if (d.upcoming) {
+          state = format(strings.draw_upcoming, { when: day(d.draw_at), until: day(d.entries_until) });
+        } else state = d.won ? strings.draw_won : strings.draw_not_won;
         var status = el("p", state, d.won ? "msg good" : "muted");
         status.setAttribute("data-won", d.won ? "yes" : "no");
         item.appendChild(status);
