@@ -47,6 +47,7 @@ def add(reward: Reward, event: dict) -> None:
     new = reward.get_save_kwargs_from_instance(condition=Reward.reward_id.does_not_exist())
     if _send([{"Put": new}, event]) is not None:
         raise Conflict("The new reward drew an id that is taken; retry.")
+    reward.update_local_version_attribute()  # what save() does once written: the answer shows version 1
 
 
 def load(brand_id: str, reward_id: str, *, consistent: bool = True) -> Reward:

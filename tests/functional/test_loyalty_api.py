@@ -184,8 +184,11 @@ def test_a_bad_reward_is_refused_naming_the_field_and_nothing_is_written(api, bo
 def test_rewards_are_listed_changed_retired_and_kept_to_their_brand(api):
     gift = api.json("POST", "/v1/rewards", {"name": "Mug", "kind": "gift", "cost": 50, "stock": 3}, expect=201)
     assert gift["available"] == 3 and gift["status"] == "active"
+    # The answer is the reward as stored: version 1, as a GET of it says.
+    assert gift["version"] == 1 == api.json("GET", f"/v1/rewards/{gift['reward_id']}")["version"]
     changed = api.json("PATCH", f"/v1/rewards/{gift['reward_id']}", {"cost": 40, "stock": 5})
     assert (changed["cost"], changed["available"]) == (40, 5)
+    assert changed["version"] == 2
     assert [r["reward_id"] for r in api.json("GET", "/v1/rewards", role="viewer")["items"]] == [gift["reward_id"]]
     api.json("GET", f"/v1/rewards/{gift['reward_id']}", brand="brand-b", expect=404)
     api.json("PATCH", f"/v1/rewards/{gift['reward_id']}", {"cost": 1}, role="viewer", expect=403)
