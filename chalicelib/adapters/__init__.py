@@ -4,7 +4,8 @@ names are written, one store per aggregate speaking domain values. May import: d
 Modules: audit_log (the audit trail's events, appended and paged), aws (the one botocore session),
 claim_store (the claim's requests, low-level), counters (the statistics' sharded counters, counted once),
 draw_store (a lucky draw, its snapshot pages and the participant reads of its freeze), dynamo (the one
-client, condition failures, the one retry loop and request token rule), limits (rate windows, locks,
+client, condition failures, the one retry loop and request token rule), export_store (a print-file
+export and each move of its state machine), limits (rate windows, locks,
 budgets, slots), members (points, month lots, the loyalty review), models (PynamoDB, the one schema),
 paging (the one cursor), participants (the wallet's and the participants CSV's pages), records (campaigns,
 batches, programs, the scan lookup and its bound), redemption_store (redemptions), reward_store (rewards and

@@ -18,7 +18,7 @@ from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import id_pattern, is_id
-from chalicelib.domain.lifecycle import CampaignStatus
+from chalicelib.domain.lifecycle import BatchStatus, CampaignStatus
 
 __all__ = [
     "load_campaign",
@@ -26,6 +26,7 @@ __all__ = [
     "load_batch",
     "load_program",
     "batch_by_number",
+    "batch_status",
     "read_for_scan",
     "ScanTarget",
     "LOOKUP_SECONDS",
@@ -129,6 +130,14 @@ def program_of(record: LoyaltyProgram) -> loyalty.Program:
 def batch_by_number(batch_number: int) -> Batch | None:
     """The batch a code belongs to (codes carry the batch number, not the id), or None."""
     return next(iter(Batch.by_number.query(batch_number, limit=1)), None)
+
+
+def batch_status(batch_id: str) -> str:
+    """A batch's status as last read; a batch that is gone counts as void."""
+    try:
+        return Batch.get(batch_id).status
+    except Batch.DoesNotExist:
+        return BatchStatus.VOID
 
 
 _READ_ATTEMPTS = 5
