@@ -9,5 +9,5 @@ export and each move of its state machine), limits (rate windows, locks,
 budgets, slots), members (points, month lots, the loyalty review), models (PynamoDB, the one schema),
 paging (the one cursor), participants (the wallet's and the participants CSV's pages), records (campaigns,
 batches, programs, the scan lookup and its bound), redemption_store (redemptions), reward_store (rewards and
-their voucher pools), s3, secrets, sms, sqs, tables (creation, upgrades).
+their voucher pools), s3, secrets, shopper_store (a phone number's pending sign-in code, the shopper's account), sms, sqs, tables (creation, upgrades).
 """
