@@ -1,7 +1,8 @@
 """Everything that talks to AWS; the only package where DynamoDB requests, wire values and attribute
 names are written, one store per aggregate speaking domain values. May import: domain, config, logs.
 
-Modules: audit_log (the audit trail's events, appended and paged), aws (the one botocore session),
+Modules: audit_log (the audit trail's events, appended and paged), aws (the one botocore session), batch_store (the mint: batch numbers, a brand's minted count, the mint
+transaction, a code voided),
 claim_store (the claim's requests, low-level), counters (the statistics' sharded counters, counted once),
 draw_store (a lucky draw, its snapshot pages and the participant reads of its freeze), dynamo (the one
 client, condition failures, the one retry loop and request token rule), export_store (a print-file
