@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -10,7 +11,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
 
-__all__ = ["pending_code", "store_code", "spend_try", "use_code", "record_sign_in"]
+__all__ = ["pending_code", "store_code", "spend_try", "use_code", "record_sign_in", "accounts"]
 
 
 def pending_code(phone_hash: str) -> OtpChallenge | None:
@@ -73,3 +74,9 @@ def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, s
             ShopperAccount.last_sign_in_at.set(signed_in),
         ]
     )
+
+
+def accounts(shopper_ids: list[str]) -> Iterator[ShopperAccount]:
+    """The accounts of the shoppers named, read 100 at a time (BatchGetItem's most)."""
+    for start in range(0, len(shopper_ids), 100):
+        yield from ShopperAccount.batch_get(shopper_ids[start : start + 100])
