@@ -2,11 +2,15 @@
 names are written, one store per aggregate speaking domain values. May import: domain, config, logs.
 
 Modules: audit_log (the audit trail's events, appended and paged), aws (the one botocore session),
-claim_store (the claim's requests, low-level), counters (the statistics' sharded counters, counted once),
-draw_store (a lucky draw, its snapshot pages and the participant reads of its freeze), dynamo (the one
-client, condition failures, the one retry loop and request token rule), limits (rate windows, locks,
-budgets, slots), members (points, month lots, the loyalty review), models (PynamoDB, the one schema),
-paging (the one cursor), participants (the wallet's and the participants CSV's pages), records (campaigns,
-batches, programs, the scan lookup and its bound), redemption_store (redemptions), reward_store (rewards and
-their voucher pools), s3, secrets, sms, sqs, tables (creation, upgrades).
+batch_store (the mint: batch numbers, a brand's minted count, the mint transaction, a code voided),
+claim_store (the claim's requests, low-level; the claim records read back, refusals recorded),
+counters (the statistics' sharded counters, counted once), draw_store (a lucky draw, its snapshot pages
+and the participant reads of its freeze), dynamo (the one client, condition failures, the one retry
+loop and request token rule), export_store (a print-file export and each move of its state machine),
+limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
+(PynamoDB, the one schema), paging (the one cursor), participants (the wallet's and the participants
+CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its
+bound), redemption_store (redemptions), reward_store (rewards and their voucher pools), s3, secrets,
+shopper_store (a phone number's pending sign-in code, shoppers' accounts), sms, sqs, tables (creation,
+upgrades).
 """

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
@@ -24,7 +26,16 @@ from chalicelib.domain.lifecycle import CodeStatus
 
 _CLAIMED = CodeStatus.CLAIMED.value  # a global: an enum lookup on every scan costs more
 
-__all__ = ["Standing", "ClaimTransaction", "Cancelled", "read_participant", "deserialize"]
+__all__ = [
+    "Standing",
+    "ClaimTransaction",
+    "Cancelled",
+    "read_participant",
+    "deserialize",
+    "code_record",
+    "record_refusal",
+    "campaign_claims",
+]
 
 _N = "N"
 _S = "S"
@@ -343,3 +354,42 @@ class ClaimTransaction:
             raise Cancelled(dynamo.cancellation_codes(exc) or [], [r.get("Item") for r in reasons]) from exc
         except BotoCoreError as exc:
             raise Cancelled([], []) from exc
+
+
+# Off the scan's hot path, PynamoDB serves: the replay's read, a refusal's record, the audit's scan.
+
+
+def code_record(batch_number: int, serial: int) -> dict | None:
+    """The stored attributes of a code's record (its claim or void), or None if nobody claimed it."""
+    try:
+        record = CodeState.get(CodeState.key_for(batch_number, serial), consistent_read=True)
+    except CodeState.DoesNotExist:
+        return None
+    return record.attribute_values
+
+
+def record_refusal(refusal: CodeState) -> bool:
+    """Write a refused scan's record once; False if an earlier copy of the request recorded it."""
+    try:
+        refusal.save(condition=CodeState.code_key.does_not_exist())
+    except PutError as error:
+        if not dynamo.condition_failed(error):
+            raise
+        return False
+    return True
+
+
+def campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
+    """Every claim record of a campaign (a parallel scan: this is an audit, its cost is the table)."""
+
+    def segment(n: int) -> list[CodeState]:
+        return list(
+            CodeState.scan(
+                (CodeState.campaign_id == campaign_id) & (CodeState.state == CodeStatus.CLAIMED),
+                segment=n,
+                total_segments=segments,
+            )
+        )
+
+    with ThreadPoolExecutor(segments) as pool:
+        return [claim for part in pool.map(segment, range(segments)) for claim in part]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from chalicelib.adapters import paging
 from chalicelib.adapters.models import CodeState, Participant
 
-__all__ = ["campaigns_of", "claims_page", "participants_after"]
+__all__ = ["campaigns_of", "claims_page", "participants_after", "top_of_shards"]
 
 # The shopper comes from the token, never from the cursor: a cursor cannot page through
 # somebody else's history.
@@ -32,3 +32,11 @@ def participants_after(campaign_id: str, after: str | None, most: int) -> tuple[
     results = Participant.query(campaign_id, limit=most, page_size=1000, last_evaluated_key=start)
     found = list(results)
     return found, bool(results.last_evaluated_key)
+
+
+def top_of_shards(campaign_id: str, shards: int, limit: int) -> list[Participant]:
+    """The `limit` participants with most claims in each of the campaign's `shards` rank shards."""
+    leaders: list[Participant] = []
+    for shard in range(shards):
+        leaders.extend(Participant.by_rank.query(f"{campaign_id}#{shard}", scan_index_forward=False, limit=limit))
+    return leaders

@@ -14,18 +14,24 @@ from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo, paging
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import Batch, Campaign, LoyaltyProgram, Prize
+from chalicelib.adapters.models import Batch, Campaign, Counter, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import id_pattern, is_id
-from chalicelib.domain.lifecycle import CampaignStatus
+from chalicelib.domain.lifecycle import BatchStatus, CampaignStatus
 
 __all__ = [
     "load_campaign",
     "load_owned",
     "load_batch",
     "load_program",
+    "program_record",
+    "save_program",
+    "save_campaign",
+    "campaign_batches",
+    "prizes_awarded",
     "batch_by_number",
+    "batch_status",
     "read_for_scan",
     "ScanTarget",
     "LOOKUP_SECONDS",
@@ -117,6 +123,50 @@ def load_program(brand_id: str, *, consistent: bool = True) -> loyalty.Program:
     return program_of(record)
 
 
+def program_record(brand_id: str) -> LoyaltyProgram | None:
+    """The brand's loyalty program record as last written, or None while it has set none."""
+    try:
+        return LoyaltyProgram.get(brand_id, consistent_read=True)
+    except LoyaltyProgram.DoesNotExist:
+        return None
+
+
+def save_program(program: LoyaltyProgram) -> bool:
+    """Write the program; False if it was changed meanwhile (its version attribute makes the save conditional)."""
+    try:
+        program.save()
+    except Exception as exc:
+        if dynamo.condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def save_campaign(campaign: Campaign) -> bool:
+    """Write the campaign; False if someone else changed it meanwhile (its version makes the save conditional)."""
+    try:
+        campaign.save()
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def campaign_batches(campaign_id: str) -> list[Batch]:
+    """Every batch of a campaign."""
+    return list(Batch.by_campaign.query(campaign_id))
+
+
+def prizes_awarded(campaign_id: str, prize_ids: list[str]) -> dict[str, int]:
+    """How many of each prize the campaign's scans have awarded, by prize id (a prize none won is left out)."""
+    awarded: dict[str, int] = {}
+    if prize_ids:
+        for counter in Counter.batch_get([f"prize:{campaign_id}:{prize_id}" for prize_id in prize_ids]):
+            awarded[counter.name.rsplit(":", 1)[1]] = int(counter.value or 0)
+    return awarded
+
+
 def program_of(record: LoyaltyProgram) -> loyalty.Program:
     return loyalty.Program(
         tiers=tuple(loyalty.Tier(t.name, int(t.min_points), int(t.multiplier_pct or 100)) for t in record.tiers or []),
@@ -129,6 +179,14 @@ def program_of(record: LoyaltyProgram) -> loyalty.Program:
 def batch_by_number(batch_number: int) -> Batch | None:
     """The batch a code belongs to (codes carry the batch number, not the id), or None."""
     return next(iter(Batch.by_number.query(batch_number, limit=1)), None)
+
+
+def batch_status(batch_id: str) -> str:
+    """A batch's status as last read; a batch that is gone counts as void."""
+    try:
+        return Batch.get(batch_id).status
+    except Batch.DoesNotExist:
+        return BatchStatus.VOID
 
 
 _READ_ATTEMPTS = 5

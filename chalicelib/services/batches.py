@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import Field
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters import records
-from chalicelib.adapters.dynamo import condition_failed, transaction_connection
-from chalicelib.adapters.models import Allocation, Batch, Campaign, CodeState, Counter
+from chalicelib.adapters import batch_store, records
+from chalicelib.adapters.models import Allocation, Batch, Campaign, CodeState
 from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
@@ -52,8 +49,6 @@ _SERVER_OWNED = (
     "created_by",
     "version",
 )
-_BATCH_COUNTER = "batch_number"
-_BRAND_BATCHES = "batches-minted"
 
 
 class InstantWinIn(Schema):
@@ -123,26 +118,10 @@ def _to_dict(batch: Batch) -> dict:
 
 
 def _next_batch_number() -> int:
-    # An atomic, conditional increment: two mints never get the same number. A retried
-    # call after a timeout may skip a number; a skipped number is harmless, a repeat is not.
-    counter = Counter(_BATCH_COUNTER)
-    try:
-        counter.update(
-            actions=[Counter.value.add(1)],
-            condition=Counter.value.does_not_exist() | (Counter.value < codes.BATCH_MAX),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            raise Conflict("Batch numbers are exhausted; contact support.") from None
-        raise
-    return int(counter.value)
-
-
-def _minted_by(brand_id: str) -> int:
-    try:
-        return int(Counter.get(f"{_BRAND_BATCHES}:{brand_id}", consistent_read=True).value)
-    except Counter.DoesNotExist:
-        return 0
+    number = batch_store.take_batch_number()
+    if number is None:
+        raise Conflict("Batch numbers are exhausted; contact support.")
+    return number
 
 
 def _quota_reached(quota: int) -> LimitReached:
@@ -161,10 +140,9 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
     quota = get_settings().mint_batches_per_brand
-    minted = Counter(f"{_BRAND_BATCHES}:{brand_id}")
     # Checked before a batch number is taken, so a brand at its quota spends none; the
     # transaction below holds the quota exactly when two mints race for the last one.
-    if _minted_by(brand_id) >= quota:
+    if batch_store.minted_by(brand_id) >= quota:
         raise _quota_reached(quota)
     now = clock.now()
     batch = Batch(
@@ -183,34 +161,13 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         created_by=actor,
     )
     quantities = {p.prize_id: int(p.quantity) for p in campaign.prizes or []}
-    try:
-        # The batch and its share of each prize are written together: winning codes can
-        # never be allocated beyond a prize's quantity, across all batches of the campaign.
-        with TransactWrite(connection=transaction_connection()) as tx:
-            tx.save(batch, condition=Batch.batch_id.does_not_exist())
-            tx.update(
-                minted,
-                actions=[Counter.value.add(1)],
-                condition=Counter.value.does_not_exist() | (Counter.value < quota),
-            )
-            for win in values.instant_wins:
-                reserved = Counter(f"prize-allocated:{campaign.campaign_id}:{win.prize_id}")
-                tx.update(
-                    reserved,
-                    actions=[Counter.value.add(win.count)],
-                    condition=Counter.value.does_not_exist() | (Counter.value <= quantities[win.prize_id] - win.count),
-                )
-    except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == "ConditionalCheckFailed":
-            raise _quota_reached(quota) from None
-        for index, reason in enumerate(reasons[2:]):
-            if reason is not None and reason.code == "ConditionalCheckFailed":
-                field = f"instant_wins[{index}].count"
-                raise Conflict(
-                    f"{field}: More winning codes than this prize has left to allocate.", field=field
-                ) from None
-        raise
+    wins = [(w.prize_id, w.count, quantities[w.prize_id]) for w in values.instant_wins]
+    refused = batch_store.mint(batch, quota, wins)
+    if refused is not None and refused.quota:
+        raise _quota_reached(quota)
+    if refused is not None:
+        field = f"instant_wins[{refused.win}].count"
+        raise Conflict(f"{field}: More winning codes than this prize has left to allocate.", field=field)
     return _to_dict(batch)
 
 
@@ -258,14 +215,9 @@ def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
         changed_at=clock.now(),
         changed_by=actor,
     )
-    try:
-        state.save(condition=CodeState.code_key.does_not_exist())
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
-        state = CodeState.get(state.code_key, consistent_read=True)
-        if state.state != CodeStatus.VOID:
-            raise Conflict("This code has already been claimed.", field="code") from None
+    state = batch_store.void_code(state)
+    if state.state != CodeStatus.VOID:
+        raise Conflict("This code has already been claimed.", field="code")
     return {
         "code": ref.code,
         "batch_id": ref.batch.batch_id,

@@ -7,10 +7,8 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import PutError
 
 from chalicelib.adapters import records
-from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import Campaign, Prize, Rules
 from chalicelib.adapters.records import create, load_campaign, save_status
 from chalicelib.domain import clock
@@ -279,12 +277,8 @@ def _quantities(prizes: list[Prize] | None) -> dict[str, int]:
 
 def _save_versioned(campaign: Campaign) -> None:
     # The version attribute makes the save conditional: a concurrent change wins and we say so.
-    try:
-        campaign.save()
-    except PutError as exc:
-        if condition_failed(exc):
-            raise Conflict("The campaign was changed by someone else; read it again and retry.") from None
-        raise
+    if not records.save_campaign(campaign):
+        raise Conflict("The campaign was changed by someone else; read it again and retry.")
 
 
 def change_campaign_status(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:

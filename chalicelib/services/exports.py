@@ -12,13 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import size
-
-from chalicelib.adapters import limits, s3, sqs
-from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import Batch, Export
-from chalicelib.adapters.records import create, load_batch, load_owned
+from chalicelib.adapters import export_store, limits, s3, sqs
+from chalicelib.adapters.models import Export
+from chalicelib.adapters.records import batch_status, create, load_batch, load_owned
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import WORK_SECONDS, get_settings
 from chalicelib.domain import clock
@@ -228,11 +224,7 @@ def get_export(brand_id: str, export_id: str) -> dict:
     now = clock.now()
     if now >= export.finished_at + KEEP_FILES:
         return _to_dict(export, note="The file has expired; ask for a new export.")
-    try:
-        batch_status = Batch.get(export.batch_id).status
-    except Batch.DoesNotExist:
-        batch_status = BatchStatus.VOID
-    if batch_status == BatchStatus.VOID:
+    if batch_status(export.batch_id) == BatchStatus.VOID:
         # A lost or stolen batch: its print file must not reach a printer any more.
         return _to_dict(export, note="The batch is void; its print file is withheld.")
     fmt = FORMATS[export.format]
@@ -278,9 +270,8 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
         # Retrying cannot fix a message this code cannot read: drop it, loudly.
         log_event(log, "export_message_unreadable", level=logging.ERROR, body=str(body)[:200])
         return
-    try:
-        export = Export.get(message["export_id"], consistent_read=True)
-    except Export.DoesNotExist:
+    export = export_store.load(message["export_id"])
+    if export is None:
         log_event(log, "export_missing", level=logging.ERROR, export_id=message["export_id"])
         return
     if export.status in (ExportStatus.DONE, ExportStatus.FAILED):
@@ -337,15 +328,8 @@ def _retry_soon(receipt_handle: str | None, attempt: int) -> None:
 
 def _plan(export: Export) -> None:
     if export.status == ExportStatus.QUEUED:
-        try:
-            export.update(
-                actions=[Export.status.set(ExportStatus.RUNNING), Export.updated_at.set(clock.now())],
-                condition=Export.status == ExportStatus.QUEUED,
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
-            export.refresh(consistent_read=True)
+        # Another worker may have moved it first: `export` is then read again.
+        export_store.start(export)
     if export.status != ExportStatus.RUNNING or export.fanned_out:
         return
     # The first wave only: each chunk, once done, sends the chunk WAVE places after it, so
@@ -353,14 +337,7 @@ def _plan(export: Export) -> None:
     # served between its waves. A crash between sending and recording `fanned_out`
     # sends the wave again on the next delivery: duplicate chunk messages are harmless.
     sqs.send_messages([_message(export.export_id, "chunk", index) for index in range(min(WAVE, export.chunks_total))])
-    try:
-        export.update(
-            actions=[Export.fanned_out.set(True), Export.updated_at.set(clock.now())],
-            condition=Export.status == ExportStatus.RUNNING,
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    export_store.mark_fanned_out(export)
 
 
 def _run_chunk(export: Export, index: int) -> None:
@@ -371,21 +348,8 @@ def _run_chunk(export: Export, index: int) -> None:
         raise RuntimeError(f"chunk {index} of {export.export_id} arrived while the export is {export.status}")
     if index not in (export.done or ()):
         part_bytes = _render_chunk(export, index)
-        try:
-            # The one record of a finished chunk: a duplicate delivery fails the condition,
-            # and ALL_NEW tells the writer whether its chunk completed the set.
-            export.update(
-                actions=[
-                    Export.done.add({index}),
-                    Export.part_sizes[str(index)].set(part_bytes),
-                    Export.updated_at.set(clock.now()),
-                ],
-                condition=~Export.done.contains(index) & (Export.status == ExportStatus.RUNNING),
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
-            export.refresh(consistent_read=True)
+        # A duplicate delivery finds the chunk recorded already; `export` is then read again.
+        export_store.record_chunk(export, index, part_bytes)
     # Also reached by a redelivery of a chunk already recorded: if its first delivery
     # crashed before passing the wave on, or completed the set and crashed before
     # finishing, this one does it instead.
@@ -429,17 +393,7 @@ def _finish_if_complete(export: Export) -> None:
         return
     token = uuid.uuid4().hex
     now = clock.now()
-    try:
-        export.update(
-            actions=[Export.finisher.set(token), Export.finish_started_at.set(now), Export.updated_at.set(now)],
-            condition=(Export.status == ExportStatus.RUNNING)
-            & (size(Export.done) == export.chunks_total)
-            & (Export.finisher.does_not_exist() | (Export.finish_started_at < now - FINISH_LEASE)),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
-        export.refresh(consistent_read=True)
+    if not export_store.take_finish(export, token, now, FINISH_LEASE):
         if export.status == ExportStatus.RUNNING:
             raise _FinishPending(f"{export.export_id} is being finished by another worker") from None
         return
@@ -448,23 +402,7 @@ def _finish_if_complete(export: Export) -> None:
     except BaseException:
         _release(export, token)
         raise
-    now = clock.now()
-    try:
-        export.update(
-            actions=[
-                Export.status.set(ExportStatus.DONE),
-                Export.s3_key.set(key),
-                Export.size_bytes.set(file_bytes),
-                Export.finished_at.set(now),
-                Export.updated_at.set(now),
-                Export.finisher.remove(),
-                Export.finish_started_at.remove(),
-            ],
-            condition=(Export.status == ExportStatus.RUNNING) & (Export.finisher == token),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    if not export_store.mark_done(export, token, key, file_bytes):
         # Only after our lease ran out could another finisher have taken over; it wrote
         # the same bytes to the same key, and its record stands.
         log_event(log, "export_finish_lease_lost", level=logging.WARNING, export_id=export.export_id)
@@ -475,9 +413,7 @@ def _finish_if_complete(export: Export) -> None:
 
 def _release(export: Export, token: str) -> None:
     try:
-        export.update(
-            actions=[Export.finisher.remove(), Export.finish_started_at.remove()], condition=Export.finisher == token
-        )
+        export_store.release_finish(export, token)
     except Exception:  # noqa: BLE001 - the lease then simply runs out
         log_event(log, "export_lease_not_released", level=logging.WARNING, export_id=export.export_id)
 
@@ -522,14 +458,6 @@ def _chunk_records(export: Export, sizes: list[int]) -> Iterator[tuple[int, byte
 
 
 def _fail(export: Export, reason: str) -> None:
-    now = clock.now()
-    try:
-        export.update(
-            actions=[Export.status.set(ExportStatus.FAILED), Export.error.set(reason), Export.updated_at.set(now)],
-            condition=Export.status.is_in(ExportStatus.QUEUED, ExportStatus.RUNNING),
-        )
-    except UpdateError as exc:
-        if not condition_failed(exc):
-            raise
+    if not export_store.mark_failed(export, reason):
         return
     limits.free_slot(_SLOTS, export.brand_id, export.export_id)

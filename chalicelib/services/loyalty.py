@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from chalicelib.adapters import counters, dynamo, members
 from chalicelib.adapters.counters import brand_partition
 from chalicelib.adapters.models import LoyaltyProgram, TierRung
-from chalicelib.adapters.records import load_program, program_of
+from chalicelib.adapters.records import load_program, program_of, program_record, save_program
 from chalicelib.config import WORK_SECONDS
 from chalicelib.domain import clock, loyalty
 from chalicelib.domain.errors import Conflict, InvalidInput, ServiceBusy
@@ -94,16 +94,9 @@ def _program_dict(brand_id: str, record: LoyaltyProgram | None) -> dict:
     }
 
 
-def _record(brand_id: str) -> LoyaltyProgram | None:
-    try:
-        return LoyaltyProgram.get(brand_id, consistent_read=True)
-    except LoyaltyProgram.DoesNotExist:
-        return None
-
-
 def get_program(brand_id: str) -> dict:
     """The brand's program (plain points, no tiers, no expiry, until it sets one)."""
-    return _program_dict(brand_id, _record(brand_id))
+    return _program_dict(brand_id, program_record(brand_id))
 
 
 def put_program(brand_id: str, actor: str, body: dict) -> dict:
@@ -115,7 +108,7 @@ def put_program(brand_id: str, actor: str, body: dict) -> dict:
     """
     values = validate(ProgramIn, body)
     _check_ladder(values.tiers)
-    record = _record(brand_id)
+    record = program_record(brand_id)
     before = _program_dict(brand_id, record)
     now = clock.now()
     if record is not None and values.timezone != record.timezone:
@@ -139,12 +132,8 @@ def put_program(brand_id: str, actor: str, body: dict) -> dict:
     program.timezone = values.timezone
     program.updated_at = now
     program.updated_by = actor
-    try:
-        program.save()
-    except Exception as exc:
-        if dynamo.condition_failed(exc):
-            raise Conflict("The program was changed meanwhile; read it again and retry.") from None
-        raise
+    if not save_program(program):
+        raise Conflict("The program was changed meanwhile; read it again and retry.")
     after = _program_dict(brand_id, program)
     audit.record(brand_id, actor, "loyalty_program", brand_id, audit.changes(before, after))
     return after

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from chalicelib.adapters import counters
-from chalicelib.adapters.models import CodeState
-from chalicelib.domain.lifecycle import CodeStatus
+from chalicelib.adapters import claim_store, counters
 from chalicelib.domain.statistics import add_counts, claim_increments
 from chalicelib.services.stats_aggregator import count_claims
 
@@ -27,22 +24,6 @@ class Reconciliation:
     @property
     def clean(self) -> bool:
         return not self.differences
-
-
-def _campaign_claims(campaign_id: str, segments: int = 4) -> list[CodeState]:
-    """Every claim record of a campaign (a parallel scan: this is an audit, its cost is the table)."""
-
-    def segment(n: int) -> list[CodeState]:
-        return list(
-            CodeState.scan(
-                (CodeState.campaign_id == campaign_id) & (CodeState.state == CodeStatus.CLAIMED),
-                segment=n,
-                total_segments=segments,
-            )
-        )
-
-    with ThreadPoolExecutor(segments) as pool:
-        return [claim for part in pool.map(segment, range(segments)) for claim in part]
 
 
 def _stored(campaign_id: str) -> dict[str, dict[str, int]]:
@@ -64,11 +45,11 @@ def reconcile(campaign_id: str, *, count_pending: bool = False, fix: bool = Fals
     run it when the stream is caught up.
     """
     report = Reconciliation(campaign_id)
-    claims = _campaign_claims(campaign_id)
+    claims = claim_store.campaign_claims(campaign_id)
     pending = [c for c in claims if not c.counted]
     if count_pending and pending:
         count_claims(pending)
-        claims = _campaign_claims(campaign_id)
+        claims = claim_store.campaign_claims(campaign_id)
         pending = [c for c in claims if not c.counted]
     report.claims, report.pending = len(claims), len(pending)
     expected: dict[str, dict[str, int]] = {}

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.adapters import dynamo, limits, members
-from chalicelib.adapters.claim_store import Cancelled, ClaimTransaction, Standing, deserialize, read_participant
+from chalicelib.adapters.claim_store import (
+    Cancelled,
+    ClaimTransaction,
+    Standing,
+    code_record,
+    deserialize,
+    read_participant,
+)
 from chalicelib.adapters.models import CodeState, Prize
 from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
 from chalicelib.adapters.secrets import get_keyring
@@ -422,11 +429,7 @@ def _any_of(shards: list[int]) -> int | None:
 
 
 def _existing_claim(plan: _Plan) -> dict | None:
-    try:
-        record = CodeState.get(CodeState.key_for(plan.target.batch_number, plan.serial), consistent_read=True)
-    except CodeState.DoesNotExist:
-        return None
-    return record.attribute_values
+    return code_record(plan.target.batch_number, plan.serial)
 
 
 def _answer_existing(existing: dict, plan: _Plan) -> dict:

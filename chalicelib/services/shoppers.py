@@ -11,12 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.expressions.condition import Condition
-
-from chalicelib.adapters import limits
-from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.adapters import limits, shopper_store
+from chalicelib.adapters.models import OtpChallenge
 from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
@@ -148,10 +144,7 @@ def _spend_sms_budgets(phone: Phone, settings: Settings, now: float) -> None:
 
 def _code_to_send(hashed: str, pepper: str, now: float) -> str:
     """The code to text: the pending one while it is still good, else a new one, stored first."""
-    try:
-        pending = OtpChallenge.get(hashed, consistent_read=True)
-    except OtpChallenge.DoesNotExist:
-        pending = None
+    pending = shopper_store.pending_code(hashed)
     if (
         pending is not None
         and pending.code_sealed
@@ -163,22 +156,16 @@ def _code_to_send(hashed: str, pepper: str, now: float) -> str:
     challenge_id = secrets.token_hex(16)
     # Stored before sending, so the code works the moment it arrives. Replaced only if the
     # one read is still the one there: of two requests racing, the second sends the first's code.
-    replaceable: Condition = OtpChallenge.phone_hash.does_not_exist()
-    if pending is not None:
-        replaceable = OtpChallenge.challenge_id == pending.challenge_id
-    try:
-        OtpChallenge(
-            hashed,
-            challenge_id=challenge_id,
-            code_hash=_code_hash(pepper, hashed, challenge_id, code),
-            code_sealed=seal_text(code, pepper, f"otp:{challenge_id}"),
-            tries=0,
-            expires_at=_instant(now + OTP_TTL_SECONDS),
-            created_at=_instant(now),
-        ).save(condition=replaceable)
-    except PutError as exc:
-        if not condition_failed(exc):
-            raise
+    challenge = OtpChallenge(
+        hashed,
+        challenge_id=challenge_id,
+        code_hash=_code_hash(pepper, hashed, challenge_id, code),
+        code_sealed=seal_text(code, pepper, f"otp:{challenge_id}"),
+        tries=0,
+        expires_at=_instant(now + OTP_TTL_SECONDS),
+        created_at=_instant(now),
+    )
+    if not shopper_store.store_code(challenge, pending.challenge_id if pending is not None else None):
         return _code_to_send(hashed, pepper, now)
     return code
 
@@ -231,21 +218,12 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
     so concurrent guesses never spend more than OTP_MAX_TRIES tries, one code yields at
     most one session, and a guess that lost a race gets the same answer right or wrong.
     """
-    unchanged = (OtpChallenge.challenge_id == challenge.challenge_id) & (OtpChallenge.tries < OTP_MAX_TRIES)
     if not hmac.compare_digest(candidate, challenge.code_hash):
-        try:
-            challenge.update(actions=[OtpChallenge.tries.add(1)], condition=unchanged)
-        except UpdateError as exc:
-            if condition_failed(exc):
-                raise _Refusal("lost a race") from None
-            raise
+        if not shopper_store.spend_try(challenge, OTP_MAX_TRIES):
+            raise _Refusal("lost a race")
         raise _Refusal("wrong code")
-    try:
-        challenge.delete(condition=unchanged & (OtpChallenge.expires_at > _instant(now)))
-    except DeleteError as exc:
-        if condition_failed(exc):
-            raise _Refusal("lost a race") from None
-        raise
+    if not shopper_store.use_code(challenge, OTP_MAX_TRIES, _instant(now)):
+        raise _Refusal("lost a race")
 
 
 def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
@@ -264,15 +242,16 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     hashed = phone_hash(phone.e164, pepper)
     shopper_id = shopper_id_for(hashed)
     try:
-        challenge = OtpChallenge.get(hashed, consistent_read=True)
+        challenge = shopper_store.pending_code(hashed)
+        if challenge is None:
+            raise _Refusal("no code pending")
         if challenge.expires_at.timestamp() <= now:
             raise _Refusal("expired")
         if challenge.tries >= OTP_MAX_TRIES:
             raise _Refusal("tries spent")
         _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
-    except (_Refusal, OtpChallenge.DoesNotExist) as exc:
-        reason = str(exc) if isinstance(exc, _Refusal) else "no code pending"
-        log_event(log, "otp_refused", shopper_id=shopper_id, reason=reason)
+    except _Refusal as exc:
+        log_event(log, "otp_refused", shopper_id=shopper_id, reason=str(exc))
         raise _refused() from None
     record_account(phone, pepper, _instant(now))
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
@@ -293,13 +272,5 @@ def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
     """
     hashed = phone_hash(phone.e164, pepper)
     shopper_id = shopper_id_for(hashed)
-    ShopperAccount(shopper_id).update(
-        actions=[
-            ShopperAccount.phone_hash.set(hashed),
-            ShopperAccount.phone_masked.set(phone.masked),
-            ShopperAccount.phone_sealed.set(seal_phone(phone.e164, pepper)),
-            ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
-            ShopperAccount.last_sign_in_at.set(signed_in),
-        ]
-    )
+    shopper_store.record_sign_in(shopper_id, hashed, phone.masked, seal_phone(phone.e164, pepper), signed_in)
     return shopper_id

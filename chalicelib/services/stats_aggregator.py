@@ -6,9 +6,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
-
-from chalicelib.adapters import counters, dynamo
+from chalicelib.adapters import claim_store, counters
 from chalicelib.adapters.counters import brand_partition
 from chalicelib.adapters.models import Campaign, CodeState
 from chalicelib.domain.lifecycle import CodeStatus
@@ -66,11 +64,8 @@ def record_refusal(
         changed_by=shopper_id,
         expires_at=now + REFUSAL_KEEP,
     )
-    try:
-        refusal.save(condition=CodeState.code_key.does_not_exist())
-    except PutError as error:
-        if not dynamo.condition_failed(error):
-            raise  # otherwise an earlier copy of this request recorded it
+    # False when an earlier copy of this request recorded it: counted once either way.
+    claim_store.record_refusal(refusal)
 
 
 def handle_stream_records(records: list[dict]) -> int:

@@ -8,9 +8,9 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
-from chalicelib.adapters import counters, paging, participants
-from chalicelib.adapters.models import Batch, Counter, Participant, ShopperAccount
-from chalicelib.adapters.records import load_campaign
+from chalicelib.adapters import counters, paging, participants, shopper_store
+from chalicelib.adapters.models import Batch
+from chalicelib.adapters.records import campaign_batches, load_campaign, prizes_awarded
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.csvfile import csv_text
@@ -52,7 +52,7 @@ def _totals(campaign_id: str) -> dict[str, int]:
 
 
 def _batches(campaign_id: str) -> list[Batch]:
-    return list(Batch.by_campaign.query(campaign_id))
+    return campaign_batches(campaign_id)
 
 
 def campaign_stats(brand_id: str, campaign_id: str) -> dict:
@@ -61,10 +61,7 @@ def campaign_stats(brand_id: str, campaign_id: str) -> dict:
     totals = _totals(campaign_id)
     batches = _batches(campaign_id)
     prizes = list(campaign.prizes or [])
-    awarded: dict[str, int] = {}
-    if prizes:
-        for counter in Counter.batch_get([f"prize:{campaign_id}:{p.prize_id}" for p in prizes]):
-            awarded[counter.name.rsplit(":", 1)[1]] = int(counter.value or 0)
+    awarded = prizes_awarded(campaign_id, [p.prize_id for p in prizes])
     unique, returning = totals.get("participants", 0), totals.get("returning", 0)
     scans = {"granted": totals.get("granted", 0), **{kind: totals.get(kind, 0) for kind in REFUSALS}}
     return {
@@ -225,12 +222,11 @@ def batch_stats(brand_id: str, campaign_id: str) -> dict:
 def _phones(shopper_ids: list[str], reveal: bool) -> dict[str, str]:
     """Shown phone numbers: masked, or in clear for an owner (unsealed, never logged)."""
     phones: dict[str, str] = {}
-    for start in range(0, len(shopper_ids), 100):
-        for account in ShopperAccount.batch_get(shopper_ids[start : start + 100]):
-            shown = account.phone_masked
-            if reveal and account.phone_sealed:
-                shown = unseal_phone(account.phone_sealed, get_phone_hash_pepper())
-            phones[account.shopper_id] = shown
+    for account in shopper_store.accounts(shopper_ids):
+        shown = account.phone_masked
+        if reveal and account.phone_sealed:
+            shown = unseal_phone(account.phone_sealed, get_phone_hash_pepper())
+        phones[account.shopper_id] = shown
     return phones
 
 
@@ -269,9 +265,7 @@ def participant_stats(
                 ],
             }
         )
-    leaders: list[Participant] = []
-    for shard in range(RANK_SHARDS):
-        leaders.extend(Participant.by_rank.query(f"{campaign_id}#{shard}", scan_index_forward=False, limit=TOP))
+    leaders = participants.top_of_shards(campaign_id, RANK_SHARDS, TOP)
     leaders.sort(key=lambda p: (-int(p.claims), p.first_claim_at or datetime.max.replace(tzinfo=UTC), p.shopper_id))
     leaders = leaders[:TOP]
     phones = _phones([p.shopper_id for p in leaders], reveal_phones)

@@ -26,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from app import export_worker
 from app import stats_aggregator as stats_handler
-from chalicelib.adapters import dynamo, models, records, reward_store
+from chalicelib.adapters import batch_store, dynamo, models, records, reward_store
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import unseal_text
@@ -46,7 +46,7 @@ _RANDOM = [
 ]
 _SHARD = re.compile(r"#r?[0-9]+$")
 _BATCH_KEY = re.compile(r"^[0-9]+:([0-9]+)$")
-BATCH_COUNTER = batches._BATCH_COUNTER
+BATCH_COUNTER = batch_store._BATCH_COUNTER
 
 
 @pytest.fixture

@@ -178,17 +178,118 @@ def test_dynamodb_requests_are_built_in_adapters_alone(path: Path):
     assert _persistence_leaks(path) == [], "services, views and routes call a store in chalicelib/adapters/ instead"
 
 
-def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
+_MODEL_READS = ("get", "query", "scan", "count", "batch_get", "batch_write")
+_INSTANCE_WRITES = ("save", "refresh", "delete")
+
+
+def _model_names(tree: ast.AST) -> set[str]:
+    """The names a module binds to PynamoDB models (imported from chalicelib.adapters.models)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "chalicelib.adapters.models"
+        for alias in node.names
+    }
+
+
+def _is_model(expr: ast.expr, models: set[str]) -> bool:
+    """`M`, `models.M`, or an index of either (`M.by_x`): a model class or one of its indexes."""
+    if isinstance(expr, ast.Name):
+        return expr.id in models
+    if isinstance(expr, ast.Attribute):
+        if isinstance(expr.value, ast.Name) and expr.value.id == "models":
+            return True
+        return isinstance(expr.value, ast.Name) and expr.value.id in models
+    return False
+
+
+def _model_calls(path: Path) -> list[str]:
+    """PynamoDB model calls in `path`: a model's reads, an instance's save/refresh/delete, an update's
+    actions, a transaction. Each belongs in the store of its aggregate in chalicelib/adapters/."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    models = _model_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        where = f"{path.relative_to(ROOT)}:{node.lineno}"
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name in ("TransactWrite", "TransactGet"):
+            found.append(f"{where}: a {name}")
+        elif isinstance(func, ast.Attribute) and (
+            name in _INSTANCE_WRITES or (name in _MODEL_READS and _is_model(func.value, models))
+        ):
+            found.append(f"{where}: a model's .{name}()")
+        if any(keyword.arg == "actions" for keyword in node.keywords):
+            found.append(f"{where}: an update's actions=")
+    return found
+
+
+def _written(tmp_path: Path, monkeypatch, name: str, text: str) -> Path:
+    """A module `name` holding `text` in a tree the checks take for the project's."""
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    leaky = tmp_path / "leaky.py"
-    leaky.write_text(
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("path", _outside_adapters(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_pynamodb_models_are_called_in_adapters_alone(path: Path):
+    assert _model_calls(path) == [], "services, views and routes call the store of the aggregate instead"
+
+
+def test_the_model_call_check_catches_each_kind_of_call(tmp_path, monkeypatch):
+    leaky = _written(
+        tmp_path,
+        monkeypatch,
+        "leaky.py",
+        "from chalicelib.adapters import models\n"
+        "from chalicelib.adapters.models import Batch, Export as E\n"
+        "from pynamodb.transactions import TransactWrite\n"
+        "E.get('x')\n"
+        "Batch.by_campaign.query('c')\n"
+        "models.Counter.batch_get(['a'])\n"
+        "export.update(actions=[], condition=None)\n"
+        "export.refresh(consistent_read=True)\n"
+        "state.save()\n"
+        "state.delete()\n"
+        "with TransactWrite(connection=None) as tx:\n"
+        "    pass\n",
+    )
+    calls = _model_calls(leaky)
+    for line, what in [
+        (4, ".get()"),
+        (5, ".query()"),
+        (6, ".batch_get()"),
+        (7, "actions="),
+        (8, ".refresh()"),
+        (9, ".save()"),
+        (10, ".delete()"),
+        (11, "TransactWrite"),
+    ]:
+        assert any(call.startswith(f"leaky.py:{line}: ") and what in call for call in calls), (line, what)
+    clean = _written(
+        tmp_path,
+        monkeypatch,
+        "clean.py",
+        "from chalicelib.adapters import export_store\ncounts = {}.get('a')\nd = {}\nd.update(b=1)\n",
+    )
+    assert _model_calls(clean) == []
+
+
+def test_the_persistence_check_catches_each_kind_of_leak(tmp_path, monkeypatch):
+    leaky = _written(
+        tmp_path,
+        monkeypatch,
+        "leaky.py",
         "from chalicelib.adapters import dynamo\n"
         "dynamo.client().update_item(\n"
         "    Key={'pk': {'S': 'x'}}, UpdateExpression='SET #s = :s',\n"
         "    ExpressionAttributeNames={'#s': 'status'}, ExpressionAttributeValues={':s': {'S': 'done'}})\n"
         "page = {'LastEvaluatedKey': None}\n"
         "status = (image.get('state') or {}).get('S')\n"
-        "count = int(item['count']['N'])\n"
+        "count = int(item['count']['N'])\n",
     )
     leaks = "\n".join(_persistence_leaks(leaky))
     assert "client() call" in leaks

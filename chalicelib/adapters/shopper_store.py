@@ -1,0 +1,82 @@
+"""The shopper's store: the pending sign-in code of a phone number, and the shopper's account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.adapters.dynamo import condition_failed
+from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+
+__all__ = ["pending_code", "store_code", "spend_try", "use_code", "record_sign_in", "accounts"]
+
+
+def pending_code(phone_hash: str) -> OtpChallenge | None:
+    """The phone number's pending sign-in code as last written, or None."""
+    try:
+        return OtpChallenge.get(phone_hash, consistent_read=True)
+    except OtpChallenge.DoesNotExist:
+        return None
+
+
+def store_code(challenge: OtpChallenge, replacing: str | None) -> bool:
+    """Store a new sign-in code in place of the pending one whose id is `replacing` (None: no code is
+    pending); False if another request stored its own first."""
+    replaceable: Condition = OtpChallenge.phone_hash.does_not_exist()
+    if replacing is not None:
+        replaceable = OtpChallenge.challenge_id == replacing
+    try:
+        challenge.save(condition=replaceable)
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        return False
+    return True
+
+
+def _unchanged(challenge: OtpChallenge, max_tries: int) -> Condition:
+    return (OtpChallenge.challenge_id == challenge.challenge_id) & (OtpChallenge.tries < max_tries)
+
+
+def spend_try(challenge: OtpChallenge, max_tries: int) -> bool:
+    """Spend one try of the code as read (same id, tries under `max_tries`); False if it changed since."""
+    try:
+        challenge.update(actions=[OtpChallenge.tries.add(1)], condition=_unchanged(challenge, max_tries))
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def use_code(challenge: OtpChallenge, max_tries: int, now: datetime) -> bool:
+    """Delete the code as read, once, while it is still good at `now`; False if it changed since."""
+    try:
+        challenge.delete(condition=_unchanged(challenge, max_tries) & (OtpChallenge.expires_at > now))
+    except DeleteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, signed_in: datetime) -> None:
+    """Create or refresh a shopper's account at a sign-in; the first sign-in's time stays its creation."""
+    ShopperAccount(shopper_id).update(
+        actions=[
+            ShopperAccount.phone_hash.set(phone_hash),
+            ShopperAccount.phone_masked.set(masked),
+            ShopperAccount.phone_sealed.set(sealed),
+            ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
+            ShopperAccount.last_sign_in_at.set(signed_in),
+        ]
+    )
+
+
+def accounts(shopper_ids: list[str]) -> Iterator[ShopperAccount]:
+    """The accounts of the shoppers named, read 100 at a time (BatchGetItem's most)."""
+    for start in range(0, len(shopper_ids), 100):
+        yield from ShopperAccount.batch_get(shopper_ids[start : start + 100])
