@@ -116,17 +116,14 @@ def batches_page(campaign_id: str, limit: int, cursor: str | None, render: Calla
 
 def load_program(brand_id: str, *, consistent: bool = True) -> loyalty.Program:
     """The brand's loyalty program (plain points, no tiers, no expiry, when it has set none)."""
-    try:
-        record = LoyaltyProgram.get(brand_id, consistent_read=consistent)
-    except LoyaltyProgram.DoesNotExist:
-        return loyalty.Program()
-    return program_of(record)
+    record = program_record(brand_id, consistent=consistent)
+    return program_of(record) if record is not None else loyalty.Program()
 
 
-def program_record(brand_id: str) -> LoyaltyProgram | None:
-    """The brand's loyalty program record as last written, or None while it has set none."""
+def program_record(brand_id: str, *, consistent: bool = True) -> LoyaltyProgram | None:
+    """The brand's loyalty program record (a consistent read unless asked otherwise), or None while it has set none."""
     try:
-        return LoyaltyProgram.get(brand_id, consistent_read=True)
+        return LoyaltyProgram.get(brand_id, consistent_read=consistent)
     except LoyaltyProgram.DoesNotExist:
         return None
 

@@ -8,9 +8,7 @@ from chalicelib.adapters import audit_log
 from chalicelib.adapters.models import AuditEvent
 from chalicelib.domain import clock
 
-__all__ = ["KEEP", "record", "transaction_item", "transaction_event", "changes"]
-
-KEEP = audit_log.KEEP
+__all__ = ["record", "transaction_item", "transaction_event", "changes"]
 
 
 def record(brand_id: str, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
