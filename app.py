@@ -565,9 +565,27 @@ def upload_vouchers(reward_id: str) -> dict | Response:
     answer = rewards.upload_vouchers(
         operator.brand, reward_id, operator.sub, raw.encode() if isinstance(raw, str) else raw
     )
-    if answer["status"] == "writing":  # not all written yet: the same file sent again goes on
-        return Response(body=_BODY.encode(answer), status_code=202, headers=_JSON)
+    if answer["status"] == "writing":  # not all written yet: a job goes on, its progress at Location
+        location = f"/v1/rewards/{reward_id}/vouchers/{answer['upload_id']}"
+        return Response(body=_BODY.encode(answer), status_code=202, headers={**_JSON, "Location": location})
     return answer
+
+
+@api("/v1/rewards/{reward_id}/vouchers")
+def list_voucher_files(reward_id: str) -> dict:
+    operator = _operator()
+    return rewards.voucher_files(operator.brand, reward_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/rewards/{reward_id}/vouchers/{upload_id}")
+def get_voucher_file(reward_id: str, upload_id: str) -> dict:
+    return rewards.voucher_file(_operator().brand, reward_id, upload_id)
+
+
+@api("/v1/rewards/{reward_id}/vouchers/{upload_id}/withdraw", methods=("POST",))
+def withdraw_voucher_file(reward_id: str, upload_id: str) -> dict:
+    operator = _writer()
+    return rewards.withdraw_file(operator.brand, reward_id, upload_id, operator.sub, _optional_body())
 
 
 @api("/v1/redemptions")

@@ -581,6 +581,7 @@ class Voucher(_Model):
     seq = IntegerAttribute(range_key=True)
     code_sealed = UnicodeAttribute()
     upload_id = UnicodeAttribute()
+    code_key = UnicodeAttribute(null=True)  # the item that keeps the code in the pool once (VoucherUpload)
     redemption_id = UnicodeAttribute(null=True)
     assigned_at = UTCDateTimeAttribute(null=True)
 
@@ -588,9 +589,12 @@ class Voucher(_Model):
 class VoucherUpload(_Model):
     """One CSV of voucher codes: the numbers it took, how many are written, whether they are in stock yet.
 
-    Keyed by the file's hash, so sending the same file again finishes it (after a crash)
-    instead of adding its codes twice. Also holds one item per code (`upload_id` =
-    `code#<keyed hash>`) so a code is in a reward's pool once, whichever file brought it.
+    Keyed by the file's hash (`file#<sha256>`), so sending the same file again finishes it (after a
+    crash) instead of adding its codes twice. Also holds one item per code (`upload_id` =
+    `code#<keyed hash>`) so a code is in a reward's pool once, whichever file brought it, and the
+    last withdrawal of each file (`outcome#<sha256>`: why, and the lines at fault), which outlives the
+    file's own record so its sender can read why nothing was added; and, while a job finishes a file
+    too long for its request, the file's codes as sealed (`pending#<sha256>#<part>`).
     """
 
     class Meta(_BaseMeta):
@@ -605,6 +609,11 @@ class VoucherUpload(_Model):
     file_id = UnicodeAttribute(null=True)  # code items: the upload that brought the code
     created_at = UTCDateTimeAttribute(null=True)
     created_by = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)  # outcomes: why the file was withdrawn
+    problems: ListAttribute = ListAttribute(null=True)  # outcomes: the lines at fault, as {"line", "problem"}
+    withdrawn_at = UTCDateTimeAttribute(null=True)  # outcomes
+    withdrawn_by = UnicodeAttribute(null=True)  # outcomes: the operator, or "system" for a refused job
+    codes = UnicodeAttribute(null=True)  # pending parts: JSON [[sealed code, code item key], ...] for the job
 
 
 class RedemptionsByShopper(GlobalSecondaryIndex):

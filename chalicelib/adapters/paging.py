@@ -58,6 +58,10 @@ class Cursor:
             "last_evaluated_key": self.start_key(cursor, **fixed),
         }
 
+    def forward(self, cursor: str | None, limit: int, **fixed: str) -> dict[str, Any]:
+        """The same arguments, in key order (for lists whose keys are not times)."""
+        return {**self.newest_first(cursor, limit, **fixed), "scan_index_forward": True}
+
     def after(self, last_key: Mapping[str, Any] | None, returned: int, limit: int) -> str | None:
         """The cursor of the page after one that returned `returned` of `limit` items and stopped at `last_key`.
 

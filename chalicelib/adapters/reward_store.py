@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, paging
-from chalicelib.adapters.models import Reward, Voucher, VoucherUpload
+from chalicelib.adapters.models import AuditEvent, Reward, Voucher, VoucherUpload
 from chalicelib.adapters.records import load_owned
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict
@@ -31,12 +32,23 @@ __all__ = [
     "reserve",
     "write_codes",
     "withdraw",
-    "publish",
+    "file_state",
+    "files_page",
+    "put_in_stock",
+    "keep_pending",
+    "pending",
+    "drop_pending",
     "voucher_seq",
 ]
 
 CURSOR = paging.Cursor.of(reward_id=id_pattern("rwd"))
 """A catalogue page's cursor: the last reward's id (the brand comes from the request)."""
+FILES_CURSOR = paging.Cursor.of(upload_id=r"file#[0-9a-f]{64}")
+"""A page of a reward's voucher files: the last file's key (the reward comes from the request)."""
+_FILE = "file#"
+_OUTCOME = "outcome#"
+_PENDING = "pending#"
+_PENDING_PER_ITEM = 1000  # about 150 KB of sealed codes and keys: well inside an item's 400 KB
 _TX_CODES = 49  # codes per transaction: each a voucher and its uniqueness item, with the file's count (99 of 100)
 _ATTEMPTS = 6
 
@@ -72,22 +84,31 @@ def shopper_limit(reward_id: str) -> int | None:
     return reward.per_shopper_limit or None
 
 
-def change(reward: Reward, fields: Iterable[str]) -> None:
-    """Write the named `fields` of a reward as changed (and its updated_at), on condition it is the version
-    read (and, when its stock changed, that no more has been given out than the new stock): a concurrent
-    change or redemption answers 409. Only those attributes are written: the counters that uploads and
-    redemptions ADD to are never put back to an older read's values."""
+def change(reward: Reward, fields: Iterable[str], event: AuditEvent) -> None:
+    """Write the named `fields` of a reward as changed (and its updated_at) with its audit `event`, in one
+    transaction, on condition it is the version read (and, when its stock changed, that no more has been
+    given out than the new stock): a concurrent change or redemption answers 409. Only those attributes
+    are written: the counters that uploads and redemptions ADD to are never put back to an older read's
+    values."""
     actions: list[Action] = [Reward.updated_at.set(reward.updated_at)]
     for name in fields:
         value, attribute = getattr(reward, name), getattr(Reward, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))
     condition = Reward.issued <= int(reward.stock or 0) if "stock" in fields else None
-    try:
-        reward.update(actions=actions, condition=condition)
-    except Exception as exc:
-        if dynamo.condition_failed(exc):
-            raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
-        raise
+    for _ in dynamo.attempts(_ATTEMPTS, "Many writes to this reward at once; please try again."):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(reward, actions=actions, condition=condition)
+                tx.save(event)
+        except TransactWriteError as error:
+            if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
+                raise Conflict("The reward changed meanwhile (a redemption, or another edit); read it again.") from None
+            if dynamo.transient(error) or any(r is not None for r in error.cancellation_reasons):
+                continue  # in conflict with another transaction, or throttled: again
+            raise
+        return  # the transaction has moved the reward's local version on, as update() would
 
 
 def brand_page(brand_id: str, limit: int, cursor: str | None, render: Callable[[Reward], dict]) -> dict:
@@ -213,7 +234,7 @@ def _write_chunk(reward_id: str, upload_id: str, first: int, chunk: Sequence[tup
     with TransactWrite(connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()) as tx:
         for seq, (sealed, code_key) in enumerate(chunk, start=first):
             tx.save(
-                Voucher(reward_id, seq, code_sealed=sealed, upload_id=upload_id),
+                Voucher(reward_id, seq, code_sealed=sealed, upload_id=upload_id, code_key=code_key),
                 condition=Voucher.seq.does_not_exist(),
             )
             tx.save(
@@ -244,31 +265,104 @@ def _chunk_clash(reward_id: str, upload_id: str, first: int, chunk: Sequence[tup
     return taken
 
 
-def withdraw(reward_id: str, upload_id: str, first: int, code_keys: Iterable[str]) -> None:
-    """Take back what a file that will not be published wrote: its record first (so no copy of the request
-    writes on), then its vouchers and the code items it holds. Run again after a crash, it finishes."""
+def withdraw(upload: VoucherUpload, *, reason: str, problems: list[dict], actor: str) -> bool:
+    """Take back what a file that will not be published wrote. Its record goes first, in one transaction
+    with the outcome its sender reads (why, the lines at fault), so no copy of the request writes on; then
+    its vouchers (found by the numbers it took) and the code items they name. Run again after a crash, it
+    finishes. False when the file was no longer writing (published, or withdrawn by a copy of this
+    request): the outcome is not rewritten."""
+    reward_id, upload_id, first = upload.reward_id, upload.upload_id, int(upload.first_seq)
+    outcome = VoucherUpload(
+        reward_id,
+        _OUTCOME + upload_id.removeprefix(_FILE),
+        count=int(upload.count),
+        status=VoucherFileStatus.WITHDRAWN,
+        reason=reason,
+        problems=problems[:100],
+        created_at=upload.created_at,
+        created_by=upload.created_by,
+        withdrawn_at=clock.now(),
+        withdrawn_by=actor,
+    )
     try:
-        VoucherUpload(reward_id, upload_id).delete(condition=VoucherUpload.status == VoucherFileStatus.WRITING)
-    except Exception as exc:
-        if not dynamo.condition_failed(exc):
+        with TransactWrite(
+            connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+        ) as tx:
+            tx.delete(VoucherUpload(reward_id, upload_id), condition=VoucherUpload.status == VoucherFileStatus.WRITING)
+            tx.save(outcome)
+        moved = True
+    except TransactWriteError as error:
+        if not any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
             raise
-    keys = list(code_keys)
-    mine = [
-        i
-        for i in VoucherUpload.batch_get([(reward_id, k) for k in keys], consistent_read=True)
-        if i.file_id == upload_id
-    ]
-    numbered = Voucher.query(reward_id, Voucher.seq.between(first, first + len(keys) - 1), consistent_read=True)
-    with Voucher.batch_write() as vouchers:
-        for voucher in numbered:
-            if voucher.upload_id == upload_id:
-                vouchers.delete(voucher)
-    with VoucherUpload.batch_write() as items:
-        for item in mine:
-            items.delete(item)
+        moved = False
+    last = first + int(upload.count) - 1
+    numbered = Voucher.query(reward_id, Voucher.seq.between(first, last), consistent_read=True)
+    mine = [voucher for voucher in numbered if voucher.upload_id == upload_id]
+    # A code item and its voucher are written in one transaction, so the vouchers name every code item.
+    keys = [(reward_id, v.code_key) for v in mine if v.code_key]
+    items = [i for i in VoucherUpload.batch_get(keys, consistent_read=True) if i.file_id == upload_id]
+    with VoucherUpload.batch_write() as writer:
+        for item in items:
+            writer.delete(item)
+    with Voucher.batch_write() as vouchers:  # after the code items: a crash in between leaves vouchers to find them
+        for voucher in mine:
+            vouchers.delete(voucher)
+    drop_pending(reward_id, upload_id.removeprefix(_FILE))
+    return moved
 
 
-def publish(reward_id: str, upload_id: str, first: int, count: int, event: dict) -> bool:
+def keep_pending(reward_id: str, file_hash: str, sealed: Sequence[tuple[str, str]]) -> None:
+    """Keep a file's codes (sealed, never in clear, with their code item keys) for the job that writes the
+    rest of it: in parts of _PENDING_PER_ITEM, each written whole. Kept again, the parts are replaced by the
+    same codes in the same order."""
+    with VoucherUpload.batch_write() as writer:
+        for part, first in enumerate(range(0, len(sealed), _PENDING_PER_ITEM)):
+            chunk = [list(pair) for pair in sealed[first : first + _PENDING_PER_ITEM]]
+            writer.save(VoucherUpload(reward_id, f"{_PENDING}{file_hash}#{part:04d}", codes=json.dumps(chunk)))
+
+
+def pending(reward_id: str, file_hash: str) -> list[tuple[str, str]]:
+    """A file's kept codes in order (empty once it is published or withdrawn)."""
+    parts = VoucherUpload.query(
+        reward_id, VoucherUpload.upload_id.startswith(f"{_PENDING}{file_hash}#"), consistent_read=True
+    )
+    return [(str(code), str(key)) for part in parts for code, key in json.loads(part.codes or "[]")]
+
+
+def drop_pending(reward_id: str, file_hash: str) -> None:
+    """Delete a file's kept codes: once it is published or withdrawn, nothing needs them."""
+    parts = VoucherUpload.query(
+        reward_id,
+        VoucherUpload.upload_id.startswith(f"{_PENDING}{file_hash}#"),
+        attributes_to_get=["reward_id", "upload_id"],
+    )
+    with VoucherUpload.batch_write() as writer:
+        for part in parts:
+            writer.delete(part)
+
+
+def file_state(reward_id: str, file_hash: str) -> VoucherUpload | None:
+    """What became of a file (by its SHA-256): its record while writing or once published, else the
+    outcome of its last withdrawal, else None (never sent to this reward)."""
+    for key in (_FILE + file_hash, _OUTCOME + file_hash):
+        try:
+            return VoucherUpload.get(reward_id, key, consistent_read=True)
+        except VoucherUpload.DoesNotExist:
+            continue
+    return None
+
+
+def files_page(reward_id: str, limit: int, cursor: str | None, render: Callable[[VoucherUpload], dict]) -> dict:
+    """One page of the files sent to a reward that are writing or published, by hash, as `{items, next_cursor}`."""
+    results = VoucherUpload.query(
+        reward_id,
+        VoucherUpload.upload_id.startswith(_FILE),
+        **FILES_CURSOR.forward(cursor, limit, reward_id=reward_id),
+    )
+    return paging.page(results, limit, render, FILES_CURSOR, lambda: results.last_evaluated_key)
+
+
+def put_in_stock(reward_id: str, upload_id: str, first: int, count: int, event: dict) -> bool:
     """Put a file's codes in stock, once, when all are written: the file moves to published, its range joins
     the reward's pools and its count the stock, with the audit `event`, in one transaction. False when it
     was published already (by an earlier try, or a copy of this request)."""

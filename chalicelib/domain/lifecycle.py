@@ -71,6 +71,7 @@ class RewardStatus(_Status):
 class VoucherFileStatus(_Status):
     WRITING = "writing"
     PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
 
 
 class CodeStatus(_Status):
@@ -129,10 +130,13 @@ DRAW_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _D.DRAWN: frozenset(),
 }
 REWARD_TRANSITIONS: Mapping[str, frozenset[str]] = {_R.ACTIVE: frozenset({_R.RETIRED}), _R.RETIRED: frozenset()}
-# A voucher file is written item by item, then published into the stock in one step.
+# A voucher file is written item by item, then published into the stock in one step; or withdrawn
+# while writing (by its sender, or refused for a code another file holds), taking back what it wrote.
+# A withdrawn file may be sent again: it starts over.
 VOUCHER_FILE_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    _V.WRITING: frozenset({_V.PUBLISHED}),
+    _V.WRITING: frozenset({_V.PUBLISHED, _V.WITHDRAWN}),
     _V.PUBLISHED: frozenset(),
+    _V.WITHDRAWN: frozenset({_V.WRITING}),
 }
 # A voucher is issued on redemption; a gift is pending until shipped. Either may be cancelled
 # (points refunded) until shipped; shipped and cancelled are final.

@@ -1,4 +1,5 @@
-"""Print-file exports: queued on SQS, rendered in parallel chunks to S3, finished exactly once."""
+"""Print-file exports: queued on SQS, rendered in parallel chunks to S3, finished exactly once; the same
+queue carries the jobs that finish large voucher files (services/rewards.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.rendering import printfiles
+from chalicelib.services import rewards
 
 __all__ = [
     "FORMATS",
@@ -39,6 +41,9 @@ __all__ = [
 log = logging.getLogger("qr-campaigns.exports")
 
 MAX_RECEIVES = 5
+# A voucher job writes this long per message, then queues the next part: well inside the function's
+# timeout, so a part is never cut off by it (a cut part is only written again, never twice).
+VOUCHER_JOB_SECONDS = WORK_SECONDS["export_worker"] - 300
 """Deliveries of one message before it goes to the dead-letter queue (the queue's redrive
 policy says the same); the last failed delivery marks the export failed."""
 
@@ -247,6 +252,8 @@ def _parse(body: str) -> dict | None:
         return None
     if not isinstance(message, dict) or message.get("v") != 1:
         return None
+    if message.get("step") == rewards.VOUCHER_STEP:
+        return message if rewards.voucher_job(message) else None
     if not is_id("exp", message.get("export_id")):
         return None
     step = message.get("step")
@@ -269,6 +276,10 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
     if message is None:
         # Retrying cannot fix a message this code cannot read: drop it, loudly.
         log_event(log, "export_message_unreadable", level=logging.ERROR, body=str(body)[:200])
+        return
+    job = rewards.voucher_job(message)
+    if job is not None:
+        _voucher_step(*job, attempt=attempt, receipt_handle=receipt_handle)
         return
     export = export_store.load(message["export_id"])
     if export is None:
@@ -312,6 +323,20 @@ def handle_message(body: str, *, attempt: int = 1, receipt_handle: str | None = 
         chunk=message.get("chunk"),
         ms=round((time.perf_counter() - started) * 1000, 1),
     )
+
+
+def _voucher_step(reward_id: str, file_hash: str, *, attempt: int, receipt_handle: str | None) -> None:
+    """One part of a voucher file's writing (services/rewards.py), on the export worker: a failure is
+    retried as an export step's is; past MAX_RECEIVES the message goes to the dead-letter queue, which
+    raises the alarm, and the file stays writing (sending it again, or withdrawing it, is the sender's)."""
+    try:
+        outcome = rewards.continue_file(reward_id, file_hash, seconds=VOUCHER_JOB_SECONDS)
+    except Exception:
+        log_event(log, "voucher_job_failed", level=logging.ERROR, exc_info=True, reward_id=reward_id, attempt=attempt)
+        if attempt < MAX_RECEIVES:
+            _retry_soon(receipt_handle, attempt)
+        raise
+    log_event(log, "voucher_job_done", reward_id=reward_id, upload_id=file_hash, outcome=outcome)
 
 
 def _retry_soon(receipt_handle: str | None, attempt: int) -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from chalicelib.adapters import members, reward_store
+from chalicelib.adapters import members, reward_store, sqs
 from chalicelib.adapters.models import Reward, VoucherUpload
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, InvalidFile, InvalidInput, NotFound, PayloadTooLarge
-from chalicelib.domain.ids import is_brand_id, new_id
-from chalicelib.domain.lifecycle import RewardStatus, VoucherFileStatus
+from chalicelib.domain.ids import is_brand_id, is_id, new_id
+from chalicelib.domain.lifecycle import VOUCHER_FILE_TRANSITIONS, RewardStatus, VoucherFileStatus, check_move
 from chalicelib.domain.phones import keyed_hash, seal_text
 from chalicelib.domain.schemas import Instant, Label, Schema, validate
 from chalicelib.domain.validation import format_instant, parse_limit, refuse_fields
@@ -30,6 +31,12 @@ __all__ = [
     "update_reward",
     "retire_reward",
     "upload_vouchers",
+    "voucher_file",
+    "voucher_files",
+    "withdraw_file",
+    "voucher_job",
+    "continue_file",
+    "VOUCHER_STEP",
     "load_reward",
     "catalog",
     "catalog_for",
@@ -39,8 +46,15 @@ __all__ = [
 MAX_VOUCHERS_PER_FILE = 20_000
 MAX_VOUCHER_FILE_BYTES = 1024 * 1024
 # Seconds a request writes codes for, of the API's 30: a file not written by then answers 202 with its
-# progress, and sending it again goes on from there (20,000 codes take longer than 30 s).
+# progress and a job on the worker's queue finishes it (20,000 codes can take longer than 30 s).
 WRITE_SECONDS = 18.0
+VOUCHER_STEP = "vouchers"
+"""The `step` of a voucher job's message on the worker's queue (beside the export steps)."""
+_FILE = "file#"
+_FILE_HASH = re.compile(r"[0-9a-f]{64}")
+_IN_POOL = "already in this reward's pool"
+_CLASH = "being added by another file"
+_BY_SENDER = "Withdrawn by its sender."
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{3,63}$")
 _SERVER_OWNED = ("reward_id", "brand_id", "issued", "available", "status", "created_at", "updated_at", "version")
 
@@ -180,10 +194,9 @@ def update_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
         setattr(reward, name, value)
     _check_window(reward.starts_at, reward.ends_at)
     reward.updated_at = clock.now()
-    reward_store.change(reward, fields)
-    after = _to_dict(reward)
-    audit.record(brand_id, actor, "reward_changed", reward_id, audit.changes(before, after))
-    return after
+    changed = audit.changes(before, _to_dict(reward))
+    reward_store.change(reward, fields, audit.transaction_event(brand_id, actor, "reward_changed", reward_id, changed))
+    return _to_dict(reward)
 
 
 def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict:
@@ -193,8 +206,8 @@ def retire_reward(brand_id: str, reward_id: str, actor: str, body: dict) -> dict
     if reward.status != RewardStatus.RETIRED:
         reward.status = RewardStatus.RETIRED
         reward.updated_at = clock.now()
-        reward_store.change(reward, ["status"])
-        audit.record(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
+        event = audit.transaction_event(brand_id, actor, "reward_retired", reward_id, {"note": note} if note else {})
+        reward_store.change(reward, ["status"], event)
     return _to_dict(reward)
 
 
@@ -273,56 +286,176 @@ def upload_vouchers(brand_id: str, reward_id: str, actor: str, raw: bytes) -> di
     again (after a failure, or twice at once) finishes that one, and after success changes
     nothing. A file that meets another adding one of its codes at once takes back what it
     wrote and names the line: no code is in a pool twice, and no file is half in stock.
-    A file not written within WRITE_SECONDS answers its progress (status `writing`), and
-    sending it again goes on where it stopped.
+    A file not written within WRITE_SECONDS answers its progress (status `writing`) and is
+    finished by a job on the worker's queue; its progress is read at GET .../vouchers/{upload_id}.
     """
     started = clock.monotonic()
     if len(raw) > MAX_VOUCHER_FILE_BYTES:  # refused unread, before anything is looked up
         raise PayloadTooLarge(f"A voucher file may be at most {MAX_VOUCHER_FILE_BYTES // 1024} KB.", field="body")
+    _takes_codes(brand_id, reward_id)
+    codes = _voucher_lines(raw)
+    upload_id = _FILE + hashlib.sha256(raw).hexdigest()
+    upload = reward_store.voucher_file(reward_id, upload_id)
+    if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
+        return _file_answer(reward_store.load(brand_id, reward_id), upload, added=0)
+    lines = {_code_id(reward_id, code): number for number, code in codes}
+    problems = reward_store.codes_from_other_files(reward_id, upload_id, lines)
+    if problems:
+        if upload is not None:  # what an earlier try of this file wrote
+            reward_store.withdraw(upload, reason=_IN_POOL, problems=problems, actor=actor)
+        raise InvalidFile(f"{len(problems)} code(s) {_IN_POOL}; nothing was added.", problems[:100])
+    if upload is None:
+        upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
+    pepper = get_phone_hash_pepper()
+    sealed = [(seal_text(code, pepper, "voucher"), key) for key, (_, code) in zip(lines, codes, strict=True)]
+    outcome = _write_and_publish(brand_id, upload, sealed, actor, until=started + WRITE_SECONDS)
+    if isinstance(outcome, InvalidFile):
+        raise outcome
+    if outcome is None:  # not all written in time: a job on the worker's queue goes on from here
+        _queue_the_rest(reward_id, upload.upload_id, sealed)
+        upload = reward_store.voucher_file(reward_id, upload.upload_id) or upload
+        return _file_answer(reward_store.load(brand_id, reward_id), upload, added=0)
+    published, added = outcome
+    return _file_answer(reward_store.load(brand_id, reward_id), published, added=added)
+
+
+def _takes_codes(brand_id: str, reward_id: str) -> None:
     reward = load_reward(brand_id, reward_id)
     if reward.kind != "voucher":
         raise Conflict("Only a voucher reward takes codes; a gift's stock is set on the reward.")
     if reward.status == RewardStatus.RETIRED:
         raise Conflict("A retired reward takes no codes.")
-    codes = _voucher_lines(raw)
-    upload_id = "file#" + hashlib.sha256(raw).hexdigest()
-    upload = reward_store.voucher_file(reward_id, upload_id)
-    if upload is not None and upload.status == VoucherFileStatus.PUBLISHED:
-        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, int(upload.count))
-    lines = {_code_id(reward_id, code): number for number, code in codes}
-    problems = reward_store.codes_from_other_files(reward_id, upload_id, lines)
-    if problems:
-        if upload is not None:  # what an earlier try of this file wrote
-            reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
-        raise InvalidFile(f"{len(problems)} code(s) already in this reward's pool; nothing was added.", problems[:100])
-    if upload is None:
-        upload = reward_store.reserve(reward_id, upload_id, len(codes), actor)
-    pepper = get_phone_hash_pepper()
-    sealed = [(seal_text(code, pepper, "voucher"), key) for key, (_, code) in zip(lines, codes, strict=True)]
-    taken, finished = reward_store.write_codes(upload, sealed, clock.now(), until=started + WRITE_SECONDS)
+
+
+def _write_and_publish(
+    brand_id: str, upload: VoucherUpload, sealed: list[tuple[str, str]], actor: str, *, until: float
+) -> tuple[VoucherUpload, int] | InvalidFile | None:
+    """Write a file's codes from where its record says it got to, and publish it once all are written.
+
+    Answers the published record with the codes this call put in stock (0 when a copy of the request,
+    or the job, published it first); None when time ran out first; or the refusal when another file
+    holds some of its codes (what it wrote is taken back)."""
+    taken, finished = reward_store.write_codes(upload, sealed, clock.now(), until=until)
     if taken:
-        reward_store.withdraw(reward_id, upload_id, int(upload.first_seq), lines)
-        clashes = [{"line": n, "problem": "another file is adding this code"} for n in sorted(lines[k] for k in taken)]
-        raise InvalidFile(f"{len(taken)} code(s) being added by another file; nothing was added.", clashes[:100])
-    if not finished:  # the rest is written when the file is sent again; nothing is in stock before
-        written = reward_store.voucher_file(reward_id, upload_id)
-        return _file_answer(load_reward(brand_id, reward_id), upload_id, 0, len(codes), written)
-    event = audit.transaction_item(brand_id, actor, "vouchers_uploaded", reward_id, {"codes": len(codes)})
-    added = reward_store.publish(reward_id, upload_id, int(upload.first_seq), len(codes), event)
-    return _file_answer(load_reward(brand_id, reward_id), upload_id, len(codes) if added else 0, len(codes))
+        order = {key: n for n, (_, key) in enumerate(sealed, start=1)}
+        lines = [{"line": n, "problem": "another file is adding this code"} for n in sorted(order[k] for k in taken)]
+        reward_store.withdraw(upload, reason=_CLASH, problems=lines, actor=actor)
+        return InvalidFile(f"{len(taken)} code(s) {_CLASH}; nothing was added.", lines[:100])
+    if not finished:
+        return None
+    count = int(upload.count)
+    author = upload.created_by or actor
+    event = audit.transaction_item(brand_id, author, "vouchers_uploaded", upload.reward_id, {"codes": count})
+    added = reward_store.put_in_stock(upload.reward_id, upload.upload_id, int(upload.first_seq), count, event)
+    reward_store.drop_pending(upload.reward_id, upload.upload_id.removeprefix(_FILE))
+    return reward_store.voucher_file(upload.reward_id, upload.upload_id) or upload, count if added else 0
 
 
-def _file_answer(reward: Reward, upload_id: str, added: int, total: int, writing: VoucherUpload | None = None) -> dict:
-    """What a voucher file's request is told: the reward, and the file's progress (`writing`: its record, while
-    not all of it is written; a file is in stock whole or not at all)."""
+def _queue_the_rest(reward_id: str, upload_id: str, sealed: list[tuple[str, str]]) -> None:
+    """Hand a file's writing to the worker: its codes as sealed (never in clear) kept beside its record,
+    then a job message. Sent again, the file gives the same codes the same numbers."""
+    file_hash = upload_id.removeprefix(_FILE)
+    reward_store.keep_pending(reward_id, file_hash, sealed)
+    message = {"v": 1, "step": VOUCHER_STEP, "reward_id": reward_id, "upload_id": file_hash}
+    sqs.send_messages([json.dumps(message, separators=(",", ":"))])
+
+
+def voucher_job(message: dict) -> tuple[str, str] | None:
+    """The reward and file of a voucher job's message, or None when the message is not one."""
+    reward_id, file_hash = message.get("reward_id"), message.get("upload_id")
+    if message.get("step") != VOUCHER_STEP or not is_id("rwd", reward_id) or not isinstance(file_hash, str):
+        return None
+    if not _FILE_HASH.fullmatch(file_hash):
+        return None
+    return str(reward_id), file_hash
+
+
+def continue_file(reward_id: str, file_hash: str, *, seconds: float) -> str:
+    """The worker's part of a voucher file: write on for at most `seconds`, publish when all is written, and
+    queue the next part when time runs out. Run twice, or beside the file sent again, each chunk is written
+    once and the file published once. Answers what became of the file (for the worker's log)."""
+    started = clock.monotonic()
+    upload = reward_store.voucher_file(reward_id, _FILE + file_hash)
+    if upload is None or upload.status != VoucherFileStatus.WRITING:
+        reward_store.drop_pending(reward_id, file_hash)  # kept again by a copy of the file sent late, if at all
+        return "not writing"  # published or withdrawn meanwhile
+    reward = reward_store.read(reward_id)
+    if reward is None:
+        return "reward gone"
+    sealed = reward_store.pending(reward_id, file_hash)
+    if len(sealed) != int(upload.count):  # kept before the message is sent: a part lost is a bug, said loudly
+        raise RuntimeError(f"voucher file {file_hash}: {len(sealed)} of {int(upload.count)} codes kept for its job")
+    try:
+        outcome = _write_and_publish(reward.brand_id, upload, sealed, "system", until=started + seconds)
+    except Conflict:
+        return "withdrawn meanwhile"  # by its sender, or a copy of the file sent again that was refused
+    if isinstance(outcome, InvalidFile):
+        return "refused"
+    if outcome is None:
+        _queue_the_rest(reward_id, upload.upload_id, sealed)
+        return "continued"
+    return "published"
+
+
+def voucher_file(brand_id: str, reward_id: str, file_hash: str) -> dict:
+    """A voucher file's progress: writing (codes written of its total), published, or withdrawn (why)."""
+    reward = load_reward(brand_id, reward_id)
+    state = reward_store.file_state(reward.reward_id, file_hash) if _FILE_HASH.fullmatch(file_hash) else None
+    if state is None:
+        raise NotFound("No voucher file with this id was sent to this reward.")
+    return _file_view(state)
+
+
+def voucher_files(brand_id: str, reward_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
+    """The files sent to a voucher reward that are writing or published (withdrawn ones are read by id)."""
+    reward = load_reward(brand_id, reward_id)
+    return reward_store.files_page(reward.reward_id, parse_limit(limit), cursor, _file_view)
+
+
+def withdraw_file(brand_id: str, reward_id: str, file_hash: str, actor: str, body: dict) -> dict:
+    """Stop a file that is still writing and take back what it wrote (its codes may then come in another
+    file). A published file's codes are in stock and stay: 409."""
+    note = validate(NoteIn, body).note
+    reward = load_reward(brand_id, reward_id)
+    state = reward_store.file_state(reward.reward_id, file_hash) if _FILE_HASH.fullmatch(file_hash) else None
+    if state is None:
+        raise NotFound("No voucher file with this id was sent to this reward.")
+    if state.status == VoucherFileStatus.WRITING:
+        if reward_store.withdraw(state, reason=note or _BY_SENDER, problems=[], actor=actor):
+            audit.record(brand_id, actor, "vouchers_withdrawn", reward_id, {"upload_id": file_hash, "note": note})
+        state = reward_store.file_state(reward.reward_id, file_hash) or state
+    check_move(state.status, VoucherFileStatus.WITHDRAWN, VOUCHER_FILE_TRANSITIONS, "voucher file")
+    return _file_view(state)
+
+
+def _file_view(upload: VoucherUpload) -> dict:
+    status = VoucherFileStatus(upload.status)
+    count = int(upload.count or 0)
+    view = {
+        "upload_id": upload.upload_id.split("#", 1)[1],
+        "status": status,
+        "written": count if status == VoucherFileStatus.PUBLISHED else int(upload.written or 0),
+        "total": count,
+        "created_at": format_instant(upload.created_at) if upload.created_at else None,
+    }
+    if status == VoucherFileStatus.WITHDRAWN:
+        view.update(
+            reason=upload.reason,
+            problems=list(upload.problems or []),
+            withdrawn_at=format_instant(upload.withdrawn_at) if upload.withdrawn_at else None,
+        )
+    return view
+
+
+def _file_answer(reward: Reward, upload: VoucherUpload, *, added: int) -> dict:
+    """What a voucher file's request is told: the reward, and the file's progress (a file is in stock whole
+    or not at all)."""
+    view = _file_view(upload)
     return {
         "reward": _to_dict(reward),
         "added": added,
-        "already_added": 0 if added or writing else total,
-        "upload_id": upload_id.removeprefix("file#"),
-        "status": VoucherFileStatus.WRITING if writing else VoucherFileStatus.PUBLISHED,
-        "written": int(writing.written or 0) if writing else total,
-        "total": total,
+        "already_added": view["total"] if view["status"] == VoucherFileStatus.PUBLISHED and not added else 0,
+        **view,
     }
 
 

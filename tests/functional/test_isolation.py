@@ -44,6 +44,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
     ("PATCH", "/v1/rewards/{reward_id}"): {"cost": 1},
     ("POST", "/v1/rewards/{reward_id}/retire"): {},
+    ("POST", "/v1/rewards/{reward_id}/vouchers/{upload_id}/withdraw"): {},
     ("POST", "/v1/rewards/{reward_id}/vouchers"): {"code": "STOLEN-1"},
     ("POST", "/v1/redemptions/{redemption_id}/fulfil"): {},
     ("POST", "/v1/redemptions/{redemption_id}/cancel"): {},
@@ -124,6 +125,7 @@ def _brand_b() -> dict[str, str]:
         "code": codes.mint_code(get_keyring(), batch["batch_number"], 3),
         "reward_id": reward["reward_id"],
         "redemption_id": redemption.redemption_id,
+        "upload_id": "ab" * 32,  # a voucher file's id: another brand's reward is not found whatever the file
         "brand_id": "brand-b",
     }
 
@@ -157,6 +159,7 @@ def _ids_of_a(api) -> dict[str, str]:
         "code": codes.mint_code(get_keyring(), batch["batch_number"], 1),
         "reward_id": reward["reward_id"],
         "redemption_id": "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAW",
+        "upload_id": "ab" * 32,
         "brand_id": "brand-a",
         "draw_id": "drw_01ARZ3NDEKTSV4RRFFQ69G5FAW",
     }

@@ -402,6 +402,64 @@ def test_a_fault_at_any_call_of_a_voucher_upload_adds_every_code_once(api, injec
     assert final["events"].count("vouchers_uploaded") == 1
 
 
+def test_a_fault_at_any_call_of_a_voucher_job_adds_every_code_once(export_queue, injector, frozen, monkeypatch):
+    """A file too long for its request: the API writes what it can, queues the rest, and the worker's job
+    finishes and publishes it. Whatever call fails, the operator sending the file again and SQS delivering
+    the job again end as the fault-free run: each code once, in stock whole, audited once."""
+    monkeypatch.setattr(rewards, "WRITE_SECONDS", 0.0)  # the request writes one transaction of codes
+    pool = _POOL[:60]  # two transactions: one in the request, one in the job
+    raw = "\n".join(pool) + "\n"
+    clock_now, reset_clock = frozen
+
+    def run(world: dict) -> list:
+        for _ in range(4):  # the operator sends the file again after an error or a dropped connection
+            try:
+                with injector.counted():
+                    answer = rewards.upload_vouchers(BRAND, world["reward_id"], "op", raw.encode())
+            except (Exception, Crash):  # noqa: BLE001 - a 5xx or a dropped connection: sent again
+                injector.revive()
+                continue
+            with injector.quiet():
+                _deliver_all(export_queue, injector, clock_now)
+            # Whether the file was all written by its request depends on where a fault fell; after the job,
+            # what it says of itself must not.
+            with injector.quiet():
+                return [answer["upload_id"], rewards.voucher_file(BRAND, world["reward_id"], answer["upload_id"])]
+        raise AssertionError("the file never got an answer")
+
+    worlds: list[dict] = []
+
+    def setup() -> dict:
+        from chalicelib.adapters import sqs
+
+        sqs.export_queue_url()  # looked up once a process: every run, the first too, finds it known
+        worlds.append(_voucher_world())
+        return worlds[-1]
+
+    def reset() -> None:
+        from tests.support import empty_queue
+
+        _empty_tables()
+        empty_queue(export_queue["queue"])
+        reset_clock()
+
+    proof = prove(
+        injector,
+        reset=reset,
+        setup=setup,
+        run=run,
+        state=_pool_state,
+        choose=(lambda k, kind: True) if FULL else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
+    )
+    print(f"voucher job: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
+    with injector.quiet():
+        final = _pool_state(worlds[-1], [])
+    assert final["units"] == pool and final["distinct_units"] == 60 and final["unclaimed"]
+    assert (final["stock"], final["vouchers"], final["code_items"]) == ((60, 0), 60, 60)
+    assert final["files"] == [("published", 60, 60)]
+    assert final["events"].count("vouchers_uploaded") == 1
+
+
 # --- a stats batch --------------------------------------------------------------------
 
 

@@ -135,7 +135,7 @@ def test_an_edit_between_numbering_and_writing_a_file_never_takes_its_numbers_ba
 
 
 def test_a_file_left_unpublished_gives_nothing_while_a_later_file_gives_its_own(reward_id, monkeypatch):
-    real_publish = reward_store.publish
+    real_publish = reward_store.put_in_stock
     calls = itertools.count()
 
     def dies_the_first_time(*args, **kwargs):
@@ -143,7 +143,7 @@ def test_a_file_left_unpublished_gives_nothing_while_a_later_file_gives_its_own(
             raise RuntimeError("the process died before publishing")
         return real_publish(*args, **kwargs)
 
-    monkeypatch.setattr(reward_store, "publish", dies_the_first_time)
+    monkeypatch.setattr(reward_store, "put_in_stock", dies_the_first_time)
     stalled, later = _codes("HALF", 0, 60), _codes("LATE", 0, 60)
     with pytest.raises(RuntimeError):
         rewards.upload_vouchers(BRAND, reward_id, "op", _file(stalled))
