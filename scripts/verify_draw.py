@@ -138,12 +138,22 @@ class SegmentTree:
             node //= 2
 
 
-def picks_of(names, counts, *, seed: bytes, snapshot_hash: str, beacon: str, wanted: int, one_win: bool, more: int = 0):
+def picks_of(
+    names: list[str],
+    counts: list[int],
+    *,
+    seed: bytes,
+    snapshot_hash: str,
+    beacon: str,
+    wanted: int,
+    one_win: bool,
+    more: int = 0,
+) -> tuple[list[str], list[str]]:
     """The winners, then up to `more` alternates: the next picks of the same stream while any is left."""
     stream = numbers(seed, snapshot_hash, beacon)
     tree = SegmentTree(counts)
-    chosen = []
-    alternates = []
+    chosen: list[str] = []
+    alternates: list[str] = []
     for _ in range(wanted + more):
         if tree.total() == 0:
             if len(chosen) < wanted:

@@ -36,9 +36,10 @@ __all__ = [
 ]
 
 MAX_WINNERS = 1000
-MAX_ALTERNATES = 1000
-"""Alternates a draw may name: as many as its most winners, so every win can pass on; the draw item holds
-them all beside the winners and their SMS state, well under DynamoDB's 400 KB (a unit test weighs it)."""
+MAX_ALTERNATES = 500
+"""Alternates a draw may name: one for every other win of the largest draw. The draw item holds them beside
+the winners and their SMS state: at the most of both it weighs some 290 KB of DynamoDB's 400 KB, leaving
+room for what the winners' claims will add (tests/functional/test_draws.py weighs it)."""
 MAX_DRAWS_PER_CAMPAIGN = 10
 """Draws a campaign may have, ever (none is deleted): a monthly draw over a long campaign and a grand
 draw fit, while a brand cannot schedule a pile of like draws to publish the one it likes, and every

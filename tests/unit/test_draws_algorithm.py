@@ -79,6 +79,16 @@ def test_the_worked_example_of_the_document_is_what_both_implementations_compute
     assert "1. mbr_DUNG, 2. mbr_EM, 3. mbr_EM" in DOC and "1. mbr_DUNG, 2. mbr_EM,\n3. mbr_BINH" in DOC
 
 
+def _published(data: bytes, seed: bytes, beacon: str | None) -> dict:
+    """What a drawn draw publishes for the verify script: the seed, the beacon, the commitment, the snapshot hash."""
+    return {
+        "seed_hex": seed.hex(),
+        "beacon": beacon or "",
+        "commitment": draws.commitment(seed),
+        "snapshot_hash": hashlib.sha256(data).hexdigest(),
+    }
+
+
 def _ranked(rows, seed, beacon, winners, alternates, one_win) -> draws.Drawn:
     data = draws.snapshot_bytes(rows)
     ids, weights = draws.parse_snapshot(data)
@@ -106,8 +116,16 @@ def test_the_worked_example_of_alternates_in_the_document_is_what_both_implement
             names, counts, seed=EXAMPLE_SEED, snapshot_hash=sha, beacon=beacon or "", wanted=3, one_win=one_win, more=3
         )
         assert theirs == (winners, alternates)
-    assert "alternates **1. mbr_ALICE, 2. mbr_BINH**" in DOC
-    assert "1. mbr_EM, 2. mbr_EM, 3. mbr_CHI" in DOC and "1. mbr_ALICE, 2. mbr_CHI" in DOC
+    text = " ".join(DOC.split())  # the prose as read, whatever its line breaks
+    assert "Alternates **1. mbr_ALICE, 2. mbr_BINH** (2 of the 3 asked for)" in text
+    assert "alternates 1. mbr_EM, 2. mbr_EM, 3. mbr_CHI" in text and "1. mbr_ALICE, 2. mbr_CHI" in text
+    # The table's rows, as the picks go on after the winners (one win per participant: W 4 then 1).
+    u4, u5, _ = EXAMPLE["stream_after"]
+    assert f"| 4 | 1 | 4 | {u4} | {2**64} | {u4 % 4} | mbr_ALICE |" in DOC
+    assert f"| 5 | 2 | 1 | {u5} | {2**64} | {u5 % 1} | mbr_BINH |" in DOC
+    # Without one win: W 11, 10, 9 and the x each gives.
+    xs = ", ".join(str(u % w) for u, w in zip(EXAMPLE["stream_after"], (11, 10, 9)))
+    assert f"`W` = 11, 10, 9 and `x` = {xs})" in text
 
 
 def test_alternates_are_the_next_picks_of_the_same_draw_and_change_no_winner():
@@ -135,10 +153,7 @@ def test_alternates_are_the_next_picks_of_the_same_draw_and_change_no_winner():
         data = draws.snapshot_bytes(rows)
         theirs = verify_draw.verify_all(
             data,
-            seed_hex=seed.hex(),
-            beacon=beacon or "",
-            commitment=draws.commitment(seed),
-            snapshot_hash=hashlib.sha256(data).hexdigest(),
+            **_published(data, seed, beacon),
             wanted=winners,
             one_win=one_win,
             published=[w.participant_id for w in drawn.winners],
@@ -171,10 +186,7 @@ def test_the_verify_script_is_an_independent_implementation_that_agrees_everywhe
         ours = [w.participant_id for w in _draw(rows, seed, beacon, wanted, one_win)]
         theirs = verify_draw.verify(
             data,
-            seed_hex=seed.hex(),
-            beacon=beacon or "",
-            commitment=draws.commitment(seed),
-            snapshot_hash=hashlib.sha256(data).hexdigest(),
+            **_published(data, seed, beacon),
             wanted=wanted,
             one_win=one_win,
             published=ours,
