@@ -11,16 +11,19 @@ implementation (chalicelib/domain/draws.py). It checks that
 2. SHA-256 of the snapshot file is the hash published before the winners were drawn, and
    the file is a well-formed snapshot (header, `id,entries` lines sorted by id, no repeats);
 3. the winners recomputed by qrc-draw-v1 from the snapshot, the seed and the beacon are the
-   published winners, rank by rank.
+   published winners, rank by rank;
+4. the alternates (the stream's next picks after the winners, under the same rule, as many as
+   asked for or as the snapshot has left) are the published alternates, rank by rank.
 
-It prints MATCH, or DIFFERENCE and the first thing that differs, or NOT COMPARED when it was
-given no published winners to compare with; then which commitment and beacon it used and
+It prints MATCH (winners and alternates both match), or DIFFERENCE and the first thing that
+differs (naming the winner or the alternate), or NOT COMPARED when it was given no published
+winners to compare with; then which commitment and beacon it used and
 where they came from. Exit status: 0 MATCH, 1 DIFFERENCE, 2 facts missing, 3 NOT COMPARED
 (the winners were recomputed but there was nothing to hold them against: no check).
 
 Inputs: `--draw` is the draw as GET /v1/draws/{draw_id} answers it (saved as JSON): it gives
-the algorithm, commitment, snapshot hash, number of winners, one-win rule, beacon, seed and
-winners. `--csv` is the snapshot (GET /v1/draws/{draw_id}/entries.csv, every page joined in
+the algorithm, commitment, snapshot hash, number of winners and of alternates, one-win rule,
+beacon, seed, winners and alternates. `--csv` is the snapshot (GET /v1/draws/{draw_id}/entries.csv, every page joined in
 order; several files given in order are joined). `--commitment` is the commitment as it was
 published when the draw was scheduled (the scheduling announcement, the results page), kept
 apart from the draw file so that whoever could edit the file cannot also change it: a draw
@@ -28,7 +31,8 @@ file that carries another is refused; without it, the draw file's own is checked
 output says that this is the weaker check. `--seed` and `--beacon` override the draw's
 (e.g. the seed as announced elsewhere, the beacon as the lottery published it); without a
 `--draw`, give `--commitment`, `--snapshot-sha256`, `--winners`, `--expect` (the published
-winners' ids, comma-separated) and optionally `--one-win-per-participant`.
+winners' ids, comma-separated), optionally `--alternates` and `--expect-alternates` (the
+published alternates' ids) and `--one-win-per-participant`.
 """
 
 from __future__ import annotations
@@ -134,22 +138,56 @@ class SegmentTree:
             node //= 2
 
 
-def winners_of(names, counts, *, seed: bytes, snapshot_hash: str, beacon: str, wanted: int, one_win: bool) -> list[str]:
+def picks_of(
+    names: list[str],
+    counts: list[int],
+    *,
+    seed: bytes,
+    snapshot_hash: str,
+    beacon: str,
+    wanted: int,
+    one_win: bool,
+    more: int = 0,
+) -> tuple[list[str], list[str]]:
+    """The winners, then up to `more` alternates: the next picks of the same stream while any is left."""
     stream = numbers(seed, snapshot_hash, beacon)
     tree = SegmentTree(counts)
-    chosen = []
-    for _ in range(wanted):
+    chosen: list[str] = []
+    alternates: list[str] = []
+    for _ in range(wanted + more):
         if tree.total() == 0:
-            raise Difference(f"the snapshot allows fewer than {wanted} winners")
+            if len(chosen) < wanted:
+                raise Difference(f"the snapshot allows fewer than {wanted} winners")
+            break  # no participant (or entry) left: fewer alternates than asked, as the document says
         index = below(stream, tree.total())
         index = tree.locate(index)
-        chosen.append(names[index])
+        (chosen if len(chosen) < wanted else alternates).append(names[index])
         left = tree.sums[tree.size + index]
         tree.take(index, left if one_win else 1)
-    return chosen
+    return chosen, alternates
 
 
-def verify(
+def winners_of(names, counts, *, seed: bytes, snapshot_hash: str, beacon: str, wanted: int, one_win: bool) -> list[str]:
+    return picks_of(
+        names, counts, seed=seed, snapshot_hash=snapshot_hash, beacon=beacon, wanted=wanted, one_win=one_win
+    )[0]
+
+
+def compare(what: str, mine: list[str], theirs: list[str]) -> None:
+    """Difference at the first rank where the recomputed and published lists part (`what`: winner, alternate)."""
+    for rank, (ours, published) in enumerate(zip(mine, theirs), start=1):
+        if ours != published:
+            raise Difference(f"{what} {rank}: recomputed {ours}, published {published}")
+    if len(mine) != len(theirs):
+        raise Difference(f"{what}s: recomputed {len(mine)}, published {len(theirs)}")
+
+
+def verify(data: bytes, **facts: Any) -> list[str]:
+    """The recomputed winners, or Difference at the first thing that does not match (see verify_all)."""
+    return verify_all(data, **facts)[0]
+
+
+def verify_all(
     data: bytes,
     *,
     seed_hex: str,
@@ -160,8 +198,14 @@ def verify(
     one_win: bool,
     published: list[str] | None,
     entries_total: int | None = None,
-) -> list[str]:
-    """The recomputed winners, or Difference at the first thing that does not match."""
+    alternates: int = 0,
+    published_alternates: list[str] | None = None,
+) -> tuple[list[str], list[str]]:
+    """The recomputed winners and alternates, or Difference at the first thing that does not match.
+
+    With published winners, the alternates are compared too: those given, or none when none are
+    given (a draw that asked for alternates and publishes none does not match).
+    """
     try:
         seed = bytes.fromhex(seed_hex)
     except ValueError:
@@ -178,22 +222,29 @@ def verify(
     names, counts = read_snapshot(data)
     if entries_total is not None and sum(counts) != entries_total:
         raise Difference(f"entries_total: the file holds {sum(counts)} entries, published {entries_total}")
-    chosen = winners_of(
-        names, counts, seed=seed, snapshot_hash=snapshot_hash.lower(), beacon=beacon, wanted=wanted, one_win=one_win
+    if alternates < 0:
+        raise Difference(f"alternates: {alternates} asked for, a count is 0 or more")
+    chosen, after = picks_of(
+        names,
+        counts,
+        seed=seed,
+        snapshot_hash=snapshot_hash.lower(),
+        beacon=beacon,
+        wanted=wanted,
+        one_win=one_win,
+        more=alternates,
     )
     if published is not None:
-        for rank, (mine, theirs) in enumerate(zip(chosen, published), start=1):
-            if mine != theirs:
-                raise Difference(f"winner {rank}: recomputed {mine}, published {theirs}")
-        if len(chosen) != len(published):
-            raise Difference(f"winners: recomputed {len(chosen)}, published {len(published)}")
-    return chosen
+        compare("winner", chosen, published)
+        compare("alternate", after, published_alternates or [])
+    return chosen, after
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        epilog="Exit status: 0 MATCH, 1 DIFFERENCE, 2 facts missing, 3 NOT COMPARED (no published winners given).",
+        epilog="Exit status: 0 MATCH (winners and alternates), 1 DIFFERENCE, 2 facts missing, "
+        "3 NOT COMPARED (no published winners given).",
     )
     parser.add_argument("--draw", help="the draw as GET /v1/draws/{draw_id} answers it, saved as JSON")
     parser.add_argument("--csv", nargs="+", required=True, help="the snapshot file(s), in page order")
@@ -213,6 +264,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--expect", help="the published winners' ids in rank order, comma-separated (default: the draw's)"
+    )
+    parser.add_argument(
+        "--alternates",
+        type=int,
+        help="how many alternates were asked for (default: the draw's alternates_wanted, or 0)",
+    )
+    parser.add_argument(
+        "--expect-alternates",
+        help="the published alternates' ids in rank order, comma-separated (default: the draw's; none if it lists none)",
     )
     return parser.parse_args(argv)
 
@@ -249,6 +309,14 @@ def _published_winners(draw: dict, expect: str | None) -> tuple[list[str] | None
     return None, ""
 
 
+def _published_alternates(draw: dict, expect: str | None) -> tuple[list[str], str]:
+    if expect is not None:
+        return [name for name in expect.split(",") if name], "--expect-alternates"
+    if draw.get("alternates"):
+        return [a["participant_id"] for a in draw["alternates"]], "the draw file's alternates"
+    return [], "none published"
+
+
 def _beacon(draw: dict, given: str | None) -> tuple[str, str]:
     if given is not None:
         return given, "--beacon"
@@ -257,10 +325,21 @@ def _beacon(draw: dict, given: str | None) -> tuple[str, str]:
     return "", "none: the draw has no beacon"
 
 
-def _report(result: str, chosen: list[str], notes: list[str]) -> None:
+def _alternates_note(asked: int, drawn: int) -> list[str]:
+    if not asked:
+        return []
+    short = " (the snapshot had no more participants or entries to pick)" if drawn < asked else ""
+    return [f"alternates: {drawn} of the {asked} asked for{short}"]
+
+
+def _report(result: str, chosen: list[str], after: list[str], notes: list[str]) -> None:
     print(result)
     for rank, name in enumerate(chosen, start=1):
         print(f"  {rank}. {name}")
+    if after:
+        print("alternates:")
+    for rank, name in enumerate(after, start=1):
+        print(f"  alternate {rank}. {name}")
     for note in notes:
         print(note)
 
@@ -270,6 +349,7 @@ def _check(args: argparse.Namespace, draw: dict, data: bytes) -> int:
         check_algorithm(draw)
     commitment, commitment_source = published_commitment(draw, args.commitment)
     published, winners_source = _published_winners(draw, args.expect)
+    published_after, alternates_source = _published_alternates(draw, args.expect_alternates)
     beacon, beacon_source = _beacon(draw, args.beacon)
     rule = args.one_win_per_participant
     facts: dict[str, Any] = {
@@ -284,8 +364,18 @@ def _check(args: argparse.Namespace, draw: dict, data: bytes) -> int:
     if missing:
         print(f"missing: {', '.join(missing)} (give --draw or the options)", file=sys.stderr)
         return MISSING
-    chosen = verify(data, published=published, entries_total=draw.get("entries_total"), **facts)
-    notes = [
+    # A draw file from before alternates names none: it asked for 0.
+    asked = args.alternates if args.alternates is not None else int(draw.get("alternates_wanted") or 0)
+    chosen, after = verify_all(
+        data,
+        published=published,
+        entries_total=draw.get("entries_total"),
+        alternates=asked,
+        published_alternates=published_after,
+        **facts,
+    )
+    notes = _alternates_note(asked, len(after))
+    notes += [
         f"commitment checked: {commitment}, {commitment_source}",
         f"beacon: {json.dumps(beacon.strip(BEACON_SPACE), ensure_ascii=False)} ({beacon_source})",
     ]
@@ -294,10 +384,14 @@ def _check(args: argparse.Namespace, draw: dict, data: bytes) -> int:
             "NOT COMPARED: no published winners were given (the draw file lists none and no --expect); "
             "the winners computed are",
             chosen,
+            after,
             notes,
         )
         return NOT_COMPARED
-    _report("MATCH", chosen, [f"winners compared with: {winners_source}", *notes])
+    compared = [f"winners compared with: {winners_source}"]
+    if asked or published_after:
+        compared.append(f"alternates compared with: {alternates_source}")
+    _report("MATCH", chosen, after, [*compared, *notes])
     return MATCH
 
 

@@ -135,7 +135,7 @@ class Published:
 
 @dataclass(frozen=True)
 class Winner:
-    """One winner as the draw records them."""
+    """One winner (or alternate) as the draw records them."""
 
     rank: int
     participant_id: str
@@ -503,15 +503,8 @@ def publish(draw_id: str, runner: str, snapshot: Published, event: AuditEvent) -
     )
 
 
-def record_winners(
-    draw_id: str, winners: Sequence[Winner], seed: str, at: datetime, beacon: str | None, event: AuditEvent
-) -> bool:
-    """Record the winners of a frozen draw (with `beacon`, if it has one) and reveal its seed, with `event`,
-    in one transaction."""
-    condition = Draw.status == DrawStatus.FROZEN
-    if beacon is not None:
-        condition &= Draw.beacon == beacon
-    rows = [
+def _rows(winners: Sequence[Winner]) -> list[DrawWinner]:
+    return [
         DrawWinner(
             rank=w.rank,
             participant_id=w.participant_id,
@@ -521,11 +514,28 @@ def record_winners(
         )
         for w in winners
     ]
+
+
+def record_winners(
+    draw_id: str,
+    winners: Sequence[Winner],
+    alternates: Sequence[Winner],
+    seed: str,
+    at: datetime,
+    beacon: str | None,
+    event: AuditEvent,
+) -> bool:
+    """Record the winners and alternates of a frozen draw (with `beacon`, if it has one) and reveal its seed,
+    with `event`, in one transaction."""
+    condition = Draw.status == DrawStatus.FROZEN
+    if beacon is not None:
+        condition &= Draw.beacon == beacon
     return _moved(
         draw_id,
         [
             Draw.status.set(DrawStatus.DRAWN),
-            Draw.winners.set(rows),
+            Draw.winners.set(_rows(winners)),
+            Draw.alternates.set(_rows(alternates)),
             Draw.seed.set(seed),
             Draw.drawn_at.set(at),
             Draw.sms_claims.set({}),

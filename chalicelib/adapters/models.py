@@ -669,7 +669,7 @@ class Redemption(_Model):
 
 
 class DrawWinner(MapAttribute):
-    """One winner of a draw, in draw order: who, with how many entries, shown masked."""
+    """One winner (or alternate) of a draw, in draw order: who, with how many entries, shown masked."""
 
     rank = IntegerAttribute()
     participant_id = UnicodeAttribute()  # the brand's pseudonym, as in the snapshot
@@ -723,6 +723,7 @@ class Draw(_Model):
     name = UnicodeAttribute()
     prize = UnicodeAttribute()
     winners_wanted = IntegerAttribute()
+    alternates_wanted = IntegerAttribute(null=True)  # absent on draws scheduled before alternates: none
     draw_at = UTCDateTimeAttribute()
     entries_until = UTCDateTimeAttribute()
     one_win_per_participant = BooleanAttribute()
@@ -744,6 +745,8 @@ class Draw(_Model):
     beacon_at = UTCDateTimeAttribute(null=True)
     seed = UnicodeAttribute(null=True)  # revealed by the write that records the winners
     winners = ListAttribute(of=DrawWinner, null=True)
+    # The picks after the winners' (rank 1 steps in first), written by the same write; never texted.
+    alternates = ListAttribute(of=DrawWinner, null=True)
     drawn_at = UTCDateTimeAttribute(null=True)
     sms_claims: MapAttribute = MapAttribute(null=True)
     sms_sent: MapAttribute = MapAttribute(null=True)

@@ -18,7 +18,10 @@ In short (the document is the reference):
   ones are skipped: no modulo bias);
 * each pick draws r below the remaining total weight and takes the first participant whose
   running sum of remaining weights exceeds r; with one win per participant the winner's
-  weight drops to 0, otherwise by one entry. A Fenwick tree answers both in O(log n).
+  weight drops to 0, otherwise by one entry. A Fenwick tree answers both in O(log n);
+* the alternates are the picks that follow the winners' in the same stream, under the same
+  rule, as many as asked for or as the snapshot has left (alternates_allowed): a draw with
+  no alternates reads exactly the integers it always read.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "due_at",
     "CSV_HEADER",
     "Winner",
+    "Drawn",
     "RandomStream",
     "Fenwick",
     "BEACON_SPACE",
@@ -51,7 +55,9 @@ __all__ = [
     "snapshot_page",
     "parse_snapshot",
     "draw_winners",
+    "draw_ranked",
     "most_winners",
+    "alternates_allowed",
 ]
 
 ALGORITHM = "qrc-draw-v1"
@@ -80,6 +86,14 @@ class Winner:
     rank: int
     participant_id: str
     entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """A draw's result: the winners in rank order, then the alternates in the order they step in (rank 1 first)."""
+
+    winners: list[Winner]
+    alternates: list[Winner]
 
 
 def commitment(seed: bytes) -> str:
@@ -245,6 +259,11 @@ def most_winners(weights: Sequence[int], one_win_per_participant: bool) -> int:
     return sum(1 for w in weights if w > 0) if one_win_per_participant else sum(weights)
 
 
+def alternates_allowed(weights: Sequence[int], one_win_per_participant: bool, winners: int, alternates: int) -> int:
+    """How many alternates follow `winners`: as many as asked for, or as the snapshot has picks left."""
+    return max(0, min(alternates, most_winners(weights, one_win_per_participant) - winners))
+
+
 def draw_winners(
     ids: Sequence[str],
     weights: Sequence[int],
@@ -256,20 +275,37 @@ def draw_winners(
     one_win_per_participant: bool,
 ) -> list[Winner]:
     """The winners, in draw order, of a snapshot under qrc-draw-v1 (docs/draws.md)."""
+    key = mixing_key(seed, snapshot_sha256, beacon)
+    return draw_ranked(ids, weights, key=key, winners=winners, alternates=0, one_win=one_win_per_participant).winners
+
+
+def draw_ranked(
+    ids: Sequence[str], weights: Sequence[int], *, key: bytes, winners: int, alternates: int, one_win: bool
+) -> Drawn:
+    """The winners and then the alternates of a snapshot under qrc-draw-v1, from its key K (mixing_key).
+
+    The alternates are the next picks of the same stream, so the winners are those of a draw
+    without alternates; there are alternates_allowed of them (fewer than asked when the snapshot
+    runs out of participants, or entries, to pick).
+    """
     if winners < 1:
         raise ValueError("winners must be at least 1")
-    if winners > most_winners(weights, one_win_per_participant):
+    if alternates < 0:
+        raise ValueError("alternates must not be negative")
+    if winners > most_winners(weights, one_win):
         raise ValueError("more winners than the snapshot allows")
-    stream = RandomStream(mixing_key(seed, snapshot_sha256, beacon))
+    picks = winners + alternates_allowed(weights, one_win, winners, alternates)
+    stream = RandomStream(key)
     tree = Fenwick(weights)
     remaining = array("q", weights)
     total = sum(remaining)
     picked: list[Winner] = []
-    for rank in range(1, winners + 1):
+    for pick in range(1, picks + 1):
         index = tree.find(stream.below(total))
+        rank = pick if pick <= winners else pick - winners
         picked.append(Winner(rank, ids[index], int(weights[index])))
-        taken = remaining[index] if one_win_per_participant else 1
+        taken = remaining[index] if one_win else 1
         remaining[index] -= taken
         tree.add(index, -taken)
         total -= taken
-    return picked
+    return Drawn(picked[:winners], picked[winners:])

@@ -12,9 +12,9 @@ one snapshot, one result and one SMS per winner:
   pure function of the claims made up to `entries_until`, so a runner that takes over a
   lapsed lease writes the very same pages.
 * every move (frozen, beacon, drawn) is one transaction with its audit event.
-* draw: from `frozen` (with the beacon, when one was announced) the winners follow from
-  the snapshot, the seed and the beacon alone (domain/draws.py); the write that records
-  them is conditional on `frozen` and reveals the seed in the same update.
+* draw: from `frozen` (with the beacon, when one was announced) the winners, then the
+  alternates, follow from the snapshot, the seed and the beacon alone (domain/draws.py); the
+  write that records them is conditional on `frozen` and reveals the seed in the same update.
 * notify: each winner's SMS is claimed (a lease per rank), sent, then marked sent; one that
   failed or was cut short is tried again by a later run, a bounded number of times (draw_notify).
 
@@ -107,37 +107,38 @@ def _seed_of(draw: Draw) -> bytes:
 
 
 def _draw(draw: Draw, actor: str) -> None:
-    """Draw the winners of a frozen draw and reveal its seed, in one conditional write."""
+    """Draw the winners and alternates of a frozen draw and reveal its seed, in one conditional write."""
     data, shoppers = draw_store.read_pages(draw.draw_id)
     if hashlib.sha256(data).hexdigest() != draw.snapshot_sha256:
         raise RuntimeError(f"draw {draw.draw_id}: the stored snapshot does not match its published hash")
     ids, weights = algorithm.parse_snapshot(data)
     seed = _seed_of(draw)
-    picked = algorithm.draw_winners(
+    drawn = algorithm.draw_ranked(
         ids,
         weights,
-        seed=seed,
-        snapshot_sha256=draw.snapshot_sha256,
-        beacon=draw.beacon,
+        key=algorithm.mixing_key(seed, draw.snapshot_sha256, draw.beacon),
         winners=int(draw.winners_wanted),
-        one_win_per_participant=bool(draw.one_win_per_participant),
+        alternates=int(draw.alternates_wanted or 0),
+        one_win=bool(draw.one_win_per_participant),
     )
+    picked = [*drawn.winners, *drawn.alternates]
     index = {participant_id: i for i, participant_id in enumerate(ids)} if picked else {}
-    winner_shoppers = [shoppers[index[w.participant_id]] for w in picked]
-    masked = draw_store.masked_phones(set(winner_shoppers))
-    winners = [
-        draw_store.Winner(w.rank, w.participant_id, shopper, w.entries, masked.get(shopper, ""))
-        for w, shopper in zip(picked, winner_shoppers, strict=True)
+    picked_shoppers = [shoppers[index[p.participant_id]] for p in picked]
+    masked = draw_store.masked_phones(set(picked_shoppers))
+    rows = [
+        draw_store.Winner(p.rank, p.participant_id, shopper, p.entries, masked.get(shopper, ""))
+        for p, shopper in zip(picked, picked_shoppers, strict=True)
     ]
-    event = audit.transaction_event(
-        draw.brand_id,
-        actor,
-        "draw_drawn",
-        draw.draw_id,
-        {"seed": seed.hex(), "winners": [w.participant_id for w in picked], "beacon": draw.beacon},
-    )
-    if draw_store.record_winners(draw.draw_id, winners, seed.hex(), clock.now(), draw.beacon, event):
-        log_event(log, "draw_drawn", draw_id=draw.draw_id, winners=len(picked))
+    winners, alternates = rows[: len(drawn.winners)], rows[len(drawn.winners) :]
+    details = {
+        "seed": seed.hex(),
+        "winners": [w.participant_id for w in drawn.winners],
+        "alternates": [a.participant_id for a in drawn.alternates],
+        "beacon": draw.beacon,
+    }
+    event = audit.transaction_event(draw.brand_id, actor, "draw_drawn", draw.draw_id, details)
+    if draw_store.record_winners(draw.draw_id, winners, alternates, seed.hex(), clock.now(), draw.beacon, event):
+        log_event(log, "draw_drawn", draw_id=draw.draw_id, winners=len(winners), alternates=len(alternates))
 
 
 def advance(draw: Draw, actor: str, *, wait: bool) -> Draw:

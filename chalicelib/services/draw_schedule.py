@@ -26,6 +26,7 @@ from chalicelib.views.draws import my_draws, render
 
 __all__ = [
     "MAX_WINNERS",
+    "MAX_ALTERNATES",
     "MAX_DRAWS_PER_CAMPAIGN",
     "create_draw",
     "list_draws",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 MAX_WINNERS = 1000
+MAX_ALTERNATES = 500
+"""Alternates a draw may name: one for every other win of the largest draw. The draw item holds them beside
+the winners and their SMS state: at the most of both it weighs some 290 KB of DynamoDB's 400 KB, leaving
+room for what the winners' claims will add (tests/functional/test_draws.py weighs it)."""
 MAX_DRAWS_PER_CAMPAIGN = 10
 """Draws a campaign may have, ever (none is deleted): a monthly draw over a long campaign and a grand
 draw fit, while a brand cannot schedule a pile of like draws to publish the one it likes, and every
@@ -62,6 +67,8 @@ class DrawIn(Schema):
     name: SmsLabel  # both go into the winners' SMS
     prize: SmsLabel
     winners: Annotated[int, Field(ge=1, le=MAX_WINNERS)]
+    # Ranked after the winners by the same algorithm, to step in for a win that is forfeited.
+    alternates: Annotated[int, Field(ge=0, le=MAX_ALTERNATES)] = 0
     draw_at: Instant
     entries_until: Instant
     one_win_per_participant: bool = True
@@ -131,6 +138,7 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         name=values.name,
         prize=values.prize,
         winners_wanted=values.winners,
+        alternates_wanted=values.alternates,
         draw_at=values.draw_at,
         entries_until=values.entries_until,
         one_win_per_participant=values.one_win_per_participant,
@@ -143,7 +151,16 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         created_by=actor,
     )
     view = render(draw)
-    scheduled = ("campaign_id", "name", "prize", "winners_wanted", "draw_at", "entries_until", "seed_commitment")
+    scheduled = (
+        "campaign_id",
+        "name",
+        "prize",
+        "winners_wanted",
+        "alternates_wanted",
+        "draw_at",
+        "entries_until",
+        "seed_commitment",
+    )
     event = audit.transaction_event(brand_id, actor, "draw_scheduled", draw_id, {k: view[k] for k in scheduled})
     draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until), MAX_DRAWS_PER_CAMPAIGN, event)
     return view

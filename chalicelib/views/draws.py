@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.adapters import draw_store
-from chalicelib.adapters.models import Draw
+from chalicelib.adapters.models import Draw, DrawWinner
 from chalicelib.domain import clock
 from chalicelib.domain.draws import due_at
 from chalicelib.domain.errors import Conflict
@@ -27,6 +27,7 @@ def render(draw: Draw) -> dict:
         "name": draw.name,
         "prize": draw.prize,
         "winners_wanted": int(draw.winners_wanted),
+        "alternates_wanted": int(draw.alternates_wanted or 0),
         "draw_at": format_instant(draw.draw_at),
         "entries_until": format_instant(draw.entries_until),
         "due_at": format_instant(due_at(draw.draw_at, draw.entries_until)),
@@ -44,6 +45,8 @@ def render(draw: Draw) -> dict:
         "seed": draw.seed if drawn else None,
         "drawn_at": format_instant(draw.drawn_at) if drawn and draw.drawn_at else None,
         "winners": _winners(draw) if drawn else [],
+        # Ranked after the winners by the same stream; fewer than asked when the snapshot ran out.
+        "alternates": [_pick(a) for a in draw.alternates or []] if drawn else [],
         "notified_at": format_instant(draw.notified_at) if draw.notified_at else None,
         # Set when the runner found, at the due time, that the entries cannot give the winners.
         "blocked": {"field": draw.blocked_field, "message": draw.blocked_reason, "at": format_instant(draw.blocked_at)}
@@ -53,14 +56,21 @@ def render(draw: Draw) -> dict:
     }
 
 
+def _pick(pick: DrawWinner) -> dict:
+    """A winner or an alternate as shown: the brand's pseudonym and the masked phone, never the shopper id."""
+    return {
+        "rank": int(pick.rank),
+        "participant_id": pick.participant_id,
+        "entries": int(pick.entries),
+        "phone": pick.phone_masked or "",
+    }
+
+
 def _winners(draw: Draw) -> list[dict]:
     sent = draw.sms_sent.as_dict() if draw.sms_sent else {}
     return [
         {
-            "rank": int(w.rank),
-            "participant_id": w.participant_id,
-            "entries": int(w.entries),
-            "phone": w.phone_masked or "",
+            **_pick(w),
             # An SMS given up after its last try told nobody.
             "notified": not str(sent.get(str(int(w.rank)), "gave_up")).startswith("gave_up"),
         }
@@ -117,6 +127,8 @@ def _mine(
         "campaign_id": draw.campaign_id,
         "name": draw.name,
         "prize": draw.prize,
+        "winners_wanted": int(draw.winners_wanted),
+        "alternates_wanted": int(draw.alternates_wanted or 0),
         "draw_at": format_instant(draw.draw_at),
         "entries_until": format_instant(cut),
         "status": draw.status,

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.adapters import records
-from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, ShopperAccount
+from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, DrawWinner, ShopperAccount
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.adapters.sms import SmsNotSent, memory_sender
 from chalicelib.config import get_settings
@@ -247,6 +247,115 @@ def test_the_shopper_sees_their_entries_per_draw_and_whether_they_won(api, world
     assert api.json("GET", "/v1/me/draws", token=shopper_token(PHONES[3]))["draws"] == []
 
 
+def test_a_draw_ranks_its_alternates_after_the_winners_shows_them_masked_and_texts_none(api, world, memory_sms):
+    t0 = world["t0"]
+    _claims(world, [1, 2, 3, 1, 4, 2], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=2, alternates=3)
+    assert draw["alternates_wanted"] == 3 and draw["alternates"] == []
+    scheduled = [e for e in AuditEvent.query(BRAND) if e.action == "draw_scheduled"]
+    assert json.loads(scheduled[-1].details)["alternates_wanted"] == 3  # published with the commitment
+    token = shopper_token(PHONES[0])
+    listed = api.json("GET", "/v1/me/draws", token=token)["draws"]
+    assert [(d["winners_wanted"], d["alternates_wanted"]) for d in listed] == [(2, 3)]
+    done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    ids, weights = algorithm.parse_snapshot(_csv(api, draw["draw_id"]))
+    key = algorithm.mixing_key(bytes.fromhex(done["seed"]), done["snapshot_sha256"], None)
+    expected = algorithm.draw_ranked(ids, weights, key=key, winners=2, alternates=3, one_win=True)
+    shown = api.json("GET", f"/v1/draws/{draw['draw_id']}")
+    assert [(w["rank"], w["participant_id"], w["entries"]) for w in shown["winners"]] == [
+        (w.rank, w.participant_id, w.entries) for w in expected.winners
+    ]
+    assert [(a["rank"], a["participant_id"], a["entries"]) for a in shown["alternates"]] == [
+        (a.rank, a.participant_id, a.entries) for a in expected.alternates
+    ]
+    assert [a["rank"] for a in shown["alternates"]] == [1, 2, 3]
+    picked = [p["participant_id"] for p in (*shown["winners"], *shown["alternates"])]
+    assert len(set(picked)) == 5  # one win per participant holds across winners and alternates
+    assert all(a["phone"] and a["phone"] not in PHONES and phones._MASK in a["phone"] for a in shown["alternates"])
+    assert "shp_" not in json.dumps(shown) and "notified" not in json.dumps(shown["alternates"])
+    _check(shown, "Draw")
+    # Only the two winners are texted, whatever the reruns; alternates wait for a forfeited win.
+    run_schedule("draw_runner")
+    api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    assert len(memory_sms.messages) == 2
+    stored = Draw.get(draw["draw_id"])
+    assert sorted(stored.sms_sent.as_dict()) == ["1", "2"] and stored.notified_at is not None
+    drawn = [e for e in AuditEvent.query(BRAND) if e.action == "draw_drawn"]
+    assert len(drawn) == 1 and json.loads(drawn[0].details)["alternates"] == [
+        a.participant_id for a in expected.alternates
+    ]
+    mine = api.json("GET", "/v1/me/draws", token=token)["draws"]
+    _check(mine[0], "MyDraw")
+
+
+def test_a_snapshot_too_small_for_every_alternate_draws_the_winners_and_as_many_as_it_allows(api, world, memory_sms):
+    t0 = world["t0"]
+    _claims(world, [1, 1, 1, 0, 0, 0], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=2, alternates=4)
+    done = api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    assert done["status"] == "drawn" and len(done["winners"]) == 2
+    assert done["alternates_wanted"] == 4 and len(done["alternates"]) == 1  # three participants, two won
+    # Without one win per participant, each entry is a pick: 3 entries, 2 winners, 1 alternate.
+    many = _schedule(api, world, winners=2, alternates=4, one_win_per_participant=False)
+    done = api.json("POST", f"/v1/draws/{many['draw_id']}/run")
+    assert len(done["winners"]) == 2 and len(done["alternates"]) == 1
+
+
+def _dynamodb_size(value: dict) -> int:
+    """The size DynamoDB counts for one wire value (docs: "Item size"), numbers at their largest."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode("utf-8"))
+    if kind == "N":
+        return (len(inner.lstrip("-").replace(".", "")) + 1) // 2 + 1
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + _dynamodb_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_dynamodb_size(v) + 1 for v in inner)
+    return 1  # BOOL, NULL
+
+
+def test_a_draw_item_with_the_most_winners_and_alternates_fits_in_a_dynamodb_item():
+    # DynamoDB refuses an item over 400 KB: the write that records the winners must never be one,
+    # and the winners' claims will add to the item, so the most of both leaves a quarter free.
+    most = draw_schedule.MAX_WINNERS
+    pick = {
+        "participant_id": "mbr_" + "Z" * 26,
+        "shopper_id": "shp_" + "Z" * 26,
+        "entries": 10**9,
+        "phone_masked": "+84 ••• ••• 1234",
+    }
+    ranks = [str(r) for r in range(1, most + 1)]
+    draw = Draw(
+        "drw_" + "Z" * 26,
+        brand_id="b" * 64,
+        campaign_id="cmp_" + "Z" * 26,
+        name="N" * 120,
+        prize="P" * 120,
+        winners_wanted=most,
+        alternates_wanted=draw_schedule.MAX_ALTERNATES,
+        draw_at=datetime.now(UTC),
+        entries_until=datetime.now(UTC),
+        one_win_per_participant=True,
+        beacon_source="B" * 120,
+        beacon="b" * 500,
+        algorithm=algorithm.ALGORITHM,
+        seed_commitment="0" * 64,
+        seed_sealed="s" * 200,
+        seed="0" * 64,
+        status="drawn",
+        winners=[DrawWinner(rank=r, **pick) for r in range(1, most + 1)],
+        alternates=[DrawWinner(rank=r, **pick) for r in range(1, draw_schedule.MAX_ALTERNATES + 1)],
+        sms_claims=dict.fromkeys(ranks, 10**10),
+        sms_tries=dict.fromkeys(ranks, 7),
+        sms_sent=dict.fromkeys(ranks, "gave_up 2026-12-07T20:02:00.000000+0000"),
+        created_at=datetime.now(UTC),
+        created_by="usr_" + "Z" * 40,
+    )
+    size = sum(len(name.encode("utf-8")) + _dynamodb_size(value) for name, value in draw.serialize().items())
+    assert size < 0.75 * 400 * 1024, size
+
+
 def _refused(api, world, field: str, **changes):
     before = list(Draw.scan())
     now = datetime.now(UTC)
@@ -271,6 +380,10 @@ def test_bad_schedules_are_refused_naming_the_field_and_write_nothing(api, world
     t0 = datetime.now(UTC)
     _refused(api, world, "winners", winners=0)
     _refused(api, world, "winners", winners=draw_schedule.MAX_WINNERS + 1)
+    _refused(api, world, "alternates", alternates=-1)
+    _refused(api, world, "alternates", alternates=draw_schedule.MAX_ALTERNATES + 1)
+    _refused(api, world, "alternates", alternates="two")
+    _refused(api, world, "alternates", alternates=1.5)
     _refused(api, world, "draw_at", draw_at=(t0 - timedelta(minutes=1)).isoformat())
     _refused(api, world, "draw_at", draw_at=(world["t0"] + timedelta(days=30 + 91)).isoformat())
     _refused(api, world, "entries_until", entries_until=(t0 + timedelta(hours=2)).isoformat())
@@ -340,6 +453,34 @@ def test_a_real_draw_verifies_with_the_script_from_its_api_answers_alone(api, wo
     checked = subprocess.run(command + announced, capture_output=True, text=True, cwd=tmp_path)
     assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
     assert "as published when the draw was scheduled" in checked.stdout
+
+
+def test_a_real_draw_with_alternates_verifies_with_the_script_and_a_changed_alternate_does_not(
+    api, world, memory_sms, tmp_path
+):
+    import subprocess
+    import sys
+
+    t0 = world["t0"]
+    _claims(world, [5, 1, 3, 2, 1, 1], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=2, alternates=3)
+    api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
+    shown = json.loads(api.call("GET", f"/v1/draws/{draw['draw_id']}").body)
+    assert len(shown["alternates"]) == 3
+    (tmp_path / "draw.json").write_text(json.dumps(shown))
+    (tmp_path / "entries.csv").write_bytes(_csv(api, draw["draw_id"]))
+    script = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "verify_draw.py"
+    command = [sys.executable, "-I", "-S", str(script), "--draw", "draw.json", "--csv", "entries.csv"]
+    command += ["--commitment", draw["seed_commitment"]]
+    checked = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert checked.returncode == 0 and checked.stdout.startswith("MATCH"), checked.stdout + checked.stderr
+    assert "alternates: 3 of the 3 asked for" in checked.stdout
+    # The last alternate replaced by the first winner: the script names that alternate.
+    changed = copy.deepcopy(shown)
+    changed["alternates"][2]["participant_id"] = shown["winners"][0]["participant_id"]
+    (tmp_path / "draw.json").write_text(json.dumps(changed))
+    checked = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert checked.returncode == 1 and checked.stdout.startswith("DIFFERENCE alternate 3:"), checked.stdout
 
 
 # --- draws nobody can steer (issue 22, items 2, 6 and 7) --------------------------------

@@ -416,6 +416,7 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
         "op",
         {
             **body,
+            "alternates": 2,
             "draw_at": (now + timedelta(hours=1)).isoformat(),
             "entries_until": (now + timedelta(minutes=1)).isoformat(),
         },
@@ -457,6 +458,9 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     shown = [li.get_attribute("data-participant") for li in done.find_elements(By.CSS_SELECTOR, "ol.winners li")]
     assert shown == [w["participant_id"] for w in result["winners"]]
     assert all(w["phone"] in done.text for w in result["winners"])
+    ranked = [li.get_attribute("data-participant") for li in done.find_elements(By.CSS_SELECTOR, "ol.alternates li")]
+    assert ranked == [a["participant_id"] for a in result["alternates"]]
+    assert f"Alternates ({len(result['alternates'])} of 2)" in done.text
     waiting = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{upcoming["draw_id"]}"]')
     assert waiting.get_attribute("data-status") == "scheduled" and "2 to draw" in waiting.text
     set_aside = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{too_many["draw_id"]}"]')

@@ -62,6 +62,33 @@ def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(
     assert sum(weights) == final["entries_total"] == 23
 
 
+def test_concurrent_runners_of_a_draw_with_alternates_write_one_ranking_and_text_only_the_winners(
+    api, world, memory_sms
+):
+    t0 = world["t0"]
+    _claims(world, [3, 1, 4, 1, 5, 9], t0 + timedelta(minutes=1))
+    draw = _schedule(api, world, winners=2, alternates=3)
+    start = threading.Barrier(8)
+
+    def runner(n: int) -> dict:
+        start.wait()
+        return draw_runner.run_draw(BRAND, draw["draw_id"], f"op-{n}")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(runner, range(8)))
+    final = draw_schedule.get_draw(BRAND, draw["draw_id"])
+    assert len(final["winners"]) == 2 and len(final["alternates"]) == 3
+    # Every run answers the one ranking, alternates included (they are written with the winners).
+    assert all(r["alternates"] == final["alternates"] for r in results if r["status"] == "drawn")
+    ids, weights = algorithm.parse_snapshot(b"".join(bytes(p.body) for p in DrawPage.query(draw["draw_id"])))
+    key = algorithm.mixing_key(bytes.fromhex(final["seed"]), final["snapshot_sha256"], None)
+    expected = algorithm.draw_ranked(ids, weights, key=key, winners=2, alternates=3, one_win=True)
+    assert [a["participant_id"] for a in final["alternates"]] == [a.participant_id for a in expected.alternates]
+    # Two SMS, to the two winners: no alternate is texted.
+    assert len(memory_sms.messages) == 2 and len({m.to for m in memory_sms.messages}) == 2
+    assert [e.action for e in AuditEvent.query(BRAND)].count("draw_drawn") == 1
+
+
 def test_a_freeze_reads_its_key_ranges_side_by_side_and_gets_every_participant_exactly_once(store):
     cuts = split_points("shp", draw_store.READ_RANGES)
     assert len(cuts) == draw_store.READ_RANGES - 1 and cuts == sorted(cuts)

@@ -31,6 +31,11 @@ EXAMPLE = {
     "one_win": ["mbr_DUNG", "mbr_EM", "mbr_CHI"],
     "many_wins": ["mbr_DUNG", "mbr_EM", "mbr_EM"],
     "no_beacon": ["mbr_DUNG", "mbr_EM", "mbr_BINH"],
+    # Three alternates asked for after the three winners: the stream's next integers.
+    "stream_after": [10080714106103426422, 17121114633978593718, 7364901636497177763],
+    "one_win_alternates": ["mbr_ALICE", "mbr_BINH"],  # only two participants were left
+    "many_wins_alternates": ["mbr_EM", "mbr_EM", "mbr_CHI"],
+    "no_beacon_alternates": ["mbr_ALICE", "mbr_CHI"],
 }
 
 
@@ -74,6 +79,95 @@ def test_the_worked_example_of_the_document_is_what_both_implementations_compute
     assert "1. mbr_DUNG, 2. mbr_EM, 3. mbr_EM" in DOC and "1. mbr_DUNG, 2. mbr_EM,\n3. mbr_BINH" in DOC
 
 
+def _published(data: bytes, seed: bytes, beacon: str | None) -> dict:
+    """What a drawn draw publishes for the verify script: the seed, the beacon, the commitment, the snapshot hash."""
+    return {
+        "seed_hex": seed.hex(),
+        "beacon": beacon or "",
+        "commitment": draws.commitment(seed),
+        "snapshot_hash": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def _ranked(rows, seed, beacon, winners, alternates, one_win) -> draws.Drawn:
+    data = draws.snapshot_bytes(rows)
+    ids, weights = draws.parse_snapshot(data)
+    key = draws.mixing_key(seed, hashlib.sha256(data).hexdigest(), beacon)
+    return draws.draw_ranked(ids, weights, key=key, winners=winners, alternates=alternates, one_win=one_win)
+
+
+def test_the_worked_example_of_alternates_in_the_document_is_what_both_implementations_compute():
+    data = draws.snapshot_bytes(EXAMPLE_ROWS)
+    sha = hashlib.sha256(data).hexdigest()
+    stream = draws.RandomStream(draws.mixing_key(EXAMPLE_SEED, sha, EXAMPLE_BEACON))
+    assert [stream.next_u64() for _ in range(6)][3:] == EXAMPLE["stream_after"]
+    for u in EXAMPLE["stream_after"]:
+        assert str(u) in DOC
+    names, counts = verify_draw.read_snapshot(data)
+    for one_win, beacon, winners, alternates in (
+        (True, EXAMPLE_BEACON, EXAMPLE["one_win"], EXAMPLE["one_win_alternates"]),
+        (False, EXAMPLE_BEACON, EXAMPLE["many_wins"], EXAMPLE["many_wins_alternates"]),
+        (True, None, EXAMPLE["no_beacon"], EXAMPLE["no_beacon_alternates"]),
+    ):
+        drawn = _ranked(EXAMPLE_ROWS, EXAMPLE_SEED, beacon, 3, 3, one_win)
+        assert [w.participant_id for w in drawn.winners] == winners
+        assert [(a.rank, a.participant_id) for a in drawn.alternates] == list(enumerate(alternates, start=1))
+        theirs = verify_draw.picks_of(
+            names, counts, seed=EXAMPLE_SEED, snapshot_hash=sha, beacon=beacon or "", wanted=3, one_win=one_win, more=3
+        )
+        assert theirs == (winners, alternates)
+    text = " ".join(DOC.split())  # the prose as read, whatever its line breaks
+    assert "Alternates **1. mbr_ALICE, 2. mbr_BINH** (2 of the 3 asked for)" in text
+    assert "alternates 1. mbr_EM, 2. mbr_EM, 3. mbr_CHI" in text and "1. mbr_ALICE, 2. mbr_CHI" in text
+    # The table's rows, as the picks go on after the winners (one win per participant: W 4 then 1).
+    u4, u5, _ = EXAMPLE["stream_after"]
+    assert f"| 4 | 1 | 4 | {u4} | {2**64} | {u4 % 4} | mbr_ALICE |" in DOC
+    assert f"| 5 | 2 | 1 | {u5} | {2**64} | {u5 % 1} | mbr_BINH |" in DOC
+    # Without one win: W 11, 10, 9 and the x each gives.
+    xs = ", ".join(str(u % w) for u, w in zip(EXAMPLE["stream_after"], (11, 10, 9)))
+    assert f"`W` = 11, 10, 9 and `x` = {xs})" in text
+
+
+def test_alternates_are_the_next_picks_of_the_same_draw_and_change_no_winner():
+    rng = random.Random(20261207)
+    for case in range(300):
+        rows = _random_snapshot(rng, rng.randint(1, 120))
+        one_win = rng.random() < 0.6
+        allowed = len(rows) if one_win else sum(e for _, e in rows)
+        winners = rng.randint(1, min(allowed, 20))
+        alternates = rng.randint(0, 30)
+        seed = rng.randbytes(32)
+        beacon = rng.choice([None, "01 02 03 04 05 06"])
+        drawn = _ranked(rows, seed, beacon, winners, alternates, one_win)
+        # The winners are those of the same draw without alternates (every draw before them keeps its winners)...
+        assert drawn.winners == _draw(rows, seed, beacon, winners, one_win), case
+        # ...and the alternates are the picks after them: a draw of winners + alternates, ranked on.
+        expected_count = min(alternates, allowed - winners)
+        assert len(drawn.alternates) == expected_count
+        longer = _draw(rows, seed, beacon, winners + expected_count, one_win)
+        assert [a.participant_id for a in drawn.alternates] == [w.participant_id for w in longer[winners:]]
+        assert [a.rank for a in drawn.alternates] == list(range(1, expected_count + 1))
+        if one_win:  # one win per participant holds across winners and alternates
+            picked = [p.participant_id for p in (*drawn.winners, *drawn.alternates)]
+            assert len(set(picked)) == len(picked)
+        data = draws.snapshot_bytes(rows)
+        theirs = verify_draw.verify_all(
+            data,
+            **_published(data, seed, beacon),
+            wanted=winners,
+            one_win=one_win,
+            published=[w.participant_id for w in drawn.winners],
+            alternates=alternates,
+            published_alternates=[a.participant_id for a in drawn.alternates],
+        )
+        assert theirs == ([w.participant_id for w in drawn.winners], [a.participant_id for a in drawn.alternates])
+
+
+def test_a_draw_refuses_a_negative_number_of_alternates():
+    with pytest.raises(ValueError, match="alternates"):
+        _ranked(EXAMPLE_ROWS, EXAMPLE_SEED, None, 1, -1, True)
+
+
 def _random_snapshot(rng: random.Random, size: int) -> list[tuple[str, int]]:
     names = sorted({f"mbr_{rng.getrandbits(64):016X}" for _ in range(size)})
     return [(name, rng.choice((1, 1, 1, 2, 3, 5, 8, 40, 1000))) for name in names]
@@ -92,10 +186,7 @@ def test_the_verify_script_is_an_independent_implementation_that_agrees_everywhe
         ours = [w.participant_id for w in _draw(rows, seed, beacon, wanted, one_win)]
         theirs = verify_draw.verify(
             data,
-            seed_hex=seed.hex(),
-            beacon=beacon or "",
-            commitment=draws.commitment(seed),
-            snapshot_hash=hashlib.sha256(data).hexdigest(),
+            **_published(data, seed, beacon),
             wanted=wanted,
             one_win=one_win,
             published=ours,
@@ -193,10 +284,12 @@ def test_a_snapshot_must_be_sorted_plain_and_positive():
             draws.parse_snapshot(bad)
 
 
-def _facts(tmp_path, rows, seed, beacon, wanted, one_win) -> tuple[pathlib.Path, pathlib.Path, dict]:
+def _facts(tmp_path, rows, seed, beacon, wanted, one_win, alternates=None) -> tuple[pathlib.Path, pathlib.Path, dict]:
+    """A drawn draw's file as the API answers it (with `alternates` asked for, when not None) and its snapshot."""
     data = draws.snapshot_bytes(rows)
     sha = hashlib.sha256(data).hexdigest()
-    winners = _draw(rows, seed, beacon, wanted, one_win)
+    drawn = _ranked(rows, seed, beacon, wanted, alternates or 0, one_win)
+    winners = drawn.winners
     draw = {
         "algorithm": "qrc-draw-v1",
         "seed_commitment": draws.commitment(seed),
@@ -208,6 +301,9 @@ def _facts(tmp_path, rows, seed, beacon, wanted, one_win) -> tuple[pathlib.Path,
         "entries_total": sum(e for _, e in rows),
         "winners": [{"rank": w.rank, "participant_id": w.participant_id, "entries": w.entries} for w in winners],
     }
+    if alternates is not None:
+        draw["alternates_wanted"] = alternates
+        draw["alternates"] = [{"rank": a.rank, "participant_id": a.participant_id} for a in drawn.alternates]
     (tmp_path / "entries.csv").write_bytes(data)
     (tmp_path / "draw.json").write_text(json.dumps(draw))
     return tmp_path / "draw.json", tmp_path / "entries.csv", draw
@@ -245,6 +341,61 @@ def test_the_verify_script_prints_match_and_catches_one_tampered_entry(tmp_path)
     swapped = {**draw, "winners": list(reversed(draw["winners"]))}
     (tmp_path / "swapped.json").write_text(json.dumps(swapped))
     assert _run("--draw", tmp_path / "swapped.json", "--csv", csv_file).stdout.startswith("DIFFERENCE winner 1")
+
+
+def test_the_verify_script_says_match_only_when_winners_and_alternates_both_match(tmp_path):
+    rows = _random_snapshot(random.Random(11), 300)
+    seed = bytes.fromhex("7e" * 32)
+    draw_file, csv_file, draw = _facts(tmp_path, rows, seed, EXAMPLE_BEACON, 4, True, alternates=3)
+    ok = _run("--draw", draw_file, "--csv", csv_file)
+    assert ok.returncode == 0 and ok.stdout.startswith("MATCH"), ok.stdout + ok.stderr
+    names = [a["participant_id"] for a in draw["alternates"]]
+    assert [f"  alternate {r}. {n}" for r, n in enumerate(names, start=1)] == [
+        line for line in ok.stdout.splitlines() if line.startswith("  alternate ")
+    ]
+    assert "alternates compared with: the draw file's alternates" in ok.stdout
+    # An alternate swapped, one left out, the order changed, or none published: not a match, naming the alternate.
+    first, *rest = draw["alternates"]
+    for name, alternates, said in (
+        ("swapped.json", [{**first, "participant_id": draw["winners"][0]["participant_id"]}, *rest], "alternate 1:"),
+        ("short.json", [first, *rest][:-1], "alternates: recomputed 3, published 2"),
+        ("order.json", list(reversed(draw["alternates"])), "alternate 1:"),
+        ("none.json", [], "alternates: recomputed 3, published 0"),
+    ):
+        bad = _run("--draw", _write(tmp_path, name, {**draw, "alternates": alternates}), "--csv", csv_file)
+        assert bad.returncode == 1 and bad.stdout.startswith(f"DIFFERENCE {said}"), (name, bad.stdout)
+        assert "MATCH" not in bad.stdout
+    # A winner changed still names the winner first, whatever the alternates.
+    swapped = {**draw, "winners": list(reversed(draw["winners"]))}
+    assert _run("--draw", _write(tmp_path, "w.json", swapped), "--csv", csv_file).stdout.startswith(
+        "DIFFERENCE winner 1"
+    )
+    # By hand: the count and the published alternates as options.
+    by_hand = ["--csv", csv_file, "--seed", seed.hex(), "--beacon", EXAMPLE_BEACON, "--winners", "4"]
+    by_hand += ["--commitment", draw["seed_commitment"], "--snapshot-sha256", draw["snapshot_sha256"]]
+    by_hand += ["--expect", ",".join(w["participant_id"] for w in draw["winners"]), "--alternates", "3"]
+    assert _run(*by_hand, "--expect-alternates", ",".join(names)).returncode == 0
+    assert _run(*by_hand, "--expect-alternates", ",".join(names[:2])).stdout.startswith("DIFFERENCE alternates")
+    assert _run(*by_hand).stdout.startswith("DIFFERENCE alternates: recomputed 3, published 0")
+
+
+def test_the_verify_script_checks_a_draw_with_fewer_alternates_than_asked_and_old_draw_files(tmp_path):
+    rows = _random_snapshot(random.Random(12), 6)
+    seed = bytes.fromhex("19" * 32)
+    # Six participants, four winners, five alternates asked for: two are drawn, and the script says so.
+    draw_file, csv_file, draw = _facts(tmp_path, rows, seed, None, 4, True, alternates=5)
+    assert len(draw["alternates"]) == 2
+    ok = _run("--draw", draw_file, "--csv", csv_file)
+    assert ok.returncode == 0 and ok.stdout.startswith("MATCH"), ok.stdout
+    assert "alternates: 2 of the 5 asked for (the snapshot had no more" in ok.stdout
+    padded = {**draw, "alternates": [*draw["alternates"], {"rank": 3, "participant_id": rows[0][0]}]}
+    bad = _run("--draw", _write(tmp_path, "padded.json", padded), "--csv", csv_file)
+    assert bad.stdout.startswith("DIFFERENCE alternates: recomputed 2, published 3"), bad.stdout
+    # A draw file from before alternates (no alternates_wanted, no alternates) checks as before.
+    old_file, old_csv, old = _facts(tmp_path, rows, seed, None, 4, True)
+    assert "alternates_wanted" not in old and "alternates" not in old
+    ok = _run("--draw", old_file, "--csv", old_csv)
+    assert ok.returncode == 0 and ok.stdout.startswith("MATCH") and "alternate" not in ok.stdout, ok.stdout
 
 
 def _write(tmp_path, name: str, draw: dict) -> pathlib.Path:

@@ -58,19 +58,28 @@
   }
   function winnersCell(d) {
     var td = el("td");
+    var alternates = d.alternates_wanted || 0;
     if (d.status !== "drawn") {
-      td.textContent = d.winners_wanted + " to draw";
+      td.textContent = d.winners_wanted + " to draw" + (alternates ? " \u00b7 " + alternates + " alternates" : "");
       return td;
     }
-    var list = el("ol", null, "winners");
-    d.winners.forEach(function (w) {
-      var li = el("li", w.phone + " \u00b7 " + w.participant_id + " (" + w.entries + ")");
-      li.setAttribute("data-participant", w.participant_id);
-      list.appendChild(li);
-    });
-    td.appendChild(list);
+    td.appendChild(picks("winners", d.winners));
+    if (alternates) {
+      // Fewer than asked when the snapshot had no one left to pick after the winners.
+      td.appendChild(el("p", "Alternates (" + d.alternates.length + " of " + alternates + ")", "muted"));
+      td.appendChild(picks("alternates", d.alternates));
+    }
     td.appendChild(el("p", "seed " + short(d.seed), "muted mono"));
     return td;
+  }
+  function picks(kind, list) {
+    var ol = el("ol", null, kind);
+    list.forEach(function (w) {
+      var li = el("li", w.phone + " \u00b7 " + w.participant_id + " (" + w.entries + ")");
+      li.setAttribute("data-participant", w.participant_id);
+      ol.appendChild(li);
+    });
+    return ol;
   }
   function render(items) {
     var section = card();
