@@ -153,7 +153,7 @@ def test_concurrent_schedules_of_one_campaign_make_at_most_ten_draws(api, world)
     tries = draw_schedule.MAX_DRAWS_PER_CAMPAIGN + 6
     start = threading.Barrier(tries)
 
-    body = draw_body(datetime.now(UTC), winners=1)  # scheduled now: one clock for every thread
+    body = draw_body(datetime.now(UTC), world["prize_id"], winners=1)  # scheduled now: one clock for every thread
 
     def schedule(n: int) -> int:
         start.wait()
