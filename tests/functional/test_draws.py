@@ -24,18 +24,11 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.services import batches, campaigns, draw_notify, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
 from tests.guessing import AwsCalls
-from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
+from tests.support import DRAW_LINE, VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
 
 BRAND = "brand-a"
 IP = "203.0.113.9"
 PHONES = [f"+8491234{n:04d}" for n in range(1, 7)]
-DRAW_LINE = {
-    "kind": "draw",
-    "name": "Motorbike",
-    "quantity": 50,
-    "unit_value": 40_000_000,
-    "registration": "1234/SCT-QLTM",
-}
 
 
 def at(moment: datetime):
@@ -83,7 +76,7 @@ def world(store):
     body.update(starts_at=(t0 - timedelta(days=1)).isoformat(), ends_at=(t0 + timedelta(days=30)).isoformat())
     body["rules"] = {"points_per_scan": 10, "entries_per_scan": 1}
     body["market"] = "VN"
-    body["prizes"] = [DRAW_LINE]
+    body["prizes"] = [{**DRAW_LINE, "quantity": 50}]
     campaign = campaigns.create_campaign(BRAND, "op", body)
     campaigns.change_campaign_status(BRAND, campaign["campaign_id"], "op", {"status": "active"})
     batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": 40})
@@ -135,7 +128,7 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
 
 def _name_line(world, name: str) -> None:
     """Rename the world's draw line: a draw's prize is its line's name."""
-    line = {**DRAW_LINE, "prize_id": world["prize_id"], "name": name}
+    line = {**DRAW_LINE, "quantity": 50, "prize_id": world["prize_id"], "name": name}
     campaigns.update_campaign(BRAND, world["campaign_id"], "op", {"prizes": [line]})
 
 
