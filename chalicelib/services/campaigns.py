@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from chalicelib.adapters import records
 from chalicelib.adapters.models import Campaign, Prize, Rules
-from chalicelib.adapters.records import create, load_campaign, save_status
+from chalicelib.adapters.records import create, drawn_by_line, load_campaign, save_status
 from chalicelib.domain import clock, markets
 from chalicelib.domain.errors import Conflict, InvalidInput, InvalidTransition
 from chalicelib.domain.ids import id_pattern, new_id
@@ -27,7 +27,6 @@ __all__ = [
     "get_campaign",
     "update_campaign",
     "change_campaign_status",
-    "drawn_by_line",
 ]
 
 _MAX_DURATION = timedelta(days=3 * 366)
@@ -191,11 +190,6 @@ def _prize(line: PrizeIn, prize_id: str, market: str | None) -> Prize:
         registration=line.registration,
         claim_days=(line.claim_days or markets.claim_days_bounds(market)[1]) if market else None,
     )
-
-
-def drawn_by_line(campaign: Campaign) -> dict[str, int]:
-    """How many prizes the campaign's draws award from each draw line, by prize id."""
-    return {prize_id: int(n) for prize_id, n in (campaign.drawn.as_dict() if campaign.drawn else {}).items()}
 
 
 def _line_out(prize: Prize, market: str | None, drawn: dict[str, int]) -> dict:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from chalicelib.adapters import draw_store, dynamo, limits
 from chalicelib.adapters.models import Campaign, Draw, Prize
-from chalicelib.adapters.records import load_campaign
+from chalicelib.adapters.records import drawn_by_line, load_campaign
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
@@ -22,7 +22,6 @@ from chalicelib.domain.phones import seal_text
 from chalicelib.domain.schemas import Instant, Label, Schema, SmsLabel, validate
 from chalicelib.domain.validation import parse_limit, refuse_fields
 from chalicelib.services import audit
-from chalicelib.services.campaigns import drawn_by_line
 from chalicelib.services.draw_runner import SEED_PURPOSE, advance
 from chalicelib.views.draws import my_draws, render
 

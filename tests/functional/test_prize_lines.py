@@ -276,3 +276,10 @@ def test_a_campaign_change_read_before_a_draw_cannot_write_over_its_count(api, r
 def test_the_market_is_fixed_once_the_campaign_has_left_draft(api, running):
     response = api.call("PATCH", f"/v1/campaigns/{running['campaign_id']}", {"market": "PH"})
     assert response.status_code == 409 and response.json_body["error"]["field"] == "market"
+
+
+def test_the_statistics_count_a_draw_line_as_awarded_by_its_draws(api, running):
+    _draw(api, running["campaign_id"], running["line"]["prize_id"], 3)
+    prizes = {p["prize_id"]: p for p in api.json("GET", f"/v1/campaigns/{running['campaign_id']}/stats")["prizes"]}
+    assert (prizes[running["line"]["prize_id"]]["awarded"], prizes[running["line"]["prize_id"]]["left"]) == (3, 2)
+    assert prizes[running["instant"]["prize_id"]]["awarded"] == 0
