@@ -29,7 +29,8 @@ def _body(**changes) -> dict:
     return body
 
 
-def _draw(api, campaign_id: str, prize_id: str, winners: int, expect: int = 201, **changes) -> dict:
+def _draw_body(prize_id: str | None, winners: int = 1, **changes) -> dict:
+    """A draw of the line `prize_id` in two days, entries until tomorrow; `changes` set to None are left out."""
     now = datetime.now(UTC)
     body = {
         "name": "Weekly draw",
@@ -39,7 +40,13 @@ def _draw(api, campaign_id: str, prize_id: str, winners: int, expect: int = 201,
         "entries_until": (now + timedelta(days=1)).isoformat(),
         **changes,
     }
-    return api.json("POST", f"/v1/campaigns/{campaign_id}/draws", body, expect=expect)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _draw(api, campaign_id: str, prize_id: str, winners: int, expect: int = 201, **changes) -> dict:
+    return api.json(
+        "POST", f"/v1/campaigns/{campaign_id}/draws", _draw_body(prize_id, winners, **changes), expect=expect
+    )
 
 
 @pytest.fixture
@@ -181,17 +188,7 @@ def test_a_draw_awards_one_registered_draw_line_and_keeps_its_name(api, running)
     ],
 )
 def test_a_draw_of_no_draw_line_of_the_campaign_is_refused_naming_the_field(api, running, which, changes, field):
-    body_id = running[which]["prize_id"] if which else None
-    now = datetime.now(UTC)
-    body = {
-        "name": "Weekly draw",
-        "prize_id": body_id,
-        "winners": 1,
-        "draw_at": (now + timedelta(days=2)).isoformat(),
-        "entries_until": (now + timedelta(days=1)).isoformat(),
-        **changes,
-    }
-    body = {k: v for k, v in body.items() if v is not None}
+    body = _draw_body(**{"prize_id": running[which]["prize_id"] if which else None, **changes})
     response = api.call("POST", f"/v1/campaigns/{running['campaign_id']}/draws", body)
     assert response.status_code == 400 and response.json_body["error"]["field"] == field, response.body
     assert list(Draw.scan()) == []
@@ -204,20 +201,11 @@ def test_a_draw_line_without_a_registration_reference_cannot_be_drawn_yet(api, r
         f"/v1/campaigns/{running['campaign_id']}",
         {"prizes": [*_lines(running)["prizes"], {**unregistered, "name": "Car"}]},
     )
-    response = api.call("POST", f"/v1/campaigns/{running['campaign_id']}/draws", _draw_body(changed["prizes"][2]))
+    response = api.call(
+        "POST", f"/v1/campaigns/{running['campaign_id']}/draws", _draw_body(changed["prizes"][2]["prize_id"])
+    )
     assert response.status_code == 400 and response.json_body["error"]["field"] == "prize_id"
     assert "registration" in response.json_body["error"]["message"]
-
-
-def _draw_body(line: dict, winners: int = 1) -> dict:
-    now = datetime.now(UTC)
-    return {
-        "name": "Weekly draw",
-        "prize_id": line["prize_id"],
-        "winners": winners,
-        "draw_at": (now + timedelta(days=2)).isoformat(),
-        "entries_until": (now + timedelta(days=1)).isoformat(),
-    }
 
 
 def test_draws_of_a_line_never_award_more_than_it_holds_counting_every_draw(api, running):
