@@ -201,19 +201,24 @@ def _scheduled_draw() -> tuple[str, str]:
     """A campaign that ended at CUT and its draw, scheduled 40 days before: (campaign id, draw id)."""
     from chalicelib.domain import clock
     from chalicelib.services import campaigns, draw_schedule
-    from tests.support import VALID_CAMPAIGN
+    from tests.support import VALID_CAMPAIGN, draw_line_id, with_draw_line
 
     created = CUT - timedelta(days=40)
     with clock.replaced(lambda: created.timestamp()):
-        body = {**VALID_CAMPAIGN, "starts_at": (CUT - timedelta(days=60)).isoformat(), "ends_at": CUT.isoformat()}
-        cid = campaigns.create_campaign(BRAND, "bench", body)["campaign_id"]
+        body = {
+            **with_draw_line(VALID_CAMPAIGN),
+            "starts_at": (CUT - timedelta(days=60)).isoformat(),
+            "ends_at": CUT.isoformat(),
+        }
+        campaign = campaigns.create_campaign(BRAND, "bench", body)
+        cid = campaign["campaign_id"]
         draw = draw_schedule.create_draw(
             BRAND,
             cid,
             "bench",
             {
                 "name": "Bench",
-                "prize": "Bike",
+                "prize_id": draw_line_id(campaign),
                 "winners": WINNERS,
                 "draw_at": (CUT + timedelta(hours=1)).isoformat(),
                 "entries_until": CUT.isoformat(),

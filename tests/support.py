@@ -27,6 +27,26 @@ VALID_CAMPAIGN: dict[str, Any] = {
 }
 
 
+DRAW_LINE: dict[str, Any] = {
+    "kind": "draw",
+    "name": "Motorbike draw",
+    "quantity": 5_000,
+    "unit_value": 40_000_000,
+    "registration": "1234/SCT-QLTM",
+}
+"""A registered draw line of a campaign in Vietnam: one motorbike worth VND 40,000,000 a winner."""
+
+
+def with_draw_line(body: dict[str, Any]) -> dict[str, Any]:
+    """A campaign body in Vietnam with DRAW_LINE after its prize lines."""
+    return {**body, "market": "VN", "prizes": [*body.get("prizes", []), DRAW_LINE]}
+
+
+def draw_line_id(campaign: dict[str, Any]) -> str:
+    """The prize id of a campaign's (first) draw line, from the campaign as the API shows it."""
+    return next(p["prize_id"] for p in campaign["prizes"] if p["kind"] == "draw")
+
+
 def active_batch(brand: str, quantity: int, actor: str = "bench") -> tuple[dict, dict, list[str]]:
     """A running campaign (window around now) with one active batch of `quantity` codes, and the codes."""
     import copy

@@ -19,6 +19,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import (
     AuditEvent,
+    Campaign,
     CodeState,
     Counter,
     Draw,
@@ -40,6 +41,7 @@ __all__ = [
     "Participation",
     "Published",
     "Winner",
+    "DrawnLine",
     "LateLookup",
     "load",
     "reload",
@@ -163,9 +165,36 @@ def _refused(exc: TransactWriteError) -> list[bool]:
     return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons or []]
 
 
-def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
-    """Save a new draw, on the runner's list from `due` on, with its audit event, in one transaction:
-    409 naming `campaign_id` when its campaign has `most` draws already (none is ever deleted)."""
+@dataclass(frozen=True)
+class DrawnLine:
+    """The prize line a new draw awards from, as its campaign was read: where it is in the campaign's
+    prizes, how many it holds, the draw's winners, and whether the campaign counts drawn prizes yet."""
+
+    index: int
+    prize_id: str
+    quantity: int
+    winners: int
+    counted: bool
+
+
+def _drawn_from(line: DrawnLine) -> tuple[list[Action], Condition]:
+    """The campaign's part of a new draw: its line still where and as large as it was read, and its drawn
+    count moved on by the winners only while it stays within the line (a constant bound: no read-then-write)."""
+    at: Any = Campaign.prizes[line.index]  # a Path whose map's attributes PynamoDB resolves when asked
+    condition = (at.prize_id == line.prize_id) & (at.quantity == line.quantity)
+    count = Campaign.drawn[line.prize_id]
+    if line.counted:
+        condition &= count.does_not_exist() | (count <= line.quantity - line.winners)
+        return [count.add(line.winners)], condition
+    return [Campaign.drawn.set({line.prize_id: line.winners})], condition & Campaign.drawn.does_not_exist()
+
+
+def add(draw: Draw, due: datetime, most: int, event: AuditEvent, campaign: Campaign, line: DrawnLine) -> bool:
+    """Save a new draw, on the runner's list from `due` on, with its audit event and its prize line's count
+    of prizes drawn (on the campaign item), in one transaction. False, writing nothing, when the line was
+    changed or filled since the campaign was read: the caller reads it again and checks anew. The
+    campaign's version moves on, so a change of it read before this draw is refused. 409 naming
+    `campaign_id` when its campaign has `most` draws already (none is ever deleted)."""
     draw.due_shard = _DUE
     draw.due_at = Draw.draw_at.serialize(due)  # the index's sort key: the instant as stored, compared as text
     listed = Counter(_DRAWS + draw.campaign_id)
@@ -181,10 +210,15 @@ def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
                     condition=Counter.value.does_not_exist() | (Counter.value < most),
                 )
                 tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+                actions, condition = _drawn_from(line)
+                # No condition on the version (draws of other lines need not wait), but it moves on.
+                tx.update(campaign, actions=actions, condition=condition, add_version_condition=False)
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            refused = _refused(exc)  # the draw, the event, the counter
+            refused = _refused(exc)  # the draw, the event, the counter, the campaign
+            if refused[3:4] == [True]:
+                return False
             if refused[2:3] == [True]:
                 raise Conflict(
                     f"campaign_id: This campaign has its {most} draws already; draws are never deleted, "
@@ -194,7 +228,8 @@ def add(draw: Draw, due: datetime, most: int, event: AuditEvent) -> None:
             if refused[:1] == [True]:
                 raise Conflict("The new draw drew an id that is taken; retry.") from None
             raise
-        return
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | None) -> tuple[list[Draw], str | None]:

@@ -115,12 +115,20 @@ class Rules(MapAttribute):
 
 
 class Prize(MapAttribute):
-    """An instant-win prize pool of fixed size: secret winning codes, or per-scan odds."""
+    """A registered prize line: an instant-win pool of fixed size (secret winning codes, or per-scan
+    odds) or the prizes a campaign's draws award; its announced unit value in the market's minor units,
+    the registration or permit reference and the claim window. Lines saved before these existed have
+    none of them and are instant lines."""
 
     prize_id = UnicodeAttribute()
     name = UnicodeAttribute()
     quantity = IntegerAttribute()
     odds_per_million = IntegerAttribute(null=True)
+    kind = UnicodeAttribute(null=True)  # a markets.PrizeKind; None is instant
+    unit_value = IntegerAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    registration = UnicodeAttribute(null=True)
+    claim_days = IntegerAttribute(null=True)
 
 
 class Allocation(MapAttribute):
@@ -145,6 +153,10 @@ class Campaign(_Model):
     timezone = UnicodeAttribute()
     rules = Rules()
     prizes = ListAttribute(of=Prize, default=list)
+    market = UnicodeAttribute(null=True)  # a MarketCode; None: a campaign saved before markets, unregistered
+    # {prize_id: winners} that the campaign's draws award from each draw line, written with each
+    # draw in one transaction (draw_store.add); the version condition makes it exact.
+    drawn: MapAttribute = MapAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
@@ -721,7 +733,8 @@ class Draw(_Model):
     brand_id = UnicodeAttribute()
     campaign_id = UnicodeAttribute()
     name = UnicodeAttribute()
-    prize = UnicodeAttribute()
+    prize = UnicodeAttribute()  # the prize line's name when scheduled
+    prize_id = UnicodeAttribute(null=True)  # the draw line it awards; None for draws scheduled before lines
     winners_wanted = IntegerAttribute()
     alternates_wanted = IntegerAttribute(null=True)  # absent on draws scheduled before alternates: none
     draw_at = UTCDateTimeAttribute()

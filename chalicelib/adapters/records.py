@@ -30,6 +30,7 @@ __all__ = [
     "save_campaign",
     "campaign_batches",
     "prizes_awarded",
+    "drawn_by_line",
     "batch_by_number",
     "batch_status",
     "read_for_scan",
@@ -153,6 +154,11 @@ def save_campaign(campaign: Campaign) -> bool:
 def campaign_batches(campaign_id: str) -> list[Batch]:
     """Every batch of a campaign."""
     return list(Batch.by_campaign.query(campaign_id))
+
+
+def drawn_by_line(campaign: Campaign) -> dict[str, int]:
+    """How many prizes the campaign's draws award from each draw line, by prize id (draw_store.add counts them)."""
+    return {prize_id: int(n) for prize_id, n in (campaign.drawn.as_dict() if campaign.drawn else {}).items()}
 
 
 def prizes_awarded(campaign_id: str, prize_ids: list[str]) -> dict[str, int]:

@@ -21,7 +21,18 @@ from pydantic_core import ErrorDetails
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.validation import MESSAGES, field_path
 
-__all__ = ["Schema", "Instant", "Label", "SmsLabel", "Sku", "PhoneText", "CodeText", "TimeZoneName", "validate"]
+__all__ = [
+    "Schema",
+    "Instant",
+    "Label",
+    "SmsLabel",
+    "Sku",
+    "PhoneText",
+    "CodeText",
+    "TimeZoneName",
+    "validate",
+    "check_sms_safe",
+]
 
 _S = TypeVar("_S", bound="Schema")
 _MIN_YEAR, _MAX_YEAR = 2000, 2100
@@ -92,7 +103,7 @@ _LINK = re.compile(
 _PHONE = re.compile(r"\+[\s(]*\d(?:[\s.()-]*\d){7,}|(?<!\d)0(?:[\s.()-]*\d){8,}|\d{9,}")
 
 
-def _check_sms_safe(value: str) -> str:
+def check_sms_safe(value: str) -> str:
     if _LINK.search(value):
         raise ValueError("must not contain a web address: it goes into the winners' SMS")
     if _PHONE.search(value):
@@ -108,7 +119,7 @@ Sku = Annotated[str, AfterValidator(_text_checker(64))]
 PhoneText = Annotated[str, AfterValidator(_text_checker(40))]
 CodeText = Annotated[str, AfterValidator(_text_checker(20))]
 # A Label that is put into an SMS to shoppers (a draw's name and prize).
-SmsLabel = Annotated[str, AfterValidator(_text_checker(120)), AfterValidator(_check_sms_safe)]
+SmsLabel = Annotated[str, AfterValidator(_text_checker(120)), AfterValidator(check_sms_safe)]
 
 
 def _message(error: ErrorDetails) -> str:

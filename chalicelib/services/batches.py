@@ -17,6 +17,7 @@ from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, CodeStatus, check_move
+from chalicelib.domain.markets import PrizeKind
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
 from chalicelib.domain.validation import format_instant, parse_int_param, parse_limit, refuse_fields
 from chalicelib.services import audit
@@ -73,6 +74,8 @@ def _check_instant_wins(values: BatchIn, campaign: Campaign) -> None:
             raise InvalidInput(f"{field}: Not a prize of this campaign.", field=field)
         if prize.odds_per_million:
             raise InvalidInput(f"{field}: This prize is won by odds per scan, not by secret codes.", field=field)
+        if prize.kind == PrizeKind.DRAW:
+            raise InvalidInput(f"{field}: This prize line is won by draws, not by secret codes.", field=field)
         if win.prize_id in seen:
             raise InvalidInput(f"{field}: Each prize may appear once.", field=field)
         if win.count > prize.quantity:

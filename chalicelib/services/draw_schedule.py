@@ -8,15 +8,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-from chalicelib.adapters import draw_store, limits
-from chalicelib.adapters.models import Campaign, Draw
-from chalicelib.adapters.records import load_campaign
+from chalicelib.adapters import draw_store, dynamo, limits
+from chalicelib.adapters.models import Campaign, Draw, Prize
+from chalicelib.adapters.records import drawn_by_line, load_campaign
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict, InvalidInput
-from chalicelib.domain.ids import new_id
+from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import DrawStatus
+from chalicelib.domain.markets import PrizeKind
 from chalicelib.domain.phones import seal_text
 from chalicelib.domain.schemas import Instant, Label, Schema, SmsLabel, validate
 from chalicelib.domain.validation import parse_limit, refuse_fields
@@ -48,6 +49,7 @@ MY_DRAWS_PER_MINUTE = 30
 """GET /v1/me/draws a shopper may make a minute: the page reads it once a visit; more is a script."""
 MAX_AFTER_CAMPAIGN = timedelta(days=90)
 _ID = "drw"
+_ADD_ATTEMPTS = 6
 _SERVER_OWNED = (
     "draw_id",
     "status",
@@ -64,8 +66,9 @@ _SERVER_OWNED = (
 
 
 class DrawIn(Schema):
-    name: SmsLabel  # both go into the winners' SMS
-    prize: SmsLabel
+    name: SmsLabel  # goes into the winners' SMS, with the prize line's name
+    prize_id: Annotated[str, Field(pattern=id_pattern("prz"))]  # the campaign's draw line it awards
+    prize: SmsLabel | None = None  # the line's name, when sent: a client of before prize lines
     winners: Annotated[int, Field(ge=1, le=MAX_WINNERS)]
     # Ranked after the winners by the same algorithm, to step in for a win that is forfeited.
     alternates: Annotated[int, Field(ge=0, le=MAX_ALTERNATES)] = 0
@@ -117,8 +120,40 @@ def _check_dates(values: DrawIn, campaign: Campaign, now: datetime) -> None:
         raise InvalidInput("entries_until: Must be after the campaign's starts_at.", field="entries_until")
 
 
+def _draw_line(values: DrawIn, campaign: Campaign) -> Prize:
+    """The registered draw line a draw awards, or 400 naming `prize_id` (or `prize`)."""
+    line = next((p for p in campaign.prizes or [] if p.prize_id == values.prize_id), None)
+    if line is None:
+        raise InvalidInput("prize_id: Not a prize line of this campaign.", field="prize_id")
+    if line.kind != PrizeKind.DRAW:
+        raise InvalidInput("prize_id: This prize line is won instantly by scans, not by draws.", field="prize_id")
+    if not line.registration:
+        raise InvalidInput(
+            "prize_id: This prize line has no registration or permit reference yet; add it to the campaign first.",
+            field="prize_id",
+        )
+    if values.prize is not None and values.prize.casefold() != line.name.casefold():
+        raise InvalidInput("prize: Must be the prize line's name, or left out.", field="prize")
+    return line
+
+
+def _count_after(values: DrawIn, campaign: Campaign) -> draw_store.DrawnLine:
+    """The draw's line as read, checked: 409 naming `winners` when they would award more than the line holds."""
+    line = _draw_line(values, campaign)
+    already = drawn_by_line(campaign).get(line.prize_id, 0)
+    quantity = int(line.quantity)
+    if already + values.winners > quantity:
+        raise Conflict(
+            f"winners: The prize line holds {quantity} and its draws award {already} already, "
+            f"so a draw may award at most {quantity - already}.",
+            field="winners",
+        )
+    index = next(i for i, p in enumerate(campaign.prizes) if p.prize_id == line.prize_id)
+    return draw_store.DrawnLine(index, line.prize_id, quantity, values.winners, campaign.drawn is not None)
+
+
 def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
-    """Schedule a draw of a campaign, committing now to a secret seed made here."""
+    """Schedule a draw of one of a campaign's draw lines, committing now to a secret seed made here."""
     refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
     values = validate(DrawIn, body)
     campaign = load_campaign(brand_id, campaign_id)
@@ -129,6 +164,7 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
             "campaign_id: This campaign's rules grant no lucky-draw entries (rules.entries_per_scan is 0).",
             field="campaign_id",
         )
+    _count_after(values, campaign)
     draw_id = new_id(_ID)
     seed = secrets.token_bytes(32)
     draw = Draw(
@@ -136,7 +172,8 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         brand_id=brand_id,
         campaign_id=campaign_id,
         name=values.name,
-        prize=values.prize,
+        prize=_draw_line(values, campaign).name,
+        prize_id=values.prize_id,
         winners_wanted=values.winners,
         alternates_wanted=values.alternates,
         draw_at=values.draw_at,
@@ -155,6 +192,7 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         "campaign_id",
         "name",
         "prize",
+        "prize_id",
         "winners_wanted",
         "alternates_wanted",
         "draw_at",
@@ -162,8 +200,13 @@ def create_draw(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict
         "seed_commitment",
     )
     event = audit.transaction_event(brand_id, actor, "draw_scheduled", draw_id, {k: view[k] for k in scheduled})
-    draw_store.add(draw, algorithm.due_at(values.draw_at, values.entries_until), MAX_DRAWS_PER_CAMPAIGN, event)
-    return view
+    due = algorithm.due_at(values.draw_at, values.entries_until)
+    for attempt in dynamo.attempts(_ADD_ATTEMPTS, "Many draws of this campaign at once; please try again."):
+        if attempt > 1:  # the campaign changed since it was read: read it again and check anew
+            campaign = load_campaign(brand_id, campaign_id)
+        if draw_store.add(draw, due, MAX_DRAWS_PER_CAMPAIGN, event, campaign, _count_after(values, campaign)):
+            return view
+    return view  # never reached: attempts raises ServiceBusy after the last try
 
 
 def post_beacon(brand_id: str, draw_id: str, actor: str, body: dict) -> dict:

@@ -26,6 +26,7 @@ def render(draw: Draw) -> dict:
         "campaign_id": draw.campaign_id,
         "name": draw.name,
         "prize": draw.prize,
+        "prize_id": draw.prize_id,
         "winners_wanted": int(draw.winners_wanted),
         "alternates_wanted": int(draw.alternates_wanted or 0),
         "draw_at": format_instant(draw.draw_at),

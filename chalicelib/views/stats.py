@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from chalicelib.adapters import counters, paging, participants, shopper_store
 from chalicelib.adapters.models import Batch
-from chalicelib.adapters.records import campaign_batches, load_campaign, prizes_awarded
+from chalicelib.adapters.records import campaign_batches, drawn_by_line, load_campaign, prizes_awarded
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
 from chalicelib.domain.csvfile import csv_text
@@ -61,7 +61,8 @@ def campaign_stats(brand_id: str, campaign_id: str) -> dict:
     totals = _totals(campaign_id)
     batches = _batches(campaign_id)
     prizes = list(campaign.prizes or [])
-    awarded = prizes_awarded(campaign_id, [p.prize_id for p in prizes])
+    # Instant lines are awarded by scans (their counters), draw lines by draws (the campaign's count).
+    awarded = {**prizes_awarded(campaign_id, [p.prize_id for p in prizes]), **drawn_by_line(campaign)}
     unique, returning = totals.get("participants", 0), totals.get("returning", 0)
     scans = {"granted": totals.get("granted", 0), **{kind: totals.get(kind, 0) for kind in REFUSALS}}
     return {

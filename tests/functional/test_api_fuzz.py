@@ -35,7 +35,7 @@ from chalicelib.adapters import aws
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.domain import codes
 from chalicelib.services import batches, campaigns, draw_schedule, rewards
-from tests.support import VALID_CAMPAIGN, operator_token, shopper_token
+from tests.support import VALID_CAMPAIGN, draw_line_id, operator_token, shopper_token, with_draw_line
 
 SPEC = pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml"
 CHECKS = [
@@ -87,7 +87,7 @@ def world(store) -> dict:
     aws.client("s3").create_bucket(Bucket=store.export_bucket)
     aws.client("sqs").create_queue(QueueName=store.export_queue_name)
     now = datetime.now(UTC)
-    body = {**VALID_CAMPAIGN, "starts_at": (now - timedelta(days=1)).isoformat()}
+    body = {**with_draw_line(VALID_CAMPAIGN), "starts_at": (now - timedelta(days=1)).isoformat()}
     campaign = campaigns.create_campaign("brand-a", "user-1", body)
     campaigns.change_campaign_status("brand-a", campaign["campaign_id"], "user-1", {"status": "active"})
     batch = batches.mint_batch("brand-a", campaign["campaign_id"], "user-1", {"sku": "FUZZ", "quantity": 5})
@@ -99,7 +99,7 @@ def world(store) -> dict:
         "user-1",
         {
             "name": "Draw",
-            "prize": "Bike",
+            "prize_id": draw_line_id(campaign),
             "winners": 1,
             "draw_at": (now + timedelta(days=2)).isoformat(),
             "entries_until": (now + timedelta(days=1)).isoformat(),

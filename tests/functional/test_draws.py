@@ -24,7 +24,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.services import batches, campaigns, draw_notify, draw_runner, draw_schedule, scans
 from tests.functional.test_openapi import _check
 from tests.guessing import AwsCalls
-from tests.support import VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
+from tests.support import DRAW_LINE, VALID_CAMPAIGN, assert_safe_csv, run_schedule, shopper_id, shopper_token
 
 BRAND = "brand-a"
 IP = "203.0.113.9"
@@ -75,6 +75,8 @@ def world(store):
     body = copy.deepcopy(VALID_CAMPAIGN)
     body.update(starts_at=(t0 - timedelta(days=1)).isoformat(), ends_at=(t0 + timedelta(days=30)).isoformat())
     body["rules"] = {"points_per_scan": 10, "entries_per_scan": 1}
+    body["market"] = "VN"
+    body["prizes"] = [{**DRAW_LINE, "quantity": 50}]
     campaign = campaigns.create_campaign(BRAND, "op", body)
     campaigns.change_campaign_status(BRAND, campaign["campaign_id"], "op", {"status": "active"})
     batch = batches.mint_batch(BRAND, campaign["campaign_id"], "op", {"sku": "NOODLE", "quantity": 40})
@@ -82,7 +84,14 @@ def world(store):
     records.clear_cache()
     all_codes = [codes.mint_code(get_keyring(), batch["batch_number"], s) for s in range(40)]
     shoppers = [_account(p) for p in PHONES]
-    return {"t0": t0, "campaign_id": campaign["campaign_id"], "codes": all_codes, "shoppers": shoppers}
+    line = next(p for p in campaign["prizes"] if p["kind"] == "draw")
+    return {
+        "t0": t0,
+        "campaign_id": campaign["campaign_id"],
+        "prize_id": line["prize_id"],
+        "codes": all_codes,
+        "shoppers": shoppers,
+    }
 
 
 def _claims(world, counts: list[int], moment: datetime, start: int = 0) -> int:
@@ -95,11 +104,12 @@ def _claims(world, counts: list[int], moment: datetime, start: int = 0) -> int:
     return index
 
 
-def draw_body(t0: datetime, **changes) -> dict:
-    """A draw's schedule: due at `t0` + 1 h, entries until `t0` + 30 min; `changes` set to None are left out."""
+def draw_body(t0: datetime, prize_id: str, **changes) -> dict:
+    """A draw of the line `prize_id`: due at `t0` + 1 h, entries until `t0` + 30 min; `changes` set to None
+    are left out."""
     body = {
         "name": "Grand draw",
-        "prize": "Motorbike",
+        "prize_id": prize_id,
         "winners": 2,
         "draw_at": (t0 + timedelta(hours=1)).isoformat(),
         "entries_until": (t0 + timedelta(minutes=30)).isoformat(),
@@ -113,7 +123,13 @@ def _schedule(api, world, when: datetime | None = None, **changes) -> dict:
     """A draw scheduled at `when` (by default T0 + 2 min): due at T0 + 1 h, entries until T0 + 30 min."""
     t0 = world["t0"]
     with at(when or t0 + timedelta(minutes=2)):
-        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", draw_body(t0, **changes))
+        return draw_schedule.create_draw(BRAND, world["campaign_id"], "op", draw_body(t0, world["prize_id"], **changes))
+
+
+def _name_line(world, name: str) -> None:
+    """Rename the world's draw line: a draw's prize is its line's name."""
+    line = {**DRAW_LINE, "quantity": 50, "prize_id": world["prize_id"], "name": name}
+    campaigns.update_campaign(BRAND, world["campaign_id"], "op", {"prizes": [line]})
 
 
 def _csv(api, draw_id: str) -> bytes:
@@ -364,7 +380,7 @@ def _refused(api, world, field: str, **changes):
         f"/v1/campaigns/{world['campaign_id']}/draws",
         {
             "name": "Bad",
-            "prize": "Nothing",
+            "prize_id": world["prize_id"],
             "winners": 1,
             "draw_at": (now + timedelta(hours=1)).isoformat(),
             "entries_until": (now + timedelta(minutes=30)).isoformat(),
@@ -502,7 +518,7 @@ def test_a_campaign_has_at_most_ten_draws_ever_and_no_route_deletes_or_edits_one
         f"/v1/campaigns/{world['campaign_id']}/draws",
         {
             "name": "One more",
-            "prize": "Nothing",
+            "prize_id": world["prize_id"],
             "winners": 1,
             "draw_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
             "entries_until": (datetime.now(UTC) + timedelta(minutes=30)).isoformat(),
@@ -717,7 +733,8 @@ def test_a_winners_sms_is_in_their_language_and_says_where_to_claim(api, world, 
     with at(t0 + timedelta(minutes=1)):
         scans.claim_code(world["shoppers"][0], IP, {"code": world["codes"][0]})
         scans.claim_code(philippine, IP, {"code": world["codes"][1]})
-    draw = _schedule(api, world, name="Bốc thăm Tết", prize="Xe máy Đỏ")
+    _name_line(world, "Xe máy Đỏ")
+    draw = _schedule(api, world, name="Bốc thăm Tết")
     api.json("POST", f"/v1/draws/{draw['draw_id']}/run")
     base = get_settings().public_base_url
     (vietnamese,) = memory_sms.to(PHONES[0])
@@ -768,5 +785,7 @@ def test_a_draw_name_or_prize_with_a_link_or_a_phone_number_is_refused(api, worl
     [("Tết 2027: Mr.Bean draw #12", "100.000.000 VND"), ("Grand draw", "iPhone 15 Pro Max 256GB, 1,000,000 PHP")],
 )
 def test_ordinary_names_and_prizes_with_numbers_and_dots_are_taken(api, world, name, prize):
+    # The prize is the draw line's name: the line is named so, and the draw may say it again.
+    _name_line(world, prize)
     draw = _schedule(api, world, name=name, prize=prize)
     assert (draw["name"], draw["prize"]) == (name, prize)

@@ -23,7 +23,7 @@ from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
 from chalicelib.services import batches, campaigns, draw_schedule, rewards
-from tests.support import VALID_CAMPAIGN, shopper_token
+from tests.support import VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 SECRET = "Brand-B-Secret-Name"
@@ -51,7 +51,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/me/redemptions"): {"reward_id": "rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV"},
     ("POST", "/v1/campaigns/{campaign_id}/draws"): {
         "name": "Stolen draw",
-        "prize": "Stolen",
+        "prize_id": "prz_01ARZ3NDEKTSV4RRFFQ69G5FAV",
         "winners": 1,
         "draw_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
         "entries_until": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
@@ -69,7 +69,7 @@ def _brand_b() -> dict[str, str]:
     """One resource of each kind for brand B, created through the services, as ids by path parameter."""
     now = datetime.now(UTC)
     body = {
-        **VALID_CAMPAIGN,
+        **with_draw_line(VALID_CAMPAIGN),
         "name": SECRET,
         "starts_at": (now - timedelta(days=1)).isoformat(),
         "ends_at": (now + timedelta(days=30)).isoformat(),
@@ -115,7 +115,7 @@ def _brand_b() -> dict[str, str]:
         "brand-b",
         campaign["campaign_id"],
         "b-owner",
-        {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize": SECRET},
+        {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize_id": draw_line_id(campaign)},
     )
     return {
         "draw_id": draw["draw_id"],

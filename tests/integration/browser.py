@@ -32,7 +32,7 @@ from scripts.dynamodb_local import (
     spawn,
     stop_group,
 )
-from tests.support import VALID_CAMPAIGN
+from tests.support import VALID_CAMPAIGN, with_draw_line
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -132,7 +132,7 @@ def seed_active_campaign(brand: str, name: str, *batch_bodies: dict) -> tuple[st
 
     Returns the campaign's id and the batches' numbers; call it once `stage_tables` is bound.
     """
-    body = copy.deepcopy(VALID_CAMPAIGN)
+    body = copy.deepcopy(with_draw_line(VALID_CAMPAIGN))
     now = datetime.now(UTC)
     body.update(
         name=name,

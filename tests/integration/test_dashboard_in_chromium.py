@@ -399,7 +399,11 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
 
     session = BrowserSession(browser, server)
     now = datetime.now(UTC)
-    body = {"name": "Tết draw", "prize": "Motorbike", "winners": 2}
+    from chalicelib.services import campaigns
+    from tests.support import draw_line_id
+
+    line = draw_line_id(campaigns.get_campaign(BRAND, seeded.campaign_id))
+    body = {"name": "Tết draw", "prize_id": line, "winners": 2}
     upcoming = draw_schedule.create_draw(
         BRAND,
         seeded.campaign_id,

@@ -16,11 +16,11 @@ from chalicelib.domain import clock, phones
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import split_points
-from chalicelib.services import draw_runner, draw_schedule
+from chalicelib.services import campaigns, draw_runner, draw_schedule
 from tests.faults import KINDS, Crash, Injector, applies
 from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule, draw_body
-from tests.support import run_schedule
+from tests.support import DRAW_LINE, VALID_CAMPAIGN, run_schedule
 
 
 def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(api, world, memory_sms):
@@ -180,7 +180,7 @@ def test_concurrent_schedules_of_one_campaign_make_at_most_ten_draws(api, world)
     tries = draw_schedule.MAX_DRAWS_PER_CAMPAIGN + 6
     start = threading.Barrier(tries)
 
-    body = draw_body(datetime.now(UTC), winners=1)  # scheduled now: one clock for every thread
+    body = draw_body(datetime.now(UTC), world["prize_id"], winners=1)  # scheduled now: one clock for every thread
 
     def schedule(n: int) -> int:
         start.wait()
@@ -197,6 +197,56 @@ def test_concurrent_schedules_of_one_campaign_make_at_most_ten_draws(api, world)
     assert len(list(Draw.by_campaign.query(world["campaign_id"]))) == draw_schedule.MAX_DRAWS_PER_CAMPAIGN
     actions = [e.action for e in AuditEvent.query(BRAND)]
     assert actions.count("draw_scheduled") == draw_schedule.MAX_DRAWS_PER_CAMPAIGN
+
+
+def test_concurrent_draws_of_one_line_never_award_more_than_it_holds(api, store):
+    # A draft (whose lines may still shrink) with five prizes on its draw line; eight draws of one
+    # winner each at once, while a change shrinks the line to two: whatever the interleaving, the
+    # line never awards more than it holds and the count is the draws' winners.
+    now = datetime.now(UTC)
+    draft = {
+        **VALID_CAMPAIGN,
+        "starts_at": (now + timedelta(minutes=10)).isoformat(),
+        "ends_at": (now + timedelta(days=30)).isoformat(),
+        "market": "VN",
+        "prizes": [{**DRAW_LINE, "quantity": 5}],
+    }
+    campaign = campaigns.create_campaign(BRAND, "op", draft)
+    cid = campaign["campaign_id"]
+    line = {**DRAW_LINE, "quantity": 5, "prize_id": campaign["prizes"][0]["prize_id"]}
+    tries = 8
+    start = threading.Barrier(tries + 1)
+    body = draw_body(now, line["prize_id"], winners=1)
+
+    def schedule(n: int) -> str:
+        start.wait()
+        try:
+            draw_schedule.create_draw(BRAND, cid, f"op-{n}", body)
+        except Conflict as exc:
+            return exc.field or ""
+        return "scheduled"
+
+    def shrink() -> str:
+        start.wait()
+        try:
+            campaigns.update_campaign(BRAND, cid, "op", {"prizes": [{**line, "quantity": 2}]})
+        except Conflict as exc:
+            return exc.field or "conflict"
+        return "shrunk"
+
+    with ThreadPoolExecutor(max_workers=tries + 1) as pool:
+        changed = pool.submit(shrink)
+        answers = list(pool.map(schedule, range(tries)))
+    drawn = [d for d in Draw.by_campaign.query(cid)]
+    final = campaigns.get_campaign(BRAND, cid)["prizes"][0]
+    assert final["drawn"] == sum(int(d.winners_wanted) for d in drawn) == answers.count("scheduled")
+    assert final["drawn"] <= final["quantity"]
+    assert set(answers) <= {"scheduled", "winners"}
+    if changed.result() == "shrunk":  # it came first: two prizes left to draw
+        assert final["quantity"] == 2 and answers.count("scheduled") == 2
+    else:  # a draw came first: the change was refused, five prizes to draw
+        assert final["quantity"] == 5 and answers.count("scheduled") == 5
+    assert [e.action for e in AuditEvent.query(BRAND)].count("draw_scheduled") == len(drawn)
 
 
 def _sms_undone(draw_id: str, drawn_at: datetime) -> None:

@@ -17,7 +17,7 @@ from tests.integration.browser import (
     http_send,
     seed_active_campaign,
 )
-from tests.support import operator_token
+from tests.support import draw_line_id, operator_token
 
 BRAND = "brand-landing"
 CAMPAIGN_NAME = "Mì Hảo Hảo — Tết 2027"
@@ -338,7 +338,7 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
 
     from selenium.webdriver.common.by import By
 
-    from chalicelib.services import draw_schedule
+    from chalicelib.services import campaigns, draw_schedule
 
     session = BrowserSession(browser, server)
     campaign_id, (batch_number,) = seed_active_campaign(BRAND, "Draw campaign", {"sku": "DRAW-1", "quantity": 3})
@@ -349,7 +349,7 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
         "op",
         {
             "name": "Grand draw",
-            "prize": "Motorbike",
+            "prize_id": draw_line_id(campaigns.get_campaign(BRAND, campaign_id)),
             "winners": 1,
             "draw_at": (now + timedelta(days=3)).isoformat(),
             "entries_until": (now + timedelta(days=2)).isoformat(),
