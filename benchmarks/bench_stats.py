@@ -13,21 +13,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import pathlib
-import platform
 import statistics
 import sys
 import time
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
-from scripts.dynamodb_local import add_endpoint_option, engine, find_jar_dir, local_aws_env
+from scripts.dynamodb_local import add_endpoint_option, engine, local_aws_env
 
 os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
 
 from chalice.test import Client
 
+from benchmarks.report import machine
 from chalicelib.adapters import models, tables
 from chalicelib.adapters.models import CodeState
 from chalicelib.config import Settings
@@ -48,26 +47,6 @@ ENDPOINTS = (
     ("participants", "/stats/participants"),
 )
 BASELINE = "baseline: totals by Scan of claims"
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        load = "load n/a"
-    return (
-        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, {load}; "
-        f"Python {platform.python_version()}; DynamoDB Local {find_jar_dir().name.removeprefix('dynamodb_local_')} "
-        f"(in memory)"
-    )
 
 
 def _campaign(now: datetime, quantity: int) -> tuple[dict, dict]:
@@ -183,7 +162,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
 
-    print(_machine())
+    print(machine())
     rows: list[tuple] = []
     loads: list[str] = []
     with engine(args.endpoint) as ddb:

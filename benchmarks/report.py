@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
+import platform
 import statistics
 from collections.abc import Sequence
 
-__all__ = ["print_table", "ratio_rows", "compared_row"]
+from scripts.dynamodb_local import find_jar_dir
+
+__all__ = ["machine", "print_table", "ratio_rows", "compared_row"]
+
+
+def machine() -> str:
+    """The line a DynamoDB Local benchmark prints first: the system, CPU and its load, Python and the engine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        load = "load n/a"
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, {load}; "
+        f"Python {platform.python_version()}; DynamoDB Local {find_jar_dir().name.removeprefix('dynamodb_local_')} "
+        f"(in memory)"
+    )
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

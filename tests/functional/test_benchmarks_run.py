@@ -57,6 +57,8 @@ SMOKES = {
         ("participants", "entries"),
         dynamodb="worker",
     ),
+    # At 300 codes the request publishes the file itself; the job's path runs at the default 20,000.
+    "bench_voucher_file": Smoke(("--codes", "300"), ("figure", "baseline (same run)"), dynamodb="worker"),
     # The whole local stack (chalice local, the stats worker, its own DynamoDB Local), for 4 s.
     "load_scans": Smoke(
         ("--seconds", "4", "--concurrency", "6", "--shoppers", "30", "--codes", "600"),
