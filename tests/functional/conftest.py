@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import zipfile
 from collections import OrderedDict
@@ -74,11 +75,28 @@ def stale_checkout(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def packages(stale_checkout, tmp_path_factory) -> dict[str, Path]:
+def packages(request, tmp_path_factory, worker_id) -> dict[str, Path]:
     """Each stage packaged as scripts/deploy.sh does (scripts/package_stage.py, then finish_package),
-    from the stale checkout: the build cached there must not reach the package."""
-    outputs = {stage: tmp_path_factory.mktemp(f"package-{stage}") / "out" for stage in STAGES}
-    package_stages(outputs, source=stale_checkout)
+    from the stale checkout: the build cached there must not reach the package.
+
+    Built once per test session: the first test worker to need it builds it under a lock in the
+    session's own temporary directory, and the others wait for it and read the same files (a build
+    costs some 15-30 s of CPU, and every worker used to make its own)."""
+    if worker_id == "master":  # not under xdist: this process is the session
+        return _build_packages(tmp_path_factory.mktemp("packages"), request.getfixturevalue("stale_checkout"))
+    shared = tmp_path_factory.getbasetemp().parent / "packages"  # the session's, shared by its workers
+    shared.mkdir(exist_ok=True)
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (shared / "built").exists():
+            _build_packages(shared, request.getfixturevalue("stale_checkout"))
+            (shared / "built").touch()
+    return {stage: shared / stage / "out" for stage in STAGES}
+
+
+def _build_packages(root: Path, source: Path) -> dict[str, Path]:
+    outputs = {stage: root / stage / "out" for stage in STAGES}
+    package_stages(outputs, source=source)
     for out in outputs.values():
         finish_package(out)
     return outputs
