@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import string
 
 import pytest
@@ -50,3 +51,51 @@ def test_values_are_escaped_and_the_page_runs_no_script(lang):
 def test_a_status_the_strings_do_not_name_is_shown_as_it_is():
     assert results._picks([{"status": "on_hold"}], results.STRINGS["en"])[0]["status_text"] == "on_hold"
     assert results._picks([{"status": "forfeited"}], results.STRINGS["en"])[0]["status_text"] == "Forfeited"
+
+
+def _pick(rank: int) -> dict:
+    return {"rank": rank, "participant_id": "mbr_" + "Z" * 26, "entries": 999_999, "phone": "+84 91•••••78"}
+
+
+def _longest_draw(number: int) -> dict:
+    """A drawn draw with every text at its longest (120 characters, three bytes each) and 1,500 picks."""
+    words = "Giải đặc biệt xe máy Honda " * 5
+    return {
+        "draw_id": f"drw_{number:026d}",
+        "name": words[:120],
+        "prize": words[:120],
+        "prize_id": "prz_" + "Z" * 26,
+        "winners_wanted": 1000,
+        "alternates_wanted": 500,
+        "one_win_per_participant": True,
+        "algorithm": "qrc-draw-v1",
+        "seed_commitment": "a" * 64,
+        "entries_until": "2027-01-31T17:00:00Z",
+        "draw_at": "2027-02-01T03:00:00Z",
+        "beacon_source": words[:120],
+        "status": "drawn",
+        "set_aside": False,
+        "snapshot_sha256": "b" * 64,
+        "entries_total": 123_456_789,
+        "participants": 1_000_000,
+        "snapshot_pages": 250,
+        "beacon": "05 11 23 30 38 42",
+        "seed": "c" * 64,
+        "drawn_at": "2027-02-01T03:01:00Z",
+        "winners": [{**_pick(r), "initials": "N.V.A.", "status": "delivered"} for r in range(1, 1001)],
+        "alternates": [{**_pick(r), "initials": None, "status": "waiting"} for r in range(1, 501)],
+        "entries_csv": f"/results/draws/drw_{number:026d}/entries.csv",
+        "verify": "python3 verify_draw.py --draw draw.json --csv entries.csv --commitment " + "a" * 64,
+    }
+
+
+@pytest.mark.parametrize("lang", ["vi", "en", "fil"])
+def test_ten_of_the_largest_draws_stay_under_50_kb_and_say_where_the_rest_are(lang):
+    longest = {**RESULTS, "campaign": {**RESULTS["campaign"], "name": "Khuyến mãi Tết " * 8}}
+    page = results.render_results({**longest, "draws": [_longest_draw(n) for n in range(10)]}, lang)
+    assert len(page.encode("utf-8")) < 50_000
+    assert page.count("<tr data-status=") == results.PICKS_SHOWN
+    assert page.count('class="more"') == 10 and 'href="draws/drw_00000000000000000000000000"' in page
+    hidden = f"{1500 - results.PICKS_SHOWN:,}".replace(",", "." if lang == "vi" else ",")
+    first = results.STRINGS[lang]["more_picks"].format(n=hidden)
+    assert html.escape(first) in page  # the first draw shows PICKS_SHOWN of its 1,500 picks, the others none

@@ -13,6 +13,9 @@ from chalicelib.pages.landing import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
 __all__ = ["STRINGS", "render_results", "render_missing", "render_unavailable", "response_headers"]
 
 _FOLDER = PAGES_DIR / "results"
+PICKS_SHOWN = 80
+"""Winners and alternates the page lists, over all its draws in order: the page stays under 50 KB with
+10 draws of the longest names (tests/unit/test_results_page.py); the rest are in each draw's data."""
 _FALLBACK_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 # Every word the page shows, per language, from strings/<lang>.json; {name} placeholders are
@@ -70,8 +73,11 @@ def _picks(rows: list[dict], t: dict[str, str]) -> list[dict]:
     return [{**row, "status_text": t.get(f"ps_{row['status']}", row["status"])} for row in rows]
 
 
-def _draw(draw: dict, t: dict[str, str], zone: zoneinfo.ZoneInfo, lang: str) -> dict:
+def _draw(draw: dict, t: dict[str, str], zone: zoneinfo.ZoneInfo, lang: str, room: int) -> dict:
     pages = draw.get("snapshot_pages") or 0
+    winners = draw["winners"][:room]
+    alternates = draw["alternates"][: room - len(winners)]
+    hidden = len(draw["winners"]) + len(draw["alternates"]) - len(winners) - len(alternates)
     status = t["set_aside"] if draw["set_aside"] else t.get(f"st_{draw['status']}", draw["status"])
     return {
         **draw,
@@ -82,9 +88,19 @@ def _draw(draw: dict, t: dict[str, str], zone: zoneinfo.ZoneInfo, lang: str) -> 
         "entries_text": number_text(draw["entries_total"] or 0, lang),
         "participants_text": number_text(draw["participants"] or 0, lang),
         "pages_text": t["pages_note"].format(n=number_text(pages, lang)) if pages > 1 else None,
-        "winners": _picks(draw["winners"], t),
-        "alternates": _picks(draw["alternates"], t),
+        "winners": _picks(winners, t),
+        "alternates": _picks(alternates, t),
+        "more_text": t["more_picks"].format(n=number_text(hidden, lang)) if hidden else None,
+        "shown": len(winners) + len(alternates),
     }
+
+
+def _draws(draws: list[dict], t: dict[str, str], zone: zoneinfo.ZoneInfo, lang: str) -> list[dict]:
+    shown, room = [], PICKS_SHOWN
+    for draw in draws:
+        shown.append(_draw(draw, t, zone, lang, room))
+        room -= shown[-1]["shown"]
+    return shown
 
 
 def _render(lang: str, state: str, title: str, **values: object) -> str:
@@ -114,7 +130,7 @@ def render_results(results: dict, lang: str) -> str:
         t["title"].format(name=campaign["name"]),
         campaign=campaign,
         period=period,
-        draws=[_draw(d, t, zone, lang) for d in results["draws"]],
+        draws=_draws(results["draws"], t, zone, lang),
     )
 
 
