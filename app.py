@@ -419,14 +419,11 @@ def _results_data(campaign_id: str) -> dict:
     return results_view.campaign_results(campaign_id)
 
 
-_results_json = _json_answers("/results/{campaign_id}", _results_data)
-
-
 @app.route("/results/{campaign_id}")
 def results_page(campaign_id: str) -> Response:
     # ?format=json: the same facts as data; any other format is a 400 naming it.
     if "format" in (_request().query_params or ()):
-        return _results_json(campaign_id=campaign_id)
+        return _json_answers("/results/{campaign_id}", _results_data)(campaign_id=campaign_id)
 
     def render(lang: str, api_base: str) -> tuple[int, str]:
         try:

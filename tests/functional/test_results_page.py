@@ -251,3 +251,13 @@ def test_the_shopper_page_links_to_the_results(api, world):
     with clock.replaced(lambda: (world["t0"] + timedelta(minutes=1)).timestamp()):
         html = _public(api, f"/s/{world['codes'][0]}?lang=en").body.decode()
     assert f'href="../results/{world["campaign_id"]}"' in html
+
+
+def test_all_ten_draws_a_campaign_may_have_are_on_the_page_for_two_reads(api, world):
+    scheduled = [_schedule(api, world, name=f"Draw {n}", winners=1) for n in range(10)]
+    with _Requests() as requests:
+        data = api.json("GET", f"/results/{world['campaign_id']}?format=json", token="")
+    assert [d["draw_id"] for d in data["draws"]] == sorted(d["draw_id"] for d in scheduled)
+    assert sorted(op for op, _ in requests.seen) == ["GetItem", "Query"], requests.seen
+    html = _public(api, f"/results/{world['campaign_id']}?lang=en").body.decode()
+    assert all(d["seed_commitment"] in html for d in scheduled) and len(html.encode()) < 50_000

@@ -15,11 +15,11 @@ __all__ = ["STRINGS", "render_results", "render_missing", "render_unavailable", 
 _FOLDER = PAGES_DIR / "results"
 PICKS_SHOWN = 80
 """Winners and alternates the page lists, over all its draws in order: the page stays under 50 KB with
-10 draws of the longest names (tests/unit/test_results_page.py); the rest are in each draw's data."""
+10 draws of the longest names (tests/unit/test_results_html.py); the rest are in each draw's data."""
 _FALLBACK_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 # Every word the page shows, per language, from strings/<lang>.json; {name} placeholders are
-# the same in every language (tests/unit/test_results_page.py checks).
+# the same in every language (tests/unit/test_results_html.py checks).
 STRINGS: dict[str, dict[str, str]] = {
     lang: json.loads((_FOLDER / "strings" / f"{lang}.json").read_text(encoding="utf-8")) for lang in LANGUAGES
 }
