@@ -24,6 +24,7 @@ __all__ = [
     "number_text",
     "content_security_policy",
     "response_headers",
+    "page_headers",
     "SCRIPT_SOURCE",
 ]
 
@@ -94,13 +95,18 @@ def content_security_policy(api_base: str = "") -> str:
 
 def response_headers(lang: str, api_base: str = "") -> dict[str, str]:
     """Headers for every landing-page answer, whatever its status."""
+    return page_headers(lang, content_security_policy(api_base))
+
+
+def page_headers(lang: str, policy: str) -> dict[str, str]:
+    """The headers of a shopper page (landing, wallet, results) in `lang` under `policy`."""
     return {
         "Content-Type": "text/html; charset=utf-8",
-        # The page says whether a code can still be claimed: never serve it from a cache.
+        # The pages say whether a code can still be claimed, or how a win went: never from a cache.
         "Cache-Control": "no-store",
         "Content-Language": lang,
-        "Content-Security-Policy": content_security_policy(api_base),
-        # The code is in the URL: no referrer may carry it anywhere.
+        "Content-Security-Policy": policy,
+        # A code is in the landing page's URL: no referrer may carry it anywhere.
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "Vary": "Accept-Language",

@@ -8,7 +8,14 @@ import zoneinfo
 from datetime import datetime
 
 from chalicelib.pages.assets import PAGES_DIR, built, csp_hash, template
-from chalicelib.pages.landing import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES, date_text, number_text
+from chalicelib.pages.landing import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    date_text,
+    number_text,
+    page_headers,
+)
 
 __all__ = ["STRINGS", "render_results", "render_missing", "render_unavailable", "response_headers"]
 
@@ -42,16 +49,7 @@ def content_security_policy() -> str:
 
 def response_headers(lang: str, api_base: str = "") -> dict[str, str]:
     """Headers for every results-page answer, whatever its status (`api_base` unused: the page calls nothing)."""
-    return {
-        "Content-Type": "text/html; charset=utf-8",
-        # A win's status moves with its claim: the page is read fresh.
-        "Cache-Control": "no-store",
-        "Content-Language": lang,
-        "Content-Security-Policy": content_security_policy(),
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "Vary": "Accept-Language",
-    }
+    return page_headers(lang, content_security_policy())
 
 
 def _when(iso: str | None, zone: zoneinfo.ZoneInfo, lang: str) -> str:
