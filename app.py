@@ -61,6 +61,7 @@ class _Deferred:
 
 if TYPE_CHECKING:
     from chalicelib.pages import dashboard, landing
+    from chalicelib.pages import results as results_html
     from chalicelib.rendering import qr
     from chalicelib.services import (
         audit,
@@ -78,10 +79,12 @@ if TYPE_CHECKING:
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
     from chalicelib.views import draws as draw_view
+    from chalicelib.views import results as results_view
     from chalicelib.views import stats, wallet
 else:
     dashboard = _Deferred("chalicelib.pages.dashboard")
     landing = _Deferred("chalicelib.pages.landing")
+    results_html = _Deferred("chalicelib.pages.results")
     qr = _Deferred("chalicelib.rendering.qr")
     audit = _Deferred("chalicelib.services.audit")
     batches = _Deferred("chalicelib.services.batches")
@@ -97,6 +100,7 @@ else:
     audit_view = _Deferred("chalicelib.views.audit")
     code_view = _Deferred("chalicelib.views.codes")
     draw_view = _Deferred("chalicelib.views.draws")
+    results_view = _Deferred("chalicelib.views.results")
     stats = _Deferred("chalicelib.views.stats")
     wallet = _Deferred("chalicelib.views.wallet")
 
@@ -205,29 +209,35 @@ def api(
         ROUTE_AUTH[(path, method)] = auth
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def handler(**params: str) -> Any:
-            started = time.perf_counter()
-            with request_scope(_request_id()):
-                try:
-                    result = view(**params)
-                    if not isinstance(result, Response):
-                        result = Response(body=_BODY.encode(result), status_code=status, headers=_JSON)
-                except DomainError as exc:
-                    result = error_response(exc)
-                except Exception as exc:  # noqa: BLE001 - nothing but a generic answer may reach the client
-                    result = _unavailable() if aws.transient(exc) else _internal_error()
-                # Answers carry tokens, phone numbers and live codes: no cache may keep any of them.
-                result.headers.setdefault("Cache-Control", "no-store")
-                _access_log(path, result, started)
-            return result
-
         if set(methods) & {"POST", "PATCH", "PUT"}:
             route_kwargs.setdefault("content_types", _ACCEPTED_BODY_TYPES)
-        app.route(path, methods=list(methods), **route_kwargs)(handler)
+        app.route(path, methods=list(methods), **route_kwargs)(_json_answers(path, view, status))
         return view
 
     return decorator
+
+
+def _json_answers(path: str, view: Callable[..., Any], status: int = 200) -> Callable[..., Any]:
+    """`view` answering JSON: its result, or its domain error or crash in the one format, logged as `path`."""
+
+    @functools.wraps(view)
+    def handler(**params: str) -> Any:
+        started = time.perf_counter()
+        with request_scope(_request_id()):
+            try:
+                result = view(**params)
+                if not isinstance(result, Response):
+                    result = Response(body=_BODY.encode(result), status_code=status, headers=_JSON)
+            except DomainError as exc:
+                result = error_response(exc)
+            except Exception as exc:  # noqa: BLE001 - nothing but a generic answer may reach the client
+                result = _unavailable() if aws.transient(exc) else _internal_error()
+            # Answers carry tokens, phone numbers and live codes: no cache may keep any of them.
+            result.headers.setdefault("Cache-Control", "no-store")
+            _access_log(path, result, started)
+        return result
+
+    return handler
 
 
 def _operator() -> Operator:
@@ -341,8 +351,8 @@ def create_shopper_session() -> dict:
 # or a bare 500 means nothing to a shopper), so it has its own handler instead of api().
 
 
-def _shopper_page(route: str, render: Callable[[str, str], tuple[int, str]]) -> Response:
-    """A shopper page: `render(lang, api_base)` gives (status, body); a crash is the "try again" page."""
+def _shopper_page(route: str, render: Callable[[str, str], tuple[int, str]], page: Any = landing) -> Response:
+    """A shopper page: `render(lang, api_base)` gives (status, body); a crash is `page`'s "try again" page."""
     started = time.perf_counter()
     request = _request()
     lang = landing.pick_language(request.headers.get("accept-language"), _query("lang"))
@@ -353,8 +363,8 @@ def _shopper_page(route: str, render: Callable[[str, str], tuple[int, str]]) -> 
             status, body = render(lang, api_base)
         except Exception:  # noqa: BLE001 - the shopper gets a page, the trace goes to the log
             log_event(app.log, "landing_failed", level=logging.ERROR, exc_info=True)
-            status, body = 503, landing.render_unavailable(lang)
-        response = Response(body=body, status_code=status, headers=_headers(landing.response_headers(lang, api_base)))
+            status, body = 503, page.render_unavailable(lang)
+        response = Response(body=body, status_code=status, headers=_headers(page.response_headers(lang, api_base)))
         _access_log(route, response, started)
     return response
 
@@ -394,6 +404,49 @@ def wallet_page(brand_id: str) -> Response:
 
 
 # --- end landing ---
+
+
+# --- public results ---
+# A campaign's lucky draws for anyone, signed in or not: every draw is public once scheduled (its
+# commitment is the point of scheduling it), and the drawn ones with the proofs, the masked picks and
+# the snapshot that let anyone re-do them (docs/winners.md, "Results page").
+ROUTE_AUTH[("/results/{campaign_id}", "GET")] = "public"
+
+
+def _results_data(campaign_id: str) -> dict:
+    if _query("format") != "json":
+        raise InvalidInput("format: Must be json, or left out for the page.", field="format")
+    return results_view.campaign_results(campaign_id)
+
+
+@app.route("/results/{campaign_id}")
+def results_page(campaign_id: str) -> Response:
+    # ?format=json: the same facts as data; any other format is a 400 naming it.
+    if "format" in (_request().query_params or ()):
+        return _json_answers("/results/{campaign_id}", _results_data)(campaign_id=campaign_id)
+
+    def render(lang: str, api_base: str) -> tuple[int, str]:
+        try:
+            return 200, results_html.render_results(results_view.campaign_results(campaign_id), lang)
+        except NotFound:
+            return 404, results_html.render_missing(lang)
+
+    return _shopper_page("/results/{campaign_id}", render, results_html)
+
+
+@api("/results/draws/{draw_id}", auth="public")
+def draw_results(draw_id: str) -> dict:
+    # One draw as the results page shows it: the --draw file of verify_draw.py.
+    return results_view.draw_result(draw_id)
+
+
+@api("/results/draws/{draw_id}/entries.csv", auth="public")
+def draw_results_entries_csv(draw_id: str) -> Response:
+    body, name, next_cursor = results_view.entries_csv(draw_id, _query("cursor"))
+    return _csv(body, name, next_cursor)
+
+
+# --- end public results ---
 
 
 # --- scans ---

@@ -30,8 +30,8 @@ from chalicelib.adapters.models import (
 )
 from chalicelib.adapters.paging import Cursor
 from chalicelib.adapters.records import load_owned
-from chalicelib.domain.errors import Conflict, InvalidInput
-from chalicelib.domain.ids import id_pattern, split_points
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
+from chalicelib.domain.ids import id_pattern, is_id, split_points
 from chalicelib.domain.lifecycle import CodeStatus, DrawStatus
 from chalicelib.domain.validation import NOT_A_CURSOR
 
@@ -47,6 +47,8 @@ __all__ = [
     "reload",
     "add",
     "campaign_page",
+    "of_campaign",
+    "published",
     "of_campaigns",
     "list_every_draw",
     "due_draws",
@@ -237,6 +239,22 @@ def campaign_page(brand_id: str, campaign_id: str, limit: int, cursor: str | Non
     results = Draw.by_campaign.query(campaign_id, **_LIST_CURSOR.newest_first(cursor, limit, campaign_id=campaign_id))
     draws = [d for d in results if d.brand_id == brand_id]
     return draws, _LIST_CURSOR.after(results.last_evaluated_key, len(draws), limit)
+
+
+def of_campaign(campaign_id: str) -> list[Draw]:
+    """Every draw of a campaign, in scheduling order, whatever its brand (the caller checks it): one Query
+    of the by_campaign index, one more per MB of draws (at most 10 draws of at most 400 KB each)."""
+    return list(Draw.by_campaign.query(campaign_id))
+
+
+def published(draw_id: str) -> Draw:
+    """A draw by its id alone, for the public results (every scheduled draw is public), or NotFound."""
+    if not is_id(_ID, draw_id):
+        raise NotFound("No such draw.")
+    try:
+        return Draw.get(draw_id)
+    except Draw.DoesNotExist:
+        raise NotFound("No such draw.") from None
 
 
 def of_campaigns(campaign_ids: Sequence[str]) -> list[Draw]:

@@ -28,6 +28,7 @@ __all__ = [
     "program_record",
     "save_program",
     "save_campaign",
+    "brand_of_campaign",
     "campaign_batches",
     "prizes_awarded",
     "drawn_by_line",
@@ -149,6 +150,13 @@ def save_campaign(campaign: Campaign) -> bool:
             return False
         raise
     return True
+
+
+def brand_of_campaign(campaign_id: str) -> str | None:
+    """The brand of a campaign that has a batch, from one item of the batches' by_campaign index; None if none."""
+    if not is_id("cmp", campaign_id):
+        return None
+    return next((b.brand_id for b in Batch.by_campaign.query(campaign_id, limit=1)), None)
 
 
 def campaign_batches(campaign_id: str) -> list[Batch]:

@@ -40,7 +40,8 @@ MANIFEST = BUILD_DIR / "manifest.json"
 
 ASSETS: dict[str, tuple[str, ...]] = {
     "landing.min.js": ("shared.js", "landing/landing.js", "landing/wallet.js", "landing/draws.js"),
-    "landing.min.css": ("base.css", "landing/landing.css", "landing/wallet.css"),
+    "landing.min.css": ("base.css", "languages.css", "landing/landing.css", "landing/wallet.css"),
+    "results.min.css": ("base.css", "languages.css", "results/results.css"),
     "dashboard.min.js": ("shared.js", "dashboard/loyalty.js", "dashboard/dashboard.js", "dashboard/draws.js"),
     "dashboard.min.css": ("base.css", "dashboard/dashboard.css"),
 }

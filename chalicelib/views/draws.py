@@ -12,7 +12,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import DrawStatus
 from chalicelib.domain.validation import format_instant
 
-__all__ = ["render", "entries_csv", "my_draws"]
+__all__ = ["render", "entries_csv", "snapshot_csv", "my_draws"]
 
 _PUBLISHED = (DrawStatus.FROZEN, DrawStatus.DRAWN)
 
@@ -81,7 +81,12 @@ def _winners(draw: Draw) -> list[dict]:
 
 def entries_csv(brand_id: str, draw_id: str, cursor: str | None) -> tuple[str, str, str | None]:
     """One page of the frozen snapshot, as stored (its pages joined are the hashed file)."""
-    draw = draw_store.load(brand_id, draw_id)
+    return snapshot_csv(draw_store.load(brand_id, draw_id), cursor)
+
+
+def snapshot_csv(draw: Draw, cursor: str | None) -> tuple[str, str, str | None]:
+    """One page of a draw's snapshot once frozen (409 naming `status` before), its file name and next cursor."""
+    draw_id = draw.draw_id
     if draw.status not in _PUBLISHED:
         raise Conflict("status: The snapshot is published when the draw runs; it has not yet.", field="status")
     body, next_cursor = draw_store.snapshot_page(draw_id, int(draw.snapshot_pages), cursor)

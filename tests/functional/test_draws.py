@@ -541,6 +541,8 @@ def test_a_campaign_has_at_most_ten_draws_ever_and_no_route_deletes_or_edits_one
         "/v1/draws/{draw_id}/beacon": {"POST"},
         "/v1/draws/{draw_id}/entries.csv": {"GET"},
         "/v1/me/draws": {"GET"},
+        "/results/draws/{draw_id}": {"GET"},  # the public results: reads only
+        "/results/draws/{draw_id}/entries.csv": {"GET"},
     }
     path = f"/v1/draws/{scheduled[0]['draw_id']}"
     for method in ("DELETE", "PUT", "PATCH"):

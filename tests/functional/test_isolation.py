@@ -175,6 +175,10 @@ def test_every_route_says_who_may_call_it():
         ("/s/{code}", "GET"),
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
+        # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
+        ("/results/{campaign_id}", "GET"),
+        ("/results/draws/{draw_id}", "GET"),
+        ("/results/draws/{draw_id}/entries.csv", "GET"),
         ("/v1/shopper/otp", "POST"),
         ("/v1/shopper/session", "POST"),
     }, "a new public route is a decision: add it here with the reason in its route"

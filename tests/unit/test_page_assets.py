@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from chalicelib.pages import assets, dashboard, landing
+from chalicelib.pages import assets, dashboard, landing, results
 from scripts import build_pages
 
 SOURCES = sorted({source for sources in assets.ASSETS.values() for source in sources})
@@ -38,10 +38,10 @@ def build_copy(tmp_path, monkeypatch):
     shutil.copytree(assets.BUILD_DIR, copy)
     monkeypatch.setattr(assets, "BUILD_DIR", copy)
     monkeypatch.setattr(assets, "MANIFEST", copy / "manifest.json")
-    for cached in (assets._manifest, landing._assets, dashboard._built):
+    for cached in (assets._manifest, landing._assets, dashboard._built, results._style):
         cached.cache_clear()
     yield copy
-    for cached in (assets._manifest, landing._assets, dashboard._built):
+    for cached in (assets._manifest, landing._assets, dashboard._built, results._style):
         cached.cache_clear()
 
 
@@ -71,6 +71,7 @@ def test_templates_and_translations_are_files_beside_the_page():
     for folder, files in (
         ("landing", ("landing.html", "strings/vi.json", "strings/en.json", "strings/fil.json")),
         ("dashboard", ("dashboard.html",)),
+        ("results", ("results.html", "strings/vi.json", "strings/en.json", "strings/fil.json")),
     ):
         for name in files:
             assert (assets.PAGES_DIR / folder / name).is_file(), (folder, name)

@@ -19,8 +19,12 @@ __all__ = [
     "render_landing",
     "render_unavailable",
     "render_wallet",
+    "LANGUAGE_NAMES",
+    "date_text",
+    "number_text",
     "content_security_policy",
     "response_headers",
+    "page_headers",
     "SCRIPT_SOURCE",
 ]
 
@@ -91,13 +95,18 @@ def content_security_policy(api_base: str = "") -> str:
 
 def response_headers(lang: str, api_base: str = "") -> dict[str, str]:
     """Headers for every landing-page answer, whatever its status."""
+    return page_headers(lang, content_security_policy(api_base))
+
+
+def page_headers(lang: str, policy: str) -> dict[str, str]:
+    """The headers of a shopper page (landing, wallet, results) in `lang` under `policy`."""
     return {
         "Content-Type": "text/html; charset=utf-8",
-        # The page says whether a code can still be claimed: never serve it from a cache.
+        # The pages say whether a code can still be claimed, or how a win went: never from a cache.
         "Cache-Control": "no-store",
         "Content-Language": lang,
-        "Content-Security-Policy": content_security_policy(api_base),
-        # The code is in the URL: no referrer may carry it anywhere.
+        "Content-Security-Policy": policy,
+        # A code is in the landing page's URL: no referrer may carry it anywhere.
         "Referrer-Policy": "no-referrer",
         "X-Content-Type-Options": "nosniff",
         "Vary": "Accept-Language",
@@ -153,14 +162,15 @@ def pick_language(accept_language: str | None, explicit: str | None) -> str:
     return next((language for language in LANGUAGES if language not in excluded), DEFAULT_LANGUAGE)
 
 
-def _number(value: int, lang: str) -> str:
+def number_text(value: int, lang: str) -> str:
+    """A whole number with its thousands grouped as `lang` writes them."""
     grouped = f"{value:,}"
     # Vietnamese groups thousands with a dot.
     return grouped.replace(",", ".") if lang == "vi" else grouped
 
 
 def _count(strings: dict[str, str], key: str, value: int, lang: str) -> str:
-    return strings[f"{key}_{'one' if value == 1 else 'other'}"].format(n=_number(value, lang))
+    return strings[f"{key}_{'one' if value == 1 else 'other'}"].format(n=number_text(value, lang))
 
 
 def _end_text(info: dict, strings: dict[str, str], lang: str) -> str | None:
@@ -175,13 +185,16 @@ def _end_text(info: dict, strings: dict[str, str], lang: str) -> str | None:
     # A campaign that ends at midnight is open all of the day before: say so.
     if (local.hour, local.minute, local.second) == (0, 0, 0):
         local -= timedelta(minutes=1)
+    return strings["ends"].format(date=date_text(local, lang), time=f"{local.hour:02d}:{local.minute:02d}")
+
+
+def date_text(local: datetime, lang: str) -> str:
+    """A day as people write it in `lang`: 5/12/2026, 5 Dec 2026, Disyembre 5, 2026."""
     if lang == "vi":
-        date = f"{local.day}/{local.month}/{local.year}"
-    elif lang == "fil":
-        date = f"{_MONTHS['fil'][local.month - 1]} {local.day}, {local.year}"
-    else:
-        date = f"{local.day} {_MONTHS['en'][local.month - 1]} {local.year}"
-    return strings["ends"].format(date=date, time=f"{local.hour:02d}:{local.minute:02d}")
+        return f"{local.day}/{local.month}/{local.year}"
+    if lang == "fil":
+        return f"{_MONTHS['fil'][local.month - 1]} {local.day}, {local.year}"
+    return f"{local.day} {_MONTHS['en'][local.month - 1]} {local.year}"
 
 
 def _offer_text(info: dict, strings: dict[str, str], lang: str) -> str | None:
@@ -239,6 +252,8 @@ def render_landing(info: dict | None, lang: str, code_text: str, api_base: str) 
         code_text=str(info.get("code") or code_text),
         api_base=api_base,
         brand_id=str(info.get("brand_id") or ""),
+        # Every shopper may see the campaign's draws and winners (GET /results/{campaign_id}).
+        campaign_id=str(info.get("campaign_id") or ""),
         closed_reason=None if claimable else reason,
         strings_json=_script_json(strings) if claimable else None,
     )
