@@ -107,15 +107,15 @@ def _vn_rows(report: Report) -> Iterator[list[object]]:
 
 
 def _vn_cells(report: Report) -> Iterator[dict[str, object]]:
-    for line in report.lines:
+    for registered in report.lines:
         # A prize row's status is the line's kind: won by a draw or instantly by a scan.
         yield {
             "section": "prize",
-            "prize_line": line.name,
-            "registration": line.registration,
-            "count": line.quantity,
-            "unit_value": _amount(report, line.unit_value),
-            "status": line.kind,
+            "prize_line": registered.name,
+            "registration": registered.registration,
+            "count": registered.quantity,
+            "unit_value": _amount(report, registered.unit_value),
+            "status": registered.kind,
         }
     for draw, line, win in _wins(report):
         yield {

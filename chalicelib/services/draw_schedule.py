@@ -93,7 +93,7 @@ def list_draws(brand_id: str, campaign_id: str, *, limit: str | None = None, cur
     report is due (it reads every draw of the campaign: a bounded few)."""
     campaign = load_campaign(brand_id, campaign_id)
     draws, next_cursor = draw_store.campaign_page(brand_id, campaign_id, parse_limit(limit), cursor)
-    answer = {"items": [render(d) for d in draws], "next_cursor": next_cursor}
+    answer: dict[str, object] = {"items": [render(d) for d in draws], "next_cursor": next_cursor}
     if cursor is None:
         answer["report"] = report_deadline(campaign)
     return answer

@@ -2,5 +2,6 @@
 config, logs.
 
 Modules: audit (the audit trail, read), codes (what a scanned code shows), draws (lucky draws as shown),
+reports (the regulator's papers as read: per-win facts, deadlines),
 stats (statistics readers and the participants CSV), wallet (the shopper's balances and claims).
 """
