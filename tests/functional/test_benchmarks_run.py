@@ -57,6 +57,7 @@ SMOKES = {
         ("participants", "entries"),
         dynamodb="worker",
     ),
+    "bench_reports": Smoke(("--winners", "20", "--participants", "1000"), ("figure", "baseline (same run)")),
     # The whole local stack (chalice local, the stats worker, its own DynamoDB Local), for 4 s.
     "load_scans": Smoke(
         ("--seconds", "4", "--concurrency", "6", "--shoppers", "30", "--codes", "600"),
