@@ -156,16 +156,23 @@ def _share(report: Report, value: int) -> int:
     return (value * share_bp + 5_000) // 10_000
 
 
+def _winner(draw: DrawFacts, line: Line | None, win: AwardedPrize) -> list[object]:
+    """The winners list's first cells, the CSV's and the PDF's: who, where, and which prize."""
+    return [
+        win.name,
+        win.address,
+        win.phone_masked,
+        win.participant_id,
+        win.id_number,
+        line.name if line else draw.prize,
+    ]
+
+
 def _ph_rows(report: Report) -> Iterator[list[object]]:
     currency = markets.market(report.market).currency
     for draw, line, win in _wins(report):
         yield [
-            win.name,
-            win.address,
-            win.phone_masked,
-            win.participant_id,
-            win.id_number,
-            line.name if line else draw.prize,
+            *_winner(draw, line, win),
             draw.name,
             win.rank,
             win.status,
@@ -369,12 +376,7 @@ def _ph_pdf(pdf: FPDF, report: Report) -> None:
         ("Winner", "Address", "Phone", "Participant", "ID number", "Prize", "Rank", "Value", "Tax withheld"),
         (
             [
-                win.name,
-                win.address,
-                win.phone_masked,
-                win.participant_id,
-                win.id_number,
-                line.name if line else draw.prize,
+                *_winner(draw, line, win),
                 win.rank,
                 _money(report, line.unit_value if line else None),
                 _money(report, _tax(report, line)),
