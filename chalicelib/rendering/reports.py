@@ -1,24 +1,20 @@
 """The regulator's papers as files: Vietnam's results report and the Philippines' winners list, as CSV and PDF.
 
-The PDF embeds DejaVu Sans (fonts/, its licence beside it), subset to the glyphs used, so Vietnamese
+The PDF embeds DejaVu Sans (fonts/, its licence beside it), whole (rendering/unicode_pdf.py), so Vietnamese
 prints with its diacritics; the font file shipped beside this module is the only file it reads.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain import markets
 from chalicelib.domain.csvfile import csv_text
 from chalicelib.domain.reports import AwardedPrize, DrawFacts, Line, Report, ReportKind, major_units
-
-if TYPE_CHECKING:
-    from fpdf import FPDF
+from chalicelib.rendering.unicode_pdf import Document, font
 
 __all__ = ["FONT", "report_csv", "report_pdf", "file_name"]
 
@@ -197,54 +193,88 @@ _VN_TITLE = "BÁO CÁO KẾT QUẢ THỰC HIỆN KHUYẾN MẠI · Results repor
 _PH_TITLE = "List of winners · Sales promotion (DTI / FDA)"
 
 
-def _document() -> FPDF:
-    # fpdf2 warns at import when Pillow is missing: the papers hold no image, so the Lambda ships without it.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Pillow could not be imported")
-        from fpdf import FPDF
+class _Sheet:
+    """Text flowing down landscape A4 pages: headings, wrapped lines and ruled tables, a new page when full."""
 
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_auto_page_break(auto=True, margin=12)
-    pdf.set_margins(12, 12, 12)
-    pdf.add_font(_FONT_NAME, "", str(FONT))
-    pdf.set_creator("QR Campaigns")
-    pdf.add_page()
-    return pdf
+    MARGIN = 34.0
 
+    def __init__(self, title: str) -> None:
+        self.doc = Document(font(FONT), title)
+        self.width = self.doc.size[0] - 2 * self.MARGIN
+        self.y = 0.0
+        self._page()
 
-def _heading(pdf: FPDF, text: str, size: float = 11) -> None:
-    pdf.set_font(_FONT_NAME, size=size)
-    pdf.multi_cell(0, size * 0.55, text, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(1.5)
-    pdf.set_font(_FONT_NAME, size=8)
+    def _page(self) -> None:
+        self.doc.new_page()
+        self.y = self.doc.size[1] - self.MARGIN
 
+    def _room(self, height: float) -> None:
+        if self.y - height < self.MARGIN:
+            self._page()
 
-def _facts(pdf: FPDF, pairs: Sequence[tuple[str, str]]) -> None:
-    pdf.set_font(_FONT_NAME, size=9)
-    for label, value in pairs:
-        pdf.multi_cell(0, 5, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
+    def lines(self, text: str, size: float, width: float) -> list[str]:
+        """`text` broken into lines no wider than `width` (at spaces; a longer word at characters)."""
+        face, out = self.doc.face, []
+        for paragraph in text.split("\n"):
+            line = ""
+            for word in paragraph.split(" "):
+                trial = f"{line} {word}" if line else word
+                if face.width(trial, size) <= width:
+                    line = trial
+                    continue
+                if line:
+                    out.append(line)
+                while face.width(word, size) > width and len(word) > 1:
+                    cut = next(n for n in range(len(word), 0, -1) if face.width(word[:n], size) <= width or n == 1)
+                    out.append(word[:cut])
+                    word = word[cut:]
+                line = word
+            out.append(line)
+        return out
 
+    def paragraph(self, text: str, size: float = 9) -> None:
+        for line in self.lines(text, size, self.width):
+            self._room(size * 1.35)
+            self.y -= size * 1.35
+            self.doc.text(self.MARGIN, self.y, size, line)
+        self.y -= size * 0.5
 
-def _table(pdf: FPDF, widths: Sequence[int], header: Sequence[str], rows: Iterator[Sequence[object]]) -> None:
-    from fpdf.fonts import FontFace
-
-    pdf.set_font(_FONT_NAME, size=7.5)
-    # One face for headings too: a bold face would be a second font file to ship.
-    with pdf.table(
-        col_widths=tuple(widths),
-        headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)),
-        line_height=4,
-        repeat_headings=1,
-    ) as table:
-        table.row(list(header))
+    def table(self, widths: Sequence[int], header: Sequence[str], rows: Iterator[Sequence[object]]) -> None:
+        """Ruled rows, `widths` in parts of the page's width; the header again on each new page."""
+        scale = self.width / sum(widths)
+        columns = [w * scale for w in widths]
+        self._row(columns, header, fill=0.9)
         for row in rows:
-            table.row(["" if cell is None else str(cell) for cell in row])
-    pdf.ln(3)
+            if self._row(columns, ["" if cell is None else str(cell) for cell in row]):
+                self._row(columns, header, fill=0.9)
+        self.y -= 8
+
+    def _row(self, columns: Sequence[float], cells: Sequence[str], fill: float | None = None) -> bool:
+        size, pad = 7.0, 2.5
+        wrapped = [self.lines(cell, size, width - 2 * pad) for cell, width in zip(cells, columns, strict=True)]
+        height = max(len(lines) for lines in wrapped) * size * 1.3 + 2 * pad
+        paged = self.y - height < self.MARGIN
+        self._room(height)
+        x = self.MARGIN
+        for lines, width in zip(wrapped, columns, strict=True):
+            self.doc.box(x, self.y - height, width, height, fill=fill)
+            for n, line in enumerate(lines):
+                self.doc.text(x + pad, self.y - pad - size * (1.3 * n + 1), size, line)
+            x += width
+        self.y -= height
+        return paged and fill is None
+
+    def output(self) -> bytes:
+        return self.doc.output()
 
 
 def _money(report: Report, minor: int | None) -> str:
     return markets.format_amount(report.market, minor) if minor is not None else ""
+
+
+def _facts(pdf: _Sheet, pairs: Sequence[tuple[str, str]]) -> None:
+    for label, value in pairs:
+        pdf.paragraph(f"{label}: {value}", 9)
 
 
 def _common_facts(report: Report, registration: str) -> list[tuple[str, str]]:
@@ -258,8 +288,8 @@ def _common_facts(report: Report, registration: str) -> list[tuple[str, str]]:
     ]
 
 
-def _vn_pdf(pdf: FPDF, report: Report) -> None:
-    _heading(pdf, _VN_TITLE, 13)
+def _vn_pdf(pdf: _Sheet, report: Report) -> None:
+    pdf.paragraph(_VN_TITLE, 13)
     _facts(
         pdf,
         [
@@ -268,9 +298,8 @@ def _vn_pdf(pdf: FPDF, report: Report) -> None:
             ("Hạn báo cáo / Report due", _local(report, report.due_at) or "–"),
         ],
     )
-    _heading(pdf, "Cơ cấu giải thưởng / Prize structure")
-    _table(
-        pdf,
+    pdf.paragraph("Cơ cấu giải thưởng / Prize structure", 11)
+    pdf.table(
         (60, 40, 20, 35, 25, 25, 25, 25),
         (
             "Giải thưởng / Prize",
@@ -284,9 +313,8 @@ def _vn_pdf(pdf: FPDF, report: Report) -> None:
         ),
         _structure_rows(report),
     )
-    _heading(pdf, "Danh sách trúng thưởng / Prizes awarded")
-    _table(
-        pdf,
+    pdf.paragraph("Danh sách trúng thưởng / Prizes awarded", 11)
+    pdf.table(
         (40, 30, 12, 38, 20, 32, 50, 25, 25),
         (
             "Giải thưởng / Prize",
@@ -314,9 +342,8 @@ def _vn_pdf(pdf: FPDF, report: Report) -> None:
             for draw, line, win in _wins(report)
         ),
     )
-    _heading(pdf, "Giải thưởng không có người trúng hoặc không nhận / Prizes not awarded or not claimed")
-    _table(
-        pdf,
+    pdf.paragraph("Giải thưởng không có người trúng hoặc không nhận / Prizes not awarded or not claimed", 11)
+    pdf.table(
         (70, 35, 40, 40, 40, 48),
         (
             "Giải thưởng / Prize",
@@ -364,14 +391,13 @@ def _unawarded_rows(report: Report) -> Iterator[Sequence[object]]:
                 )
 
 
-def _ph_pdf(pdf: FPDF, report: Report) -> None:
-    _heading(pdf, _PH_TITLE, 13)
+def _ph_pdf(pdf: _Sheet, report: Report) -> None:
+    pdf.paragraph(_PH_TITLE, 13)
     _facts(
         pdf,
         [*_common_facts(report, "Permit"), ("Due (winners determined)", _local(report, report.due_at) or "–")],
     )
-    _table(
-        pdf,
+    pdf.table(
         (38, 58, 28, 40, 26, 32, 12, 20, 30),
         ("Winner", "Address", "Phone", "Participant", "ID number", "Prize", "Rank", "Value", "Tax withheld"),
         (
@@ -387,12 +413,12 @@ def _ph_pdf(pdf: FPDF, report: Report) -> None:
 
 
 def report_pdf(report: Report) -> bytes:
-    """The paper as a PDF with the Unicode font embedded (subset), landscape A4."""
-    pdf = _document()
-    pdf.set_title(_VN_TITLE if report.kind == ReportKind.VN_RESULTS else _PH_TITLE)
+    """The paper as a PDF with the Unicode font embedded, landscape A4."""
+    # The document's title is ASCII: PDF's document information strings are not set in the embedded font.
+    pdf = _Sheet(f"{report.kind.value} {report.campaign_id}")
     if report.kind == ReportKind.VN_RESULTS:
         _vn_pdf(pdf, report)
     else:
         _ph_pdf(pdf, report)
     _facts(pdf, [("Generated", _local(report, report.generated_at))])
-    return bytes(pdf.output())
+    return pdf.output()
