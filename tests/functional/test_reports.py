@@ -196,7 +196,7 @@ def test_the_draws_list_says_when_the_report_is_due(api, store):
     award = draw_at + timedelta(days=20)
     assert listed["report"]["award_deadline"] == award.isoformat().replace("+00:00", "Z")
     assert listed["report"]["due_at"] == (award + timedelta(days=45)).isoformat().replace("+00:00", "Z")
-    # A later page does not read every draw again.
+    # A campaign with no market files no paper.
     unregistered = api.json("POST", "/v1/campaigns", VALID_CAMPAIGN, expect=201)
     assert api.json("GET", f"/v1/campaigns/{unregistered['campaign_id']}/draws")["report"] is None
 
