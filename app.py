@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         exports,
         loyalty,
         redemptions,
+        reports,
         rewards,
         shoppers,
     )
@@ -94,6 +95,7 @@ else:
     exports = _Deferred("chalicelib.services.exports")
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
+    reports = _Deferred("chalicelib.services.reports")
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
     stream = _Deferred("chalicelib.services.stats_aggregator")
@@ -108,6 +110,8 @@ app = Chalice(app_name="qr-campaigns")
 # Decorator arguments and module code run during `chalice package`: read the environment
 # with defaults only, never require a variable here.
 app.debug = os.environ.get("STAGE") == "local"
+# The regulator's papers are PDF files: API Gateway passes them through as binary for a matching Accept.
+app.api.binary_types.append("application/pdf")
 app.log.setLevel(logging.INFO)
 # No log line of ours names a thread or a process (logging's documented switches: every
 # request logs one line, and each record would look them up).
@@ -753,6 +757,31 @@ def draw_runner(event: CloudWatchEvent) -> dict:
     # Every minute: freeze, draw and notify whatever is due. Each step is a conditional
     # write, so a late, repeated or concurrent run (or POST /run) changes nothing twice.
     return draw_runs.run_due()
+
+
+# --- the regulator's papers ---
+# Writers only, like redemptions.csv: owners get the winners' details as given (audited), managers masked.
+
+
+def _paper(campaign_id: str, file_format: str) -> Response:
+    operator = _writer()
+    body, content_type, name = reports.results_report(
+        operator.brand, operator.sub, operator.role, campaign_id, file_format
+    )
+    if file_format == "csv":
+        return _csv(body.decode(), name)
+    headers = {"Content-Type": content_type, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body=body, status_code=200, headers=_headers(headers))
+
+
+@api("/v1/campaigns/{campaign_id}/reports/results.csv")
+def results_report_csv(campaign_id: str) -> Response:
+    return _paper(campaign_id, "csv")
+
+
+@api("/v1/campaigns/{campaign_id}/reports/results.pdf")
+def results_report_pdf(campaign_id: str) -> Response:
+    return _paper(campaign_id, "pdf")
 
 
 # --- statistics ---

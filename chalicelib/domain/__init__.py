@@ -6,6 +6,7 @@ exceptions), ids (time-ordered ids and their shapes), instant_win (secret winnin
 (statuses as enums and their allowed moves), loyalty (tiers, points lots, expiry), markets (each market's law as data with
 its sources: prize tax, claim windows, report deadlines, amounts), phones (reading, masking,
 hashing and sealing numbers), promises (what a started campaign may not take back), schemas (request bodies,
-pydantic), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,
+pydantic), reports (the regulator's papers as data: which a market files, when due, each prize's
+outcome), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,
 cursors, headers).
 """

@@ -13,6 +13,7 @@ __all__ = [
     "BatchStatus",
     "ExportStatus",
     "DrawStatus",
+    "WinStatus",
     "RewardStatus",
     "VoucherFileStatus",
     "RedemptionStatus",
@@ -61,6 +62,20 @@ class DrawStatus(_Status):
     FREEZING = "freezing"
     FROZEN = "frozen"
     DRAWN = "drawn"
+
+
+class WinStatus(_Status):
+    """Where one win of a draw stands once winners claim (docs/winners.md): offered to the winner, taken up
+    and moved on by the brand, or given up; a win with no claim yet reads as its draw's DRAWN."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    VERIFIED = "verified"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    DECLINED = "declined"
+    REJECTED = "rejected"
+    FORFEITED = "forfeited"
 
 
 class RewardStatus(_Status):

@@ -24,6 +24,7 @@ from chalicelib.domain.validation import parse_limit, refuse_fields
 from chalicelib.services import audit
 from chalicelib.services.draw_runner import SEED_PURPOSE, advance
 from chalicelib.views.draws import my_draws, render
+from chalicelib.views.reports import deadline as report_deadline
 
 __all__ = [
     "MAX_WINNERS",
@@ -88,10 +89,14 @@ def get_draw(brand_id: str, draw_id: str) -> dict:
 
 
 def list_draws(brand_id: str, campaign_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
-    """One page of a campaign's draws, newest first."""
-    load_campaign(brand_id, campaign_id)
+    """One page of a campaign's draws, newest first; the first page also says when the market's regulator
+    report is due (it reads every draw of the campaign: a bounded few)."""
+    campaign = load_campaign(brand_id, campaign_id)
     draws, next_cursor = draw_store.campaign_page(brand_id, campaign_id, parse_limit(limit), cursor)
-    return {"items": [render(d) for d in draws], "next_cursor": next_cursor}
+    answer: dict[str, object] = {"items": [render(d) for d in draws], "next_cursor": next_cursor}
+    if cursor is None:
+        answer["report"] = report_deadline(campaign)
+    return answer
 
 
 def _grants_entries(campaign: Campaign) -> bool:

@@ -470,5 +470,10 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     set_aside = browser.find_element(By.CSS_SELECTOR, f'#draws-body tr[data-draw="{too_many["draw_id"]}"]')
     reason = draw_schedule.get_draw(BRAND, too_many["draw_id"])["blocked"]["message"]
     assert "blocked" in set_aside.text and reason in set_aside.text
+    # The market's paper and its legal deadline: 45 days after the latest draw plus its line's claim window.
+    report = draw_schedule.list_draws(BRAND, seeded.campaign_id)["report"]
+    paper = session.visible("draws-report")
+    assert paper.get_attribute("data-kind") == "vn_results" and paper.get_attribute("data-due") == report["due_at"]
+    assert report["due_at"] in paper.text and "Results report" in paper.text
     session.screenshot("dashboard-draws.png")
     session.assert_console_clean()

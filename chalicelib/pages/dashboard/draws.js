@@ -35,6 +35,11 @@
       "muted",
     );
     section.appendChild(note);
+    // When the market's regulator paper is due (docs/winners.md, "The regulator's papers").
+    var due = el("p", null, "muted");
+    due.id = "draws-report";
+    due.hidden = true;
+    section.appendChild(due);
     var scroll = el("div", null, "scroll");
     var table = el("table");
     table.appendChild(el("caption", "The campaign's lucky draws, newest first"));
@@ -81,9 +86,28 @@
     });
     return ol;
   }
-  function render(items) {
+  var PAPERS = {
+    vn_results: "Results report to the registering authority (Vietnam)",
+    ph_winners: "Winners list to the DTI / FDA (Philippines)",
+  };
+  function deadline(report) {
+    var line = $("draws-report");
+    if (!line) return;
+    line.hidden = !report;
+    if (!report) return;
+    line.setAttribute("data-kind", report.kind);
+    line.setAttribute("data-due", report.due_at || "");
+    line.textContent =
+      PAPERS[report.kind] +
+      ": due " +
+      (report.due_at || "once a draw is scheduled") +
+      (report.award_deadline ? " (prize-award deadline " + report.award_deadline + ")" : "") +
+      "; CSV and PDF at /v1/campaigns/\u2026/reports/results.csv and .pdf.";
+  }
+  function render(items, report) {
     var section = card();
     if (!section) return;
+    deadline(report);
     var body = clear($("draws-body"));
     if (!items.length) {
       var tr = el("tr");
@@ -127,7 +151,7 @@
     shown = id;
     var url = base + "/v1/campaigns/" + encodeURIComponent(id) + "/draws?limit=20";
     qrcApi.request(url, { token: token }).then(function (a) {
-      if (a && a.ok && a.body && a.body.items && shown === id) render(a.body.items);
+      if (a && a.ok && a.body && a.body.items && shown === id) render(a.body.items, a.body.report);
     });
   }
   doc.addEventListener("DOMContentLoaded", function () {
