@@ -19,6 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.adapters import draw_store, sms_ledger
 from chalicelib.adapters.models import Draw
@@ -111,7 +112,7 @@ class Texting:
 
     ledger: sms_ledger.Ledger
     event: str
-    fields: dict[str, str]
+    fields: dict[str, Any]
 
 
 def send_once(
