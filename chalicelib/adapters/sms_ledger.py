@@ -1,4 +1,4 @@
-"""One SMS sent once: its claim (a lease that counts a try), its next try and how it ended, kept in three maps of an item."""
+"""One SMS sent once: its claim (a lease that counts a try), its next try and how it ended, kept in three maps of a draw or a win."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
+from chalicelib.adapters.models import Draw, Win
 
 __all__ = ["Ledger", "claim", "defer", "mark"]
 
@@ -24,14 +24,14 @@ class Ledger:
     """Where one SMS is kept: the item (made fresh for each write, its key set), the maps of claims,
     tries and outcomes, and the SMS's key in them (a winner's rank, a reminder's kind)."""
 
-    item: Callable[[], Model]
+    item: Callable[[], Draw | Win]
     claims: MapAttribute
     tries: MapAttribute
     sent: MapAttribute
     key: str
 
 
-def _update(item: Model, actions: list[Action], condition: Condition) -> bool:
+def _update(item: Draw | Win, actions: list[Action], condition: Condition) -> bool:
     try:
         item.update(actions=actions, condition=condition)
     except UpdateError as exc:
@@ -45,7 +45,7 @@ def claim(ledger: Ledger, until: int, now: int) -> int:
     """Hold the SMS until `until` and count a try, unless it ended or is held (or waits for its next
     try) past `now`: the tries with this one, 0 when it was not claimed."""
     held, tries = ledger.claims[ledger.key], ledger.tries[ledger.key]
-    item = ledger.item()
+    item: Draw | Win = ledger.item()
     condition = ledger.sent[ledger.key].does_not_exist() & (held.does_not_exist() | (held < now))
     if not _update(item, [held.set(until), tries.add(1)], condition):
         return 0
@@ -60,7 +60,8 @@ def defer(ledger: Ledger, held: int, next_try: int, *, refund: bool = False) -> 
     actions = [claimed.set(next_try)]
     if refund:
         actions.append(ledger.tries[ledger.key].add(-1))
-    _update(ledger.item(), actions, (claimed == held) & ledger.sent[ledger.key].does_not_exist())
+    item: Draw | Win = ledger.item()
+    _update(item, actions, (claimed == held) & ledger.sent[ledger.key].does_not_exist())
 
 
 def mark(ledger: Ledger, outcome: str) -> None:
@@ -72,7 +73,8 @@ def mark(ledger: Ledger, outcome: str) -> None:
     sent = ledger.sent[ledger.key]
     for _ in dynamo.attempts(_MARK_ATTEMPTS, "The SMS went but could not be recorded yet."):
         try:
-            _update(ledger.item(), [sent.set(outcome)], sent.does_not_exist())
+            item: Draw | Win = ledger.item()
+            _update(item, [sent.set(outcome)], sent.does_not_exist())
         except UpdateError as exc:
             if dynamo.transient(exc) or isinstance(exc.cause, BotoCoreError):
                 continue

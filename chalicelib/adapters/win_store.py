@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -100,13 +101,12 @@ def draws(draw_ids: Sequence[str]) -> dict[str, Draw]:
     return {d.draw_id: d for d in Draw.batch_get(wanted)} if wanted else {}
 
 
-def _pass_on(tx: TransactWrite, draw_id: str, promotion: Promotion) -> None:
+def _counted(promotion: Promotion) -> tuple[list[Action], Condition]:
+    """The draw's side of passing a prize on: one more promoted (or unclaimed), if its count is still as read."""
     counted = Draw.promoted == promotion.promoted if promotion.promoted else Draw.promoted.does_not_exist()
     if promotion.win is None:
-        tx.update(Draw(draw_id), actions=[Draw.unclaimed.add(1)], condition=counted)
-        return
-    tx.update(Draw(draw_id), actions=[Draw.promoted.set(promotion.promoted + 1)], condition=counted)
-    tx.save(promotion.win, condition=Win.draw_id.does_not_exist())
+        return [Draw.unclaimed.add(1)], counted
+    return [Draw.promoted.set(promotion.promoted + 1)], counted
 
 
 def move(
@@ -125,11 +125,15 @@ def move(
                 tx.update(Win(win.draw_id, win.pick), actions=actions, condition=Win.status == win.status)
                 tx.save(event, condition=AuditEvent.event_key.does_not_exist())
                 if promotion is not None:
-                    _pass_on(tx, win.draw_id, promotion)
+                    draw_actions, counted = _counted(promotion)
+                    tx.update(Draw(win.draw_id), actions=draw_actions, condition=counted)
+                    alternate: Win | None = promotion.win
+                    if alternate is not None:
+                        tx.save(alternate, condition=Win.draw_id.does_not_exist())
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            if dynamo.condition_failed(exc):
+            if any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
                 return False
             raise
         return True
