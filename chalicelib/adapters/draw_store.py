@@ -434,14 +434,7 @@ def sealed_phone(shopper_id: str) -> str | None:
 
 def _update(draw_id: str, actions: list[Action], condition: Condition) -> bool:
     """One conditional update of the draw item; False when its condition did not hold."""
-    draw = Draw(draw_id)
-    try:
-        draw.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if dynamo.condition_failed(exc):
-            return False
-        raise
-    return True
+    return sms_ledger_store.update_if(Draw(draw_id), actions, condition)
 
 
 def _moved(draw_id: str, actions: list[Action], condition: Condition, event: AuditEvent) -> bool:

@@ -14,7 +14,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.adapters import dynamo
 from chalicelib.adapters.models import Draw, Win
 
-__all__ = ["Ledger", "claim", "defer", "mark"]
+__all__ = ["Ledger", "claim", "defer", "mark", "update_if"]
 
 _MARK_ATTEMPTS = 6
 
@@ -31,7 +31,8 @@ class Ledger:
     key: str
 
 
-def _update(item: Draw | Win, actions: list[Action], condition: Condition) -> bool:
+def update_if(item: Draw | Win, actions: list[Action], condition: Condition) -> bool:
+    """One conditional update of a draw or a win; False when its condition did not hold."""
     try:
         item.update(actions=actions, condition=condition)
     except UpdateError as exc:
@@ -47,7 +48,7 @@ def claim(ledger: Ledger, until: int, now: int) -> int:
     held, tries = ledger.claims[ledger.key], ledger.tries[ledger.key]
     item: Draw | Win = ledger.item()
     condition = ledger.sent[ledger.key].does_not_exist() & (held.does_not_exist() | (held < now))
-    if not _update(item, [held.set(until), tries.add(1)], condition):
+    if not update_if(item, [held.set(until), tries.add(1)], condition):
         return 0
     counted = getattr(item, ledger.tries.attr_name, None)
     return int((counted.as_dict() if counted else {}).get(ledger.key, 1))
@@ -61,7 +62,7 @@ def defer(ledger: Ledger, held: int, next_try: int, *, refund: bool = False) -> 
     if refund:
         actions.append(ledger.tries[ledger.key].add(-1))
     item: Draw | Win = ledger.item()
-    _update(item, actions, (claimed == held) & ledger.sent[ledger.key].does_not_exist())
+    update_if(item, actions, (claimed == held) & ledger.sent[ledger.key].does_not_exist())
 
 
 def mark(ledger: Ledger, outcome: str) -> None:
@@ -74,7 +75,7 @@ def mark(ledger: Ledger, outcome: str) -> None:
     for _ in dynamo.attempts(_MARK_ATTEMPTS, "The SMS went but could not be recorded yet."):
         try:
             item: Draw | Win = ledger.item()
-            _update(item, [sent.set(outcome)], sent.does_not_exist())
+            update_if(item, [sent.set(outcome)], sent.does_not_exist())
         except UpdateError as exc:
             if dynamo.transient(exc) or isinstance(exc.cause, BotoCoreError):
                 continue

@@ -5,52 +5,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.adapters.models import Draw, DrawWinner, Win
+from chalicelib.adapters.models import DrawWinner, Win
 from chalicelib.config import Settings
-from chalicelib.domain.lifecycle import DrawStatus
 from chalicelib.pages import landing
-from chalicelib.services import win_offers
 from tests.integration.browser import BrowserSession, ChaliceLocal
 from tests.integration.test_landing_in_chromium import browser  # noqa: F401 - the phone-sized Chromium
+from tests.integration.test_wins_on_dynamodb_local import DRAW_ID, drawn_draw
 from tests.support import shopper_id
 
 BRAND = "brand-wins"
 PHONE, E164 = "0912 345 688", "+84912345688"
-DRAW_ID = "drw_01ARZ3NDEKTSV4RRFFQ69G5FAV"
-
-
-def _a_drawn_draw_won_by(shopper: str) -> None:
-    """A draw drawn an hour ago whose one winner is `shopper`, and its win as the runner makes it."""
-    drawn_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    draw = Draw(
-        DRAW_ID,
-        brand_id=BRAND,
-        campaign_id="cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-        name="Grand draw",
-        prize="Motorbike",
-        winners_wanted=1,
-        alternates_wanted=0,
-        draw_at=drawn_at,
-        entries_until=drawn_at,
-        one_win_per_participant=True,
-        algorithm="qrc-draw-v1",
-        seed_commitment="0" * 64,
-        seed_sealed="x",
-        status=DrawStatus.DRAWN,
-        winners=[DrawWinner(rank=1, participant_id="mbr_1", shopper_id=shopper, entries=3, phone_masked="")],
-        alternates=[],
-        drawn_at=drawn_at,
-        created_at=drawn_at,
-        created_by="op",
-    )
-    draw.save()
-    win_offers.make_wins(draw)
 
 
 def test_the_winner_accepts_the_prize_in_the_wallet_in_chromium(stage_tables: Settings, server: ChaliceLocal, browser):
     from selenium.webdriver.common.by import By
 
-    _a_drawn_draw_won_by(shopper_id(E164))
+    winner = DrawWinner(rank=1, participant_id="mbr_1", shopper_id=shopper_id(E164), entries=3, phone_masked="")
+    drawn_draw(BRAND, [winner], [], datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
     session = BrowserSession(browser, server)
     words = landing.STRINGS["en"]
     server.wait_ready()

@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -50,6 +50,33 @@ def sms():
     get_settings.cache_clear()
 
 
+def drawn_draw(brand_id: str, winners: list[DrawWinner], alternates: list[DrawWinner], drawn_at: datetime) -> None:
+    """DRAW_ID drawn at `drawn_at` with these winners and alternates, and its winners' wins as the runner makes them."""
+    draw = Draw(
+        DRAW_ID,
+        brand_id=brand_id,
+        campaign_id="cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        name="Grand draw",
+        prize="Motorbike",
+        winners_wanted=len(winners),
+        alternates_wanted=len(alternates),
+        draw_at=drawn_at,
+        entries_until=drawn_at,
+        one_win_per_participant=True,
+        algorithm="qrc-draw-v1",
+        seed_commitment="0" * 64,
+        seed_sealed="x",
+        status=DrawStatus.DRAWN,
+        winners=winners,
+        alternates=alternates,
+        drawn_at=drawn_at,
+        created_at=drawn_at,
+        created_by="op",
+    )
+    draw.save()
+    win_offers.make_wins(draw)
+
+
 def _world() -> dict:
     """A drawn draw: one winner (pick 1), whose window ended, and two alternates; the three shoppers' accounts."""
     pepper = get_phone_hash_pepper()
@@ -68,30 +95,7 @@ def _world() -> dict:
         DrawWinner(rank=r, participant_id=f"mbr_{r}", shopper_id=s, entries=1, phone_masked="")
         for r, s in ((1, ids[0]), (1, ids[1]), (2, ids[2]))
     ]
-    drawn_at = clock.now() - timedelta(days=31)
-    draw = Draw(
-        DRAW_ID,
-        brand_id=BRAND,
-        campaign_id="cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-        name="Grand draw",
-        prize="Motorbike",
-        winners_wanted=1,
-        alternates_wanted=2,
-        draw_at=drawn_at,
-        entries_until=drawn_at,
-        one_win_per_participant=True,
-        algorithm="qrc-draw-v1",
-        seed_commitment="0" * 64,
-        seed_sealed="x",
-        status=DrawStatus.DRAWN,
-        winners=rows[:1],
-        alternates=rows[1:],
-        drawn_at=drawn_at,
-        created_at=drawn_at,
-        created_by="op",
-    )
-    draw.save()
-    win_offers.make_wins(draw)
+    drawn_draw(BRAND, rows[:1], rows[1:], clock.now() - timedelta(days=31))
     return {"shoppers": ids}
 
 

@@ -204,8 +204,8 @@ function qrcWallet(page) {
     item.appendChild(el("strong", format(strings.win_prize, { prize: w.prize, draw: w.draw_name })));
     var t = w.terms;
     if (t.unit_value != null && t.currency) {
-      var tax = money(t.tax_withheld || 0, t.currency);
-      item.appendChild(el("span", format(strings.win_value, { value: money(t.unit_value, t.currency), tax: tax }), "muted"));
+      var value = { value: money(t.unit_value, t.currency), tax: money(t.tax_withheld || 0, t.currency) };
+      item.appendChild(el("span", format(strings.win_value, value), "muted"));
     }
     item.appendChild(el("span", strings["win_status_" + w.status] || w.status, "win-status"));
     if (w.note) item.appendChild(el("span", format(strings.win_note, { note: w.note }), "muted"));
