@@ -726,7 +726,7 @@ def list_draw_wins(draw_id: str) -> dict:
     return wins.draw_wins(operator.brand, operator.sub, operator.role, draw_id)
 
 
-@api("/v1/draws/{draw_id}/wins/{pick}", methods=("POST",))
+@api("/v1/draws/{draw_id}/wins/{pick}/status", methods=("POST",))
 def move_draw_win(draw_id: str, pick: str) -> dict:
     operator = _writer()
     return wins.move_win(operator.brand, operator.sub, draw_id, pick, _body())

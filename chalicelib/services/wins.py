@@ -297,7 +297,7 @@ def _view(win: Win, sight: Sight, terms: PrizeTerms) -> dict:
 
 
 def move_win(brand_id: str, actor: str, draw_id: str, pick: str, body: dict) -> dict:
-    """POST /v1/draws/{draw_id}/wins/{pick}: verify, ship (with a tracking note), deliver or reject (with a
+    """POST /v1/draws/{draw_id}/wins/{pick}/status: verify, ship (with a tracking note), deliver or reject (with a
     reason) a win, audited in the move's transaction; sent again it answers the same."""
     draw = draw_store.load(brand_id, draw_id)
     number = _pick(pick)

@@ -58,7 +58,7 @@ BODIES: dict[tuple[str, str], dict] = {
     },
     ("POST", "/v1/draws/{draw_id}/run"): {},
     ("POST", "/v1/draws/{draw_id}/beacon"): {"value": "01 02 03 04 05 06"},
-    ("POST", "/v1/draws/{draw_id}/wins/{pick}"): {"status": "verified"},
+    ("POST", "/v1/draws/{draw_id}/wins/{pick}/status"): {"status": "verified"},
     ("POST", "/v1/me/wins/{draw_id}/{pick}/accept"): {
         "name": "Lan Nguyen",
         "phone": "0912 345 678",

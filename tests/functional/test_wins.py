@@ -88,7 +88,7 @@ def test_the_brand_sees_delivery_details_by_role_and_moves_a_win_to_delivered_ea
     viewer = api.json("GET", f"/v1/draws/{draw_id}/wins", role="viewer")
     assert viewer["items"][0]["delivery"] == {"given": True}
     assert len(_events("deliveries_viewed")) == 1  # only the owner's answer showed them in clear
-    move = f"/v1/draws/{draw_id}/wins/1"
+    move = f"/v1/draws/{draw_id}/wins/1/status"
     api.json("POST", move, {"status": "verified"}, role="viewer", expect=403)
     not_yet = api.json("POST", move, {"status": "shipped", "note": "x"}, expect=409)  # not verified yet
     assert not_yet["error"]["field"] == "status"
@@ -100,7 +100,7 @@ def test_the_brand_sees_delivery_details_by_role_and_moves_a_win_to_delivered_ea
     assert done["status"] == "delivered" and done["note"] == "VNPost EE123456789VN"
     assert [len(_events(f"win_{s}")) for s in ("verified", "shipped", "delivered")] == [1, 1, 1]
     assert api.json("POST", move, {"status": "bogus"}, expect=400)["error"]["field"] == "status"
-    api.json("POST", f"/v1/draws/{draw_id}/wins/9", {"status": "verified"}, expect=404)
+    api.json("POST", f"/v1/draws/{draw_id}/wins/9/status", {"status": "verified"}, expect=404)
 
 
 def test_a_declined_rejected_or_forfeited_win_passes_to_the_next_alternate_once_then_the_prize_is_unclaimed(
@@ -128,7 +128,7 @@ def test_a_declined_rejected_or_forfeited_win_passes_to_the_next_alternate_once_
     assert len(memory_sms.messages) == texted + 1 and "/wallet/brand-a" in memory_sms.messages[-1].text
     # The alternate accepts; the brand rejects: the second alternate steps in.
     api.json("POST", f"/v1/me/wins/{draw_id}/3/accept", DELIVERY, token=_token_of(world, alternate.shopper_id))
-    move = f"/v1/draws/{draw_id}/wins/3"
+    move = f"/v1/draws/{draw_id}/wins/3/status"
     assert api.json("POST", move, {"status": "rejected"}, expect=400)["error"]["field"] == "reason"
     api.json("POST", move, {"status": "rejected", "reason": "Name does not match the ID"})
     api.json("POST", move, {"status": "rejected", "reason": "Name does not match the ID"})
@@ -204,4 +204,4 @@ def test_a_run_that_stopped_between_the_draw_and_its_wins_is_finished_by_the_nex
 @pytest.mark.parametrize("pick", ["0", "abc", "99999999"])
 def test_a_pick_of_the_wrong_shape_is_not_found(api, world, memory_sms, pick):
     draw_id = _drawn(api, world, winners=1, alternates=0)["draw_id"]
-    api.json("POST", f"/v1/draws/{draw_id}/wins/{pick}", {"status": "verified"}, expect=404)
+    api.json("POST", f"/v1/draws/{draw_id}/wins/{pick}/status", {"status": "verified"}, expect=404)
