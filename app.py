@@ -74,6 +74,8 @@ if TYPE_CHECKING:
         reports,
         rewards,
         shoppers,
+        win_offers,
+        wins,
     )
     from chalicelib.services import draw_runner as draw_runs
     from chalicelib.services import stats_aggregator as stream
@@ -91,6 +93,8 @@ else:
     batches = _Deferred("chalicelib.services.batches")
     campaigns = _Deferred("chalicelib.services.campaigns")
     draw_runs = _Deferred("chalicelib.services.draw_runner")
+    win_offers = _Deferred("chalicelib.services.win_offers")
+    wins = _Deferred("chalicelib.services.wins")
     draw_schedule = _Deferred("chalicelib.services.draw_schedule")
     exports = _Deferred("chalicelib.services.exports")
     loyalty = _Deferred("chalicelib.services.loyalty")
@@ -752,11 +756,47 @@ def my_draws() -> dict:
     return draw_schedule.shopper_draws(_shopper().shopper_id)
 
 
+# --- claiming a win: the winner accepts or declines; managers and owners verify, ship, deliver or
+# reject; every role reads a draw's wins, delivery details in clear to owners only (audited).
+
+
+@api("/v1/me/wins", auth="shopper")
+def my_wins() -> dict:
+    return wins.my_wins(_shopper().shopper_id)
+
+
+@api("/v1/me/wins/{draw_id}/{pick}/accept", methods=("POST",), auth="shopper")
+def accept_win(draw_id: str, pick: str) -> dict:
+    return wins.accept(_shopper().shopper_id, draw_id, pick, _body())
+
+
+@api("/v1/me/wins/{draw_id}/{pick}/decline", methods=("POST",), auth="shopper")
+def decline_win(draw_id: str, pick: str) -> dict:
+    shopper = _shopper()
+    _optional_body()  # no fields; a body sent is still checked (size, JSON)
+    return wins.decline(shopper.shopper_id, draw_id, pick)
+
+
+@api("/v1/draws/{draw_id}/wins")
+def list_draw_wins(draw_id: str) -> dict:
+    operator = _operator()
+    return wins.draw_wins(operator.brand, operator.sub, operator.role, draw_id)
+
+
+@api("/v1/draws/{draw_id}/wins/{pick}/status", methods=("POST",))
+def move_draw_win(draw_id: str, pick: str) -> dict:
+    operator = _writer()
+    return wins.move_win(operator.brand, operator.sub, draw_id, pick, _body())
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")
 def draw_runner(event: CloudWatchEvent) -> dict:
-    # Every minute: freeze, draw and notify whatever is due. Each step is a conditional
-    # write, so a late, repeated or concurrent run (or POST /run) changes nothing twice.
-    return draw_runs.run_due()
+    # Every minute: freeze, draw and notify whatever is due, then forfeit lapsed wins, promote
+    # alternates and send reminders. Each step is a conditional write or transaction, so a late,
+    # repeated or concurrent run (or POST /run) changes nothing twice.
+    done = draw_runs.run_due()
+    win_offers.run_due_wins()  # logs what it did (wins_run)
+    return done
 
 
 # --- the regulator's papers ---

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo
+from chalicelib.adapters import sms_ledger as sms_ledger_store
 from chalicelib.adapters.models import (
     AuditEvent,
     Campaign,
@@ -67,6 +67,7 @@ __all__ = [
     "record_winners",
     "set_beacon",
     "set_aside",
+    "sms_ledger",
     "claim_sms",
     "defer_sms",
     "mark_sms",
@@ -83,7 +84,6 @@ _ATTEMPTS = 6
 _BUSY = "Many changes to this draw at once; please try again."
 _DUE = "due"  # the one shard of the by_due index: every draw not yet drawn (or set aside) is on it
 
-_MARK_ATTEMPTS = 6  # of recording a winner's SMS as ended: see mark_sms
 _ID = "drw"
 _CLAIMED = CodeStatus.CLAIMED.value  # a CodeState that is somebody's claim (not a void)
 _LIST_CURSOR = Cursor.of(draw_id=id_pattern(_ID))
@@ -487,14 +487,7 @@ def sealed_phone(shopper_id: str) -> str | None:
 
 def _update(draw_id: str, actions: list[Action], condition: Condition) -> bool:
     """One conditional update of the draw item; False when its condition did not hold."""
-    draw = Draw(draw_id)
-    try:
-        draw.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if dynamo.condition_failed(exc):
-            return False
-        raise
-    return True
+    return sms_ledger_store.update_if(Draw(draw_id), actions, condition)
 
 
 def _moved(draw_id: str, actions: list[Action], condition: Condition, event: AuditEvent) -> bool:
@@ -632,48 +625,26 @@ def _due_text(at: datetime) -> str:
     return Draw.draw_at.serialize(at)  # by_due's sort key, as add() writes it
 
 
+def sms_ledger(draw_id: str, rank: str) -> sms_ledger_store.Ledger:
+    """Where a winner's SMS is kept: `sms_claims`, `sms_tries` and `sms_sent` of the draw, by rank."""
+    return sms_ledger_store.Ledger(
+        functools.partial(Draw, draw_id), Draw.sms_claims, Draw.sms_tries, Draw.sms_sent, rank
+    )
+
+
 def claim_sms(draw_id: str, rank: str, until: int, now: int) -> int:
-    """Hold a winner's SMS until `until` and count a try, unless it ended or is held (or waits for
-    its next try) past `now`: the tries with this one, 0 when it was not claimed."""
-    claim = Draw.sms_claims[rank]
-    draw = Draw(draw_id)
-    try:
-        draw.update(
-            actions=[claim.set(until), Draw.sms_tries[rank].add(1)],
-            condition=Draw.sms_sent[rank].does_not_exist() & (claim.does_not_exist() | (claim < now)),
-        )
-    except UpdateError as exc:
-        if dynamo.condition_failed(exc):
-            return 0
-        raise
-    return int((draw.sms_tries.as_dict() if draw.sms_tries else {}).get(rank, 1))
+    """Hold a winner's SMS until `until` and count a try (sms_ledger.claim): the tries, 0 when not claimed."""
+    return sms_ledger_store.claim(sms_ledger(draw_id, rank), until, now)
 
 
 def defer_sms(draw_id: str, rank: str, held: int, next_try: int, *, refund: bool = False) -> None:
-    """Let go of a winner's SMS this sender holds (till `held`) until `next_try`; `refund` gives
-    back its try (the SMS budgets were spent, not the winner's tries)."""
-    claim = Draw.sms_claims[rank]
-    actions = [claim.set(next_try)]
-    if refund:
-        actions.append(Draw.sms_tries[rank].add(-1))
-    _update(draw_id, actions, (claim == held) & Draw.sms_sent[rank].does_not_exist())
+    """Let go of a winner's SMS this sender holds (till `held`) until `next_try` (sms_ledger.defer)."""
+    sms_ledger_store.defer(sms_ledger(draw_id, rank), held, next_try, refund=refund)
 
 
 def mark_sms(draw_id: str, rank: str, outcome: str) -> None:
-    """Record how a winner's SMS ended (`outcome`: what happened and when), once.
-
-    Sent again after a throttle, a conflict or a lost answer (a second write changes nothing):
-    a mark that does not land after the SMS went is what would let a later run send it twice.
-    """
-    sent = Draw.sms_sent[rank]
-    for _ in dynamo.attempts(_MARK_ATTEMPTS, "The winner's SMS went but could not be recorded yet."):
-        try:
-            _update(draw_id, [sent.set(outcome)], sent.does_not_exist())
-        except UpdateError as exc:
-            if dynamo.transient(exc) or isinstance(exc.cause, BotoCoreError):
-                continue
-            raise
-        return
+    """Record how a winner's SMS ended, once (sms_ledger.mark)."""
+    sms_ledger_store.mark(sms_ledger(draw_id, rank), outcome)
 
 
 def retry_sms_at(draw_id: str, at: datetime) -> None:

@@ -50,6 +50,7 @@ __all__ = [
     "Redemption",
     "Draw",
     "DrawPage",
+    "Win",
     "ALL_MODELS",
     "bind",
 ]
@@ -771,6 +772,12 @@ class Draw(_Model):
     blocked_at = UTCDateTimeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
+    # After the draw: when every winner's win record was made, how many alternates have been
+    # promoted (advanced in the transaction that makes each one's win), and how many prizes passed
+    # on with no alternate left (unclaimed).
+    wins_made_at = UTCDateTimeAttribute(null=True)
+    promoted = IntegerAttribute(null=True)
+    unclaimed = IntegerAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
     by_campaign = DrawsByCampaign()
@@ -795,6 +802,72 @@ class DrawPage(_Model):
     rows = IntegerAttribute()
 
 
+class WinsByShopper(GlobalSecondaryIndex):
+    """A shopper's wins, newest offer first: their wallet's list."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = AllProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    offered_at = UTCDateTimeAttribute(range_key=True)
+
+
+class WinsByDue(GlobalSecondaryIndex):
+    """Offered wins by their next reminder, SMS or deadline: the draw runner's list of wins (sparse)."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class Win(_Model):
+    """One winner's (or promoted alternate's) claim on a draw's prize: offered -> accepted -> verified ->
+    shipped -> delivered, or declined / rejected / forfeited, which promotes the next alternate.
+
+    Keyed by draw and pick (a winner's rank; alternate j of a draw with k winners is pick k + j, as
+    docs/draws.md numbers the picks), so a draw's wins are one Query and each pick has one win ever.
+    Delivery details and the ID number are sealed (AES-GCM under the stage's pepper). Its SMS (the
+    offer to a promoted alternate, the reminders "d7" and "d1") go once each, as a draw's winners' do:
+    `text_claims`, `text_tries`, `text_sent` by kind.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "wins"
+
+    draw_id = UnicodeAttribute(hash_key=True)
+    pick = IntegerAttribute(range_key=True)
+    brand_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    draw_name = UnicodeAttribute()
+    prize = UnicodeAttribute()
+    rank = IntegerAttribute()  # the winner's rank, or the alternate's
+    alternate = BooleanAttribute()
+    replaces = IntegerAttribute(null=True)  # the pick whose prize an alternate took over
+    participant_id = UnicodeAttribute()  # the brand's pseudonym mbr_...
+    shopper_id = UnicodeAttribute()  # the platform's id: never shown to a brand
+    status = UnicodeAttribute()  # a WinStatus
+    offered_at = UTCDateTimeAttribute()
+    deadline = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    changed_by = UnicodeAttribute(null=True)
+    delivery_sealed = UnicodeAttribute(null=True)  # JSON of name, phone, address; sealed
+    id_number_sealed = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)  # the brand's tracking note
+    reason = UnicodeAttribute(null=True)  # why the brand rejected it
+    passed_to = UnicodeAttribute(null=True)  # a final win: "pick:<n>" of the alternate promoted, or "unclaimed"
+    text_claims: MapAttribute = MapAttribute(null=True)
+    text_tries: MapAttribute = MapAttribute(null=True)
+    text_sent: MapAttribute = MapAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    by_shopper = WinsByShopper()
+    by_due = WinsByDue()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -815,6 +888,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Redemption,
     Draw,
     DrawPage,
+    Win,
 )
 
 

@@ -1,4 +1,4 @@
-"""Statuses of campaigns, batches, exports, draws, rewards, voucher files and redemptions, and the moves
+"""Statuses of campaigns, batches, exports, draws, wins, rewards, voucher files and redemptions, and the moves
 each lifecycle allows (the write is the caller's)."""
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ __all__ = [
     "REWARD_TRANSITIONS",
     "VOUCHER_FILE_TRANSITIONS",
     "REDEMPTION_TRANSITIONS",
+    "WIN_TRANSITIONS",
+    "WIN_FINAL",
     "check_move",
 ]
 
@@ -65,8 +67,7 @@ class DrawStatus(_Status):
 
 
 class WinStatus(_Status):
-    """Where one win of a draw stands once winners claim (docs/winners.md): offered to the winner, taken up
-    and moved on by the brand, or given up; a win with no claim yet reads as its draw's DRAWN."""
+    """A win of a lucky draw, from the offer to the winner until the prize is delivered or passes on."""
 
     OFFERED = "offered"
     ACCEPTED = "accepted"
@@ -161,6 +162,25 @@ REDEMPTION_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _X.SHIPPED: frozenset(),
     _X.CANCELLED: frozenset(),
 }
+
+
+_W = WinStatus
+# offered -> accepted (the winner gave what the prize needs) -> verified -> shipped -> delivered, by the
+# brand; offered -> declined (the winner) or forfeited (the window ended); accepted or verified ->
+# rejected (the brand, with a reason). Declined, rejected and forfeited are final and pass the prize on
+# to the next alternate (WIN_FINAL); delivered is final and keeps it.
+WIN_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    _W.OFFERED: frozenset({_W.ACCEPTED, _W.DECLINED, _W.FORFEITED}),
+    _W.ACCEPTED: frozenset({_W.VERIFIED, _W.REJECTED}),
+    _W.VERIFIED: frozenset({_W.SHIPPED, _W.REJECTED}),
+    _W.SHIPPED: frozenset({_W.DELIVERED}),
+    _W.DELIVERED: frozenset(),
+    _W.DECLINED: frozenset(),
+    _W.REJECTED: frozenset(),
+    _W.FORFEITED: frozenset(),
+}
+WIN_FINAL: frozenset[str] = frozenset({_W.DECLINED, _W.REJECTED, _W.FORFEITED})
+"""The ends of a win that pass its prize on to the next alternate."""
 
 
 def check_move(current: str, target: str, transitions: Mapping[str, frozenset[str]], noun: str) -> bool:

@@ -6,5 +6,7 @@ draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute r
 draw_snapshot, exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
 review), reconcile (counters recomputed from claims), redemptions, reports (the regulator's papers downloaded, audited), rewards (the catalogue), scans (the
 claim), shoppers (sign-in), stats_aggregator (the stream fold into counters), texting (what every SMS to a
-shopper shares: its language and the SMS budgets).
+shopper shares: its language and the SMS budgets), wins (claiming a draw's prize: the winner's and the
+brand's moves, passing it on to an alternate, prize_terms), win_offers (each winner's win made once; the
+runner's forfeits, reminders and alternates' SMS).
 """

@@ -14,10 +14,14 @@ after SMS_LEASE_SECONDS and a later run sends it again. Nothing else sits betwee
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from chalicelib.adapters import draw_store
+from chalicelib.adapters import draw_store, sms_ledger
 from chalicelib.adapters.models import Draw
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.adapters.sms import SmsNotSent, SmsSender, sender_for
@@ -27,9 +31,9 @@ from chalicelib.domain.lifecycle import DrawStatus
 from chalicelib.domain.phones import normalise_phone, unseal_phone
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
-from chalicelib.services import texting
+from chalicelib.services import texting as texts
 
-__all__ = ["notify_winners", "SMS_LEASE_SECONDS", "SMS_MAX_TRIES", "sms_backoff"]
+__all__ = ["Texting", "send_once", "notify_winners", "SMS_LEASE_SECONDS", "SMS_MAX_TRIES", "sms_backoff"]
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,9 @@ def sms_backoff(tries: int) -> int:
     return min(_BACKOFF_MOST, _BACKOFF_FIRST * 3 ** max(0, tries - 1))
 
 
-def _sms_text(draw: Draw, region: str, settings: Settings) -> str:
-    link = f"{settings.public_base_url}/wallet/{draw.brand_id}?lang={texting.language_for(region)}"
-    return texting.render(_SMS_TEXT, region, prize=draw.prize, name=draw.name, link=link)
+def _sms_text(draw: Draw, region: str, *, settings: Settings) -> str:
+    link = f"{settings.public_base_url}/wallet/{draw.brand_id}?lang={texts.language_for(region)}"
+    return texts.render(_SMS_TEXT, region, prize=draw.prize, name=draw.name, link=link)
 
 
 def notify_winners(draw: Draw) -> None:
@@ -93,40 +97,60 @@ def notify_winners(draw: Draw) -> None:
 
 def _text_winner(draw: Draw, rank: str, shopper_id: str, sender: SmsSender, settings: Settings) -> None:
     """Claim, send and mark one winner's SMS; a failed send or a spent budget lets go of it for later."""
+    send_once(
+        Texting(draw_store.sms_ledger(draw.draw_id, rank), "draw_sms", {"draw_id": draw.draw_id, "rank": rank}),
+        shopper_id,
+        draw.brand_id,
+        functools.partial(_sms_text, draw, settings=settings),
+        sender,
+    )
+
+
+@dataclass(frozen=True)
+class Texting:
+    """One SMS to send once: where it is kept, the prefix of its log events, and what they name."""
+
+    ledger: sms_ledger.Ledger
+    event: str
+    fields: dict[str, Any]
+
+
+def send_once(
+    texting: Texting, shopper_id: str, brand_id: str, text_for: Callable[[str], str], sender: SmsSender
+) -> None:
+    """Claim, send and mark one SMS to a shopper, its text in the language of the number's region;
+    a failed send or a spent budget lets go of it for later, up to SMS_MAX_TRIES tries."""
+    ledger, settings = texting.ledger, get_settings()
     now_epoch = int(clock.epoch())
     held = now_epoch + SMS_LEASE_SECONDS
-    tries = draw_store.claim_sms(draw.draw_id, rank, held, now_epoch)
+    tries = sms_ledger.claim(ledger, held, now_epoch)
     if not tries:
         return  # another sender holds it, or its next try is later
     sealed = draw_store.sealed_phone(shopper_id)
     if sealed is None:
-        draw_store.mark_sms(draw.draw_id, rank, f"no_phone@{format_instant(clock.now())}")
+        sms_ledger.mark(ledger, f"no_phone@{format_instant(clock.now())}")
         return
     if tries > SMS_MAX_TRIES:  # the last tries were cut short (the sender died): give up as after a failure
-        _give_up(draw, rank, tries - 1, "tries cut short")
+        _give_up(texting, tries - 1, "tries cut short")
         return
     phone = normalise_phone(unseal_phone(sealed, get_phone_hash_pepper()), settings.phone_regions)
-    wait = texting.spend_budgets(phone, settings, now_epoch, brand_id=draw.brand_id)
+    wait = texts.spend_budgets(phone, settings, now_epoch, brand_id=brand_id)
     if wait is not None:
-        log_event(log, "draw_sms_deferred", level=logging.WARNING, draw_id=draw.draw_id, rank=rank, seconds=wait)
-        draw_store.defer_sms(draw.draw_id, rank, held, now_epoch + wait, refund=True)
+        log_event(log, f"{texting.event}_deferred", level=logging.WARNING, seconds=wait, **texting.fields)
+        sms_ledger.defer(ledger, held, now_epoch + wait, refund=True)
         return
     try:
-        sender.send(phone.e164, _sms_text(draw, phone.region, settings))
+        sender.send(phone.e164, text_for(phone.region))
     except SmsNotSent as exc:
         if tries >= SMS_MAX_TRIES:
-            _give_up(draw, rank, tries, str(exc))
+            _give_up(texting, tries, str(exc))
             return
-        log_event(
-            log, "draw_sms_failed", level=logging.WARNING, draw_id=draw.draw_id, rank=rank, tries=tries, reason=str(exc)
-        )
-        draw_store.defer_sms(draw.draw_id, rank, held, int(clock.epoch()) + sms_backoff(tries))
+        log_event(log, f"{texting.event}_failed", level=logging.WARNING, tries=tries, reason=str(exc), **texting.fields)
+        sms_ledger.defer(ledger, held, int(clock.epoch()) + sms_backoff(tries))
         return
-    draw_store.mark_sms(draw.draw_id, rank, f"sent@{format_instant(clock.now())}")
+    sms_ledger.mark(ledger, f"sent@{format_instant(clock.now())}")
 
 
-def _give_up(draw: Draw, rank: str, tries: int, reason: str) -> None:
-    log_event(
-        log, "draw_sms_given_up", level=logging.ERROR, draw_id=draw.draw_id, rank=rank, tries=tries, reason=reason
-    )
-    draw_store.mark_sms(draw.draw_id, rank, f"gave_up@{format_instant(clock.now())}")
+def _give_up(texting: Texting, tries: int, reason: str) -> None:
+    log_event(log, f"{texting.event}_given_up", level=logging.ERROR, tries=tries, reason=reason, **texting.fields)
+    sms_ledger.mark(texting.ledger, f"gave_up@{format_instant(clock.now())}")

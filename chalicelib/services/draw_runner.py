@@ -46,6 +46,7 @@ from chalicelib.logs import log_event
 from chalicelib.services import audit
 from chalicelib.services.draw_notify import notify_winners
 from chalicelib.services.draw_snapshot import check_drawable, snapshot_of
+from chalicelib.services.win_offers import make_wins
 from chalicelib.views.draws import render
 
 __all__ = ["SEED_PURPOSE", "advance", "run_draw", "run_due"]
@@ -161,6 +162,7 @@ def advance(draw: Draw, actor: str, *, wait: bool) -> Draw:
                 return draw  # waits for POST /v1/draws/{draw_id}/beacon
             _draw(draw, actor)
         elif draw.status == DrawStatus.DRAWN:
+            make_wins(draw)
             notify_winners(draw)
             return draw_store.reload(draw.draw_id)
         else:
@@ -189,6 +191,7 @@ def run_due(now: datetime | None = None) -> dict:
         try:
             draw = draw_store.reload(draw_id)
             if draw.status == DrawStatus.DRAWN:
+                make_wins(draw)  # a run that stopped between the draw and its wins is finished here
                 notify_winners(draw)  # on the list while a winner's SMS waits for its next try
                 continue
             advance(draw, RUNNER, wait=False)

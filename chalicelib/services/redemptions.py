@@ -28,7 +28,18 @@ from chalicelib.services import audit
 from chalicelib.services.loyalty import add_brand_counts
 from chalicelib.services.rewards import NoteIn, on_offer
 
-__all__ = ["Sight", "sight_for", "redeem", "my_redemptions", "list_redemptions", "redemptions_csv", "fulfil", "cancel"]
+__all__ = [
+    "Sight",
+    "sight_for",
+    "masked_delivery",
+    "DeliveryIn",
+    "redeem",
+    "my_redemptions",
+    "list_redemptions",
+    "redemptions_csv",
+    "fulfil",
+    "cancel",
+]
 
 _ATTEMPTS = 10
 
@@ -90,7 +101,7 @@ def sight_for(role: str) -> Sight:
     return {"owner": Sight.CLEAR, "manager": Sight.MASKED}.get(role, Sight.GIVEN)
 
 
-def _masked(delivery: dict) -> dict:
+def masked_delivery(delivery: dict) -> dict:
     """A delivery with too little left to reach the shopper, enough to tell one shipment from another:
     the name's initial, the phone's last three digits, the address's last part when it names a town."""
     phone = str(delivery.get("phone", ""))
@@ -113,7 +124,7 @@ def _delivery(record: Redemption, sight: Sight) -> dict | None:
     if sight == Sight.GIVEN:
         return {"given": True}
     given = json.loads(unseal_text(record.delivery_sealed, get_phone_hash_pepper(), "delivery"))
-    return given if sight == Sight.CLEAR else _masked(given)
+    return given if sight == Sight.CLEAR else masked_delivery(given)
 
 
 def _operator_view(record: Redemption, sight: Sight) -> dict:

@@ -543,6 +543,9 @@ def test_a_campaign_has_at_most_ten_draws_ever_and_no_route_deletes_or_edits_one
         "/v1/me/draws": {"GET"},
         "/results/draws/{draw_id}": {"GET"},  # the public results: reads only
         "/results/draws/{draw_id}/entries.csv": {"GET"},
+        # A draw's wins are their own records (docs/winners.md): moving one never edits the draw's result.
+        "/v1/draws/{draw_id}/wins": {"GET"},
+        "/v1/draws/{draw_id}/wins/{pick}/status": {"POST"},
     }
     path = f"/v1/draws/{scheduled[0]['draw_id']}"
     for method in ("DELETE", "PUT", "PATCH"):

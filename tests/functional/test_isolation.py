@@ -58,6 +58,13 @@ BODIES: dict[tuple[str, str], dict] = {
     },
     ("POST", "/v1/draws/{draw_id}/run"): {},
     ("POST", "/v1/draws/{draw_id}/beacon"): {"value": "01 02 03 04 05 06"},
+    ("POST", "/v1/draws/{draw_id}/wins/{pick}/status"): {"status": "verified"},
+    ("POST", "/v1/me/wins/{draw_id}/{pick}/accept"): {
+        "name": "Lan Nguyen",
+        "phone": "0912 345 678",
+        "address": "12 Le Loi Street, Hanoi",
+    },
+    ("POST", "/v1/me/wins/{draw_id}/{pick}/decline"): {},
 }
 
 
@@ -127,6 +134,7 @@ def _brand_b() -> dict[str, str]:
         "redemption_id": redemption.redemption_id,
         "upload_id": "ab" * 32,  # a voucher file's id: another brand's reward is not found whatever the file
         "brand_id": "brand-b",
+        "pick": "1",  # a win of brand B's draw: not found for brand A whatever the pick
     }
 
 
@@ -162,6 +170,7 @@ def _ids_of_a(api) -> dict[str, str]:
         "upload_id": "ab" * 32,
         "brand_id": "brand-a",
         "draw_id": "drw_01ARZ3NDEKTSV4RRFFQ69G5FAW",
+        "pick": "1",
     }
 
 

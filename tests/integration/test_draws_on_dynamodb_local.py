@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters import draw_store, dynamo
-from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant
+from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant, Win
 from chalicelib.domain import clock, phones
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
@@ -250,9 +250,13 @@ def test_concurrent_draws_of_one_line_never_award_more_than_it_holds(api, store)
 
 
 def _sms_undone(draw_id: str, drawn_at: datetime) -> None:
-    """The draw as `record_winners` leaves it: drawn, no winner's SMS tried yet, on the runner's list."""
+    """The draw as `record_winners` leaves it: drawn, no winner's SMS tried yet, no win made yet, on the
+    runner's list."""
+    for win in Win.query(draw_id):
+        win.delete()
     Draw(draw_id).update(
         actions=[
+            Draw.wins_made_at.remove(),
             Draw.sms_claims.set({}),
             Draw.sms_sent.set({}),
             Draw.sms_tries.set({}),

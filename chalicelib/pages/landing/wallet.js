@@ -1,8 +1,9 @@
 /*
  * The shopper's wallet with one brand, a step of the landing page: points, tier, points
  * to the next tier and when the tier lapses, what expires next, the brand's rewards with
- * a redeem button (delivery details for a gift), the voucher code once redeemed, past
- * rewards and recent scans.
+ * a redeem button (delivery details for a gift), the voucher code once redeemed, the
+ * shopper's lucky-draw prizes with this brand (accept with delivery details, or decline,
+ * before the deadline), past rewards and recent scans.
  *
  * landing.js calls qrcWallet(page) once the document is ready, handing over its helpers
  * (strings, the API call, the token, the steps); this file only defines that function.
@@ -125,7 +126,108 @@ function qrcWallet(page) {
       list.appendChild(item);
     });
   }
-  // Points, catalog, past rewards and scans in parallel; a failure of any says so once.
+  // --- lucky-draw prizes ---------------------------------------------------------------
+  var WIN_FIELDS = ["name", "phone", "address", "id_number"];
+  // ISO 4217 minor units: the dong has none in use, the peso has centavos.
+  var EXPONENT = { VND: 0, PHP: 2 };
+  function money(minor, currency) {
+    var amount = minor / Math.pow(10, EXPONENT[currency] || 0);
+    try {
+      return new Intl.NumberFormat(page.lang, { style: "currency", currency: currency }).format(amount);
+    } catch (e) {
+      return amount + " " + currency;
+    }
+  }
+  function moment(iso) {
+    var options = { dateStyle: "medium", timeStyle: "short" };
+    return qrcFormat.date(iso, page.lang === "fil" ? "fil-PH" : page.lang, options);
+  }
+  function winRefusal(answer) {
+    var error = (answer && answer.body && answer.body.error) || {};
+    var named = error.field && strings["win_" + error.field];
+    if (error.code === "invalid_input" && named) return format(strings.win_e_field, { field: named });
+    return page.problem(answer);
+  }
+  function act(path, body, button) {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    page.call(path, { body: body, token: bearer }, button).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      if (!answer || !answer.ok) return say(winRefusal(answer));
+      load();
+    });
+  }
+  function winForm(win) {
+    var form = el("form", null, "win-form");
+    form.noValidate = true;
+    var inputs = {};
+    WIN_FIELDS.forEach(function (field) {
+      if (field === "id_number" && !win.terms.needs_id) return;
+      var input = el("input");
+      input.id = "win-" + win.pick + "-" + field;
+      input.name = field;
+      input.type = field === "phone" ? "tel" : "text";
+      if (field === "phone") input.value = page.phone() || "";
+      var label = el("label", strings["win_" + field]);
+      label.setAttribute("for", input.id);
+      form.appendChild(label);
+      form.appendChild(input);
+      inputs[field] = input;
+    });
+    var accept = el("button", strings.win_accept);
+    accept.type = "submit";
+    var decline = el("button", strings.win_decline, "plain");
+    decline.type = "button";
+    form.appendChild(accept);
+    form.appendChild(decline);
+    var path = "/v1/me/wins/" + encodeURIComponent(win.draw_id) + "/" + win.pick;
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = {};
+      Object.keys(inputs).forEach(function (field) {
+        body[field] = inputs[field].value.trim();
+      });
+      act(path + "/accept", body, accept);
+    });
+    // Declining cannot be undone: the first tap asks, the second gives the prize up.
+    decline.addEventListener("click", function () {
+      if (decline.getAttribute("data-sure")) return act(path + "/decline", {}, decline);
+      decline.setAttribute("data-sure", "yes");
+      decline.textContent = strings.win_decline_sure;
+    });
+    return form;
+  }
+  function showWin(w) {
+    var item = el("li", null, "win");
+    item.setAttribute("data-win", w.draw_id + "/" + w.pick);
+    item.setAttribute("data-status", w.status);
+    item.appendChild(el("strong", format(strings.win_prize, { prize: w.prize, draw: w.draw_name })));
+    var t = w.terms;
+    if (t.unit_value != null && t.currency) {
+      var value = { value: money(t.unit_value, t.currency), tax: money(t.tax_withheld || 0, t.currency) };
+      item.appendChild(el("span", format(strings.win_value, value), "muted"));
+    }
+    item.appendChild(el("span", strings["win_status_" + w.status] || w.status, "win-status"));
+    if (w.note) item.appendChild(el("span", format(strings.win_note, { note: w.note }), "muted"));
+    if (w.reason) item.appendChild(el("span", format(strings.win_reason, { reason: w.reason }), "muted"));
+    if (w.status === "offered") {
+      item.appendChild(el("span", format(strings.win_deadline, { date: moment(w.deadline) }), "win-deadline"));
+      item.appendChild(winForm(w));
+    }
+    return item;
+  }
+  function showWins(answer) {
+    var list = clear($("w-wins"));
+    var items = ((answer && answer.items) || []).filter(function (w) {
+      return w.brand_id === brand;
+    });
+    $("w-wins-card").hidden = !items.length;
+    items.forEach(function (w) {
+      list.appendChild(showWin(w));
+    });
+  }
+
+  // Points, catalog, past rewards, prizes and scans in parallel; a failure of any says so once.
   function load() {
     var bearer = page.token();
     if (!bearer) return page.signedOut();
@@ -134,6 +236,7 @@ function qrcWallet(page) {
       page.call("/v1/me?limit=10", { token: bearer }),
       page.call("/v1/brands/" + brandPath + "/rewards?limit=50", { token: bearer }),
       page.call("/v1/me/redemptions?limit=20", { token: bearer }),
+      page.call("/v1/me/wins", { token: bearer }),
     ]).then(function (answers) {
       if (
         answers.some(function (a) {
@@ -155,6 +258,7 @@ function qrcWallet(page) {
       }
       if (answers[1] && answers[1].ok) showRewards(answers[1].body);
       if (answers[2] && answers[2].ok) showMine(answers[2].body);
+      if (answers[3] && answers[3].ok) showWins(answers[3].body);
       say(failed === undefined ? "" : page.problem(failed));
     });
   }
