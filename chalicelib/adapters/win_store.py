@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, sms_ledger
 from chalicelib.adapters.models import AuditEvent, Draw, Win
+from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain.lifecycle import WinStatus
+from chalicelib.domain.phones import seal_text, unseal_text
 
 __all__ = [
     "Promotion",
@@ -30,6 +33,8 @@ __all__ = [
     "set_due",
     "text_ledger",
     "mark_wins_made",
+    "seal_details",
+    "given_details",
 ]
 
 _DUE = "due"  # the one shard of the by_due index: every offered win with something still to do
@@ -167,3 +172,27 @@ def text_ledger(draw_id: str, pick: int, kind: str) -> sms_ledger.Ledger:
     return sms_ledger.Ledger(
         functools.partial(Win, draw_id, pick), Win.text_claims, Win.text_tries, Win.text_sent, kind
     )
+
+
+_DELIVERY, _ID_NUMBER = "delivery", "win-id-number"  # what each sealed value is sealed for
+
+
+def seal_details(delivery: dict, id_number: str | None) -> list[Action]:
+    """The actions that keep a winner's delivery details (and ID number, if given) on the win, sealed."""
+    pepper = get_phone_hash_pepper()
+    actions: list[Action] = [
+        Win.delivery_sealed.set(seal_text(json.dumps(delivery, ensure_ascii=False), pepper, _DELIVERY))
+    ]
+    if id_number is not None:
+        actions.append(Win.id_number_sealed.set(seal_text(id_number, pepper, _ID_NUMBER)))
+    return actions
+
+
+def given_details(win: Win) -> tuple[dict | None, str | None]:
+    """What the winner gave, unsealed: the delivery details (name, phone, address) and the ID number."""
+    if not win.delivery_sealed:
+        return None, None
+    pepper = get_phone_hash_pepper()
+    delivery = json.loads(unseal_text(win.delivery_sealed, pepper, _DELIVERY))
+    id_number = unseal_text(win.id_number_sealed, pepper, _ID_NUMBER) if win.id_number_sealed else None
+    return delivery, id_number

@@ -3,7 +3,6 @@ and a prize that passes on goes to the next alternate, exactly once (docs/winner
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,14 +10,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from chalicelib.adapters import draw_store, win_store
-from chalicelib.adapters.models import Draw, Win
-from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.adapters import draw_store, records, win_store
+from chalicelib.adapters.models import Draw, Prize, Win
 from chalicelib.adapters.win_store import Promotion
-from chalicelib.domain import clock
+from chalicelib.domain import clock, markets
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.lifecycle import WIN_FINAL, WIN_TRANSITIONS, WinStatus, check_move
-from chalicelib.domain.phones import seal_text, unseal_text
 from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.services import audit
@@ -44,7 +41,6 @@ _MOST_PICKS = 10_000
 _PICK_RE = re.compile(r"^[1-9][0-9]{0,4}$")
 _ATTEMPTS = 8
 _ACCEPTED = frozenset({WinStatus.ACCEPTED, WinStatus.VERIFIED, WinStatus.SHIPPED, WinStatus.DELIVERED})
-_DELIVERY, _ID_NUMBER = "delivery", "win-id-number"  # what each sealed value is sealed for
 
 
 @dataclass(frozen=True)
@@ -63,14 +59,40 @@ class PrizeTerms:
 def prize_terms(draw: Draw) -> PrizeTerms:
     """The terms of a draw's prize: the one place the claim window, value, tax and ID rule come from.
 
-    Today every draw gets the defaults (CLAIM_DAYS, no announced value, no ID number). Once draws
-    carry a registered prize line (`draw.prize_id`), this reads the line's claim window and value
-    and the market's rule (domain/markets.tax_on and its ID threshold).
+    A draw of a registered prize line (`draw.prize_id`) takes the line's claim window (the market's
+    default when the line names none) and announced value, and the market's rules (domain/markets.py:
+    the tax withheld on that value, and whether it is above the value that needs an ID number). A draw
+    scheduled before prize lines, or whose line is gone, gets CLAIM_DAYS and no value.
     """
-    del draw
-    return PrizeTerms(
-        claim_days=CLAIM_DAYS, unit_value=None, currency=None, taxable=None, tax_withheld=None, needs_id=False
-    )
+    line, market = _line_of(draw)
+    if line is None or market is None:
+        return PrizeTerms(
+            claim_days=int(line.claim_days) if line is not None and line.claim_days else CLAIM_DAYS,
+            unit_value=None,
+            currency=None,
+            taxable=None,
+            tax_withheld=None,
+            needs_id=False,
+        )
+    claim_days = int(line.claim_days) if line.claim_days else markets.claim_days_bounds(market)[1]
+    if line.unit_value is None:
+        return PrizeTerms(claim_days, None, None, None, None, needs_id=False)
+    value = int(line.unit_value)
+    taxable, withheld = markets.tax_on(market, value)
+    needs_id = value > markets.market(market).number("id_required_above")
+    return PrizeTerms(claim_days, value, markets.market(market).currency, taxable, withheld, needs_id)
+
+
+def _line_of(draw: Draw) -> tuple[Prize | None, str | None]:
+    """The draw's prize line and its campaign's market (None for either that is not there)."""
+    if not draw.prize_id:
+        return None, None
+    try:
+        campaign = records.load_campaign(draw.brand_id, draw.campaign_id)
+    except NotFound:
+        return None, None
+    line = next((p for p in campaign.prizes or [] if p.prize_id == draw.prize_id), None)
+    return line, campaign.market or None
 
 
 class AcceptIn(DeliveryIn):
@@ -229,11 +251,7 @@ def accept(shopper_id: str, draw_id: str, pick: str, body: dict) -> dict:
         return _shopper_view(win, terms)  # sent again, or already moved on by the brand: the same answer
     if win.status == WinStatus.OFFERED and clock.now() >= win.deadline:
         raise Conflict("deadline: The time to claim this prize has ended.", field="deadline")
-    pepper = get_phone_hash_pepper()
-    delivery = values.model_dump(exclude={"id_number"})
-    actions = [Win.delivery_sealed.set(seal_text(json.dumps(delivery, ensure_ascii=False), pepper, _DELIVERY))]
-    if values.id_number is not None:
-        actions.append(Win.id_number_sealed.set(seal_text(values.id_number, pepper, _ID_NUMBER)))
+    actions = win_store.seal_details(values.model_dump(exclude={"id_number"}), values.id_number)
     moved = settle(draw_id, win.pick, WinStatus.ACCEPTED, win.participant_id, actions, {})
     return _shopper_view(moved, terms)
 
@@ -253,13 +271,10 @@ def _delivery(win: Win, sight: Sight) -> dict | None:
         return None
     if sight == Sight.GIVEN:
         return {"given": True}
-    pepper = get_phone_hash_pepper()
-    given = json.loads(unseal_text(win.delivery_sealed, pepper, _DELIVERY))
-    if sight != Sight.CLEAR:
-        return masked_delivery(given)
-    if win.id_number_sealed:
-        given["id_number"] = unseal_text(win.id_number_sealed, pepper, _ID_NUMBER)
-    return given
+    given, id_number = win_store.given_details(win)
+    if given is None or sight != Sight.CLEAR:
+        return masked_delivery(given or {})
+    return {**given, "id_number": id_number} if id_number else given
 
 
 def draw_wins(brand_id: str, actor: str, role: str, draw_id: str) -> dict:

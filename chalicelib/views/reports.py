@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chalicelib.adapters import draw_store
-from chalicelib.adapters.models import Campaign, Draw
+from chalicelib.adapters import draw_store, win_store
+from chalicelib.adapters.models import Campaign, Draw, DrawWinner
 from chalicelib.adapters.records import load_campaign
 from chalicelib.domain import clock, markets
 from chalicelib.domain import reports as papers
@@ -20,25 +20,47 @@ __all__ = ["awarded", "results_report", "deadline"]
 def awarded(draw: Draw) -> list[papers.AwardedPrize]:
     """Every win of a drawn draw, the winner's details as given: the one source of the papers' per-win facts.
 
-    Today a win is its draw's winner, status DRAWN and no details (nobody claims yet). When claims
-    are recorded, this reads them instead: one per win (winners, then alternates promoted), with its
-    status and the delivery details and ID number as the winner gave them, unsealed.
+    One per win record, by pick (winners, then the alternates promoted), with its status and the delivery
+    details and ID number as the winner gave them, unsealed (the caller masks them below owners). A draw
+    drawn before wins were recorded, or whose wins the runner has not made yet, gives its winners as
+    drawn, with no details.
     """
     if draw.status != DrawStatus.DRAWN:
         return []
-    return [
-        papers.AwardedPrize(
-            draw_id=draw.draw_id,
-            rank=int(w.rank),
-            participant_id=w.participant_id,
-            status=DrawStatus.DRAWN,
-            name=None,
-            address=None,
-            id_number=None,
-            phone_masked=w.phone_masked or "",
+    phones = {(False, int(w.rank)): w.phone_masked or "" for w in draw.winners or []}
+    phones.update({(True, int(a.rank)): a.phone_masked or "" for a in draw.alternates or []})
+    wins = win_store.of_draw(draw.draw_id)
+    if not wins:
+        return [_as_drawn(draw, w) for w in draw.winners or []]
+    shown = []
+    for win in wins:
+        delivery, id_number = win_store.given_details(win)
+        shown.append(
+            papers.AwardedPrize(
+                draw_id=draw.draw_id,
+                rank=int(win.pick),
+                participant_id=win.participant_id,
+                status=win.status,
+                name=(delivery or {}).get("name"),
+                address=(delivery or {}).get("address"),
+                id_number=id_number,
+                phone_masked=phones.get((bool(win.alternate), int(win.rank)), ""),
+            )
         )
-        for w in draw.winners or []
-    ]
+    return shown
+
+
+def _as_drawn(draw: Draw, winner: DrawWinner) -> papers.AwardedPrize:
+    return papers.AwardedPrize(
+        draw_id=draw.draw_id,
+        rank=int(winner.rank),
+        participant_id=winner.participant_id,
+        status=DrawStatus.DRAWN,
+        name=None,
+        address=None,
+        id_number=None,
+        phone_masked=winner.phone_masked or "",
+    )
 
 
 def _lines(campaign: Campaign) -> list[papers.Line]:

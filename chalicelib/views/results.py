@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from chalicelib.adapters import draw_store, records
+from chalicelib.adapters import draw_store, records, win_store
 from chalicelib.adapters.models import Campaign, Draw, DrawWinner
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_id
@@ -52,11 +52,24 @@ class ClaimState:
 
 def claim_states(draw: Draw) -> dict[tuple[str, int], ClaimState]:
     """Each pick's public state, by (WINNER or ALTERNATE, rank): the ONE place the results page learns
-    how a win went. Today it gives the draw's own facts (winners drawn, alternates waiting, no initials);
-    the claims will answer here, from the draw's win records, with no change to the page."""
+    how a win went. A pick with a win shows its status (offered, accepted, ..., forfeited) and, once the
+    winner gave a name, its initials; a winner with no win yet is drawn, an alternate not promoted waits.
+    One Query of the draw's wins."""
     states = {(WINNER, int(w.rank)): ClaimState(PickStatus.DRAWN) for w in draw.winners or []}
     states.update({(ALTERNATE, int(a.rank)): ClaimState(PickStatus.WAITING) for a in draw.alternates or []})
+    for win in win_store.of_draw(draw.draw_id):
+        delivery, _ = win_store.given_details(win)
+        kind = ALTERNATE if win.alternate else WINNER
+        states[(kind, int(win.rank))] = ClaimState(win.status, _initials(delivery.get("name") if delivery else None))
     return states
+
+
+def _initials(name: str | None) -> str | None:
+    """ "Lan Nguyen" -> "L. N.": what the public sees of a winner's name (at most three)."""
+    if not name:
+        return None
+    letters = [part[0].upper() for part in name.split() if part[:1].isalpha()][:3]
+    return " ".join(f"{letter}." for letter in letters) or None
 
 
 def campaign_results(campaign_id: str) -> dict:

@@ -78,7 +78,8 @@ def test_the_page_shows_every_draw_its_proofs_and_masked_picks_to_anyone(api, wo
         (w["rank"], w["participant_id"], w["phone"]) for w in operator["winners"]
     ]
     assert len(drawn["winners"]) == 2 and len(drawn["alternates"]) == 2
-    assert {w["status"] for w in drawn["winners"]} == {"drawn"} and {a["status"] for a in drawn["alternates"]} == {
+    # Each winner has a win, offered to them; no alternate is promoted yet.
+    assert {w["status"] for w in drawn["winners"]} == {"offered"} and {a["status"] for a in drawn["alternates"]} == {
         "waiting"
     }
     assert all(p["initials"] is None and "•" in p["phone"] for p in drawn["winners"] + drawn["alternates"])
@@ -215,7 +216,9 @@ def test_one_page_costs_the_same_few_reads_whatever_the_participants(api, world,
             assert _public(api, f"/results/{world['campaign_id']}{shown}").status_code == 200
         costs[shown] = requests.seen
     for seen in costs.values():
-        assert sorted(op for op, _ in seen) == ["GetItem", "Query"], seen
+        # The campaign, its draws, and the one drawn draw's wins (one Query a drawn draw: at most ten).
+        assert sorted(op for op, _ in seen) == ["GetItem", "Query", "Query"], seen
+        assert any(where.endswith("-wins") for _, where in seen)
         assert any(where.endswith("draws/by_campaign") for _, where in seen)
         assert not any("participants" in where or "draw_pages" in where for _, where in seen), seen
     # The snapshot's two pages are public and verify; the page names how to follow them.

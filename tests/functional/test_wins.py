@@ -16,6 +16,8 @@ from tests.functional.test_openapi import _check
 from tests.support import run_schedule, shopper_token
 
 DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
+# The test campaign's draw line is a VND 40,000,000 motorbike in Vietnam: above the value that needs an ID.
+ACCEPT = {**DELIVERY, "id_number": "001203004567"}
 
 
 def _drawn(api, world, winners: int = 2, alternates: int = 2) -> dict:
@@ -50,7 +52,15 @@ def test_each_winner_gets_one_win_with_the_prize_terms_and_deadline_and_accepts_
     token = _token_of(world, winner.shopper_id)
     listed = api.json("GET", "/v1/me/wins", token=token)["items"]
     assert [(w["draw_id"], w["pick"], w["status"]) for w in listed] == [(draw_id, 1, "offered")]
-    assert listed[0]["terms"]["claim_days"] == 30 and listed[0]["terms"]["needs_id"] is False
+    # The prize line's terms: the market's default window, its value, Vietnam's 10% above VND 10,000,000.
+    assert listed[0]["terms"] == {
+        "claim_days": 30,
+        "unit_value": 40_000_000,
+        "currency": "VND",
+        "taxable": 30_000_000,
+        "tax_withheld": 3_000_000,
+        "needs_id": True,
+    }
     _check(listed[0], "MyWin")
     path = f"/v1/me/wins/{draw_id}/1/accept"
     # Bad input names its field and writes nothing.
@@ -66,9 +76,10 @@ def test_each_winner_gets_one_win_with_the_prize_terms_and_deadline_and_accepts_
     other = next(
         p for s, p in zip(world["shoppers"], PHONES, strict=True) if s not in {w.shopper_id for w in made.values()}
     )
-    api.json("POST", path, DELIVERY, token=shopper_token(other), expect=404)
-    first = api.json("POST", path, DELIVERY, token=token)
-    again = api.json("POST", path, DELIVERY, token=token)
+    api.json("POST", path, ACCEPT, token=shopper_token(other), expect=404)
+    assert api.json("POST", path, DELIVERY, token=token, expect=400)["error"]["field"] == "id_number"
+    first = api.json("POST", path, ACCEPT, token=token)
+    again = api.json("POST", path, ACCEPT, token=token)
     assert first == again and first["status"] == "accepted"
     assert len(_events("win_accepted")) == 1
     sealed = _wins(draw_id)[1].delivery_sealed
@@ -78,10 +89,10 @@ def test_each_winner_gets_one_win_with_the_prize_terms_and_deadline_and_accepts_
 def test_the_brand_sees_delivery_details_by_role_and_moves_a_win_to_delivered_each_move_audited(api, world, memory_sms):
     draw_id = _drawn(api, world)["draw_id"]
     winner = _wins(draw_id)[1]
-    api.json("POST", f"/v1/me/wins/{draw_id}/1/accept", DELIVERY, token=_token_of(world, winner.shopper_id))
+    api.json("POST", f"/v1/me/wins/{draw_id}/1/accept", ACCEPT, token=_token_of(world, winner.shopper_id))
     owner = api.json("GET", f"/v1/draws/{draw_id}/wins", role="owner")
     _check(owner, "DrawWins")
-    assert owner["items"][0]["delivery"] == DELIVERY and "shp_" not in json.dumps(owner)
+    assert owner["items"][0]["delivery"] == ACCEPT and "shp_" not in json.dumps(owner)
     assert len(_events("deliveries_viewed")) == 1
     manager = api.json("GET", f"/v1/draws/{draw_id}/wins", role="manager")
     assert "Le Loi" not in json.dumps(manager) and manager["items"][0]["delivery"]["name"] == "L•••"
@@ -127,7 +138,7 @@ def test_a_declined_rejected_or_forfeited_win_passes_to_the_next_alternate_once_
     run_schedule("draw_runner")
     assert len(memory_sms.messages) == texted + 1 and "/wallet/brand-a" in memory_sms.messages[-1].text
     # The alternate accepts; the brand rejects: the second alternate steps in.
-    api.json("POST", f"/v1/me/wins/{draw_id}/3/accept", DELIVERY, token=_token_of(world, alternate.shopper_id))
+    api.json("POST", f"/v1/me/wins/{draw_id}/3/accept", ACCEPT, token=_token_of(world, alternate.shopper_id))
     move = f"/v1/draws/{draw_id}/wins/3/status"
     assert api.json("POST", move, {"status": "rejected"}, expect=400)["error"]["field"] == "reason"
     api.json("POST", move, {"status": "rejected", "reason": "Name does not match the ID"})
@@ -205,3 +216,20 @@ def test_a_run_that_stopped_between_the_draw_and_its_wins_is_finished_by_the_nex
 def test_a_pick_of_the_wrong_shape_is_not_found(api, world, memory_sms, pick):
     draw_id = _drawn(api, world, winners=1, alternates=0)["draw_id"]
     api.json("POST", f"/v1/draws/{draw_id}/wins/{pick}/status", {"status": "verified"}, expect=404)
+
+
+def test_the_public_results_and_the_regulators_report_follow_the_wins(api, world, memory_sms):
+    drawn = _drawn(api, world)
+    draw_id, made = drawn["draw_id"], _wins(drawn["draw_id"])
+    api.json("POST", f"/v1/me/wins/{draw_id}/1/accept", ACCEPT, token=_token_of(world, made[1].shopper_id))
+    api.json("POST", f"/v1/me/wins/{draw_id}/2/decline", {}, token=_token_of(world, made[2].shopper_id))
+    campaign_id = Draw.get(draw_id).campaign_id
+    public = api.json("GET", f"/results/{campaign_id}?format=json", token="")["draws"][0]
+    assert [(w["status"], w["initials"]) for w in public["winners"]] == [("accepted", "L. N."), ("declined", None)]
+    assert [(a["status"], a["initials"]) for a in public["alternates"]] == [("offered", None), ("waiting", None)]
+    assert "Lan Nguyen" not in json.dumps(public) and "Le Loi" not in json.dumps(public)
+    # The report lists the winner's details as given (owners), the declined prize as passed on, not awarded.
+    report = api.call("GET", f"/v1/campaigns/{campaign_id}/reports/results.csv").body.decode()
+    assert "Lan Nguyen" in report and "12 Le Loi Street, Hanoi" in report and "001203004567" in report
+    masked = api.call("GET", f"/v1/campaigns/{campaign_id}/reports/results.csv", role="manager").body.decode()
+    assert "Lan Nguyen" not in masked and "001203004567" not in masked
