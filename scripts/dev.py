@@ -205,9 +205,16 @@ def _stop_group(process: subprocess.Popen, name: str) -> None:
 
 
 def _banner(
-    token: str, api_port: int, ddb: DynamoDBLocal, aws_endpoint: str, workers: int, scan_url: str | None
+    token: str,
+    api_port: int,
+    ddb: DynamoDBLocal,
+    aws_endpoint: str,
+    workers: int,
+    scan_url: str | None,
+    campaign_id: str | None = None,
 ) -> str:
     api = f"http://{HOST}:{api_port}"
+    results = f"{api}/results/{campaign_id}" if campaign_id else "(no demo campaign)"
     return f"""
   API              {api}   (chalice local, stage local)
   DynamoDB Local   {ddb.endpoint}   tables {TABLE_PREFIX}-*, data in {DATA_DIR.relative_to(REPO_ROOT)}/
@@ -216,6 +223,7 @@ def _banner(
   Stats worker     code_states' stream into the statistics counters (scripts/stats_worker.py)
   Scheduler        every @app.schedule on its rate (scripts/scheduler.py --list)
   Dashboard        {api}/dashboard   (paste the token below)
+  Draw results     {results}   (public; the demo draw runs a few minutes after seeding)
   Owner token for demo-brand (8 h; another: .venv/bin/python scripts/issue_token.py --help):
 
 export TOKEN={token}
@@ -293,14 +301,15 @@ class _Stack:
         os.environ.update(stack_environ(ddb.endpoint, self.api_port, self.aws_endpoint))
         return ddb, moto
 
-    def prepare_data(self) -> tuple[str, str | None]:
-        """Tables, demo data and the export bucket and queues; the owner token and a scan URL to show."""
+    def prepare_data(self) -> tuple[str, str | None, str | None]:
+        """Tables, demo data and the export bucket and queues; the owner token, a scan URL and the demo
+        campaign's id to show."""
         # Imported only now: chalicelib reads its settings from the environment at import.
         from chalicelib import config
         from chalicelib.adapters import models, tables
         from chalicelib.services.auth import issue_operator_token
         from chalicelib.services.exports import MAX_RECEIVES
-        from scripts.seed import DEMO_BRAND, sample_scan_url, seed_demo
+        from scripts.seed import DEMO_BRAND, demo_campaign_id, sample_scan_url, seed_demo
 
         config.get_settings.cache_clear()
         settings = config.get_settings()
@@ -312,7 +321,7 @@ class _Stack:
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
         scan_url = sample_scan_url(DEMO_BRAND)
         create_export_resources(self.aws_endpoint, MAX_RECEIVES)
-        return token, scan_url
+        return token, scan_url, demo_campaign_id(DEMO_BRAND)
 
     def start_code(self) -> subprocess.Popen:
         """chalice local, the export workers, the stats worker and the scheduler."""
@@ -398,10 +407,13 @@ def main() -> int:
     stack = _Stack(ddb_port, api_port, moto_port, worker_count)
     try:
         ddb, moto = stack.start_storage()
-        token, scan_url = stack.prepare_data()
+        token, scan_url, campaign_id = stack.prepare_data()
         _say(f"starting chalice local on {HOST}:{api_port} and {worker_count} export worker(s)")
         return _supervise(
-            stack, ddb, moto, lambda: _banner(token, api_port, ddb, stack.aws_endpoint, worker_count, scan_url)
+            stack,
+            ddb,
+            moto,
+            lambda: _banner(token, api_port, ddb, stack.aws_endpoint, worker_count, scan_url, campaign_id),
         )
     except _Stop as stop:
         _say(f"{stop} received: stopping")

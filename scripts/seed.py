@@ -7,7 +7,7 @@ import sys
 from datetime import UTC
 from typing import Any
 
-__all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo", "sample_scan_url"]
+__all__ = ["DEMO_BRAND", "DEMO_CAMPAIGN", "seed_demo", "sample_scan_url", "demo_campaign_id"]
 
 DEMO_BRAND = "demo-brand"
 # A Tết promotion in the shape real Vietnamese on-pack campaigns take: points and
@@ -22,12 +22,24 @@ DEMO_CAMPAIGN: dict[str, Any] = {
         "max_claims_per_participant": 100,
         "budget_points": 1_000_000,
     },
+    "market": "VN",
     "prizes": [
-        {"name": "Xe máy tay ga", "quantity": 5},
-        {"name": "Điện thoại thông minh", "quantity": 50},
-        {"name": "Thẻ cào 20.000đ", "quantity": 10_000, "odds_per_million": 50_000},
+        {"name": "Xe máy tay ga", "quantity": 5, "unit_value": 35_000_000},
+        {"name": "Điện thoại thông minh", "quantity": 50, "unit_value": 6_000_000},
+        {"name": "Thẻ cào 20.000đ", "quantity": 10_000, "odds_per_million": 50_000, "unit_value": 20_000},
+        {
+            "kind": "draw",
+            "name": "Xe máy SH bốc thăm",
+            "quantity": 3,
+            "unit_value": 80_000_000,
+            "registration": "DEMO-0001/SCT-QLTM",
+        },
     ],
 }
+# A lucky draw of the draw line, scheduled at seeding: its cut a few minutes ahead, so the demo
+# shoppers' entries are in it and the dev stack's scheduler draws it soon after (docs/draws.md).
+DEMO_DRAW = {"name": "Bốc thăm tuần đầu", "winners": 2, "alternates": 2}
+DRAW_IN_MINUTES = 4
 DEMO_BATCH = {"sku": "MI-GAU-DO-75G", "quantity": 1000, "label": "Demo pallet"}
 
 
@@ -58,7 +70,24 @@ def seed_demo(brand_id: str = DEMO_BRAND) -> dict | None:
     )
     batches.change_batch_status(brand_id, batch["batch_id"], "seed", {"status": "active"})
     _seed_scans(batch, DEMO_SCANS)
+    _seed_draw(brand_id, campaign)
     return campaign
+
+
+def _seed_draw(brand_id: str, campaign: dict) -> None:
+    from datetime import datetime, timedelta
+
+    from chalicelib.services import draw_schedule
+
+    line = next(p for p in campaign["prizes"] if p["kind"] == "draw")
+    cut = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=DRAW_IN_MINUTES - 1)
+    body = {
+        **DEMO_DRAW,
+        "prize_id": line["prize_id"],
+        "entries_until": cut.isoformat(),
+        "draw_at": (cut + timedelta(minutes=1)).isoformat(),
+    }
+    draw_schedule.create_draw(brand_id, campaign["campaign_id"], "seed", body)
 
 
 # Demo shoppers' scans of the last packs of the demo batch, so the dashboard has numbers:
@@ -152,3 +181,11 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def demo_campaign_id(brand_id: str = DEMO_BRAND) -> str | None:
+    """The demo campaign's id (its public results page is /results/<id>), or None before seeding."""
+    from chalicelib.services import campaigns
+
+    items = campaigns.list_campaigns(brand_id)["items"]
+    return items[-1]["campaign_id"] if items else None

@@ -36,3 +36,23 @@ def test_demo_seed_leaves_scans_for_the_dashboard(store):
     assert totals["participants"]["unique"] == len(DEMO_SCANS)
     assert totals["scans"]["granted"] == sum(packs for _, packs in DEMO_SCANS)
     assert reconcile.reconcile(campaign["campaign_id"]).clean
+
+
+def test_demo_seed_schedules_a_lucky_draw_of_its_draw_line_that_the_scheduler_runs_soon(store):
+    from datetime import datetime, timedelta
+
+    from chalicelib.domain import clock
+    from chalicelib.services import campaigns, draw_schedule
+    from scripts.seed import DEMO_DRAW, DRAW_IN_MINUTES, demo_campaign_id
+
+    seeded = seed_demo(DEMO_BRAND)
+    assert demo_campaign_id(DEMO_BRAND) == seeded["campaign_id"]
+    campaign = campaigns.get_campaign(DEMO_BRAND, seeded["campaign_id"])
+    assert campaign["market"] == "VN"
+    line = next(p for p in campaign["prizes"] if p["kind"] == "draw")
+    assert line["registration"] and line["drawn"] == DEMO_DRAW["winners"]
+    (draw,) = draw_schedule.list_draws(DEMO_BRAND, campaign["campaign_id"])["items"]
+    assert (draw["status"], draw["prize_id"], draw["alternates_wanted"]) == ("scheduled", line["prize_id"], 2)
+    # The demo shoppers' entries were earned before its cut, which is ahead: it draws within minutes.
+    cut = datetime.fromisoformat(draw["entries_until"])
+    assert clock.now() < cut <= clock.now() + timedelta(minutes=DRAW_IN_MINUTES)
