@@ -243,7 +243,10 @@ var qrcWinners = (function () {
   function delivery(w) {
     var d = w.delivery;
     if (!d) return "\u2013";
-    if (d.given) return "Given" + (w.id_number_given ? ", with an ID number" : "") + " (owners see them)";
+    if (d.given) {
+      var id = w.id_number_given ? ", with an ID number" : "";
+      return "Given" + id + " (managers see them masked, owners in clear)";
+    }
     var parts = [d.name, d.phone, d.address];
     if (d.id_number) parts.push("ID " + d.id_number);
     else if (w.id_number_given) parts.push("ID number given");
