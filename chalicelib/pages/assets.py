@@ -42,7 +42,13 @@ ASSETS: dict[str, tuple[str, ...]] = {
     "landing.min.js": ("shared.js", "landing/landing.js", "landing/wallet.js", "landing/draws.js"),
     "landing.min.css": ("base.css", "languages.css", "landing/landing.css", "landing/wallet.css"),
     "results.min.css": ("base.css", "languages.css", "results/results.css"),
-    "dashboard.min.js": ("shared.js", "dashboard/loyalty.js", "dashboard/dashboard.js", "dashboard/draws.js"),
+    "dashboard.min.js": (
+        "shared.js",
+        "dashboard/loyalty.js",
+        "dashboard/dashboard.js",
+        "dashboard/winners.js",
+        "dashboard/draws.js",
+    ),
     "dashboard.min.css": ("base.css", "dashboard/dashboard.css"),
 }
 """Built file -> its sources, relative to this folder, joined in this order and minified by esbuild."""

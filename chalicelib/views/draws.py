@@ -48,6 +48,9 @@ def render(draw: Draw) -> dict:
         "winners": _winners(draw) if drawn else [],
         # Ranked after the winners by the same stream; fewer than asked when the snapshot ran out.
         "alternates": [_pick(a) for a in draw.alternates or []] if drawn else [],
+        # Kept by the wins (docs/winners.md): alternates stepped in so far, prizes passed on with none left.
+        "promoted": int(draw.promoted or 0),
+        "unclaimed": int(draw.unclaimed or 0),
         "notified_at": format_instant(draw.notified_at) if draw.notified_at else None,
         # Set when the runner found, at the due time, that the entries cannot give the winners.
         "blocked": {"field": draw.blocked_field, "message": draw.blocked_reason, "at": format_instant(draw.blocked_at)}

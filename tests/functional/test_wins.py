@@ -158,6 +158,10 @@ def test_a_declined_rejected_or_forfeited_win_passes_to_the_next_alternate_once_
     # The shopper's list and the operator's agree.
     listed = api.json("GET", f"/v1/draws/{draw_id}/wins")
     assert (listed["promoted"], listed["alternates_left"], listed["unclaimed"]) == (2, 0, 2)
+    # So does the draw as the dashboard's draws panel reads it.
+    shown = api.json("GET", f"/v1/draws/{draw_id}")
+    _check(shown, "Draw")
+    assert (shown["promoted"], shown["unclaimed"]) == (2, 2)
 
 
 def test_reminders_go_seven_days_and_one_day_before_the_window_ends_each_once(api, world, memory_sms):

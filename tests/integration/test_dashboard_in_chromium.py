@@ -477,3 +477,154 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     assert report["due_at"] in paper.text and "Results report" in paper.text
     session.screenshot("dashboard-draws.png")
     session.assert_console_clean()
+
+
+WIN_DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
+TRACKING = "VNPost EE123456789VN"
+
+
+def _drawn_with_wins(campaign_id: str) -> str:
+    """A drawn draw of two winners and an alternate: pick 1 accepted by its winner, pick 2 still offered
+    with its window past (as if the runner had not yet forfeited it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.adapters.models import Win
+    from chalicelib.domain import clock
+    from chalicelib.services import campaigns, draw_runner, draw_schedule, wins
+    from tests.support import draw_line_id
+
+    now = datetime.now(UTC)
+    line = draw_line_id(campaigns.get_campaign(BRAND, campaign_id))
+    draw = draw_schedule.create_draw(
+        BRAND,
+        campaign_id,
+        "op",
+        {
+            "name": "Winners draw",
+            "prize_id": line,
+            "winners": 2,
+            "alternates": 1,
+            "draw_at": (now + timedelta(hours=1)).isoformat(),
+            "entries_until": (now + timedelta(minutes=1)).isoformat(),
+        },
+    )
+    with clock.replaced(lambda: (now + timedelta(hours=2)).timestamp()):
+        assert draw_runner.run_draw(BRAND, draw["draw_id"], "op")["status"] == "drawn"
+    made = {int(w.pick): w for w in Win.query(draw["draw_id"], consistent_read=True)}
+    assert sorted(made) == [1, 2], made
+    wins.accept(made[1].shopper_id, draw["draw_id"], "1", WIN_DELIVERY)
+    made[2].update(actions=[Win.deadline.set(now - timedelta(hours=1))])
+    return draw["draw_id"]
+
+
+def _open_winners(session: BrowserSession, token: str, campaign_id: str, draw_id: str) -> str:
+    """Sign in afresh with `token`, open the draw's winners panel; its CSS selector once the wins show."""
+    from selenium.webdriver.common.by import By
+
+    browser = session.driver
+    browser.get(f"{session.server.base}/dashboard")
+    browser.execute_script("sessionStorage.clear()")
+    _sign_in_and_pick(session, f"{session.server.base}/dashboard", token, campaign_id)
+    panel = f'#draws-wins [data-wins-for="{draw_id}"]'
+    session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, panel + " summary"))
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.CSS_SELECTOR, panel))
+    browser.find_element(By.CSS_SELECTOR, panel + " summary").click()
+    session.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, panel + " tr[data-pick]")) == 2)
+    return panel
+
+
+def _win_status(browser, panel: str, pick: int) -> str | None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="{pick}"]').get_attribute("data-status")
+    except (NoSuchElementException, StaleElementReferenceException):
+        return None
+
+
+def _click(session: BrowserSession, selector: str) -> None:
+    """Click an element of the panel once it is there (the panel redraws after every answer)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def clicked(driver) -> bool:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        try:
+            if found and found[0].is_enabled():
+                found[0].click()
+                return True
+        except StaleElementReferenceException:
+            pass
+        return False
+
+    session.wait.until(clicked)
+
+
+def test_dashboard_winners_panel_shows_statuses_and_deadlines_and_moves_a_win(
+    server: ChaliceLocal, browser, seeded: _Seeded
+):
+    from selenium.webdriver.common.by import By
+
+    session = BrowserSession(browser, server)
+    draw_id = _drawn_with_wins(seeded.campaign_id)
+    manager = operator_token(brand=BRAND, role="manager", sub="mai@brand-dashboard")
+    api = _api(server, f"/v1/draws/{draw_id}/wins", manager)
+    deadlines = {w["pick"]: w["deadline"] for w in api["items"]}
+    _viewport(browser, 1280, 800)
+    panel = _open_winners(session, manager, seeded.campaign_id, draw_id)
+
+    # Statuses in words, the deadlines, the overdue one marked, counts per status, masked details.
+    accepted = browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"]')
+    assert accepted.get_attribute("data-status") == "accepted" and "Accepted by the winner" in accepted.text
+    assert "L•••" in accepted.text and "Le Loi" not in accepted.text  # a manager sees them masked
+    offered = browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="2"]')
+    assert offered.get_attribute("data-status") == "offered" and "Waiting for the winner" in offered.text
+    for pick, row in ((1, accepted), (2, offered)):
+        assert row.find_element(By.CSS_SELECTOR, "[data-deadline]").get_attribute("data-deadline") == deadlines[pick]
+    assert offered.find_elements(By.CSS_SELECTOR, ".overdue") and not accepted.find_elements(
+        By.CSS_SELECTOR, ".overdue"
+    )
+    assert not offered.find_elements(By.CSS_SELECTOR, "button")  # offered: the winner's move, not the brand's
+    counts = {
+        li.get_attribute("data-count"): li.get_attribute("data-value")
+        for li in browser.find_elements(By.CSS_SELECTOR, f"{panel} [data-count]")
+    }
+    assert counts == {"offered": "1", "accepted": "1"}
+    left = browser.find_element(By.CSS_SELECTOR, f"{panel} .wins-left")
+    assert (left.get_attribute("data-left"), left.get_attribute("data-unclaimed")) == ("1", "0")
+    moves = [b.get_attribute("data-move") for b in accepted.find_elements(By.CSS_SELECTOR, "button.win-move")]
+    assert moves == ["verified", "rejected"]
+
+    # Verify, then ship: without a tracking note the API's error shows beside the row, with one it ships.
+    _click(session, f'{panel} tr[data-pick="1"] button[data-move="verified"]')
+    session.wait.until(lambda d: _win_status(d, panel, 1) == "verified")
+    _click(session, f'{panel} tr[data-pick="1"] button[data-move="shipped"]')
+    _click(session, f'{panel} tr[data-pick="1"] form.win-form button.win-send')
+    session.wait.until(
+        lambda d: "tracking note" in d.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"] .win-error').text
+    )
+    assert _win_status(browser, panel, 1) == "verified"
+    browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"] form.win-form input').send_keys(TRACKING)
+    _click(session, f'{panel} tr[data-pick="1"] form.win-form button.win-send')
+    session.wait.until(lambda d: _win_status(d, panel, 1) == "shipped")
+    shipped = browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"]')
+    assert "Shipped" in shipped.text and f"Tracking: {TRACKING}" in shipped.text
+    assert [b.get_attribute("data-move") for b in shipped.find_elements(By.CSS_SELECTOR, "button")] == ["delivered"]
+    assert not shipped.find_elements(By.CSS_SELECTOR, ".win-error")
+    stored = _api(server, f"/v1/draws/{draw_id}/wins", manager)["items"][0]
+    assert (stored["status"], stored["note"]) == ("shipped", TRACKING)
+
+    # The campaign's public results page, linked and served.
+    link = browser.find_element(By.ID, "draws-results").get_attribute("href")
+    assert link == f"{server.base}/results/{seeded.campaign_id}"
+    assert http_get(link)[0] == 200
+    session.screenshot("dashboard-winners.png")
+
+    # A viewer sees the same wins and no button; delivery details only as given.
+    viewer = operator_token(brand=BRAND, role="viewer", sub="lan@brand-dashboard")
+    panel = _open_winners(session, viewer, seeded.campaign_id, draw_id)
+    session.wait.until(lambda d: _win_status(d, panel, 1) == "shipped")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"{panel} button")
+    assert "Given" in browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"]').text
+    session.assert_console_clean()

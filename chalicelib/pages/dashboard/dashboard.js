@@ -10,6 +10,25 @@
  * and drawn with every refresh, with the helpers in `kit`. Elements, numbers, dates and the
  * API call come from shared.js, built in front of them all.
  */
+// The operator token's claims (sub, brand, role, exp), or null when it is no JWT. Shown, never
+// trusted: the API checks the token on every call. draws.js reads the role from it too.
+function qrcClaims(t) {
+  try {
+    var p = t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    while (p.length % 4) p += "=";
+    return JSON.parse(
+      decodeURIComponent(
+        Array.prototype.map
+          .call(atob(p), function (c) {
+            return "%" + ("0" + c.charCodeAt(0).toString(16)).slice(-2);
+          })
+          .join(""),
+      ),
+    );
+  } catch (e) {
+    return null;
+  }
+}
 (function () {
   "use strict";
   var doc = document,
@@ -137,23 +156,6 @@
   }
 
   // --- sign-in ---------------------------------------------------------------------------
-  function claimsOf(t) {
-    try {
-      var p = t.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      while (p.length % 4) p += "=";
-      return JSON.parse(
-        decodeURIComponent(
-          Array.prototype.map
-            .call(atob(p), function (c) {
-              return "%" + ("0" + c.charCodeAt(0).toString(16)).slice(-2);
-            })
-            .join(""),
-        ),
-      );
-    } catch (e) {
-      return null;
-    }
-  }
   function showSignIn(text) {
     stop();
     token = null;
@@ -192,7 +194,7 @@
     });
   }
   function signedIn() {
-    var c = claimsOf(token) || {},
+    var c = qrcClaims(token) || {},
       who = $("who");
     who.textContent =
       "Signed in as " +
@@ -227,7 +229,7 @@
     }
     if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(v))
       return no("That is not an operator token: paste the whole token, three parts separated by dots.");
-    var c = claimsOf(v);
+    var c = qrcClaims(v);
     if (c && typeof c.exp === "number" && c.exp * 1000 < Date.now())
       return no("This token expired at " + qrcFormat.date(c.exp * 1000) + ": ask for a new one.");
     token = v;
@@ -729,7 +731,7 @@
   }
 
   if (token) {
-    var c0 = claimsOf(token);
+    var c0 = qrcClaims(token);
     if (c0 && typeof c0.exp === "number" && c0.exp * 1000 < Date.now()) showSignIn(MSG_401);
     else signedIn();
   } else showSignIn("");

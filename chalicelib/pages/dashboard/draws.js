@@ -5,7 +5,8 @@
  * Its own file, built after dashboard.js: it reads the same session (the operator token)
  * and follows the campaign picker (#campaign), drawing its card at the end of #panel.
  * Elements and the API call come from shared.js. Every API string goes in through
- * textContent, never as HTML.
+ * textContent, never as HTML. Below the table, each drawn draw's winners panel (winners.js);
+ * above it, the campaign's public results page.
  */
 (function () {
   "use strict";
@@ -40,6 +41,13 @@
     due.id = "draws-report";
     due.hidden = true;
     section.appendChild(due);
+    var results = el("p");
+    var link = el("a", "The campaign's public results page");
+    link.id = "draws-results";
+    link.rel = "noopener";
+    link.target = "_blank";
+    results.appendChild(link);
+    section.appendChild(results);
     var scroll = el("div", null, "scroll");
     var table = el("table");
     table.appendChild(el("caption", "The campaign's lucky draws, newest first"));
@@ -58,6 +66,9 @@
     table.appendChild(body);
     scroll.appendChild(table);
     section.appendChild(scroll);
+    var wins = el("div");
+    wins.id = "draws-wins";
+    section.appendChild(wins);
     panel.appendChild(section);
     return section;
   }
@@ -104,11 +115,14 @@
       (report.award_deadline ? " (prize-award deadline " + report.award_deadline + ")" : "") +
       "; CSV and PDF at /v1/campaigns/\u2026/reports/results.csv and .pdf.";
   }
-  function render(items, report) {
+  function render(items, report, campaignId) {
     var section = card();
     if (!section) return;
     deadline(report);
-    var body = clear($("draws-body"));
+    // Public, no sign-in: every draw of the campaign with its winners (docs/winners.md, "Results page").
+    $("draws-results").href = base + "/results/" + encodeURIComponent(campaignId);
+    var body = clear($("draws-body")),
+      wins = clear($("draws-wins"));
     if (!items.length) {
       var tr = el("tr");
       var td = el("td", "No draw scheduled for this campaign.", "muted");
@@ -140,10 +154,12 @@
       tr.appendChild(snap);
       tr.appendChild(winnersCell(d));
       body.appendChild(tr);
+      if (d.status === "drawn") wins.appendChild(qrcWinners.panel(d, load));
     });
   }
   var shown = null;
-  function load() {
+  // `fresh`: also read the wins of the open winners panels again (a click on "Refresh now").
+  function load(fresh) {
     var token = qrcSession.get("qrc.operatorToken");
     var picker = $("campaign");
     var id = picker && picker.value;
@@ -151,24 +167,30 @@
     shown = id;
     var url = base + "/v1/campaigns/" + encodeURIComponent(id) + "/draws?limit=20";
     qrcApi.request(url, { token: token }).then(function (a) {
-      if (a && a.ok && a.body && a.body.items && shown === id) render(a.body.items, a.body.report);
+      if (!(a && a.ok && a.body && a.body.items && shown === id)) return;
+      render(a.body.items, a.body.report, id);
+      if (fresh === true) qrcWinners.refresh(a.body.items);
     });
   }
   doc.addEventListener("DOMContentLoaded", function () {
     var picker = $("campaign");
-    if (picker) picker.addEventListener("change", load);
+    function again() {
+      load(true);
+    }
+    if (picker) picker.addEventListener("change", again);
     var refresh = $("b-refresh");
-    if (refresh) refresh.addEventListener("click", load);
-    window.addEventListener("hashchange", load);
+    if (refresh) refresh.addEventListener("click", again);
+    window.addEventListener("hashchange", again);
     // The panel is shown once a campaign's statistics have loaded: the draws follow it.
     var panel = $("panel");
     if (panel && window.MutationObserver) {
       new MutationObserver(function () {
-        if (!panel.hidden && $("campaign").value !== shown) load();
+        if (!panel.hidden && $("campaign").value !== shown) load(true);
       }).observe(panel, { attributes: true, attributeFilter: ["hidden"] });
     }
     setInterval(function () {
-      if (panel && !panel.hidden && !doc.hidden) load();
+      // Not while a win's note is being typed: redrawing the table would throw it away.
+      if (panel && !panel.hidden && !doc.hidden && !qrcWinners.editing()) load();
     }, 30000);
     load();
   });
