@@ -76,14 +76,35 @@ def _seed(winners: int, participants: int) -> str:
             DrawWinner(
                 rank=r + 1,
                 participant_id=f"mbr_{rank_base + r:026d}",
+                shopper_id=f"shp_{rank_base + r:026d}",
                 entries=10,
                 phone_masked=f"+84 ••• ••• {r:03d}",
             )
             for r in range(count)
         ]
         draw.save()
+        _accepted_wins(draw, now + timedelta(days=2))
         rank_base += count
     return campaign["campaign_id"]
+
+
+def _accepted_wins(draw, at: datetime) -> None:
+    """Each winner's win, accepted with delivery details and an ID number (sealed), as claims leave them:
+    the report reads and unseals every one."""
+    from chalicelib.adapters import win_store
+    from chalicelib.adapters.models import Win
+    from chalicelib.domain.lifecycle import WinStatus
+    from chalicelib.services import wins
+
+    with Win.batch_write() as writer:
+        for row in draw.winners:
+            win = wins.new_win(draw, row, int(row.rank), at)
+            win.status = WinStatus.ACCEPTED
+            delivery = {"name": "Nguyễn Thị Ánh", "phone": "0912 345 678", "address": "12 Lê Lợi, Quận 1, TP.HCM"}
+            win.delivery_sealed, win.id_number_sealed = win_store.sealed_details(
+                delivery, f"0792030{int(row.rank):05d}"
+            )
+            writer.save(win)
 
 
 def _count_requests(counts: Counter) -> None:
@@ -98,15 +119,20 @@ def _count_requests(counts: Counter) -> None:
 
 
 def _plain_csv(campaign_id: str) -> bytes:
-    """Baseline: the same winner rows, read the same way, written by csv.writer with nothing else."""
-    from chalicelib.adapters import draw_store
+    """Baseline: the same winner rows (each win read and its details unsealed), read the same way, written by
+    csv.writer with nothing else."""
+    from chalicelib.adapters import draw_store, win_store
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["draw", "rank", "participant_id", "phone"])
+    writer.writerow(["draw", "rank", "participant_id", "phone", "name", "address", "id_number"])
     for draw in draw_store.of_campaigns([campaign_id]):
-        for w in draw.winners or []:
-            writer.writerow([draw.name, int(w.rank), w.participant_id, w.phone_masked])
+        phones = {int(w.rank): w.phone_masked for w in draw.winners or []}
+        for win in win_store.of_draw(draw.draw_id):
+            delivery, id_number = win_store.given_details(win)
+            given = delivery or {}
+            row = [draw.name, int(win.pick), win.participant_id, phones.get(int(win.rank))]
+            writer.writerow([*row, given.get("name"), given.get("address"), id_number])
     return buffer.getvalue().encode()
 
 

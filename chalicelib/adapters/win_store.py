@@ -34,6 +34,7 @@ __all__ = [
     "text_ledger",
     "mark_wins_made",
     "seal_details",
+    "sealed_details",
     "given_details",
 ]
 
@@ -177,14 +178,19 @@ def text_ledger(draw_id: str, pick: int, kind: str) -> sms_ledger.Ledger:
 _DELIVERY, _ID_NUMBER = "delivery", "win-id-number"  # what each sealed value is sealed for
 
 
+def sealed_details(delivery: dict, id_number: str | None) -> tuple[str, str | None]:
+    """A winner's delivery details and ID number as kept on the win: sealed (AES-GCM under the pepper)."""
+    pepper = get_phone_hash_pepper()
+    sealed = seal_text(json.dumps(delivery, ensure_ascii=False), pepper, _DELIVERY)
+    return sealed, seal_text(id_number, pepper, _ID_NUMBER) if id_number is not None else None
+
+
 def seal_details(delivery: dict, id_number: str | None) -> list[Action]:
     """The actions that keep a winner's delivery details (and ID number, if given) on the win, sealed."""
-    pepper = get_phone_hash_pepper()
-    actions: list[Action] = [
-        Win.delivery_sealed.set(seal_text(json.dumps(delivery, ensure_ascii=False), pepper, _DELIVERY))
-    ]
-    if id_number is not None:
-        actions.append(Win.id_number_sealed.set(seal_text(id_number, pepper, _ID_NUMBER)))
+    sealed, sealed_id = sealed_details(delivery, id_number)
+    actions: list[Action] = [Win.delivery_sealed.set(sealed)]
+    if sealed_id is not None:
+        actions.append(Win.id_number_sealed.set(sealed_id))
     return actions
 
 

@@ -479,7 +479,13 @@ def test_dashboard_lists_the_campaigns_draws_with_commitment_status_and_winners(
     session.assert_console_clean()
 
 
-WIN_DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
+# The seeded campaign's draw line is a VND 40,000,000 prize in Vietnam: its winner gives an ID number.
+WIN_DELIVERY = {
+    "name": "Lan Nguyen",
+    "phone": "0912 345 678",
+    "address": "12 Le Loi Street, Hanoi",
+    "id_number": "001203004567",
+}
 TRACKING = "VNPost EE123456789VN"
 
 

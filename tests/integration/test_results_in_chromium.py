@@ -3,6 +3,7 @@ draw shown, the page's policy blocking nothing, under 50 KB; reached from the sh
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,8 +70,14 @@ def test_the_results_page_in_chromium(server: ChaliceLocal, browser, drawn: dict
     assert browser.find_element(By.TAG_NAME, "h1").text == CAMPAIGN_NAME
     text = browser.find_element(By.TAG_NAME, "body").text
     strings, draw = page.STRINGS[lang], drawn["draw"]
-    for words in (strings["eyebrow"], strings["h_winners"], strings["h_alternates"], strings["ps_drawn"]):
+    # Each winner's win is offered to them; the alternates wait: each status in the page's words.
+    _, _, data = http_get(f"{server.base}/results/{drawn['campaign_id']}?format=json")
+    shown = next(d for d in json.loads(data)["draws"] if d["draw_id"] == draw["draw_id"])
+    statuses = {pick["status"] for pick in shown["winners"] + shown["alternates"]}
+    assert statuses == {"offered", "waiting"}, statuses
+    for words in (strings["eyebrow"], strings["h_winners"], strings["h_alternates"], strings["ps_offered"]):
         assert words.upper() in text.upper(), words
+    assert strings["ps_waiting"].upper() in text.upper()
     assert "Grand draw" in text and "Giải tháng" in text and draw["seed"] in text and draw["seed_commitment"] in text
     for pick in draw["winners"] + draw["alternates"]:
         assert pick["phone"] in text and pick["participant_id"] in text
