@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Print the registry of personal data (chalicelib/domain/personal_data.py) as docs/privacy.md's table."""
+"""Print the registry of personal data as docs/privacy.md's table: .venv/bin/python scripts/privacy_table.py."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chalicelib.domain.personal_data import markdown_table
+def main() -> int:
+    """Print the table (chalicelib/domain/personal_data.py)."""
+    from chalicelib.domain.personal_data import markdown_table
+
+    sys.stdout.write(markdown_table())
+    return 0
+
 
 if __name__ == "__main__":
-    sys.stdout.write(markdown_table())
+    raise SystemExit(main())
