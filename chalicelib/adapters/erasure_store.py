@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, limits
@@ -53,12 +55,16 @@ def account(shopper_id: str) -> ShopperAccount | None:
 _BUSY = "Many changes to this account at once; please try again."
 
 
-def _transact(write: Callable[[TransactWrite], None]) -> bool:
-    """One transaction, tried again while DynamoDB says it is busy; False when a condition refused it."""
+def _account_and_list(shopper_id: str, actions: list[Action], condition: Condition, listed: Action) -> bool:
+    """The account's change and the running list's, in one transaction tried again while DynamoDB is
+    busy; False when the account's condition refused it (nothing written)."""
     for _ in dynamo.attempts(6, _BUSY):
         try:
-            with TransactWrite(connection=dynamo.transaction_connection()) as tx:
-                write(tx)
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
+                tx.update(Counter(RUNNING_LIST), actions=[listed])
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
@@ -66,31 +72,24 @@ def _transact(write: Callable[[TransactWrite], None]) -> bool:
                 return False
             raise
         return True
-    return False  # pragma: no cover - attempts raises ServiceBusy after its last try
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 def start(shopper_id: str, at: datetime) -> bool:
     """Record the confirmed deletion (running) and put it on the scheduler's list, in one transaction;
     False if the account has no phone any more or a deletion is already running (nothing written)."""
-
-    def write(tx: TransactWrite) -> None:
-        tx.update(
-            ShopperAccount(shopper_id),
-            actions=[
-                ShopperAccount.erasure_status.set(ErasureStatus.RUNNING),
-                ShopperAccount.erasure_started_at.set(at),
-                ShopperAccount.erasure_steps.remove(),
-                ShopperAccount.erased_at.remove(),
-            ],
-            condition=ShopperAccount.phone_hash.exists()
-            & (
-                ShopperAccount.erasure_status.does_not_exist()
-                | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)
-            ),
-        )
-        tx.update(Counter(RUNNING_LIST), actions=[Counter.members.add({shopper_id})])
-
-    return _transact(write)
+    return _account_and_list(
+        shopper_id,
+        [
+            ShopperAccount.erasure_status.set(ErasureStatus.RUNNING),
+            ShopperAccount.erasure_started_at.set(at),
+            ShopperAccount.erasure_steps.remove(),
+            ShopperAccount.erased_at.remove(),
+        ],
+        ShopperAccount.phone_hash.exists()
+        & (ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)),
+        Counter.members.add({shopper_id}),
+    )
 
 
 def mark_step(shopper_id: str, step: str) -> None:
@@ -104,24 +103,20 @@ def mark_step(shopper_id: str, step: str) -> None:
 def finish(shopper_id: str, at: datetime) -> None:
     """The last step: the account keeps nothing that identifies the person, the deletion is done and
     off the scheduler's list, in one transaction (a repeat after it finds it done and writes nothing)."""
-
-    def write(tx: TransactWrite) -> None:
-        tx.update(
-            ShopperAccount(shopper_id),
-            actions=[
-                ShopperAccount.phone_hash.remove(),
-                ShopperAccount.phone_masked.remove(),
-                ShopperAccount.phone_sealed.remove(),
-                ShopperAccount.created_at.remove(),
-                ShopperAccount.last_sign_in_at.remove(),
-                ShopperAccount.erasure_status.set(ErasureStatus.DONE),
-                ShopperAccount.erased_at.set(at),
-            ],
-            condition=ShopperAccount.erasure_status == ErasureStatus.RUNNING,
-        )
-        tx.update(Counter(RUNNING_LIST), actions=[Counter.members.delete({shopper_id})])
-
-    _transact(write)
+    _account_and_list(
+        shopper_id,
+        [
+            ShopperAccount.phone_hash.remove(),
+            ShopperAccount.phone_masked.remove(),
+            ShopperAccount.phone_sealed.remove(),
+            ShopperAccount.created_at.remove(),
+            ShopperAccount.last_sign_in_at.remove(),
+            ShopperAccount.erasure_status.set(ErasureStatus.DONE),
+            ShopperAccount.erased_at.set(at),
+        ],
+        ShopperAccount.erasure_status == ErasureStatus.RUNNING,
+        Counter.members.delete({shopper_id}),
+    )
 
 
 def running() -> list[str]:
