@@ -11,10 +11,8 @@ indexes would: a Scan of every table for their id or phone hash.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from datetime import UTC, datetime, timedelta
 
 from scripts.dynamodb_local import add_endpoint_option, engine, local_aws_env
 
@@ -22,26 +20,15 @@ os.environ.update(local_aws_env())
 os.environ["STAGE"] = "local"
 
 from benchmarks.report import machine, print_table
-from chalicelib.adapters import dynamo, erasure_store, models, tables
+from chalicelib.adapters import models, tables
 from chalicelib.adapters.models import (
-    CodeState,
-    DrawWinner,
-    Member,
-    OtpChallenge,
-    Participant,
-    Redemption,
     ShopperAccount,
-    Win,
 )
-from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import Settings
-from chalicelib.domain import phones
 from chalicelib.services import erasure
+from tests.integration.test_erasure_on_dynamodb_local import shopper_with_everything
 from tests.stats_scale import ReadMeter
 
-BRAND = "bench-brand"
-CAMPAIGN = "cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV"
-DRAW = "drw_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 PHONE = "+84912340001"
 BASELINE = "baseline: Scan of every table"
 OURS = "deletion (by_shopper indexes)"
@@ -74,68 +61,6 @@ class WriteMeter:
             client.meta.events.unregister("provide-client-params.dynamodb", self._count)
 
 
-def _shopper(claims: int, others: int) -> str:
-    """The shopper of `claims` claims and everything a deletion removes, among `others` claims of others."""
-    pepper = get_phone_hash_pepper()
-    number = phones.normalise_phone(PHONE, ("VN", "PH"))
-    hashed = phones.phone_hash(number.e164, pepper)
-    sid = phones.shopper_id_for(hashed)
-    now = datetime.now(UTC)
-    ShopperAccount(
-        sid,
-        phone_hash=hashed,
-        phone_masked=number.masked,
-        phone_sealed=phones.seal_phone(number.e164, pepper),
-        created_at=now,
-        last_sign_in_at=now,
-    ).save()
-    OtpChallenge(hashed, challenge_id="c", code_hash="h", expires_at=now + timedelta(minutes=5), created_at=now).save()
-    with CodeState.batch_write() as batch:
-        for i in range(claims + others):
-            owner = sid if i < claims else f"shp_OTHER{i % 97:021d}"
-            batch.save(
-                CodeState(
-                    f"1:{i}",
-                    state="claimed",
-                    batch_id="bat_x",
-                    brand_id=BRAND,
-                    campaign_id=CAMPAIGN,
-                    changed_at=now - timedelta(seconds=i),
-                    changed_by=owner,
-                    shopper_id=owner,
-                    points=10,
-                )
-            )
-    Participant(CAMPAIGN, sid, points=10 * claims, entries=claims, claims=claims).save()
-    month = now.strftime("%Y-%m")
-    item = {"brand_id": BRAND, "shopper_id": sid, "balance": 10 * claims, f"l#{month}": 10 * claims}
-    dynamo.client().put_item(
-        TableName=Member.Meta.table_name,
-        Item={k: ({"S": v} if isinstance(v, str) else {"N": str(v)}) for k, v in item.items()},
-    )
-    from tests.integration.test_wins_on_dynamodb_local import drawn_draw
-
-    row = DrawWinner(rank=1, participant_id="mbr_1", shopper_id=sid, entries=claims, phone_masked=number.masked)
-    drawn_draw(BRAND, [row], [], now - timedelta(days=3))
-    delivery = phones.seal_text(json.dumps({"address": "12 Le Loi"}), pepper, "delivery")
-    Win.get(DRAW, 1).update(actions=[Win.status.set("delivered"), Win.delivery_sealed.set(delivery)])
-    Redemption(
-        "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-        brand_id=BRAND,
-        shopper_id=sid,
-        reward_id="rwd_x",
-        reward_name="Cap",
-        kind="gift",
-        cost=10,
-        status="shipped",
-        delivery_sealed=delivery,
-        created_at=now,
-        updated_at=now,
-    ).save()
-    assert erasure_store.start(sid, now)
-    return sid
-
-
 def _scan_for(sid: str, hashed: str) -> int:
     """The baseline: every item of every table read, those naming the shopper found."""
     found = 0
@@ -152,7 +77,7 @@ def run_size(endpoint: str, claims: int, others: int) -> list[tuple]:
     tables.delete_tables()
     tables.create_tables()
     try:
-        sid = _shopper(claims, others)
+        sid = shopper_with_everything(PHONE, claims, others)["shopper"]
         hashed = ShopperAccount.get(sid).phone_hash or ""
         rows = []
         with ReadMeter() as reads, WriteMeter() as writes:

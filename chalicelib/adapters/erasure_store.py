@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -68,9 +69,10 @@ def _account_and_list(shopper_id: str, actions: list[Action], condition: Conditi
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            if any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or []):
-                return False
-            raise
+            refused = isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None
+            if not refused:
+                raise
+            return False
         return True
     return False  # never reached: attempts raises ServiceBusy after the last try
 

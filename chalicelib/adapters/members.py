@@ -294,6 +294,18 @@ def due_for_review(month: str) -> Iterator[tuple[str, str, str]]:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _write(items: list[dict]) -> bool:
+    """One transaction of member items (and the brand's figures); False when a condition refused it."""
+    try:
+        # Raw, as the member's month attributes are not the model's (see above).
+        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
+    except ClientError as error:
+        if dynamo.cancellation_codes(error) is None:
+            raise
+        return False
+    return True
+
+
 def save_review(
     state: MemberState,
     *,
@@ -308,14 +320,7 @@ def save_review(
     items = [review_update(state, expired_lots=expired_lots, old_months=old_months, tier=tier, next_review=next_review)]
     if brand_counts:
         items.append(counters.brand_item(state.brand_id, brand_counts))
-    try:
-        # Raw, as the member's month attributes are not the model's (see above).
-        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
-    except ClientError as error:
-        if dynamo.cancellation_codes(error) is None:
-            raise
-        return False
-    return True
+    return _write(items)
 
 
 def forfeit(state: MemberState) -> bool:
@@ -333,11 +338,4 @@ def forfeit(state: MemberState) -> bool:
     items = [update.member_item(_key(state.brand_id, state.shopper_id))]
     if total:
         items.append(counters.brand_item(state.brand_id, {"forfeited": total}))
-    try:
-        # Raw, as the member's month attributes are not the model's (see above).
-        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
-    except ClientError as error:
-        if dynamo.cancellation_codes(error) is None:
-            raise
-        return False
-    return True
+    return _write(items)

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters import dynamo, erasure_store, limits
-from chalicelib.adapters.models import DrawWinner, Member, OtpChallenge, Participant, Redemption, ShopperAccount, Win
+from chalicelib.adapters.models import (
+    CodeState,
+    DrawWinner,
+    Member,
+    OtpChallenge,
+    Participant,
+    Redemption,
+    ShopperAccount,
+    Win,
+)
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock, phones
 from chalicelib.services import erasure, shoppers
@@ -31,6 +40,7 @@ pytestmark = pytest.mark.timeout(900)
 ROOT = Path(__file__).resolve().parents[2]
 BRAND = "brand-a"
 PHONE = "+84912340007"
+CAMPAIGN = "cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV"  # drawn_draw's
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ][0-9:.]+(Z|\+00:00| UTC)?")
 _SEALED = re.compile(r"v1:[A-Za-z0-9_=-]+")
 
@@ -63,14 +73,36 @@ def test_after_a_deletion_no_table_holds_the_number_or_the_delivery_and_the_draw
 # --- a fault at every call ------------------------------------------------------------------
 
 
-def _world() -> dict:
-    """One shopper with everything a deletion removes: an account, a pending sign-in code and its limit
-    counter, points with a brand, a campaign's standing, a delivered win (details and ID number) of a drawn
-    draw that shows their masked number, a shipped gift with its delivery details."""
+def _claims(sid: str, claims: int, others: int) -> None:
+    """`claims` claim records of the shopper among `others` of other shoppers (benchmarks/bench_erasure.py)."""
+    with CodeState.batch_write() as batch:
+        for i in range(claims + others):
+            owner = sid if i < claims else f"shp_OTHER{i % 97:021d}"
+            at = clock.now() - timedelta(seconds=i)
+            batch.save(
+                CodeState(
+                    f"1:{i}",
+                    state="claimed",
+                    batch_id="bat_x",
+                    brand_id=BRAND,
+                    campaign_id=CAMPAIGN,
+                    changed_at=at,
+                    changed_by=owner,
+                    shopper_id=owner,
+                    points=10,
+                )
+            )
+
+
+def shopper_with_everything(phone: str = PHONE, claims: int = 4, others: int = 0) -> dict:
+    """One shopper with everything a deletion removes, its deletion confirmed: an account, a pending sign-in
+    code and its limit counter, points with a brand, `claims` claims and their campaign standing, a delivered
+    win (details and ID number) of a drawn draw that shows their masked number, a shipped gift with its
+    delivery details; `others` claims of other shoppers around them."""
     pepper = get_phone_hash_pepper()
-    number = phones.normalise_phone(PHONE, ("VN", "PH"))
+    number = phones.normalise_phone(phone, ("VN", "PH"))
     hashed = phones.phone_hash(number.e164, pepper)
-    sid = shopper_id(PHONE)
+    sid = phones.shopper_id_for(hashed)
     now = clock.now()
     ShopperAccount(
         sid,
@@ -85,13 +117,15 @@ def _world() -> dict:
     ).save()
     limits.hit(shoppers.OTP_PHONE_LIMIT, hashed, limit=5, window_seconds=3600, message="busy")
     month = now.strftime("%Y-%m")
-    member = {"brand_id": BRAND, "shopper_id": sid, "balance": 40, "earned": 40, f"l#{month}": 40, f"e#{month}": 40}
+    points = 10 * claims
+    member = {"brand_id": BRAND, "shopper_id": sid, "balance": points, f"l#{month}": points, f"e#{month}": points}
     dynamo.client().put_item(
         TableName=Member.Meta.table_name,
         Item={k: ({"S": v} if isinstance(v, str) else {"N": str(v)}) for k, v in member.items()},
     )
-    Participant("cmp_01ARZ3NDEKTSV4RRFFQ69G5FAV", sid, points=40, entries=4, claims=4).save()
-    row = DrawWinner(rank=1, participant_id="mbr_1", shopper_id=sid, entries=4, phone_masked=number.masked)
+    _claims(sid, claims, others)
+    Participant(CAMPAIGN, sid, points=points, entries=claims, claims=claims).save()
+    row = DrawWinner(rank=1, participant_id="mbr_1", shopper_id=sid, entries=claims, phone_masked=number.masked)
     drawn_draw(BRAND, [row], [], now - timedelta(days=3))
     win = Win.get(DRAW_ID, 1)
     sealed_delivery = phones.seal_text(json.dumps(ACCEPT), pepper, "delivery")
@@ -159,7 +193,7 @@ def test_a_deletion_ends_in_the_same_state_whatever_fails(store, injector):
         proof = prove(
             injector,
             reset=reset,
-            setup=_world,
+            setup=shopper_with_everything,
             run=lambda ctx: _finish(injector, ctx["shopper"]),
             state=_state,
             choose=(lambda k, kind: True) if FULL else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
