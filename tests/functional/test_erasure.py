@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.adapters import models
+import pytest
+
+from chalicelib.adapters import models, shopper_store
 from chalicelib.adapters.models import Draw, ShopperAccount
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
-from chalicelib.domain import phones
+from chalicelib.domain import clock, phones
+from chalicelib.domain.errors import Conflict
 from chalicelib.services import erasure
 from tests.functional.test_draws import BRAND, PHONES, _csv, memory_sms, world  # noqa: F401
 from tests.functional.test_openapi import _check
@@ -77,6 +80,8 @@ def _code_sent(memory_sms, phone: str) -> str:
 def test_a_deletion_removes_what_identifies_the_person_and_keeps_the_proofs_and_figures(api, world, memory_sms):
     draw_id, shopper, phone = _delivered_winner(api, world, memory_sms)
     token = shopper_token(phone)
+    # A sign-in code asked for: its pending code and the number's limit counters hold the hash (or not).
+    api.json("POST", "/v1/shopper/otp", {"phone": phone}, token="", expect=202)
     sealed = _sealed_values(shopper, draw_id)
     assert found_in_tables(phone, sealed)  # the check does find them before
     before_csv = _csv(api, draw_id)
@@ -125,7 +130,10 @@ def test_a_deletion_that_stopped_halfway_is_finished_by_the_scheduler(api, world
     assert response.status_code == 500
     account = ShopperAccount.get(shopper)
     assert account.erasure_status == "running" and account.erasure_steps == {"points", "wins", "redemptions"}
-    # Signing in meanwhile is refused; the every-minute run finishes it.
+    # Signing in meanwhile is refused (the code used up, nothing else written); the every-minute run finishes it.
+    with pytest.raises(Conflict):
+        shopper_store.record_sign_in(shopper, "h", "m", "s", clock.now())
+    assert ShopperAccount.get(shopper).phone_hash != "h"
     monkeypatch.undo()
     run_schedule("draw_runner")
     assert ShopperAccount.get(shopper).erasure_status == "done"
