@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         batches,
         campaigns,
         draw_schedule,
+        erasure,
         exports,
         loyalty,
         redemptions,
@@ -97,6 +98,7 @@ else:
     wins = _Deferred("chalicelib.services.wins")
     draw_schedule = _Deferred("chalicelib.services.draw_schedule")
     exports = _Deferred("chalicelib.services.exports")
+    erasure = _Deferred("chalicelib.services.erasure")
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
     reports = _Deferred("chalicelib.services.reports")
@@ -704,6 +706,18 @@ def my_redemptions() -> dict:
     return redemptions.my_redemptions(shopper.shopper_id, limit=_query("limit"), cursor=_query("cursor"))
 
 
+@api("/v1/me/deletion", methods=("POST",), status=202, auth="shopper")
+def request_account_deletion() -> dict:
+    shopper = _shopper()
+    return erasure.request_deletion(shopper.shopper_id, _optional_body(), get_settings())
+
+
+@api("/v1/me/deletion/confirm", methods=("POST",), auth="shopper")
+def confirm_account_deletion() -> dict:
+    shopper = _shopper()
+    return erasure.confirm_deletion(shopper.shopper_id, _body(), get_settings())
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")
 def loyalty_review(event: CloudWatchEvent) -> dict:
     # Expires points that are due and re-decides tiers; idempotent, so a late or repeated
@@ -792,10 +806,12 @@ def move_draw_win(draw_id: str, pick: str) -> dict:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="draw_runner")
 def draw_runner(event: CloudWatchEvent) -> dict:
     # Every minute: freeze, draw and notify whatever is due, then forfeit lapsed wins, promote
-    # alternates and send reminders. Each step is a conditional write or transaction, so a late,
-    # repeated or concurrent run (or POST /run) changes nothing twice.
+    # alternates and send reminders, and finish account deletions a crash interrupted. Each step
+    # is a conditional write or transaction, so a late, repeated or concurrent run (or POST /run)
+    # changes nothing twice.
     done = draw_runs.run_due()
     win_offers.run_due_wins()  # logs what it did (wins_run)
+    erasure.resume_running()  # account deletions a crash left halfway
     return done
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "review_update",
     "due_for_review",
     "save_review",
+    "forfeit",
 ]
 
 LOT, EARNED = "l#", "e#"
@@ -293,6 +294,18 @@ def due_for_review(month: str) -> Iterator[tuple[str, str, str]]:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _write(items: list[dict]) -> bool:
+    """One transaction of member items (and the brand's figures); False when a condition refused it."""
+    try:
+        # Raw, as the member's month attributes are not the model's (see above).
+        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
+    except ClientError as error:
+        if dynamo.cancellation_codes(error) is None:
+            raise
+        return False
+    return True
+
+
 def save_review(
     state: MemberState,
     *,
@@ -307,11 +320,22 @@ def save_review(
     items = [review_update(state, expired_lots=expired_lots, old_months=old_months, tier=tier, next_review=next_review)]
     if brand_counts:
         items.append(counters.brand_item(state.brand_id, brand_counts))
-    try:
-        # Raw, as the member's month attributes are not the model's (see above).
-        dynamo.client().transact_write_items(TransactItems=items, ClientRequestToken=dynamo.request_token())
-    except ClientError as error:
-        if dynamo.cancellation_codes(error) is None:
-            raise
-        return False
-    return True
+    return _write(items)
+
+
+def forfeit(state: MemberState) -> bool:
+    """Forfeit every unspent point of a member as read (a deleted account): each lot leaves the balance
+    on condition it still holds what was read, the total kept as the member's and the brand's
+    `forfeited` (not `expired`: the brand's expiry figures stay what expiry did), in one transaction;
+    False when the member changed since (nothing was written; read again)."""
+    update = _Update(names={"#b": "balance"}, conditions=["attribute_exists(#b)"])
+    _expire(update, state.lots, [])
+    total = sum(state.lots.values())
+    if not update.removes:
+        return True
+    if total:
+        update.names["#x"] = "forfeited"
+    items = [update.member_item(_key(state.brand_id, state.shopper_id))]
+    if total:
+        items.append(counters.brand_item(state.brand_id, {"forfeited": total}))
+    return _write(items)

@@ -373,12 +373,18 @@ class ShopperAccount(_Model):
         table_suffix = "shoppers"
 
     shopper_id = UnicodeAttribute(hash_key=True)
-    phone_hash = UnicodeAttribute()
-    phone_masked = UnicodeAttribute()
+    # None on a deleted account (below): everything that identifies the person is gone.
+    phone_hash = UnicodeAttribute(null=True)
+    phone_masked = UnicodeAttribute(null=True)
     # The number sealed with AES-GCM for owners' exports; never logged, never shown below owner.
     phone_sealed = UnicodeAttribute(null=True)
-    created_at = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute(null=True)
     last_sign_in_at = UTCDateTimeAttribute(null=True)
+    # The account's deletion (services/erasure.py), resumable: running -> done, and the steps done so far.
+    erasure_status = UnicodeAttribute(null=True)  # an ErasureStatus
+    erasure_steps = UnicodeSetAttribute(null=True)
+    erasure_started_at = UTCDateTimeAttribute(null=True)
+    erased_at = UTCDateTimeAttribute(null=True)
 
 
 class OtpChallenge(_Model):

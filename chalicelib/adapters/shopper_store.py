@@ -10,6 +10,8 @@ from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.lifecycle import ErasureStatus
 
 __all__ = ["pending_code", "store_code", "spend_try", "use_code", "record_sign_in", "accounts"]
 
@@ -64,16 +66,29 @@ def use_code(challenge: OtpChallenge, max_tries: int, now: datetime) -> bool:
 
 
 def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, signed_in: datetime) -> None:
-    """Create or refresh a shopper's account at a sign-in; the first sign-in's time stays its creation."""
-    ShopperAccount(shopper_id).update(
-        actions=[
-            ShopperAccount.phone_hash.set(phone_hash),
-            ShopperAccount.phone_masked.set(masked),
-            ShopperAccount.phone_sealed.set(sealed),
-            ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
-            ShopperAccount.last_sign_in_at.set(signed_in),
-        ]
-    )
+    """Create or refresh a shopper's account at a sign-in; the first sign-in's time stays its creation.
+
+    Refused (Conflict) while the account's deletion is running; after a finished deletion the number
+    starts a new account (the deletion's times stay on it).
+    """
+    try:
+        ShopperAccount(shopper_id).update(
+            actions=[
+                ShopperAccount.phone_hash.set(phone_hash),
+                ShopperAccount.phone_masked.set(masked),
+                ShopperAccount.phone_sealed.set(sealed),
+                ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
+                ShopperAccount.last_sign_in_at.set(signed_in),
+                ShopperAccount.erasure_status.remove(),
+                ShopperAccount.erasure_steps.remove(),
+            ],
+            condition=ShopperAccount.erasure_status.does_not_exist()
+            | (ShopperAccount.erasure_status == ErasureStatus.DONE),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        raise Conflict("This account is being deleted. Try again in a few minutes.") from None
 
 
 def accounts(shopper_ids: list[str]) -> Iterator[ShopperAccount]:

@@ -4,7 +4,8 @@ Modules: claims (what a scan may claim, and why not), clock (the one "now"), cod
 MAC-tagged codes), csvfile (spreadsheet-safe CSV), draws (the lucky draw's algorithm), errors (the domain's
 exceptions), ids (time-ordered ids and their shapes), instant_win (secret winning serials, odds), lifecycle
 (statuses as enums and their allowed moves), loyalty (tiers, points lots, expiry), markets (each market's law as data with
-its sources: prize tax, claim windows, report deadlines, amounts), phones (reading, masking,
+its sources: prize tax, claim windows, report deadlines, amounts), personal_data (the registry of
+personal data: where each value lives, how long it stays), phones (reading, masking,
 hashing and sealing numbers), promises (what a started campaign may not take back), schemas (request bodies,
 pydantic), reports (the regulator's papers as data: which a market files, when due, each prize's
 outcome), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,

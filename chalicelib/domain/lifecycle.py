@@ -18,6 +18,8 @@ __all__ = [
     "VoucherFileStatus",
     "RedemptionStatus",
     "CodeStatus",
+    "ErasureStatus",
+    "ERASURE_TRANSITIONS",
     "CAMPAIGN_TRANSITIONS",
     "BATCH_TRANSITIONS",
     "EXPORT_TRANSITIONS",
@@ -106,6 +108,13 @@ class RedemptionStatus(_Status):
     CANCELLED = "cancelled"
 
 
+class ErasureStatus(_Status):
+    """An account's deletion: running until every step is done (a crash leaves it running: it resumes)."""
+
+    RUNNING = "running"
+    DONE = "done"
+
+
 _C, _B, _E, _D, _R, _V, _X = (
     CampaignStatus,
     BatchStatus,
@@ -178,6 +187,11 @@ WIN_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _W.DECLINED: frozenset(),
     _W.REJECTED: frozenset(),
     _W.FORFEITED: frozenset(),
+}
+# A confirmed deletion runs (again after a crash) until done; a done account signed in again is a new one.
+ERASURE_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    ErasureStatus.RUNNING: frozenset({ErasureStatus.RUNNING, ErasureStatus.DONE}),
+    ErasureStatus.DONE: frozenset(),
 }
 WIN_FINAL: frozenset[str] = frozenset({_W.DECLINED, _W.REJECTED, _W.FORFEITED})
 """The ends of a win that pass its prize on to the next alternate."""

@@ -3,7 +3,7 @@ adapters' stores in domain values. May import: domain, adapters, views, renderin
 
 Modules: audit (the audit trail, written), auth (operator and shopper tokens), batches, campaigns,
 draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute run), draw_schedule,
-draw_snapshot, exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
+draw_snapshot, erasure (deleting a shopper's account, resumable), exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
 review), reconcile (counters recomputed from claims), redemptions, reports (the regulator's papers downloaded, audited), rewards (the catalogue), scans (the
 claim), shoppers (sign-in), stats_aggregator (the stream fold into counters), texting (what every SMS to a
 shopper shares: its language and the SMS budgets), wins (claiming a draw's prize: the winner's and the

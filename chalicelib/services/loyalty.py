@@ -200,6 +200,7 @@ def loyalty_stats(brand_id: str) -> dict:
             "spent": totals.get("spent", 0),
             "refunded": totals.get("refunded", 0),
             "expired": totals.get("expired", 0),
+            "forfeited": totals.get("forfeited", 0),
         },
         "redemptions": {
             "total": totals.get("redemptions", 0),

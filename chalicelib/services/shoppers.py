@@ -43,6 +43,9 @@ __all__ = [
     "OTP_MAX_TRIES",
     "OtpLimits",
     "OTP_LIMITS",
+    "OTP_PHONE_LIMIT",
+    "send_code",
+    "check_code",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +78,8 @@ class OtpLimits:
 
 
 OTP_LIMITS = OtpLimits()
+# The rate counter of a number's own hourly limit: its key holds the phone hash (a deletion removes it).
+OTP_PHONE_LIMIT = "otp-phone"
 _DAY_SECONDS = 24 * 3600
 _HOUR_SECONDS = 3600
 
@@ -111,11 +116,13 @@ def _network(pepper: str, source_ip: str) -> str:
     return keyed_hash(pepper, "ip", source_ip or "unknown")[:32]
 
 
-def _check_limits(hashed: str, network: str, now: float) -> None:
+def _check_limits(hashed: str, network: str, pepper: str, now: float) -> None:
     limit = OTP_LIMITS
     busy_network = "Too many sign-in codes were asked for from this network. Try again later."
     busy_number = "This number has had its sign-in codes for now. Use the last code sent, or try again later."
-    mine = f"{hashed[:32]}:{network}"
+    # Keyed with the network, so these counters hold nothing a deletion could find by the number
+    # (docs/privacy.md): they expire with their window.
+    mine = keyed_hash(pepper, "limit-phone-ip", f"{hashed}:{network}")[:32]
     # (counter, subject, limit, window, field, message), cheapest to refuse first.
     checks = (
         ("otp-ip", network, limit.per_address_per_window, limit.address_window_seconds, None, busy_network),
@@ -129,7 +136,7 @@ def _check_limits(hashed: str, network: str, now: float) -> None:
             busy_number,
         ),
         ("otp-phone-ip-day", mine, limit.per_number_and_address_per_day, _DAY_SECONDS, "phone", busy_number),
-        ("otp-phone", hashed, limit.per_number_per_hour, _HOUR_SECONDS, "phone", busy_number),
+        (OTP_PHONE_LIMIT, hashed, limit.per_number_per_hour, _HOUR_SECONDS, "phone", busy_number),
     )
     for name, subject, most, window, field, message in checks:
         limits.hit(name, subject, limit=most, window_seconds=window, now=now, field=field, message=message)
@@ -170,6 +177,30 @@ def _code_to_send(hashed: str, pepper: str, now: float) -> str:
     return code
 
 
+def send_code(key: str, phone: Phone, texts: dict[str, str], settings: Settings, now: float) -> None:
+    """Text `phone` the pending code of the challenge `key` (or a new one), worded by `texts`
+    (by language, with {code} and {minutes}); SmsPaused when a budget is spent."""
+    sender = sender_for(settings)
+    pepper = get_phone_hash_pepper(settings)
+    _spend_sms_budgets(phone, settings, now)
+    code = _code_to_send(key, pepper, now)
+    sender.send(phone.e164, texting.render(texts, phone.region, code=code, minutes=OTP_TTL_SECONDS // 60))
+
+
+def check_code(key: str, raw_code: str, settings: Settings, now: float) -> None:
+    """Use the pending code of the challenge `key` if `raw_code` is it; else InvalidInput `otp_invalid`
+    (a wrong code spends a try), the same answer for every reason, as at sign-in."""
+    code = _parse_code(raw_code)
+    pepper = get_phone_hash_pepper(settings)
+    try:
+        challenge = shopper_store.pending_code(key)
+        if challenge is None or challenge.expires_at.timestamp() <= now or challenge.tries >= OTP_MAX_TRIES:
+            raise _Refusal("no good code pending")
+        _consume(challenge, _code_hash(pepper, key, challenge.challenge_id, code), now)
+    except _Refusal:
+        raise _refused() from None
+
+
 def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | None = None) -> dict:
     """Text the phone in `body` its sign-in code: the pending one again, or a new one.
 
@@ -182,7 +213,7 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     pepper = get_phone_hash_pepper(settings)
     now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    _check_limits(hashed, _network(pepper, source_ip), now)
+    _check_limits(hashed, _network(pepper, source_ip), pepper, now)
     _spend_sms_budgets(phone, settings, now)
     code = _code_to_send(hashed, pepper, now)
     sender.send(phone.e164, _sms_text(code, phone.region))

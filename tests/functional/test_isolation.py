@@ -65,6 +65,8 @@ BODIES: dict[tuple[str, str], dict] = {
         "address": "12 Le Loi Street, Hanoi",
     },
     ("POST", "/v1/me/wins/{draw_id}/{pick}/decline"): {},
+    ("POST", "/v1/me/deletion"): {},
+    ("POST", "/v1/me/deletion/confirm"): {"otp": "123456"},
 }
 
 

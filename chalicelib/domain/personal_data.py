@@ -1,0 +1,309 @@
+"""The registry of personal data: every stored value that identifies a shopper, where it lives, how long it stays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "Source",
+    "OnDeletion",
+    "PersonalDatum",
+    "REGISTRY",
+    "NOT_PERSONAL",
+    "PERSONAL_NAME_PATTERNS",
+    "rows",
+    "markdown_table",
+]
+
+
+class Source(StrEnum):
+    """What a stored value comes from."""
+
+    PHONE = "phone number"
+    DELIVERY = "delivery details"
+    ID_NUMBER = "ID number"
+    SIGN_IN = "sign-in record"
+    PSEUDONYM = "pseudonym"
+
+
+class OnDeletion(StrEnum):
+    """What deleting the account does to it (services/erasure.py)."""
+
+    REMOVED = "removed"
+    KEPT_WHILE_OPEN = "kept while the win or gift is still being delivered, then removed"
+    KEPT_PSEUDONYM = "kept: a pseudonym, holds no contact detail"
+    EXPIRES = "expires by TTL"
+
+
+@dataclass(frozen=True)
+class PersonalDatum:
+    """One stored personal value: model and attribute (a dotted path inside a map, `key:` for a value inside a key)."""
+
+    model: str
+    table: str
+    attribute: str
+    source: Source
+    what: str
+    retention: str
+    on_deletion: OnDeletion
+
+
+_UNTIL_DELETED = "until the account is deleted"
+_OPEN_THEN_DELETED = "while the win or gift is open (delivery under way); otherwise until the account is deleted"
+
+REGISTRY: tuple[PersonalDatum, ...] = (
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "phone_hash",
+        Source.PHONE,
+        "keyed hash (HMAC-SHA256) of the E.164 number: finds the account",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "phone_masked",
+        Source.PHONE,
+        "the number masked but for its country code and last three digits",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "phone_sealed",
+        Source.PHONE,
+        "the number sealed (AES-GCM): owners' exports, the winners' SMS",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "last_sign_in_at",
+        Source.SIGN_IN,
+        "when the shopper last signed in",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "created_at",
+        Source.SIGN_IN,
+        "when the shopper first signed in",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "the platform's id `shp_…`, one-way from the phone hash; claims, points and draws are filed under it",
+        "as long as the records filed under it",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "OtpChallenge",
+        "otp_challenges",
+        "phone_hash",
+        Source.PHONE,
+        "the phone hash keying a pending sign-in code",
+        "five minutes (TTL); deleted when the code is used",
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "RateCounter",
+        "rate_counters",
+        "key:otp-phone",
+        Source.PHONE,
+        "the phone hash inside the key of the number's hourly sign-in code limit",
+        "its hour and one more (TTL)",
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "RateCounter",
+        "rate_counters",
+        "key:otp-phone-ip",
+        Source.PHONE,
+        "a keyed hash of the phone hash and the network inside the key of the per-network limits",
+        "its window (at most a day) and one hour more (TTL)",
+        OnDeletion.EXPIRES,
+    ),
+    PersonalDatum(
+        "Redemption",
+        "redemptions",
+        "delivery_sealed",
+        Source.DELIVERY,
+        "name, phone and address a gift is shipped to, sealed",
+        _OPEN_THEN_DELETED,
+        OnDeletion.KEPT_WHILE_OPEN,
+    ),
+    PersonalDatum(
+        "Redemption",
+        "redemptions",
+        "request_digest",
+        Source.DELIVERY,
+        "a keyed hash of the redeem request's body (the reward and the delivery details): a resent request's check",
+        _OPEN_THEN_DELETED,
+        OnDeletion.KEPT_WHILE_OPEN,
+    ),
+    PersonalDatum(
+        "Win",
+        "wins",
+        "delivery_sealed",
+        Source.DELIVERY,
+        "name, phone and address a prize is shipped to, sealed",
+        _OPEN_THEN_DELETED,
+        OnDeletion.KEPT_WHILE_OPEN,
+    ),
+    PersonalDatum(
+        "Win",
+        "wins",
+        "id_number_sealed",
+        Source.ID_NUMBER,
+        "the winner's ID number (prize tax), sealed",
+        _OPEN_THEN_DELETED,
+        OnDeletion.KEPT_WHILE_OPEN,
+    ),
+    PersonalDatum(
+        "Draw",
+        "draws",
+        "winners.phone_masked",
+        Source.PHONE,
+        "a winner's masked number as the draw recorded it (results page, regulator's papers)",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "Draw",
+        "draws",
+        "alternates.phone_masked",
+        Source.PHONE,
+        "an alternate's masked number as the draw recorded it",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "Draw",
+        "draws",
+        "winners.shopper_id",
+        Source.PSEUDONYM,
+        "the platform's id of a winner (for the SMS), never shown",
+        "as long as the draw",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Draw",
+        "draws",
+        "alternates.shopper_id",
+        Source.PSEUDONYM,
+        "the platform's id of an alternate, never shown",
+        "as long as the draw",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "DrawPage",
+        "draw_pages",
+        "shoppers",
+        Source.PSEUDONYM,
+        "the platform's ids of a snapshot page's lines (the page itself holds the brand's pseudonyms `mbr_…`)",
+        "as long as the draw can be disputed",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Win",
+        "wins",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "the platform's id of the winner",
+        "as long as the draw",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "CodeState",
+        "code_states",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "who claimed a code (and the key of a refused scan's record)",
+        "claims: as long as the campaign's figures; refusals a week (TTL)",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Participant",
+        "participants",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "a shopper's balances in one campaign",
+        "as long as the campaign's figures",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Member",
+        "members",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "a shopper's points with a brand (the points are forfeited by a deletion)",
+        "as long as the brand's program",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Redemption",
+        "redemptions",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "who redeemed a reward",
+        "as long as the brand's records",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+)
+
+# Attributes whose names look personal but hold nothing about a person, and why.
+NOT_PERSONAL: dict[str, str] = {
+    "OtpChallenge.code_hash": "the keyed hash of a one-time code, deleted when used (TTL five minutes)",
+    "OtpChallenge.code_sealed": "the one-time code itself, sealed; its item's key is registered",
+    "Draw.seed_sealed": "the draw's secret seed",
+    "Draw.snapshot_sha256": "the hash of the draw's snapshot of pseudonyms",
+    "Voucher.code_sealed": "a brand's voucher code",
+    "Redemption.voucher_sealed": "the brand's voucher code given",
+    "Reward.per_shopper_limit": "how many of a reward one shopper may redeem",
+    "Draw.sms_claims": "which winner's SMS is being sent, by rank",
+    "Draw.sms_sent": "how each winner's SMS ended, by rank",
+    "Draw.sms_tries": "how many tries each winner's SMS took, by rank",
+    "Win.text_claims": "which SMS of the win is being sent",
+    "Win.text_sent": "how each SMS of the win ended",
+    "Win.text_tries": "how many tries each SMS of the win took",
+}
+
+# An attribute whose name matches one of these must be in REGISTRY or NOT_PERSONAL (tests/unit/test_personal_data.py).
+PERSONAL_NAME_PATTERNS: tuple[str, ...] = (
+    "phone",
+    "hash",
+    "sha2",
+    "masked",
+    "sealed",
+    "delivery",
+    "address",
+    "id_number",
+    "sign_in",
+    "shopper",
+    "email",
+    "birth",
+    "sms",
+    "text_",
+)
+
+
+def rows() -> list[tuple[str, str, str, str, str, str]]:
+    """The registry as table rows: table, attribute, from, what, kept, on deletion."""
+    return [(d.table, d.attribute, str(d.source), d.what, d.retention, str(d.on_deletion)) for d in REGISTRY]
+
+
+def markdown_table() -> str:
+    """The registry as docs/privacy.md shows it (scripts/privacy_table.py prints it)."""
+    head = "| table | attribute | from | what | kept | on deletion |\n| --- | --- | --- | --- | --- | --- |\n"
+    return head + "".join(f"| `{t}` | `{a}` | {s} | {w} | {k} | {d} |\n" for t, a, s, w, k, d in rows())
