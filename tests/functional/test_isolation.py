@@ -23,7 +23,7 @@ from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
 from chalicelib.services import batches, campaigns, draw_schedule, rewards
-from tests.support import VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
+from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 SECRET = "Brand-B-Secret-Name"
@@ -38,7 +38,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/batches/{batch_id}/exports"): {"format": "csv"},
     ("POST", "/v1/codes/{code}/status"): {"status": "void"},
     ("POST", "/v1/shopper/otp"): {"phone": "0912 345 678"},
-    ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456"},
+    ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456", "consent": CONSENT},
     ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
     ("PUT", "/v1/loyalty/program"): {"tiers": []},
     ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
