@@ -65,6 +65,7 @@ BODIES: dict[tuple[str, str], dict] = {
         "address": "12 Le Loi Street, Hanoi",
     },
     ("POST", "/v1/me/wins/{draw_id}/{pick}/decline"): {},
+    ("PUT", "/v1/me/consents"): {"brand_id": "brand-b", "marketing": True},
 }
 
 
@@ -135,6 +136,7 @@ def _brand_b() -> dict[str, str]:
         "upload_id": "ab" * 32,  # a voucher file's id: another brand's reward is not found whatever the file
         "brand_id": "brand-b",
         "pick": "1",  # a win of brand B's draw: not found for brand A whatever the pick
+        "kind": "claims",  # a page of "my data": the shopper's own, whoever's ids
     }
 
 

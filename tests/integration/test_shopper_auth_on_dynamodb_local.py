@@ -10,7 +10,6 @@ from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import phones
 from chalicelib.domain.errors import DomainError
 from chalicelib.services import shoppers
-from tests.support import CONSENT
 from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and tests, on the real engine
     E164,
     PHONE,
@@ -27,6 +26,7 @@ from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and te
     test_one_code_signs_in_once,
     test_sign_in_with_a_code_sent_by_sms,
 )
+from tests.support import CONSENT
 
 IP = "198.51.100.20"
 
