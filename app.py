@@ -415,6 +415,15 @@ def wallet_page(brand_id: str) -> Response:
     return _shopper_page("/wallet/{brand_id}", lambda lang, api_base: landing.render_wallet(brand_id, lang, api_base))
 
 
+# The full privacy notice the sign-in's short notice links to: public, it holds no data.
+ROUTE_AUTH[("/privacy", "GET")] = "public"
+
+
+@app.route("/privacy")
+def privacy_page() -> Response:
+    return _shopper_page("/privacy", lambda lang, api_base: (200, landing.render_privacy(lang)))
+
+
 # --- end landing ---
 
 

@@ -186,6 +186,7 @@ def test_every_route_says_who_may_call_it():
         ("/s/{code}", "GET"),
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
+        ("/privacy", "GET"),  # the full privacy notice: the same words for everyone, no data
         # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
         ("/results/{campaign_id}", "GET"),
         ("/results/draws/{draw_id}", "GET"),

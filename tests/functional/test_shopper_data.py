@@ -180,3 +180,18 @@ CAMPAIGN = {
     "ends_at": (clock.now() + timedelta(days=30)).isoformat(),
     "timezone": "Asia/Ho_Chi_Minh",
 }
+
+
+@pytest.mark.parametrize("lang", ["vi", "en", "fil"])
+def test_the_sign_in_notice_links_to_the_full_notice_in_the_pages_language(api, lang):
+    from chalicelib.domain.consent import NOTICE_VERSION
+    from chalicelib.pages import landing
+
+    strings = landing.STRINGS[lang]
+    wallet = api.call("GET", f"/wallet/brand-a?lang={lang}", token="").body.decode()
+    assert strings["notice_body"].replace("'", "&#x27;") in wallet and f'data-notice="{NOTICE_VERSION}"' in wallet
+    assert f'href="../privacy?lang={lang}"' in wallet and 'id="accept"' in wallet
+    page = api.call("GET", f"/privacy?lang={lang}", token="")
+    assert page.status_code == 200 and page.headers["Content-Language"] == lang
+    text = page.body.decode()
+    assert strings["privacy_p1"].replace("'", "&#x27;") in text and NOTICE_VERSION in text
