@@ -282,3 +282,12 @@ class BrowserSession:
             if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]
         ]
         assert not problems, problems
+
+
+def accept_notice(browser) -> None:
+    """Tick the sign-in notice's box (once: a tick on a ticked box would clear it)."""
+    from selenium.webdriver.common.by import By
+
+    box = browser.find_element(By.ID, "accept")
+    if not box.is_selected():
+        box.click()
