@@ -257,7 +257,6 @@ def test_shopper_earns_redeems_and_sees_the_voucher_in_chromium(server: ChaliceL
 
 def _earn_three_packs_in_vietnamese(page: _Page, loyalty: _Loyalty) -> None:
     """Earn: three packs scanned through the page, in Vietnamese; the first asks for sign-in."""
-    from selenium.webdriver.common.by import By
 
     vi = landing.STRINGS["vi"]
     browser, server = page.browser, page.server
@@ -265,12 +264,7 @@ def _earn_three_packs_in_vietnamese(page: _Page, loyalty: _Loyalty) -> None:
         if number > 1:
             browser.get(f"{server.base}/S/{code}?lang=vi")
         else:
-            page.visible("phone").send_keys(WALLET_PHONE)
-            before = server.sent()
-            accept_notice(browser)
-            browser.find_element(By.ID, "b-send").click()
-            page.visible("otp").send_keys(server.otp_for(WALLET_E164, before))
-            browser.find_element(By.ID, "b-signin").click()
+            page.session.sign_in(WALLET_PHONE, WALLET_E164)
         page.visible("b-claim").click()
         assert page.text_of("r-title") == vi["granted"]
         assert page.text_of("r-balance").startswith(f"Tổng của bạn: {number * 10} điểm")
@@ -368,12 +362,7 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
     browser.get(f"{server.base}/S/{code}?lang=en")
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.base}/S/{code}?lang=en")
-    session.visible("phone").send_keys("0912 345 699")
-    before = server.sent()
-    accept_notice(browser)
-    browser.find_element(By.ID, "b-send").click()
-    session.visible("otp").send_keys(server.otp_for("+84912345699", before))
-    browser.find_element(By.ID, "b-signin").click()
+    session.sign_in("0912 345 699", "+84912345699")
     session.visible("b-claim").click()
     card = f'#draws .draw[data-draw="{draw["draw_id"]}"]'
     session.wait.until(
@@ -391,7 +380,9 @@ PRIVACY_BRAND = "brand-privacy"
 PRIVACY_PHONE, PRIVACY_E164 = "0903 444 555", "+84903444555"
 
 
-def test_the_notice_marketing_consent_and_my_data_in_every_language_in_chromium(server: ChaliceLocal, browser):
+def test_the_notice_marketing_consent_and_my_data_in_every_language_in_chromium(
+    stage_tables: Settings, server: ChaliceLocal, browser
+):
     """The wallet's sign-in shows the notice in the page's language; once signed in, the brand's marketing
     consent is granted and stays granted; "my data" is counted by kind in vi, en and fil, with a download."""
     from selenium.webdriver.common.by import By
@@ -404,16 +395,14 @@ def test_the_notice_marketing_consent_and_my_data_in_every_language_in_chromium(
     vi = landing.STRINGS["vi"]
     assert vi["notice_body"] in session.visible("notice").text
     session.screenshot("privacy-vi-notice.png")
-    session.visible("phone").send_keys(PRIVACY_PHONE)
-    before = server.sent()
-    accept_notice(browser)
-    browser.find_element(By.ID, "b-send").click()
-    session.visible("otp").send_keys(server.otp_for(PRIVACY_E164, before))
-    browser.find_element(By.ID, "b-signin").click()
+    session.sign_in(PRIVACY_PHONE, PRIVACY_E164)
     box = session.visible("w-marketing")
     assert not box.is_selected()
     box.click()
     session.wait.until(lambda d: d.find_element(By.ID, "w-marketing").is_enabled())
+    refused = browser.find_element(By.ID, "w-msg")
+    assert not refused.is_displayed(), f"{refused.text}\n{server.log_tail()}"
+    assert browser.find_element(By.ID, "w-marketing").is_selected()
     for lang in ("vi", "en", "fil"):
         words = landing.STRINGS[lang]
         browser.get(f"{server.base}/wallet/{PRIVACY_BRAND}?lang={lang}")

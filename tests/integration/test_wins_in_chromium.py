@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.adapters.models import DrawWinner, Win
 from chalicelib.config import Settings
 from chalicelib.pages import landing
-from tests.integration.browser import BrowserSession, ChaliceLocal, accept_notice
+from tests.integration.browser import BrowserSession, ChaliceLocal
 from tests.integration.test_landing_in_chromium import browser  # noqa: F401 - the phone-sized Chromium
 from tests.integration.test_wins_on_dynamodb_local import DRAW_ID, drawn_draw
 from tests.support import shopper_id
@@ -29,12 +29,7 @@ def test_the_winner_accepts_the_prize_in_the_wallet_in_chromium(stage_tables: Se
     browser.get(f"{server.base}/wallet/{BRAND}?lang=en")
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.base}/wallet/{BRAND}?lang=en")
-    session.visible("phone").send_keys(PHONE)
-    before = server.sent()
-    accept_notice(browser)
-    browser.find_element(By.ID, "b-send").click()
-    session.visible("otp").send_keys(server.otp_for(E164, before))
-    browser.find_element(By.ID, "b-signin").click()
+    session.sign_in(PHONE, E164)
     offered = 'li.win[data-status="offered"]'
     session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, offered), message="the prize never showed")
     shown = browser.find_element(By.CSS_SELECTOR, offered)

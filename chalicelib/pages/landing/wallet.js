@@ -261,7 +261,8 @@ function qrcWallet(page) {
       if (answers[1] && answers[1].ok) showRewards(answers[1].body);
       if (answers[2] && answers[2].ok) showMine(answers[2].body);
       if (answers[3] && answers[3].ok) showWins(answers[3].body);
-      if (answers[4] && answers[4].ok) showConsents(answers[4].body);
+      // A choice on its way wins over what was read before it.
+      if (answers[4] && answers[4].ok && !$("w-marketing").disabled) showConsents(answers[4].body);
       say(failed === undefined ? "" : page.problem(failed));
     });
   }
