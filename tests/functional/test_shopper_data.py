@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from chalicelib.adapters import records
 from chalicelib.adapters.models import Participant, Redemption, ShopperAccount
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain import clock
@@ -27,6 +28,14 @@ from tests.support import CONSENT, active_batch, shopper_id, shopper_token
 OTHER = "0987 654 321"
 E164 = {PHONE: "+84912345678", OTHER: "+84987654321"}
 DELIVERY = {"name": "Lan Nguyen", "phone": "0912 000 111", "address": "12 Le Loi Street, Hanoi"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lookups():
+    """Each test's codes are looked up afresh: an earlier test's batch of the same number is not this one."""
+    records.clear_cache()
+    yield
+    records.clear_cache()
 
 
 def signed_in(api, outbox, phone: str = PHONE, consent: dict = CONSENT) -> str:
