@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         audit,
         batches,
         campaigns,
+        consents,
         draw_schedule,
         erasure,
         exports,
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         wins,
     )
     from chalicelib.services import draw_runner as draw_runs
+    from chalicelib.services import my_data as my_data_service
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
@@ -93,6 +95,8 @@ else:
     audit = _Deferred("chalicelib.services.audit")
     batches = _Deferred("chalicelib.services.batches")
     campaigns = _Deferred("chalicelib.services.campaigns")
+    consents = _Deferred("chalicelib.services.consents")
+    my_data_service = _Deferred("chalicelib.services.my_data")
     draw_runs = _Deferred("chalicelib.services.draw_runner")
     win_offers = _Deferred("chalicelib.services.win_offers")
     wins = _Deferred("chalicelib.services.wins")
@@ -411,6 +415,15 @@ ROUTE_AUTH[("/wallet/{brand_id}", "GET")] = "public"
 @app.route("/wallet/{brand_id}")
 def wallet_page(brand_id: str) -> Response:
     return _shopper_page("/wallet/{brand_id}", lambda lang, api_base: landing.render_wallet(brand_id, lang, api_base))
+
+
+# The full privacy notice the sign-in's short notice links to: public, it holds no data.
+ROUTE_AUTH[("/privacy", "GET")] = "public"
+
+
+@app.route("/privacy")
+def privacy_page() -> Response:
+    return _shopper_page("/privacy", lambda lang, api_base: (200, landing.render_privacy(lang)))
 
 
 # --- end landing ---
@@ -763,6 +776,31 @@ def post_draw_beacon(draw_id: str) -> dict:
 def draw_entries_csv(draw_id: str) -> Response:
     body, name, next_cursor = draw_view.entries_csv(_operator().brand, draw_id, _query("cursor"))
     return _csv(body, name, next_cursor)
+
+
+# --- the shopper's data: consents and "my data" (docs/privacy.md) ---
+
+
+@api("/v1/me/consents", auth="shopper")
+def my_consents() -> dict:
+    return consents.my_consents(_shopper().shopper_id)
+
+
+@api("/v1/me/consents", methods=("PUT",), auth="shopper")
+def put_my_consents() -> dict:
+    shopper = _shopper()
+    return consents.set_marketing(shopper.shopper_id, _body())
+
+
+@api("/v1/me/data", auth="shopper")
+def my_data() -> dict:
+    return my_data_service.my_data(_shopper().shopper_id)
+
+
+@api("/v1/me/data/{kind}", auth="shopper")
+def my_data_page(kind: str) -> dict:
+    shopper = _shopper()
+    return my_data_service.my_data_page(shopper.shopper_id, kind, limit=_query("limit"), cursor=_query("cursor"))
 
 
 @api("/v1/me/draws", auth="shopper")

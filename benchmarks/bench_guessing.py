@@ -29,6 +29,7 @@ from chalicelib.domain.errors import InvalidInput, LimitReached
 from chalicelib.services import shoppers
 from tests.guessing import AwsCalls, guess_codes
 from tests.stats_scale import active_campaign
+from tests.support import CONSENT
 
 
 def genuine_scan(genuine: list[str]) -> AwsCalls:
@@ -67,7 +68,7 @@ def spray_guesses(count: int) -> tuple[int, int, int]:
     accepted = refused = 0
     for i in range(count):
         try:
-            shoppers.create_session({"phone": phone, "otp": f"{i:06d}"}, get_settings())
+            shoppers.create_session({"phone": phone, "otp": f"{i:06d}", "consent": CONSENT}, get_settings())
             accepted += 1
         except (InvalidInput, LimitReached):
             refused += 1

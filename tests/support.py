@@ -181,3 +181,7 @@ def run_schedule(name: str, now: datetime | None = None) -> Any:
     from scripts.scheduler import scheduled_event
 
     return getattr(app, name)(scheduled_event(name, now), None)
+
+
+# The notice a shopper page shows before the number is sent, accepted in full (POST /v1/shopper/session).
+CONSENT = {"notice": "2026-12-07", "purposes": ["promotion", "loyalty"], "language": "vi"}

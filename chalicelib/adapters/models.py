@@ -363,6 +363,23 @@ class StatShard(_Model):
     stat_key = UnicodeAttribute(range_key=True)
 
 
+class ConsentRecord(MapAttribute):
+    """One acceptance of the sign-in notice (domain/consent.py): version, purposes, language, when."""
+
+    notice = UnicodeAttribute()
+    purposes = UnicodeSetAttribute()
+    language = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+
+
+class MarketingChange(MapAttribute):
+    """A brand's marketing consent granted or withdrawn by the shopper, when."""
+
+    brand_id = UnicodeAttribute()
+    granted = BooleanAttribute()
+    at = UTCDateTimeAttribute()
+
+
 class ShopperAccount(_Model):
     """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
 
@@ -385,6 +402,15 @@ class ShopperAccount(_Model):
     erasure_steps = UnicodeSetAttribute(null=True)
     erasure_started_at = UTCDateTimeAttribute(null=True)
     erased_at = UTCDateTimeAttribute(null=True)
+    sign_ins = IntegerAttribute(null=True)  # how many sign-ins; None on accounts made before it was counted
+    # Every acceptance of the notice, once per notice version and purposes (`consent_keys` says which
+    # are recorded, so a sign-in adds a record only for a new one).
+    consents = ListAttribute(of=ConsentRecord, null=True)
+    consent_keys = UnicodeSetAttribute(null=True)
+    # The brands the shopper lets market to them now, and every grant and withdrawal (at most
+    # MARKETING_CHANGES_PER_DAY a day, services/consents.py).
+    marketing_brands = UnicodeSetAttribute(null=True)
+    marketing_log = ListAttribute(of=MarketingChange, null=True)
 
 
 class OtpChallenge(_Model):

@@ -1,4 +1,4 @@
-"""The shopper's store: the pending sign-in code of a phone number, and the shopper's account."""
+"""The shopper's store: the pending sign-in code of a phone number, and the shopper's account with its consents."""
 
 from __future__ import annotations
 
@@ -9,11 +9,22 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import OtpChallenge, ShopperAccount
+from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, ShopperAccount
+from chalicelib.domain.consent import Acceptance, acceptance_key
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import ErasureStatus
 
-__all__ = ["pending_code", "store_code", "spend_try", "use_code", "record_sign_in", "accounts"]
+__all__ = [
+    "pending_code",
+    "store_code",
+    "spend_try",
+    "use_code",
+    "record_sign_in",
+    "record_acceptance",
+    "set_marketing",
+    "account",
+    "accounts",
+]
 
 
 def pending_code(phone_hash: str) -> OtpChallenge | None:
@@ -79,6 +90,7 @@ def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, s
                 ShopperAccount.phone_sealed.set(sealed),
                 ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
                 ShopperAccount.last_sign_in_at.set(signed_in),
+                ShopperAccount.sign_ins.add(1),
                 ShopperAccount.erasure_status.remove(),
                 ShopperAccount.erasure_steps.remove(),
             ],
@@ -89,6 +101,57 @@ def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, s
         if not condition_failed(exc):
             raise
         raise Conflict("This account is being deleted. Try again in a few minutes.") from None
+
+
+def record_acceptance(shopper_id: str, accepted: Acceptance) -> bool:
+    """Add an acceptance of the notice to the account, once per version and purposes; False if it was there."""
+    key = acceptance_key(accepted.notice, accepted.purposes)
+    record = ConsentRecord(
+        notice=accepted.notice, purposes=set(accepted.purposes), language=accepted.language, at=accepted.at
+    )
+    try:
+        ShopperAccount(shopper_id).update(
+            actions=[
+                ShopperAccount.consents.set((ShopperAccount.consents | []).append([record])),
+                ShopperAccount.consent_keys.add({key}),
+            ],
+            condition=ShopperAccount.shopper_id.exists() & ~ShopperAccount.consent_keys.contains(key),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def set_marketing(shopper_id: str, brand_id: str, granted: bool, at: datetime) -> bool:
+    """Grant or withdraw a brand's marketing consent, logging the change; False if it already stood so
+    (nothing is written then) or the account is gone."""
+    change = MarketingChange(brand_id=brand_id, granted=granted, at=at)
+    now_standing = ShopperAccount.marketing_brands.contains(brand_id)
+    moved = ~now_standing if granted else now_standing
+    update = ShopperAccount.marketing_brands.add if granted else ShopperAccount.marketing_brands.delete
+    try:
+        ShopperAccount(shopper_id).update(
+            actions=[
+                update({brand_id}),
+                ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
+            ],
+            condition=ShopperAccount.shopper_id.exists() & moved,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def account(shopper_id: str) -> ShopperAccount | None:
+    """The shopper's account as last written, or None."""
+    try:
+        return ShopperAccount.get(shopper_id, consistent_read=True)
+    except ShopperAccount.DoesNotExist:
+        return None
 
 
 def accounts(shopper_ids: list[str]) -> Iterator[ShopperAccount]:

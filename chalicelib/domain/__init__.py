@@ -1,6 +1,7 @@
 """Pure rules, no I/O. May import: no other package.
 
-Modules: claims (what a scan may claim, and why not), clock (the one "now"), codes (minting and verifying
+Modules: claims (what a scan may claim, and why not), clock (the one "now"), consent (the sign-in notice's
+version and purposes, marketing consent), codes (minting and verifying
 MAC-tagged codes), csvfile (spreadsheet-safe CSV), draws (the lucky draw's algorithm), errors (the domain's
 exceptions), ids (time-ordered ids and their shapes), instant_win (secret winning serials, odds), lifecycle
 (statuses as enums and their allowed moves), loyalty (tiers, points lots, expiry), markets (each market's law as data with

@@ -264,6 +264,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
 
 # Attributes whose names look personal but hold nothing about a person, and why.
 NOT_PERSONAL: dict[str, str] = {
+    "ShopperAccount.sign_ins": "how many times the account signed in: a count, with no time or number",
     "OtpChallenge.code_hash": "the keyed hash of a one-time code, deleted when used (TTL five minutes)",
     "OtpChallenge.code_sealed": "the one-time code itself, sealed; its item's key is registered",
     "Draw.seed_sealed": "the draw's secret seed",

@@ -75,7 +75,7 @@ var qrcApi = {
   base: function (page, given) {
     return given || location.pathname.replace(qrcApi.routes[page], "");
   },
-  // GET `url`, or POST when options.body is given (as JSON), with options.token as the
+  // GET `url`, or POST when options.body is given (as JSON; options.method for another), with options.token as the
   // bearer and options.headers added. Resolves to {ok, status, body, retry} (body null when
   // the answer is not JSON, retry the Retry-After header), or to null when the network
   // failed or options.timeout ms (30 s) passed: a request never hangs a page.
@@ -94,7 +94,7 @@ var qrcApi = {
       return answer;
     }
     return fetch(url, {
-      method: o.body === undefined ? "GET" : "POST",
+      method: o.method || (o.body === undefined ? "GET" : "POST"),
       headers: headers,
       body: o.body === undefined ? undefined : JSON.stringify(o.body),
       cache: "no-store",

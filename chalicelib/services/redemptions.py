@@ -35,6 +35,7 @@ __all__ = [
     "DeliveryIn",
     "redeem",
     "my_redemptions",
+    "my_redemptions_in_full",
     "list_redemptions",
     "redemptions_csv",
     "fulfil",
@@ -329,6 +330,15 @@ def _record(
 def my_redemptions(shopper_id: str, *, limit: str | None = None, cursor: str | None = None) -> dict:
     """The shopper's own redemptions, newest first, voucher codes shown."""
     return redemption_store.shopper_page(shopper_id, parse_limit(limit), cursor, _shopper_view)
+
+
+def _in_full(record: Redemption) -> dict:
+    return {**_shopper_view(record), "delivery": _delivery(record, Sight.CLEAR)}
+
+
+def my_redemptions_in_full(shopper_id: str, limit: int, cursor: str | None) -> dict:
+    """One page of the shopper's own redemptions with the delivery details they gave, in clear ("my data")."""
+    return redemption_store.shopper_page(shopper_id, limit, cursor, _in_full)
 
 
 def _status(status: str | None) -> RedemptionStatus | None:

@@ -10,6 +10,9 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
 
 from chalicelib.adapters import limits, shopper_store
 from chalicelib.adapters.models import OtpChallenge
@@ -17,6 +20,7 @@ from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_s
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
+from chalicelib.domain.consent import NOTICE_VERSION, REQUIRED_PURPOSES, Acceptance
 from chalicelib.domain.errors import InvalidInput, SmsPaused
 from chalicelib.domain.phones import (
     Phone,
@@ -94,9 +98,34 @@ class _OtpRequestIn(Schema):
     phone: PhoneText
 
 
+def _current_notice(version: str) -> str:
+    if version != NOTICE_VERSION:
+        raise ValueError(f"The notice has changed (now {NOTICE_VERSION}): show it again and send its version.")
+    return version
+
+
+def _notice_purposes(purposes: list[str]) -> list[str]:
+    unknown = sorted(set(purposes) - set(REQUIRED_PURPOSES))
+    if unknown:
+        raise ValueError(f"{unknown[0]} is not a purpose of the notice ({', '.join(REQUIRED_PURPOSES)}).")
+    missing = [p for p in REQUIRED_PURPOSES if p not in purposes]
+    if missing:
+        raise ValueError(f"Signing in accepts every purpose of the notice; {missing[0]} is missing.")
+    return purposes
+
+
+class _ConsentIn(Schema):
+    """The notice the shopper was shown and accepted before their number was sent."""
+
+    notice: Annotated[str, AfterValidator(_current_notice)]
+    purposes: Annotated[list[str], AfterValidator(_notice_purposes)]
+    language: Literal["vi", "en", "fil"]
+
+
 class _SessionIn(Schema):
     phone: PhoneText
     otp: CodeText
+    consent: _ConsentIn
 
 
 def _code_hash(pepper: str, hashed_phone: str, challenge_id: str, code: str) -> str:
@@ -260,6 +289,8 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
 def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
     """Exchange a phone number and its one-time code for a shopper token.
 
+    The body carries the notice the shopper accepted (`consent`: its version, every purpose,
+    the language read); a right code records it with the account, once per version and purposes.
     A wrong code spends one of the code's OTP_MAX_TRIES tries; a wrong, expired, used or
     spent code, and no code at all, all answer the same 400 `otp_invalid` (no oracle).
     Nothing else is written unless the code is right.
@@ -285,6 +316,8 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
         log_event(log, "otp_refused", shopper_id=shopper_id, reason=str(exc))
         raise _refused() from None
     record_account(phone, pepper, _instant(now))
+    accepted = Acceptance(data.consent.notice, tuple(data.consent.purposes), data.consent.language, _instant(now))
+    shopper_store.record_acceptance(shopper_id, accepted)
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
     log_event(log, "shopper_signed_in", shopper_id=shopper_id)
     return {

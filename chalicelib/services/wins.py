@@ -29,6 +29,7 @@ __all__ = [
     "pass_on",
     "settle",
     "my_wins",
+    "my_wins_in_full",
     "accept",
     "decline",
     "draw_wins",
@@ -230,6 +231,20 @@ def my_wins(shopper_id: str) -> dict:
     wins = win_store.of_shopper(shopper_id)
     found = win_store.draws([w.draw_id for w in wins])
     return {"items": [_shopper_view(w, prize_terms(found[w.draw_id])) for w in wins if w.draw_id in found]}
+
+
+def my_wins_in_full(shopper_id: str) -> list[dict]:
+    """The shopper's wins with the delivery details and ID number they gave, in clear ("my data")."""
+    wins = win_store.of_shopper(shopper_id)
+    found = win_store.draws([w.draw_id for w in wins])
+    items = []
+    for win in wins:
+        delivery, id_number = win_store.given_details(win)
+        view = _shopper_view(win, prize_terms(found[win.draw_id])) if win.draw_id in found else {}
+        items.append(
+            {**view, "draw_id": win.draw_id, "pick": int(win.pick), "delivery": delivery, "id_number": id_number}
+        )
+    return items
 
 
 def _own(shopper_id: str, draw_id: str, pick: str) -> tuple[Win, Draw]:

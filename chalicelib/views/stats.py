@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 CSV_ROWS = 50_000
-CSV_COLUMNS = ("shopper_id", "phone", "claims", "points", "entries", "first_claim_at", "last_claim_at")
+# `marketing`: "yes" when the shopper lets this brand market to them now (GET/PUT /v1/me/consents), else "no".
+CSV_COLUMNS = ("shopper_id", "phone", "claims", "points", "entries", "first_claim_at", "last_claim_at", "marketing")
 
 
 def _totals(campaign_id: str) -> dict[str, int]:
@@ -222,13 +223,18 @@ def batch_stats(brand_id: str, campaign_id: str) -> dict:
 
 def _phones(shopper_ids: list[str], reveal: bool) -> dict[str, str]:
     """Shown phone numbers: masked, or in clear for an owner (unsealed, never logged)."""
-    phones: dict[str, str] = {}
+    return {shopper_id: phone for shopper_id, (phone, _) in _shown(shopper_ids, reveal, "").items()}
+
+
+def _shown(shopper_ids: list[str], reveal: bool, brand_id: str) -> dict[str, tuple[str, bool]]:
+    """Each shopper's shown phone number and whether they let `brand_id` market to them, from one read."""
+    shown: dict[str, tuple[str, bool]] = {}
     for account in shopper_store.accounts(shopper_ids):
-        shown = account.phone_masked
+        phone = account.phone_masked
         if reveal and account.phone_sealed:
-            shown = unseal_phone(account.phone_sealed, get_phone_hash_pepper())
-        phones[account.shopper_id] = shown
-    return phones
+            phone = unseal_phone(account.phone_sealed, get_phone_hash_pepper())
+        shown[account.shopper_id] = (phone, brand_id in (account.marketing_brands or ()))
+    return shown
 
 
 def _brand_id(brand_id: str, shopper_id: str) -> str:
@@ -322,18 +328,19 @@ def participants_csv(brand_id: str, campaign_id: str, *, reveal_phones: bool, cu
         except ValueError:
             raise InvalidInput(NOT_A_CURSOR, field="cursor") from None
     rows, more = participants.participants_after(campaign_id, after, CSV_ROWS)
-    phones = _phones([p.shopper_id for p in rows], reveal_phones)
+    accounts = _shown([p.shopper_id for p in rows], reveal_phones, brand_id)
     body = csv_text(
         CSV_COLUMNS,
         (
             (
                 _brand_id(brand_id, p.shopper_id),
-                phones.get(p.shopper_id, ""),
+                accounts.get(p.shopper_id, ("", False))[0],
                 int(p.claims),
                 int(p.points),
                 int(p.entries),
                 format_instant(p.first_claim_at) if p.first_claim_at else "",
                 format_instant(p.last_claim_at) if p.last_claim_at else "",
+                "yes" if accounts.get(p.shopper_id, ("", False))[1] else "no",
             )
             for p in rows
         ),

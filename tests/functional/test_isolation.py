@@ -23,7 +23,7 @@ from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
 from chalicelib.services import batches, campaigns, draw_schedule, rewards
-from tests.support import VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
+from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 SECRET = "Brand-B-Secret-Name"
@@ -38,7 +38,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/batches/{batch_id}/exports"): {"format": "csv"},
     ("POST", "/v1/codes/{code}/status"): {"status": "void"},
     ("POST", "/v1/shopper/otp"): {"phone": "0912 345 678"},
-    ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456"},
+    ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456", "consent": CONSENT},
     ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
     ("PUT", "/v1/loyalty/program"): {"tiers": []},
     ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
@@ -67,6 +67,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/me/wins/{draw_id}/{pick}/decline"): {},
     ("POST", "/v1/me/deletion"): {},
     ("POST", "/v1/me/deletion/confirm"): {"otp": "123456"},
+    ("PUT", "/v1/me/consents"): {"brand_id": "brand-b", "marketing": True},
 }
 
 
@@ -137,6 +138,7 @@ def _brand_b() -> dict[str, str]:
         "upload_id": "ab" * 32,  # a voucher file's id: another brand's reward is not found whatever the file
         "brand_id": "brand-b",
         "pick": "1",  # a win of brand B's draw: not found for brand A whatever the pick
+        "kind": "claims",  # a page of "my data": the shopper's own, whoever's ids
     }
 
 
@@ -186,6 +188,7 @@ def test_every_route_says_who_may_call_it():
         ("/s/{code}", "GET"),
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
+        ("/privacy", "GET"),  # the full privacy notice: the same words for everyone, no data
         # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
         ("/results/{campaign_id}", "GET"),
         ("/results/draws/{draw_id}", "GET"),

@@ -30,7 +30,7 @@ from chalicelib.domain.errors import InvalidInput, LimitReached, SmsPaused, Unau
 from chalicelib.services import shoppers
 from chalicelib.services.auth import Shopper, authenticate_operator, authenticate_shopper
 from tests.functional.test_openapi import SPEC
-from tests.support import operator_token, shopper_token
+from tests.support import CONSENT, operator_token, shopper_token
 
 PHONE = "0912 345 678"
 E164 = "+84912345678"
@@ -87,7 +87,9 @@ def ask(api, phone: str = PHONE, expect: int = 202):
 
 
 def sign_in(api, otp: str, phone: str = PHONE, expect: int = 200):
-    return api.json("POST", "/v1/shopper/session", {"phone": phone, "otp": otp}, token="", expect=expect)
+    return api.json(
+        "POST", "/v1/shopper/session", {"phone": phone, "otp": otp, "consent": CONSENT}, token="", expect=expect
+    )
 
 
 def wrong(code: str) -> str:
@@ -270,10 +272,12 @@ def test_an_expired_code_is_refused(settings):
     shoppers.request_otp({"phone": PHONE}, IP, settings, now=start)
     code = last_code(sms.memory_sender())
     with pytest.raises(InvalidInput) as info:
-        shoppers.create_session({"phone": PHONE, "otp": code}, settings, now=start + 300)
+        shoppers.create_session({"phone": PHONE, "otp": code, "consent": CONSENT}, settings, now=start + 300)
     assert info.value.to_dict() == REFUSED
     assert list(ShopperAccount.scan()) == []
-    assert shoppers.create_session({"phone": PHONE, "otp": code}, settings, now=start + 299)["token"]
+    assert shoppers.create_session({"phone": PHONE, "otp": code, "consent": CONSENT}, settings, now=start + 299)[
+        "token"
+    ]
 
 
 def test_one_code_signs_in_once(api, outbox):
@@ -292,7 +296,7 @@ def test_asking_again_sends_the_pending_code_so_nobody_can_cancel_it(settings):
     held = last_code(sms.memory_sender())
     shoppers.request_otp({"phone": PHONE}, "198.51.100.66", settings, now=start + 30)
     assert [m.text for m in sms.memory_sender().to(E164)][-1].count(held) == 1
-    assert shoppers.create_session({"phone": PHONE, "otp": held}, settings, now=start + 60)["token"]
+    assert shoppers.create_session({"phone": PHONE, "otp": held, "consent": CONSENT}, settings, now=start + 60)["token"]
 
 
 def test_a_code_about_to_expire_is_replaced_by_a_new_one(settings):
@@ -306,8 +310,10 @@ def test_a_code_about_to_expire_is_replaced_by_a_new_one(settings):
     assert challenge.expires_at.timestamp() == int(later) + shoppers.OTP_TTL_SECONDS
     if first != second:
         with pytest.raises(InvalidInput):
-            shoppers.create_session({"phone": PHONE, "otp": first}, settings, now=later + 1)
-    assert shoppers.create_session({"phone": PHONE, "otp": second}, settings, now=later + 1)["token"]
+            shoppers.create_session({"phone": PHONE, "otp": first, "consent": CONSENT}, settings, now=later + 1)
+    assert shoppers.create_session({"phone": PHONE, "otp": second, "consent": CONSENT}, settings, now=later + 1)[
+        "token"
+    ]
 
 
 @pytest.fixture
@@ -340,7 +346,9 @@ def test_a_stranger_cannot_spend_the_owners_allowance(settings):
         shoppers.request_otp({"phone": PHONE}, stranger, settings, now=now)
     # The owner, from their own network, still gets their code.
     shoppers.request_otp({"phone": PHONE}, owner, settings, now=now)
-    assert shoppers.create_session({"phone": PHONE, "otp": last_code(sms.memory_sender())}, settings, now=now)
+    assert shoppers.create_session(
+        {"phone": PHONE, "otp": last_code(sms.memory_sender()), "consent": CONSENT}, settings, now=now
+    )
 
 
 def test_strangers_together_send_one_number_at_most_five_codes_an_hour(settings):
@@ -428,13 +436,23 @@ BAD_CODE_REQUESTS = [
     ({"phone": PHONE, "brand": "x"}, "brand", "invalid_input"),
 ]
 BAD_SESSION_REQUESTS = [
-    ({"phone": PHONE, "otp": "12345"}, "otp"),
-    ({"phone": PHONE, "otp": "1234567"}, "otp"),
-    ({"phone": PHONE, "otp": "abcdef"}, "otp"),
-    ({"phone": PHONE, "otp": 123456}, "otp"),
-    ({"phone": PHONE}, "otp"),
-    ({"otp": "123456"}, "phone"),
-    ({"phone": "garbage", "otp": "123456"}, "phone"),
+    ({"phone": PHONE, "otp": "12345", "consent": CONSENT}, "otp"),
+    ({"phone": PHONE, "otp": "1234567", "consent": CONSENT}, "otp"),
+    ({"phone": PHONE, "otp": "abcdef", "consent": CONSENT}, "otp"),
+    ({"phone": PHONE, "otp": 123456, "consent": CONSENT}, "otp"),
+    ({"phone": PHONE, "consent": CONSENT}, "otp"),
+    ({"otp": "123456", "consent": CONSENT}, "phone"),
+    ({"phone": "garbage", "otp": "123456", "consent": CONSENT}, "phone"),
+    # The notice shown before the number was sent: required, current, every purpose, a page language.
+    ({"phone": PHONE, "otp": "123456"}, "consent"),
+    ({"phone": PHONE, "otp": "123456", "consent": {**CONSENT, "notice": "2020-01-01"}}, "consent.notice"),
+    ({"phone": PHONE, "otp": "123456", "consent": {**CONSENT, "purposes": ["promotion"]}}, "consent.purposes"),
+    (
+        {"phone": PHONE, "otp": "123456", "consent": {**CONSENT, "purposes": [*CONSENT["purposes"], "spam"]}},
+        "consent.purposes",
+    ),
+    ({"phone": PHONE, "otp": "123456", "consent": {**CONSENT, "language": "de"}}, "consent.language"),
+    ({"phone": PHONE, "otp": "123456", "consent": "yes"}, "consent"),
 ]
 
 

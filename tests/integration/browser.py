@@ -256,6 +256,17 @@ class BrowserSession:
         self.driver, self.server = driver, server
         self.wait = WebDriverWait(driver, WAIT_SECONDS)
 
+    def sign_in(self, phone: str, e164: str) -> None:
+        """On a shopper page's phone step: type the number, tick the notice, send, type the SMS's code, sign in."""
+        from selenium.webdriver.common.by import By
+
+        self.visible("phone").send_keys(phone)
+        before = self.server.sent()
+        accept_notice(self.driver)
+        self.driver.find_element(By.ID, "b-send").click()
+        self.visible("otp").send_keys(self.server.otp_for(e164, before))
+        self.driver.find_element(By.ID, "b-signin").click()
+
     def visible(self, element_id: str) -> Any:
         """The element with this id once visible; a failure shows the page text and the server log."""
         from selenium.webdriver.common.by import By
@@ -282,3 +293,12 @@ class BrowserSession:
             if "Content Security Policy" in entry["message"] or "Uncaught" in entry["message"]
         ]
         assert not problems, problems
+
+
+def accept_notice(browser) -> None:
+    """Tick the sign-in notice's box (once: a tick on a ticked box would clear it)."""
+    from selenium.webdriver.common.by import By
+
+    box = browser.find_element(By.ID, "accept")
+    if not box.is_selected():
+        box.click()

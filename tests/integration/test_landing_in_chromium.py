@@ -1,5 +1,5 @@
 """The landing page in headless Chromium at phone size: sign in, claim, replay, taken and forged codes; earn,
-open the wallet, redeem and see the voucher code."""
+open the wallet, redeem and see the voucher code; the sign-in notice, marketing consent and "my data" in vi, en, fil."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from chalicelib.pages import landing
 from tests.integration.browser import (
     BrowserSession,
     ChaliceLocal,
+    accept_notice,
     chromium,
     http_get,
     http_send,
@@ -104,6 +105,7 @@ class _Page:
         field.clear()
         field.send_keys(phone)
         before = self.server.sent()
+        accept_notice(self.browser)
         self.browser.find_element(By.ID, "b-send").click()
         self.visible("otp").send_keys(self.server.otp_for(e164, before))
         self.browser.find_element(By.ID, "b-signin").click()
@@ -152,6 +154,12 @@ def _sign_in_in_english_and_claim(page: _Page) -> None:
     field = page.visible("phone")
     field.send_keys(VN_PHONE)
     before = server.sent()
+    # The short notice, in English, with its link; the number is not sent before its box is ticked.
+    assert page.text_of("notice").startswith(landing.STRINGS["en"]["notice_title"])
+    assert browser.find_element(By.ID, "notice-link").get_attribute("href").endswith("/privacy?lang=en")
+    browser.find_element(By.ID, "b-send").click()
+    assert text_of("msg") == landing.STRINGS["en"]["e_notice"] and server.sent() == before
+    accept_notice(browser)
     browser.find_element(By.ID, "b-send").click()
     assert text_of("sent").startswith("We sent a code to +84")
     otp = server.otp_for("+84912345678", before)
@@ -249,7 +257,6 @@ def test_shopper_earns_redeems_and_sees_the_voucher_in_chromium(server: ChaliceL
 
 def _earn_three_packs_in_vietnamese(page: _Page, loyalty: _Loyalty) -> None:
     """Earn: three packs scanned through the page, in Vietnamese; the first asks for sign-in."""
-    from selenium.webdriver.common.by import By
 
     vi = landing.STRINGS["vi"]
     browser, server = page.browser, page.server
@@ -257,11 +264,7 @@ def _earn_three_packs_in_vietnamese(page: _Page, loyalty: _Loyalty) -> None:
         if number > 1:
             browser.get(f"{server.base}/S/{code}?lang=vi")
         else:
-            page.visible("phone").send_keys(WALLET_PHONE)
-            before = server.sent()
-            browser.find_element(By.ID, "b-send").click()
-            page.visible("otp").send_keys(server.otp_for(WALLET_E164, before))
-            browser.find_element(By.ID, "b-signin").click()
+            page.session.sign_in(WALLET_PHONE, WALLET_E164)
         page.visible("b-claim").click()
         assert page.text_of("r-title") == vi["granted"]
         assert page.text_of("r-balance").startswith(f"Tổng của bạn: {number * 10} điểm")
@@ -359,11 +362,7 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
     browser.get(f"{server.base}/S/{code}?lang=en")
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.base}/S/{code}?lang=en")
-    session.visible("phone").send_keys("0912 345 699")
-    before = server.sent()
-    browser.find_element(By.ID, "b-send").click()
-    session.visible("otp").send_keys(server.otp_for("+84912345699", before))
-    browser.find_element(By.ID, "b-signin").click()
+    session.sign_in("0912 345 699", "+84912345699")
     session.visible("b-claim").click()
     card = f'#draws .draw[data-draw="{draw["draw_id"]}"]'
     session.wait.until(
@@ -374,4 +373,51 @@ def test_the_signed_in_shopper_sees_their_entries_in_each_upcoming_draw(
     assert "Grand draw" in shown.text and "Prize: Motorbike" in shown.text and "You have 1 entry" in shown.text
     assert shown.find_element(By.CSS_SELECTOR, "[data-won]").get_attribute("data-won") == "no"
     session.screenshot("landing-draws.png")
+    session.assert_console_clean()
+
+
+PRIVACY_BRAND = "brand-privacy"
+PRIVACY_PHONE, PRIVACY_E164 = "0903 444 555", "+84903444555"
+
+
+def test_the_notice_marketing_consent_and_my_data_in_every_language_in_chromium(
+    stage_tables: Settings, server: ChaliceLocal, browser
+):
+    """The wallet's sign-in shows the notice in the page's language; once signed in, the brand's marketing
+    consent is granted and stays granted; "my data" is counted by kind in vi, en and fil, with a download."""
+    from selenium.webdriver.common.by import By
+
+    session = BrowserSession(browser, server)
+    server.wait_ready()
+    browser.get(f"{server.base}/wallet/{PRIVACY_BRAND}?lang=vi")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.base}/wallet/{PRIVACY_BRAND}?lang=vi")
+    vi = landing.STRINGS["vi"]
+    assert vi["notice_body"] in session.visible("notice").text
+    session.screenshot("privacy-vi-notice.png")
+    session.sign_in(PRIVACY_PHONE, PRIVACY_E164)
+    box = session.visible("w-marketing")
+    assert not box.is_selected()
+    box.click()
+    session.wait.until(lambda d: d.find_element(By.ID, "w-marketing").is_enabled())
+    refused = browser.find_element(By.ID, "w-msg")
+    assert not refused.is_displayed(), f"{refused.text}\n{server.log_tail()}"
+    assert browser.find_element(By.ID, "w-marketing").is_selected()
+    for lang in ("vi", "en", "fil"):
+        words = landing.STRINGS[lang]
+        browser.get(f"{server.base}/wallet/{PRIVACY_BRAND}?lang={lang}")
+        session.wait.until(lambda d, lang=lang: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == lang)
+        session.wait.until(lambda d: d.find_element(By.ID, "w-marketing").is_selected())
+        privacy = session.visible("w-privacy").text
+        assert words["privacy_title"] in privacy and words["marketing_label"] in privacy
+        session.visible("b-mydata").click()
+        listed = session.visible("w-mydata-list").text
+        assert words["mydata_consents_one"].format(n=1) in listed
+        assert words["mydata_claims_other"].format(n=0) in listed
+        link = session.visible("w-mydata-link")
+        assert link.text == words["mydata_download"] and link.get_attribute("href").startswith("blob:")
+        session.screenshot(f"privacy-{lang}-wallet.png")
+    # The full notice, in Filipino.
+    browser.get(f"{server.base}/privacy?lang=fil")
+    assert landing.STRINGS["fil"]["privacy_p1"] in session.visible("app").text
     session.assert_console_clean()

@@ -26,6 +26,7 @@ from tests.functional.test_shopper_auth import (  # noqa: F401 - fixtures and te
     test_one_code_signs_in_once,
     test_sign_in_with_a_code_sent_by_sms,
 )
+from tests.support import CONSENT
 
 IP = "198.51.100.20"
 
@@ -52,16 +53,21 @@ def test_concurrent_wrong_guesses_spend_exactly_the_five_tries(settings):
     shoppers.request_otp({"phone": PHONE}, IP, settings)
     code = last_code(sms.memory_sender())
     guesses = [f"{(int(code) + i) % 1_000_000:06d}" for i in range(1, 21)]
-    results = _parallel([lambda g=g: shoppers.create_session({"phone": PHONE, "otp": g}, settings) for g in guesses])
+    results = _parallel(
+        [lambda g=g: shoppers.create_session({"phone": PHONE, "otp": g, "consent": CONSENT}, settings) for g in guesses]
+    )
     # All twenty answered alike; the challenge counted exactly its five tries, no more.
     assert results == ["otp_invalid"] * 20
     assert OtpChallenge.get(_hashed(settings), consistent_read=True).tries == shoppers.OTP_MAX_TRIES
-    assert _outcome(lambda: shoppers.create_session({"phone": PHONE, "otp": code}, settings)) == "otp_invalid"
+    assert (
+        _outcome(lambda: shoppers.create_session({"phone": PHONE, "otp": code, "consent": CONSENT}, settings))
+        == "otp_invalid"
+    )
 
 
 def test_concurrent_sessions_with_the_right_code_yield_one_token(settings):
     shoppers.request_otp({"phone": PHONE}, IP, settings)
-    body = {"phone": PHONE, "otp": last_code(sms.memory_sender())}
+    body = {"phone": PHONE, "otp": last_code(sms.memory_sender()), "consent": CONSENT}
     results = _parallel([lambda: shoppers.create_session(body, settings)] * 10, workers=10)
     sessions = [r for r in results if isinstance(r, dict)]
     assert len(sessions) == 1 and sessions[0]["token"]
@@ -78,7 +84,9 @@ def test_concurrent_code_requests_for_one_number_send_one_code_within_the_limit(
     assert len(texts) == allowed
     # However they raced, the texts carry one code: a pending code is sent again, never replaced.
     assert len({last_code_of(text) for text in texts}) == 1
-    assert shoppers.create_session({"phone": PHONE, "otp": last_code_of(texts[0])}, settings)["token"]
+    assert shoppers.create_session({"phone": PHONE, "otp": last_code_of(texts[0]), "consent": CONSENT}, settings)[
+        "token"
+    ]
 
 
 def last_code_of(text: str) -> str:

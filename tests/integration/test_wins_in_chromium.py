@@ -29,11 +29,7 @@ def test_the_winner_accepts_the_prize_in_the_wallet_in_chromium(stage_tables: Se
     browser.get(f"{server.base}/wallet/{BRAND}?lang=en")
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.base}/wallet/{BRAND}?lang=en")
-    session.visible("phone").send_keys(PHONE)
-    before = server.sent()
-    browser.find_element(By.ID, "b-send").click()
-    session.visible("otp").send_keys(server.otp_for(E164, before))
-    browser.find_element(By.ID, "b-signin").click()
+    session.sign_in(PHONE, E164)
     offered = 'li.win[data-status="offered"]'
     session.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, offered), message="the prize never showed")
     shown = browser.find_element(By.CSS_SELECTOR, offered)

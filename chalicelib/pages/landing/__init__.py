@@ -8,6 +8,7 @@ import zoneinfo
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from chalicelib.domain.consent import NOTICE_VERSION
 from chalicelib.domain.ids import is_brand_id
 from chalicelib.pages.assets import PAGES_DIR, built, csp_hash, template
 
@@ -19,6 +20,7 @@ __all__ = [
     "render_landing",
     "render_unavailable",
     "render_wallet",
+    "render_privacy",
     "LANGUAGE_NAMES",
     "date_text",
     "number_text",
@@ -216,6 +218,8 @@ def _script_json(strings: dict[str, str]) -> str:
 def _render(lang: str, state: str, title: str, **values: object) -> str:
     style, script, _, _ = _assets()
     values.setdefault("strings_json", None)
+    # The notice's version goes with the sign-in (POST /v1/shopper/session, `consent.notice`).
+    values.setdefault("notice_version", NOTICE_VERSION)
     return template(_FOLDER, "landing.html").render(
         lang=lang,
         state=state,
@@ -280,4 +284,16 @@ def render_wallet(brand_id: str, lang: str, api_base: str) -> tuple[int, str]:
         code_text="",
         api_base=api_base,
         strings_json=_script_json(strings),
+    )
+
+
+def render_privacy(lang: str) -> str:
+    """The full privacy notice the sign-in's short notice links to (GET /privacy), in `lang`."""
+    lang = lang if lang in STRINGS else DEFAULT_LANGUAGE
+    strings = STRINGS[lang]
+    return _render(
+        lang,
+        "privacy",
+        strings["privacy_page_title"],
+        privacy_version=strings["privacy_p4"].format(version=NOTICE_VERSION),
     )

@@ -176,6 +176,8 @@
     $("f-phone").addEventListener("submit", function (event) {
       event.preventDefault();
       var number = $("phone").value.trim();
+      // The notice is accepted before the number leaves the phone.
+      if (!$("accept").checked) return say(strings.e_notice);
       if (!number) return say(strings.e_phone_invalid);
       sendCode(number, $("b-send"));
     });
@@ -183,7 +185,10 @@
       event.preventDefault();
       var otp = $("otp").value.replace(/\D/g, "");
       if (otp.length !== 6) return say(strings.e_otp_format);
-      call("/v1/shopper/session", { body: { phone: phone, otp: otp } }, $("b-signin")).then(function (answer) {
+      // What the shopper accepted: the notice shown (its version), all its purposes, in this page's language.
+      var consent = { notice: main.getAttribute("data-notice"), purposes: ["promotion", "loyalty"], language: lang };
+      var body = { phone: phone, otp: otp, consent: consent };
+      call("/v1/shopper/session", { body: body }, $("b-signin")).then(function (answer) {
         if (!answer || !answer.ok) return say(problem(answer));
         put("qrc.token", answer.body.token);
         put("qrc.exp", answer.body.expires_at);

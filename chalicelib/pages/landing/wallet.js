@@ -3,7 +3,8 @@
  * to the next tier and when the tier lapses, what expires next, the brand's rewards with
  * a redeem button (delivery details for a gift), the voucher code once redeemed, the
  * shopper's lucky-draw prizes with this brand (accept with delivery details, or decline,
- * before the deadline), past rewards and recent scans.
+ * before the deadline), past rewards and recent scans, this brand's marketing consent
+ * (GET/PUT /v1/me/consents) and "my data" (GET /v1/me/data) counted by kind with its download.
  *
  * landing.js calls qrcWallet(page) once the document is ready, handing over its helpers
  * (strings, the API call, the token, the steps); this file only defines that function.
@@ -237,6 +238,7 @@ function qrcWallet(page) {
       page.call("/v1/brands/" + brandPath + "/rewards?limit=50", { token: bearer }),
       page.call("/v1/me/redemptions?limit=20", { token: bearer }),
       page.call("/v1/me/wins", { token: bearer }),
+      page.call("/v1/me/consents", { token: bearer }),
     ]).then(function (answers) {
       if (
         answers.some(function (a) {
@@ -259,6 +261,8 @@ function qrcWallet(page) {
       if (answers[1] && answers[1].ok) showRewards(answers[1].body);
       if (answers[2] && answers[2].ok) showMine(answers[2].body);
       if (answers[3] && answers[3].ok) showWins(answers[3].body);
+      // A choice on its way wins over what was read before it.
+      if (answers[4] && answers[4].ok && !$("w-marketing").disabled) showConsents(answers[4].body);
       say(failed === undefined ? "" : page.problem(failed));
     });
   }
@@ -331,6 +335,57 @@ function qrcWallet(page) {
     $("f-redeem").hidden = true;
     say("");
   });
+  // --- the shopper's data: this brand's marketing consent, and "my data" --------------
+  function showConsents(consents) {
+    $("w-marketing").checked = (consents.marketing_brands || []).indexOf(brand) >= 0;
+  }
+  $("w-marketing").addEventListener("change", function () {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    var box = $("w-marketing");
+    var choice = { body: { brand_id: brand, marketing: box.checked }, token: bearer, method: "PUT" };
+    box.disabled = true;
+    page.call("/v1/me/consents", choice).then(function (answer) {
+      box.disabled = false;
+      if (answer && answer.status === 401) return page.signedOut();
+      if (!answer || !answer.ok) {
+        box.checked = !box.checked;
+        return say(page.problem(answer));
+      }
+      showConsents(answer.body);
+    });
+  });
+  var KINDS = ["claims", "memberships", "redemptions", "draws", "wins", "consents"];
+  function counted(data, kind) {
+    var value = data[kind];
+    if (kind === "consents") return (value && value.accepted ? value.accepted.length : 0);
+    if (value && value.items) return value.items.length;
+    return value ? value.length : 0;
+  }
+  var download = null;
+  $("b-mydata").addEventListener("click", function () {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    page.call("/v1/me/data", { token: bearer }, $("b-mydata")).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      if (!answer || !answer.ok) return say(page.problem(answer));
+      var data = answer.body;
+      var list = $("w-mydata-list");
+      clear(list);
+      KINDS.forEach(function (kind) {
+        var n = counted(data, kind);
+        var more = data[kind] && data[kind].next_cursor ? "+" : "";
+        var key = "mydata_" + kind; // mydata_claims_one, mydata_claims_other, ... (strings/*.json)
+        list.appendChild(el("li", many(key, n) + more));
+      });
+      // The download is the answer itself, kept in the page: the API needs the token, a link cannot carry it.
+      if (download) URL.revokeObjectURL(download);
+      download = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      $("w-mydata-link").href = download;
+      $("w-mydata").hidden = false;
+    });
+  });
+
   $("b-w-out").addEventListener("click", page.signOut);
   $("b-back").addEventListener("click", page.back);
 

@@ -1,0 +1,77 @@
+"""A shopper's consents: the notices accepted at sign-in (read), and each brand's marketing consent, granted
+or withdrawn from the wallet."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from chalicelib.adapters import limits, shopper_store
+from chalicelib.adapters.models import ShopperAccount
+from chalicelib.domain import clock
+from chalicelib.domain.consent import NOTICE_VERSION
+from chalicelib.domain.ids import is_brand_id
+from chalicelib.domain.schemas import Schema, validate
+from chalicelib.domain.validation import format_instant
+
+__all__ = ["my_consents", "set_marketing", "consents_of", "MARKETING_CHANGES_PER_DAY"]
+
+# Each change adds a line to the account's marketing log: this bounds how fast it grows.
+MARKETING_CHANGES_PER_DAY = 20
+_DAY_SECONDS = 24 * 3600
+
+
+def _brand(value: str) -> str:
+    if not is_brand_id(value):
+        raise ValueError("Not a brand id (lower-case letters, digits and dashes).")
+    return value
+
+
+class _MarketingIn(Schema):
+    brand_id: Annotated[str, AfterValidator(_brand)]
+    marketing: bool
+
+
+def consents_of(account: ShopperAccount | None) -> dict:
+    """The notices an account accepted (oldest first), the brands it lets market to it, and every change."""
+    accepted = [
+        {
+            "notice": record.notice,
+            "purposes": sorted(record.purposes or ()),
+            "language": record.language,
+            "accepted_at": format_instant(record.at),
+        }
+        for record in (account.consents or [] if account else [])
+    ]
+    changes = [
+        {"brand_id": change.brand_id, "marketing": bool(change.granted), "at": format_instant(change.at)}
+        for change in (account.marketing_log or [] if account else [])
+    ]
+    return {
+        "notice_version": NOTICE_VERSION,
+        "accepted": accepted,
+        "marketing_brands": sorted(account.marketing_brands or () if account else ()),
+        "marketing_changes": changes,
+    }
+
+
+def my_consents(shopper_id: str) -> dict:
+    """GET /v1/me/consents: what the shopper accepted and which brands may market to them."""
+    return consents_of(shopper_store.account(shopper_id))
+
+
+def set_marketing(shopper_id: str, body: dict) -> dict:
+    """PUT /v1/me/consents: grant or withdraw one brand's marketing consent; a change that changes
+    nothing writes nothing. At most MARKETING_CHANGES_PER_DAY changes a day (429 after)."""
+    values = validate(_MarketingIn, body)
+    limits.hit(
+        "consent-marketing",
+        shopper_id,
+        limit=MARKETING_CHANGES_PER_DAY,
+        window_seconds=_DAY_SECONDS,
+        message="Your marketing choices have changed many times today; try again tomorrow.",
+        field="marketing",
+    )
+    shopper_store.set_marketing(shopper_id, values.brand_id, values.marketing, clock.now())
+    return my_consents(shopper_id)
