@@ -52,7 +52,45 @@ class PersonalDatum:
 _UNTIL_DELETED = "until the account is deleted"
 _OPEN_THEN_DELETED = "while the win or gift is open (delivery under way); otherwise until the account is deleted"
 
+_PROOF = "until the account is deleted; then kept under the pseudonym as proof of what was agreed"
+
 REGISTRY: tuple[PersonalDatum, ...] = (
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "consents",
+        Source.SIGN_IN,
+        "each notice accepted at sign-in: its version, purposes, language and time (no contact detail)",
+        _PROOF,
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "consent_keys",
+        Source.SIGN_IN,
+        "which notice versions and purposes are recorded, so one is recorded once",
+        _PROOF,
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "marketing_brands",
+        Source.SIGN_IN,
+        "the brands the shopper now lets market to them (participants.csv's `marketing`)",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "marketing_log",
+        Source.SIGN_IN,
+        "every marketing consent granted or withdrawn, by brand and time",
+        _PROOF,
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
     PersonalDatum(
         "ShopperAccount",
         "shoppers",
@@ -296,6 +334,8 @@ PERSONAL_NAME_PATTERNS: tuple[str, ...] = (
     "birth",
     "sms",
     "text_",
+    "consent",
+    "marketing",
 )
 
 

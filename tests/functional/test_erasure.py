@@ -87,6 +87,8 @@ def test_a_deletion_removes_what_identifies_the_person_and_keeps_the_proofs_and_
     before_csv = _csv(api, draw_id)
     before_draw = api.json("GET", f"/v1/draws/{draw_id}")
     before_stats = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/stats")
+    api.json("PUT", "/v1/me/consents", {"brand_id": BRAND, "marketing": True}, token=token)
+    assert ShopperAccount.get(shopper).marketing_brands == {BRAND}
     told = api.json("POST", "/v1/me/deletion", token=token, expect=202)
     _check(told, "DeletionRequested")
     assert told["sent"] is True and told["points_forfeited"] and told["wins_kept"] == []
@@ -101,6 +103,10 @@ def test_a_deletion_removes_what_identifies_the_person_and_keeps_the_proofs_and_
     _check(done, "Deletion")
     assert done["status"] == "done"
     assert found_in_tables(phone, sealed) == []
+    # Nobody markets in its name any more; what it granted and withdrew, and when, stays as proof under the
+    # pseudonym (as the notices it accepted would: this test's shopper signed in with a token, not the page).
+    gone = ShopperAccount.get(shopper)
+    assert gone.marketing_brands is None and [c.granted for c in gone.marketing_log] == [True]
     # What the brand published stays true.
     assert _csv(api, draw_id) == before_csv
     after_draw = api.json("GET", f"/v1/draws/{draw_id}")

@@ -33,7 +33,9 @@ def _looks_personal(path: str) -> bool:
 
 def test_every_attribute_that_looks_personal_is_registered_or_explained() -> None:
     registered = {f"{d.model}.{d.attribute}" for d in REGISTRY}
-    missing = [p for p in _attribute_paths() if _looks_personal(p) and p not in registered and p not in NOT_PERSONAL]
+    # A registered list of maps covers its maps' fields (the consent records: version, purposes, language, time).
+    covered = registered | {p for p in _attribute_paths() if p.rsplit(".", 1)[0] in registered}
+    missing = [p for p in _attribute_paths() if _looks_personal(p) and p not in covered and p not in NOT_PERSONAL]
     assert missing == [], f"add these to chalicelib/domain/personal_data.py (REGISTRY or NOT_PERSONAL): {missing}"
 
 
