@@ -96,9 +96,10 @@ def _accepted_wins(draw, at: datetime) -> None:
     from chalicelib.domain.lifecycle import WinStatus
     from chalicelib.services import wins
 
+    claim_days = wins.prize_terms(draw).claim_days
     with Win.batch_write() as writer:
         for row in draw.winners:
-            win = wins.new_win(draw, row, int(row.rank), at)
+            win = wins.new_win(draw, row, int(row.rank), at, claim_days)
             win.status = WinStatus.ACCEPTED
             delivery = {"name": "Nguyễn Thị Ánh", "phone": "0912 345 678", "address": "12 Lê Lợi, Quận 1, TP.HCM"}
             win.delivery_sealed, win.id_number_sealed = win_store.sealed_details(

@@ -49,8 +49,9 @@ def make_wins(draw: Draw) -> None:
     if draw.status != DrawStatus.DRAWN or draw.wins_made_at is not None:
         return
     at = draw.drawn_at or clock.now()  # the same instant whichever run makes them: the window starts at the draw
+    claim_days = wins.prize_terms(draw).claim_days
     for row in draw.winners or []:
-        win_store.make(wins.new_win(draw, row, int(row.rank), at))
+        win_store.make(wins.new_win(draw, row, int(row.rank), at, claim_days))
     win_store.mark_wins_made(draw.draw_id, clock.now())
 
 

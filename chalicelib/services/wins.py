@@ -109,8 +109,9 @@ class MoveIn(Schema):
 # --- making and passing on wins ------------------------------------------------------------
 
 
-def new_win(draw: Draw, row: Any, pick: int, at: datetime, *, replaces: int | None = None) -> Win:
-    """A new win (unsaved) for a winner or alternate `row` of the draw, offered at `at`."""
+def new_win(draw: Draw, row: Any, pick: int, at: datetime, claim_days: int, *, replaces: int | None = None) -> Win:
+    """A new win (unsaved) for a winner or alternate `row` of the draw, offered at `at` for `claim_days`
+    (its prize's terms, read once by the caller for all the wins it makes)."""
     return win_store.on_list(
         Win(
             draw.draw_id,
@@ -126,7 +127,7 @@ def new_win(draw: Draw, row: Any, pick: int, at: datetime, *, replaces: int | No
             shopper_id=row.shopper_id or "",
             status=WinStatus.OFFERED,
             offered_at=at,
-            deadline=at + timedelta(days=prize_terms(draw).claim_days),
+            deadline=at + timedelta(days=claim_days),
             updated_at=at,
             # Each SMS's maps, there from the start: its claim is a conditional update of a key in them.
             text_claims={},
@@ -144,7 +145,8 @@ def pass_on(draw: Draw, win: Win, at: datetime) -> Promotion:
     if promoted >= len(alternates):
         return Promotion(promoted, None)
     row = alternates[promoted]
-    return Promotion(promoted, new_win(draw, row, int(draw.winners_wanted) + int(row.rank), at, replaces=win.pick))
+    pick = int(draw.winners_wanted) + int(row.rank)
+    return Promotion(promoted, new_win(draw, row, pick, at, prize_terms(draw).claim_days, replaces=win.pick))
 
 
 def _passed(promotion: Promotion) -> str:
@@ -226,21 +228,26 @@ def _shopper_view(win: Win, terms: PrizeTerms) -> dict:
     }
 
 
-def my_wins(shopper_id: str) -> dict:
-    """GET /v1/me/wins: the shopper's wins, newest first, each with its prize's terms and deadline."""
+def _wins_with_terms(shopper_id: str) -> list[tuple[Win, PrizeTerms | None]]:
+    """The shopper's wins, newest first, each with its prize's terms (None when its draw is gone): the
+    terms read once a draw, however many of its wins the shopper holds."""
     wins = win_store.of_shopper(shopper_id)
     found = win_store.draws([w.draw_id for w in wins])
-    return {"items": [_shopper_view(w, prize_terms(found[w.draw_id])) for w in wins if w.draw_id in found]}
+    terms = {draw_id: prize_terms(draw) for draw_id, draw in found.items()}
+    return [(win, terms.get(win.draw_id)) for win in wins]
+
+
+def my_wins(shopper_id: str) -> dict:
+    """GET /v1/me/wins: the shopper's wins, newest first, each with its prize's terms and deadline."""
+    return {"items": [_shopper_view(w, terms) for w, terms in _wins_with_terms(shopper_id) if terms is not None]}
 
 
 def my_wins_in_full(shopper_id: str) -> list[dict]:
     """The shopper's wins with the delivery details and ID number they gave, in clear ("my data")."""
-    wins = win_store.of_shopper(shopper_id)
-    found = win_store.draws([w.draw_id for w in wins])
     items = []
-    for win in wins:
+    for win, terms in _wins_with_terms(shopper_id):
         delivery, id_number = win_store.given_details(win)
-        view = _shopper_view(win, prize_terms(found[win.draw_id])) if win.draw_id in found else {}
+        view = _shopper_view(win, terms) if terms is not None else {}
         items.append(
             {**view, "draw_id": win.draw_id, "pick": int(win.pick), "delivery": delivery, "id_number": id_number}
         )
