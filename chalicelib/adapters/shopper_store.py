@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, ShopperAccount
-from chalicelib.domain.consent import Acceptance, acceptance_key
+from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, PurposeChange, ShopperAccount
+from chalicelib.domain.consent import Acceptance, PurposeDecision, acceptance_key
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import ErasureStatus
 
@@ -22,6 +22,7 @@ __all__ = [
     "record_sign_in",
     "record_acceptance",
     "set_marketing",
+    "decide_purposes",
     "account",
     "accounts",
 ]
@@ -138,6 +139,36 @@ def set_marketing(shopper_id: str, brand_id: str, granted: bool, at: datetime) -
                 ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
             ],
             condition=ShopperAccount.shopper_id.exists() & moved,
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def decide_purposes(shopper_id: str, grants: set[str], decisions: list[PurposeDecision], seen: int) -> bool:
+    """Set the brand purposes the account accepts now to `grants`, logging each decision; False if the
+    log is no longer `seen` entries long (another change came first: read again) or the account is gone."""
+    log = [
+        PurposeChange(
+            brand_id=d.brand_id,
+            purpose=d.purpose_id,
+            revision=d.revision,
+            granted=d.granted,
+            notice=d.notice,
+            language=d.language,
+            at=d.at,
+        )
+        for d in decisions
+    ]
+    # The log only grows, so its length read is the version the new grants were worked out from.
+    unchanged = ShopperAccount.purpose_log.does_not_exist() if not seen else size(ShopperAccount.purpose_log) == seen
+    standing = ShopperAccount.purpose_grants.set(grants) if grants else ShopperAccount.purpose_grants.remove()
+    try:
+        ShopperAccount(shopper_id).update(
+            actions=[standing, ShopperAccount.purpose_log.set((ShopperAccount.purpose_log | []).append(log))],
+            condition=ShopperAccount.shopper_id.exists() & unchanged,
         )
     except UpdateError as exc:
         if condition_failed(exc):
