@@ -145,3 +145,14 @@ def test_sign_in_records_each_brand_purpose_accepted_and_the_wallet_withdraws_an
     account = ShopperAccount.get(shopper_id())
     assert account.purpose_grants == {f"{BRAND}/share-courier@2"}
     assert [(c.purpose, c.revision, c.granted) for c in account.purpose_log][-1] == ("share-courier", 2, True)
+
+
+def test_a_deletion_removes_the_purposes_accepted_and_keeps_their_log_as_proof(api, outbox):
+    version = _set(api, [SHARE, SURVEY], 0)["version"]
+    ask(api)
+    token = _session(api, outbox, _with(version, "share-courier", "surveys"))["token"]
+    assert api.json("POST", "/v1/me/deletion", token=token, expect=202)["sent"] is True
+    api.json("POST", "/v1/me/deletion/confirm", {"otp": last_code(outbox)}, token=token)
+    gone = ShopperAccount.get(shopper_id())
+    assert gone.purpose_grants is None
+    assert [(c.purpose, c.granted) for c in gone.purpose_log] == [("share-courier", True), ("surveys", True)]
