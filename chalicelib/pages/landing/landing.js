@@ -127,9 +127,11 @@
         if (p.required) input.setAttribute("data-required", "yes");
         var label = qrcDom.el("label", null, "check");
         label.setAttribute("for", input.id);
+        // The words and their "required"/"optional" tag in one span: the label lays out box and text side by side.
+        var words = qrcDom.el("span", (p.text[lang] || p.text.vi) + " ");
+        words.appendChild(qrcDom.el("span", strings[p.required ? "purpose_required" : "purpose_optional"], "muted"));
         label.appendChild(input);
-        label.appendChild(doc.createTextNode(" " + (p.text[lang] || p.text.vi) + " "));
-        label.appendChild(qrcDom.el("span", strings[p.required ? "purpose_required" : "purpose_optional"], "muted"));
+        label.appendChild(words);
         box.appendChild(label);
       });
       box.hidden = !purposes.purposes.length;
@@ -264,9 +266,17 @@
       show("phone");
       $("phone").focus();
     });
+    // `done`: why the page signs out (the account deleted): said, and the number and boxes left empty.
     function signOut(done) {
-      $("done").textContent = typeof done === "string" ? done : "";
-      $("done").hidden = typeof done !== "string";
+      var gone = typeof done === "string";
+      $("done").textContent = gone ? done : "";
+      $("done").hidden = !gone;
+      if (gone) {
+        $("phone").value = "";
+        [$("accept")].concat(purposeBoxes()).forEach(function (box) {
+          box.checked = false;
+        });
+      }
       ["qrc.token", "qrc.exp", "qrc.who", "qrc.phone"].forEach(function (name) {
         put(name, null);
       });
