@@ -113,9 +113,11 @@ def finish(shopper_id: str, at: datetime) -> None:
             ShopperAccount.phone_sealed.remove(),
             ShopperAccount.created_at.remove(),
             ShopperAccount.last_sign_in_at.remove(),
-            # Nobody is to be marketed to in its name (participants.csv says no); the log of what was
-            # granted and withdrawn, and the notices accepted, stay under the pseudonym as proof.
+            # Nobody is to be marketed to in its name (participants.csv says no) nor held to a brand's own
+            # purpose; the logs of what was granted and withdrawn, and the notices accepted, stay under the
+            # pseudonym as proof.
             ShopperAccount.marketing_brands.remove(),
+            ShopperAccount.purpose_grants.remove(),
             ShopperAccount.erasure_status.set(ErasureStatus.DONE),
             ShopperAccount.erased_at.set(at),
         ],

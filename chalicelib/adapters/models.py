@@ -43,6 +43,9 @@ __all__ = [
     "AuditEvent",
     "TierRung",
     "LoyaltyProgram",
+    "ConsentPurposes",
+    "PurposeText",
+    "PurposeChange",
     "Member",
     "Reward",
     "Voucher",
@@ -380,6 +383,18 @@ class MarketingChange(MapAttribute):
     at = UTCDateTimeAttribute()
 
 
+class PurposeChange(MapAttribute):
+    """A brand's own purpose accepted at sign-in (with the notice's version and language) or withdrawn, when."""
+
+    brand_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    revision = IntegerAttribute()
+    granted = BooleanAttribute()
+    notice = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
 class ShopperAccount(_Model):
     """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
 
@@ -411,6 +426,10 @@ class ShopperAccount(_Model):
     # MARKETING_CHANGES_PER_DAY a day, services/consents.py).
     marketing_brands = UnicodeSetAttribute(null=True)
     marketing_log = ListAttribute(of=MarketingChange, null=True)
+    # The brands' own purposes the shopper accepts now (domain/consent.py grant_key: brand/purpose@revision),
+    # and every acceptance and withdrawal, one record a purpose (services/brand_purposes.py).
+    purpose_grants = UnicodeSetAttribute(null=True)
+    purpose_log = ListAttribute(of=PurposeChange, null=True)
 
 
 class OtpChallenge(_Model):
@@ -518,6 +537,35 @@ class LoyaltyProgram(_Model):
     # Points earned before this month (when expiry was set or shortened) count as earned in it.
     expire_from = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class PurposeText(MapAttribute):
+    """One purpose a brand adds to the sign-in notice (domain/consent.py BrandPurpose)."""
+
+    purpose_id = UnicodeAttribute()
+    required = BooleanAttribute()
+    revision = IntegerAttribute()
+    vi = UnicodeAttribute()
+    en = UnicodeAttribute()
+    fil = UnicodeAttribute()
+
+
+class ConsentPurposes(_Model):
+    """A brand's own purposes shown at sign-in, with their words in each language (one item a brand).
+
+    Its own table rather than an attribute of the loyalty program: every sign-in page reads it, a
+    brand without a program has purposes, and the program's version lock would make an owner's edit
+    of the notice and a manager's edit of the tiers refuse each other.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "consent_purposes"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    purposes = ListAttribute(of=PurposeText, default=list)
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
     version = VersionAttribute()
@@ -913,6 +961,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Export,
     AuditEvent,
     LoyaltyProgram,
+    ConsentPurposes,
     Member,
     Reward,
     Voucher,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, ShopperAccount
-from chalicelib.domain.consent import Acceptance, acceptance_key
+from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, PurposeChange, ShopperAccount
+from chalicelib.domain.consent import Acceptance, PurposeDecision, acceptance_key
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import ErasureStatus
 
@@ -22,6 +23,7 @@ __all__ = [
     "record_sign_in",
     "record_acceptance",
     "set_marketing",
+    "decide_purposes",
     "account",
     "accounts",
 ]
@@ -109,19 +111,11 @@ def record_acceptance(shopper_id: str, accepted: Acceptance) -> bool:
     record = ConsentRecord(
         notice=accepted.notice, purposes=set(accepted.purposes), language=accepted.language, at=accepted.at
     )
-    try:
-        ShopperAccount(shopper_id).update(
-            actions=[
-                ShopperAccount.consents.set((ShopperAccount.consents | []).append([record])),
-                ShopperAccount.consent_keys.add({key}),
-            ],
-            condition=ShopperAccount.shopper_id.exists() & ~ShopperAccount.consent_keys.contains(key),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    actions = [
+        ShopperAccount.consents.set((ShopperAccount.consents | []).append([record])),
+        ShopperAccount.consent_keys.add({key}),
+    ]
+    return _update_account(shopper_id, actions, ~ShopperAccount.consent_keys.contains(key))
 
 
 def set_marketing(shopper_id: str, brand_id: str, granted: bool, at: datetime) -> bool:
@@ -131,13 +125,40 @@ def set_marketing(shopper_id: str, brand_id: str, granted: bool, at: datetime) -
     now_standing = ShopperAccount.marketing_brands.contains(brand_id)
     moved = ~now_standing if granted else now_standing
     update = ShopperAccount.marketing_brands.add if granted else ShopperAccount.marketing_brands.delete
+    actions = [
+        update({brand_id}),
+        ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
+    ]
+    return _update_account(shopper_id, actions, moved)
+
+
+def decide_purposes(shopper_id: str, grants: set[str], decisions: list[PurposeDecision], seen: int) -> bool:
+    """Set the brand purposes the account accepts now to `grants`, logging each decision; False if the
+    log is no longer `seen` entries long (another change came first: read again) or the account is gone."""
+    log = [
+        PurposeChange(
+            brand_id=d.brand_id,
+            purpose=d.purpose_id,
+            revision=d.revision,
+            granted=d.granted,
+            notice=d.notice,
+            language=d.language,
+            at=d.at,
+        )
+        for d in decisions
+    ]
+    # The log only grows, so its length read is the version the new grants were worked out from.
+    unchanged = ShopperAccount.purpose_log.does_not_exist() if not seen else size(ShopperAccount.purpose_log) == seen
+    standing = ShopperAccount.purpose_grants.set(grants) if grants else ShopperAccount.purpose_grants.remove()
+    actions = [standing, ShopperAccount.purpose_log.set((ShopperAccount.purpose_log | []).append(log))]
+    return _update_account(shopper_id, actions, unchanged)
+
+
+def _update_account(shopper_id: str, actions: Sequence[Action], condition: Condition) -> bool:
+    """Update an existing account where `condition` holds; False if it does not (or the account is gone)."""
     try:
         ShopperAccount(shopper_id).update(
-            actions=[
-                update({brand_id}),
-                ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
-            ],
-            condition=ShopperAccount.shopper_id.exists() & moved,
+            actions=list(actions), condition=ShopperAccount.shopper_id.exists() & condition
         )
     except UpdateError as exc:
         if condition_failed(exc):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 from chalicelib.adapters import limits, shopper_store
 from chalicelib.adapters.models import OtpChallenge
@@ -20,7 +20,7 @@ from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_s
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
-from chalicelib.domain.consent import NOTICE_VERSION, REQUIRED_PURPOSES, Acceptance
+from chalicelib.domain.consent import MAX_BRAND_PURPOSES, NOTICE_VERSION, REQUIRED_PURPOSES, Acceptance, BrandPurpose
 from chalicelib.domain.errors import InvalidInput, SmsPaused
 from chalicelib.domain.phones import (
     Phone,
@@ -32,10 +32,10 @@ from chalicelib.domain.phones import (
     shopper_id_for,
     unseal_text,
 )
-from chalicelib.domain.schemas import CodeText, PhoneText, Schema, validate
+from chalicelib.domain.schemas import BrandIdText, CodeText, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
-from chalicelib.services import texting
+from chalicelib.services import brand_purposes, texting
 from chalicelib.services.auth import Shopper, issue_shopper_token
 
 __all__ = [
@@ -115,11 +115,15 @@ def _notice_purposes(purposes: list[str]) -> list[str]:
 
 
 class _ConsentIn(Schema):
-    """The notice the shopper was shown and accepted before their number was sent."""
+    """The notice the shopper was shown and accepted before their number was sent, and the brand's own
+    purposes shown under it (services/brand_purposes.py): their version and the ones ticked."""
 
     notice: Annotated[str, AfterValidator(_current_notice)]
     purposes: Annotated[list[str], AfterValidator(_notice_purposes)]
     language: Literal["vi", "en", "fil"]
+    brand_id: BrandIdText | None = None
+    brand_version: int = Field(default=0, ge=0)
+    brand_purposes: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=MAX_BRAND_PURPOSES)] = []
 
 
 class _SessionIn(Schema):
@@ -286,6 +290,15 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
         raise _Refusal("lost a race")
 
 
+def _brand_purposes_shown(consent: _ConsentIn) -> list[BrandPurpose]:
+    """The brand's purposes the notice showed, the ticked ones checked against them (reads only)."""
+    if consent.brand_id is None:
+        if consent.brand_purposes or consent.brand_version:
+            raise InvalidInput("consent.brand_id: Name the brand whose purposes were shown.", field="consent.brand_id")
+        return []
+    return brand_purposes.check_acceptance(consent.brand_id, consent.brand_version, consent.brand_purposes)
+
+
 def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
     """Exchange a phone number and its one-time code for a shopper token.
 
@@ -298,6 +311,9 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     data = validate(_SessionIn, body)
     phone = normalise_phone(data.phone, settings.phone_regions)
     code = _parse_code(data.otp)
+    consent = data.consent
+    # The brand's purposes are checked before the code is used: a refusal costs the shopper nothing.
+    shown = _brand_purposes_shown(consent)
     pepper = get_phone_hash_pepper(settings)
     get_shopper_jwt_secret(settings)  # a missing key must fail before the code is used up
     now = clock.epoch() if now is None else now
@@ -316,8 +332,12 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
         log_event(log, "otp_refused", shopper_id=shopper_id, reason=str(exc))
         raise _refused() from None
     record_account(phone, pepper, _instant(now))
-    accepted = Acceptance(data.consent.notice, tuple(data.consent.purposes), data.consent.language, _instant(now))
+    accepted = Acceptance(consent.notice, tuple(consent.purposes), consent.language, _instant(now))
     shopper_store.record_acceptance(shopper_id, accepted)
+    if consent.brand_id and shown:
+        brand_purposes.record_acceptance(
+            shopper_id, consent.brand_id, shown, consent.brand_purposes, consent.notice, consent.language
+        )
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
     log_event(log, "shopper_signed_in", shopper_id=shopper_id)
     return {

@@ -119,6 +119,9 @@ def test_a_deletion_removes_what_identifies_the_person_and_keeps_the_proofs_and_
     assert api.json("GET", "/v1/loyalty/stats")["points"]["forfeited"] == told["points_forfeited"][0]["points"]
     # Exactly once: confirmed again, nothing is left to delete.
     api.json("POST", confirm, {"otp": "000000"}, token=token, expect=404)
+    # The token still held from before (it lives its hours) finds no account behind "my data".
+    for path in ("/v1/me/data", "/v1/me/data/claims"):
+        assert api.json("GET", path, token=token, expect=404)["error"]["code"] == "not_found"
     assert Draw.get(draw_id).winners[0].phone_masked is None
 
 
