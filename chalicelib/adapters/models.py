@@ -38,6 +38,7 @@ __all__ = [
     "Participant",
     "StatShard",
     "ShopperAccount",
+    "ShopperPhone",
     "OtpChallenge",
     "Export",
     "AuditEvent",
@@ -52,6 +53,7 @@ __all__ = [
     "DrawPage",
     "Win",
     "ALL_MODELS",
+    "GUEST_MODELS",
     "bind",
 ]
 
@@ -381,9 +383,12 @@ class MarketingChange(MapAttribute):
 
 
 class ShopperAccount(_Model):
-    """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
+    """A shopper known by phone number: keyed by a random id that its ShopperPhone item points to.
 
-    The clear number is never stored: the hash finds the shopper, the masked form is shown.
+    The clear number is never stored: the hash finds the shopper (through ShopperPhone), the masked
+    form is shown. The id is random, not derived from the number, so once a deletion has removed the
+    hash nothing left under the id leads back to the number, and the number signing in again starts
+    a new account under a new id.
     """
 
     class Meta(_BaseMeta):
@@ -411,6 +416,20 @@ class ShopperAccount(_Model):
     # MARKETING_CHANGES_PER_DAY a day, services/consents.py).
     marketing_brands = UnicodeSetAttribute(null=True)
     marketing_log = ListAttribute(of=MarketingChange, null=True)
+
+
+class ShopperPhone(_Model):
+    """Which account a phone number belongs to: `phone#<keyed hash>` -> the account's random id.
+
+    Kept in the shoppers table beside the accounts (its key shares their key attribute), created with
+    the account in one transaction, and deleted with the account's identifying fields at deletion.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "shoppers"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="shopper_id")
+    owner = UnicodeAttribute()  # the account's shopper_id
 
 
 class OtpChallenge(_Model):
@@ -922,6 +941,10 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DrawPage,
     Win,
 )
+"""One model per table: the tables to create, copy and read back."""
+
+# Models of items kept in another model's table (bound with it, never created on their own).
+GUEST_MODELS: tuple[type[Model], ...] = (ShopperPhone,)
 
 
 def _meta(model: type[Model]) -> type[_BaseMeta]:
@@ -937,7 +960,7 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *GUEST_MODELS):
         target = (
             settings.table_name(_meta(model).table_suffix),
             settings.region,

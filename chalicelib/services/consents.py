@@ -11,6 +11,7 @@ from chalicelib.adapters import limits, shopper_store
 from chalicelib.adapters.models import ShopperAccount
 from chalicelib.domain import clock
 from chalicelib.domain.consent import NOTICE_VERSION
+from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.ids import is_brand_id
 from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
@@ -31,6 +32,18 @@ def _brand(value: str) -> str:
 class _MarketingIn(Schema):
     brand_id: Annotated[str, AfterValidator(_brand)]
     marketing: bool
+
+
+DELETED_ACCOUNT = "This account was deleted. Sign in again to start a new one."
+
+
+def live_account(shopper_id: str) -> ShopperAccount | None:
+    """The account a shopper token names, or None if it has none yet; a token still naming an account
+    that was deleted (it lives on for at most its lifetime) answers 401, as a signed-out page."""
+    account = shopper_store.account(shopper_id)
+    if account is not None and account.erased_at is not None and not account.phone_hash:
+        raise Unauthorized(DELETED_ACCOUNT)
+    return account
 
 
 def consents_of(account: ShopperAccount | None) -> dict:
@@ -58,13 +71,14 @@ def consents_of(account: ShopperAccount | None) -> dict:
 
 def my_consents(shopper_id: str) -> dict:
     """GET /v1/me/consents: what the shopper accepted and which brands may market to them."""
-    return consents_of(shopper_store.account(shopper_id))
+    return consents_of(live_account(shopper_id))
 
 
 def set_marketing(shopper_id: str, body: dict) -> dict:
     """PUT /v1/me/consents: grant or withdraw one brand's marketing consent; a change that changes
     nothing writes nothing. At most MARKETING_CHANGES_PER_DAY changes a day (429 after)."""
     values = validate(_MarketingIn, body)
+    live_account(shopper_id)
     limits.hit(
         "consent-marketing",
         shopper_id,
