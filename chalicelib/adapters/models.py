@@ -38,6 +38,7 @@ __all__ = [
     "Participant",
     "StatShard",
     "ShopperAccount",
+    "ShopperPhone",
     "OtpChallenge",
     "Export",
     "AuditEvent",
@@ -55,6 +56,7 @@ __all__ = [
     "DrawPage",
     "Win",
     "ALL_MODELS",
+    "GUEST_MODELS",
     "bind",
 ]
 
@@ -396,9 +398,12 @@ class PurposeChange(MapAttribute):
 
 
 class ShopperAccount(_Model):
-    """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
+    """A shopper known by phone number: keyed by a random id that its ShopperPhone item points to.
 
-    The clear number is never stored: the hash finds the shopper, the masked form is shown.
+    The clear number is never stored: the hash finds the shopper (through ShopperPhone), the masked
+    form is shown. The id is random, not derived from the number, so once a deletion has removed the
+    hash nothing left under the id leads back to the number, and the number signing in again starts
+    a new account under a new id.
     """
 
     class Meta(_BaseMeta):
@@ -430,6 +435,20 @@ class ShopperAccount(_Model):
     # and every acceptance and withdrawal, one record a purpose (services/brand_purposes.py).
     purpose_grants = UnicodeSetAttribute(null=True)
     purpose_log = ListAttribute(of=PurposeChange, null=True)
+
+
+class ShopperPhone(_Model):
+    """Which account a phone number belongs to: `phone#<keyed hash>` -> the account's random id.
+
+    Kept in the shoppers table beside the accounts (its key shares their key attribute), created with
+    the account in one transaction, and deleted with the account's identifying fields at deletion.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "shoppers"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="shopper_id")
+    owner = UnicodeAttribute()  # the account's shopper_id
 
 
 class OtpChallenge(_Model):
@@ -971,6 +990,10 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DrawPage,
     Win,
 )
+"""One model per table: the tables to create, copy and read back."""
+
+# Models of items kept in another model's table (bound with it, never created on their own).
+GUEST_MODELS: tuple[type[Model], ...] = (ShopperPhone,)
 
 
 def _meta(model: type[Model]) -> type[_BaseMeta]:
@@ -986,7 +1009,7 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *GUEST_MODELS):
         target = (
             settings.table_name(_meta(model).table_suffix),
             settings.region,

@@ -7,6 +7,7 @@ from chalicelib.adapters import limits, shopper_store
 from chalicelib.adapters.models import ShopperAccount
 from chalicelib.domain import clock
 from chalicelib.domain.consent import NOTICE_VERSION, granted_purpose
+from chalicelib.domain.errors import Unauthorized
 from chalicelib.domain.schemas import BrandIdText, Schema, validate
 from chalicelib.domain.validation import format_instant
 
@@ -20,6 +21,19 @@ _DAY_SECONDS = 24 * 3600
 class _MarketingIn(Schema):
     brand_id: BrandIdText
     marketing: bool
+
+
+DELETED_ACCOUNT = "This account was deleted. Sign in again to start a new one."
+
+
+def live_account(shopper_id: str) -> ShopperAccount | None:
+    """The account a shopper token names, or None if it has none yet; a token still naming an account
+    whose deletion was confirmed (it lives on for at most its lifetime) answers 401: signed out, and
+    what stays under the pseudonym is the brand's proof, not the shopper's data."""
+    account = shopper_store.account(shopper_id)
+    if account is not None and account.erasure_status is not None:  # confirmed: running or done
+        raise Unauthorized(DELETED_ACCOUNT)
+    return account
 
 
 def consents_of(account: ShopperAccount | None) -> dict:
@@ -69,13 +83,14 @@ def _brand_purposes(account: ShopperAccount | None) -> dict:
 
 def my_consents(shopper_id: str) -> dict:
     """GET /v1/me/consents: what the shopper accepted and which brands may market to them."""
-    return consents_of(shopper_store.account(shopper_id))
+    return consents_of(live_account(shopper_id))
 
 
 def set_marketing(shopper_id: str, body: dict) -> dict:
     """PUT /v1/me/consents: grant or withdraw one brand's marketing consent; a change that changes
     nothing writes nothing. At most MARKETING_CHANGES_PER_DAY changes a day (429 after)."""
     values = validate(_MarketingIn, body)
+    live_account(shopper_id)
     limits.hit(
         "consent-marketing",
         shopper_id,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters import limits, members, participants, shopper_store
-from chalicelib.adapters.models import ShopperAccount
-from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.adapters import limits, members, participants
+from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.validation import format_instant, parse_limit
 from chalicelib.services import consents, redemptions, wins
 from chalicelib.views import draws
@@ -32,17 +31,8 @@ def _spend(shopper_id: str) -> None:
     )
 
 
-def _held(shopper_id: str) -> ShopperAccount | None:
-    """The shopper's account; NotFound once its deletion is confirmed: a token from before it (good for its
-    hours) finds nothing to download, and what stays under the pseudonym is the brand's proof, not theirs."""
-    account = shopper_store.account(shopper_id)
-    if account is not None and account.erasure_status is not None:
-        raise NotFound("This account was deleted.")
-    return account
-
-
 def _account(shopper_id: str) -> tuple[dict, dict, dict]:
-    account = _held(shopper_id)
+    account = consents.live_account(shopper_id)
     if account is None:
         return {"shopper_id": shopper_id}, {"count": 0}, consents.consents_of(None)
     shown = {
@@ -115,7 +105,7 @@ def my_data_page(shopper_id: str, kind: str, *, limit: str | None = None, cursor
     if kind not in PAGED_KINDS:
         raise InvalidInput(f"kind: must be one of {', '.join(PAGED_KINDS)}.", field="kind")
     size = parse_limit(limit, default=PAGE_SIZE, maximum=PAGE_SIZE)
-    _held(shopper_id)
+    consents.live_account(shopper_id)
     _spend(shopper_id)
     if kind == "claims":
         return _claims(shopper_id, size, cursor)

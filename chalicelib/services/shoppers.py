@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from chalicelib.adapters import limits, shopper_store
+from chalicelib.adapters import dynamo, limits, shopper_store
 from chalicelib.adapters.models import OtpChallenge
 from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.adapters.sms import sender_for
@@ -25,11 +25,11 @@ from chalicelib.domain.errors import InvalidInput, SmsPaused
 from chalicelib.domain.phones import (
     Phone,
     keyed_hash,
+    new_shopper_id,
     normalise_phone,
     phone_hash,
     seal_phone,
     seal_text,
-    shopper_id_for,
     unseal_text,
 )
 from chalicelib.domain.schemas import BrandIdText, CodeText, PhoneText, Schema, validate
@@ -250,7 +250,7 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     _spend_sms_budgets(phone, settings, now)
     code = _code_to_send(hashed, pepper, now)
     sender.send(phone.e164, _sms_text(code, phone.region))
-    log_event(log, "otp_sent", shopper_id=shopper_id_for(hashed))
+    log_event(log, "otp_sent")
     return {"sent": True, "expires_in": OTP_TTL_SECONDS, "phone": phone.masked}
 
 
@@ -318,7 +318,6 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     get_shopper_jwt_secret(settings)  # a missing key must fail before the code is used up
     now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    shopper_id = shopper_id_for(hashed)
     try:
         challenge = shopper_store.pending_code(hashed)
         if challenge is None:
@@ -329,9 +328,9 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
             raise _Refusal("tries spent")
         _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
     except _Refusal as exc:
-        log_event(log, "otp_refused", shopper_id=shopper_id, reason=str(exc))
+        log_event(log, "otp_refused", reason=str(exc))
         raise _refused() from None
-    record_account(phone, pepper, _instant(now))
+    shopper_id = record_account(phone, pepper, _instant(now))
     accepted = Acceptance(consent.notice, tuple(consent.purposes), consent.language, _instant(now))
     shopper_store.record_acceptance(shopper_id, accepted)
     if consent.brand_id and shown:
@@ -352,9 +351,17 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
 def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
     """Create or refresh the account of a phone number that signed in; returns the shopper id.
 
-    Stores the keyed hash, the masked form and the sealed number, never the clear one.
+    Stores the keyed hash, the masked form and the sealed number, never the clear one. A number's
+    first sign-in opens an account under a new random id; two first sign-ins at once open one.
     """
     hashed = phone_hash(phone.e164, pepper)
-    shopper_id = shopper_id_for(hashed)
-    shopper_store.record_sign_in(shopper_id, hashed, phone.masked, seal_phone(phone.e164, pepper), signed_in)
-    return shopper_id
+    masked, sealed = phone.masked, seal_phone(phone.e164, pepper)
+    for _ in dynamo.attempts(3, "Many sign-ins of this number at once; please try again."):
+        shopper_id = shopper_store.account_of_phone(hashed)
+        if shopper_id is not None:
+            shopper_store.record_sign_in(shopper_id, masked, sealed, signed_in)
+            return shopper_id
+        shopper_id = new_shopper_id()
+        if shopper_store.open_account(shopper_id, hashed, masked, sealed, signed_in):
+            return shopper_id
+    raise AssertionError("unreachable: attempts raises after the last try")

@@ -150,9 +150,10 @@ def test_sign_in_records_each_brand_purpose_accepted_and_the_wallet_withdraws_an
 def test_a_deletion_removes_the_purposes_accepted_and_keeps_their_log_as_proof(api, outbox):
     version = _set(api, [SHARE, SURVEY], 0)["version"]
     ask(api)
-    token = _session(api, outbox, _with(version, "share-courier", "surveys"))["token"]
+    session = _session(api, outbox, _with(version, "share-courier", "surveys"))
+    token = session["token"]
     assert api.json("POST", "/v1/me/deletion", token=token, expect=202)["sent"] is True
     api.json("POST", "/v1/me/deletion/confirm", {"otp": last_code(outbox)}, token=token)
-    gone = ShopperAccount.get(shopper_id())
+    gone = ShopperAccount.get(session["shopper_id"])  # the number now finds no account
     assert gone.purpose_grants is None
     assert [(c.purpose, c.granted) for c in gone.purpose_log] == [("share-courier", True), ("surveys", True)]

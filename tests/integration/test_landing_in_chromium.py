@@ -567,6 +567,6 @@ def test_the_brand_s_purposes_withdrawals_my_data_and_deleting_the_account_in_ch
     page.delete_account(lang)
     page.session.screenshot(f"rights-{lang}-deleted.png")
     # The account is gone: its old token finds no data, and the next sign-in starts afresh.
-    page.read("/v1/me/data", bearer, expect=404)
+    page.read("/v1/me/data", bearer, expect=401)
     assert not browser.find_element(By.ID, "s-wallet").is_displayed()
     page.session.assert_console_clean()
