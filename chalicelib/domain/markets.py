@@ -93,6 +93,21 @@ _PH_DTI_URL = (
     "https://fairtrade.dti.gov.ph/faq/what-specific-information-should-be-included-in-the-announcements-"
     "publications-or-advertisements-of-the-mechanics-of-the-sales-campaign/"
 )
+_VN_PDPL = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026) and Decree No. 356/2025/ND-CP: "
+    "a breach of personal data is notified to the personal data protection authority (the Ministry of Public "
+    "Security, A05) within 72 hours of its detection. Taken from summaries of the law; the article is not checked "
+    "here against the official gazette text."
+)
+_VN_PDPL_URL = "https://www.vnetwork.vn/en-US/news/luat-so-91-2025-qh15"
+_PH_NPC_BREACH = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 20(f); NPC Circular 16-03 (Personal Data Breach Management) "
+    "Sec. 17 (the Commission) and Sec. 18 (the data subjects): within 72 hours of knowledge of, or reasonable "
+    "belief in, a breach that must be notified; the full report within 5 days."
+)
+_PH_NPC_BREACH_URL = (
+    "https://www.privacy.gov.ph/memorandum-circulars/npc-circular-16-03-personal-data-breach-management/"
+)
 
 MARKETS: dict[MarketCode, Market] = {
     MarketCode.VN: Market(
@@ -151,6 +166,14 @@ MARKETS: dict[MarketCode, Market] = {
                 "Art. 96(4); clause not checked here against the official text.",
                 _VN_DECREE_81_URL,
             ),
+            Rule(
+                "breach_notice_hours",
+                72,
+                "A personal data breach is notified to the authority within this many hours of its detection; "
+                "the brand notifies, told by the platform in time for it (docs/operations.md).",
+                _VN_PDPL,
+                _VN_PDPL_URL,
+            ),
         ),
     ),
     MarketCode.PH: Market(
@@ -199,6 +222,15 @@ MARKETS: dict[MarketCode, Market] = {
                 "approved mechanics say, with the DTI's prior approval.",
                 _PH_DTI + "; the disposal of unclaimed prizes is not checked here against the rule's text.",
                 _PH_DTI_URL,
+            ),
+            Rule(
+                "breach_notice_hours",
+                72,
+                "A breach that must be notified is notified to the National Privacy Commission and to the shoppers "
+                "affected within this many hours of knowing of it; the brand notifies, told by the platform in time "
+                "for it (docs/operations.md).",
+                _PH_NPC_BREACH,
+                _PH_NPC_BREACH_URL,
             ),
         ),
     ),
