@@ -74,6 +74,7 @@ if TYPE_CHECKING:
         loyalty,
         redemptions,
         reports,
+        retention,
         rewards,
         shoppers,
         win_offers,
@@ -106,6 +107,7 @@ else:
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
     reports = _Deferred("chalicelib.services.reports")
+    retention = _Deferred("chalicelib.services.retention")
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
     stream = _Deferred("chalicelib.services.stats_aggregator")
@@ -729,6 +731,30 @@ def request_account_deletion() -> dict:
 def confirm_account_deletion() -> dict:
     shopper = _shopper()
     return erasure.confirm_deletion(shopper.shopper_id, _body(), get_settings())
+
+
+# --- retention: how long personal data stays ---
+# Every role reads the settings and what the job removed (the dashboard); owners alone change them.
+
+
+@api("/v1/retention")
+def get_retention() -> dict:
+    return retention.get_settings(_operator().brand)
+
+
+@api("/v1/retention", methods=("PUT",))
+def put_retention() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return retention.put_settings(operator.brand, operator.sub, _body())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="retention")
+def retention_job(event: CloudWatchEvent) -> dict:
+    # Removes delivery details, closed wins' details and inactive accounts whose day has come; each
+    # removal is conditional and counted in the same transaction, so a late or repeated run removes
+    # nothing twice, and a run cut short leaves the rest for the next hour.
+    return retention.run_due(budget_seconds=WORK_SECONDS["retention"])
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")

@@ -8,8 +8,10 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.adapters import retention_store
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, ShopperAccount
+from chalicelib.domain import retention
 from chalicelib.domain.consent import Acceptance, acceptance_key
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import ErasureStatus
@@ -93,6 +95,8 @@ def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, s
                 ShopperAccount.sign_ins.add(1),
                 ShopperAccount.erasure_status.remove(),
                 ShopperAccount.erasure_steps.remove(),
+                # The clock of deletion for no sign-in starts again (domain/retention.py).
+                *retention_store.expiry_actions(shopper_id, retention.inactive_due_day(signed_in)),
             ],
             condition=ShopperAccount.erasure_status.does_not_exist()
             | (ShopperAccount.erasure_status == ErasureStatus.DONE),

@@ -130,7 +130,10 @@ def _points(shopper_id: str, account: ShopperAccount) -> None:
 
 def _wins(shopper_id: str, account: ShopperAccount) -> None:
     for win in erasure_store.wins_of(shopper_id):
-        if not _open_win(win) and (win.delivery_sealed or win.id_number_sealed):
+        if _open_win(win):
+            if not win.owner_erased:
+                erasure_store.mark_owner_erased(win)
+        elif win.delivery_sealed or win.id_number_sealed:
             erasure_store.strip_win(win)
 
 

@@ -1,0 +1,221 @@
+"""Retention's requests: a brand's settings with their audit event, the due-day indexes, and each removal with its count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters import dynamo, erasure_store
+from chalicelib.adapters.models import AuditEvent, BrandSettings, Counter, Redemption, ShopperAccount, Win
+from chalicelib.domain import retention
+from chalicelib.domain.lifecycle import RedemptionStatus
+
+__all__ = [
+    "KINDS",
+    "settings_record",
+    "save_settings",
+    "removed_counts",
+    "due_redemptions",
+    "due_wins",
+    "due_accounts",
+    "redemption",
+    "win",
+    "purge_redemption",
+    "purge_win",
+    "purge_actions",
+    "expiry_actions",
+    "expiry_removed",
+    "start_inactive",
+    "drop_expiry",
+]
+
+KINDS = ("deliveries", "wins", "accounts")
+"""What the job counts per brand: gifts' delivery details, closed wins' details, inactive accounts deleted."""
+
+_BUSY = "Many changes at once; please try again."
+
+
+def _counter(brand_id: str, kind: str) -> str:
+    return f"retention:{brand_id}:{kind}"
+
+
+def settings_record(brand_id: str) -> BrandSettings | None:
+    """The brand's stored settings (a consistent read), or None: the defaults apply."""
+    try:
+        return BrandSettings.get(brand_id, consistent_read=True)
+    except BrandSettings.DoesNotExist:
+        return None
+
+
+def _refused(exc: TransactWriteError) -> bool:
+    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
+
+
+def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
+    """The settings and their audit event in one transaction, on condition the version is still the one read
+    (False: changed meanwhile, nothing written)."""
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.save(record)
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            if _refused(exc):
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
+
+
+def removed_counts(brand_id: str) -> dict[str, int]:
+    """How many of each kind the retention job removed for the brand so far (one BatchGet)."""
+    names = {_counter(brand_id, kind): kind for kind in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
+    for item in Counter.batch_get(list(names)):
+        counts[names[item.name]] = int(item.value or 0)
+    return counts
+
+
+def _shards() -> list[str]:
+    # Every key of a due-day index: a Query each, never a scan.
+    return [retention.shard_key(number) for number in range(retention.SHARDS)]
+
+
+def due_redemptions(day: str) -> Iterator[str]:
+    """The ids of the redemptions whose delivery details are due on or before `day`."""
+    for shard in _shards():
+        for key in Redemption.by_purge.query(shard, Redemption.purge_on <= day):
+            yield key.redemption_id
+
+
+def due_wins(day: str) -> Iterator[tuple[str, int]]:
+    """(draw id, pick) of the closed wins whose details are due on or before `day`."""
+    for shard in _shards():
+        for key in Win.by_purge.query(shard, Win.purge_on <= day):
+            yield key.draw_id, int(key.pick)
+
+
+def due_accounts(day: str) -> Iterator[str]:
+    """The shoppers whose accounts are due for deletion (no sign-in) on or before `day`."""
+    for shard in _shards():
+        for key in ShopperAccount.by_expiry.query(shard, ShopperAccount.expires_on <= day):
+            yield key.shopper_id
+
+
+def redemption(redemption_id: str) -> Redemption | None:
+    """A redemption as it is now (a consistent read: the index lags), or None."""
+    try:
+        return Redemption.get(redemption_id, consistent_read=True)
+    except Redemption.DoesNotExist:
+        return None
+
+
+def win(draw_id: str, pick: int) -> Win | None:
+    """A win as it is now (a consistent read: the index lags), or None."""
+    try:
+        return Win.get(draw_id, pick, consistent_read=True)
+    except Win.DoesNotExist:
+        return None
+
+
+def purge_actions(model: type[Redemption] | type[Win], key: str, day: str) -> list[Action]:
+    """What a move that starts the clock adds to its own update: the record on its index at `day`."""
+    return [model.purge_shard.set(retention.shard(key)), model.purge_on.set(day)]
+
+
+def expiry_actions(shopper_id: str, day: str) -> list[Action]:
+    """What a sign-in adds to its own update: the account on the expiry index at `day`."""
+    return [
+        ShopperAccount.expiry_shard.set(retention.shard(shopper_id)),
+        ShopperAccount.expires_on.set(day),
+    ]
+
+
+def expiry_removed() -> list[Action]:
+    """What a deletion adds to its own update: the account off the expiry index."""
+    return [ShopperAccount.expiry_shard.remove(), ShopperAccount.expires_on.remove()]
+
+
+def _strip_counted(item: Model, actions: list[Action], condition: Condition, brand_id: str, kind: str) -> bool:
+    """The record's removal and one more on the brand's count, in one transaction: counted exactly once. False
+    when the condition refused it (moved, or done by an earlier run): nothing written."""
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(item, actions=actions, condition=condition)
+                tx.update(Counter(_counter(brand_id, kind)), actions=[Counter.value.add(1)])
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            if _refused(exc):
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
+
+
+_CLOSED = (RedemptionStatus.SHIPPED, RedemptionStatus.CANCELLED)
+
+
+def purge_redemption(record: Redemption, day: str) -> bool:
+    """A closed gift's delivery details (and its request's digest) removed, and counted, if still due."""
+    return _strip_counted(
+        Redemption(record.redemption_id),
+        [
+            Redemption.delivery_sealed.remove(),
+            Redemption.request_digest.remove(),
+            Redemption.purge_shard.remove(),
+            Redemption.purge_on.remove(),
+        ],
+        (Redemption.purge_on <= day) & Redemption.status.is_in(*_CLOSED),
+        record.brand_id,
+        "deliveries",
+    )
+
+
+def purge_win(record: Win, day: str, closed: Sequence[str]) -> bool:
+    """A closed win's delivery details and ID number removed, and counted, if still due and still closed."""
+    return _strip_counted(
+        Win(record.draw_id, record.pick),
+        [
+            Win.delivery_sealed.remove(),
+            Win.id_number_sealed.remove(),
+            Win.purge_shard.remove(),
+            Win.purge_on.remove(),
+        ],
+        (Win.purge_on <= day) & Win.status.is_in(*closed),
+        record.brand_id,
+        "wins",
+    )
+
+
+def start_inactive(shopper_id: str, at: datetime, day: str, brand_ids: Sequence[str]) -> bool:
+    """Record the deletion of an account due for it (as erasure_store.start does), on condition it is still due
+    by `day` (a sign-in since moved it on), counted for each of its brands in the same transaction."""
+    counted: list[tuple[Model, list[Action]]] = [
+        (Counter(_counter(brand_id, "accounts")), [Counter.value.add(1)]) for brand_id in sorted(set(brand_ids))
+    ]
+    return erasure_store.start(
+        shopper_id, at, due_by=ShopperAccount.expires_on <= day, also=counted, extra=expiry_removed()
+    )
+
+
+def drop_expiry(shopper_id: str, day: str) -> None:
+    """An account found due but not to delete (already deleted, or deleting) taken off the index, if still due."""
+    try:
+        ShopperAccount(shopper_id).update(actions=expiry_removed(), condition=ShopperAccount.expires_on <= day)
+    except UpdateError as exc:
+        if not dynamo.condition_failed(exc):
+            raise
