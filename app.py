@@ -74,7 +74,6 @@ if TYPE_CHECKING:
         loyalty,
         redemptions,
         reports,
-        retention,
         rewards,
         shoppers,
         win_offers,
@@ -82,6 +81,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services import draw_runner as draw_runs
     from chalicelib.services import my_data as my_data_service
+    from chalicelib.services import retention as retention_service
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
@@ -107,7 +107,7 @@ else:
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
     reports = _Deferred("chalicelib.services.reports")
-    retention = _Deferred("chalicelib.services.retention")
+    retention_service = _Deferred("chalicelib.services.retention")
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
     stream = _Deferred("chalicelib.services.stats_aggregator")
@@ -739,22 +739,22 @@ def confirm_account_deletion() -> dict:
 
 @api("/v1/retention")
 def get_retention() -> dict:
-    return retention.get_settings(_operator().brand)
+    return retention_service.get_settings(_operator().brand)
 
 
 @api("/v1/retention", methods=("PUT",))
 def put_retention() -> dict:
     operator = _operator()
     require_owner(operator)
-    return retention.put_settings(operator.brand, operator.sub, _body())
+    return retention_service.put_settings(operator.brand, operator.sub, _body())
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="retention")
-def retention_job(event: CloudWatchEvent) -> dict:
+def retention(event: CloudWatchEvent) -> dict:
     # Removes delivery details, closed wins' details and inactive accounts whose day has come; each
     # removal is conditional and counted in the same transaction, so a late or repeated run removes
     # nothing twice, and a run cut short leaves the rest for the next hour.
-    return retention.run_due(budget_seconds=WORK_SECONDS["retention"])
+    return retention_service.run_due(budget_seconds=WORK_SECONDS["retention"])
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")

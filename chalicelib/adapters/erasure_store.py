@@ -9,7 +9,6 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, limits
@@ -63,11 +62,11 @@ def _account_and_list(
     actions: list[Action],
     condition: Condition,
     listed: Action,
-    also: Sequence[tuple[Model, list[Action]]] = (),
+    counted: Sequence[str] = (),
 ) -> bool:
-    """The account's change and the running list's (and `also`'s: the retention job's counts), in one
-    transaction tried again while DynamoDB is busy; False when the account's condition refused it (nothing
-    written)."""
+    """The account's change and the running list's (and one more on each `counted` counter: the retention
+    job's), in one transaction tried again while DynamoDB is busy; False when the account's condition refused
+    it (nothing written)."""
     for _ in dynamo.attempts(6, _BUSY):
         try:
             with TransactWrite(
@@ -75,8 +74,8 @@ def _account_and_list(
             ) as tx:
                 tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
                 tx.update(Counter(RUNNING_LIST), actions=[listed])
-                for item, item_actions in also:
-                    tx.update(item, actions=item_actions)
+                for name in counted:
+                    tx.update(Counter(name), actions=[Counter.value.add(1)])
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
@@ -93,12 +92,12 @@ def start(
     at: datetime,
     *,
     due_by: Condition | None = None,
-    also: Sequence[tuple[Model, list[Action]]] = (),
+    counted: Sequence[str] = (),
     extra: Sequence[Action] = (),
 ) -> bool:
     """Record the confirmed deletion (running) and put it on the scheduler's list, in one transaction;
     False if the account has no phone any more or a deletion is already running (nothing written).
-    The retention job adds its own condition (`due_by`), writes (`also`) and account actions (`extra`)."""
+    The retention job adds its own condition (`due_by`), counters (`counted`) and account actions (`extra`)."""
     condition = ShopperAccount.phone_hash.exists() & (
         ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)
     )
@@ -113,7 +112,7 @@ def start(
         ],
         condition if due_by is None else condition & due_by,
         Counter.members.add({shopper_id}),
-        also,
+        counted,
     )
 
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, erasure_store
@@ -146,7 +145,9 @@ def expiry_removed() -> list[Action]:
     return [ShopperAccount.expiry_shard.remove(), ShopperAccount.expires_on.remove()]
 
 
-def _strip_counted(item: Model, actions: list[Action], condition: Condition, brand_id: str, kind: str) -> bool:
+def _strip_counted(
+    item: Redemption | Win, actions: list[Action], condition: Condition, brand_id: str, kind: str
+) -> bool:
     """The record's removal and one more on the brand's count, in one transaction: counted exactly once. False
     when the condition refused it (moved, or done by an earlier run): nothing written."""
     for _ in dynamo.attempts(6, _BUSY):
@@ -204,11 +205,9 @@ def purge_win(record: Win, day: str, closed: Sequence[str]) -> bool:
 def start_inactive(shopper_id: str, at: datetime, day: str, brand_ids: Sequence[str]) -> bool:
     """Record the deletion of an account due for it (as erasure_store.start does), on condition it is still due
     by `day` (a sign-in since moved it on), counted for each of its brands in the same transaction."""
-    counted: list[tuple[Model, list[Action]]] = [
-        (Counter(_counter(brand_id, "accounts")), [Counter.value.add(1)]) for brand_id in sorted(set(brand_ids))
-    ]
+    counted = [_counter(brand_id, "accounts") for brand_id in sorted(set(brand_ids))]
     return erasure_store.start(
-        shopper_id, at, due_by=ShopperAccount.expires_on <= day, also=counted, extra=expiry_removed()
+        shopper_id, at, due_by=ShopperAccount.expires_on <= day, counted=counted, extra=expiry_removed()
     )
 
 
