@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from typing import Annotated
 
@@ -118,10 +117,10 @@ class _Budget:
     """The job's time: no new record is started after it (the rest waits for the next run)."""
 
     def __init__(self, seconds: float) -> None:
-        self._until = time.monotonic() + seconds
+        self._until = clock.monotonic() + seconds
 
     def left(self) -> bool:
-        return time.monotonic() < self._until
+        return clock.monotonic() < self._until
 
 
 def _deliveries(day: str, budget: _Budget) -> int:
