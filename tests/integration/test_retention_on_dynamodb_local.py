@@ -1,0 +1,94 @@
+"""The retention job on DynamoDB Local: after it runs, no table holds the delivery details, ID numbers and
+inactive account it removed (every table read), what is not due yet is still there, and the draw still verifies."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chalicelib.adapters import models, shopper_store
+from chalicelib.adapters.models import Redemption, ShopperAccount, Win
+from chalicelib.adapters.secrets import get_phone_hash_pepper
+from chalicelib.config import get_settings
+from chalicelib.domain import clock, phones, retention
+from chalicelib.domain.phones import seal_text
+from tests.functional.test_draws import PHONES, _csv, memory_sms, world  # noqa: F401 - fixtures
+from tests.functional.test_erasure import _delivered_winner, found_in_tables
+from tests.integration.test_erasure_on_dynamodb_local import _verify
+from tests.support import run_schedule, shopper_id
+
+pytestmark = pytest.mark.timeout(900)
+BRAND = "brand-a"
+IDLE_PHONE = "+84912340099"
+DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
+
+
+def _anywhere(values: set[str]) -> list[str]:
+    """Every (table: value) where one of `values` is stored, reading every item of every table."""
+    found = []
+    for model in models.ALL_MODELS:
+        for item in model.scan():
+            text = repr(item.serialize())
+            found += [f"{model.Meta.table_name}: {value[:20]}" for value in values if value in text]
+    return found
+
+
+def _idle_account(last_sign_in: datetime) -> tuple[str, str]:
+    """An account last signed in at `last_sign_in`, written as a sign-in writes it; its sealed number."""
+    pepper = get_phone_hash_pepper()
+    number = phones.normalise_phone(IDLE_PHONE, get_settings().phone_regions)
+    sealed = phones.seal_phone(number.e164, pepper)
+    sid = shopper_id(IDLE_PHONE)
+    shopper_store.record_sign_in(sid, phones.phone_hash(number.e164, pepper), number.masked, sealed, last_sign_in)
+    return sid, sealed
+
+
+def _shipped_gift(api, redemption_id: str) -> str:
+    """A gift of the brand with delivery details, shipped through the API; its sealed details."""
+    sealed = seal_text(json.dumps(DELIVERY), get_phone_hash_pepper(), "delivery")
+    Redemption(
+        redemption_id,
+        brand_id=BRAND,
+        shopper_id=shopper_id(PHONES[0]),
+        reward_id="rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        reward_name="Mug",
+        kind="gift",
+        cost=5,
+        status="pending",
+        delivery_sealed=sealed,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    ).save()
+    api.json("POST", f"/v1/redemptions/{redemption_id}/fulfil", {"note": "VN1"})
+    return sealed
+
+
+def test_after_the_retention_job_no_table_holds_what_it_removed(api, world, memory_sms, tmp_path: Path):
+    draw_id, _, _ = _delivered_winner(api, world, memory_sms)
+    win = Win.get(draw_id, 1)
+    win_values = {win.delivery_sealed or "", win.id_number_sealed or ""}
+    gift = _shipped_gift(api, "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAX")
+    idle, idle_sealed = _idle_account(clock.now() - timedelta(days=300))
+    stats = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/stats")
+    assert all(win_values) and _anywhere({*win_values, gift}) and found_in_tables(IDLE_PHONE, {idle_sealed})
+
+    # Sixteen months on: the gift (6), the closed win (16) and the idle account (24 since its sign-in) are due;
+    # the draw's other shoppers, signed in today, are not.
+    later = datetime.combine(retention.add_months(clock.now().date(), 16), datetime.min.time(), UTC)
+    with clock.replaced((later + timedelta(days=1)).timestamp):
+        done = run_schedule("retention")
+        assert run_schedule("retention") == {"deliveries": 0, "wins": 0, "accounts": 0}
+    assert done == {"deliveries": 1, "wins": 1, "accounts": 1}
+
+    assert _anywhere({*win_values, gift}) == []
+    assert found_in_tables(IDLE_PHONE, {idle_sealed}) == []
+    assert ShopperAccount.get(idle).erasure_status == "done"
+    assert all(ShopperAccount.get(s).phone_hash for s in world["shoppers"])  # not due: kept
+    assert Win.get(draw_id, 1).status == "delivered"
+    assert _verify(api, draw_id, tmp_path).startswith("MATCH")
+    after = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/stats")
+    assert {**after, "as_of": None} == {**stats, "as_of": None}
+    assert api.json("GET", "/v1/retention")["removed"] == {"deliveries": 1, "wins": 1, "accounts": 0}
