@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -56,16 +56,15 @@ def _refused(exc: TransactWriteError) -> bool:
     return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
 
 
-def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
-    """The settings and their audit event in one transaction, on condition the version is still the one read
-    (False: changed meanwhile, nothing written)."""
+def _transact(write: Callable[[TransactWrite], None]) -> bool:
+    """`write`'s items in one transaction, tried again while DynamoDB is busy; False when a condition
+    refused it (nothing written)."""
     for _ in dynamo.attempts(6, _BUSY):
         try:
             with TransactWrite(
                 connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
             ) as tx:
-                tx.save(record)
-                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+                write(tx)
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
@@ -74,6 +73,17 @@ def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
             raise
         return True
     return False  # never reached: attempts raises ServiceBusy after the last try
+
+
+def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
+    """The settings and their audit event in one transaction, on condition the version is still the one read
+    (False: changed meanwhile, nothing written)."""
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(record)
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+
+    return _transact(write)
 
 
 def removed_counts(brand_id: str) -> dict[str, int]:
@@ -150,21 +160,12 @@ def _strip_counted(
 ) -> bool:
     """The record's removal and one more on the brand's count, in one transaction: counted exactly once. False
     when the condition refused it (moved, or done by an earlier run): nothing written."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.update(item, actions=actions, condition=condition)
-                tx.update(Counter(_counter(brand_id, kind)), actions=[Counter.value.add(1)])
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            if _refused(exc):
-                return False
-            raise
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(item, actions=actions, condition=condition)
+        tx.update(Counter(_counter(brand_id, kind)), actions=[Counter.value.add(1)])
+
+    return _transact(write)
 
 
 _CLOSED = (RedemptionStatus.SHIPPED, RedemptionStatus.CANCELLED)

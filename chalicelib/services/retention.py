@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from chalicelib.adapters import erasure_store, members, retention_store
-from chalicelib.adapters.models import BrandSettings
+from chalicelib.adapters.models import BrandSettings, Redemption, Win
 from chalicelib.config import WORK_SECONDS
 from chalicelib.domain import clock, retention
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
@@ -123,29 +124,27 @@ class _Budget:
         return clock.monotonic() < self._until
 
 
-def _deliveries(day: str, budget: _Budget) -> int:
+def _purged(records: Iterable[Redemption | Win | None], purge: Callable[[Any], bool], day: str, budget: _Budget) -> int:
+    """How many of the records found due `purge` removed, while the budget lasts."""
     removed = 0
-    for redemption_id in retention_store.due_redemptions(day):
+    for record in records:
         if not budget.left():
             break
-        record = retention_store.redemption(redemption_id)
         # The index lags its table: the record as it is now decides, and the write's condition again.
         if record is None or not record.purge_on or record.purge_on > day:
             continue
-        removed += retention_store.purge_redemption(record, day)
+        removed += purge(record)
     return removed
+
+
+def _deliveries(day: str, budget: _Budget) -> int:
+    found = (retention_store.redemption(key) for key in retention_store.due_redemptions(day))
+    return _purged(found, lambda record: retention_store.purge_redemption(record, day), day, budget)
 
 
 def _wins(day: str, budget: _Budget) -> int:
-    removed = 0
-    for draw_id, pick in retention_store.due_wins(day):
-        if not budget.left():
-            break
-        record = retention_store.win(draw_id, pick)
-        if record is None or not record.purge_on or record.purge_on > day:
-            continue
-        removed += retention_store.purge_win(record, day, _CLOSED_WINS)
-    return removed
+    found = (retention_store.win(*key) for key in retention_store.due_wins(day))
+    return _purged(found, lambda record: retention_store.purge_win(record, day, _CLOSED_WINS), day, budget)
 
 
 def _accounts(day: str, budget: _Budget) -> int:

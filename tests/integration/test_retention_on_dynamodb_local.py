@@ -3,7 +3,6 @@ inactive account it removed (every table read), what is not due yet is still the
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,16 +13,15 @@ from chalicelib.adapters.models import Redemption, ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, phones, retention
-from chalicelib.domain.phones import seal_text
 from tests.functional.test_draws import PHONES, _csv, memory_sms, world  # noqa: F401 - fixtures
 from tests.functional.test_erasure import _delivered_winner, found_in_tables
+from tests.functional.test_isolation import _own_redemption_with_delivery
 from tests.integration.test_erasure_on_dynamodb_local import _verify
 from tests.support import run_schedule, shopper_id
 
 pytestmark = pytest.mark.timeout(900)
 BRAND = "brand-a"
 IDLE_PHONE = "+84912340099"
-DELIVERY = {"name": "Lan Nguyen", "phone": "0912 345 678", "address": "12 Le Loi Street, Hanoi"}
 
 
 def _anywhere(values: set[str]) -> list[str]:
@@ -46,31 +44,19 @@ def _idle_account(last_sign_in: datetime) -> tuple[str, str]:
     return sid, sealed
 
 
-def _shipped_gift(api, redemption_id: str) -> str:
-    """A gift of the brand with delivery details, shipped through the API; its sealed details."""
-    sealed = seal_text(json.dumps(DELIVERY), get_phone_hash_pepper(), "delivery")
-    Redemption(
-        redemption_id,
-        brand_id=BRAND,
-        shopper_id=shopper_id(PHONES[0]),
-        reward_id="rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-        reward_name="Mug",
-        kind="gift",
-        cost=5,
-        status="pending",
-        delivery_sealed=sealed,
-        created_at=clock.now(),
-        updated_at=clock.now(),
-    ).save()
+def _shipped_gift(api) -> str:
+    """A gift of the brand with delivery details (as redeeming writes it), shipped through the API; its sealed
+    details."""
+    redemption_id = _own_redemption_with_delivery("rwd_01ARZ3NDEKTSV4RRFFQ69G5FAV")
     api.json("POST", f"/v1/redemptions/{redemption_id}/fulfil", {"note": "VN1"})
-    return sealed
+    return Redemption.get(redemption_id).delivery_sealed or ""
 
 
 def test_after_the_retention_job_no_table_holds_what_it_removed(api, world, memory_sms, tmp_path: Path):
     draw_id, _, _ = _delivered_winner(api, world, memory_sms)
     win = Win.get(draw_id, 1)
     win_values = {win.delivery_sealed or "", win.id_number_sealed or ""}
-    gift = _shipped_gift(api, "rdm_01ARZ3NDEKTSV4RRFFQ69G5FAX")
+    gift = _shipped_gift(api)
     idle, idle_sealed = _idle_account(clock.now() - timedelta(days=300))
     stats = api.json("GET", f"/v1/campaigns/{world['campaign_id']}/stats")
     assert all(win_values) and _anywhere({*win_values, gift}) and found_in_tables(IDLE_PHONE, {idle_sealed})
