@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.client import BaseClient
-from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
 from chalicelib.adapters import dynamo
@@ -32,23 +31,7 @@ def create_tables(models: Iterable[type[Model]] = ALL_MODELS) -> list[str]:
     # which halves a fresh stack's start (and every test's fresh tables).
     _each(lambda model: model.create_table(wait=False, billing_mode="PAY_PER_REQUEST"), missing)
     _each(lambda model: _settled(dynamo.client(), model.Meta.table_name), missing)
-    _each(_expire_by_ttl, [model for model in models if _ttl_attribute(model)])
     return [model.Meta.table_name for model in missing]
-
-
-def _ttl_attribute(model: type[Model]) -> str | None:
-    """The name of the model's TTL attribute, or None (at most one a table)."""
-    return next((attr.attr_name for attr in model.get_attributes().values() if isinstance(attr, TTLAttribute)), None)
-
-
-def _expire_by_ttl(model: type[Model]) -> None:
-    """Turn on the table's TTL on the model's TTL attribute, as infra/*.json does in AWS: sign-in codes, rate
-    windows, refusals, exports and audit events expire (docs/privacy.md). Once: it stays on."""
-    client, name, attribute = dynamo.client(), model.Meta.table_name, _ttl_attribute(model)
-    described = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    if described.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
-        return
-    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
 
 
 def _each(action: Callable[[type[Model]], object], models: list[type[Model]]) -> None:

@@ -195,3 +195,14 @@ def test_a_sign_in_since_the_index_was_read_keeps_the_account(api):
     assert retention_store.start_inactive(alice, clock.now(), day, [BRAND]) is False
     assert ShopperAccount.get(alice).phone_hash == f"hash-{ALICE}"
     assert retention_store.removed_counts(BRAND)["accounts"] == 0
+
+
+def test_the_local_tables_expire_sign_in_and_limit_records_by_ttl_as_in_aws(store):
+    # PynamoDB's create_table turns TTL on for a model with a TTLAttribute (tables.create_tables makes them so);
+    # infra/*.json does it in AWS (tests/functional/test_deploy_package.py).
+    from chalicelib.adapters import dynamo
+    from chalicelib.adapters.models import AuditEvent, CodeState, Export, OtpChallenge, RateCounter
+
+    for model in (OtpChallenge, RateCounter, CodeState, Export, AuditEvent):
+        ttl = dynamo.client().describe_time_to_live(TableName=model.Meta.table_name)["TimeToLiveDescription"]
+        assert (ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")) == ("ENABLED", "expires_at"), model
