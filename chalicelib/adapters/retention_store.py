@@ -32,6 +32,12 @@ __all__ = [
     "expiry_removed",
     "start_inactive",
     "drop_expiry",
+    "unlisted_redemptions",
+    "unlisted_wins",
+    "unlisted_accounts",
+    "list_redemption",
+    "list_win",
+    "list_account",
 ]
 
 KINDS = ("deliveries", "wins", "accounts")
@@ -219,3 +225,57 @@ def drop_expiry(shopper_id: str, day: str) -> None:
     except UpdateError as exc:
         if not dynamo.condition_failed(exc):
             raise
+
+
+# --- the one-time backfill (scripts/retention_backfill.py): records whose clock started before the indexes ---
+
+
+def unlisted_redemptions() -> Iterator[Redemption]:
+    """Closed gifts still holding details but on no due day: one scan of the table, once (never the job's way)."""
+    return Redemption.scan(
+        Redemption.status.is_in(*_CLOSED)
+        & Redemption.purge_on.does_not_exist()
+        & (Redemption.delivery_sealed.exists() | Redemption.request_digest.exists())
+    )
+
+
+def unlisted_wins(closed: Sequence[str]) -> Iterator[Win]:
+    """Closed wins still holding details but on no due day: one scan of the table, once."""
+    return Win.scan(
+        Win.status.is_in(*closed)
+        & Win.purge_on.does_not_exist()
+        & (Win.delivery_sealed.exists() | Win.id_number_sealed.exists())
+    )
+
+
+def unlisted_accounts() -> Iterator[ShopperAccount]:
+    """Live accounts on no expiry day (last signed in before the index): one scan of the table, once."""
+    return ShopperAccount.scan(ShopperAccount.phone_hash.exists() & ShopperAccount.expires_on.does_not_exist())
+
+
+def _listed(item: Redemption | Win | ShopperAccount, actions: list[Action], condition: Condition) -> bool:
+    try:
+        item.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if dynamo.condition_failed(exc):
+            return False  # listed meanwhile (a move, a sign-in) or changed: left as it is
+        raise
+    return True
+
+
+def list_redemption(record: Redemption, day: str) -> bool:
+    """A closed gift put on its due day, unless it is on one already."""
+    actions = purge_actions(Redemption, record.redemption_id, day)
+    return _listed(Redemption(record.redemption_id), actions, Redemption.purge_on.does_not_exist())
+
+
+def list_win(record: Win, day: str) -> bool:
+    """A closed win put on its due day, unless it is on one already."""
+    actions = purge_actions(Win, f"{record.draw_id}#{record.pick}", day)
+    return _listed(Win(record.draw_id, record.pick), actions, Win.purge_on.does_not_exist())
+
+
+def list_account(account: ShopperAccount, day: str) -> bool:
+    """A live account put on its expiry day, unless a sign-in put it on one meanwhile."""
+    condition = ShopperAccount.expires_on.does_not_exist() & ShopperAccount.phone_hash.exists()
+    return _listed(ShopperAccount(account.shopper_id), expiry_actions(account.shopper_id, day), condition)

@@ -20,7 +20,7 @@ from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import audit, erasure
 
-__all__ = ["get_settings", "put_settings", "delivery_due", "win_due", "run_due"]
+__all__ = ["get_settings", "put_settings", "delivery_due", "win_due", "run_due", "backfill"]
 
 log = logging.getLogger(__name__)
 
@@ -181,3 +181,21 @@ def run_due(now: datetime | None = None, *, budget_seconds: float = WORK_SECONDS
     done = {"deliveries": _deliveries(day, budget), "wins": _wins(day, budget), "accounts": _accounts(day, budget)}
     log_event(log, "retention_run", day=day, removed=done)
     return done
+
+
+def backfill() -> dict[str, int]:
+    """Put what closed, and every account last signed in, before the due-day indexes existed on its day, once
+    (scripts/retention_backfill.py): each day as the move or sign-in would have set it, by the brand's setting
+    now. A day already past is removed by the job's next run. Safe to run again: what is listed is left."""
+    listed = {"deliveries": 0, "wins": 0, "accounts": 0}
+    for gift in retention_store.unlisted_redemptions():
+        closed_at = gift.fulfilled_at or gift.cancelled_at or gift.updated_at
+        listed["deliveries"] += retention_store.list_redemption(gift, delivery_due(gift.brand_id, closed_at))
+    for win in retention_store.unlisted_wins(_CLOSED_WINS):
+        day = win_due(win.brand_id, win.updated_at, owner_erased=bool(win.owner_erased))
+        listed["wins"] += retention_store.list_win(win, day)
+    for account in retention_store.unlisted_accounts():
+        signed_in = account.last_sign_in_at or account.created_at or clock.now()
+        listed["accounts"] += retention_store.list_account(account, retention.inactive_due_day(signed_in))
+    log_event(log, "retention_backfill", listed=listed)
+    return listed

@@ -206,3 +206,24 @@ def test_the_local_tables_expire_sign_in_and_limit_records_by_ttl_as_in_aws(stor
     for model in (OtpChallenge, RateCounter, CodeState, Export, AuditEvent):
         ttl = dynamo.client().describe_time_to_live(TableName=model.Meta.table_name)["TimeToLiveDescription"]
         assert (ttl.get("TimeToLiveStatus"), ttl.get("AttributeName")) == ("ENABLED", "expires_at"), model
+
+
+def test_what_closed_before_the_indexes_is_put_on_its_day_once_and_then_removed(api, running):
+    made = _gifts(api, running)  # Alice's
+    bob = _signed_in(BOB, clock.now() - timedelta(days=2 * 366 + 1))
+    # As they were before the indexes: no due day on the closed gifts nor on the account.
+    for key in (made["shipped"], made["cancelled"]):
+        Redemption(key).update(actions=[Redemption.purge_shard.remove(), Redemption.purge_on.remove()])
+    ShopperAccount(bob).update(actions=retention_store.expiry_removed())
+    assert run_schedule("retention") == {"deliveries": 0, "wins": 0, "accounts": 0}
+    from chalicelib.services import retention as retention_service
+    from scripts import retention_backfill  # noqa: F401 - the script's module imports cleanly
+
+    assert retention_service.backfill() == {"deliveries": 2, "wins": 0, "accounts": 1}
+    assert retention_service.backfill() == {"deliveries": 0, "wins": 0, "accounts": 0}
+    shipped = Redemption.get(made["shipped"])
+    assert shipped.purge_on == retention.due_day(shipped.fulfilled_at, 6)
+    assert Redemption.get(made["pending"]).purge_on is None
+    assert run_schedule("retention")["accounts"] == 1  # 24 months without a sign-in already: due now
+    with _at(_months_on(6)):
+        assert run_schedule("retention")["deliveries"] == 2
