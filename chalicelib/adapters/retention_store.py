@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -62,34 +62,32 @@ def _refused(exc: TransactWriteError) -> bool:
     return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
 
 
-def _transact(write: Callable[[TransactWrite], None]) -> bool:
-    """`write`'s items in one transaction, tried again while DynamoDB is busy; False when a condition
-    refused it (nothing written)."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                write(tx)
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            if _refused(exc):
-                return False
-            raise
+def _busy(exc: TransactWriteError) -> bool:
+    """True to try the transaction again (a throttle or a conflict), False when a condition refused it
+    (nothing written); anything else is raised."""
+    if dynamo.transient(exc):
         return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+    if _refused(exc):
+        return False
+    raise exc
 
 
 def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
     """The settings and their audit event in one transaction, on condition the version is still the one read
     (False: changed meanwhile, nothing written)."""
-
-    def write(tx: TransactWrite) -> None:
-        tx.save(record)
-        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-
-    return _transact(write)
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.save(record)
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as exc:
+            if _busy(exc):
+                continue
+            return False
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 def removed_counts(brand_id: str) -> dict[str, int]:
@@ -166,12 +164,20 @@ def _strip_counted(
 ) -> bool:
     """The record's removal and one more on the brand's count, in one transaction: counted exactly once. False
     when the condition refused it (moved, or done by an earlier run): nothing written."""
-
-    def write(tx: TransactWrite) -> None:
-        tx.update(item, actions=actions, condition=condition)
-        tx.update(Counter(_counter(brand_id, kind)), actions=[Counter.value.add(1)])
-
-    return _transact(write)
+    counter = Counter(_counter(brand_id, kind))
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(item, actions=actions, condition=condition)
+                tx.update(counter, actions=[Counter.value.add(1)])
+        except TransactWriteError as exc:
+            if not _busy(exc):
+                return False
+            continue
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 _CLOSED = (RedemptionStatus.SHIPPED, RedemptionStatus.CANCELLED)
