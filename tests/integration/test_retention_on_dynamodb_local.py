@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.adapters import models, shopper_store
+from chalicelib.adapters import models
 from chalicelib.adapters.models import Redemption, ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, phones, retention
+from chalicelib.services import shoppers
 from tests.functional.test_draws import PHONES, _csv, memory_sms, world  # noqa: F401 - fixtures
 from tests.functional.test_erasure import _delivered_winner, found_in_tables
 from tests.functional.test_isolation import _own_redemption_with_delivery
 from tests.integration.test_erasure_on_dynamodb_local import _verify
-from tests.support import run_schedule, shopper_id
+from tests.support import run_schedule
 
 pytestmark = pytest.mark.timeout(900)
 BRAND = "brand-a"
@@ -36,12 +37,9 @@ def _anywhere(values: set[str]) -> list[str]:
 
 def _idle_account(last_sign_in: datetime) -> tuple[str, str]:
     """An account last signed in at `last_sign_in`, written as a sign-in writes it; its sealed number."""
-    pepper = get_phone_hash_pepper()
     number = phones.normalise_phone(IDLE_PHONE, get_settings().phone_regions)
-    sealed = phones.seal_phone(number.e164, pepper)
-    sid = shopper_id(IDLE_PHONE)
-    shopper_store.record_sign_in(sid, phones.phone_hash(number.e164, pepper), number.masked, sealed, last_sign_in)
-    return sid, sealed
+    sid = shoppers.record_account(number, get_phone_hash_pepper(), last_sign_in)
+    return sid, ShopperAccount.get(sid).phone_sealed or ""
 
 
 def _shipped_gift(api) -> str:
