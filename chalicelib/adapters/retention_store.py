@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, erasure_store
 from chalicelib.adapters.models import AuditEvent, BrandSettings, Counter, Redemption, ShopperAccount, Win
+from chalicelib.adapters.shopper_store import expiry_actions, expiry_removed
 from chalicelib.domain import retention
 from chalicelib.domain.lifecycle import RedemptionStatus
 
@@ -28,8 +29,6 @@ __all__ = [
     "purge_redemption",
     "purge_win",
     "purge_actions",
-    "expiry_actions",
-    "expiry_removed",
     "start_inactive",
     "drop_expiry",
     "unlisted_redemptions",
@@ -58,36 +57,15 @@ def settings_record(brand_id: str) -> BrandSettings | None:
         return None
 
 
-def _refused(exc: TransactWriteError) -> bool:
-    return any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons or [])
-
-
-def _busy(exc: TransactWriteError) -> bool:
-    """True to try the transaction again (a throttle or a conflict), False when a condition refused it
-    (nothing written); anything else is raised."""
-    if dynamo.transient(exc):
-        return True
-    if _refused(exc):
-        return False
-    raise exc
-
-
 def save_settings(record: BrandSettings, event: AuditEvent) -> bool:
     """The settings and their audit event in one transaction, on condition the version is still the one read
     (False: changed meanwhile, nothing written)."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.save(record)
-                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-        except TransactWriteError as exc:
-            if _busy(exc):
-                continue
-            return False
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+
+    def items(tx: TransactWrite) -> None:
+        tx.save(record)
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+
+    return dynamo.write_together(items, _BUSY)
 
 
 def removed_counts(brand_id: str) -> dict[str, int]:
@@ -146,38 +124,18 @@ def purge_actions(model: type[Redemption] | type[Win], key: str, day: str) -> li
     return [model.purge_shard.set(retention.shard(key)), model.purge_on.set(day)]
 
 
-def expiry_actions(shopper_id: str, day: str) -> list[Action]:
-    """What a sign-in adds to its own update: the account on the expiry index at `day`."""
-    return [
-        ShopperAccount.expiry_shard.set(retention.shard(shopper_id)),
-        ShopperAccount.expires_on.set(day),
-    ]
-
-
-def expiry_removed() -> list[Action]:
-    """What a deletion adds to its own update: the account off the expiry index."""
-    return [ShopperAccount.expiry_shard.remove(), ShopperAccount.expires_on.remove()]
-
-
 def _strip_counted(
     item: Redemption | Win, actions: list[Action], condition: Condition, brand_id: str, kind: str
 ) -> bool:
     """The record's removal and one more on the brand's count, in one transaction: counted exactly once. False
     when the condition refused it (moved, or done by an earlier run): nothing written."""
     counter = Counter(_counter(brand_id, kind))
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.update(item, actions=actions, condition=condition)
-                tx.update(counter, actions=[Counter.value.add(1)])
-        except TransactWriteError as exc:
-            if not _busy(exc):
-                return False
-            continue
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+
+    def items(tx: TransactWrite) -> None:
+        tx.update(item, actions=actions, condition=condition)
+        tx.update(counter, actions=[Counter.value.add(1)])
+
+    return dynamo.write_together(items, _BUSY)
 
 
 _CLOSED = (RedemptionStatus.SHIPPED, RedemptionStatus.CANCELLED)

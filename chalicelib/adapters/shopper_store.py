@@ -10,7 +10,7 @@ from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters import dynamo, retention_store
+from chalicelib.adapters import dynamo
 from chalicelib.adapters.dynamo import condition_failed
 from chalicelib.adapters.models import (
     ConsentRecord,
@@ -25,6 +25,8 @@ from chalicelib.domain.consent import Acceptance, PurposeDecision, acceptance_ke
 from chalicelib.domain.errors import Conflict
 
 __all__ = [
+    "expiry_actions",
+    "expiry_removed",
     "pending_code",
     "store_code",
     "spend_try",
@@ -126,6 +128,19 @@ def open_account(shopper_id: str, phone_hash: str, masked: str, sealed: str, sig
     return dynamo.write_together(items, "Many sign-ins of this number at once; please try again.")
 
 
+def expiry_actions(shopper_id: str, day: str) -> list[Action]:
+    """What a sign-in adds to its own update: the account on the expiry index at `day`."""
+    return [
+        ShopperAccount.expiry_shard.set(retention.shard(shopper_id)),
+        ShopperAccount.expires_on.set(day),
+    ]
+
+
+def expiry_removed() -> list[Action]:
+    """What a deletion adds to its own update: the account off the expiry index."""
+    return [ShopperAccount.expiry_shard.remove(), ShopperAccount.expires_on.remove()]
+
+
 def record_sign_in(shopper_id: str, masked: str, sealed: str, signed_in: datetime) -> None:
     """Refresh an account at a later sign-in (the number's masked and sealed forms as now written).
 
@@ -140,7 +155,7 @@ def record_sign_in(shopper_id: str, masked: str, sealed: str, signed_in: datetim
                 ShopperAccount.last_sign_in_at.set(signed_in),
                 ShopperAccount.sign_ins.add(1),
                 # The clock of deletion for no sign-in starts again (domain/retention.py).
-                *retention_store.expiry_actions(shopper_id, retention.inactive_due_day(signed_in)),
+                *expiry_actions(shopper_id, retention.inactive_due_day(signed_in)),
             ],
             condition=ShopperAccount.phone_hash.exists() & ShopperAccount.erasure_status.does_not_exist(),
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.adapters import retention_store
+from chalicelib.adapters import retention_store, shopper_store
 from chalicelib.adapters.models import AuditEvent, BrandSettings, Redemption, ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
@@ -217,7 +217,7 @@ def test_what_closed_before_the_indexes_is_put_on_its_day_once_and_then_removed(
     # As they were before the indexes: no due day on the closed gifts nor on the account.
     for key in (made["shipped"], made["cancelled"]):
         Redemption(key).update(actions=[Redemption.purge_shard.remove(), Redemption.purge_on.remove()])
-    ShopperAccount(bob).update(actions=retention_store.expiry_removed())
+    ShopperAccount(bob).update(actions=shopper_store.expiry_removed())
     assert run_schedule("retention") == {"deliveries": 0, "wins": 0, "accounts": 0}
     from chalicelib.services import retention as retention_service
     from scripts import retention_backfill  # noqa: F401 - the script's module imports cleanly
