@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services import draw_runner as draw_runs
     from chalicelib.services import my_data as my_data_service
+    from chalicelib.services import retention as retention_service
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
@@ -108,6 +109,7 @@ else:
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
     reports = _Deferred("chalicelib.services.reports")
+    retention_service = _Deferred("chalicelib.services.retention")
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
     stream = _Deferred("chalicelib.services.stats_aggregator")
@@ -731,6 +733,30 @@ def request_account_deletion() -> dict:
 def confirm_account_deletion() -> dict:
     shopper = _shopper()
     return erasure.confirm_deletion(shopper.shopper_id, _body(), get_settings())
+
+
+# --- retention: how long personal data stays ---
+# Every role reads the settings and what the job removed (the dashboard); owners alone change them.
+
+
+@api("/v1/retention")
+def get_retention() -> dict:
+    return retention_service.get_settings(_operator().brand)
+
+
+@api("/v1/retention", methods=("PUT",))
+def put_retention() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return retention_service.put_settings(operator.brand, operator.sub, _body())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="retention")
+def retention(event: CloudWatchEvent) -> dict:
+    # Removes delivery details, closed wins' details and inactive accounts whose day has come; each
+    # removal is conditional and counted in the same transaction, so a late or repeated run removes
+    # nothing twice, and a run cut short leaves the rest for the next hour.
+    return retention_service.run_due(budget_seconds=WORK_SECONDS["retention"])
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")

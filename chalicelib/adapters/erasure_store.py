@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DeleteError, UpdateError
@@ -36,6 +36,7 @@ __all__ = [
     "redemptions_of",
     "draws_of_campaign",
     "strip_win",
+    "mark_owner_erased",
     "strip_redemption",
     "clear_masked",
     "forget_code",
@@ -58,24 +59,42 @@ _BUSY = "Many changes to this account at once; please try again."
 
 
 def _account_and_list(
-    shopper_id: str, actions: list[Action], condition: Condition, listed: Action, phone_hash: str | None = None
+    shopper_id: str,
+    actions: list[Action],
+    condition: Condition,
+    listed: Action,
+    phone_hash: str | None = None,
+    counted: Sequence[str] = (),
 ) -> bool:
     """The account's change and the running list's (and the removal of the number's ShopperPhone item,
-    when given), in one transaction tried again while DynamoDB is busy; False when the account's
-    condition refused it (nothing written)."""
+    when given, and one more on each `counted` counter: the retention job's), in one transaction tried
+    again while DynamoDB is busy; False when the account's condition refused it (nothing written)."""
 
     def items(tx: TransactWrite) -> None:
         tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
         tx.update(Counter(RUNNING_LIST), actions=[listed])
         if phone_hash:
             tx.delete(ShopperPhone(phone_key(phone_hash)))
+        for name in counted:
+            tx.update(Counter(name), actions=[Counter.value.add(1)])
 
     return dynamo.write_together(items, _BUSY)
 
 
-def start(shopper_id: str, at: datetime) -> bool:
+def start(
+    shopper_id: str,
+    at: datetime,
+    *,
+    due_by: Condition | None = None,
+    counted: Sequence[str] = (),
+    extra: Sequence[Action] = (),
+) -> bool:
     """Record the confirmed deletion (running) and put it on the scheduler's list, in one transaction;
-    False if the account has no phone any more or a deletion is already running (nothing written)."""
+    False if the account has no phone any more or a deletion is already running (nothing written).
+    The retention job adds its own condition (`due_by`), counters (`counted`) and account actions (`extra`)."""
+    condition = ShopperAccount.phone_hash.exists() & (
+        ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)
+    )
     return _account_and_list(
         shopper_id,
         [
@@ -83,10 +102,11 @@ def start(shopper_id: str, at: datetime) -> bool:
             ShopperAccount.erasure_started_at.set(at),
             ShopperAccount.erasure_steps.remove(),
             ShopperAccount.erased_at.remove(),
+            *extra,
         ],
-        ShopperAccount.phone_hash.exists()
-        & (ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)),
+        condition if due_by is None else condition & due_by,
         Counter.members.add({shopper_id}),
+        counted=counted,
     )
 
 
@@ -115,6 +135,9 @@ def finish(shopper_id: str, phone_hash: str | None, at: datetime) -> None:
             # pseudonym as proof.
             ShopperAccount.marketing_brands.remove(),
             ShopperAccount.purpose_grants.remove(),
+            # Off the retention job's list: nothing is left to delete for no sign-in.
+            ShopperAccount.expiry_shard.remove(),
+            ShopperAccount.expires_on.remove(),
             ShopperAccount.erasure_status.set(ErasureStatus.DONE),
             ShopperAccount.erased_at.set(at),
         ],
@@ -151,7 +174,13 @@ def strip_win(win: Win) -> None:
     """A win's delivery details and ID number removed, while its status is still the one read."""
     try:
         win.update(
-            actions=[Win.delivery_sealed.remove(), Win.id_number_sealed.remove()], condition=Win.status == win.status
+            actions=[
+                Win.delivery_sealed.remove(),
+                Win.id_number_sealed.remove(),
+                Win.purge_shard.remove(),
+                Win.purge_on.remove(),
+            ],
+            condition=Win.status == win.status,
         )
     except UpdateError as exc:
         if not dynamo.condition_failed(exc):
@@ -162,9 +191,25 @@ def strip_redemption(record: Redemption) -> None:
     """A redemption's delivery details and its request's digest removed, while its status is the one read."""
     try:
         record.update(
-            actions=[Redemption.delivery_sealed.remove(), Redemption.request_digest.remove()],
+            actions=[
+                Redemption.delivery_sealed.remove(),
+                Redemption.request_digest.remove(),
+                # Nothing left for the retention job to remove, nor to count.
+                Redemption.purge_shard.remove(),
+                Redemption.purge_on.remove(),
+            ],
             condition=Redemption.status == record.status,
         )
+    except UpdateError as exc:
+        if not dynamo.condition_failed(exc):
+            raise
+
+
+def mark_owner_erased(win: Win) -> None:
+    """An open win of a deleted account marked so, while its status is still the one read: once it closes,
+    its details stay only as long as the law requires (services/wins.py)."""
+    try:
+        win.update(actions=[Win.owner_erased.set(True)], condition=Win.status == win.status)
     except UpdateError as exc:
         if not dynamo.condition_failed(exc):
             raise

@@ -44,6 +44,7 @@ __all__ = [
     "AuditEvent",
     "TierRung",
     "LoyaltyProgram",
+    "BrandSettings",
     "ConsentPurposes",
     "PurposeText",
     "PurposeChange",
@@ -385,6 +386,17 @@ class MarketingChange(MapAttribute):
     at = UTCDateTimeAttribute()
 
 
+class AccountsByExpiry(GlobalSecondaryIndex):
+    """Accounts by the day they are due for deletion after no sign-in: the retention job's list (sparse)."""
+
+    class Meta:
+        index_name = "by_expiry"
+        projection = KeysOnlyProjection()
+
+    expiry_shard = UnicodeAttribute(hash_key=True)
+    expires_on = UnicodeAttribute(range_key=True)
+
+
 class PurposeChange(MapAttribute):
     """A brand's own purpose accepted at sign-in (with the notice's version and language) or withdrawn, when."""
 
@@ -435,6 +447,11 @@ class ShopperAccount(_Model):
     # and every acceptance and withdrawal, one record a purpose (services/brand_purposes.py).
     purpose_grants = UnicodeSetAttribute(null=True)
     purpose_log = ListAttribute(of=PurposeChange, null=True)
+    # The UTC day (YYYY-MM-DD) the account is deleted if it has not signed in again: set by every sign-in,
+    # removed by its deletion (domain/retention.py, services/retention.py).
+    expiry_shard = UnicodeAttribute(null=True)
+    expires_on = UnicodeAttribute(null=True)
+    by_expiry = AccountsByExpiry()
 
 
 class ShopperPhone(_Model):
@@ -585,6 +602,24 @@ class ConsentPurposes(_Model):
 
     brand_id = UnicodeAttribute(hash_key=True)
     purposes = ListAttribute(of=PurposeText, default=list)
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class BrandSettings(_Model):
+    """A brand's settings that are not its loyalty program's: how long personal data stays (domain/retention.py).
+
+    Its own table, as no brand-keyed item fits: a loyalty program's item exists only once the brand sets up a
+    program, and needs a time zone. None stored: the defaults apply.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "brand_settings"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    delivery_months = IntegerAttribute(null=True)
+    prize_record_months = IntegerAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
     version = VersionAttribute()
@@ -746,6 +781,17 @@ class RedemptionsByBrand(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+class RedemptionsByPurge(GlobalSecondaryIndex):
+    """Shipped or cancelled gifts by the day their delivery details are due for removal (sparse)."""
+
+    class Meta:
+        index_name = "by_purge"
+        projection = KeysOnlyProjection()
+
+    purge_shard = UnicodeAttribute(hash_key=True)
+    purge_on = UnicodeAttribute(range_key=True)
+
+
 class Redemption(_Model):
     """Points swapped for a reward, once: what was spent (from which lots), what was given, its delivery."""
 
@@ -773,8 +819,12 @@ class Redemption(_Model):
     points_left = IntegerAttribute(null=True)  # the shopper's balance right after, for a resent request
     request_digest = UnicodeAttribute(null=True)  # keyed hash of the redeem body, binding its Idempotency-Key to it
     limit_counted = BooleanAttribute(null=True)  # took one of the shopper's allowance (None: made before this was kept)
+    # The UTC day its delivery details go (set by the move to shipped or cancelled, removed with them).
+    purge_shard = UnicodeAttribute(null=True)
+    purge_on = UnicodeAttribute(null=True)
     by_shopper = RedemptionsByShopper()
     by_brand = RedemptionsByBrand()
+    by_purge = RedemptionsByPurge()
 
 
 # --- lucky draws ------------------------------------------------------------------------
@@ -923,6 +973,17 @@ class WinsByDue(GlobalSecondaryIndex):
     due_at = UnicodeAttribute(range_key=True)
 
 
+class WinsByPurge(GlobalSecondaryIndex):
+    """Closed wins by the day their details (delivery, ID number) are due for removal (sparse)."""
+
+    class Meta:
+        index_name = "by_purge"
+        projection = KeysOnlyProjection()
+
+    purge_shard = UnicodeAttribute(hash_key=True)
+    purge_on = UnicodeAttribute(range_key=True)
+
+
 class Win(_Model):
     """One winner's (or promoted alternate's) claim on a draw's prize: offered -> accepted -> verified ->
     shipped -> delivered, or declined / rejected / forfeited, which promotes the next alternate.
@@ -963,8 +1024,15 @@ class Win(_Model):
     text_sent: MapAttribute = MapAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
+    # The winner's account was deleted while the win was open: once closed, its details stay only the law's
+    # least (services/wins.py), not the brand's setting.
+    owner_erased = BooleanAttribute(null=True)
+    # The UTC day its details go (set by the move that closes it, removed with them).
+    purge_shard = UnicodeAttribute(null=True)
+    purge_on = UnicodeAttribute(null=True)
     by_shopper = WinsByShopper()
     by_due = WinsByDue()
+    by_purge = WinsByPurge()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -980,6 +1048,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Export,
     AuditEvent,
     LoyaltyProgram,
+    BrandSettings,
     ConsentPurposes,
     Member,
     Reward,

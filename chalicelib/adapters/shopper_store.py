@@ -20,10 +20,13 @@ from chalicelib.adapters.models import (
     ShopperAccount,
     ShopperPhone,
 )
+from chalicelib.domain import retention
 from chalicelib.domain.consent import Acceptance, PurposeDecision, acceptance_key
 from chalicelib.domain.errors import Conflict
 
 __all__ = [
+    "expiry_actions",
+    "expiry_removed",
     "pending_code",
     "store_code",
     "spend_try",
@@ -113,6 +116,9 @@ def open_account(shopper_id: str, phone_hash: str, masked: str, sealed: str, sig
         created_at=signed_in,
         last_sign_in_at=signed_in,
         sign_ins=1,
+        # The clock of deletion for no sign-in (domain/retention.py): the retention job's index.
+        expiry_shard=retention.shard(shopper_id),
+        expires_on=retention.inactive_due_day(signed_in),
     )
 
     def items(tx: TransactWrite) -> None:
@@ -120,6 +126,19 @@ def open_account(shopper_id: str, phone_hash: str, masked: str, sealed: str, sig
         tx.save(account, condition=ShopperAccount.shopper_id.does_not_exist())
 
     return dynamo.write_together(items, "Many sign-ins of this number at once; please try again.")
+
+
+def expiry_actions(shopper_id: str, day: str) -> list[Action]:
+    """What a sign-in adds to its own update: the account on the expiry index at `day`."""
+    return [
+        ShopperAccount.expiry_shard.set(retention.shard(shopper_id)),
+        ShopperAccount.expires_on.set(day),
+    ]
+
+
+def expiry_removed() -> list[Action]:
+    """What a deletion adds to its own update: the account off the expiry index."""
+    return [ShopperAccount.expiry_shard.remove(), ShopperAccount.expires_on.remove()]
 
 
 def record_sign_in(shopper_id: str, masked: str, sealed: str, signed_in: datetime) -> None:
@@ -135,6 +154,8 @@ def record_sign_in(shopper_id: str, masked: str, sealed: str, signed_in: datetim
                 ShopperAccount.phone_sealed.set(sealed),
                 ShopperAccount.last_sign_in_at.set(signed_in),
                 ShopperAccount.sign_ins.add(1),
+                # The clock of deletion for no sign-in starts again (domain/retention.py).
+                *expiry_actions(shopper_id, retention.inactive_due_day(signed_in)),
             ],
             condition=ShopperAccount.phone_hash.exists() & ShopperAccount.erasure_status.does_not_exist(),
         )

@@ -15,6 +15,8 @@ __all__ = [
     "tax_on",
     "format_amount",
     "claim_days_bounds",
+    "RETENTION_RULES",
+    "retention_bounds",
 ]
 
 
@@ -93,13 +95,13 @@ _PH_DTI_URL = (
     "https://fairtrade.dti.gov.ph/faq/what-specific-information-should-be-included-in-the-announcements-"
     "publications-or-advertisements-of-the-mechanics-of-the-sales-campaign/"
 )
-_VN_PDPL = (
+_VN_PDPL_BREACH = (
     "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026) and Decree No. 356/2025/ND-CP: "
     "a breach of personal data is notified to the personal data protection authority (the Ministry of Public "
     "Security, A05) within 72 hours of its detection. Taken from summaries of the law; the article is not checked "
     "here against the official gazette text."
 )
-_VN_PDPL_URL = "https://www.vnetwork.vn/en-US/news/luat-so-91-2025-qh15"
+_VN_PDPL_BREACH_URL = "https://www.vnetwork.vn/en-US/news/luat-so-91-2025-qh15"
 _PH_NPC_BREACH = (
     "Data Privacy Act of 2012 (RA 10173) Sec. 20(f); NPC Circular 16-03 (Personal Data Breach Management) "
     "Sec. 17 (the Commission) and Sec. 18 (the data subjects): within 72 hours of knowledge of, or reasonable "
@@ -108,6 +110,46 @@ _PH_NPC_BREACH = (
 _PH_NPC_BREACH_URL = (
     "https://www.privacy.gov.ph/memorandum-circulars/npc-circular-16-03-personal-data-breach-management/"
 )
+
+_VN_PDPL = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026), the principle that personal data "
+    "is kept only for the time its purpose needs and then deleted or de-identified, with Decree No. 356/2025/ND-CP; "
+    "the law names no number of months: the number is the platform's reading of it. Article numbers not checked here "
+    "against the official gazette text."
+)
+_VN_PDPL_URL = (
+    "https://english.luatvietnam.vn/dan-su/law-on-personal-data-protection-law-no-91-2025-qh15-405135-d1.html"
+)
+_VN_TAX_RECORDS = (
+    "Law on Tax Administration No. 38/2019/QH14 (the withholding payer's annual finalisation of personal income "
+    "tax, due by the last day of the third month after the year ends) read with Circular No. 111/2013/TT-BTC on "
+    "prizes: the winner's ID number stays until the year's finalisation is filed. Article numbers not checked here."
+)
+_VN_ACCOUNTING = (
+    "Law on Accounting No. 88/2015/QH13 Art. 41 and Decree No. 174/2016/ND-CP Art. 12: accounting documents used "
+    "for the books are kept at least 10 years (5 for the rest). The brand keeps them in its own books, from the "
+    "regulator's papers it downloads; the platform never needs the details longer."
+)
+_VN_ACCOUNTING_URL = (
+    "https://lawnet.vn/thong-tin-phap-luat/en/chinh-sach-moi/vietnam-accounting-documents-to-be-retained-for-at-least"
+    "-5-years-115946.html"
+)
+_PH_DPA = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 11(e) and its IRR Sec. 19(d): personal data is retained only as long "
+    "as its purpose, a legal claim or the law needs; the law names no number of months: the number is the "
+    "platform's reading of it."
+)
+_PH_DPA_URL = "https://grokipedia.com/page/Retention_limitation_principle_Data_Privacy_Act_of_2012"
+_PH_TAX_RECORDS = (
+    "RR No. 2-98 as amended (the annual information return of final taxes withheld, BIR Form 1604-F, filed by "
+    "31 January of the next year): the winner's ID number stays until that return is filed. Section not checked "
+    "here against the regulation's text."
+)
+_PH_BOOKS = (
+    "NIRC Sec. 235 with RR No. 17-2013 as amended by RR No. 5-2014 Sec. 2: books of accounts and their supporting "
+    "records are kept 10 years. The brand keeps them in its own books; the platform never needs the details longer."
+)
+_PH_BOOKS_URL = "https://taxacctgcenter.ph/preservation-of-books-of-accounts-and-accounting-records-in-philippines"
 
 MARKETS: dict[MarketCode, Market] = {
     MarketCode.VN: Market(
@@ -171,8 +213,32 @@ MARKETS: dict[MarketCode, Market] = {
                 72,
                 "A personal data breach is notified to the authority within this many hours of its detection; "
                 "the brand notifies, told by the platform in time for it (docs/operations.md).",
+                _VN_PDPL_BREACH,
+                _VN_PDPL_BREACH_URL,
+            ),
+            Rule(
+                "delivery_months_max",
+                24,
+                "A gift's or prize's delivery details are kept at most this many months after it was shipped, "
+                "cancelled or closed: long enough for a return or a complaint, no longer.",
                 _VN_PDPL,
                 _VN_PDPL_URL,
+            ),
+            Rule(
+                "prize_record_months_min",
+                16,
+                "A closed win's details (delivery and ID number) are kept at least this many months: a win closed "
+                "in January is still in the withholding finalisation filed by the end of March the year after.",
+                _VN_TAX_RECORDS,
+                _VN_PIT_URL,
+            ),
+            Rule(
+                "prize_record_months_max",
+                120,
+                "A closed win's details are kept at most this many months, the longest the accounting law keeps "
+                "any record.",
+                _VN_ACCOUNTING,
+                _VN_ACCOUNTING_URL,
             ),
         ),
     ),
@@ -232,6 +298,29 @@ MARKETS: dict[MarketCode, Market] = {
                 _PH_NPC_BREACH,
                 _PH_NPC_BREACH_URL,
             ),
+            Rule(
+                "delivery_months_max",
+                24,
+                "A gift's or prize's delivery details are kept at most this many months after it was shipped, "
+                "cancelled or closed: long enough for a return or a complaint, no longer.",
+                _PH_DPA,
+                _PH_DPA_URL,
+            ),
+            Rule(
+                "prize_record_months_min",
+                13,
+                "A closed win's details (delivery and ID number) are kept at least this many months: a win closed "
+                "in January is still in the return of final taxes withheld filed by 31 January the year after.",
+                _PH_TAX_RECORDS,
+                _PH_TAX_URL,
+            ),
+            Rule(
+                "prize_record_months_max",
+                120,
+                "A closed win's details are kept at most this many months, the longest the tax code keeps books.",
+                _PH_BOOKS,
+                _PH_BOOKS_URL,
+            ),
         ),
     ),
 }
@@ -246,6 +335,22 @@ def claim_days_bounds(code: str) -> tuple[int, int, int]:
     """A market's (least, default, most) claim window in days."""
     rules = market(code)
     return rules.number("claim_days_min"), rules.number("claim_days_default"), rules.number("claim_days_max")
+
+
+RETENTION_RULES: dict[str, tuple[str, str]] = {
+    "delivery_months": ("", "delivery_months_max"),
+    "prize_record_months": ("prize_record_months_min", "prize_record_months_max"),
+}
+"""Each retention setting of a brand (domain/retention.py) and the rows bounding it: (least, most); "" none."""
+
+
+def retention_bounds(setting: str) -> tuple[int | None, int | None]:
+    """The least and most months a retention setting may be, over every market (a brand's setting holds in all
+    the markets it may run campaigns in: the longest least, the shortest most); None where no law bounds it."""
+    least_row, most_row = RETENTION_RULES[setting]
+    least = max(m.number(least_row) for m in MARKETS.values()) if least_row else None
+    most = min(m.number(most_row) for m in MARKETS.values()) if most_row else None
+    return least, most
 
 
 def tax_on(code: str, unit_value_minor: int) -> tuple[int, int]:

@@ -70,7 +70,8 @@ def preview(shopper_id: str) -> dict:
             "prize": w.prize,
             "status": str(w.status),
             "deadline": format_instant(w.deadline),
-            "kept": "until the prize is delivered or the win ends"
+            "kept": "until the prize is delivered or the win ends, then only as long as the law requires for prize "
+            "tax records, then removed by the schedule"
             if w.status != WinStatus.OFFERED
             else "the offer lapses at its deadline and passes to the next pick",
         }
@@ -78,7 +79,12 @@ def preview(shopper_id: str) -> dict:
         if _open_win(w)
     ]
     gifts = [
-        {"redemption_id": r.redemption_id, "reward": r.reward_name, "kept": "until the gift is shipped"}
+        {
+            "redemption_id": r.redemption_id,
+            "reward": r.reward_name,
+            "kept": "until the gift is shipped or cancelled, then the brand's keeping period for returns (at most "
+            "24 months), then removed by the schedule",
+        }
         for r in erasure_store.redemptions_of(shopper_id)
         if r.status == RedemptionStatus.PENDING
     ]
@@ -130,7 +136,10 @@ def _points(shopper_id: str, account: ShopperAccount) -> None:
 
 def _wins(shopper_id: str, account: ShopperAccount) -> None:
     for win in erasure_store.wins_of(shopper_id):
-        if not _open_win(win) and (win.delivery_sealed or win.id_number_sealed):
+        if _open_win(win):
+            if not win.owner_erased:
+                erasure_store.mark_owner_erased(win)
+        elif win.delivery_sealed or win.id_number_sealed:
             erasure_store.strip_win(win)
 
 

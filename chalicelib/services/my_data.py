@@ -44,6 +44,8 @@ def _account(shopper_id: str) -> tuple[dict, dict, dict]:
         "count": int(account.sign_ins) if account.sign_ins is not None else None,
         "first_at": format_instant(account.created_at),
         "last_at": format_instant(account.last_sign_in_at) if account.last_sign_in_at else None,
+        # The day the account is deleted unless the shopper signs in again (docs/privacy.md, retention).
+        "deleted_if_no_sign_in_by": account.expires_on,
     }
     return shown, sign_ins, consents.consents_of(account)
 

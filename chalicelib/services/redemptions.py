@@ -24,7 +24,7 @@ from chalicelib.domain.lifecycle import REDEMPTION_TRANSITIONS, RedemptionStatus
 from chalicelib.domain.phones import keyed_hash, seal_text, unseal_text
 from chalicelib.domain.schemas import Label, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant, parse_limit
-from chalicelib.services import audit
+from chalicelib.services import audit, retention
 from chalicelib.services.loyalty import add_brand_counts
 from chalicelib.services.rewards import NoteIn, on_offer
 
@@ -450,9 +450,10 @@ def fulfil(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     now = clock.now()
 
     event = audit.transaction_item(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
+    purge_on = retention.delivery_due(brand_id, now)
 
     def write() -> Written:
-        return redemption_store.ship(record, actor, note, now, event)
+        return redemption_store.ship(record, actor, note, now, event, purge_on=purge_on)
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.SHIPPED)
 
@@ -508,8 +509,11 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     figures = add_brand_counts(brand_id, counts)
     details = {"points_refunded": cost, "note": note}
     event = audit.transaction_item(brand_id, actor, "redemption_cancelled", redemption_id, details)
+    purge_on = retention.delivery_due(brand_id, now)
 
     def write() -> Written:
-        return redemption_store.cancel(record, actor, note, now, figures=figures, event=event, limited=limited)
+        return redemption_store.cancel(
+            record, actor, note, now, figures=figures, event=event, limited=limited, purge_on=purge_on
+        )
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.CANCELLED)

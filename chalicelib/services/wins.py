@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from chalicelib.adapters import draw_store, records, win_store
+from chalicelib.adapters import draw_store, records, retention_store, win_store
 from chalicelib.adapters.models import Draw, Prize, Win
 from chalicelib.adapters.win_store import Promotion
 from chalicelib.domain import clock, markets
@@ -18,7 +18,7 @@ from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.lifecycle import WIN_FINAL, WIN_TRANSITIONS, WinStatus, check_move
 from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
-from chalicelib.services import audit
+from chalicelib.services import audit, retention
 from chalicelib.services.redemptions import DeliveryIn, Sight, masked_delivery, sight_for
 
 __all__ = [
@@ -165,6 +165,9 @@ def _settle(
         promotion = pass_on(draw_store.reload(draw_id), win, now)
         actions.append(Win.passed_to.set(_passed(promotion)))
         details = {**details, "passed_to": _passed(promotion)}
+    if not WIN_TRANSITIONS[target]:  # closed: the clock of its details' removal starts in this same write
+        due = retention.win_due(win.brand_id, now, owner_erased=bool(win.owner_erased))
+        actions += retention_store.purge_actions(Win, f"{draw_id}#{win.pick}", due)
     event = audit.transaction_event(win.brand_id, actor, f"win_{target}", f"{draw_id}#{win.pick}", details)
     moved = win_store.move(win, actions, event, promotion, leaves_offer=win.status == WinStatus.OFFERED)
     return win_store.read(draw_id, win.pick) if moved else None

@@ -41,6 +41,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456", "consent": CONSENT},
     ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
     ("PUT", "/v1/loyalty/program"): {"tiers": []},
+    ("PUT", "/v1/retention"): {"delivery_months": 6},
     ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
     ("PATCH", "/v1/rewards/{reward_id}"): {"cost": 1},
     ("POST", "/v1/rewards/{reward_id}/retire"): {},
@@ -151,6 +152,10 @@ def _path(template: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
 
 
+# Routes without ids that owners alone may call (the others get 403, tested with each route).
+OWNERS_ONLY = {("/v1/audit", "GET"), ("/v1/retention", "PUT")}
+
+
 def _body(method: str, path: str) -> dict | None:
     if method not in WRITES:
         return None
@@ -250,7 +255,11 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         assert SECRET.lower() not in response.body.decode(errors="replace").lower()
     # Routes without ids answer for the caller's own brand only.
     for path, method in operator_routes:
-        if "{" in path or (role == "viewer" and method in WRITES) or (path == "/v1/audit" and role != "owner"):
+        if (
+            "{" in path
+            or (role == "viewer" and method in WRITES)
+            or ((path, method) in OWNERS_ONLY and role != "owner")
+        ):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
             continue

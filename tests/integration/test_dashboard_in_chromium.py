@@ -128,6 +128,7 @@ def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[st
         "participants": _api(server, stats_path + "/participants", token),
         "loyalty": _api(server, "/v1/loyalty/stats", token),
         "rewards": _api(server, "/v1/rewards?limit=100", token),
+        "retention": _api(server, "/v1/retention", token),
     }
 
 
@@ -147,6 +148,10 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     expected.update(_expected_batch_stats(api["batches"]))
     expected.update(_expected_participant_stats(api["participants"]))
     expected.update(_expected_loyalty_stats(api["loyalty"], api["rewards"]))
+    # The privacy panel: the brand's retention settings and what the retention job removed.
+    expected.update(
+        {key: _path(api["retention"], key.removeprefix("retention.")) for _, t in dashboard.RETENTION for key, _ in t}
+    )
     return expected
 
 
@@ -341,6 +346,7 @@ def _assert_the_seeded_numbers(session: BrowserSession, page: dict[str, str], se
     voucher = f"reward.{seeded.voucher_id}."
     assert [page[voucher + f] for f in ("stock", "issued", "available", "redemptions")] == ["3", "1", "2", "1"]
     assert browser.find_element(By.ID, "loyalty").is_displayed()
+    assert browser.find_element(By.ID, "privacy").is_displayed()
     browser.execute_script("document.getElementById('loyalty').scrollIntoView()")
     session.screenshot("dashboard-loyalty.png")
     browser.execute_script("window.scrollTo(0, 0)")
