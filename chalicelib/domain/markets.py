@@ -15,6 +15,7 @@ __all__ = [
     "tax_on",
     "format_amount",
     "claim_days_bounds",
+    "subject_request_days",
 ]
 
 
@@ -94,6 +95,27 @@ _PH_DTI_URL = (
     "publications-or-advertisements-of-the-mechanics-of-the-sales-campaign/"
 )
 
+_VN_PDP = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026), Art. 4(1) (the data subject's "
+    "rights to access, rectification, provision, erasure and restriction), detailed by Decree No. 356/2025/ND-CP "
+    "(in force 1 January 2026, replacing Decree 13/2023/ND-CP), its article on carrying out data subjects' "
+    "requests: the controller answers within 2 working days of receipt and carries out a request within 10 to 20 "
+    "days by its kind (15 days for withdrawal of consent, restriction or objection, 20 where a processor or third "
+    "party must act; one extension of at most 15 days). The article number and the period for access, "
+    "rectification and erasure were not confirmed here against the official text: the stricter end of the range "
+    "(10 days) is used until they are."
+)
+_VN_PDP_URL = (
+    "https://cdlaf.vn/en/rights-of-personal-data-subjects-and-methods-of-obtaining-consent-under-decree-no-356-"
+    "2025-nd-cp/"
+)
+_PH_DPA = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 16 (rights of the data subject: access, correction, erasure) and its "
+    "2016 IRR Secs. 34-35; NPC Advisory No. 2021-01 (data subject rights): a request is complied with within a "
+    "period not exceeding thirty (30) working days. Counted here as 30 calendar days, which is stricter."
+)
+_PH_DPA_URL = "https://www.pressreader.com/philippines/business-world/20210224/281659667760288"
+
 MARKETS: dict[MarketCode, Market] = {
     MarketCode.VN: Market(
         MarketCode.VN,
@@ -151,6 +173,14 @@ MARKETS: dict[MarketCode, Market] = {
                 "Art. 96(4); clause not checked here against the official text.",
                 _VN_DECREE_81_URL,
             ),
+            Rule(
+                "subject_request_days",
+                10,
+                "A data subject's request to access, correct or delete their data is carried out within 10 days "
+                "of its receipt (calendar days; the brand acknowledges it within 2 working days).",
+                _VN_PDP,
+                _VN_PDP_URL,
+            ),
         ),
     ),
     MarketCode.PH: Market(
@@ -200,6 +230,14 @@ MARKETS: dict[MarketCode, Market] = {
                 _PH_DTI + "; the disposal of unclaimed prizes is not checked here against the rule's text.",
                 _PH_DTI_URL,
             ),
+            Rule(
+                "subject_request_days",
+                30,
+                "A data subject's request to access, correct or delete their data is carried out within 30 days "
+                "of its receipt (the law allows 30 working days; calendar days are counted).",
+                _PH_DPA,
+                _PH_DPA_URL,
+            ),
         ),
     ),
 }
@@ -214,6 +252,14 @@ def claim_days_bounds(code: str) -> tuple[int, int, int]:
     """A market's (least, default, most) claim window in days."""
     rules = market(code)
     return rules.number("claim_days_min"), rules.number("claim_days_default"), rules.number("claim_days_max")
+
+
+def subject_request_days(code: str | None) -> int:
+    """Days a market's law allows to carry out a data subject's request; with no market named, the
+    shortest of them all (a brand that does not say where the shopper is meets every market's deadline)."""
+    if code is None:
+        return min(m.number("subject_request_days") for m in MARKETS.values())
+    return market(code).number("subject_request_days")
 
 
 def tax_on(code: str, unit_value_minor: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import shoppers
 
-__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "run", "resume_running"]
+__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "begin", "run", "resume_running"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,15 @@ def confirm_deletion(shopper_id: str, body: dict, settings: Settings, *, now: fl
     if account.erasure_status != ErasureStatus.RUNNING:
         now = clock.epoch() if now is None else now
         shoppers.check_code(_code_key(shopper_id), data.otp, settings, now)
-        erasure_store.start(shopper_id, clock.now())
-        log_event(log, "erasure_started", shopper_id=shopper_id)
+        begin(shopper_id)
     return run(shopper_id)
+
+
+def begin(shopper_id: str) -> None:
+    """Record a confirmed deletion (running) and list it for the scheduler: the shopper's code checked, or an
+    owner acting on the shopper's deletion request (services/subject_requests.py). Then `run` does it."""
+    erasure_store.start(shopper_id, clock.now())
+    log_event(log, "erasure_started", shopper_id=shopper_id)
 
 
 def _points(shopper_id: str, account: ShopperAccount) -> None:

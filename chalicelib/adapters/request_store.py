@@ -1,0 +1,161 @@
+"""Data-subject requests as stored: each written with its audit event in one transaction, read by brand, open first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters import dynamo, paging
+from chalicelib.adapters.models import (
+    AuditEvent,
+    MarketingChange,
+    Redemption,
+    RequestAction,
+    ShopperAccount,
+    SubjectRequest,
+    Win,
+)
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.ids import id_pattern
+from chalicelib.domain.lifecycle import RedemptionStatus, SubjectRequestStatus, WinStatus
+
+__all__ = [
+    "Change",
+    "queue_key",
+    "create",
+    "load",
+    "page",
+    "act",
+    "redemption_delivery",
+    "win_delivery",
+    "marketing_withdrawn",
+]
+
+_BUSY = "Many changes to this request at once; please try again."
+
+Change = tuple[Model, list[Action], Condition | None]
+"""Another item's change that joins a request's transaction: the item (its key), its actions, its condition."""
+
+
+def queue_key(status: str, deadline: str, request_id: str) -> str:
+    """Where a request sorts in its brand's list: open ones first, each part by deadline then id."""
+    return f"{'0' if status == SubjectRequestStatus.OPEN else '1'}#{deadline}#{request_id}"
+
+
+def _send(build: Callable[[TransactWrite], None]) -> bool:
+    """One transaction, tried again while DynamoDB is busy; False when a condition refused it (nothing written)."""
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                build(tx)
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            if isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None:
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
+
+
+def create(record: SubjectRequest, event: AuditEvent) -> bool:
+    """A new request and its audit event, together; False if its id was taken (nothing written)."""
+
+    def build(tx: TransactWrite) -> None:
+        tx.save(record, condition=SubjectRequest.request_id.does_not_exist())
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+
+    return _send(build)
+
+
+def load(brand_id: str, request_id: str) -> SubjectRequest:
+    """The brand's request (a consistent read); NotFound for another brand's or none."""
+    try:
+        return SubjectRequest.get(brand_id, request_id, consistent_read=True)
+    except SubjectRequest.DoesNotExist:
+        raise NotFound("No such request.") from None
+
+
+_CURSOR = paging.Cursor.of(
+    request_id=id_pattern("dsr"), queue=r"^[01]#\d{4}-\d{2}-\d{2}#dsr_[0-9A-HJKMNP-TV-Z]{26}$"
+)
+
+
+def page(brand_id: str, limit: int, cursor: str | None, render: Callable[[SubjectRequest], dict]) -> dict:
+    """One page of the brand's requests, open first by deadline, then closed ones, as `{items, next_cursor}`."""
+    results = SubjectRequest.by_queue.query(brand_id, **_CURSOR.forward(cursor, limit, brand_id=brand_id))
+    return paging.page(results, limit, render, _CURSOR, lambda: results.last_evaluated_key)
+
+
+def act(
+    record: SubjectRequest,
+    done: RequestAction,
+    event: AuditEvent,
+    *,
+    also: Sequence[Change] = (),
+    closing: dict | None = None,
+) -> bool:
+    """Record what was done on an open request (and, with `closing`, close it: outcome, by, at, queue and
+    expiry), with its audit event and any other item's change, in one transaction; False if the request is
+    no longer open or another item's condition refused (nothing written)."""
+    actions = [SubjectRequest.actions.set((SubjectRequest.actions | []).append([done]))]
+    for name, value in (closing or {}).items():
+        attribute = getattr(SubjectRequest, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+
+    def build(tx: TransactWrite) -> None:
+        tx.update(
+            SubjectRequest(record.brand_id, record.request_id),
+            actions=actions,
+            condition=SubjectRequest.status == SubjectRequestStatus.OPEN,
+        )
+        for item, item_actions, condition in also:
+            tx.update(item, actions=item_actions, condition=condition)
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+
+    return _send(build)
+
+
+def redemption_delivery(brand_id: str, shopper_id: str, redemption_id: str, sealed: str) -> Change:
+    """A pending gift's delivery details replaced (sealed), while it is the brand's, the shopper's and pending."""
+    return (
+        Redemption(redemption_id),
+        [Redemption.delivery_sealed.set(sealed)],
+        (Redemption.brand_id == brand_id)
+        & (Redemption.shopper_id == shopper_id)
+        & (Redemption.status == RedemptionStatus.PENDING),
+    )
+
+
+_OPEN_WIN = (WinStatus.ACCEPTED, WinStatus.VERIFIED)
+
+
+def win_delivery(brand_id: str, shopper_id: str, draw_id: str, pick: int, sealed: str) -> Change:
+    """A win's delivery details replaced (sealed), while it is the brand's, the shopper's, accepted and not shipped."""
+    return (
+        Win(draw_id, pick),
+        [Win.delivery_sealed.set(sealed)],
+        (Win.brand_id == brand_id) & (Win.shopper_id == shopper_id) & Win.status.is_in(*_OPEN_WIN),
+    )
+
+
+def marketing_withdrawn(shopper_id: str, brand_id: str, at: datetime) -> Change:
+    """The brand's marketing consent withdrawn on the shopper's account and the withdrawal logged, while it stands."""
+    change = MarketingChange(brand_id=brand_id, granted=False, at=at)
+    return (
+        ShopperAccount(shopper_id),
+        [
+            ShopperAccount.marketing_brands.delete({brand_id}),
+            ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
+        ],
+        ShopperAccount.marketing_brands.contains(brand_id),
+    )
