@@ -11,7 +11,8 @@ export_store (a print-file export and each move of its state machine),
 limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
 (PynamoDB, the one schema), paging (the one cursor), participants (the wallet's and the participants
 CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its
-bound), redemption_store (redemptions), reward_store (rewards and their voucher pools), s3, secrets,
+bound), redemption_store (redemptions), request_store (data-subject requests, each change with its audit
+event and any correction in one transaction), reward_store (rewards and their voucher pools), s3, secrets,
 shopper_store (a phone number's pending sign-in code, shoppers' accounts), sms, sms_ledger (one SMS sent
 once: its claim, next try and outcome on a draw or a win), sqs, tables (creation, upgrades), win_store
 (the wins of draws: made once, each move a transaction with its audit event and any promotion).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -29,6 +30,8 @@ from chalicelib.domain.lifecycle import RedemptionStatus, SubjectRequestStatus, 
 __all__ = [
     "Change",
     "queue_key",
+    "new_request",
+    "action",
     "create",
     "load",
     "page",
@@ -47,6 +50,16 @@ Change = tuple[Model, list[Action], Condition | None]
 def queue_key(status: str, deadline: str, request_id: str) -> str:
     """Where a request sorts in its brand's list: open ones first, each part by deadline then id."""
     return f"{'0' if status == SubjectRequestStatus.OPEN else '1'}#{deadline}#{request_id}"
+
+
+def new_request(brand_id: str, request_id: str, first: RequestAction, **values: object) -> SubjectRequest:
+    """A request not yet written (create writes it), its record starting with `first`."""
+    return SubjectRequest(brand_id, request_id, actions=[first], **values)
+
+
+def action(name: str, actor: str, at: datetime, result: dict) -> RequestAction:
+    """One thing done for a request, as its record keeps it (`result` as JSON)."""
+    return RequestAction(action=name, actor=actor, at=at, result=json.dumps(result, sort_keys=True))
 
 
 def _send(build: Callable[[TransactWrite], None]) -> bool:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from chalicelib.adapters import audit_log, members, participants, records, request_store, shopper_store
-from chalicelib.adapters.models import RequestAction, ShopperAccount, SubjectRequest
+from chalicelib.adapters.models import ShopperAccount, SubjectRequest
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import Settings
 from chalicelib.domain import clock, markets
@@ -152,9 +152,10 @@ def create(brand_id: str, actor: str, body: dict, settings: Settings) -> dict:
     now = clock.now()
     deadline = _deadline(values.received_on, values.market)
     request_id = new_id("dsr")
-    record = SubjectRequest(
+    record = request_store.new_request(
         brand_id,
         request_id,
+        request_store.action("record", actor, now, {"data_held": held}),
         kind=values.kind,
         market=values.market,
         channel=values.channel,
@@ -165,7 +166,6 @@ def create(brand_id: str, actor: str, body: dict, settings: Settings) -> dict:
         queue=request_store.queue_key(SubjectRequestStatus.OPEN, deadline, request_id),
         shopper_id=shopper_id if held else None,
         phone_masked=phone.masked,
-        actions=[RequestAction(action="record", actor=actor, at=now, result=json.dumps({"data_held": held}))],
         created_by=actor,
         created_at=now,
     )
@@ -211,7 +211,7 @@ def _act(
 ) -> SubjectRequest:
     """Record `action` (audited with the request's id as its why) and, with `outcome`, close the request."""
     now = clock.now()
-    done = RequestAction(action=action, actor=actor, at=now, result=json.dumps(result, sort_keys=True))
+    done = request_store.action(action, actor, now, result)
     details = {"action": action, "why": record.request_id, **result}
     event = audit.transaction_event(record.brand_id, actor, f"subject_request_{action}", record.request_id, details)
     closing = _closing(actor, outcome, now, record) if outcome else None
