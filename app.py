@@ -971,8 +971,8 @@ def subject_request_access(request_id: str) -> Response:
     operator = _owner()
     _optional_body()  # no fields; a body sent is still checked (size, JSON)
     document, name = subject_requests.access(operator.brand, operator.sub, request_id)
-    headers = {**_JSON, "Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(body=_BODY.encode(document), status_code=200, headers=_headers(headers))
+    headers: dict[str, str | list[str]] = {**_JSON, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body=_BODY.encode(document), status_code=200, headers=headers)
 
 
 @api("/v1/subject-requests/{request_id}/erase", methods=("POST",))

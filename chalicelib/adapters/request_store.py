@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
@@ -52,7 +53,7 @@ def queue_key(status: str, deadline: str, request_id: str) -> str:
     return f"{'0' if status == SubjectRequestStatus.OPEN else '1'}#{deadline}#{request_id}"
 
 
-def new_request(brand_id: str, request_id: str, first: RequestAction, **values: object) -> SubjectRequest:
+def new_request(brand_id: str, request_id: str, first: RequestAction, **values: Any) -> SubjectRequest:
     """A request not yet written (create writes it), its record starting with `first`."""
     return SubjectRequest(brand_id, request_id, actions=[first], **values)
 
@@ -98,9 +99,7 @@ def load(brand_id: str, request_id: str) -> SubjectRequest:
         raise NotFound("No such request.") from None
 
 
-_CURSOR = paging.Cursor.of(
-    request_id=id_pattern("dsr"), queue=r"^[01]#\d{4}-\d{2}-\d{2}#dsr_[0-9A-HJKMNP-TV-Z]{26}$"
-)
+_CURSOR = paging.Cursor.of(request_id=id_pattern("dsr"), queue=r"^[01]#\d{4}-\d{2}-\d{2}#dsr_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def page(brand_id: str, limit: int, cursor: str | None, render: Callable[[SubjectRequest], dict]) -> dict:
@@ -120,7 +119,7 @@ def act(
     """Record what was done on an open request (and, with `closing`, close it: outcome, by, at, queue and
     expiry), with its audit event and any other item's change, in one transaction; False if the request is
     no longer open or another item's condition refused (nothing written)."""
-    actions = [SubjectRequest.actions.set((SubjectRequest.actions | []).append([done]))]
+    actions: list[Action] = [SubjectRequest.actions.set((SubjectRequest.actions | []).append([done]))]
     for name, value in (closing or {}).items():
         attribute = getattr(SubjectRequest, name)
         actions.append(attribute.remove() if value is None else attribute.set(value))

@@ -218,9 +218,7 @@ def _act(
     if closing is not None and forget_phone:
         closing["phone_masked"] = None  # the account is deleted: nothing derived from its number stays
     if not request_store.act(record, done, event, also=also, closing=closing):
-        raise Conflict(
-            "status: The request or what it changes moved on meanwhile; read it again.", field="status"
-        )
+        raise Conflict("status: The request or what it changes moved on meanwhile; read it again.", field="status")
     return request_store.load(record.brand_id, record.request_id)
 
 
@@ -288,6 +286,7 @@ def correct(brand_id: str, actor: str, request_id: str, body: dict) -> dict:
         raise InvalidInput("redemption: Give exactly one of redemption, win or marketing.", field="redemption")
     record = _open(brand_id, request_id, "correction")
     shopper_id = _subject(record)
+    result: dict[str, object]
     if values.redemption is not None:
         fix = values.redemption
         change = request_store.redemption_delivery(brand_id, shopper_id, fix.redemption_id, _sealed(fix.delivery))

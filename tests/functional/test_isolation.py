@@ -20,9 +20,9 @@ import pytest
 from app import ROUTE_AUTH, app
 from chalicelib.adapters.models import AuditEvent, Export, Redemption
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
-from chalicelib.config import get_settings
 from chalicelib.services import batches, campaigns, draw_schedule, rewards, subject_requests
 from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 

@@ -4,8 +4,8 @@ and PDF, roles, masking, the audit trail, and the report's deadline on the draws
 from __future__ import annotations
 
 import copy
-import json
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pypdfium2

@@ -97,7 +97,9 @@ def test_participants_histogram_repeat_rate_cohort_and_top(api, played):
     assert all("•" in row["phone"] for row in people["top"]), "a viewer sees masked numbers"
     unsaid = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="owner")
     assert all("•" in row["phone"] for row in unsaid["top"]), "an owner who gives no why sees masked numbers"
-    owner = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/participants?why=Calling%20the%20top%20three", role="owner")
+    owner = api.json(
+        "GET", f"/v1/campaigns/{campaign_id}/stats/participants?why=Calling%20the%20top%20three", role="owner"
+    )
     assert [row["phone"] for row in owner["top"]] == PHONES
     # Each brand knows its shoppers by its own pseudonym, never by the platform's id.
     assert [row["shopper_id"] for row in owner["top"]] == _brand_ids(played[3])
@@ -182,8 +184,15 @@ def test_default_range_is_the_campaign_so_far(api, played):
 
 def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkeypatch):
     campaign_id = played[0]["campaign_id"]
-    for role, why, clear in (("manager", "x", False), ("viewer", "x", False), ("owner", "", False), ("owner", "x", True)):
-        response = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv" + (f"?why={why}" if why else ""), role=role)
+    for role, why, clear in (
+        ("manager", "x", False),
+        ("viewer", "x", False),
+        ("owner", "", False),
+        ("owner", "x", True),
+    ):
+        response = api.call(
+            "GET", f"/v1/campaigns/{campaign_id}/participants.csv" + (f"?why={why}" if why else ""), role=role
+        )
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
         assert_safe_csv(response.body.decode())
         rows = list(csv.DictReader(io.StringIO(response.body.decode())))

@@ -29,7 +29,7 @@ def _fresh_lookups():
     records.clear_cache()
 
 
-def _signed_in(api, outbox, phone: str = PHONE) -> str:  # noqa: F811 - the outbox fixture
+def _signed_in(api, outbox, phone: str = PHONE) -> str:
     ask(api, phone)
     body = {"phone": phone, "otp": last_code(outbox, E164[phone]), "consent": CONSENT}
     return api.json("POST", "/v1/shopper/session", body, token="")["token"]
@@ -276,8 +276,13 @@ def test_clear_sight_needs_a_why_and_every_such_view_records_it(api, outbox):
     request_id = _request(api)["request_id"]
     api.json("GET", f"/v1/redemptions?why={request_id}")
     assert _events("deliveries_viewed")[-1]["why"] == request_id
-    theirs = api.json("POST", URL, {"kind": "access", "phone": OTHER, "received_on": _days_ago(1), "channel": "email"},
-                      brand="brand-b", expect=201)["request_id"]
+    theirs = api.json(
+        "POST",
+        URL,
+        {"kind": "access", "phone": OTHER, "received_on": _days_ago(1), "channel": "email"},
+        brand="brand-b",
+        expect=201,
+    )["request_id"]
     for why in (theirs, "dsr_1", "%20", "x" * 201, "a%0Ab"):
         for path in ("/v1/redemptions", "/v1/redemptions.csv"):
             error = api.json("GET", f"{path}?why={why}", expect=400)["error"]
