@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,6 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, paging
@@ -44,8 +44,17 @@ __all__ = [
 
 _BUSY = "Many changes to this request at once; please try again."
 
-Change = tuple[Model, list[Action], Condition | None]
-"""Another item's change that joins a request's transaction: the item (its key), its actions, its condition."""
+
+@dataclass(frozen=True)
+class Change:
+    """Another item's change that joins a request's transaction: one of a redemption, a win or an account
+    (its key), with its actions and condition."""
+
+    actions: list[Action]
+    condition: Condition
+    redemption: Redemption | None = None
+    win: Win | None = None
+    account: ShopperAccount | None = None
 
 
 def queue_key(status: str, deadline: str, request_id: str) -> str:
@@ -63,32 +72,28 @@ def action(name: str, actor: str, at: datetime, result: dict) -> RequestAction:
     return RequestAction(action=name, actor=actor, at=at, result=json.dumps(result, sort_keys=True))
 
 
-def _send(build: Callable[[TransactWrite], None]) -> bool:
-    """One transaction, tried again while DynamoDB is busy; False when a condition refused it (nothing written)."""
+def _refused(exc: TransactWriteError) -> bool:
+    """Whether a condition refused the transaction (nothing written), rather than something else failing."""
+    return isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None
+
+
+def create(record: SubjectRequest, event: AuditEvent) -> bool:
+    """A new request and its audit event, together; False if its id was taken (nothing written)."""
     for _ in dynamo.attempts(6, _BUSY):
         try:
             with TransactWrite(
                 connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
             ) as tx:
-                build(tx)
+                tx.save(record, condition=SubjectRequest.request_id.does_not_exist())
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
         except TransactWriteError as exc:
             if dynamo.transient(exc):
                 continue
-            if isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None:
+            if _refused(exc):
                 return False
             raise
         return True
     return False  # never reached: attempts raises ServiceBusy after the last try
-
-
-def create(record: SubjectRequest, event: AuditEvent) -> bool:
-    """A new request and its audit event, together; False if its id was taken (nothing written)."""
-
-    def build(tx: TransactWrite) -> None:
-        tx.save(record, condition=SubjectRequest.request_id.does_not_exist())
-        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-
-    return _send(build)
 
 
 def load(brand_id: str, request_id: str) -> SubjectRequest:
@@ -108,43 +113,66 @@ def page(brand_id: str, limit: int, cursor: str | None, render: Callable[[Subjec
     return paging.page(results, limit, render, _CURSOR, lambda: results.last_evaluated_key)
 
 
+def _request_actions(done: RequestAction, closing: dict | None) -> list[Action]:
+    actions: list[Action] = [SubjectRequest.actions.set((SubjectRequest.actions | []).append([done]))]
+    for name, value in (closing or {}).items():
+        attribute = getattr(SubjectRequest, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
 def act(
     record: SubjectRequest,
     done: RequestAction,
     event: AuditEvent,
     *,
-    also: Sequence[Change] = (),
+    also: Change | None = None,
     closing: dict | None = None,
 ) -> bool:
     """Record what was done on an open request (and, with `closing`, close it: outcome, by, at, queue and
     expiry), with its audit event and any other item's change, in one transaction; False if the request is
     no longer open or another item's condition refused (nothing written)."""
-    actions: list[Action] = [SubjectRequest.actions.set((SubjectRequest.actions | []).append([done]))]
-    for name, value in (closing or {}).items():
-        attribute = getattr(SubjectRequest, name)
-        actions.append(attribute.remove() if value is None else attribute.set(value))
-
-    def build(tx: TransactWrite) -> None:
-        tx.update(
-            SubjectRequest(record.brand_id, record.request_id),
-            actions=actions,
-            condition=SubjectRequest.status == SubjectRequestStatus.OPEN,
-        )
-        for item, item_actions, condition in also:
-            tx.update(item, actions=item_actions, condition=condition)
-        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-
-    return _send(build)
+    actions = _request_actions(done, closing)
+    also = also or Change([], SubjectRequest.request_id.exists())
+    # Each kind of item by its own name: what it is shows where it is written (tests/aws_calls.py reads it).
+    redemption: Redemption | None = also.redemption
+    win: Win | None = also.win
+    account: ShopperAccount | None = also.account
+    for _ in dynamo.attempts(6, _BUSY):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(
+                    SubjectRequest(record.brand_id, record.request_id),
+                    actions=actions,
+                    condition=SubjectRequest.status == SubjectRequestStatus.OPEN,
+                )
+                if redemption is not None:
+                    tx.update(redemption, actions=also.actions, condition=also.condition)
+                if win is not None:
+                    tx.update(win, actions=also.actions, condition=also.condition)
+                if account is not None:
+                    tx.update(account, actions=also.actions, condition=also.condition)
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as exc:
+            if dynamo.transient(exc):
+                continue
+            if _refused(exc):
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 def redemption_delivery(brand_id: str, shopper_id: str, redemption_id: str, sealed: str) -> Change:
     """A pending gift's delivery details replaced (sealed), while it is the brand's, the shopper's and pending."""
-    return (
-        Redemption(redemption_id),
+    return Change(
         [Redemption.delivery_sealed.set(sealed)],
         (Redemption.brand_id == brand_id)
         & (Redemption.shopper_id == shopper_id)
         & (Redemption.status == RedemptionStatus.PENDING),
+        redemption=Redemption(redemption_id),
     )
 
 
@@ -153,21 +181,21 @@ _OPEN_WIN = (WinStatus.ACCEPTED, WinStatus.VERIFIED)
 
 def win_delivery(brand_id: str, shopper_id: str, draw_id: str, pick: int, sealed: str) -> Change:
     """A win's delivery details replaced (sealed), while it is the brand's, the shopper's, accepted and not shipped."""
-    return (
-        Win(draw_id, pick),
+    return Change(
         [Win.delivery_sealed.set(sealed)],
         (Win.brand_id == brand_id) & (Win.shopper_id == shopper_id) & Win.status.is_in(*_OPEN_WIN),
+        win=Win(draw_id, pick),
     )
 
 
 def marketing_withdrawn(shopper_id: str, brand_id: str, at: datetime) -> Change:
     """The brand's marketing consent withdrawn on the shopper's account and the withdrawal logged, while it stands."""
     change = MarketingChange(brand_id=brand_id, granted=False, at=at)
-    return (
-        ShopperAccount(shopper_id),
+    return Change(
         [
             ShopperAccount.marketing_brands.delete({brand_id}),
             ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
         ],
         ShopperAccount.marketing_brands.contains(brand_id),
+        account=ShopperAccount(shopper_id),
     )

@@ -205,7 +205,7 @@ def _act(
     action: str,
     result: dict,
     *,
-    also: tuple[request_store.Change, ...] = (),
+    also: request_store.Change | None = None,
     outcome: str | None = None,
     forget_phone: bool = False,
 ) -> SubjectRequest:
@@ -298,4 +298,4 @@ def correct(brand_id: str, actor: str, request_id: str, body: dict) -> dict:
     else:
         change = request_store.marketing_withdrawn(shopper_id, brand_id, clock.now())
         result = {"corrected": "marketing", "marketing": False}
-    return _view(_act(record, actor, "correct", {**result, "note": values.note}, also=(change,)))
+    return _view(_act(record, actor, "correct", {**result, "note": values.note}, also=change))
