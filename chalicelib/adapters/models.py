@@ -920,6 +920,17 @@ class RequestsByQueue(GlobalSecondaryIndex):
     queue = UnicodeAttribute(range_key=True)
 
 
+class RequestsByShopper(GlobalSecondaryIndex):
+    """The requests that found a shopper's account (sparse): what deleting the account clears of them."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = KeysOnlyProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+
+
 class SubjectRequest(_Model):
     """A data-subject request a brand received by other means (a letter, a call, an email): access,
     correction or deletion, with its legal deadline (domain/markets.py), acted on and closed by owners.
@@ -952,6 +963,7 @@ class SubjectRequest(_Model):
     closed_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # set when closed: kept as long as the audit trail
     by_queue = RequestsByQueue()
+    by_shopper = RequestsByShopper()
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -40,6 +40,7 @@ __all__ = [
     "redemption_delivery",
     "win_delivery",
     "marketing_withdrawn",
+    "forget_phone",
 ]
 
 _BUSY = "Many changes to this request at once; please try again."
@@ -199,3 +200,21 @@ def marketing_withdrawn(shopper_id: str, brand_id: str, at: datetime) -> Change:
         ShopperAccount.marketing_brands.contains(brand_id),
         account=ShopperAccount(shopper_id),
     )
+
+
+def forget_phone(shopper_id: str) -> int:
+    """The masked number taken off every request that found the shopper's account (the account is being
+    deleted); how many had one. Each request is found by the by_shopper index; a repeat changes nothing."""
+    cleared = 0
+    for found in SubjectRequest.by_shopper.query(shopper_id):
+        record = SubjectRequest(found.brand_id, found.request_id)
+        try:
+            record.update(
+                actions=[SubjectRequest.phone_masked.remove()], condition=SubjectRequest.phone_masked.exists()
+            )
+        except UpdateError as exc:
+            if not dynamo.condition_failed(exc):
+                raise
+            continue
+        cleared += 1
+    return cleared

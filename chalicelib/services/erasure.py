@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.adapters import erasure_store, limits, members, participants
+from chalicelib.adapters import erasure_store, limits, members, participants, request_store
 from chalicelib.adapters.models import ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import Settings
@@ -23,7 +23,7 @@ __all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "begin", 
 log = logging.getLogger(__name__)
 
 # The steps in order; `account` is last, as the others still read the phone hash it removes.
-STEPS = ("points", "wins", "redemptions", "draws", "sign_in", "account")
+STEPS = ("points", "wins", "redemptions", "draws", "requests", "sign_in", "account")
 # How far back the number's hourly sign-in limit windows are deleted (older ones expired by TTL).
 _RATE_WINDOWS = 48
 _HOUR = 3600
@@ -155,6 +155,11 @@ def _draws(shopper_id: str, account: ShopperAccount) -> None:
                 erasure_store.clear_masked(draw, shopper_id)
 
 
+def _requests(shopper_id: str, account: ShopperAccount) -> None:
+    # The data-subject requests that found the account keep their record, not the number's masked form.
+    request_store.forget_phone(shopper_id)
+
+
 def _sign_in(shopper_id: str, account: ShopperAccount) -> None:
     erasure_store.forget_code(_code_key(shopper_id))
     if account.phone_hash:
@@ -173,6 +178,7 @@ _DO: dict[str, Callable[[str, ShopperAccount], None]] = {
     "wins": _wins,
     "redemptions": _redemptions,
     "draws": _draws,
+    "requests": _requests,
     "sign_in": _sign_in,
     "account": _account,
 }
