@@ -80,21 +80,7 @@ def _refused(exc: TransactWriteError) -> bool:
 
 def create(record: SubjectRequest, event: AuditEvent) -> bool:
     """A new request and its audit event, together; False if its id was taken (nothing written)."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.save(record, condition=SubjectRequest.request_id.does_not_exist())
-                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            if _refused(exc):
-                return False
-            raise
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+    return _write(event, new=record)
 
 
 def load(brand_id: str, request_id: str) -> SubjectRequest:
@@ -133,7 +119,25 @@ def act(
     """Record what was done on an open request (and, with `closing`, close it: outcome, by, at, queue and
     expiry), with its audit event and any other item's change, in one transaction; False if the request is
     no longer open or another item's condition refused (nothing written)."""
-    actions = _request_actions(done, closing)
+    return _write(
+        event,
+        key=SubjectRequest(record.brand_id, record.request_id),
+        actions=_request_actions(done, closing),
+        also=also,
+    )
+
+
+def _write(
+    event: AuditEvent,
+    *,
+    new: SubjectRequest | None = None,
+    key: SubjectRequest | None = None,
+    actions: list[Action] | None = None,
+    also: Change | None = None,
+) -> bool:
+    """One transaction: a new request saved, or an open one updated with `actions`, any other item's change,
+    and the audit event; tried again while DynamoDB is busy; False when a condition refused it (nothing
+    written)."""
     also = also or Change([], SubjectRequest.request_id.exists())
     # Each kind of item by its own name: what it is shows where it is written (tests/aws_calls.py reads it).
     redemption: Redemption | None = also.redemption
@@ -144,11 +148,11 @@ def act(
             with TransactWrite(
                 connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
             ) as tx:
-                tx.update(
-                    SubjectRequest(record.brand_id, record.request_id),
-                    actions=actions,
-                    condition=SubjectRequest.status == SubjectRequestStatus.OPEN,
-                )
+                if new is not None:
+                    tx.save(new, condition=SubjectRequest.request_id.does_not_exist())
+                if key is not None:
+                    open_now = SubjectRequest.status == SubjectRequestStatus.OPEN
+                    tx.update(key, actions=actions or [], condition=open_now)
                 if redemption is not None:
                     tx.update(redemption, actions=also.actions, condition=also.condition)
                 if win is not None:
