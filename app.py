@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -533,7 +534,10 @@ def _csv(body: str, name: str, next_cursor: str | None = None) -> Response:
     }
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
+        # The next slice is asked for with the same reason, so following the link keeps what it shows.
+        why = _query("why")
+        reason = f"&why={urllib.parse.quote(why, safe='')}" if why else ""
+        headers["Link"] = f'<?cursor={next_cursor}{reason}>; rel="next"'
     return Response(body=body, status_code=200, headers=_headers(headers))
 
 

@@ -388,7 +388,7 @@ def test_the_redemptions_csv_comes_in_slices_followed_by_their_cursor(api, runni
     made = {_redeem(api, ALICE, gift["reward_id"], delivery=GIFT_TO)["redemption_id"] for _ in range(3)}
     first = api.call("GET", "/v1/redemptions.csv?why=Shipping")
     cursor = first.headers["X-Next-Cursor"]
-    assert first.headers["Link"] == f'<?cursor={cursor}>; rel="next"'
+    assert first.headers["Link"] == f'<?cursor={cursor}&why=Shipping>; rel="next"'
     second = api.call("GET", f"/v1/redemptions.csv?cursor={cursor}&why=Shipping")
     assert "X-Next-Cursor" not in second.headers and "Link" not in second.headers
     slices = [assert_safe_csv(r.body.decode())[1:] for r in (first, second)]
