@@ -9,7 +9,7 @@ and the participant reads of its freeze), dynamo (the one client, condition fail
 loop and request token rule), erasure_store (an account's deletion record and each step's writes),
 export_store (a print-file export and each move of its state machine),
 limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
-(PynamoDB, the one schema), paging (the one cursor), participants (the wallet's and the participants
+(PynamoDB, the one schema), paging (the one cursor), purpose_store (a brand's own consent purposes), participants (the wallet's and the participants
 CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its
 bound), redemption_store (redemptions), request_store (data-subject requests, each change with its audit
 event and any correction in one transaction), reward_store (rewards and their voucher pools), s3, secrets,

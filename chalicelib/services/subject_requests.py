@@ -17,7 +17,7 @@ from chalicelib.domain import clock, markets
 from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.ids import id_pattern, new_id
 from chalicelib.domain.lifecycle import ErasureStatus, SubjectRequestStatus
-from chalicelib.domain.phones import brand_shopper_id, normalise_phone, phone_hash, seal_text, shopper_id_for
+from chalicelib.domain.phones import brand_shopper_id, normalise_phone, phone_hash, seal_text
 from chalicelib.domain.schemas import Label, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant, parse_limit
 from chalicelib.services import audit, erasure, my_data
@@ -147,8 +147,9 @@ def create(brand_id: str, actor: str, body: dict, settings: Settings) -> dict:
     the request at once as "no data held"."""
     values = validate(_CreateIn, body)
     phone = normalise_phone(values.phone, settings.phone_regions)
-    shopper_id = shopper_id_for(phone_hash(phone.e164, get_phone_hash_pepper(settings)))
-    held = _live(shopper_store.account(shopper_id)) and brand_id in _brands_of(shopper_id)
+    found = shopper_store.account_of_phone(phone_hash(phone.e164, get_phone_hash_pepper(settings)))
+    held = found is not None and _live(shopper_store.account(found)) and brand_id in _brands_of(found)
+    shopper_id = found if held else None
     now = clock.now()
     deadline = _deadline(values.received_on, values.market)
     request_id = new_id("dsr")
@@ -164,7 +165,7 @@ def create(brand_id: str, actor: str, body: dict, settings: Settings) -> dict:
         deadline=deadline,
         status=SubjectRequestStatus.OPEN,
         queue=request_store.queue_key(SubjectRequestStatus.OPEN, deadline, request_id),
-        shopper_id=shopper_id if held else None,
+        shopper_id=shopper_id,
         phone_masked=phone.masked,
         created_by=actor,
         created_at=now,

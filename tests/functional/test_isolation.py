@@ -79,6 +79,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/subject-requests/{request_id}/access"): {},
     ("POST", "/v1/subject-requests/{request_id}/erase"): {},
     ("POST", "/v1/subject-requests/{request_id}/correct"): {"marketing": False},
+    ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
+    ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
 }
 
 
@@ -209,6 +211,8 @@ def test_every_route_says_who_may_call_it():
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
         ("/privacy", "GET"),  # the full privacy notice: the same words for everyone, no data
+        # A brand's own purposes under the sign-in notice, read before there is a token: published words.
+        ("/v1/brands/{brand_id}/purposes", "GET"),
         # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
         ("/results/{campaign_id}", "GET"),
         ("/results/draws/{draw_id}", "GET"),
@@ -272,6 +276,9 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         if "{" in path or (role == "viewer" and method in WRITES):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
+            continue
+        if (path, method) == ("/v1/consent-purposes", "PUT") and role != "owner":  # they speak for the brand
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403
             continue
         response = api.call(method, path, _body(method, path), role=role)
         assert response.status_code < 300, (method, path, response.status_code)

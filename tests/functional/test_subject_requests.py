@@ -194,14 +194,15 @@ def test_an_access_request_gives_the_owner_the_shoppers_my_data_as_this_brand_ho
 def test_a_deletion_request_runs_the_accounts_deletion_once_and_closes(api, outbox):
     token = _signed_in(api, outbox)
     _claimed(api, token)
-    sealed = {ShopperAccount.get(shopper_id()).phone_sealed}
+    sid = shopper_id()
+    sealed = {ShopperAccount.get(sid).phone_sealed}
     request_id = _request(api, "deletion")["request_id"]
     assert found_in_tables(PHONE, sealed)  # the check finds the request's masked number and the account before
     closed = api.json("POST", f"{URL}/{request_id}/erase")
     _check(closed, f"{URL}/{{request_id}}/erase", "post")
     assert closed["status"] == "closed" and closed["outcome"] == "done" and closed["phone"] is None
     assert closed["actions"][-1]["result"] == {"status": "done"}
-    account = ShopperAccount.get(shopper_id())
+    account = ShopperAccount.get(sid)
     assert account.erasure_status == "done" and account.phone_hash is None
     assert found_in_tables(PHONE, sealed) == []
     [event] = _events("subject_request_erase")
