@@ -1035,6 +1035,72 @@ class Win(_Model):
     by_purge = WinsByPurge()
 
 
+class RequestAction(MapAttribute):
+    """One thing done for a data-subject request: what, by whom, when, and what came of it."""
+
+    action = UnicodeAttribute()  # access, erase, correct, close
+    actor = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    result = UnicodeAttribute(null=True)  # JSON: what it did (never a clear personal value)
+
+
+class RequestsByQueue(GlobalSecondaryIndex):
+    """A brand's data-subject requests, open ones first, each part by deadline: the dashboard's list."""
+
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    queue = UnicodeAttribute(range_key=True)
+
+
+class RequestsByShopper(GlobalSecondaryIndex):
+    """The requests that found a shopper's account (sparse): what deleting the account clears of them."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = KeysOnlyProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+
+
+class SubjectRequest(_Model):
+    """A data-subject request a brand received by other means (a letter, a call, an email): access,
+    correction or deletion, with its legal deadline (domain/markets.py), acted on and closed by owners.
+
+    The phone number it names is never kept: its keyed hash finds the account (`shopper_id`), and only
+    the masked form is shown, removed once a deletion has run. `queue` orders the brand's list: open
+    requests first by deadline, then closed ones.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "subject_requests"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # access, correction, deletion
+    market = UnicodeAttribute(null=True)  # VN or PH; None: the strictest market's deadline
+    channel = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    received_on = UnicodeAttribute()  # YYYY-MM-DD
+    deadline = UnicodeAttribute()  # YYYY-MM-DD, the last day the law allows
+    status = UnicodeAttribute()  # a SubjectRequestStatus
+    queue = UnicodeAttribute()
+    shopper_id = UnicodeAttribute(null=True)  # the account the number found; None: no data held
+    phone_masked = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)
+    actions = ListAttribute(of=RequestAction, null=True)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    closed_by = UnicodeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # set when closed: kept as long as the audit trail
+    by_queue = RequestsByQueue()
+    by_shopper = RequestsByShopper()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -1058,6 +1124,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Draw,
     DrawPage,
     Win,
+    SubjectRequest,
 )
 """One model per table: the tables to create, copy and read back."""
 

@@ -17,6 +17,7 @@ __all__ = [
     "claim_days_bounds",
     "RETENTION_RULES",
     "retention_bounds",
+    "subject_request_days",
 ]
 
 
@@ -151,6 +152,27 @@ _PH_BOOKS = (
 )
 _PH_BOOKS_URL = "https://taxacctgcenter.ph/preservation-of-books-of-accounts-and-accounting-records-in-philippines"
 
+_VN_PDP = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026), Art. 4(1) (the data subject's "
+    "rights to access, rectification, provision, erasure and restriction), detailed by Decree No. 356/2025/ND-CP "
+    "(in force 1 January 2026, replacing Decree 13/2023/ND-CP), its article on carrying out data subjects' "
+    "requests: the controller answers within 2 working days of receipt and carries out a request within 10 to 20 "
+    "days by its kind (15 days for withdrawal of consent, restriction or objection, 20 where a processor or third "
+    "party must act; one extension of at most 15 days). The article number and the period for access, "
+    "rectification and erasure were not confirmed here against the official text: the stricter end of the range "
+    "(10 days) is used until they are."
+)
+_VN_PDP_URL = (
+    "https://cdlaf.vn/en/rights-of-personal-data-subjects-and-methods-of-obtaining-consent-under-decree-no-356-"
+    "2025-nd-cp/"
+)
+_PH_DPA = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 16 (rights of the data subject: access, correction, erasure) and its "
+    "2016 IRR Secs. 34-35; NPC Advisory No. 2021-01 (data subject rights): a request is complied with within a "
+    "period not exceeding thirty (30) working days. Counted here as 30 calendar days, which is stricter."
+)
+_PH_DPA_URL = "https://www.pressreader.com/philippines/business-world/20210224/281659667760288"
+
 MARKETS: dict[MarketCode, Market] = {
     MarketCode.VN: Market(
         MarketCode.VN,
@@ -240,6 +262,14 @@ MARKETS: dict[MarketCode, Market] = {
                 _VN_ACCOUNTING,
                 _VN_ACCOUNTING_URL,
             ),
+            Rule(
+                "subject_request_days",
+                10,
+                "A data subject's request to access, correct or delete their data is carried out within 10 days "
+                "of its receipt (calendar days; the brand acknowledges it within 2 working days).",
+                _VN_PDP,
+                _VN_PDP_URL,
+            ),
         ),
     ),
     MarketCode.PH: Market(
@@ -321,6 +351,14 @@ MARKETS: dict[MarketCode, Market] = {
                 _PH_BOOKS,
                 _PH_BOOKS_URL,
             ),
+            Rule(
+                "subject_request_days",
+                30,
+                "A data subject's request to access, correct or delete their data is carried out within 30 days "
+                "of its receipt (the law allows 30 working days; calendar days are counted).",
+                _PH_DPA,
+                _PH_DPA_URL,
+            ),
         ),
     ),
 }
@@ -351,6 +389,14 @@ def retention_bounds(setting: str) -> tuple[int | None, int | None]:
     least = max(m.number(least_row) for m in MARKETS.values()) if least_row else None
     most = min(m.number(most_row) for m in MARKETS.values()) if most_row else None
     return least, most
+
+
+def subject_request_days(code: str | None) -> int:
+    """Days a market's law allows to carry out a data subject's request; with no market named, the
+    shortest of them all (a brand that does not say where the shopper is meets every market's deadline)."""
+    if code is None:
+        return min(m.number("subject_request_days") for m in MARKETS.values())
+    return market(code).number("subject_request_days")
 
 
 def tax_on(code: str, unit_value_minor: int) -> tuple[int, int]:

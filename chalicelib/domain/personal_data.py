@@ -342,6 +342,24 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "as long as the brand's records",
         OnDeletion.KEPT_PSEUDONYM,
     ),
+    PersonalDatum(
+        "SubjectRequest",
+        "subject_requests",
+        "phone_masked",
+        Source.PHONE,
+        "the masked number a data-subject request named (the clear number is used to find the account, never kept)",
+        "as long as the request's record: two years after it is closed (TTL)",
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "SubjectRequest",
+        "subject_requests",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "the account a data-subject request found (none: no data held), never shown",
+        "as long as the request's record: two years after it is closed (TTL)",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
 )
 
 # Attributes whose names look personal but hold nothing about a person, and why.

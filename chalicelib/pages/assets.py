@@ -46,6 +46,7 @@ ASSETS: dict[str, tuple[str, ...]] = {
         "shared.js",
         "dashboard/loyalty.js",
         "dashboard/privacy.js",
+        "dashboard/requests.js",
         "dashboard/dashboard.js",
         "dashboard/winners.js",
         "dashboard/draws.js",

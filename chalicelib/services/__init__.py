@@ -7,7 +7,8 @@ brand's own consent purposes: set, accepted at sign-in, withdrawn), campaigns, c
 draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute run), draw_schedule,
 draw_snapshot, erasure (deleting a shopper's account, resumable), exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
 review), my_data (everything held about a shopper, for them), reconcile (counters recomputed from claims), redemptions, reports (the regulator's papers downloaded, audited), retention (a brand's settings and the job removing what is due), rewards (the catalogue), scans (the
-claim), shoppers (sign-in), stats_aggregator (the stream fold into counters), texting (what every SMS to a
+claim), shoppers (sign-in), subject_requests (data-subject requests received by other means: recorded with
+their legal deadline, acted on, audited, closed), stats_aggregator (the stream fold into counters), texting (what every SMS to a
 shopper shares: its language and the SMS budgets), wins (claiming a draw's prize: the winner's and the
 brand's moves, passing it on to an alternate, prize_terms), win_offers (each winner's win made once; the
 runner's forfeits, reminders and alternates' SMS).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.adapters import erasure_store, limits, members, participants
+from chalicelib.adapters import erasure_store, limits, members, participants, request_store
 from chalicelib.adapters.models import ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import Settings
@@ -18,12 +18,12 @@ from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import shoppers
 
-__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "run", "resume_running"]
+__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "begin", "run", "resume_running"]
 
 log = logging.getLogger(__name__)
 
 # The steps in order; `account` is last, as the others still read the phone hash it removes.
-STEPS = ("points", "wins", "redemptions", "draws", "sign_in", "account")
+STEPS = ("points", "wins", "redemptions", "draws", "requests", "sign_in", "account")
 # How far back the number's hourly sign-in limit windows are deleted (older ones expired by TTL).
 _RATE_WINDOWS = 48
 _HOUR = 3600
@@ -120,9 +120,15 @@ def confirm_deletion(shopper_id: str, body: dict, settings: Settings, *, now: fl
     if account.erasure_status != ErasureStatus.RUNNING:
         now = clock.epoch() if now is None else now
         shoppers.check_code(_code_key(shopper_id), data.otp, settings, now)
-        erasure_store.start(shopper_id, clock.now())
-        log_event(log, "erasure_started", shopper_id=shopper_id)
+        begin(shopper_id)
     return run(shopper_id)
+
+
+def begin(shopper_id: str) -> None:
+    """Record a confirmed deletion (running) and list it for the scheduler: the shopper's code checked, or an
+    owner acting on the shopper's deletion request (services/subject_requests.py). Then `run` does it."""
+    erasure_store.start(shopper_id, clock.now())
+    log_event(log, "erasure_started", shopper_id=shopper_id)
 
 
 def _points(shopper_id: str, account: ShopperAccount) -> None:
@@ -158,6 +164,11 @@ def _draws(shopper_id: str, account: ShopperAccount) -> None:
                 erasure_store.clear_masked(draw, shopper_id)
 
 
+def _requests(shopper_id: str, account: ShopperAccount) -> None:
+    # The data-subject requests that found the account keep their record, not the number's masked form.
+    request_store.forget_phone(shopper_id)
+
+
 def _sign_in(shopper_id: str, account: ShopperAccount) -> None:
     erasure_store.forget_code(_code_key(shopper_id))
     if account.phone_hash:
@@ -176,6 +187,7 @@ _DO: dict[str, Callable[[str, ShopperAccount], None]] = {
     "wins": _wins,
     "redemptions": _redemptions,
     "draws": _draws,
+    "requests": _requests,
     "sign_in": _sign_in,
     "account": _account,
 }

@@ -302,17 +302,19 @@ def _delivery(win: Win, sight: Sight) -> dict | None:
     return {**given, "id_number": id_number} if id_number else given
 
 
-def draw_wins(brand_id: str, actor: str, role: str, draw_id: str) -> dict:
+def draw_wins(brand_id: str, actor: str, role: str, draw_id: str, why: str | None = None) -> dict:
     """GET /v1/draws/{draw_id}/wins: the draw's wins by pick; delivery details and ID numbers in clear
-    to owners alone, each such answer audited (`deliveries_viewed`)."""
+    to owners alone when they say `why`, each such answer audited (`deliveries_viewed`)."""
+    why = audit.reason(brand_id, why)
     draw = draw_store.load(brand_id, draw_id)
     terms = prize_terms(draw)
-    sight = sight_for(role)
+    sight = sight_for(role, why)
     wins = win_store.of_draw(draw_id)
     items = [_view(w, sight, terms) for w in wins]
     shown = [f"{draw_id}#{w.pick}" for w in wins if w.delivery_sealed]
     if sight == Sight.CLEAR and shown:
-        audit.record(brand_id, actor, "deliveries_viewed", draw_id, {"deliveries": len(shown), "wins": shown})
+        details = {"deliveries": len(shown), "wins": shown, "why": why}
+        audit.record(brand_id, actor, "deliveries_viewed", draw_id, details)
     return {
         "items": items,
         "terms": _terms_view(terms),

@@ -20,9 +20,10 @@ import pytest
 from app import ROUTE_AUTH, app
 from chalicelib.adapters.models import AuditEvent, Export, Redemption
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
-from chalicelib.services import batches, campaigns, draw_schedule, rewards
+from chalicelib.services import batches, campaigns, draw_schedule, rewards, subject_requests
 from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -69,6 +70,16 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/me/deletion"): {},
     ("POST", "/v1/me/deletion/confirm"): {"otp": "123456"},
     ("PUT", "/v1/me/consents"): {"brand_id": "brand-b", "marketing": True},
+    ("POST", "/v1/subject-requests"): {
+        "kind": "access",
+        "phone": "0987 654 321",
+        "received_on": datetime.now(UTC).date().isoformat(),
+        "channel": "letter",
+    },
+    ("POST", "/v1/subject-requests/{request_id}/close"): {"outcome": "done"},
+    ("POST", "/v1/subject-requests/{request_id}/access"): {},
+    ("POST", "/v1/subject-requests/{request_id}/erase"): {},
+    ("POST", "/v1/subject-requests/{request_id}/correct"): {"marketing": False},
     ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
     ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
 }
@@ -130,7 +141,14 @@ def _brand_b() -> dict[str, str]:
         "b-owner",
         {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize_id": draw_line_id(campaign)},
     )
+    request = subject_requests.create(
+        "brand-b",
+        "b-owner",
+        {**BODIES[("POST", "/v1/subject-requests")], "note": SECRET},
+        get_settings(),
+    )
     return {
+        "request_id": request["request_id"],
         "draw_id": draw["draw_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
@@ -152,8 +170,13 @@ def _path(template: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
 
 
-# Routes without ids that owners alone may call (the others get 403, tested with each route).
-OWNERS_ONLY = {("/v1/audit", "GET"), ("/v1/retention", "PUT")}
+# The audit trail, the retention settings' changes and the data-subject requests are the owners' alone.
+OWNERS_ONLY = {
+    ("/v1/audit", "GET"),
+    ("/v1/retention", "PUT"),
+    ("/v1/subject-requests", "GET"),
+    ("/v1/subject-requests", "POST"),
+}
 
 
 def _body(method: str, path: str) -> dict | None:
@@ -171,7 +194,9 @@ def _ids_of_a(api) -> dict[str, str]:
         "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 10}, expect=201
     )
     reward = api.json("POST", "/v1/rewards", {"name": "Own", "kind": "gift", "cost": 5, "stock": 3}, expect=201)
+    request = api.json("POST", "/v1/subject-requests", BODIES[("POST", "/v1/subject-requests")], expect=201)
     return {
+        "request_id": request["request_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
         "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAW",
@@ -253,13 +278,12 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         response = api.call(method, _path(path, ids), _body(method, path), role=role)
         assert response.status_code == expected, (role, method, path, response.status_code, response.body[:200])
         assert SECRET.lower() not in response.body.decode(errors="replace").lower()
-    # Routes without ids answer for the caller's own brand only.
+    # Routes without ids answer for the caller's own brand only; the owners' own routes refuse the others.
     for path, method in operator_routes:
-        if (
-            "{" in path
-            or (role == "viewer" and method in WRITES)
-            or ((path, method) in OWNERS_ONLY and role != "owner")
-        ):
+        if role != "owner" and (path, method) in OWNERS_ONLY:
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403, (role, method, path)
+            continue
+        if "{" in path or (role == "viewer" and method in WRITES):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
             continue
@@ -301,15 +325,20 @@ def test_delivery_details_are_clear_to_owners_alone_on_every_route_and_each_such
     ids = _ids_of_a(api)
     ids["redemption_id"] = _own_redemption_with_delivery(ids["reward_id"])
     reads = [(p, m) for p, m in _routes() if ROUTE_AUTH[(p, m)] == "operator" and m == "GET"]
+    # Without a why nobody sees them in clear, owners included.
+    for path, method in reads:
+        body = api.call(method, _path(path, ids), role=role, sub=f"{role}-1").body.decode(errors="replace")
+        assert not any(part in body for part in CLEAR), (role, method, path)
+    assert not [e for e in AuditEvent.query("brand-a") if e.action == "deliveries_viewed"]
     clear_answers = []
     for path, method in reads:
-        response = api.call(method, _path(path, ids), role=role, sub=f"{role}-1")
+        response = api.call(method, _path(path, ids) + "?why=Shipping%20gifts", role=role, sub=f"{role}-1")
         body = response.body.decode(errors="replace")
         if any(part in body for part in CLEAR):
             assert role == "owner", (role, method, path)
             clear_answers.append(path)
     viewed = [e for e in AuditEvent.query("brand-a") if e.action == "deliveries_viewed"]
     assert len(viewed) == len(clear_answers), "each answer that showed deliveries in clear is audited"
-    assert all(e.actor == f"{role}-1" for e in viewed)
+    assert all(e.actor == f"{role}-1" and json.loads(e.details)["why"] == "Shipping gifts" for e in viewed)
     if role == "owner":
         assert set(clear_answers) == {"/v1/redemptions", "/v1/redemptions.csv"}
