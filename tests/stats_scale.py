@@ -162,7 +162,7 @@ class LoadPlan:
 
 def _shopper(seed: int, index: int) -> str:
     # Shaped like a real id (`shp_` + 26 Crockford characters), fixed by seed and index.
-    return synthetic_shopper_id(f"stats-scale:{seed}:{index}")
+    return synthetic_shopper_id(hashlib.sha256(f"stats-scale:{seed}:{index}".encode()).hexdigest())
 
 
 def _claims_per_participant(rng: random.Random, claims: int, participants: int, cap: int | None) -> list[int]:
