@@ -54,6 +54,8 @@ WORK_SECONDS: Mapping[str, int] = {
     "webhook_deliverer": 30,
     # One stream batch of the audit trail made into events and their deliveries.
     "webhook_outbox": 30,
+    # One query of the due deliveries and their messages queued.
+    "webhook_sweep": 30,
 }
 
 

@@ -92,7 +92,7 @@ def enqueue(keys: list[tuple[str, str]], delay_seconds: int = 0) -> None:
     """Queue (webhook_id, event_key) pairs for the deliverer; a message lost here is found by the sweep."""
     bodies = [json.dumps({"w": webhook_id, "e": event_key}) for webhook_id, event_key in keys]
     if bodies:
-        sqs.send_messages(bodies, sqs.webhook_queue_url(), delay_seconds=delay_seconds)
+        sqs.send_webhook_messages(bodies, delay_seconds=delay_seconds)
 
 
 def handle_message(body: str) -> str:

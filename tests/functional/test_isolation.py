@@ -22,7 +22,7 @@ from chalicelib.adapters.models import AuditEvent, Export, Redemption
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
-from chalicelib.services import batches, campaigns, draw_schedule, rewards
+from chalicelib.services import batches, campaigns, draw_schedule, rewards, webhooks
 from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -68,7 +68,18 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/me/deletion"): {},
     ("POST", "/v1/me/deletion/confirm"): {"otp": "123456"},
     ("PUT", "/v1/me/consents"): {"brand_id": "brand-b", "marketing": True},
+    ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/stolen", "event_types": ["claim.granted"]},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"url": "https://hooks.example.com/stolen"},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/rotate"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): {
+        "from": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        "to": datetime.now(UTC).isoformat(),
+    },
 }
+# Owners' routes without ids: other roles are refused them whatever the brand.
+OWNER_ONLY = {"/v1/audit", "/v1/webhooks"}
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -127,7 +138,13 @@ def _brand_b() -> dict[str, str]:
         "b-owner",
         {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize_id": draw_line_id(campaign)},
     )
+    webhook = webhooks.create_webhook(
+        "brand-b",
+        "b-owner",
+        {"url": "https://hooks.example.com/b", "event_types": ["claim.granted"], "description": SECRET},
+    )
     return {
+        "webhook_id": webhook["webhook_id"],
         "draw_id": draw["draw_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
@@ -175,6 +192,7 @@ def _ids_of_a(api) -> dict[str, str]:
         "brand_id": "brand-a",
         "draw_id": "drw_01ARZ3NDEKTSV4RRFFQ69G5FAW",
         "pick": "1",
+        "webhook_id": "whk_01ARZ3NDEKTSV4RRFFQ69G5FAW",
     }
 
 
@@ -246,7 +264,7 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         assert SECRET.lower() not in response.body.decode(errors="replace").lower()
     # Routes without ids answer for the caller's own brand only.
     for path, method in operator_routes:
-        if "{" in path or (role == "viewer" and method in WRITES) or (path == "/v1/audit" and role != "owner"):
+        if "{" in path or (role == "viewer" and method in WRITES) or (path in OWNER_ONLY and role != "owner"):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
             continue

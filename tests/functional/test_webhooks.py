@@ -49,6 +49,7 @@ def test_the_secret_is_shown_once_and_a_ping_verifies_as_a_receiver_would(api, q
     (got,) = receiver.take()
     payload = Webhook(made["secret"]).verify(got.body, got.headers)
     assert payload["type"] == "webhook.ping" and got.headers["webhook-id"] == payload["id"] == answer["message_id"]
+    _matches_spec(payload)
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 44).verify(got.body, got.headers)
 
@@ -155,6 +156,7 @@ def test_an_audited_change_makes_one_event_however_often_its_stream_record_comes
     (got,) = receiver.take()
     payload = Webhook(made["secret"]).verify(got.body, got.headers)
     assert payload["data"]["batch_id"] == batch["batch_id"] and payload["id"] == events[0].event_id
+    _matches_spec(payload)
     log = api.json("GET", f"/v1/webhooks/{made['webhook_id']}/deliveries")["items"]
     assert log[0]["status"] == "delivered" and log[0]["attempts"] == 1 and log[0]["last_status"] == 200
 
@@ -204,3 +206,33 @@ def test_replay_sends_a_range_again_with_the_same_ids(api, queue, receiver, camp
     _deliver_all(queue)
     again = receiver.take()
     assert [r.headers["webhook-id"] for r in again] == [r.headers["webhook-id"] for r in first]
+
+
+def _matches_spec(payload: dict) -> None:
+    """A delivered payload against its schema in docs/openapi.yaml's `webhooks:` section."""
+    import pathlib
+
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    spec = yaml.safe_load((pathlib.Path(__file__).parents[2] / "docs" / "openapi.yaml").read_text())
+    ref = spec["webhooks"][payload["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    Draft202012Validator({"$ref": ref, "components": spec["components"]}).validate(payload)
+
+
+def test_a_claim_is_granted_with_the_brands_pseudonym_and_never_the_phone(api, queue, receiver):
+    from scripts.stats_worker import drain
+    from tests.support import active_batch, shopper_token
+
+    made = _create(api, receiver.url, ["claim.granted", "prize.won"])
+    _, _, codes = active_batch("brand-a", 2)
+    token = shopper_token("+84912345678")
+    api.json("POST", "/v1/scans", {"code": codes[0]}, token=token, headers={"Idempotency-Key": "k-1"})
+    drain()
+    drain()  # the same stream read again: no second event
+    _deliver_all(queue)
+    (got,) = receiver.take()
+    payload = Webhook(made["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "claim.granted" and payload["data"]["member_id"].startswith("mbr_")
+    assert "912345678" not in got.body.decode() and "shp_" not in got.body.decode()
+    _matches_spec(payload)
