@@ -14,6 +14,10 @@ from chalicelib.domain.webhooks import refused_address
 __all__ = ["Answer", "post"]
 
 _READ_AT_MOST = 65_536  # a receiver's answer is only looked at for its status
+# The resolver and the connector, named so a test can stand in for DNS without touching the socket
+# module every other client shares.
+_resolve = socket.getaddrinfo
+_connect = socket.create_connection
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._address = address
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect((self._address, self.port), self.timeout)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
@@ -47,12 +51,12 @@ class _PinnedHTTP(http.client.HTTPConnection):
         self._address = address
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect((self._address, self.port), self.timeout)
 
 
 def _address(host: str, port: int, *, allow_private: bool) -> str:
     """The address to connect to: every address the name resolves to must be public (unless allowed)."""
-    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    found = _resolve(host, port, type=socket.SOCK_STREAM)
     addresses = [str(info[4][0]) for info in found]
     if not addresses:
         raise OSError(f"{host} does not resolve")
