@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib.adapters import paging
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from chalicelib.adapters.models import Counter, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from chalicelib.domain.ids import id_pattern
 from chalicelib.domain.lifecycle import DeliveryStatus
 
@@ -36,6 +37,8 @@ __all__ = [
     "due_deliveries",
     "deliveries_page",
     "replay_delivery",
+    "take_slot",
+    "free_slot",
 ]
 
 _EARLY = timedelta(seconds=2)  # a delayed message may come this much before its time (whole seconds)
@@ -234,3 +237,30 @@ def replay_delivery(record: WebhookDelivery, next_try: str) -> None:
             WebhookDelivery.first_try_at.remove(),
         ]
     )
+
+
+def take_slot(webhook_id: str, holder: str, now: int, lease_seconds: int, limit: int) -> str | None:
+    """One of an endpoint's `limit` in-flight slots for `holder` until freed or `lease_seconds` pass: its key,
+    or None when all are held. Each slot is an item of its own, tried in a random order, so senders to one
+    endpoint rarely write the same item (limits.take_slot keeps every slot in one item, which a hundred
+    deliveries a second would queue on); a lost sender's slot is free again when its lease ends."""
+    for n in random.sample(range(limit), limit):
+        key = f"webhook-slot:{webhook_id}:{n}"
+        slot = Counter(key, value=now + lease_seconds, slots={"holder": holder})
+        try:
+            slot.save(condition=Counter.name.does_not_exist() | (Counter.value < now))
+        except PutError as exc:
+            if condition_failed(exc):
+                continue
+            raise
+        return key
+    return None
+
+
+def free_slot(key: str, holder: str) -> None:
+    """Give a slot back, if `holder` still holds it (after its lease ran out another may)."""
+    try:
+        Counter(key).delete(condition=Counter.slots["holder"] == holder)
+    except DeleteError as exc:
+        if not condition_failed(exc):
+            raise

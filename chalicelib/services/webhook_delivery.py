@@ -7,12 +7,11 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from chalicelib.adapters import limits, sqs, webhook_http, webhook_store
+from chalicelib.adapters import sqs, webhook_http, webhook_store
 from chalicelib.adapters.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import get_settings
 from chalicelib.domain import clock
-from chalicelib.domain.errors import LimitReached
 from chalicelib.domain.lifecycle import DeliveryStatus, WebhookStatus
 from chalicelib.domain.phones import seal_text, unseal_text
 from chalicelib.domain.webhooks import (
@@ -47,7 +46,7 @@ LEASE_SECONDS = 40  # one attempt (a 10 s POST, its reads and writes) ends well 
 _SQS_DELAY_MAX = 900  # a wait longer than SQS's longest delay is left to the minute sweep
 _SWEEP_GRACE = timedelta(seconds=30)  # a delivery this late was not queued, or its sender was lost
 _SWEEP_AT_MOST = 2000
-_SLOTS = "webhook"
+_BUSY_WAIT = 5  # seconds a delivery waits when its endpoint has its most in flight
 
 
 def _purpose(webhook_id: str) -> str:
@@ -127,16 +126,13 @@ def deliver(webhook_id: str, event_key: str) -> str:
         reason = "the event expired" if event is None else "the webhook was deleted or disabled"
         webhook_store.record_attempt(record, _final(DeliveryStatus.FAILED, None, reason, 0, now))
         return "dropped"
-    try:
-        limits.take_slot(
-            _SLOTS, webhook_id, event_key, limit=MAX_IN_FLIGHT, lease_seconds=LEASE_SECONDS, message="busy"
-        )
-    except LimitReached as busy:
-        return _later(record, now, int(busy.retry_after or 1))
+    slot = webhook_store.take_slot(webhook_id, event_key, int(now.timestamp()), LEASE_SECONDS, MAX_IN_FLIGHT)
+    if slot is None:
+        return _later(record, now, _BUSY_WAIT)
     try:
         answer = _post(endpoint, record.event_id, event.body.encode(), now)
     finally:
-        limits.free_slot(_SLOTS, webhook_id, event_key)
+        webhook_store.free_slot(slot, event_key)
     return _settle(record, endpoint, answer, now)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from chalicelib.domain.webhooks import event_id, object_version
 from chalicelib.services import webhook_delivery
 
 __all__ = ["Change", "from_claims", "from_audit", "claim_events", "audit_events", "publish"]
+
+_WRITERS = 8  # conditional puts in flight at once (the shared client's pool holds more)
 
 
 @dataclass(frozen=True)
@@ -160,21 +163,32 @@ def _outbox(change: Change, now: datetime) -> WebhookEvent:
 def publish(changes: Iterable[Change]) -> int:
     """Write each change's event once and a delivery to each enabled endpoint subscribed to its type,
     then queue those deliveries. Safe to run again on the same changes: the event and its deliveries
-    are written on condition they are new, and a delivery queued twice is posted once (its lease)."""
+    are written on condition they are new, and a delivery queued twice is posted once (its lease).
+
+    The changes are written side by side (each its event, then its deliveries): one after another,
+    a stream batch of a hundred took longer than the hundred changes took to happen."""
     now = clock.now()
-    endpoints: dict[str, list[WebhookEndpoint]] = {}
-    queued: list[tuple[str, str]] = []
-    written = 0
-    for change in changes:
+    changes = list(changes)
+    endpoints = {brand: _subscribers(brand) for brand in {change.brand_id for change in changes}}
+
+    def write(change: Change) -> tuple[bool, list[tuple[str, str]]]:
         event = _outbox(change, now)
-        written += webhook_store.put_event(event)
-        if change.brand_id not in endpoints:
-            endpoints[change.brand_id] = [
-                e for e in webhook_store.endpoints(change.brand_id) if e.status == WebhookStatus.ENABLED
-            ]
+        new = webhook_store.put_event(event)
+        queued = []
         for endpoint in endpoints[change.brand_id]:
             if change.type in endpoint.event_types:
                 webhook_store.put_delivery(webhook_delivery.new_delivery(endpoint, event, now))
                 queued.append((endpoint.webhook_id, event.event_key))
-    webhook_delivery.enqueue(queued)
-    return written
+        return new, queued
+
+    if len(changes) > 1:
+        with ThreadPoolExecutor(_WRITERS) as pool:
+            written = list(pool.map(write, changes))
+    else:
+        written = [write(change) for change in changes]
+    webhook_delivery.enqueue([key for _, queued in written for key in queued])
+    return sum(new for new, _ in written)
+
+
+def _subscribers(brand_id: str) -> list[WebhookEndpoint]:
+    return [e for e in webhook_store.endpoints(brand_id) if e.status == WebhookStatus.ENABLED]

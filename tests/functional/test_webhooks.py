@@ -236,3 +236,72 @@ def test_a_claim_is_granted_with_the_brands_pseudonym_and_never_the_phone(api, q
     assert payload["type"] == "claim.granted" and payload["data"]["member_id"].startswith("mbr_")
     assert "912345678" not in got.body.decode() and "shp_" not in got.body.decode()
     _matches_spec(payload)
+
+
+def _one_event(api, campaign) -> None:
+    batch = api.json(
+        "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
+    )
+    api.json("POST", f"/v1/batches/{batch['batch_id']}/status", {"status": "active"})
+    from scripts.webhook_worker import audit_feeder
+
+    audit_feeder().drain()
+
+
+def test_retries_go_on_for_three_days_then_give_up_and_an_endpoint_failing_for_days_is_disabled(
+    api, queue, campaign, caplog
+):
+    import time as real_time
+
+    from chalicelib.domain import clock
+    from chalicelib.services import webhook_delivery
+
+    down = Receiver(lambda received: 503)
+    try:
+        made = _create(api, down.url, ["batch.activated"])
+        _one_event(api, campaign)
+        (first,) = WebhookDelivery.query(made["webhook_id"])
+        assert webhook_delivery.deliver(made["webhook_id"], first.event_key) == "retry"
+        after = WebhookDelivery.get(made["webhook_id"], first.event_key)
+        assert after.status == "pending" and after.attempts == 1 and after.last_status == 503 and after.next_try
+        start = real_time.time()
+        with clock.replaced(lambda: start + 2 * 86400):  # two days on: still retrying
+            assert webhook_delivery.deliver(made["webhook_id"], first.event_key) == "retry"
+        with clock.replaced(lambda: start + 3 * 86400 + 2 * 3600):  # past three days: given up
+            assert webhook_delivery.deliver(made["webhook_id"], first.event_key) == "given_up"
+        assert WebhookDelivery.get(made["webhook_id"], first.event_key).status == "failed"
+        assert api.json("GET", f"/v1/webhooks/{made['webhook_id']}")["status"] == "enabled"
+        _one_event(api, campaign)
+        (second,) = [d for d in WebhookDelivery.query(made["webhook_id"]) if d.event_key != first.event_key]
+        with clock.replaced(lambda: start + 5 * 86400 + 3600):  # failing since five days: disabled
+            assert webhook_delivery.deliver(made["webhook_id"], second.event_key) == "retry"
+        shown = api.json("GET", f"/v1/webhooks/{made['webhook_id']}")
+        assert shown["status"] == "disabled" and "5 days" in shown["disabled_reason"]
+        assert shown["failures_in_a_row"] == 4
+        assert any("webhook_endpoint_disabled" in r.getMessage() for r in caplog.records)  # the alarm's line
+    finally:
+        down.stop()
+
+
+def test_no_more_than_the_bound_is_in_flight_to_one_endpoint(api, queue, receiver, campaign, monkeypatch):
+    from chalicelib.adapters import webhook_store
+    from chalicelib.domain import clock
+    from chalicelib.services import webhook_delivery
+
+    monkeypatch.setattr(webhook_delivery, "MAX_IN_FLIGHT", 1)
+    made = _create(api, receiver.url, ["batch.activated"])
+    _one_event(api, campaign)
+    empty_queue(queue)
+    (delivery,) = WebhookDelivery.query(made["webhook_id"])
+    held = webhook_store.take_slot(made["webhook_id"], "another-delivery", int(clock.epoch()), 40, 1)
+    assert held and webhook_store.take_slot(made["webhook_id"], "a third", int(clock.epoch()), 40, 1) is None
+    assert webhook_delivery.deliver(made["webhook_id"], delivery.event_key) == "waiting"
+    waiting = WebhookDelivery.get(made["webhook_id"], delivery.event_key)
+    assert waiting.attempts == 0 and waiting.next_try > delivery.next_try and receiver.take() == []
+    messages = aws.client("sqs").receive_message(QueueUrl=queue, AttributeNames=["All"]).get("Messages", [])
+    assert messages == []  # held back until the slot may be free (DelaySeconds)
+    webhook_store.free_slot(held, "another-delivery")
+    assert webhook_delivery.deliver(made["webhook_id"], delivery.event_key) == "skipped"  # not due yet
+    later = clock.epoch() + 10
+    with clock.replaced(lambda: later):
+        assert webhook_delivery.deliver(made["webhook_id"], delivery.event_key) == "delivered"
