@@ -12,27 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from scripts.export_worker import _on_signal, _Stop, poll_once
-from scripts.stats_worker import StreamFeeder
+from scripts.stats_worker import StreamFeeder, feeder_for
 
 __all__ = ["audit_feeder", "queue_poller", "main"]
 
 
 def audit_feeder(handler: Callable[[dict, Any], Any] | None = None) -> StreamFeeder:
-    """A feeder for the audit table's stream of the bound endpoint (DynamoDB Local or moto)."""
-    import boto3
-
+    """A feeder for the audit table's stream of the bound endpoint (DynamoDB Local or moto), into app.webhook_outbox."""
     from chalicelib.adapters.models import AuditEvent
-    from chalicelib.config import get_settings
 
     if handler is None:
         from app import webhook_outbox
 
         handler = webhook_outbox
-    region = AuditEvent.Meta.region or get_settings().region
-    endpoint = AuditEvent.Meta.host or f"https://streams.dynamodb.{region}.amazonaws.com"
-    streams = boto3.session.Session().client("dynamodbstreams", region_name=region, endpoint_url=endpoint)
-    arn = AuditEvent.describe_table()["LatestStreamArn"]
-    return StreamFeeder(streams, arn, handler, region=region, batch_size=100)
+    return feeder_for(handler, AuditEvent, batch_size=100)
 
 
 def queue_poller(wait_seconds: int = 1) -> Callable[[], tuple[int, int]]:

@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.models import Model
 
 from chalicelib.adapters import paging
 from chalicelib.adapters.dynamo import condition_failed
@@ -50,8 +52,13 @@ DUE = "due"
 
 def create_endpoint(record: WebhookEndpoint) -> bool:
     """Save a new endpoint; False when its id is taken (drawn twice)."""
+    return _saved_once(record, WebhookEndpoint.webhook_id)
+
+
+def _saved_once(record: Model, key: Attribute[Any]) -> bool:
+    """Save `record` on condition its key is new: False when it is there already."""
     try:
-        record.save(condition=WebhookEndpoint.webhook_id.does_not_exist())
+        record.save(condition=key.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
             return False
@@ -106,13 +113,7 @@ def delete_endpoint(brand_id: str, webhook_id: str) -> bool:
 
 def put_event(record: WebhookEvent) -> bool:
     """Write an event once: False when the same change's event is already there (a stream record read again)."""
-    try:
-        record.save(condition=WebhookEvent.event_key.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _saved_once(record, WebhookEvent.event_key)
 
 
 def event(brand_id: str, event_key: str) -> WebhookEvent | None:
@@ -129,13 +130,7 @@ def events_between(brand_id: str, start: str, end: str) -> Iterator[WebhookEvent
 
 def put_delivery(record: WebhookDelivery) -> bool:
     """Write a delivery once: False when this event's delivery to this endpoint exists already."""
-    try:
-        record.save(condition=WebhookDelivery.event_key.does_not_exist())
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    return _saved_once(record, WebhookDelivery.event_key)
 
 
 def delivery(webhook_id: str, event_key: str) -> WebhookDelivery | None:

@@ -161,8 +161,8 @@ def _outbox(change: Change, now: datetime) -> WebhookEvent:
 
 
 def publish(changes: Iterable[Change]) -> int:
-    """Write each change's event once and a delivery to each enabled endpoint subscribed to its type,
-    then queue those deliveries. Safe to run again on the same changes: the event and its deliveries
+    """Write each change's event once (when an endpoint of the brand, enabled or not, subscribes to its
+    type) and a delivery to each enabled one, then queue those deliveries. Safe to run again on the same changes: the event and its deliveries
     are written on condition they are new, and a delivery queued twice is posted once (its lease).
 
     The changes are written side by side (each its event, then its deliveries): one after another,
@@ -172,11 +172,14 @@ def publish(changes: Iterable[Change]) -> int:
     endpoints = {brand: _subscribers(brand) for brand in {change.brand_id for change in changes}}
 
     def write(change: Change) -> tuple[bool, list[tuple[str, str]]]:
+        wanted = [endpoint for endpoint in endpoints[change.brand_id] if change.type in endpoint.event_types]
+        if not wanted:  # nobody asked for it: no write on every claim of a brand without webhooks
+            return False, []
         event = _outbox(change, now)
         new = webhook_store.put_event(event)
         queued = []
-        for endpoint in endpoints[change.brand_id]:
-            if change.type in endpoint.event_types:
+        for endpoint in wanted:
+            if endpoint.status == WebhookStatus.ENABLED:
                 webhook_store.put_delivery(webhook_delivery.new_delivery(endpoint, event, now))
                 queued.append((endpoint.webhook_id, event.event_key))
         return new, queued
@@ -191,4 +194,5 @@ def publish(changes: Iterable[Change]) -> int:
 
 
 def _subscribers(brand_id: str) -> list[WebhookEndpoint]:
-    return [e for e in webhook_store.endpoints(brand_id) if e.status == WebhookStatus.ENABLED]
+    """The brand's endpoints, a disabled one too: its events are kept for a replay once it is enabled again."""
+    return webhook_store.endpoints(brand_id)

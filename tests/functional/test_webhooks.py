@@ -136,19 +136,24 @@ def _deliver_all(url: str) -> int:
     return done
 
 
-def test_an_audited_change_makes_one_event_however_often_its_stream_record_comes(api, queue, receiver, campaign):
-    made = _create(api, receiver.url, ["batch.activated", "batch.voided"])
+def _one_event(api, campaign) -> dict:
+    """A batch activated, its audit event read from the stream into the outbox: one `batch.activated`."""
     batch = api.json(
         "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
     )
     api.json("POST", f"/v1/batches/{batch['batch_id']}/status", {"status": "active"})
     from scripts.webhook_worker import audit_feeder
 
-    feeder = audit_feeder()
-    feeder.drain()
-    # The same records again, as Lambda may deliver a batch twice.
-    feeder_again = audit_feeder()
-    feeder_again.drain()
+    audit_feeder().drain()
+    return batch
+
+
+def test_an_audited_change_makes_one_event_however_often_its_stream_record_comes(api, queue, receiver, campaign):
+    made = _create(api, receiver.url, ["batch.activated", "batch.voided"])
+    batch = _one_event(api, campaign)
+    from scripts.webhook_worker import audit_feeder
+
+    audit_feeder().drain()  # the same records again, as Lambda may deliver a batch twice
     events = [e for e in WebhookEvent.query("brand-a")]
     assert [e.type for e in events] == ["batch.activated"]
     assert len(list(WebhookDelivery.query(made["webhook_id"]))) == 1
@@ -165,13 +170,7 @@ def test_a_410_disables_the_endpoint_at_once(api, queue, campaign):
     gone = Receiver(lambda received: 410)
     try:
         made = _create(api, gone.url, ["batch.activated"])
-        batch = api.json(
-            "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
-        )
-        api.json("POST", f"/v1/batches/{batch['batch_id']}/status", {"status": "active"})
-        from scripts.webhook_worker import audit_feeder
-
-        audit_feeder().drain()
+        _one_event(api, campaign)
         _deliver_all(queue)
         shown = api.json("GET", f"/v1/webhooks/{made['webhook_id']}")
         assert shown["status"] == "disabled" and "410" in shown["disabled_reason"]
@@ -182,13 +181,7 @@ def test_a_410_disables_the_endpoint_at_once(api, queue, campaign):
 
 def test_replay_sends_a_range_again_with_the_same_ids(api, queue, receiver, campaign):
     made = _create(api, receiver.url, ["batch.activated"])
-    batch = api.json(
-        "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
-    )
-    api.json("POST", f"/v1/batches/{batch['batch_id']}/status", {"status": "active"})
-    from scripts.webhook_worker import audit_feeder
-
-    audit_feeder().drain()
+    _one_event(api, campaign)
     _deliver_all(queue)
     first = receiver.take()
     from chalicelib.domain import clock
@@ -236,16 +229,6 @@ def test_a_claim_is_granted_with_the_brands_pseudonym_and_never_the_phone(api, q
     assert payload["type"] == "claim.granted" and payload["data"]["member_id"].startswith("mbr_")
     assert "912345678" not in got.body.decode() and "shp_" not in got.body.decode()
     _matches_spec(payload)
-
-
-def _one_event(api, campaign) -> None:
-    batch = api.json(
-        "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
-    )
-    api.json("POST", f"/v1/batches/{batch['batch_id']}/status", {"status": "active"})
-    from scripts.webhook_worker import audit_feeder
-
-    audit_feeder().drain()
 
 
 def test_retries_go_on_for_three_days_then_give_up_and_an_endpoint_failing_for_days_is_disabled(
