@@ -1006,7 +1006,9 @@ def rotate_webhook_secret(webhook_id: str) -> dict:
 
 @api("/v1/webhooks/{webhook_id}/ping", methods=("POST",))
 def ping_webhook(webhook_id: str) -> dict:
-    return webhooks.ping(_owner().brand, webhook_id)
+    operator = _owner()
+    _optional_body()  # no fields; a body sent is still checked (size, JSON)
+    return webhooks.ping(operator.brand, webhook_id)
 
 
 @api("/v1/webhooks/{webhook_id}/deliveries")
