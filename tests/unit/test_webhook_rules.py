@@ -92,3 +92,19 @@ def test_retries_back_off_with_full_jitter_and_go_on_for_three_days():
     assert rules.GIVE_UP_AFTER.total_seconds() >= 3 * 86400
     waits = [rules.retry_delay(n, random.Random(n)) for n in range(1, 200)]
     assert sum(waits) > 3 * 86400
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_outbox_filter_lets_through_every_action_that_makes_events(stage):
+    """Lambda drops a stream record the filter refuses before the code sees it: the two lists must agree."""
+    import json
+    from pathlib import Path
+
+    from chalicelib.services import webhook_events
+
+    template = json.loads((Path(__file__).parents[2] / "infra" / f"{stage}.json").read_text())
+    source = template["Resources"]["WebhookOutbox"]["Properties"]["Events"]["WebhookOutboxDynamodbEventSource"]
+    (rule,) = source["Properties"]["FilterCriteria"]["Filters"]
+    allowed = json.loads(rule["Pattern"])["dynamodb"]["NewImage"]["action"]["S"]
+    assert sorted(a for a in allowed if isinstance(a, str)) == sorted(webhook_events._AUDITED)
+    assert [a for a in allowed if isinstance(a, dict)] == [{"prefix": "win_"}]
