@@ -288,3 +288,33 @@ def test_no_more_than_the_bound_is_in_flight_to_one_endpoint(api, queue, receive
     later = clock.epoch() + 10
     with clock.replaced(lambda: later):
         assert webhook_delivery.deliver(made["webhook_id"], delivery.event_key) == "delivered"
+
+
+def test_a_batch_status_change_is_never_written_without_its_audit_event(api, campaign):
+    """The batch events come from the audit event: a crash between the status change and its event lost
+    both the audit trail's line and the webhook. Crash at every AWS call of the change: the batch moved
+    if and only if its audit event is there."""
+    from chalicelib.adapters.models import AuditEvent, Batch
+    from chalicelib.services import batches
+    from tests.faults import Crash, Injector
+
+    def moved_and_recorded(batch_id: str) -> tuple[bool, bool]:
+        events = [e for e in AuditEvent.query("brand-a") if e.target == batch_id and e.action == "batch_status"]
+        return Batch.get(batch_id).status == "active", bool(events)
+
+    with Injector().installed() as injector:
+        for k in range(1, 6):
+            with injector.quiet():
+                batch = api.json(
+                    "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 3}, expect=201
+                )
+            injector.arm("crash", k)
+            try:
+                batches.change_batch_status("brand-a", batch["batch_id"], "op", {"status": "active"})
+            except Crash:
+                pass
+            injector.revive()
+            injector.arm(None)
+            with injector.quiet():
+                moved, recorded = moved_and_recorded(batch["batch_id"])
+            assert moved == recorded, (k, injector.fired, moved, recorded)
