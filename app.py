@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from chalicelib.services import (
         audit,
         batches,
+        brand_purposes,
         campaigns,
         consents,
         draw_schedule,
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         reports,
         rewards,
         shoppers,
+        subject_requests,
         webhook_delivery,
         webhook_events,
         webhooks,
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services import draw_runner as draw_runs
     from chalicelib.services import my_data as my_data_service
+    from chalicelib.services import retention as retention_service
     from chalicelib.services import stats_aggregator as stream
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
@@ -99,6 +103,7 @@ else:
     batches = _Deferred("chalicelib.services.batches")
     campaigns = _Deferred("chalicelib.services.campaigns")
     consents = _Deferred("chalicelib.services.consents")
+    brand_purposes = _Deferred("chalicelib.services.brand_purposes")
     my_data_service = _Deferred("chalicelib.services.my_data")
     draw_runs = _Deferred("chalicelib.services.draw_runner")
     win_offers = _Deferred("chalicelib.services.win_offers")
@@ -109,8 +114,10 @@ else:
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
     reports = _Deferred("chalicelib.services.reports")
+    retention_service = _Deferred("chalicelib.services.retention")
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
+    subject_requests = _Deferred("chalicelib.services.subject_requests")
     webhooks = _Deferred("chalicelib.services.webhooks")
     webhook_events = _Deferred("chalicelib.services.webhook_events")
     webhook_delivery = _Deferred("chalicelib.services.webhook_delivery")
@@ -537,7 +544,10 @@ def _csv(body: str, name: str, next_cursor: str | None = None) -> Response:
     }
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor
-        headers["Link"] = f'<?cursor={next_cursor}>; rel="next"'
+        # The next slice is asked for with the same reason, so following the link keeps what it shows.
+        why = _query("why")
+        reason = f"&why={urllib.parse.quote(why, safe='')}" if why else ""
+        headers["Link"] = f'<?cursor={next_cursor}{reason}>; rel="next"'
     return Response(body=body, status_code=200, headers=_headers(headers))
 
 
@@ -681,15 +691,16 @@ def list_redemptions() -> dict:
         reward_id=_query("reward_id"),
         limit=_query("limit"),
         cursor=_query("cursor"),
+        why=_query("why"),
     )
 
 
 @api("/v1/redemptions.csv")
 def redemptions_csv() -> Response:
-    # For shipping: writers only; owners get delivery details in clear (audited), managers masked.
+    # For shipping: writers only; owners who say why get delivery details in clear (audited), others masked.
     operator = _writer()
     body, next_cursor = redemptions.redemptions_csv(
-        operator.brand, operator.sub, operator.role, status=_query("status"), cursor=_query("cursor")
+        operator.brand, operator.sub, operator.role, status=_query("status"), cursor=_query("cursor"), why=_query("why")
     )
     return _csv(body, "redemptions.csv", next_cursor)
 
@@ -735,6 +746,30 @@ def request_account_deletion() -> dict:
 def confirm_account_deletion() -> dict:
     shopper = _shopper()
     return erasure.confirm_deletion(shopper.shopper_id, _body(), get_settings())
+
+
+# --- retention: how long personal data stays ---
+# Every role reads the settings and what the job removed (the dashboard); owners alone change them.
+
+
+@api("/v1/retention")
+def get_retention() -> dict:
+    return retention_service.get_settings(_operator().brand)
+
+
+@api("/v1/retention", methods=("PUT",))
+def put_retention() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return retention_service.put_settings(operator.brand, operator.sub, _body())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="retention")
+def retention(event: CloudWatchEvent) -> dict:
+    # Removes delivery details, closed wins' details and inactive accounts whose day has come; each
+    # removal is conditional and counted in the same transaction, so a late or repeated run removes
+    # nothing twice, and a run cut short leaves the rest for the next hour.
+    return retention_service.run_due(budget_seconds=WORK_SECONDS["retention"])
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS), name="loyalty_review")
@@ -798,6 +833,35 @@ def put_my_consents() -> dict:
     return consents.set_marketing(shopper.shopper_id, _body())
 
 
+@api("/v1/me/consents/withdrawals", methods=("POST",), auth="shopper")
+def withdraw_my_consent() -> dict:
+    shopper = _shopper()
+    brand_purposes.withdraw(shopper.shopper_id, _body())
+    return consents.my_consents(shopper.shopper_id)
+
+
+# A brand's own purposes under the sign-in notice: every role reads them, owners alone change them (they
+# speak for the brand to every shopper), and the sign-in page reads them without a token: the same words
+# for everyone, like /privacy.
+
+
+@api("/v1/consent-purposes")
+def get_consent_purposes() -> dict:
+    return brand_purposes.get_purposes(_operator().brand)
+
+
+@api("/v1/consent-purposes", methods=("PUT",))
+def put_consent_purposes() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return brand_purposes.put_purposes(operator.brand, operator.sub, _body())
+
+
+@api("/v1/brands/{brand_id}/purposes", auth="public")
+def brand_purposes_shown(brand_id: str) -> dict:
+    return brand_purposes.published(brand_id)
+
+
 @api("/v1/me/data", auth="shopper")
 def my_data() -> dict:
     return my_data_service.my_data(_shopper().shopper_id)
@@ -838,7 +902,7 @@ def decline_win(draw_id: str, pick: str) -> dict:
 @api("/v1/draws/{draw_id}/wins")
 def list_draw_wins(draw_id: str) -> dict:
     operator = _operator()
-    return wins.draw_wins(operator.brand, operator.sub, operator.role, draw_id)
+    return wins.draw_wins(operator.brand, operator.sub, operator.role, draw_id, _query("why"))
 
 
 @api("/v1/draws/{draw_id}/wins/{pick}/status", methods=("POST",))
@@ -860,13 +924,13 @@ def draw_runner(event: CloudWatchEvent) -> dict:
 
 
 # --- the regulator's papers ---
-# Writers only, like redemptions.csv: owners get the winners' details as given (audited), managers masked.
+# Writers only, like redemptions.csv: owners who say why get the winners' details as given (audited), others masked.
 
 
 def _paper(campaign_id: str, file_format: str) -> Response:
     operator = _writer()
     body, content_type, name = reports.results_report(
-        operator.brand, operator.sub, operator.role, campaign_id, file_format
+        operator.brand, operator.sub, operator.role, campaign_id, file_format, _query("why")
     )
     if file_format == "csv":
         return _csv(body.decode(), name)
@@ -885,7 +949,7 @@ def results_report_pdf(campaign_id: str) -> Response:
 
 
 # --- statistics ---
-# Every operator role may read statistics; phone numbers show in clear to owners only.
+# Every operator role may read statistics; phone numbers show in clear to owners only, when they say why.
 
 
 @api("/v1/campaigns/{campaign_id}/stats")
@@ -905,28 +969,90 @@ def campaign_batch_stats(campaign_id: str) -> dict:
     return stats.batch_stats(_operator().brand, campaign_id)
 
 
-def _phones_seen(operator: Operator, campaign_id: str, where: str, numbers: int) -> None:
-    # Every time phone numbers are shown in clear, the owner's audit trail says who and when.
-    if operator.role == "owner" and numbers:
-        audit.record(operator.brand, operator.sub, "phones_viewed", campaign_id, {"where": where, "numbers": numbers})
+def _phones_why(operator: Operator) -> str | None:
+    """The reason an owner gives to see phone numbers in clear; None (numbers masked) for anyone else or none."""
+    why = audit.reason(operator.brand, _query("why"))
+    return why if operator.role == "owner" else None
+
+
+def _phones_seen(operator: Operator, campaign_id: str, where: str, numbers: int, why: str | None) -> None:
+    # Every time phone numbers are shown in clear, the owner's audit trail says who, when, what and why.
+    if why is not None and numbers:
+        details = {"where": where, "numbers": numbers, "why": why}
+        audit.record(operator.brand, operator.sub, "phones_viewed", campaign_id, details)
 
 
 @api("/v1/campaigns/{campaign_id}/stats/participants")
 def campaign_participant_stats(campaign_id: str) -> dict:
     operator = _operator()
-    answer = stats.participant_stats(operator.brand, campaign_id, reveal_phones=operator.role == "owner")
-    _phones_seen(operator, campaign_id, "stats/participants", len(answer["top"]))
+    why = _phones_why(operator)
+    answer = stats.participant_stats(operator.brand, campaign_id, reveal_phones=why is not None)
+    _phones_seen(operator, campaign_id, "stats/participants", len(answer["top"]), why)
     return answer
 
 
 @api("/v1/campaigns/{campaign_id}/participants.csv")
 def participants_csv(campaign_id: str) -> Response:
     operator = _operator()
-    part = stats.participants_csv(
-        operator.brand, campaign_id, reveal_phones=operator.role == "owner", cursor=_query("cursor")
-    )
-    _phones_seen(operator, campaign_id, "participants.csv", part.rows)
+    why = _phones_why(operator)
+    part = stats.participants_csv(operator.brand, campaign_id, reveal_phones=why is not None, cursor=_query("cursor"))
+    _phones_seen(operator, campaign_id, "participants.csv", part.rows, why)
     return _csv(part.body, part.file_name, part.next_cursor)
+
+
+# --- data-subject requests received by other means (docs/privacy.md): owners only ---
+
+
+def _owner() -> Operator:
+    operator = _operator()
+    require_owner(operator)
+    return operator
+
+
+@api("/v1/subject-requests", methods=("POST",), status=201)
+def create_subject_request() -> dict:
+    operator = _owner()
+    return subject_requests.create(operator.brand, operator.sub, _body(), get_settings())
+
+
+@api("/v1/subject-requests")
+def list_subject_requests() -> dict:
+    operator = _owner()
+    return subject_requests.list_requests(operator.brand, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/subject-requests/{request_id}")
+def get_subject_request(request_id: str) -> dict:
+    return subject_requests.get(_owner().brand, request_id)
+
+
+@api("/v1/subject-requests/{request_id}/close", methods=("POST",))
+def close_subject_request(request_id: str) -> dict:
+    operator = _owner()
+    return subject_requests.close(operator.brand, operator.sub, request_id, _body())
+
+
+@api("/v1/subject-requests/{request_id}/access", methods=("POST",))
+def subject_request_access(request_id: str) -> Response:
+    # The shopper's data as the brand holds it, as a file the owner sends on; the download is audited.
+    operator = _owner()
+    _optional_body()  # no fields; a body sent is still checked (size, JSON)
+    document, name = subject_requests.access(operator.brand, operator.sub, request_id)
+    headers: dict[str, str | list[str]] = {**_JSON, "Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body=_BODY.encode(document), status_code=200, headers=headers)
+
+
+@api("/v1/subject-requests/{request_id}/erase", methods=("POST",))
+def subject_request_erase(request_id: str) -> dict:
+    operator = _owner()
+    _optional_body()
+    return subject_requests.erase(operator.brand, operator.sub, request_id)
+
+
+@api("/v1/subject-requests/{request_id}/correct", methods=("POST",))
+def subject_request_correct(request_id: str) -> dict:
+    operator = _owner()
+    return subject_requests.correct(operator.brand, operator.sub, request_id, _body())
 
 
 @api("/v1/audit")
@@ -962,12 +1088,6 @@ def stats_aggregator(event: DynamoDBEvent) -> None:
 
 
 # --- webhooks: owners' endpoints; events from the audit trail's stream; the deliverer and its sweep ---
-
-
-def _owner() -> Operator:
-    operator = _operator()
-    require_owner(operator)
-    return operator
 
 
 @api("/v1/webhooks", methods=("POST",), status=201)

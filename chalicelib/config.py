@@ -48,6 +48,9 @@ WORK_SECONDS: Mapping[str, int] = {
     # Every due draw as far as it goes now: a freeze of 10^6 entries measured 42 s, and up
     # to 740 s on a machine far busier (docs/draws.md); Lambda allows no more than 900 s.
     "draw_runner": 900,
+    # retention.run_due starts no removal after this; the rest waits for the next hourly run (each
+    # removal is a conditional write, an account's deletion resumable, so a cut run leaves nothing half).
+    "retention": 600,
     # One stream batch of up to 500 claims, counted in a few transactions with their retries.
     "stats_aggregator": 30,
     # One delivery: a 10 s POST at most (webhooks.TIMEOUT_SECONDS), with its reads and writes.

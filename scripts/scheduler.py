@@ -1,6 +1,6 @@
 """Local stand-in for EventBridge's schedules: runs every `@app.schedule` of app.py on its rate.
 
-The dev stack starts one of these, so a job declared in app.py (the loyalty review, the lucky
+The dev stack starts one of these, so a job declared in app.py (the loyalty review, the retention job, the lucky
 draw runner) runs locally exactly as its deployed rule would call it, with nothing to list
 twice. `--once NAME` runs one job now and exits (what an operator does to try one).
 """

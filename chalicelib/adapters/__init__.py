@@ -9,9 +9,11 @@ and the participant reads of its freeze), dynamo (the one client, condition fail
 loop and request token rule), erasure_store (an account's deletion record and each step's writes),
 export_store (a print-file export and each move of its state machine),
 limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
-(PynamoDB, the one schema), paging (the one cursor), participants (the wallet's and the participants
+(PynamoDB, the one schema), paging (the one cursor), purpose_store (a brand's own consent purposes), participants (the wallet's and the participants
 CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its
-bound), redemption_store (redemptions), reward_store (rewards and their voucher pools), s3, secrets,
+bound), redemption_store (redemptions), request_store (data-subject requests, each change with its audit
+event and any correction in one transaction), retention_store (a brand's retention settings, the due-day indexes,
+each removal counted), reward_store (rewards and their voucher pools), s3, secrets,
 shopper_store (a phone number's pending sign-in code, shoppers' accounts), sms, sms_ledger (one SMS sent
 once: its claim, next try and outcome on a draw or a win), sqs, tables (creation, upgrades), webhook_http
 (the one POST to a webhook: resolved, checked, that address connected to), webhook_store (webhook endpoints,

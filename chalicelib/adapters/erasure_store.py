@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -20,8 +19,10 @@ from chalicelib.adapters.models import (
     RateCounter,
     Redemption,
     ShopperAccount,
+    ShopperPhone,
     Win,
 )
+from chalicelib.adapters.shopper_store import phone_key
 from chalicelib.domain.lifecycle import DrawStatus, ErasureStatus
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "redemptions_of",
     "draws_of_campaign",
     "strip_win",
+    "mark_owner_erased",
     "strip_redemption",
     "clear_masked",
     "forget_code",
@@ -56,30 +58,43 @@ def account(shopper_id: str) -> ShopperAccount | None:
 _BUSY = "Many changes to this account at once; please try again."
 
 
-def _account_and_list(shopper_id: str, actions: list[Action], condition: Condition, listed: Action) -> bool:
-    """The account's change and the running list's, in one transaction tried again while DynamoDB is
-    busy; False when the account's condition refused it (nothing written)."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
-                tx.update(Counter(RUNNING_LIST), actions=[listed])
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            refused = isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None
-            if not refused:
-                raise
-            return False
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+def _account_and_list(
+    shopper_id: str,
+    actions: list[Action],
+    condition: Condition,
+    listed: Action,
+    phone_hash: str | None = None,
+    counted: Sequence[str] = (),
+) -> bool:
+    """The account's change and the running list's (and the removal of the number's ShopperPhone item,
+    when given, and one more on each `counted` counter: the retention job's), in one transaction tried
+    again while DynamoDB is busy; False when the account's condition refused it (nothing written)."""
+
+    def items(tx: TransactWrite) -> None:
+        tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
+        tx.update(Counter(RUNNING_LIST), actions=[listed])
+        if phone_hash:
+            tx.delete(ShopperPhone(phone_key(phone_hash)))
+        for name in counted:
+            tx.update(Counter(name), actions=[Counter.value.add(1)])
+
+    return dynamo.write_together(items, _BUSY)
 
 
-def start(shopper_id: str, at: datetime) -> bool:
+def start(
+    shopper_id: str,
+    at: datetime,
+    *,
+    due_by: Condition | None = None,
+    counted: Sequence[str] = (),
+    extra: Sequence[Action] = (),
+) -> bool:
     """Record the confirmed deletion (running) and put it on the scheduler's list, in one transaction;
-    False if the account has no phone any more or a deletion is already running (nothing written)."""
+    False if the account has no phone any more or a deletion is already running (nothing written).
+    The retention job adds its own condition (`due_by`), counters (`counted`) and account actions (`extra`)."""
+    condition = ShopperAccount.phone_hash.exists() & (
+        ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)
+    )
     return _account_and_list(
         shopper_id,
         [
@@ -87,10 +102,11 @@ def start(shopper_id: str, at: datetime) -> bool:
             ShopperAccount.erasure_started_at.set(at),
             ShopperAccount.erasure_steps.remove(),
             ShopperAccount.erased_at.remove(),
+            *extra,
         ],
-        ShopperAccount.phone_hash.exists()
-        & (ShopperAccount.erasure_status.does_not_exist() | (ShopperAccount.erasure_status != ErasureStatus.RUNNING)),
+        condition if due_by is None else condition & due_by,
         Counter.members.add({shopper_id}),
+        counted=counted,
     )
 
 
@@ -102,9 +118,10 @@ def mark_step(shopper_id: str, step: str) -> None:
     )
 
 
-def finish(shopper_id: str, at: datetime) -> None:
-    """The last step: the account keeps nothing that identifies the person, the deletion is done and
-    off the scheduler's list, in one transaction (a repeat after it finds it done and writes nothing)."""
+def finish(shopper_id: str, phone_hash: str | None, at: datetime) -> None:
+    """The last step: the number no longer finds the account (its ShopperPhone item goes), the account
+    keeps nothing that identifies the person, and the deletion is done and off the scheduler's list,
+    in one transaction (a repeat after it finds it done and writes nothing)."""
     _account_and_list(
         shopper_id,
         [
@@ -113,14 +130,20 @@ def finish(shopper_id: str, at: datetime) -> None:
             ShopperAccount.phone_sealed.remove(),
             ShopperAccount.created_at.remove(),
             ShopperAccount.last_sign_in_at.remove(),
-            # Nobody is to be marketed to in its name (participants.csv says no); the log of what was
-            # granted and withdrawn, and the notices accepted, stay under the pseudonym as proof.
+            # Nobody is to be marketed to in its name (participants.csv says no) nor held to a brand's own
+            # purpose; the logs of what was granted and withdrawn, and the notices accepted, stay under the
+            # pseudonym as proof.
             ShopperAccount.marketing_brands.remove(),
+            ShopperAccount.purpose_grants.remove(),
+            # Off the retention job's list: nothing is left to delete for no sign-in.
+            ShopperAccount.expiry_shard.remove(),
+            ShopperAccount.expires_on.remove(),
             ShopperAccount.erasure_status.set(ErasureStatus.DONE),
             ShopperAccount.erased_at.set(at),
         ],
         ShopperAccount.erasure_status == ErasureStatus.RUNNING,
         Counter.members.delete({shopper_id}),
+        phone_hash,
     )
 
 
@@ -151,7 +174,13 @@ def strip_win(win: Win) -> None:
     """A win's delivery details and ID number removed, while its status is still the one read."""
     try:
         win.update(
-            actions=[Win.delivery_sealed.remove(), Win.id_number_sealed.remove()], condition=Win.status == win.status
+            actions=[
+                Win.delivery_sealed.remove(),
+                Win.id_number_sealed.remove(),
+                Win.purge_shard.remove(),
+                Win.purge_on.remove(),
+            ],
+            condition=Win.status == win.status,
         )
     except UpdateError as exc:
         if not dynamo.condition_failed(exc):
@@ -162,9 +191,25 @@ def strip_redemption(record: Redemption) -> None:
     """A redemption's delivery details and its request's digest removed, while its status is the one read."""
     try:
         record.update(
-            actions=[Redemption.delivery_sealed.remove(), Redemption.request_digest.remove()],
+            actions=[
+                Redemption.delivery_sealed.remove(),
+                Redemption.request_digest.remove(),
+                # Nothing left for the retention job to remove, nor to count.
+                Redemption.purge_shard.remove(),
+                Redemption.purge_on.remove(),
+            ],
             condition=Redemption.status == record.status,
         )
+    except UpdateError as exc:
+        if not dynamo.condition_failed(exc):
+            raise
+
+
+def mark_owner_erased(win: Win) -> None:
+    """An open win of a deleted account marked so, while its status is still the one read: once it closes,
+    its details stay only as long as the law requires (services/wins.py)."""
+    try:
+        win.update(actions=[Win.owner_erased.set(True)], condition=Win.status == win.status)
     except UpdateError as exc:
         if not dynamo.condition_failed(exc):
             raise

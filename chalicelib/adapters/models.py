@@ -38,11 +38,16 @@ __all__ = [
     "Participant",
     "StatShard",
     "ShopperAccount",
+    "ShopperPhone",
     "OtpChallenge",
     "Export",
     "AuditEvent",
     "TierRung",
     "LoyaltyProgram",
+    "BrandSettings",
+    "ConsentPurposes",
+    "PurposeText",
+    "PurposeChange",
     "Member",
     "Reward",
     "Voucher",
@@ -55,6 +60,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookDelivery",
     "ALL_MODELS",
+    "GUEST_MODELS",
     "bind",
 ]
 
@@ -383,10 +389,36 @@ class MarketingChange(MapAttribute):
     at = UTCDateTimeAttribute()
 
 
-class ShopperAccount(_Model):
-    """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
+class AccountsByExpiry(GlobalSecondaryIndex):
+    """Accounts by the day they are due for deletion after no sign-in: the retention job's list (sparse)."""
 
-    The clear number is never stored: the hash finds the shopper, the masked form is shown.
+    class Meta:
+        index_name = "by_expiry"
+        projection = KeysOnlyProjection()
+
+    expiry_shard = UnicodeAttribute(hash_key=True)
+    expires_on = UnicodeAttribute(range_key=True)
+
+
+class PurposeChange(MapAttribute):
+    """A brand's own purpose accepted at sign-in (with the notice's version and language) or withdrawn, when."""
+
+    brand_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    revision = IntegerAttribute()
+    granted = BooleanAttribute()
+    notice = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
+class ShopperAccount(_Model):
+    """A shopper known by phone number: keyed by a random id that its ShopperPhone item points to.
+
+    The clear number is never stored: the hash finds the shopper (through ShopperPhone), the masked
+    form is shown. The id is random, not derived from the number, so once a deletion has removed the
+    hash nothing left under the id leads back to the number, and the number signing in again starts
+    a new account under a new id.
     """
 
     class Meta(_BaseMeta):
@@ -414,6 +446,29 @@ class ShopperAccount(_Model):
     # MARKETING_CHANGES_PER_DAY a day, services/consents.py).
     marketing_brands = UnicodeSetAttribute(null=True)
     marketing_log = ListAttribute(of=MarketingChange, null=True)
+    # The brands' own purposes the shopper accepts now (domain/consent.py grant_key: brand/purpose@revision),
+    # and every acceptance and withdrawal, one record a purpose (services/brand_purposes.py).
+    purpose_grants = UnicodeSetAttribute(null=True)
+    purpose_log = ListAttribute(of=PurposeChange, null=True)
+    # The UTC day (YYYY-MM-DD) the account is deleted if it has not signed in again: set by every sign-in,
+    # removed by its deletion (domain/retention.py, services/retention.py).
+    expiry_shard = UnicodeAttribute(null=True)
+    expires_on = UnicodeAttribute(null=True)
+    by_expiry = AccountsByExpiry()
+
+
+class ShopperPhone(_Model):
+    """Which account a phone number belongs to: `phone#<keyed hash>` -> the account's random id.
+
+    Kept in the shoppers table beside the accounts (its key shares their key attribute), created with
+    the account in one transaction, and deleted with the account's identifying fields at deletion.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "shoppers"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="shopper_id")
+    owner = UnicodeAttribute()  # the account's shopper_id
 
 
 class OtpChallenge(_Model):
@@ -523,6 +578,53 @@ class LoyaltyProgram(_Model):
     # Points earned before this month (when expiry was set or shortened) count as earned in it.
     expire_from = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class PurposeText(MapAttribute):
+    """One purpose a brand adds to the sign-in notice (domain/consent.py BrandPurpose)."""
+
+    purpose_id = UnicodeAttribute()
+    required = BooleanAttribute()
+    revision = IntegerAttribute()
+    vi = UnicodeAttribute()
+    en = UnicodeAttribute()
+    fil = UnicodeAttribute()
+
+
+class ConsentPurposes(_Model):
+    """A brand's own purposes shown at sign-in, with their words in each language (one item a brand).
+
+    Its own table rather than an attribute of the loyalty program: every sign-in page reads it, a
+    brand without a program has purposes, and the program's version lock would make an owner's edit
+    of the notice and a manager's edit of the tiers refuse each other.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "consent_purposes"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    purposes = ListAttribute(of=PurposeText, default=list)
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class BrandSettings(_Model):
+    """A brand's settings that are not its loyalty program's: how long personal data stays (domain/retention.py).
+
+    Its own table, as no brand-keyed item fits: a loyalty program's item exists only once the brand sets up a
+    program, and needs a time zone. None stored: the defaults apply.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "brand_settings"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    delivery_months = IntegerAttribute(null=True)
+    prize_record_months = IntegerAttribute(null=True)
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
     version = VersionAttribute()
@@ -684,6 +786,17 @@ class RedemptionsByBrand(GlobalSecondaryIndex):
     created_at = UTCDateTimeAttribute(range_key=True)
 
 
+class RedemptionsByPurge(GlobalSecondaryIndex):
+    """Shipped or cancelled gifts by the day their delivery details are due for removal (sparse)."""
+
+    class Meta:
+        index_name = "by_purge"
+        projection = KeysOnlyProjection()
+
+    purge_shard = UnicodeAttribute(hash_key=True)
+    purge_on = UnicodeAttribute(range_key=True)
+
+
 class Redemption(_Model):
     """Points swapped for a reward, once: what was spent (from which lots), what was given, its delivery."""
 
@@ -711,8 +824,12 @@ class Redemption(_Model):
     points_left = IntegerAttribute(null=True)  # the shopper's balance right after, for a resent request
     request_digest = UnicodeAttribute(null=True)  # keyed hash of the redeem body, binding its Idempotency-Key to it
     limit_counted = BooleanAttribute(null=True)  # took one of the shopper's allowance (None: made before this was kept)
+    # The UTC day its delivery details go (set by the move to shipped or cancelled, removed with them).
+    purge_shard = UnicodeAttribute(null=True)
+    purge_on = UnicodeAttribute(null=True)
     by_shopper = RedemptionsByShopper()
     by_brand = RedemptionsByBrand()
+    by_purge = RedemptionsByPurge()
 
 
 # --- lucky draws ------------------------------------------------------------------------
@@ -861,6 +978,17 @@ class WinsByDue(GlobalSecondaryIndex):
     due_at = UnicodeAttribute(range_key=True)
 
 
+class WinsByPurge(GlobalSecondaryIndex):
+    """Closed wins by the day their details (delivery, ID number) are due for removal (sparse)."""
+
+    class Meta:
+        index_name = "by_purge"
+        projection = KeysOnlyProjection()
+
+    purge_shard = UnicodeAttribute(hash_key=True)
+    purge_on = UnicodeAttribute(range_key=True)
+
+
 class Win(_Model):
     """One winner's (or promoted alternate's) claim on a draw's prize: offered -> accepted -> verified ->
     shipped -> delivered, or declined / rejected / forfeited, which promotes the next alternate.
@@ -901,8 +1029,81 @@ class Win(_Model):
     text_sent: MapAttribute = MapAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
+    # The winner's account was deleted while the win was open: once closed, its details stay only the law's
+    # least (services/wins.py), not the brand's setting.
+    owner_erased = BooleanAttribute(null=True)
+    # The UTC day its details go (set by the move that closes it, removed with them).
+    purge_shard = UnicodeAttribute(null=True)
+    purge_on = UnicodeAttribute(null=True)
     by_shopper = WinsByShopper()
     by_due = WinsByDue()
+    by_purge = WinsByPurge()
+
+
+class RequestAction(MapAttribute):
+    """One thing done for a data-subject request: what, by whom, when, and what came of it."""
+
+    action = UnicodeAttribute()  # access, erase, correct, close
+    actor = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    result = UnicodeAttribute(null=True)  # JSON: what it did (never a clear personal value)
+
+
+class RequestsByQueue(GlobalSecondaryIndex):
+    """A brand's data-subject requests, open ones first, each part by deadline: the dashboard's list."""
+
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    queue = UnicodeAttribute(range_key=True)
+
+
+class RequestsByShopper(GlobalSecondaryIndex):
+    """The requests that found a shopper's account (sparse): what deleting the account clears of them."""
+
+    class Meta:
+        index_name = "by_shopper"
+        projection = KeysOnlyProjection()
+
+    shopper_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+
+
+class SubjectRequest(_Model):
+    """A data-subject request a brand received by other means (a letter, a call, an email): access,
+    correction or deletion, with its legal deadline (domain/markets.py), acted on and closed by owners.
+
+    The phone number it names is never kept: its keyed hash finds the account (`shopper_id`), and only
+    the masked form is shown, removed once a deletion has run. `queue` orders the brand's list: open
+    requests first by deadline, then closed ones.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "subject_requests"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    request_id = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # access, correction, deletion
+    market = UnicodeAttribute(null=True)  # VN or PH; None: the strictest market's deadline
+    channel = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    received_on = UnicodeAttribute()  # YYYY-MM-DD
+    deadline = UnicodeAttribute()  # YYYY-MM-DD, the last day the law allows
+    status = UnicodeAttribute()  # a SubjectRequestStatus
+    queue = UnicodeAttribute()
+    shopper_id = UnicodeAttribute(null=True)  # the account the number found; None: no data held
+    phone_masked = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)
+    actions = ListAttribute(of=RequestAction, null=True)
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    closed_by = UnicodeAttribute(null=True)
+    closed_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # set when closed: kept as long as the audit trail
+    by_queue = RequestsByQueue()
+    by_shopper = RequestsByShopper()
 
 
 # --- webhooks: a brand's endpoints, the events outbox, each event's delivery to each endpoint ---
@@ -1006,6 +1207,8 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Export,
     AuditEvent,
     LoyaltyProgram,
+    BrandSettings,
+    ConsentPurposes,
     Member,
     Reward,
     Voucher,
@@ -1014,10 +1217,15 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Draw,
     DrawPage,
     Win,
+    SubjectRequest,
     WebhookEndpoint,
     WebhookEvent,
     WebhookDelivery,
 )
+"""One model per table: the tables to create, copy and read back."""
+
+# Models of items kept in another model's table (bound with it, never created on their own).
+GUEST_MODELS: tuple[type[Model], ...] = (ShopperPhone,)
 
 
 def _meta(model: type[Model]) -> type[_BaseMeta]:
@@ -1033,7 +1241,7 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *GUEST_MODELS):
         target = (
             settings.table_name(_meta(model).table_suffix),
             settings.region,

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.adapters import dynamo, members, paging
+from chalicelib.adapters import dynamo, members, paging, retention_store
 from chalicelib.adapters.models import Counter, Redemption, Reward, Voucher
 from chalicelib.adapters.records import load_owned
 from chalicelib.domain.ids import id_pattern
@@ -160,20 +160,37 @@ def _status_actions(to: RedemptionStatus, now: datetime, actor: str, note: str |
     return actions
 
 
-def ship(record: Redemption, actor: str, note: str | None, now: datetime, event: dict) -> Written:
-    """Mark a pending gift shipped, on condition it is still pending, with its audit `event`."""
-    actions = [*_status_actions(RedemptionStatus.SHIPPED, now, actor, note), Redemption.fulfilled_at.set(now)]
+def ship(record: Redemption, actor: str, note: str | None, now: datetime, event: dict, *, purge_on: str) -> Written:
+    """Mark a pending gift shipped, on condition it is still pending, with its audit `event`; its delivery
+    details go on `purge_on` (the retention job's index, in the same write)."""
+    actions = [
+        *_status_actions(RedemptionStatus.SHIPPED, now, actor, note),
+        Redemption.fulfilled_at.set(now),
+        *retention_store.purge_actions(Redemption, record.redemption_id, purge_on),
+    ]
     change = _update(Redemption(record.redemption_id), actions, Redemption.status == RedemptionStatus.PENDING)
     return _outcome(_send([("redemption", change), ("event", event)]))
 
 
 def cancel(
-    record: Redemption, actor: str, note: str | None, now: datetime, *, figures: dict, event: dict, limited: bool
+    record: Redemption,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    *,
+    figures: dict,
+    event: dict,
+    limited: bool,
+    purge_on: str,
 ) -> Written:
     """Cancel a redemption, on condition it is still the status read: its points back into the lots they came
     from, a gift back in stock, one back on the shopper's allowance when the reward is `limited`, the brand's
-    `figures` and the audit `event` in the same transaction."""
-    actions = [*_status_actions(RedemptionStatus.CANCELLED, now, actor, note), Redemption.cancelled_at.set(now)]
+    `figures` and the audit `event` in the same transaction; its delivery details go on `purge_on`."""
+    actions = [
+        *_status_actions(RedemptionStatus.CANCELLED, now, actor, note),
+        Redemption.cancelled_at.set(now),
+        *retention_store.purge_actions(Redemption, record.redemption_id, purge_on),
+    ]
     change = _update(Redemption(record.redemption_id), actions, Redemption.status == record.status)
     lots = {month: int(points) for month, points in (record.spent_lots.as_dict() if record.spent_lots else {}).items()}
     named = [

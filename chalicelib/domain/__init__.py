@@ -7,7 +7,8 @@ exceptions), ids (time-ordered ids and their shapes), instant_win (secret winnin
 (statuses as enums and their allowed moves), loyalty (tiers, points lots, expiry), markets (each market's law as data with
 its sources: prize tax, claim windows, report deadlines, amounts), personal_data (the registry of
 personal data: where each value lives, how long it stays), phones (reading, masking,
-hashing and sealing numbers), promises (what a started campaign may not take back), schemas (request bodies,
+hashing and sealing numbers), promises (what a started campaign may not take back), retention (how long personal data stays: a brand's
+settings, their bounds, due days), schemas (request bodies,
 pydantic), reports (the regulator's papers as data: which a market files, when due, each prize's
 outcome), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,
 cursors, headers), webhooks (event types, Standard Webhooks signing, the URL and address rules, retries).

@@ -1,5 +1,5 @@
-"""Statuses of campaigns, batches, exports, draws, wins, rewards, voucher files and redemptions, and the moves
-each lifecycle allows (the write is the caller's)."""
+"""Statuses of campaigns, batches, exports, draws, wins, rewards, voucher files, redemptions, deletions and
+data-subject requests, and the moves each lifecycle allows (the write is the caller's)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ __all__ = [
     "CodeStatus",
     "ErasureStatus",
     "ERASURE_TRANSITIONS",
+    "SubjectRequestStatus",
+    "SUBJECT_REQUEST_TRANSITIONS",
     "CAMPAIGN_TRANSITIONS",
     "BATCH_TRANSITIONS",
     "EXPORT_TRANSITIONS",
@@ -133,6 +135,13 @@ class ErasureStatus(_Status):
     DONE = "done"
 
 
+class SubjectRequestStatus(_Status):
+    """A data-subject request received by other means: open until an owner closes it (services/subject_requests.py)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 _C, _B, _E, _D, _R, _V, _X = (
     CampaignStatus,
     BatchStatus,
@@ -210,6 +219,11 @@ WIN_TRANSITIONS: Mapping[str, frozenset[str]] = {
 ERASURE_TRANSITIONS: Mapping[str, frozenset[str]] = {
     ErasureStatus.RUNNING: frozenset({ErasureStatus.RUNNING, ErasureStatus.DONE}),
     ErasureStatus.DONE: frozenset(),
+}
+# A request is open until closed (acted on, refused, or "no data held"); closed is final.
+SUBJECT_REQUEST_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    SubjectRequestStatus.OPEN: frozenset({SubjectRequestStatus.CLOSED}),
+    SubjectRequestStatus.CLOSED: frozenset(),
 }
 WIN_FINAL: frozenset[str] = frozenset({_W.DECLINED, _W.REJECTED, _W.FORFEITED})
 """The ends of a win that pass its prize on to the next alternate."""

@@ -15,6 +15,9 @@ __all__ = [
     "tax_on",
     "format_amount",
     "claim_days_bounds",
+    "RETENTION_RULES",
+    "retention_bounds",
+    "subject_request_days",
 ]
 
 
@@ -93,6 +96,82 @@ _PH_DTI_URL = (
     "https://fairtrade.dti.gov.ph/faq/what-specific-information-should-be-included-in-the-announcements-"
     "publications-or-advertisements-of-the-mechanics-of-the-sales-campaign/"
 )
+_VN_PDPL_BREACH = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026) and Decree No. 356/2025/ND-CP: "
+    "a breach of personal data is notified to the personal data protection authority (the Ministry of Public "
+    "Security, A05) within 72 hours of its detection. Taken from summaries of the law; the article is not checked "
+    "here against the official gazette text."
+)
+_VN_PDPL_BREACH_URL = "https://www.vnetwork.vn/en-US/news/luat-so-91-2025-qh15"
+_PH_NPC_BREACH = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 20(f); NPC Circular 16-03 (Personal Data Breach Management) "
+    "Sec. 17 (the Commission) and Sec. 18 (the data subjects): within 72 hours of knowledge of, or reasonable "
+    "belief in, a breach that must be notified; the full report within 5 days."
+)
+_PH_NPC_BREACH_URL = (
+    "https://www.privacy.gov.ph/memorandum-circulars/npc-circular-16-03-personal-data-breach-management/"
+)
+
+_VN_PDPL = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026), the principle that personal data "
+    "is kept only for the time its purpose needs and then deleted or de-identified, with Decree No. 356/2025/ND-CP; "
+    "the law names no number of months: the number is the platform's reading of it. Article numbers not checked here "
+    "against the official gazette text."
+)
+_VN_PDPL_URL = (
+    "https://english.luatvietnam.vn/dan-su/law-on-personal-data-protection-law-no-91-2025-qh15-405135-d1.html"
+)
+_VN_TAX_RECORDS = (
+    "Law on Tax Administration No. 38/2019/QH14 (the withholding payer's annual finalisation of personal income "
+    "tax, due by the last day of the third month after the year ends) read with Circular No. 111/2013/TT-BTC on "
+    "prizes: the winner's ID number stays until the year's finalisation is filed. Article numbers not checked here."
+)
+_VN_ACCOUNTING = (
+    "Law on Accounting No. 88/2015/QH13 Art. 41 and Decree No. 174/2016/ND-CP Art. 12: accounting documents used "
+    "for the books are kept at least 10 years (5 for the rest). The brand keeps them in its own books, from the "
+    "regulator's papers it downloads; the platform never needs the details longer."
+)
+_VN_ACCOUNTING_URL = (
+    "https://lawnet.vn/thong-tin-phap-luat/en/chinh-sach-moi/vietnam-accounting-documents-to-be-retained-for-at-least"
+    "-5-years-115946.html"
+)
+_PH_DPA = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 11(e) and its IRR Sec. 19(d): personal data is retained only as long "
+    "as its purpose, a legal claim or the law needs; the law names no number of months: the number is the "
+    "platform's reading of it."
+)
+_PH_DPA_URL = "https://grokipedia.com/page/Retention_limitation_principle_Data_Privacy_Act_of_2012"
+_PH_TAX_RECORDS = (
+    "RR No. 2-98 as amended (the annual information return of final taxes withheld, BIR Form 1604-F, filed by "
+    "31 January of the next year): the winner's ID number stays until that return is filed. Section not checked "
+    "here against the regulation's text."
+)
+_PH_BOOKS = (
+    "NIRC Sec. 235 with RR No. 17-2013 as amended by RR No. 5-2014 Sec. 2: books of accounts and their supporting "
+    "records are kept 10 years. The brand keeps them in its own books; the platform never needs the details longer."
+)
+_PH_BOOKS_URL = "https://taxacctgcenter.ph/preservation-of-books-of-accounts-and-accounting-records-in-philippines"
+
+_VN_PDP = (
+    "Law on Personal Data Protection No. 91/2025/QH15 (in force 1 January 2026), Art. 4(1) (the data subject's "
+    "rights to access, rectification, provision, erasure and restriction), detailed by Decree No. 356/2025/ND-CP "
+    "(in force 1 January 2026, replacing Decree 13/2023/ND-CP), its article on carrying out data subjects' "
+    "requests: the controller answers within 2 working days of receipt and carries out a request within 10 to 20 "
+    "days by its kind (15 days for withdrawal of consent, restriction or objection, 20 where a processor or third "
+    "party must act; one extension of at most 15 days). The article number and the period for access, "
+    "rectification and erasure were not confirmed here against the official text: the stricter end of the range "
+    "(10 days) is used until they are."
+)
+_VN_PDP_URL = (
+    "https://cdlaf.vn/en/rights-of-personal-data-subjects-and-methods-of-obtaining-consent-under-decree-no-356-"
+    "2025-nd-cp/"
+)
+_PH_DPA = (
+    "Data Privacy Act of 2012 (RA 10173) Sec. 16 (rights of the data subject: access, correction, erasure) and its "
+    "2016 IRR Secs. 34-35; NPC Advisory No. 2021-01 (data subject rights): a request is complied with within a "
+    "period not exceeding thirty (30) working days. Counted here as 30 calendar days, which is stricter."
+)
+_PH_DPA_URL = "https://www.pressreader.com/philippines/business-world/20210224/281659667760288"
 
 MARKETS: dict[MarketCode, Market] = {
     MarketCode.VN: Market(
@@ -151,6 +230,46 @@ MARKETS: dict[MarketCode, Market] = {
                 "Art. 96(4); clause not checked here against the official text.",
                 _VN_DECREE_81_URL,
             ),
+            Rule(
+                "breach_notice_hours",
+                72,
+                "A personal data breach is notified to the authority within this many hours of its detection; "
+                "the brand notifies, told by the platform in time for it (docs/operations.md).",
+                _VN_PDPL_BREACH,
+                _VN_PDPL_BREACH_URL,
+            ),
+            Rule(
+                "delivery_months_max",
+                24,
+                "A gift's or prize's delivery details are kept at most this many months after it was shipped, "
+                "cancelled or closed: long enough for a return or a complaint, no longer.",
+                _VN_PDPL,
+                _VN_PDPL_URL,
+            ),
+            Rule(
+                "prize_record_months_min",
+                16,
+                "A closed win's details (delivery and ID number) are kept at least this many months: a win closed "
+                "in January is still in the withholding finalisation filed by the end of March the year after.",
+                _VN_TAX_RECORDS,
+                _VN_PIT_URL,
+            ),
+            Rule(
+                "prize_record_months_max",
+                120,
+                "A closed win's details are kept at most this many months, the longest the accounting law keeps "
+                "any record.",
+                _VN_ACCOUNTING,
+                _VN_ACCOUNTING_URL,
+            ),
+            Rule(
+                "subject_request_days",
+                10,
+                "A data subject's request to access, correct or delete their data is carried out within 10 days "
+                "of its receipt (calendar days; the brand acknowledges it within 2 working days).",
+                _VN_PDP,
+                _VN_PDP_URL,
+            ),
         ),
     ),
     MarketCode.PH: Market(
@@ -200,6 +319,46 @@ MARKETS: dict[MarketCode, Market] = {
                 _PH_DTI + "; the disposal of unclaimed prizes is not checked here against the rule's text.",
                 _PH_DTI_URL,
             ),
+            Rule(
+                "breach_notice_hours",
+                72,
+                "A breach that must be notified is notified to the National Privacy Commission and to the shoppers "
+                "affected within this many hours of knowing of it; the brand notifies, told by the platform in time "
+                "for it (docs/operations.md).",
+                _PH_NPC_BREACH,
+                _PH_NPC_BREACH_URL,
+            ),
+            Rule(
+                "delivery_months_max",
+                24,
+                "A gift's or prize's delivery details are kept at most this many months after it was shipped, "
+                "cancelled or closed: long enough for a return or a complaint, no longer.",
+                _PH_DPA,
+                _PH_DPA_URL,
+            ),
+            Rule(
+                "prize_record_months_min",
+                13,
+                "A closed win's details (delivery and ID number) are kept at least this many months: a win closed "
+                "in January is still in the return of final taxes withheld filed by 31 January the year after.",
+                _PH_TAX_RECORDS,
+                _PH_TAX_URL,
+            ),
+            Rule(
+                "prize_record_months_max",
+                120,
+                "A closed win's details are kept at most this many months, the longest the tax code keeps books.",
+                _PH_BOOKS,
+                _PH_BOOKS_URL,
+            ),
+            Rule(
+                "subject_request_days",
+                30,
+                "A data subject's request to access, correct or delete their data is carried out within 30 days "
+                "of its receipt (the law allows 30 working days; calendar days are counted).",
+                _PH_DPA,
+                _PH_DPA_URL,
+            ),
         ),
     ),
 }
@@ -214,6 +373,30 @@ def claim_days_bounds(code: str) -> tuple[int, int, int]:
     """A market's (least, default, most) claim window in days."""
     rules = market(code)
     return rules.number("claim_days_min"), rules.number("claim_days_default"), rules.number("claim_days_max")
+
+
+RETENTION_RULES: dict[str, tuple[str, str]] = {
+    "delivery_months": ("", "delivery_months_max"),
+    "prize_record_months": ("prize_record_months_min", "prize_record_months_max"),
+}
+"""Each retention setting of a brand (domain/retention.py) and the rows bounding it: (least, most); "" none."""
+
+
+def retention_bounds(setting: str) -> tuple[int | None, int | None]:
+    """The least and most months a retention setting may be, over every market (a brand's setting holds in all
+    the markets it may run campaigns in: the longest least, the shortest most); None where no law bounds it."""
+    least_row, most_row = RETENTION_RULES[setting]
+    least = max(m.number(least_row) for m in MARKETS.values()) if least_row else None
+    most = min(m.number(most_row) for m in MARKETS.values()) if most_row else None
+    return least, most
+
+
+def subject_request_days(code: str | None) -> int:
+    """Days a market's law allows to carry out a data subject's request; with no market named, the
+    shortest of them all (a brand that does not say where the shopper is meets every market's deadline)."""
+    if code is None:
+        return min(m.number("subject_request_days") for m in MARKETS.values())
+    return market(code).number("subject_request_days")
 
 
 def tax_on(code: str, unit_value_minor: int) -> tuple[int, int]:

@@ -50,7 +50,15 @@ class PersonalDatum:
 
 
 _UNTIL_DELETED = "until the account is deleted"
-_OPEN_THEN_DELETED = "while the win or gift is open (delivery under way); otherwise until the account is deleted"
+_UNTIL_INACTIVE = "until the account is deleted, by the shopper or after 24 months with no sign-in"
+_GIFT_DELIVERY = (
+    "until the gift is shipped or cancelled, then the brand's `delivery_months` (default 6, at most 24), removed by "
+    "the retention job; at once when the account is deleted and the gift is no longer pending"
+)
+_WIN_DETAILS = (
+    "until the win closes, then the brand's `prize_record_months` (default 16, from 16 to 120: prize tax records), "
+    "removed by the retention job; a deleted account's: at once if closed, else the law's least after it closes"
+)
 
 _PROOF = "until the account is deleted; then kept under the pseudonym as proof of what was agreed"
 
@@ -94,10 +102,28 @@ REGISTRY: tuple[PersonalDatum, ...] = (
     PersonalDatum(
         "ShopperAccount",
         "shoppers",
+        "purpose_grants",
+        Source.SIGN_IN,
+        "the brands' own purposes the shopper accepts now, by brand, purpose and revision",
+        _UNTIL_DELETED,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "purpose_log",
+        Source.SIGN_IN,
+        "every brand purpose accepted (notice version, language) or withdrawn, one record a purpose, and when",
+        _PROOF,
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
         "phone_hash",
         Source.PHONE,
         "keyed hash (HMAC-SHA256) of the E.164 number: finds the account",
-        _UNTIL_DELETED,
+        _UNTIL_INACTIVE,
         OnDeletion.REMOVED,
     ),
     PersonalDatum(
@@ -106,7 +132,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "phone_masked",
         Source.PHONE,
         "the number masked but for its country code and last three digits",
-        _UNTIL_DELETED,
+        _UNTIL_INACTIVE,
         OnDeletion.REMOVED,
     ),
     PersonalDatum(
@@ -115,7 +141,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "phone_sealed",
         Source.PHONE,
         "the number sealed (AES-GCM): owners' exports, the winners' SMS",
-        _UNTIL_DELETED,
+        _UNTIL_INACTIVE,
         OnDeletion.REMOVED,
     ),
     PersonalDatum(
@@ -124,7 +150,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "last_sign_in_at",
         Source.SIGN_IN,
         "when the shopper last signed in",
-        _UNTIL_DELETED,
+        _UNTIL_INACTIVE,
         OnDeletion.REMOVED,
     ),
     PersonalDatum(
@@ -133,7 +159,16 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "created_at",
         Source.SIGN_IN,
         "when the shopper first signed in",
-        _UNTIL_DELETED,
+        _UNTIL_INACTIVE,
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "ShopperAccount",
+        "shoppers",
+        "expires_on",
+        Source.SIGN_IN,
+        "the day the account is deleted if it has not signed in again (24 months after the last sign-in)",
+        _UNTIL_INACTIVE,
         OnDeletion.REMOVED,
     ),
     PersonalDatum(
@@ -141,9 +176,18 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "shoppers",
         "shopper_id",
         Source.PSEUDONYM,
-        "the platform's id `shp_…`, one-way from the phone hash; claims, points and draws are filed under it",
+        "the platform's id `shp_…`, random (not derived from the number); claims, points and draws are filed under it",
         "as long as the records filed under it",
         OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "ShopperPhone",
+        "shoppers",
+        "key",
+        Source.PHONE,
+        "the item keyed `phone#` + the phone hash (in the `shopper_id` column): the one link from a number to its account's id",
+        _UNTIL_INACTIVE,
+        OnDeletion.REMOVED,
     ),
     PersonalDatum(
         "OtpChallenge",
@@ -178,7 +222,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "delivery_sealed",
         Source.DELIVERY,
         "name, phone and address a gift is shipped to, sealed",
-        _OPEN_THEN_DELETED,
+        _GIFT_DELIVERY,
         OnDeletion.KEPT_WHILE_OPEN,
     ),
     PersonalDatum(
@@ -187,7 +231,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "request_digest",
         Source.DELIVERY,
         "a keyed hash of the redeem request's body (the reward and the delivery details): a resent request's check",
-        _OPEN_THEN_DELETED,
+        _GIFT_DELIVERY,
         OnDeletion.KEPT_WHILE_OPEN,
     ),
     PersonalDatum(
@@ -196,7 +240,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "delivery_sealed",
         Source.DELIVERY,
         "name, phone and address a prize is shipped to, sealed",
-        _OPEN_THEN_DELETED,
+        _WIN_DETAILS,
         OnDeletion.KEPT_WHILE_OPEN,
     ),
     PersonalDatum(
@@ -205,7 +249,7 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "id_number_sealed",
         Source.ID_NUMBER,
         "the winner's ID number (prize tax), sealed",
-        _OPEN_THEN_DELETED,
+        _WIN_DETAILS,
         OnDeletion.KEPT_WHILE_OPEN,
     ),
     PersonalDatum(
@@ -299,6 +343,24 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         OnDeletion.KEPT_PSEUDONYM,
     ),
     PersonalDatum(
+        "SubjectRequest",
+        "subject_requests",
+        "phone_masked",
+        Source.PHONE,
+        "the masked number a data-subject request named (the clear number is used to find the account, never kept)",
+        "as long as the request's record: two years after it is closed (TTL)",
+        OnDeletion.REMOVED,
+    ),
+    PersonalDatum(
+        "SubjectRequest",
+        "subject_requests",
+        "shopper_id",
+        Source.PSEUDONYM,
+        "the account a data-subject request found (none: no data held), never shown",
+        "as long as the request's record: two years after it is closed (TTL)",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
         "WebhookEvent",
         "webhook_events",
         "body",
@@ -327,6 +389,7 @@ NOT_PERSONAL: dict[str, str] = {
     "Win.text_claims": "which SMS of the win is being sent",
     "Win.text_sent": "how each SMS of the win ended",
     "Win.text_tries": "how many tries each SMS of the win took",
+    "BrandSettings.delivery_months": "how many months a brand keeps delivery details: a setting, about nobody",
 }
 
 # An attribute whose name matches one of these must be in REGISTRY or NOT_PERSONAL (tests/unit/test_personal_data.py).

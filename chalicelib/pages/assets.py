@@ -45,6 +45,8 @@ ASSETS: dict[str, tuple[str, ...]] = {
     "dashboard.min.js": (
         "shared.js",
         "dashboard/loyalty.js",
+        "dashboard/privacy.js",
+        "dashboard/requests.js",
         "dashboard/webhooks.js",
         "dashboard/dashboard.js",
         "dashboard/winners.js",

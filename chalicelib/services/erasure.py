@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.adapters import erasure_store, limits, members, participants
+from chalicelib.adapters import erasure_store, limits, members, participants, request_store
 from chalicelib.adapters.models import ShopperAccount, Win
 from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.config import Settings
@@ -18,12 +18,12 @@ from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
 from chalicelib.services import shoppers
 
-__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "run", "resume_running"]
+__all__ = ["STEPS", "preview", "request_deletion", "confirm_deletion", "begin", "run", "resume_running"]
 
 log = logging.getLogger(__name__)
 
 # The steps in order; `account` is last, as the others still read the phone hash it removes.
-STEPS = ("points", "wins", "redemptions", "draws", "sign_in", "account")
+STEPS = ("points", "wins", "redemptions", "draws", "requests", "sign_in", "account")
 # How far back the number's hourly sign-in limit windows are deleted (older ones expired by TTL).
 _RATE_WINDOWS = 48
 _HOUR = 3600
@@ -70,7 +70,8 @@ def preview(shopper_id: str) -> dict:
             "prize": w.prize,
             "status": str(w.status),
             "deadline": format_instant(w.deadline),
-            "kept": "until the prize is delivered or the win ends"
+            "kept": "until the prize is delivered or the win ends, then only as long as the law requires for prize "
+            "tax records, then removed by the schedule"
             if w.status != WinStatus.OFFERED
             else "the offer lapses at its deadline and passes to the next pick",
         }
@@ -78,7 +79,12 @@ def preview(shopper_id: str) -> dict:
         if _open_win(w)
     ]
     gifts = [
-        {"redemption_id": r.redemption_id, "reward": r.reward_name, "kept": "until the gift is shipped"}
+        {
+            "redemption_id": r.redemption_id,
+            "reward": r.reward_name,
+            "kept": "until the gift is shipped or cancelled, then the brand's keeping period for returns (at most "
+            "24 months), then removed by the schedule",
+        }
         for r in erasure_store.redemptions_of(shopper_id)
         if r.status == RedemptionStatus.PENDING
     ]
@@ -114,9 +120,15 @@ def confirm_deletion(shopper_id: str, body: dict, settings: Settings, *, now: fl
     if account.erasure_status != ErasureStatus.RUNNING:
         now = clock.epoch() if now is None else now
         shoppers.check_code(_code_key(shopper_id), data.otp, settings, now)
-        erasure_store.start(shopper_id, clock.now())
-        log_event(log, "erasure_started", shopper_id=shopper_id)
+        begin(shopper_id)
     return run(shopper_id)
+
+
+def begin(shopper_id: str) -> None:
+    """Record a confirmed deletion (running) and list it for the scheduler: the shopper's code checked, or an
+    owner acting on the shopper's deletion request (services/subject_requests.py). Then `run` does it."""
+    erasure_store.start(shopper_id, clock.now())
+    log_event(log, "erasure_started", shopper_id=shopper_id)
 
 
 def _points(shopper_id: str, account: ShopperAccount) -> None:
@@ -130,7 +142,10 @@ def _points(shopper_id: str, account: ShopperAccount) -> None:
 
 def _wins(shopper_id: str, account: ShopperAccount) -> None:
     for win in erasure_store.wins_of(shopper_id):
-        if not _open_win(win) and (win.delivery_sealed or win.id_number_sealed):
+        if _open_win(win):
+            if not win.owner_erased:
+                erasure_store.mark_owner_erased(win)
+        elif win.delivery_sealed or win.id_number_sealed:
             erasure_store.strip_win(win)
 
 
@@ -149,6 +164,11 @@ def _draws(shopper_id: str, account: ShopperAccount) -> None:
                 erasure_store.clear_masked(draw, shopper_id)
 
 
+def _requests(shopper_id: str, account: ShopperAccount) -> None:
+    # The data-subject requests that found the account keep their record, not the number's masked form.
+    request_store.forget_phone(shopper_id)
+
+
 def _sign_in(shopper_id: str, account: ShopperAccount) -> None:
     erasure_store.forget_code(_code_key(shopper_id))
     if account.phone_hash:
@@ -159,7 +179,7 @@ def _sign_in(shopper_id: str, account: ShopperAccount) -> None:
 
 
 def _account(shopper_id: str, account: ShopperAccount) -> None:
-    erasure_store.finish(shopper_id, clock.now())
+    erasure_store.finish(shopper_id, account.phone_hash, clock.now())
 
 
 _DO: dict[str, Callable[[str, ShopperAccount], None]] = {
@@ -167,6 +187,7 @@ _DO: dict[str, Callable[[str, ShopperAccount], None]] = {
     "wins": _wins,
     "redemptions": _redemptions,
     "draws": _draws,
+    "requests": _requests,
     "sign_in": _sign_in,
     "account": _account,
 }

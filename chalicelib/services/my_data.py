@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters import limits, members, participants, shopper_store
+from collections.abc import Callable
+
+from chalicelib.adapters import limits, members, participants
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.validation import format_instant, parse_limit
 from chalicelib.services import consents, redemptions, wins
 from chalicelib.views import draws
 
-__all__ = ["my_data", "my_data_page", "PAGE_SIZE", "PAGED_KINDS", "DOWNLOADS_PER_HOUR"]
+__all__ = ["my_data", "my_data_page", "document", "for_brand", "PAGE_SIZE", "PAGED_KINDS", "DOWNLOADS_PER_HOUR"]
 
 # Claims and redemptions are the kinds a shopper can have many of: the download carries the newest
 # PAGE_SIZE of each with a cursor to the rest (GET /v1/me/data/{kind}). The other kinds are bounded
@@ -32,7 +34,7 @@ def _spend(shopper_id: str) -> None:
 
 
 def _account(shopper_id: str) -> tuple[dict, dict, dict]:
-    account = shopper_store.account(shopper_id)
+    account = consents.live_account(shopper_id)
     if account is None:
         return {"shopper_id": shopper_id}, {"count": 0}, consents.consents_of(None)
     shown = {
@@ -44,6 +46,8 @@ def _account(shopper_id: str) -> tuple[dict, dict, dict]:
         "count": int(account.sign_ins) if account.sign_ins is not None else None,
         "first_at": format_instant(account.created_at),
         "last_at": format_instant(account.last_sign_in_at) if account.last_sign_in_at else None,
+        # The day the account is deleted unless the shopper signs in again (docs/privacy.md, retention).
+        "deleted_if_no_sign_in_by": account.expires_on,
     }
     return shown, sign_ins, consents.consents_of(account)
 
@@ -87,6 +91,11 @@ def my_data(shopper_id: str) -> dict:
     """GET /v1/me/data: the shopper's account (phone masked), sign-ins, consents, memberships and point
     lots, claims, redemptions with delivery details, draws entered and wins with the details given."""
     _spend(shopper_id)
+    return document(shopper_id)
+
+
+def document(shopper_id: str) -> dict:
+    """The "my data" document itself, spending nothing of the shopper's allowance (an owner's copy reads it too)."""
     account, sign_ins, consented = _account(shopper_id)
     return {
         "account": account,
@@ -105,7 +114,53 @@ def my_data_page(shopper_id: str, kind: str, *, limit: str | None = None, cursor
     if kind not in PAGED_KINDS:
         raise InvalidInput(f"kind: must be one of {', '.join(PAGED_KINDS)}.", field="kind")
     size = parse_limit(limit, default=PAGE_SIZE, maximum=PAGE_SIZE)
+    consents.live_account(shopper_id)
     _spend(shopper_id)
     if kind == "claims":
         return _claims(shopper_id, size, cursor)
     return redemptions.my_redemptions_in_full(shopper_id, size, cursor)
+
+
+def _every_page(read: Callable[[str | None], dict]) -> dict:
+    """Every item of a paged kind, as one page with no cursor: an owner's copy has no way to ask for more."""
+    items, cursor = [], None
+    while True:
+        part = read(cursor)
+        items.extend(part["items"])
+        cursor = part["next_cursor"]
+        if not cursor:
+            return {"items": items, "next_cursor": None}
+
+
+def _brand_consents(consented: dict, brand_id: str) -> dict:
+    return {
+        **consented,
+        "marketing_brands": [b for b in consented["marketing_brands"] if b == brand_id],
+        "marketing_changes": [c for c in consented["marketing_changes"] if c["brand_id"] == brand_id],
+    }
+
+
+def for_brand(shopper_id: str, brand_id: str, participant_id: str) -> dict:
+    """The same document as GET /v1/me/data, restricted to what one brand holds, for that brand's owner
+    answering the shopper's access request: the brand's membership, claims, redemptions, draws and wins,
+    the notices accepted and the brand's own marketing consent, every page of claims and redemptions, and
+    the shopper named by the brand's pseudonym (`participant_id`), never the platform's id nor anything the
+    shopper did with another brand (brands must not be able to link a shopper across brands)."""
+    account, sign_ins, consented = _account(shopper_id)
+    account.pop("shopper_id")
+    claims = _every_page(lambda cursor: _claims(shopper_id, PAGE_SIZE, cursor))
+    claims["items"] = [c for c in claims["items"] if c["brand_id"] == brand_id]
+    kept = _every_page(lambda cursor: redemptions.my_redemptions_in_full(shopper_id, PAGE_SIZE, cursor))
+    kept["items"] = [r for r in kept["items"] if r["brand_id"] == brand_id]
+    won = [w for w in wins.my_wins_in_full(shopper_id) if w.get("brand_id") == brand_id]
+    campaigns = {c["campaign_id"] for c in claims["items"]} | {w["campaign_id"] for w in won if "campaign_id" in w}
+    return {
+        "account": {"participant_id": participant_id, **account},
+        "sign_ins": sign_ins,
+        "consents": _brand_consents(consented, brand_id),
+        "memberships": [m for m in _memberships(shopper_id) if m["brand_id"] == brand_id],
+        "claims": claims,
+        "redemptions": kept,
+        "draws": [d for d in draws.my_draws(shopper_id)["draws"] if d["campaign_id"] in campaigns],
+        "wins": won,
+    }

@@ -24,7 +24,7 @@ from chalicelib.domain.lifecycle import REDEMPTION_TRANSITIONS, RedemptionStatus
 from chalicelib.domain.phones import keyed_hash, seal_text, unseal_text
 from chalicelib.domain.schemas import Label, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant, parse_limit
-from chalicelib.services import audit
+from chalicelib.services import audit, retention
 from chalicelib.services.loyalty import add_brand_counts
 from chalicelib.services.rewards import NoteIn, on_offer
 
@@ -97,9 +97,12 @@ class Sight(StrEnum):
     GIVEN = "given"  # viewers: only that a delivery was given
 
 
-def sight_for(role: str) -> Sight:
-    """What a role sees of delivery details: owners alone see them in clear (docs/reliability.md)."""
-    return {"owner": Sight.CLEAR, "manager": Sight.MASKED}.get(role, Sight.GIVEN)
+def sight_for(role: str, why: str | None = None) -> Sight:
+    """What a role sees of delivery details: owners alone see them in clear, and only when they say why (the
+    `why` of audit.reason); an owner who gives none sees them masked, as a manager does (docs/privacy.md)."""
+    if role == "owner" and why is not None:
+        return Sight.CLEAR
+    return Sight.MASKED if role in ("owner", "manager") else Sight.GIVEN
 
 
 def masked_delivery(delivery: dict) -> dict:
@@ -141,11 +144,14 @@ def _operator_view(record: Redemption, sight: Sight) -> dict:
     return view
 
 
-def _deliveries_seen(brand_id: str, actor: str, sight: Sight, where: str, records: list[Redemption]) -> None:
-    # Every answer that showed delivery details in clear is in the owner's audit trail: who, when, which.
+def _deliveries_seen(
+    brand_id: str, actor: str, sight: Sight, where: str, records: list[Redemption], why: str | None
+) -> None:
+    # Every answer that showed delivery details in clear is in the owner's audit trail: who, when, which, why.
     shown = [r.redemption_id for r in records if r.delivery_sealed]
     if sight == Sight.CLEAR and shown:
-        audit.record(brand_id, actor, "deliveries_viewed", where, {"deliveries": len(shown), "redemptions": shown})
+        details = {"deliveries": len(shown), "redemptions": shown, "why": why}
+        audit.record(brand_id, actor, "deliveries_viewed", where, details)
 
 
 def _brand_shopper(brand_id: str, shopper_id: str) -> str:
@@ -360,21 +366,23 @@ def list_redemptions(
     reward_id: str | None = None,
     limit: str | None = None,
     cursor: str | None = None,
+    why: str | None = None,
 ) -> dict:
     """The brand's redemptions, newest first, optionally of one status or reward, delivery details as
-    the role may see them (sight_for); an answer that showed them in clear is audited."""
+    the role may see them (sight_for: an owner who says `why`, in clear); such an answer is audited."""
     page_size = parse_limit(limit)
     wanted = _status(status)
     if reward_id is not None and not is_id("rwd", reward_id):
         raise InvalidInput("reward_id: not a reward id.", field="reward_id")
-    sight, shown = sight_for(role), []
+    why = audit.reason(brand_id, why)
+    sight, shown = sight_for(role, why), []
 
     def render(record: Redemption) -> dict:
         shown.append(record)
         return _operator_view(record, sight)
 
     page = redemption_store.brand_page(brand_id, page_size, cursor, render, status=wanted, reward_id=reward_id)
-    _deliveries_seen(brand_id, actor, sight, "redemptions", shown)
+    _deliveries_seen(brand_id, actor, sight, "redemptions", shown, why)
     return page
 
 
@@ -399,12 +407,19 @@ _CSV_HEADER = (
 
 
 def redemptions_csv(
-    brand_id: str, actor: str, role: str, *, status: str | None = None, cursor: str | None = None
+    brand_id: str,
+    actor: str,
+    role: str,
+    *,
+    status: str | None = None,
+    cursor: str | None = None,
+    why: str | None = None,
 ) -> tuple[str, str | None]:
     """One slice (CSV_ROWS rows, newest first) of the brand's redemptions as CSV, for shipping, and the
     cursor of the next slice (None on the last); delivery details as the role may see them, an owner's
     slice audited; cells safe to open."""
-    sight = sight_for(role)
+    why = audit.reason(brand_id, why)
+    sight = sight_for(role, why)
     records, next_cursor = redemption_store.brand_slice(brand_id, CSV_ROWS, cursor, status=_status(status))
     rows = []
     for record in records:
@@ -425,7 +440,7 @@ def redemptions_csv(
                 record.note,
             ]
         )
-    _deliveries_seen(brand_id, actor, sight, "redemptions.csv", records)
+    _deliveries_seen(brand_id, actor, sight, "redemptions.csv", records, why)
     return csv_text(list(_CSV_HEADER), rows), next_cursor
 
 
@@ -450,9 +465,10 @@ def fulfil(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     now = clock.now()
 
     event = audit.transaction_item(brand_id, actor, "redemption_shipped", redemption_id, {"note": note})
+    purge_on = retention.delivery_due(brand_id, now)
 
     def write() -> Written:
-        return redemption_store.ship(record, actor, note, now, event)
+        return redemption_store.ship(record, actor, note, now, event, purge_on=purge_on)
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.SHIPPED)
 
@@ -508,8 +524,11 @@ def cancel(brand_id: str, redemption_id: str, actor: str, body: dict) -> dict:
     figures = add_brand_counts(brand_id, counts)
     details = {"points_refunded": cost, "note": note}
     event = audit.transaction_item(brand_id, actor, "redemption_cancelled", redemption_id, details)
+    purge_on = retention.delivery_due(brand_id, now)
 
     def write() -> Written:
-        return redemption_store.cancel(record, actor, note, now, figures=figures, event=event, limited=limited)
+        return redemption_store.cancel(
+            record, actor, note, now, figures=figures, event=event, limited=limited, purge_on=purge_on
+        )
 
     return _commit_change(brand_id, redemption_id, write, RedemptionStatus.CANCELLED)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from chalicelib.adapters import draw_store, records, win_store
+from chalicelib.adapters import draw_store, records, retention_store, win_store
 from chalicelib.adapters.models import Draw, Prize, Win
 from chalicelib.adapters.win_store import Promotion
 from chalicelib.domain import clock, markets
@@ -18,7 +18,7 @@ from chalicelib.domain.errors import Conflict, InvalidInput, NotFound
 from chalicelib.domain.lifecycle import WIN_FINAL, WIN_TRANSITIONS, WinStatus, check_move
 from chalicelib.domain.schemas import Schema, validate
 from chalicelib.domain.validation import format_instant
-from chalicelib.services import audit
+from chalicelib.services import audit, retention
 from chalicelib.services.redemptions import DeliveryIn, Sight, masked_delivery, sight_for
 
 __all__ = [
@@ -165,6 +165,9 @@ def _settle(
         promotion = pass_on(draw_store.reload(draw_id), win, now)
         actions.append(Win.passed_to.set(_passed(promotion)))
         details = {**details, "passed_to": _passed(promotion)}
+    if not WIN_TRANSITIONS[target]:  # closed: the clock of its details' removal starts in this same write
+        due = retention.win_due(win.brand_id, now, owner_erased=bool(win.owner_erased))
+        actions += retention_store.purge_actions(Win, f"{draw_id}#{win.pick}", due)
     event = audit.transaction_event(win.brand_id, actor, f"win_{target}", f"{draw_id}#{win.pick}", details)
     moved = win_store.move(win, actions, event, promotion, leaves_offer=win.status == WinStatus.OFFERED)
     return win_store.read(draw_id, win.pick) if moved else None
@@ -299,17 +302,19 @@ def _delivery(win: Win, sight: Sight) -> dict | None:
     return {**given, "id_number": id_number} if id_number else given
 
 
-def draw_wins(brand_id: str, actor: str, role: str, draw_id: str) -> dict:
+def draw_wins(brand_id: str, actor: str, role: str, draw_id: str, why: str | None = None) -> dict:
     """GET /v1/draws/{draw_id}/wins: the draw's wins by pick; delivery details and ID numbers in clear
-    to owners alone, each such answer audited (`deliveries_viewed`)."""
+    to owners alone when they say `why`, each such answer audited (`deliveries_viewed`)."""
+    why = audit.reason(brand_id, why)
     draw = draw_store.load(brand_id, draw_id)
     terms = prize_terms(draw)
-    sight = sight_for(role)
+    sight = sight_for(role, why)
     wins = win_store.of_draw(draw_id)
     items = [_view(w, sight, terms) for w in wins]
     shown = [f"{draw_id}#{w.pick}" for w in wins if w.delivery_sealed]
     if sight == Sight.CLEAR and shown:
-        audit.record(brand_id, actor, "deliveries_viewed", draw_id, {"deliveries": len(shown), "wins": shown})
+        details = {"deliveries": len(shown), "wins": shown, "why": why}
+        audit.record(brand_id, actor, "deliveries_viewed", draw_id, details)
     return {
         "items": items,
         "terms": _terms_view(terms),

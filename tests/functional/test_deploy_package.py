@@ -939,3 +939,60 @@ def test_the_call_reader_sees_a_table_a_function_would_reach(tmp_path):
     accounts, more = shared.calls_of(["app.account_probe"])
     assert Call("dynamodb:PutItem", "shoppers") in accounts and Call("dynamodb:PutItem", "rewards") not in accounts
     assert not problems and not more
+
+
+def _matches(pattern: str, line: dict) -> bool:
+    """Whether a CloudWatch Logs JSON filter pattern of `$.field = value` terms joined by `&&` matches a line."""
+    import re
+
+    body = pattern.strip()
+    assert body.startswith("{") and body.endswith("}"), pattern
+    terms = [term.strip() for term in body[1:-1].split("&&")]
+    for term in terms:
+        found = re.fullmatch(r'\$\.(\w+) = (?:"([^"]*)"|(\d+))', term)
+        assert found, f"a term this check cannot read: {term}"
+        field, text, number = found.groups()
+        if line.get(field) != (text if text is not None else int(number)):
+            return False
+    return True
+
+
+def test_the_breach_alarms_count_the_log_lines_the_api_writes(packaged, api, caplog):
+    # What the three breach-watch alarms count must be what the API really logs: an operator's view of
+    # clear personal data, a request refused for its token, and a shopper's "my data" downloaded.
+    import logging
+
+    from chalicelib.services import audit
+    from tests.support import shopper_token
+
+    template = {**packaged["template"], "_stage": packaged["stage"]}
+    filters = {
+        name.removesuffix("MetricFilter"): resource["Properties"]
+        for name, resource in _resources(template, "AWS::Logs::MetricFilter").items()
+    }
+    watched = {"ClearDataViews", "RefusedTokens", "MyDataDownloads"}
+    assert watched <= set(filters)
+    for name in watched:
+        assert filters[name]["LogGroupName"] == {"Ref": "APIHandlerLogGroup"}
+        (metric,) = filters[name]["MetricTransformations"]
+        (alarm,) = [a for a in _alarms(template) if _metrics_of(a) == [(metric["MetricNamespace"], name, {})]]
+        assert (
+            alarm["Statistic"] == "Sum" and alarm["Threshold"] > 0 and alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        )
+        assert "A personal data breach" in alarm["AlarmDescription"]
+    with caplog.at_level(logging.INFO):
+        audit.record("brand-a", "owner-1", "phones_viewed", "cmp_x", {"where": "participants", "numbers": 3})
+        audit.record("brand-a", "owner-1", "campaign_changed", "cmp_x", {})
+        api.json("GET", "/v1/me/data", token=shopper_token())
+        api.call("GET", "/v1/me/data", token="not-a-token")
+        api.json("GET", "/v1/campaigns")
+    lines = []
+    for record in caplog.records:
+        try:
+            lines.append(json.loads(record.getMessage()))
+        except ValueError:
+            continue
+    counted = {name: [line for line in lines if _matches(filters[name]["FilterPattern"], line)] for name in watched}
+    assert [(line["action"], line["brand_id"]) for line in counted["ClearDataViews"]] == [("phones_viewed", "brand-a")]
+    assert [line["route"] for line in counted["RefusedTokens"]] == ["/v1/me/data"]
+    assert [line["status"] for line in counted["MyDataDownloads"]] == [200]

@@ -20,9 +20,10 @@ import pytest
 from app import ROUTE_AUTH, app
 from chalicelib.adapters.models import AuditEvent, Export, Redemption
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
-from chalicelib.services import batches, campaigns, draw_schedule, rewards, webhooks
+from chalicelib.services import batches, campaigns, draw_schedule, rewards, subject_requests, webhooks
 from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -41,6 +42,7 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/shopper/session"): {"phone": "0912 345 678", "otp": "123456", "consent": CONSENT},
     ("POST", "/v1/scans"): {"code": "10000-10000-00000-00000"},
     ("PUT", "/v1/loyalty/program"): {"tiers": []},
+    ("PUT", "/v1/retention"): {"delivery_months": 6},
     ("POST", "/v1/rewards"): {"name": "Stolen", "kind": "gift", "cost": 5, "stock": 1},
     ("PATCH", "/v1/rewards/{reward_id}"): {"cost": 1},
     ("POST", "/v1/rewards/{reward_id}/retire"): {},
@@ -68,6 +70,18 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/me/deletion"): {},
     ("POST", "/v1/me/deletion/confirm"): {"otp": "123456"},
     ("PUT", "/v1/me/consents"): {"brand_id": "brand-b", "marketing": True},
+    ("POST", "/v1/subject-requests"): {
+        "kind": "access",
+        "phone": "0987 654 321",
+        "received_on": datetime.now(UTC).date().isoformat(),
+        "channel": "letter",
+    },
+    ("POST", "/v1/subject-requests/{request_id}/close"): {"outcome": "done"},
+    ("POST", "/v1/subject-requests/{request_id}/access"): {},
+    ("POST", "/v1/subject-requests/{request_id}/erase"): {},
+    ("POST", "/v1/subject-requests/{request_id}/correct"): {"marketing": False},
+    ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
+    ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
     ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/stolen", "event_types": ["claim.granted"]},
     ("PATCH", "/v1/webhooks/{webhook_id}"): {"url": "https://hooks.example.com/stolen"},
     ("DELETE", "/v1/webhooks/{webhook_id}"): {},
@@ -78,8 +92,6 @@ BODIES: dict[tuple[str, str], dict] = {
         "to": datetime.now(UTC).isoformat(),
     },
 }
-# Owners' routes without ids: other roles are refused them whatever the brand.
-OWNER_ONLY = {"/v1/audit", "/v1/webhooks"}
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -143,8 +155,15 @@ def _brand_b() -> dict[str, str]:
         "b-owner",
         {"url": "https://hooks.example.com/b", "event_types": ["claim.granted"], "description": SECRET},
     )
+    request = subject_requests.create(
+        "brand-b",
+        "b-owner",
+        {**BODIES[("POST", "/v1/subject-requests")], "note": SECRET},
+        get_settings(),
+    )
     return {
         "webhook_id": webhook["webhook_id"],
+        "request_id": request["request_id"],
         "draw_id": draw["draw_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
@@ -166,6 +185,17 @@ def _path(template: str, ids: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
 
 
+# The audit trail, the retention settings' changes and the data-subject requests are the owners' alone.
+OWNERS_ONLY = {
+    ("/v1/audit", "GET"),
+    ("/v1/retention", "PUT"),
+    ("/v1/subject-requests", "GET"),
+    ("/v1/subject-requests", "POST"),
+    ("/v1/webhooks", "GET"),
+    ("/v1/webhooks", "POST"),
+}
+
+
 def _body(method: str, path: str) -> dict | None:
     if method not in WRITES:
         return None
@@ -181,7 +211,9 @@ def _ids_of_a(api) -> dict[str, str]:
         "POST", f"/v1/campaigns/{campaign['campaign_id']}/batches", {"sku": "A", "quantity": 10}, expect=201
     )
     reward = api.json("POST", "/v1/rewards", {"name": "Own", "kind": "gift", "cost": 5, "stock": 3}, expect=201)
+    request = api.json("POST", "/v1/subject-requests", BODIES[("POST", "/v1/subject-requests")], expect=201)
     return {
+        "request_id": request["request_id"],
         "campaign_id": campaign["campaign_id"],
         "batch_id": batch["batch_id"],
         "export_id": "exp_01ARZ3NDEKTSV4RRFFQ69G5FAW",
@@ -207,6 +239,8 @@ def test_every_route_says_who_may_call_it():
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
         ("/privacy", "GET"),  # the full privacy notice: the same words for everyone, no data
+        # A brand's own purposes under the sign-in notice, read before there is a token: published words.
+        ("/v1/brands/{brand_id}/purposes", "GET"),
         # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
         ("/results/{campaign_id}", "GET"),
         ("/results/draws/{draw_id}", "GET"),
@@ -262,11 +296,17 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         response = api.call(method, _path(path, ids), _body(method, path), role=role)
         assert response.status_code == expected, (role, method, path, response.status_code, response.body[:200])
         assert SECRET.lower() not in response.body.decode(errors="replace").lower()
-    # Routes without ids answer for the caller's own brand only.
+    # Routes without ids answer for the caller's own brand only; the owners' own routes refuse the others.
     for path, method in operator_routes:
-        if "{" in path or (role == "viewer" and method in WRITES) or (path in OWNER_ONLY and role != "owner"):
+        if role != "owner" and (path, method) in OWNERS_ONLY:
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403, (role, method, path)
+            continue
+        if "{" in path or (role == "viewer" and method in WRITES):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
+            continue
+        if (path, method) == ("/v1/consent-purposes", "PUT") and role != "owner":  # they speak for the brand
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403
             continue
         response = api.call(method, path, _body(method, path), role=role)
         assert response.status_code < 300, (method, path, response.status_code)
@@ -303,15 +343,20 @@ def test_delivery_details_are_clear_to_owners_alone_on_every_route_and_each_such
     ids = _ids_of_a(api)
     ids["redemption_id"] = _own_redemption_with_delivery(ids["reward_id"])
     reads = [(p, m) for p, m in _routes() if ROUTE_AUTH[(p, m)] == "operator" and m == "GET"]
+    # Without a why nobody sees them in clear, owners included.
+    for path, method in reads:
+        body = api.call(method, _path(path, ids), role=role, sub=f"{role}-1").body.decode(errors="replace")
+        assert not any(part in body for part in CLEAR), (role, method, path)
+    assert not [e for e in AuditEvent.query("brand-a") if e.action == "deliveries_viewed"]
     clear_answers = []
     for path, method in reads:
-        response = api.call(method, _path(path, ids), role=role, sub=f"{role}-1")
+        response = api.call(method, _path(path, ids) + "?why=Shipping%20gifts", role=role, sub=f"{role}-1")
         body = response.body.decode(errors="replace")
         if any(part in body for part in CLEAR):
             assert role == "owner", (role, method, path)
             clear_answers.append(path)
     viewed = [e for e in AuditEvent.query("brand-a") if e.action == "deliveries_viewed"]
     assert len(viewed) == len(clear_answers), "each answer that showed deliveries in clear is audited"
-    assert all(e.actor == f"{role}-1" for e in viewed)
+    assert all(e.actor == f"{role}-1" and json.loads(e.details)["why"] == "Shipping gifts" for e in viewed)
     if role == "owner":
         assert set(clear_answers) == {"/v1/redemptions", "/v1/redemptions.csv"}

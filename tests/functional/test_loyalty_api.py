@@ -296,7 +296,7 @@ def test_a_gift_is_shipped_or_cancelled_once_and_a_cancel_refunds_once(api, runn
     # Viewers see that a delivery was given, writers see it.
     (seen,) = api.json("GET", "/v1/redemptions", role="viewer")["items"]
     assert seen["delivery"] == {"given": True}
-    (shown,) = api.json("GET", "/v1/redemptions")["items"]
+    (shown,) = api.json("GET", "/v1/redemptions?why=Shipping")["items"]
     assert shown["delivery"]["address"] == "1 Le Loi, Hanoi"
     cancelled = api.json("POST", f"/v1/redemptions/{first['redemption_id']}/cancel", {"note": "out of mugs"})
     assert cancelled["status"] == "cancelled"
@@ -334,7 +334,7 @@ def test_the_redemptions_csv_has_delivery_details_in_safe_cells_and_is_audited(a
     delivery = {"name": "@Lan", "phone": "+84 912 345 678", "address": "-1 Le Loi, Hanoi"}
     _redeem(api, ALICE, gift["reward_id"], delivery=delivery)
     assert api.call("GET", "/v1/redemptions.csv", role="viewer").status_code == 403
-    response = api.call("GET", "/v1/redemptions.csv")
+    response = api.call("GET", "/v1/redemptions.csv?why=Shipping")
     assert response.status_code == 200
     rows = [[read_cell(cell) for cell in row] for row in assert_safe_csv(response.body.decode())]
     assert rows[1][4] == "=HYPERLINK(1)" and rows[1][9] == "+84 912 345 678" and rows[1][8] == "@Lan"
@@ -364,11 +364,14 @@ def test_delivery_details_are_clear_to_owners_alone_and_each_clear_answer_is_aud
     (viewed,) = api.json("GET", "/v1/redemptions?status=pending", role="viewer")["items"]
     assert viewed["delivery"] == {"given": True}
     assert _deliveries_viewed() == [], "masked answers are not audited"
-    (owned,) = api.json("GET", "/v1/redemptions?status=pending", role="owner", sub="owner-1")["items"]
+    (unsaid,) = api.json("GET", "/v1/redemptions?status=pending", role="owner", sub="owner-1")["items"]
+    assert unsaid["delivery"] == managed["delivery"], "an owner who gives no why sees them masked"
+    assert _deliveries_viewed() == []
+    (owned,) = api.json("GET", "/v1/redemptions?status=pending&why=Shipping", role="owner", sub="owner-1")["items"]
     assert owned["delivery"] == GIFT_TO
     (event,) = _deliveries_viewed()
     assert (event.actor, event.target) == ("owner-1", "redemptions")
-    assert json.loads(event.details) == {"deliveries": 1, "redemptions": [made["redemption_id"]]}
+    assert json.loads(event.details) == {"deliveries": 1, "redemptions": [made["redemption_id"]], "why": "Shipping"}
     # The answer to a change confirms it; it shows the delivery masked, whoever made it.
     shipped = api.json("POST", f"/v1/redemptions/{made['redemption_id']}/fulfil", {}, role="manager")
     assert shipped["delivery"]["phone"] == "•••• ••• 678"
@@ -383,10 +386,10 @@ def test_the_redemptions_csv_comes_in_slices_followed_by_their_cursor(api, runni
     _earn(codes_, ALICE, 4)
     gift = api.json("POST", "/v1/rewards", {"name": "Mug", "kind": "gift", "cost": 10, "stock": 5}, expect=201)
     made = {_redeem(api, ALICE, gift["reward_id"], delivery=GIFT_TO)["redemption_id"] for _ in range(3)}
-    first = api.call("GET", "/v1/redemptions.csv")
+    first = api.call("GET", "/v1/redemptions.csv?why=Shipping")
     cursor = first.headers["X-Next-Cursor"]
-    assert first.headers["Link"] == f'<?cursor={cursor}>; rel="next"'
-    second = api.call("GET", f"/v1/redemptions.csv?cursor={cursor}")
+    assert first.headers["Link"] == f'<?cursor={cursor}&why=Shipping>; rel="next"'
+    second = api.call("GET", f"/v1/redemptions.csv?cursor={cursor}&why=Shipping")
     assert "X-Next-Cursor" not in second.headers and "Link" not in second.headers
     slices = [assert_safe_csv(r.body.decode())[1:] for r in (first, second)]
     assert [len(rows) for rows in slices] == [2, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pypdfium2
@@ -17,8 +18,10 @@ from chalicelib.domain.lifecycle import DrawStatus, WinStatus
 from chalicelib.views import reports as report_view
 from tests.support import DRAW_LINE, VALID_CAMPAIGN, assert_safe_csv
 
-CSV = "/v1/campaigns/{}/reports/results.csv"
-PDF = "/v1/campaigns/{}/reports/results.pdf"
+# Owners see the winners' details in clear when they say why (docs/privacy.md): the filing is the why.
+WHY = "?why=Filing%20the%20results%20report"
+CSV = "/v1/campaigns/{}/reports/results.csv" + WHY
+PDF = "/v1/campaigns/{}/reports/results.pdf" + WHY
 
 
 def _campaign(api, market: str, line: dict, **changes) -> dict:
@@ -146,7 +149,12 @@ def test_owners_see_the_winners_details_as_given_managers_masked_viewers_nothing
     viewers = api.call("GET", path, role="viewer")
     assert viewers.status_code == 403
     assert api.call("GET", PDF.format(campaign["campaign_id"]), role="viewer").status_code == 403
-    # Only the owner's download is in the audit trail.
+    # Only the owner's download is in the audit trail, with its why.
+    (viewed,) = [e for e in AuditEvent.query("brand-a") if e.action == "winners_viewed"]
+    assert json.loads(viewed.details)["why"] == "Filing the results report"
+    # Without a why the owner's copy is masked as a manager's, and nothing more is audited.
+    unsaid = _rows(api.call("GET", path.removesuffix(WHY)).body.decode())
+    assert [r for r in unsaid if r["section"] == "winner"][0]["winner_name"] == "N•••"
     assert len([e for e in AuditEvent.query("brand-a") if e.action == "winners_viewed"]) == 1
 
 

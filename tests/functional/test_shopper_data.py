@@ -10,7 +10,7 @@ import pytest
 from chalicelib.adapters import records
 from chalicelib.adapters.models import Participant, Redemption, ShopperAccount
 from chalicelib.adapters.secrets import get_phone_hash_pepper
-from chalicelib.domain import clock
+from chalicelib.domain import clock, retention
 from chalicelib.domain.phones import seal_text
 from chalicelib.services import shoppers
 from chalicelib.views.stats import CSV_COLUMNS
@@ -103,8 +103,9 @@ def test_marketing_consent_is_optional_per_brand_and_each_change_is_logged(api, 
     ],
 )
 def test_bad_marketing_choices_are_400_naming_the_field_and_write_nothing(api, body, field):
+    token = shopper_token()  # signed in before: its account is there
     before = all_items()
-    error = api.json("PUT", "/v1/me/consents", body, token=shopper_token(), expect=400)["error"]
+    error = api.json("PUT", "/v1/me/consents", body, token=token, expect=400)["error"]
     assert error["field"] == field
     assert all_items() == before
 
@@ -150,6 +151,8 @@ def test_my_data_holds_everything_about_the_shopper_and_nothing_of_anyone_else(a
     data = api.json("GET", "/v1/me/data", token=token)
     check_spec(data, "/v1/me/data")
     assert data["account"]["phone"] == MASKED and data["sign_ins"]["count"] == 1
+    # The day the account goes if it is not used again: 24 months after this sign-in (retention).
+    assert data["sign_ins"]["deleted_if_no_sign_in_by"] == retention.inactive_due_day(clock.now())
     assert data["consents"]["marketing_brands"] == ["brand-a"] and len(data["consents"]["accepted"]) == 1
     assert [m["brand_id"] for m in data["memberships"]] == ["brand-a"] and data["memberships"][0]["point_lots"]
     assert len(data["claims"]["items"]) == 1 and data["claims"]["next_cursor"] is None

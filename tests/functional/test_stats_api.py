@@ -95,7 +95,11 @@ def test_participants_histogram_repeat_rate_cohort_and_top(api, played):
     assert len(people["cohorts"]) == 1 and people["cohorts"][0]["retention"][0]["participants"] == 3
     assert [row["claims"] for row in people["top"]] == [3, 2, 1]
     assert all("•" in row["phone"] for row in people["top"]), "a viewer sees masked numbers"
-    owner = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="owner")
+    unsaid = api.json("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="owner")
+    assert all("•" in row["phone"] for row in unsaid["top"]), "an owner who gives no why sees masked numbers"
+    owner = api.json(
+        "GET", f"/v1/campaigns/{campaign_id}/stats/participants?why=Calling%20the%20top%20three", role="owner"
+    )
     assert [row["phone"] for row in owner["top"]] == PHONES
     # Each brand knows its shoppers by its own pseudonym, never by the platform's id.
     assert [row["shopper_id"] for row in owner["top"]] == _brand_ids(played[3])
@@ -180,8 +184,15 @@ def test_default_range_is_the_campaign_so_far(api, played):
 
 def test_participants_csv_masks_phones_below_owner_and_pages(api, played, monkeypatch):
     campaign_id = played[0]["campaign_id"]
-    for role, clear in (("manager", False), ("viewer", False), ("owner", True)):
-        response = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", role=role)
+    for role, why, clear in (
+        ("manager", "x", False),
+        ("viewer", "x", False),
+        ("owner", "", False),
+        ("owner", "x", True),
+    ):
+        response = api.call(
+            "GET", f"/v1/campaigns/{campaign_id}/participants.csv" + (f"?why={why}" if why else ""), role=role
+        )
         assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
         assert_safe_csv(response.body.decode())
         rows = list(csv.DictReader(io.StringIO(response.body.decode())))
@@ -237,15 +248,18 @@ def test_statistics_answers_match_the_openapi_schemas(api, played):
 
 def test_every_look_at_clear_phone_numbers_is_in_the_owners_audit_trail(api, played):
     campaign_id = played[0]["campaign_id"]
-    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", role="manager")  # masked: not recorded
+    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?why=x", role="manager")  # masked: not recorded
     api.call("GET", f"/v1/campaigns/{campaign_id}/stats/participants", role="viewer")
-    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", sub="owner-7")
-    api.call("GET", f"/v1/campaigns/{campaign_id}/stats/participants", sub="owner-7")
+    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv", sub="owner-7")  # no why: masked, not recorded
+    api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?why=Winners%20list", sub="owner-7")
+    api.call("GET", f"/v1/campaigns/{campaign_id}/stats/participants?why=Prize%20calls", sub="owner-7")
     seen = [e for e in api.json("GET", "/v1/audit")["items"] if e["action"] == "phones_viewed"]
     assert [(e["actor"], e["target"], e["details"]) for e in seen] == [
-        ("owner-7", campaign_id, {"where": "stats/participants", "numbers": 3}),
-        ("owner-7", campaign_id, {"where": "participants.csv", "numbers": 3}),
+        ("owner-7", campaign_id, {"where": "stats/participants", "numbers": 3, "why": "Prize calls"}),
+        ("owner-7", campaign_id, {"where": "participants.csv", "numbers": 3, "why": "Winners list"}),
     ]
+    bad = api.call("GET", f"/v1/campaigns/{campaign_id}/participants.csv?why=%20", sub="owner-7")
+    assert bad.status_code == 400 and json.loads(bad.body)["error"]["field"] == "why"
 
 
 def test_a_resent_claim_is_not_a_duplicate_scan_but_a_second_scan_is(api, running):

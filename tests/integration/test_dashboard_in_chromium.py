@@ -128,6 +128,7 @@ def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[st
         "participants": _api(server, stats_path + "/participants", token),
         "loyalty": _api(server, "/v1/loyalty/stats", token),
         "rewards": _api(server, "/v1/rewards?limit=100", token),
+        "retention": _api(server, "/v1/retention", token),
     }
 
 
@@ -147,6 +148,10 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     expected.update(_expected_batch_stats(api["batches"]))
     expected.update(_expected_participant_stats(api["participants"]))
     expected.update(_expected_loyalty_stats(api["loyalty"], api["rewards"]))
+    # The privacy panel: the brand's retention settings and what the retention job removed.
+    expected.update(
+        {key: _path(api["retention"], key.removeprefix("retention.")) for _, t in dashboard.RETENTION for key, _ in t}
+    )
     return expected
 
 
@@ -341,6 +346,7 @@ def _assert_the_seeded_numbers(session: BrowserSession, page: dict[str, str], se
     voucher = f"reward.{seeded.voucher_id}."
     assert [page[voucher + f] for f in ("stock", "issued", "available", "redemptions")] == ["3", "1", "2", "1"]
     assert browser.find_element(By.ID, "loyalty").is_displayed()
+    assert browser.find_element(By.ID, "privacy").is_displayed()
     browser.execute_script("document.getElementById('loyalty').scrollIntoView()")
     session.screenshot("dashboard-loyalty.png")
     browser.execute_script("window.scrollTo(0, 0)")
@@ -633,4 +639,63 @@ def test_dashboard_winners_panel_shows_statuses_and_deadlines_and_moves_a_win(
     session.wait.until(lambda d: _win_status(d, panel, 1) == "shipped")
     assert not browser.find_elements(By.CSS_SELECTOR, f"{panel} button")
     assert "Given" in browser.find_element(By.CSS_SELECTOR, f'{panel} tr[data-pick="1"]').text
+    session.assert_console_clean()
+
+
+def test_dashboard_lists_owners_open_data_requests_with_deadlines_and_acts_on_them(
+    server: ChaliceLocal, browser, seeded: _Seeded
+):
+    from datetime import timedelta
+
+    from selenium.webdriver.common.by import By
+
+    from chalicelib.adapters.secrets import get_phone_hash_pepper
+    from chalicelib.config import get_settings
+    from chalicelib.domain import clock
+    from chalicelib.domain.phones import normalise_phone
+    from chalicelib.services import shoppers, subject_requests
+
+    settings = get_settings()
+    phone = normalise_phone(SHOPPERS[0], settings.phone_regions)
+    shoppers.record_account(phone, get_phone_hash_pepper(settings), clock.now())
+    old = (clock.now().date() - timedelta(days=20)).isoformat()
+    body = {"kind": "access", "phone": SHOPPERS[0], "received_on": old, "channel": "letter", "market": "VN"}
+    late = subject_requests.create(BRAND, "op", body, settings)
+    recent = subject_requests.create(
+        BRAND, "op", {**body, "kind": "correction", "received_on": clock.now().date().isoformat()}, settings
+    )
+    assert late["overdue"] and not recent["overdue"]
+    owner = operator_token(brand=BRAND, role="owner", sub="an@brand-dashboard")
+    session = BrowserSession(browser, server)
+    _viewport(browser, 1280, 800)
+    browser.get(f"{server.base}/dashboard")
+    browser.execute_script("sessionStorage.clear()")
+    _sign_in_and_pick(session, f"{server.base}/dashboard", owner, seeded.campaign_id)
+    rows = "#requests-body tr[data-request]"
+    session.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 2)
+    first, second = browser.find_elements(By.CSS_SELECTOR, rows)
+    # Earliest deadline first, the passed one in red; the number masked; the actions its kind allows.
+    assert first.get_attribute("data-request") == late["request_id"]
+    assert first.find_elements(By.CSS_SELECTOR, ".overdue") and not second.find_elements(By.CSS_SELECTOR, ".overdue")
+    assert late["deadline"] in first.text and phone.masked in first.text and phone.e164 not in first.text
+    assert [b.text for b in first.find_elements(By.CSS_SELECTOR, "button")] == ["Download data", "Close as done"]
+    assert [b.text for b in second.find_elements(By.CSS_SELECTOR, "button")] == ["Close as done"]
+    session.screenshot("dashboard-requests.png")
+    # The download is recorded on the request; closing takes it off the open list.
+    _click(session, f'#requests-body tr[data-request="{late["request_id"]}"] button')
+    session.wait.until(
+        lambda d: (
+            [a["action"] for a in subject_requests.get(BRAND, late["request_id"])["actions"]] == ["record", "access"]
+        )
+    )
+    buttons = f'#requests-body tr[data-request="{recent["request_id"]}"] button'
+    _click(session, buttons)
+    session.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 1)
+    assert subject_requests.get(BRAND, recent["request_id"])["status"] == "closed"
+    # A manager is shown no such card.
+    manager = operator_token(brand=BRAND, role="manager", sub="mai@brand-dashboard")
+    browser.execute_script("sessionStorage.clear()")
+    _sign_in_and_pick(session, f"{server.base}/dashboard", manager, seeded.campaign_id)
+    session.visible("panel")
+    assert not browser.find_element(By.ID, "requests").is_displayed()
     session.assert_console_clean()

@@ -95,8 +95,8 @@ def test_an_operator_change_that_met_another_transaction_is_sent_again(monkeypat
     monkeypatch.setattr(redemption_store, "_send", lambda named: {name: "TransactionConflict" for name, _ in named})
     now = datetime(2027, 3, 1, tzinfo=UTC)
     record = Redemption(REDEMPTION, status=RedemptionStatus.PENDING)
-    assert redemption_store.ship(record, "op", None, now, {"Put": {}}) == Written.BUSY
+    assert redemption_store.ship(record, "op", None, now, {"Put": {}}, purge_on="2027-09-01") == Written.BUSY
     monkeypatch.setattr(redemption_store, "_send", lambda named: {"redemption": "ConditionalCheckFailed"})
-    assert redemption_store.ship(record, "op", "T-1", now, {"Put": {}}) == Written.REFUSED
+    assert redemption_store.ship(record, "op", "T-1", now, {"Put": {}}, purge_on="2027-09-01") == Written.REFUSED
     monkeypatch.setattr(redemption_store, "_send", lambda named: None)
-    assert redemption_store.ship(record, "op", None, now, {"Put": {}}) == Written.DONE
+    assert redemption_store.ship(record, "op", None, now, {"Put": {}}, purge_on="2027-09-01") == Written.DONE

@@ -84,3 +84,11 @@ def test_every_rule_of_the_table_appears_in_docs_winners_md_with_its_value_and_s
             assert rule.source in text, f"docs/winners.md lacks the source of {code} {rule.name}"
             if rule.url:
                 assert rule.url in text, f"docs/winners.md lacks the link of {code} {rule.name}"
+
+
+def test_a_data_subject_requests_period_comes_from_its_markets_row_and_the_shortest_when_none_is_named():
+    from chalicelib.domain.markets import subject_request_days
+
+    assert subject_request_days("VN") == MARKETS["VN"].number("subject_request_days") == 10
+    assert subject_request_days("PH") == MARKETS["PH"].number("subject_request_days") == 30
+    assert subject_request_days(None) == 10

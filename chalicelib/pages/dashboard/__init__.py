@@ -12,6 +12,7 @@ __all__ = [
     "TOKEN_STORAGE_KEY",
     "TOTALS",
     "LOYALTY",
+    "RETENTION",
     "render_dashboard",
     "content_security_policy",
     "response_headers",
@@ -64,6 +65,27 @@ LOYALTY: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+# The privacy panel's tiles (GET /v1/retention, brand-wide): data-stat is `retention.` + the JSON path.
+RETENTION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Removed by the retention job",
+        (
+            ("retention.removed.deliveries", "Gifts' delivery details"),
+            ("retention.removed.wins", "Closed wins' details"),
+            ("retention.removed.accounts", "Inactive accounts"),
+        ),
+    ),
+    (
+        "Kept for (months)",
+        (
+            ("retention.delivery_months", "Delivery details after shipping"),
+            ("retention.prize_record_months", "Win details after closing"),
+            ("retention.inactive_account_months", "Accounts with no sign-in"),
+        ),
+    ),
+)
+
+
 class _Built(NamedTuple):
     page: str
     policy: str
@@ -77,7 +99,7 @@ def _built() -> _Built:
     # deploys only app.py, chalicelib/ and requirements.txt, so it has to live in here.
     style, script, chart_js = built("dashboard.min.css"), built("dashboard.min.js"), built("chart.umd.js")
     page = template(_FOLDER, "dashboard.html").render(
-        style=style, script=script, chart_js=chart_js, totals=TOTALS, loyalty=LOYALTY
+        style=style, script=script, chart_js=chart_js, totals=TOTALS, loyalty=LOYALTY, retention=RETENTION
     )
     policy = (
         f"default-src 'none'; script-src {csp_hash(chart_js)} {csp_hash(script)}; style-src {csp_hash(style)}; "

@@ -9,7 +9,8 @@
  * Built in front of draws.js, which puts qrcWinners.panel(draw) under its table for each drawn
  * draw (beside the table, not in it: the wins have columns of their own). A panel
  * asks for its wins when it is opened, after each move and on "Refresh now", not on the
- * 30 s timer: an owner's read shows delivery details in clear and is audited each time.
+ * 30 s timer. Delivery details show masked to everyone until an owner gives a reason ("Show in
+ * clear…"): the API then shows them in clear and records the read with that reason.
  * Every API string goes in through textContent, never as HTML.
  */
 var qrcWinners = (function () {
@@ -79,7 +80,23 @@ var qrcWinners = (function () {
     return e.message + (e.field ? " (" + e.field + ")" : "");
   }
   function path(drawId) {
-    return base + "/v1/draws/" + encodeURIComponent(drawId) + "/wins";
+    var why = of(drawId).why;
+    return base + "/v1/draws/" + encodeURIComponent(drawId) + "/wins" + (why ? "?why=" + encodeURIComponent(why) : "");
+  }
+  function isOwner() {
+    return (qrcClaims(token() || "") || {}).role === "owner";
+  }
+  // An owner's reason to see the delivery details in clear: asked once per panel, sent with each read.
+  function clearSight(draw) {
+    var b = el("button", "Show in clear\u2026", "win-clear");
+    b.type = "button";
+    b.addEventListener("click", function () {
+      var why = window.prompt("Why do you need the winners' details in clear? (kept in the audit trail)");
+      if (!why || !why.trim()) return;
+      of(draw.draw_id).why = why.trim();
+      fetchWins(draw);
+    });
+    return b;
   }
 
   // --- reading ---------------------------------------------------------------------------
@@ -141,6 +158,7 @@ var qrcWinners = (function () {
       return;
     }
     box.appendChild(counts(s.answer.items));
+    if (isOwner() && !s.why) box.appendChild(clearSight(draw));
     box.appendChild(table(draw, s.answer.items, canMove()));
   }
   // From the draw itself: how many alternates stepped in, are left, and prizes went unclaimed.
