@@ -79,6 +79,9 @@ if TYPE_CHECKING:
         rewards,
         shoppers,
         subject_requests,
+        webhook_delivery,
+        webhook_events,
+        webhooks,
         win_offers,
         wins,
     )
@@ -115,6 +118,9 @@ else:
     rewards = _Deferred("chalicelib.services.rewards")
     shoppers = _Deferred("chalicelib.services.shoppers")
     subject_requests = _Deferred("chalicelib.services.subject_requests")
+    webhooks = _Deferred("chalicelib.services.webhooks")
+    webhook_events = _Deferred("chalicelib.services.webhook_events")
+    webhook_delivery = _Deferred("chalicelib.services.webhook_delivery")
     stream = _Deferred("chalicelib.services.stats_aggregator")
     audit_view = _Deferred("chalicelib.views.audit")
     code_view = _Deferred("chalicelib.views.codes")
@@ -1074,8 +1080,96 @@ def dashboard_page() -> Response:
     maximum_batching_window_in_seconds=1,
 )
 def stats_aggregator(event: DynamoDBEvent) -> None:
-    # Raising makes Lambda deliver the batch again; claims already counted are skipped.
-    stream.handle_stream_records(event.to_dict()["Records"])
+    # Raising makes Lambda deliver the batch again; claims already counted are skipped, and
+    # their webhook events (written after the counting) are written once whatever the tries.
+    records = event.to_dict()["Records"]
+    stream.handle_stream_records(records)
+    webhook_events.from_claims(records)
+
+
+# --- webhooks: owners' endpoints; events from the audit trail's stream; the deliverer and its sweep ---
+
+
+@api("/v1/webhooks", methods=("POST",), status=201)
+def create_webhook() -> dict:
+    operator = _owner()
+    return webhooks.create_webhook(operator.brand, operator.sub, _body())
+
+
+@api("/v1/webhooks")
+def list_webhooks() -> dict:
+    return webhooks.list_webhooks(_owner().brand, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/webhooks/{webhook_id}")
+def get_webhook(webhook_id: str) -> dict:
+    return webhooks.get_webhook(_owner().brand, webhook_id)
+
+
+@api("/v1/webhooks/{webhook_id}", methods=("PATCH",))
+def change_webhook(webhook_id: str) -> dict:
+    operator = _owner()
+    return webhooks.change_webhook(operator.brand, webhook_id, operator.sub, _body())
+
+
+@api("/v1/webhooks/{webhook_id}", methods=("DELETE",))
+def delete_webhook(webhook_id: str) -> dict:
+    operator = _owner()
+    return webhooks.delete_webhook(operator.brand, webhook_id, operator.sub)
+
+
+@api("/v1/webhooks/{webhook_id}/rotate", methods=("POST",))
+def rotate_webhook_secret(webhook_id: str) -> dict:
+    operator = _owner()
+    return webhooks.rotate_secret(operator.brand, webhook_id, operator.sub, _optional_body())
+
+
+@api("/v1/webhooks/{webhook_id}/ping", methods=("POST",))
+def ping_webhook(webhook_id: str) -> dict:
+    operator = _owner()
+    _optional_body()  # no fields; a body sent is still checked (size, JSON)
+    return webhooks.ping(operator.brand, webhook_id)
+
+
+@api("/v1/webhooks/{webhook_id}/deliveries")
+def webhook_deliveries(webhook_id: str) -> dict:
+    operator = _owner()
+    return webhooks.deliveries(operator.brand, webhook_id, limit=_query("limit"), cursor=_query("cursor"))
+
+
+@api("/v1/webhooks/{webhook_id}/replay", methods=("POST",), status=202)
+def replay_webhook(webhook_id: str) -> dict:
+    operator = _owner()
+    return webhooks.replay(operator.brand, webhook_id, operator.sub, _body())
+
+
+# In AWS the stream ARN comes from the audit table (infra/ merges it in, with a filter on the
+# actions that make events); locally scripts/webhook_worker.py feeds it.
+@app.on_dynamodb_record(
+    stream_arn=os.environ.get(
+        "AUDIT_STREAM_ARN", "arn:aws:dynamodb:ap-southeast-1:000000000000:table/qrc-local-audit/stream/local"
+    ),
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def webhook_outbox(event: DynamoDBEvent) -> None:
+    # Raising makes Lambda deliver the batch again; each event and delivery is written once.
+    webhook_events.from_audit(event.to_dict()["Records"])
+
+
+@app.on_sqs_message(queue=os.environ.get("WEBHOOK_QUEUE_NAME", "qrc-local-webhooks"), batch_size=1)
+def webhook_deliverer(event: SQSEvent) -> None:
+    # One delivery a message; a failure raises, SQS gives the message again, and the delivery's
+    # lease and status keep a second copy from posting it twice at once.
+    for record in event:
+        webhook_delivery.handle_message(record.body)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="webhook_sweep")
+def webhook_sweep(event: CloudWatchEvent) -> dict:
+    # Queues deliveries whose wait was longer than SQS's 15-minute delay, or whose message was lost.
+    return webhook_delivery.sweep()
 
 
 # Every route is declared: what importing the app made lives as long as the container.

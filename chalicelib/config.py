@@ -53,6 +53,12 @@ WORK_SECONDS: Mapping[str, int] = {
     "retention": 600,
     # One stream batch of up to 500 claims, counted in a few transactions with their retries.
     "stats_aggregator": 30,
+    # One delivery: a 10 s POST at most (webhooks.TIMEOUT_SECONDS), with its reads and writes.
+    "webhook_deliverer": 30,
+    # One stream batch of the audit trail made into events and their deliveries.
+    "webhook_outbox": 30,
+    # One query of the due deliveries and their messages queued.
+    "webhook_sweep": 30,
 }
 
 
@@ -119,6 +125,9 @@ class Settings:
     export_queue_url: str | None = None
     s3_endpoint: str | None = None
     sqs_endpoint: str | None = None
+    # Webhooks: the delivery queue of this stage.
+    webhook_queue_name: str = "qrc-local-webhooks"
+    webhook_queue_url: str | None = None
 
     def table_name(self, suffix: str) -> str:
         return f"{self.table_prefix}-{suffix}"
@@ -193,6 +202,8 @@ class Settings:
             export_queue_url=environ.get("EXPORT_QUEUE_URL") or None,
             s3_endpoint=environ.get("S3_ENDPOINT") or None,
             sqs_endpoint=environ.get("SQS_ENDPOINT") or None,
+            webhook_queue_name=environ.get("WEBHOOK_QUEUE_NAME") or f"qrc-{named}-webhooks",
+            webhook_queue_url=environ.get("WEBHOOK_QUEUE_URL") or None,
         )
 
 

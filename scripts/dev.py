@@ -37,6 +37,9 @@ EXPORT_BUCKET = EXPORT_QUEUE = "qrc-local-exports"
 # Like the worker's Lambda timeout: a message a worker took comes back after this long if
 # the worker vanished; a worker stopped by Ctrl-C or a code change hands it back at once.
 _LOCAL_VISIBILITY_SECONDS = 900
+# The webhook queue as infra/<stage>.json has it: a message is one delivery (one 10 s POST).
+WEBHOOK_VISIBILITY_SECONDS = 180
+WEBHOOK_RECEIVES = 5
 # What `chalice local` serves from: a change here restarts it. chalice's own reloader
 # is off because it watches the whole project tree, .venv and .local/dynamodb included,
 # so every write to the database file would restart the server mid-request.
@@ -167,13 +170,20 @@ def create_export_resources(
 
     region = local_aws_env()["AWS_REGION"]
     boto3.client("s3", region_name=region, endpoint_url=endpoint).create_bucket(Bucket=bucket)
-    sqs = boto3.client("sqs", region_name=region, endpoint_url=endpoint)
+    return create_queue(endpoint, queue, max_receives, _LOCAL_VISIBILITY_SECONDS)
+
+
+def create_queue(endpoint: str, queue: str, max_receives: int, visibility_seconds: int) -> tuple[str, str]:
+    """A queue with its dead-letter queue, as infra/<stage>.json has them: (its URL, the dead-letter queue's)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=local_aws_env()["AWS_REGION"], endpoint_url=endpoint)
     dlq = sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     url = sqs.create_queue(
         QueueName=queue,
         Attributes={
-            "VisibilityTimeout": str(_LOCAL_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(visibility_seconds),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
         },
     )["QueueUrl"]
@@ -188,6 +198,12 @@ def _start_workers(count: int) -> list[subprocess.Popen]:
 def _start_stats_worker() -> subprocess.Popen:
     # Lambda's stream event source, locally: code_states' stream into app.stats_aggregator.
     return spawn([sys.executable, "-m", "scripts.stats_worker"])
+
+
+def _start_webhook_worker() -> subprocess.Popen:
+    # The webhook functions' event sources, locally: the audit stream into webhook_outbox and the
+    # delivery queue into webhook_deliverer (scripts/webhook_worker.py).
+    return spawn([sys.executable, "-m", "scripts.webhook_worker"])
 
 
 def _start_scheduler() -> subprocess.Popen:
@@ -221,6 +237,7 @@ def _banner(
   S3 + SQS (moto)  {aws_endpoint}   bucket and queue {EXPORT_BUCKET} (in memory)
   Export workers   {workers} processes polling {EXPORT_QUEUE} (scripts/export_worker.py)
   Stats worker     code_states' stream into the statistics counters (scripts/stats_worker.py)
+  Webhook worker   the audit stream into the outbox, deliveries posted (scripts/webhook_worker.py)
   Scheduler        every @app.schedule on its rate (scripts/scheduler.py --list)
   Dashboard        {api}/dashboard   (paste the token below)
   Draw results     {results}   (public; the demo draw runs a few minutes after seeding)
@@ -321,12 +338,17 @@ class _Stack:
         token = issue_operator_token(settings, sub="dev@demo-brand.local", brand=DEMO_BRAND, role="owner")
         scan_url = sample_scan_url(DEMO_BRAND)
         create_export_resources(self.aws_endpoint, MAX_RECEIVES)
+        create_queue(self.aws_endpoint, settings.webhook_queue_name, WEBHOOK_RECEIVES, WEBHOOK_VISIBILITY_SECONDS)
         return token, scan_url, demo_campaign_id(DEMO_BRAND)
 
     def start_code(self) -> subprocess.Popen:
         """chalice local, the export workers, the stats worker and the scheduler."""
         self.chalice = chalice = _start_chalice(self.api_port)
-        self.workers = _start_workers(self.worker_count) + [_start_stats_worker(), _start_scheduler()]
+        self.workers = _start_workers(self.worker_count) + [
+            _start_stats_worker(),
+            _start_webhook_worker(),
+            _start_scheduler(),
+        ]
         return chalice
 
     def restart_code(self) -> subprocess.Popen:

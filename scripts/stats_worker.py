@@ -114,8 +114,11 @@ class StreamFeeder:
         raise RuntimeError("the stream did not drain")
 
 
-def feeder_for(handler: Callable[[dict, Any], Any] | None = None) -> StreamFeeder:
-    """A feeder for the code_states stream of the bound endpoint (DynamoDB Local or moto)."""
+def feeder_for(
+    handler: Callable[[dict, Any], Any] | None = None, model: Any = None, batch_size: int = 500
+) -> StreamFeeder:
+    """A feeder for the stream of `model`'s table (code_states unless told) on the bound endpoint
+    (DynamoDB Local or moto), into `handler` (app.stats_aggregator unless told)."""
     import boto3
 
     from chalicelib.adapters.models import CodeState
@@ -125,13 +128,14 @@ def feeder_for(handler: Callable[[dict, Any], Any] | None = None) -> StreamFeede
         from app import stats_aggregator
 
         handler = stats_aggregator
-    region = CodeState.Meta.region or get_settings().region
+    model = model or CodeState
+    region = model.Meta.region or get_settings().region
     # The regional endpoint named outright: left to itself botocore picks an account-based
     # host for stream ARNs, which moto's in-process mock does not route.
-    endpoint = CodeState.Meta.host or f"https://streams.dynamodb.{region}.amazonaws.com"
+    endpoint = model.Meta.host or f"https://streams.dynamodb.{region}.amazonaws.com"
     streams = boto3.session.Session().client("dynamodbstreams", region_name=region, endpoint_url=endpoint)
-    arn = CodeState.describe_table()["LatestStreamArn"]
-    return StreamFeeder(streams, arn, handler, region=region)
+    arn = model.describe_table()["LatestStreamArn"]
+    return StreamFeeder(streams, arn, handler, region=region, batch_size=batch_size)
 
 
 def drain(handler: Callable[[dict, Any], Any] | None = None) -> int:

@@ -114,6 +114,10 @@ _TRANSACT_KEYS = {
 # Keywords only PynamoDB's instance methods take (dict.update, PIL's save take none of them).
 _PYNAMODB_KEYWORDS = {"condition", "actions", "consistent_read", "settings", "add_version_condition"}
 
+# SQS calls name their queue by URL at run time: the function that makes the call tells which
+# queue it is (the export queue unless listed here).
+SQS_QUEUE_OF_FUNCTION = {"chalicelib.adapters.sqs.send_webhook_messages": "webhook"}
+
 # Code that runs only where a setting is absent, which every AWS stage sets: its calls are
 # left out, each with the reason.
 LOCAL_ONLY = {
@@ -806,7 +810,10 @@ class _Reader:
         if service is None:
             return False
         actions = OPERATION_ACTIONS[service][method]
-        if service != "dynamodb":
+        if service == "sqs":
+            queue = SQS_QUEUE_OF_FUNCTION.get(self.function.name, "")
+            self.function.calls.update(Call(action, queue) for action in actions)
+        elif service != "dynamodb":
             self.function.calls.update(Call(action) for action in actions)
         elif method not in ("transact_write_items", "transact_get_items"):  # each item's dict is read on its own
             self._table_call(call, method, actions)

@@ -44,6 +44,9 @@ def _stand_ins() -> dict[tuple[str, str], str]:
     names = {("bucket", settings.export_bucket): "export_bucket", ("queue", settings.export_queue_name): "export_queue"}
     if settings.export_queue_url:
         names[("queue", settings.export_queue_url.rstrip("/").rsplit("/", 1)[-1])] = "export_queue"
+    names[("queue", settings.webhook_queue_name)] = "webhook_queue"
+    if settings.webhook_queue_url:
+        names[("queue", settings.webhook_queue_url.rstrip("/").rsplit("/", 1)[-1])] = "webhook_queue"
     for field, variable in iam_recorder.PARAMETER_SETTINGS.items():
         if getattr(settings, field):
             names[("parameter", getattr(settings, field))] = variable

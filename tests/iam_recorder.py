@@ -270,6 +270,7 @@ def stage_names(stage: str) -> dict[str, Any]:
         "table_prefix": variables["TABLE_PREFIX"],
         "export_bucket_prefix": f"qrc-{stage}-exports",
         "export_queue": variables["EXPORT_QUEUE_NAME"],
+        "webhook_queue": variables["WEBHOOK_QUEUE_NAME"],
         "parameters": {key: value for key, value in variables.items() if key.endswith("_PARAMETER")},
     }
 
@@ -284,7 +285,7 @@ def resource_arn(call: Call, stage: str) -> str:
         bucket = f"{names['export_bucket_prefix']}-{ACCOUNT}" if call.name == "export_bucket" else call.name
         return f"arn:aws:s3:::{bucket}/{call.detail}"
     if call.kind == "queue":
-        queue = names["export_queue"] if call.name == "export_queue" else call.name
+        queue = names[call.name] if call.name in ("export_queue", "webhook_queue") else call.name
         return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"
     if call.kind == "parameter":
         name = names["parameters"].get(call.name, call.name)

@@ -15,6 +15,8 @@ bound), redemption_store (redemptions), request_store (data-subject requests, ea
 event and any correction in one transaction), retention_store (a brand's retention settings, the due-day indexes,
 each removal counted), reward_store (rewards and their voucher pools), s3, secrets,
 shopper_store (a phone number's pending sign-in code, shoppers' accounts), sms, sms_ledger (one SMS sent
-once: its claim, next try and outcome on a draw or a win), sqs, tables (creation, upgrades), win_store
+once: its claim, next try and outcome on a draw or a win), sqs, tables (creation, upgrades), webhook_http
+(the one POST to a webhook: resolved, checked, that address connected to), webhook_store (webhook endpoints,
+the events outbox written once, each delivery's attempts and the due index), win_store
 (the wins of draws: made once, each move a transaction with its audit event and any promotion).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from chalicelib.adapters import paging
 from chalicelib.adapters.models import AuditEvent
 from chalicelib.adapters.records import create
 
-__all__ = ["KEEP", "append", "event", "transaction_put", "events_page"]
+__all__ = ["KEEP", "append", "event", "transaction_put", "events_page", "inserted_events"]
 
 KEEP = timedelta(days=2 * 366)
 """How long an event is kept: two years, the span of the longest campaigns and their disputes."""
@@ -60,3 +60,13 @@ def events_page(brand_id: str, limit: int, cursor: str | None, render: Callable[
     """One page of the brand's events, newest first, as `{items, next_cursor}`."""
     results = AuditEvent.query(brand_id, **_CURSOR.newest_first(cursor, limit, brand_id=brand_id))
     return paging.page(results, limit, render, _CURSOR, lambda: results.last_evaluated_key)
+
+
+def inserted_events(records: Iterable[dict]) -> list[AuditEvent]:
+    """The events a DynamoDB stream batch of the audit table inserted (Lambda's event shape)."""
+    found = []
+    for record in records:
+        image = (record.get("dynamodb") or {}).get("NewImage")
+        if record.get("eventName") == "INSERT" and image:
+            found.append(AuditEvent.from_raw_data(image))
+    return found

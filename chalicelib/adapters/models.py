@@ -56,6 +56,9 @@ __all__ = [
     "Draw",
     "DrawPage",
     "Win",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookDelivery",
     "ALL_MODELS",
     "GUEST_MODELS",
     "bind",
@@ -539,6 +542,8 @@ class AuditEvent(_Model):
 
     class Meta(_BaseMeta):
         table_suffix = "audit"
+        # Webhooks' events of operators' changes are derived from this stream (services/webhook_events).
+        stream_view_type = STREAM_NEW_IMAGE
 
     brand_id = UnicodeAttribute(hash_key=True)
     event_key = UnicodeAttribute(range_key=True)
@@ -1101,6 +1106,94 @@ class SubjectRequest(_Model):
     by_shopper = RequestsByShopper()
 
 
+# --- webhooks: a brand's endpoints, the events outbox, each event's delivery to each endpoint ---
+
+
+class WebhookEndpoint(_Model):
+    """A URL of a brand's that receives the events it subscribed to, signed with its secret.
+
+    The secret is stored sealed (AES-GCM, domain.phones.seal_text) and shown once; during a
+    rotation's overlap the previous one signs too, until `previous_until`.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "webhooks"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    webhook_id = UnicodeAttribute(range_key=True)
+    url = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    event_types = ListAttribute(of=UnicodeAttribute)
+    status = UnicodeAttribute()  # lifecycle.WebhookStatus
+    disabled_reason = UnicodeAttribute(null=True)
+    secret_sealed = UnicodeAttribute()
+    previous_sealed = UnicodeAttribute(null=True)
+    previous_until = UTCDateTimeAttribute(null=True)
+    failing_since = UTCDateTimeAttribute(null=True)  # the first failed attempt since the last success
+    failures = IntegerAttribute(null=True)  # failed attempts in a row
+    created_by = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class WebhookEvent(_Model):
+    """One event of a brand's, written once (its key comes from the change it reports): the outbox.
+
+    `event_key` is the change's instant and the event id, so a replay reads a time range.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "webhook_events"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    body = UnicodeAttribute()  # the payload exactly as posted (JSON)
+    created_at = UTCDateTimeAttribute()  # when the outbox took it: commit-to-delivery is measured from the change
+    expires_at = TTLAttribute()
+
+
+class DeliveriesByDue(GlobalSecondaryIndex):
+    """Deliveries waiting for a try, soonest first: the sweep queues the due ones (sparse: a
+    delivery done or given up has no `due`)."""
+
+    class Meta:
+        index_name = "by_due"
+        projection = KeysOnlyProjection()
+
+    due = UnicodeAttribute(hash_key=True)
+    next_try = UnicodeAttribute(range_key=True)
+
+
+class WebhookDelivery(_Model):
+    """One event to one endpoint: every attempt's outcome, the next try, and its one `webhook-id`."""
+
+    class Meta(_BaseMeta):
+        table_suffix = "webhook_deliveries"
+
+    webhook_id = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    brand_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()  # lifecycle.DeliveryStatus
+    attempts = IntegerAttribute()
+    first_try_at = UTCDateTimeAttribute(null=True)
+    last_try_at = UTCDateTimeAttribute(null=True)
+    last_status = IntegerAttribute(null=True)  # the receiver's HTTP status; absent after no answer
+    last_error = UnicodeAttribute(null=True)
+    last_ms = IntegerAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+    due = UnicodeAttribute(null=True)
+    next_try = UnicodeAttribute(null=True)  # ISO instant, so the index sorts it
+    lease_until = IntegerAttribute(null=True)  # epoch seconds: one sender at a time
+    replays = IntegerAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+    by_due = DeliveriesByDue()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     Campaign,
     Batch,
@@ -1125,6 +1218,9 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DrawPage,
     Win,
     SubjectRequest,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookDelivery,
 )
 """One model per table: the tables to create, copy and read back."""
 

@@ -9,12 +9,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.attributes import Attribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo, paging
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import Batch, Campaign, Counter, LoyaltyProgram, Prize
+from chalicelib.adapters.models import AuditEvent, Batch, Campaign, Counter, LoyaltyProgram, Prize
 from chalicelib.domain import claims, clock, loyalty
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.ids import id_pattern, is_id
@@ -42,6 +43,7 @@ __all__ = [
     "scan_target",
     "clear_cache",
     "save_status",
+    "save_status_with_event",
     "create",
     "campaigns_page",
     "batches_page",
@@ -425,6 +427,35 @@ def scan_target(batch_number: int, lookups: LookupCache | None = None) -> ScanTa
 def clear_cache() -> None:
     """Forget this container's cached lookups (tests, and after an operator change locally)."""
     LOOKUPS.clear()
+
+
+def save_status_with_event(item: Campaign | Batch, target: str, noun: str, event: AuditEvent) -> None:
+    """`save_status` with the change's audit `event` in the same transaction: the event (and the webhook
+    events derived from it) exists if and only if the status moved."""
+    model = type(item)
+    now = clock.now()
+    for _ in dynamo.attempts(_STATUS_ATTEMPTS, f"Many changes to this {noun} at once; please try again."):
+        try:
+            with TransactWrite(
+                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
+            ) as tx:
+                tx.update(
+                    item,
+                    actions=[model.status.set(target), model.updated_at.set(now)],
+                    condition=model.status == item.status,
+                )
+                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+        except TransactWriteError as error:
+            if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
+                raise Conflict(f"The {noun} was changed by someone else; read it again and retry.") from None
+            if dynamo.transient(error) or any(r is not None for r in error.cancellation_reasons):
+                continue  # in conflict with another transaction, or throttled: again
+            raise
+        item.status, item.updated_at = target, now
+        return
+
+
+_STATUS_ATTEMPTS = 6
 
 
 def save_status(item: Campaign | Batch, target: str, noun: str) -> None:

@@ -11,5 +11,5 @@ hashing and sealing numbers), promises (what a started campaign may not take bac
 settings, their bounds, due days), schemas (request bodies,
 pydantic), reports (the regulator's papers as data: which a market files, when due, each prize's
 outcome), statistics (the fold of one claim), tokens (the shopper token check), validation (request parsing,
-cursors, headers).
+cursors, headers), webhooks (event types, Standard Webhooks signing, the URL and address rules, retries).
 """

@@ -32,6 +32,8 @@ __all__ = [
     "WIN_TRANSITIONS",
     "WIN_FINAL",
     "check_move",
+    "WebhookStatus",
+    "DeliveryStatus",
 ]
 
 
@@ -108,6 +110,22 @@ class RedemptionStatus(_Status):
     PENDING = "pending"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+
+class WebhookStatus(_Status):
+    """A webhook endpoint: sent to while enabled; disabled by its owner, by a 410 or after failing for days."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class DeliveryStatus(_Status):
+    """One event's delivery to one endpoint: pending until delivered, or failed once retries ran out
+    (or its endpoint went away)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
 
 
 class ErasureStatus(_Status):

@@ -360,6 +360,15 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "as long as the request's record: two years after it is closed (TTL)",
         OnDeletion.KEPT_PSEUDONYM,
     ),
+    PersonalDatum(
+        "WebhookEvent",
+        "webhook_events",
+        "body",
+        Source.PSEUDONYM,
+        "an event posted to the brand's webhooks: the brand's pseudonym `mbr_…` of the shopper, never a number or address",
+        "30 days (TTL), the replay window",
+        OnDeletion.EXPIRES,
+    ),
 )
 
 # Attributes whose names look personal but hold nothing about a person, and why.
@@ -369,6 +378,8 @@ NOT_PERSONAL: dict[str, str] = {
     "OtpChallenge.code_sealed": "the one-time code itself, sealed; its item's key is registered",
     "Draw.seed_sealed": "the draw's secret seed",
     "Draw.snapshot_sha256": "the hash of the draw's snapshot of pseudonyms",
+    "WebhookEndpoint.secret_sealed": "a brand's webhook signing secret, sealed",
+    "WebhookEndpoint.previous_sealed": "the signing secret a rotation replaced, sealed, until its overlap ends",
     "Voucher.code_sealed": "a brand's voucher code",
     "Redemption.voucher_sealed": "the brand's voucher code given",
     "Reward.per_shopper_limit": "how many of a reward one shopper may redeem",

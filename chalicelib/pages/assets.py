@@ -47,6 +47,7 @@ ASSETS: dict[str, tuple[str, ...]] = {
         "dashboard/loyalty.js",
         "dashboard/privacy.js",
         "dashboard/requests.js",
+        "dashboard/webhooks.js",
         "dashboard/dashboard.js",
         "dashboard/winners.js",
         "dashboard/draws.js",

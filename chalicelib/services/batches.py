@@ -10,7 +10,7 @@ from pydantic import Field
 
 from chalicelib.adapters import batch_store, records
 from chalicelib.adapters.models import Allocation, Batch, Campaign, CodeState
-from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign, save_status
+from chalicelib.adapters.records import batch_by_number, load_batch, load_campaign
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
@@ -191,9 +191,10 @@ def change_batch_status(brand_id: str, batch_id: str, actor: str, body: dict) ->
     target = validate(BatchStatusChange, body).status
     batch = load_batch(brand_id, batch_id)
     if check_move(batch.status, target, BATCH_TRANSITIONS, "batch"):
-        before = batch.status
-        save_status(batch, target, "batch")
-        audit.record(brand_id, actor, "batch_status", batch_id, {"status": {"before": before, "after": target}})
+        event = audit.transaction_event(
+            brand_id, actor, "batch_status", batch_id, {"status": {"before": batch.status, "after": target}}
+        )
+        records.save_status_with_event(batch, target, "batch", event)
     return _to_dict(batch)
 
 

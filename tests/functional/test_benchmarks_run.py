@@ -60,6 +60,13 @@ SMOKES = {
     # At 300 codes the request publishes the file itself; the job's path runs at the default 20,000.
     "bench_voucher_file": Smoke(("--codes", "300"), ("figure", "baseline (same run)"), dynamodb="worker"),
     "bench_erasure": Smoke(("--sizes", "3,30", "--others", "50"), ("claims", "path"), dynamodb="worker"),
+    # Counts must hold at any size; the rate and the p99 are timings a busy machine may miss at this size.
+    "bench_webhooks": Smoke(
+        ("--rate", "10", "--seconds", "2", "--senders", "2"),
+        ("figure", "baseline: posted directly (same run)"),
+        ("events delivered per second", "commit-to-delivery p99"),
+        dynamodb="worker",
+    ),
     "bench_reports": Smoke(("--winners", "20", "--participants", "1000"), ("figure", "baseline (same run)")),
     # The whole local stack (chalice local, the stats worker, its own DynamoDB Local), for 4 s.
     "load_scans": Smoke(

@@ -67,7 +67,7 @@ STREAM_READ_ACTIONS = frozenset(
 # Queues the functions may send to besides the export queue: the statistics aggregator's
 # stream event source puts the batches it gives up on in this dead-letter queue, with the
 # function's role.
-EXTRA_SQS_SEND_QUEUES = ("qrc-{stage}-stats-dlq",)
+EXTRA_SQS_SEND_QUEUES = ("qrc-{stage}-stats-dlq", "qrc-{stage}-webhook-outbox-dlq")
 
 
 def _tool(name: str) -> str:
@@ -316,7 +316,14 @@ def test_export_queue_retries_into_a_dead_letter_queue_and_outlasts_the_worker(p
 
     stage, template = packaged["stage"], packaged["template"]
     queues = _resources(template, "AWS::SQS::Queue")
-    assert set(queues) == {"ExportQueue", "ExportDeadLetterQueue", "StatsDeadLetterQueue"}
+    assert set(queues) == {
+        "ExportQueue",
+        "ExportDeadLetterQueue",
+        "StatsDeadLetterQueue",
+        "WebhookQueue",
+        "WebhookDeadLetterQueue",
+        "WebhookOutboxDeadLetterQueue",
+    }
     queue = queues["ExportQueue"]["Properties"]
     assert queue["QueueName"] == _export_queue_name(stage) == f"qrc-{stage}-exports"
     assert queue["RedrivePolicy"] == {
@@ -382,7 +389,9 @@ def test_export_grants_name_only_this_stages_queue_and_bucket(packaged):
                 "sqs:ChangeMessageVisibility",
                 "sqs:GetQueueAttributes",
             }, statement
-            assert resources == [f"arn:aws:sqs:*:*:qrc-{stage}-exports"], statement
+            assert resources in ([f"arn:aws:sqs:*:*:qrc-{stage}-exports"], [f"arn:aws:sqs:*:*:qrc-{stage}-webhooks"]), (
+                statement
+            )
         if any(action.startswith("s3:") for action in actions):
             assert set(actions) <= {"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, statement
             assert sorted(resources) == sorted(
@@ -648,7 +657,12 @@ def test_every_function_table_dead_letter_queue_and_the_api_has_its_alarms(packa
         (expression,) = [q["Expression"] for q in alarm["Metrics"] if q.get("ReturnData")]
         assert expression == "FILL(reads, 0) + FILL(writes, 0)", table
     dead_letters = _dead_letter_queues(template)
-    assert dead_letters == {"ExportDeadLetterQueue", "StatsDeadLetterQueue"}
+    assert dead_letters == {
+        "ExportDeadLetterQueue",
+        "StatsDeadLetterQueue",
+        "WebhookDeadLetterQueue",
+        "WebhookOutboxDeadLetterQueue",
+    }
     waiting = _watched(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName")
     for queue in dead_letters:
         assert queue in waiting, f"{queue}: no alarm for messages waiting"
@@ -812,7 +826,8 @@ def _resource_of_call(stage: str, variables: dict[str, str], call) -> set[tuple[
         # unset: the secret comes in the environment instead
         return {(call.action, f"arn:aws:ssm:*:*:parameter{parameter}")} if parameter else set()
     if service == "sqs":
-        return {(call.action, f"arn:aws:sqs:*:*:{variables['EXPORT_QUEUE_NAME']}")}
+        queue = variables["WEBHOOK_QUEUE_NAME" if call.target == "webhook" else "EXPORT_QUEUE_NAME"]
+        return {(call.action, f"arn:aws:sqs:*:*:{queue}")}
     if service == "s3":
         return {(call.action, f"arn:aws:s3:::qrc-{stage}-exports-*/{part}/*") for part in ("exports", "export-parts")}
     if service == "sns":

@@ -23,7 +23,7 @@ from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
 from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.phones import seal_text
-from chalicelib.services import batches, campaigns, draw_schedule, rewards, subject_requests
+from chalicelib.services import batches, campaigns, draw_schedule, rewards, subject_requests, webhooks
 from tests.support import CONSENT, VALID_CAMPAIGN, draw_line_id, shopper_token, with_draw_line
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -82,6 +82,15 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/subject-requests/{request_id}/correct"): {"marketing": False},
     ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
     ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
+    ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/stolen", "event_types": ["claim.granted"]},
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"url": "https://hooks.example.com/stolen"},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/rotate"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/ping"): {},
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): {
+        "from": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+        "to": datetime.now(UTC).isoformat(),
+    },
 }
 
 
@@ -141,6 +150,11 @@ def _brand_b() -> dict[str, str]:
         "b-owner",
         {**BODIES[("POST", "/v1/campaigns/{campaign_id}/draws")], "name": SECRET, "prize_id": draw_line_id(campaign)},
     )
+    webhook = webhooks.create_webhook(
+        "brand-b",
+        "b-owner",
+        {"url": "https://hooks.example.com/b", "event_types": ["claim.granted"], "description": SECRET},
+    )
     request = subject_requests.create(
         "brand-b",
         "b-owner",
@@ -148,6 +162,7 @@ def _brand_b() -> dict[str, str]:
         get_settings(),
     )
     return {
+        "webhook_id": webhook["webhook_id"],
         "request_id": request["request_id"],
         "draw_id": draw["draw_id"],
         "campaign_id": campaign["campaign_id"],
@@ -176,6 +191,8 @@ OWNERS_ONLY = {
     ("/v1/retention", "PUT"),
     ("/v1/subject-requests", "GET"),
     ("/v1/subject-requests", "POST"),
+    ("/v1/webhooks", "GET"),
+    ("/v1/webhooks", "POST"),
 }
 
 
@@ -207,6 +224,7 @@ def _ids_of_a(api) -> dict[str, str]:
         "brand_id": "brand-a",
         "draw_id": "drw_01ARZ3NDEKTSV4RRFFQ69G5FAW",
         "pick": "1",
+        "webhook_id": "whk_01ARZ3NDEKTSV4RRFFQ69G5FAW",
     }
 
 

@@ -97,7 +97,7 @@ def test_each_queue_hides_a_message_six_times_as_long_as_its_consumer_may_run(pa
 def test_the_stream_consumer_takes_bounded_batches_and_gives_up_into_a_queue(packaged):
     template = packaged["template"]
     streams = _events(template, "DynamoDB")
-    assert [name for name, _, _ in streams] == ["stats_aggregator"]
+    assert sorted(name for name, _, _ in streams) == ["stats_aggregator", "webhook_outbox"]
     for _name, _function, event in streams:
         assert 1 <= event["BatchSize"] <= 10_000
         assert 0 <= event["MaximumBatchingWindowInSeconds"] <= 300
