@@ -207,6 +207,7 @@ class ClaimTransaction:
         prev_claim_at: datetime | None,
         tier: str | None = None,
         tier_change: tuple[str | None, str] | None = None,
+        place: str | None = None,
     ) -> None:
         """Write the code's claim record, only if the code has none (claimed or voided): the old one comes back.
 
@@ -234,6 +235,8 @@ class ClaimTransaction:
         }
         if request_key is not None:
             item[n["request_key"]] = {_S: request_key}
+        if place is not None:
+            item[n["place"]] = {_S: place}
         if tier is not None:
             item[n["tier"]] = {_S: tier}
         if tier_change is not None:

@@ -200,6 +200,10 @@ class Batch(_Model):
     quantity = IntegerAttribute()
     key_version = IntegerAttribute()
     allocations = ListAttribute(of=Allocation, default=list)
+    # The market the batch was shipped to: a country and, optionally, its provinces or regions
+    # (domain/places.py); scans elsewhere count towards the diverted-batch signal.
+    market_country = UnicodeAttribute(null=True)
+    market_places = UnicodeSetAttribute(null=True)
     status = UnicodeAttribute(default=BatchStatus.INACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -284,6 +288,15 @@ class CodeState(_Model):
     # Set by the aggregator in the same transaction that counts the claim: counted once.
     counted = BooleanAttribute(null=True)
     kind = UnicodeAttribute(null=True)  # a refusal's kind (statistics.REFUSALS)
+    # The scan's coarse place (domain/places.py: `VN-HN`, `PH-07`, a country, `unknown`), from the
+    # edge's viewer headers; never an address or coordinates. On claims and refusals.
+    place = UnicodeAttribute(null=True)
+    # A refusal's code (`<batch number>:<serial>`) and its network's keyed pseudonym: what the
+    # integrity signals group tries by (docs/integrity.md).
+    code = UnicodeAttribute(null=True)
+    network = UnicodeAttribute(null=True)
+    # Set on a claimed code an operator quarantined: other shoppers' scans of it are refused as invalid.
+    quarantined = BooleanAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # refusals only: claims and voids are kept
     by_shopper = ClaimsByShopper()
 

@@ -4,9 +4,10 @@ adapters' stores in domain values. May import: domain, adapters, views, renderin
 Modules: audit (the audit trail, written), auth (operator and shopper tokens), batches, campaigns, consents
 (the notices a shopper accepted, each brand's marketing consent),
 draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute run), draw_schedule,
-draw_snapshot, erasure (deleting a shopper's account, resumable), exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
+draw_snapshot, integrity (brands' thresholds, a code or batch quarantined and released, audited),
+erasure (deleting a shopper's account, resumable), exports (print files, queued and written in chunks), loyalty (programs, wallets, the monthly
 review), my_data (everything held about a shopper, for them), reconcile (counters recomputed from claims), redemptions, reports (the regulator's papers downloaded, audited), rewards (the catalogue), scans (the
-claim), shoppers (sign-in), stats_aggregator (the stream fold into counters), texting (what every SMS to a
+claim), shoppers (sign-in), signals (the integrity signals folded from the stream), stats_aggregator (the stream fold into counters), texting (what every SMS to a
 shopper shares: its language and the SMS budgets), wins (claiming a draw's prize: the winner's and the
 brand's moves, passing it on to an alternate, prize_terms), win_offers (each winner's win made once; the
 runner's forfeits, reminders and alternates' SMS).
