@@ -45,6 +45,7 @@ ASSETS: dict[str, tuple[str, ...]] = {
     "dashboard.min.js": (
         "shared.js",
         "dashboard/loyalty.js",
+        "dashboard/integrity.js",
         "dashboard/dashboard.js",
         "dashboard/winners.js",
         "dashboard/draws.js",

@@ -202,6 +202,10 @@ def _market(market: dict | None) -> tuple[str | None, list[str]]:
             raise InvalidInput(
                 f"market.{name}: Not a field of a market; it takes country and places.", field=f"market.{name}"
             )
+    if market.get("country") is None:
+        raise InvalidInput(
+            "market.country: Name the country (or send market: null to clear it).", field="market.country"
+        )
     return check_market(market.get("country"), market.get("places"))
 
 
