@@ -207,12 +207,13 @@ def _score(found: set[str], planted: set[str]) -> tuple[float, float]:
     return (hits / len(found) if found else 1.0), (hits / len(planted) if planted else 1.0)
 
 
-def simulate(endpoint: str, shoppers: int = 1_000, seed: int = 7, size: Size | None = None) -> dict:
-    """Run the simulation on the DynamoDB Local at `endpoint`, in tables of its own; returns its figures."""
+def simulate(endpoint: str | None, shoppers: int = 1_000, seed: int = 7, size: Size | None = None) -> dict:
+    """Run the simulation on the DynamoDB Local at `endpoint`, in tables of its own (None: on the tables
+    the models are bound to now, a test's); returns its figures."""
     rng = random.Random(seed)
-    settings = Settings(table_prefix=f"sim{random.randrange(10**9)}", dynamodb_endpoint=endpoint)
-    models.bind(settings)
-    tables.create_tables()
+    if endpoint is not None:
+        models.bind(Settings(table_prefix=f"sim{random.randrange(10**9)}", dynamodb_endpoint=endpoint))
+        tables.create_tables()
     records.clear_cache()
     scans.LOCKS.clear()
     world = _campaign()

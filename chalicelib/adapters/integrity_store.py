@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
-from chalicelib.adapters import dynamo
+from chalicelib.adapters import counters, dynamo
 from chalicelib.adapters.models import CodeState, StatShard
 from chalicelib.domain.lifecycle import CodeStatus
 
@@ -87,21 +87,8 @@ def raise_signal(part: str, key: str, facts: Mapping[str, str | int], sets: Mapp
 
 def signals(part: str) -> list[tuple[str, dict]]:
     """Every signal raised in a partition (`sig#...` keys, all pages), each its key and its attributes."""
-    found: list[tuple[str, dict]] = []
-    start = None
-    while True:
-        kwargs: dict = {
-            "TableName": StatShard.Meta.table_name,
-            "KeyConditionExpression": "campaign_id = :c AND begins_with(stat_key, :p)",
-            "ExpressionAttributeValues": {":c": {"S": part}, ":p": {"S": "sig#"}},
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamo.client().query(**kwargs)
-        found.extend((item["stat_key"]["S"], _plain(item)) for item in page.get("Items", []))
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return found
+    # "sig$" sorts after every "sig#..." key.
+    return counters.items(part, "sig#", "sig$", read=_plain)
 
 
 def _plain(item: Mapping[str, dict]) -> dict:

@@ -33,6 +33,7 @@ __all__ = [
     "change_batch_status",
     "find_code",
     "void_code",
+    "operator_record",
     "code_payload",
     "csv_lines",
     "codes_csv",
@@ -249,19 +250,23 @@ def find_code(brand_id: str, code_text: str) -> CodeRef:
     return CodeRef(code=code, serial=parts.serial, batch=batch)
 
 
+def operator_record(ref: CodeRef, status: str, actor: str) -> CodeState:
+    """The record an operator writes for a code nobody claimed yet (void, quarantined): its claim is refused."""
+    return CodeState(
+        CodeState.key_for(ref.batch.batch_number, ref.serial),
+        state=status,
+        batch_id=ref.batch.batch_id,
+        brand_id=ref.batch.brand_id,
+        changed_at=clock.now(),
+        changed_by=actor,
+    )
+
+
 def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
     """Void one code ahead of any scan; voiding twice is a no-op, a claimed code stays claimed."""
     validate(CodeStatusChange, body)
     ref = find_code(brand_id, code_text)
-    state = CodeState(
-        CodeState.key_for(ref.batch.batch_number, ref.serial),
-        state=CodeStatus.VOID,
-        batch_id=ref.batch.batch_id,
-        brand_id=brand_id,
-        changed_at=clock.now(),
-        changed_by=actor,
-    )
-    state = batch_store.void_code(state)
+    state = batch_store.void_code(operator_record(ref, CodeStatus.VOID, actor))
     if state.state != CodeStatus.VOID:
         raise Conflict("This code has already been claimed.", field="code")
     return {

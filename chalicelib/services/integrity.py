@@ -7,12 +7,11 @@ from dataclasses import asdict
 from chalicelib.adapters import integrity_store
 from chalicelib.adapters.models import CodeState
 from chalicelib.adapters.records import load_batch, save_status
-from chalicelib.domain import clock
 from chalicelib.domain import integrity as rules
 from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CodeStatus, check_move
 from chalicelib.services import audit
-from chalicelib.services.batches import find_code
+from chalicelib.services.batches import find_code, operator_record
 from chalicelib.services.signals import brand_thresholds
 
 __all__ = [
@@ -80,15 +79,8 @@ def quarantine_code(brand_id: str, code_text: str, actor: str, body: dict) -> di
     """Hold one code: unclaimed, it is refused as a voided one; claimed, other shoppers' scans of it are."""
     reason = _reason(body)
     ref = find_code(brand_id, code_text)
-    key = CodeState.key_for(ref.batch.batch_number, ref.serial)
-    state = CodeState(
-        key,
-        state=CodeStatus.QUARANTINED,
-        batch_id=ref.batch.batch_id,
-        brand_id=brand_id,
-        changed_at=clock.now(),
-        changed_by=actor,
-    )
+    state = operator_record(ref, CodeStatus.QUARANTINED, actor)
+    key = state.code_key
     now_state = integrity_store.quarantine_code(state)
     if now_state == CodeStatus.VOID:
         raise Conflict("This code is void already.", field="code")
