@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from chalicelib.services import (
         audit,
         batches,
+        brand_purposes,
         campaigns,
         consents,
         draw_schedule,
@@ -99,6 +100,7 @@ else:
     batches = _Deferred("chalicelib.services.batches")
     campaigns = _Deferred("chalicelib.services.campaigns")
     consents = _Deferred("chalicelib.services.consents")
+    brand_purposes = _Deferred("chalicelib.services.brand_purposes")
     my_data_service = _Deferred("chalicelib.services.my_data")
     draw_runs = _Deferred("chalicelib.services.draw_runner")
     win_offers = _Deferred("chalicelib.services.win_offers")
@@ -805,6 +807,35 @@ def my_consents() -> dict:
 def put_my_consents() -> dict:
     shopper = _shopper()
     return consents.set_marketing(shopper.shopper_id, _body())
+
+
+@api("/v1/me/consents/withdrawals", methods=("POST",), auth="shopper")
+def withdraw_my_consent() -> dict:
+    shopper = _shopper()
+    brand_purposes.withdraw(shopper.shopper_id, _body())
+    return consents.my_consents(shopper.shopper_id)
+
+
+# A brand's own purposes under the sign-in notice: every role reads them, owners alone change them (they
+# speak for the brand to every shopper), and the sign-in page reads them without a token: the same words
+# for everyone, like /privacy.
+
+
+@api("/v1/consent-purposes")
+def get_consent_purposes() -> dict:
+    return brand_purposes.get_purposes(_operator().brand)
+
+
+@api("/v1/consent-purposes", methods=("PUT",))
+def put_consent_purposes() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return brand_purposes.put_purposes(operator.brand, operator.sub, _body())
+
+
+@api("/v1/brands/{brand_id}/purposes", auth="public")
+def brand_purposes_shown(brand_id: str) -> dict:
+    return brand_purposes.published(brand_id)
 
 
 @api("/v1/me/data", auth="shopper")

@@ -148,9 +148,8 @@ def _seed(prefix: str, endpoint: str, runs: int) -> tuple[list[str], list[str], 
     """An active campaign and batch in tables `prefix-*`: a code and a shopper token per run, the batches table."""
     from chalicelib.adapters import models, tables
     from chalicelib.config import Settings
-    from chalicelib.domain import phones
     from chalicelib.services import auth
-    from tests.support import active_batch
+    from tests.support import active_batch, synthetic_shopper_id
 
     settings = Settings(table_prefix=prefix, dynamodb_endpoint=endpoint)
     models.bind(settings)
@@ -159,7 +158,7 @@ def _seed(prefix: str, endpoint: str, runs: int) -> tuple[list[str], list[str], 
     # One shopper per run: each run is a first claim (no cap or rate limit reached).
     tokens = [
         auth.issue_shopper_token(
-            settings, auth.Shopper(phones.shopper_id_for(f"{run:064x}"), phone_masked="+84 ••• ••• 678")
+            settings, auth.Shopper(synthetic_shopper_id(f"{run:064x}"), phone_masked="+84 ••• ••• 678")
         )[0]
         for run in range(runs)
     ]

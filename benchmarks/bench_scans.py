@@ -46,7 +46,7 @@ from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import Settings
 from chalicelib.domain import clock, codes
 from chalicelib.services import scans
-from tests.support import active_batch
+from tests.support import active_batch, synthetic_shopper_id
 
 
 class CallCounter:
@@ -266,11 +266,10 @@ def _cpu(scan_codes: list[str], requests: int, rounds: int, with_profile: bool) 
     """CPU: the whole /v1/scans route with DynamoDB answered from memory, beside a bare Chalice
     route in an app with our route table, and one in an app of its own; and the profile if asked."""
     import app as application
-    from chalicelib.domain import phones
     from chalicelib.services import auth
 
     bare, one_route = bare_app("bare", application.app.routes), bare_app("bare-one-route")
-    shopper = phones.shopper_id_for("0" * 64)
+    shopper = synthetic_shopper_id("0" * 64)
     token = auth.issue_shopper_token(
         application.get_settings(), auth.Shopper(shopper_id=shopper, phone_masked="+84 ••• ••• 678")
     )[0]

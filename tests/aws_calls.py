@@ -472,10 +472,10 @@ class _Reader:
         nodes = list(self._walk())
         node = self.function.node
         if not isinstance(node, ast.Module):
-            for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-                found = self._annotation_model(arg.annotation) or self._annotation_class(arg.annotation)
-                if found:
-                    self.types[arg.arg] = found
+            self._bind_params(node)
+        for item in nodes:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                self._bind_params(item)  # a function nested in this one: its calls are this one's
         # Two passes: names bound later in the source (loops) are known on the second.
         for _ in range(2):
             for item in nodes:
@@ -490,6 +490,25 @@ class _Reader:
                 self.function.parameter_settings.add(item.attr)
 
     # --- what names hold ---
+
+    def _bind_params(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        """What a function's parameters hold, by their annotations."""
+        for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+            if self._annotation_is_transaction(arg.annotation):
+                # `def items(tx: TransactWrite)`: the items of a transaction its caller sends.
+                self.transactions.add(arg.arg)
+                continue
+            found = self._annotation_model(arg.annotation) or self._annotation_class(arg.annotation)
+            if found:
+                self.types[arg.arg] = found
+
+    def _annotation_is_transaction(self, annotation: ast.expr | None) -> bool:
+        """Whether an annotation names PynamoDB's TransactWrite."""
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            annotation = ast.parse(annotation.value, mode="eval").body
+        if annotation is None:
+            return False
+        return self.program.resolve(self.module, annotation) == "pynamodb.transactions.TransactWrite"
 
     def _annotation_model(self, annotation: ast.expr | None) -> str | None:
         """Every model an annotation names (`Campaign | Batch` is both), joined by "|"."""

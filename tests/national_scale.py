@@ -365,10 +365,11 @@ def simulate(
     made beforehand and loaded into `recorder`, which is installed). The clock must read `recorder.now`."""
     from chalicelib.adapters.records import LookupCache
     from chalicelib.adapters.secrets import get_keyring
-    from chalicelib.domain import codes, phones
+    from chalicelib.domain import codes
     from chalicelib.domain.errors import DomainError
     from chalicelib.services import scans
     from chalicelib.services.stats_aggregator import handle_stream_records
+    from tests.support import synthetic_shopper_id
 
     rng = random.Random(seed)
     keyring = get_keyring()
@@ -384,7 +385,7 @@ def simulate(
     for n in range(total):
         recorder_time = n / rate
         sim_clock.at = recorder_time
-        shopper = phones.shopper_id_for(f"{rng.randrange(shoppers):064x}")
+        shopper = synthetic_shopper_id(f"{rng.randrange(shoppers):064x}")
         ip = rng.choice(nat) if rng.random() < 0.3 else f"10.{n % 250}.{n // 250 % 250}.{n % 7}"
         if used and rng.random() < 0.05:
             code = rng.choice(used)

@@ -52,9 +52,10 @@ from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import transaction_connection
 from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
 from chalicelib.adapters.secrets import get_keyring
-from chalicelib.domain import phones, statistics
+from chalicelib.domain import statistics
 from chalicelib.domain.instant_win import winning_prize
 from chalicelib.services import batches, campaigns, stats_aggregator
+from tests.support import synthetic_shopper_id
 
 __all__ = ["load_claims", "plan_claims", "write_plan", "LoadPlan", "PlannedClaim", "REFUSAL_MIX", "ReadMeter"]
 
@@ -161,7 +162,7 @@ class LoadPlan:
 
 def _shopper(seed: int, index: int) -> str:
     # Shaped like a real id (`shp_` + 26 Crockford characters), fixed by seed and index.
-    return phones.shopper_id_for(hashlib.sha256(f"stats-scale:{seed}:{index}".encode()).hexdigest())
+    return synthetic_shopper_id(f"stats-scale:{seed}:{index}")
 
 
 def _claims_per_participant(rng: random.Random, claims: int, participants: int, cap: int | None) -> list[int]:

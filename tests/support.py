@@ -120,13 +120,29 @@ class Api:
 
 
 def shopper_id(phone: str = "+84912345678") -> str:
-    """The shopper id that signing in with `phone` yields (the same phone, the same shopper)."""
+    """The shopper id that signing in with `phone` yields: its account's, opened as a first sign-in
+    opens it when the number has none yet (the same phone, the same shopper, until a deletion)."""
+    from chalicelib.adapters import shopper_store
     from chalicelib.adapters.secrets import get_phone_hash_pepper
-    from chalicelib.domain import phones
+    from chalicelib.domain import clock, phones
+    from chalicelib.services import shoppers
 
     settings = get_settings()
     number = phones.normalise_phone(phone, settings.phone_regions)
-    return phones.shopper_id_for(phones.phone_hash(number.e164, get_phone_hash_pepper(settings)))
+    pepper = get_phone_hash_pepper(settings)
+    found = shopper_store.account_of_phone(phones.phone_hash(number.e164, pepper))
+    return found or shoppers.record_account(number, pepper, clock.now())
+
+
+def synthetic_shopper_id(seed: str) -> str:
+    """A shopper id made from `seed` for tests and benchmarks that need many shoppers without accounts
+    (the same seed, the same id), shaped as a real account's id."""
+    import hashlib
+
+    from chalicelib.domain.ids import CROCKFORD
+
+    value = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:17], "big") >> 6
+    return "shp_" + "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def shopper_token(phone: str = "+84912345678") -> str:

@@ -10,7 +10,7 @@ loop and request token rule), erasure_store (an account's deletion record and ea
 export_store (a print-file export and each move of its state machine), integrity_store (the integrity
 signals' state and signals, brands' thresholds, a code quarantined or released),
 limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
-(PynamoDB, the one schema), paging (the one cursor), participants (the wallet's and the participants
+(PynamoDB, the one schema), paging (the one cursor), purpose_store (a brand's own consent purposes), participants (the wallet's and the participants
 CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its
 bound), redemption_store (redemptions), reward_store (rewards and their voucher pools), s3, secrets,
 shopper_store (a phone number's pending sign-in code, shoppers' accounts), sms, sms_ledger (one SMS sent

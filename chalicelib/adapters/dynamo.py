@@ -14,7 +14,8 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection, TableConnection
-from pynamodb.exceptions import PynamoDBException, TableError
+from pynamodb.exceptions import PynamoDBException, TableError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import aws
 from chalicelib.domain.errors import ServiceBusy
@@ -31,6 +32,7 @@ __all__ = [
     "attempts",
     "transient",
     "request_token",
+    "write_together",
     "pages_side_by_side",
 ]
 
@@ -182,6 +184,23 @@ def attempts(count: int, busy: str, *, retry_after: int = 1, base_seconds: float
             backoff(min(attempt - 1, 6), base_seconds)
         yield attempt
     raise ServiceBusy(busy, retry_after=retry_after)
+
+
+def write_together(items: Callable[[TransactWrite], None], busy: str, tries: int = 6) -> bool:
+    """One PynamoDB transaction whose items `items` adds, tried again while DynamoDB is busy; False
+    when an item's condition refused it (nothing written), ServiceBusy(`busy`) past the last try."""
+    for _ in attempts(tries, busy):
+        try:
+            with TransactWrite(connection=transaction_connection(), client_request_token=request_token()) as tx:
+                items(tx)
+        except TransactWriteError as exc:
+            if transient(exc):
+                continue
+            if isinstance(exc.cause, ClientError) and cancellation_codes(exc.cause) is not None:
+                return False
+            raise
+        return True
+    return False  # never reached: attempts raises ServiceBusy after the last try
 
 
 def request_token() -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -20,8 +19,10 @@ from chalicelib.adapters.models import (
     RateCounter,
     Redemption,
     ShopperAccount,
+    ShopperPhone,
     Win,
 )
+from chalicelib.adapters.shopper_store import phone_key
 from chalicelib.domain.lifecycle import DrawStatus, ErasureStatus
 
 __all__ = [
@@ -56,25 +57,20 @@ def account(shopper_id: str) -> ShopperAccount | None:
 _BUSY = "Many changes to this account at once; please try again."
 
 
-def _account_and_list(shopper_id: str, actions: list[Action], condition: Condition, listed: Action) -> bool:
-    """The account's change and the running list's, in one transaction tried again while DynamoDB is
-    busy; False when the account's condition refused it (nothing written)."""
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
-                tx.update(Counter(RUNNING_LIST), actions=[listed])
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            refused = isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None
-            if not refused:
-                raise
-            return False
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+def _account_and_list(
+    shopper_id: str, actions: list[Action], condition: Condition, listed: Action, phone_hash: str | None = None
+) -> bool:
+    """The account's change and the running list's (and the removal of the number's ShopperPhone item,
+    when given), in one transaction tried again while DynamoDB is busy; False when the account's
+    condition refused it (nothing written)."""
+
+    def items(tx: TransactWrite) -> None:
+        tx.update(ShopperAccount(shopper_id), actions=actions, condition=condition)
+        tx.update(Counter(RUNNING_LIST), actions=[listed])
+        if phone_hash:
+            tx.delete(ShopperPhone(phone_key(phone_hash)))
+
+    return dynamo.write_together(items, _BUSY)
 
 
 def start(shopper_id: str, at: datetime) -> bool:
@@ -102,9 +98,10 @@ def mark_step(shopper_id: str, step: str) -> None:
     )
 
 
-def finish(shopper_id: str, at: datetime) -> None:
-    """The last step: the account keeps nothing that identifies the person, the deletion is done and
-    off the scheduler's list, in one transaction (a repeat after it finds it done and writes nothing)."""
+def finish(shopper_id: str, phone_hash: str | None, at: datetime) -> None:
+    """The last step: the number no longer finds the account (its ShopperPhone item goes), the account
+    keeps nothing that identifies the person, and the deletion is done and off the scheduler's list,
+    in one transaction (a repeat after it finds it done and writes nothing)."""
     _account_and_list(
         shopper_id,
         [
@@ -113,14 +110,17 @@ def finish(shopper_id: str, at: datetime) -> None:
             ShopperAccount.phone_sealed.remove(),
             ShopperAccount.created_at.remove(),
             ShopperAccount.last_sign_in_at.remove(),
-            # Nobody is to be marketed to in its name (participants.csv says no); the log of what was
-            # granted and withdrawn, and the notices accepted, stay under the pseudonym as proof.
+            # Nobody is to be marketed to in its name (participants.csv says no) nor held to a brand's own
+            # purpose; the logs of what was granted and withdrawn, and the notices accepted, stay under the
+            # pseudonym as proof.
             ShopperAccount.marketing_brands.remove(),
+            ShopperAccount.purpose_grants.remove(),
             ShopperAccount.erasure_status.set(ErasureStatus.DONE),
             ShopperAccount.erased_at.set(at),
         ],
         ShopperAccount.erasure_status == ErasureStatus.RUNNING,
         Counter.members.delete({shopper_id}),
+        phone_hash,
     )
 
 

@@ -38,11 +38,15 @@ __all__ = [
     "Participant",
     "StatShard",
     "ShopperAccount",
+    "ShopperPhone",
     "OtpChallenge",
     "Export",
     "AuditEvent",
     "TierRung",
     "LoyaltyProgram",
+    "ConsentPurposes",
+    "PurposeText",
+    "PurposeChange",
     "Member",
     "Reward",
     "Voucher",
@@ -52,6 +56,7 @@ __all__ = [
     "DrawPage",
     "Win",
     "ALL_MODELS",
+    "GUEST_MODELS",
     "bind",
 ]
 
@@ -393,10 +398,25 @@ class MarketingChange(MapAttribute):
     at = UTCDateTimeAttribute()
 
 
-class ShopperAccount(_Model):
-    """A shopper known by phone number: keyed by an id derived from the number's keyed hash.
+class PurposeChange(MapAttribute):
+    """A brand's own purpose accepted at sign-in (with the notice's version and language) or withdrawn, when."""
 
-    The clear number is never stored: the hash finds the shopper, the masked form is shown.
+    brand_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()
+    revision = IntegerAttribute()
+    granted = BooleanAttribute()
+    notice = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(null=True)
+    at = UTCDateTimeAttribute()
+
+
+class ShopperAccount(_Model):
+    """A shopper known by phone number: keyed by a random id that its ShopperPhone item points to.
+
+    The clear number is never stored: the hash finds the shopper (through ShopperPhone), the masked
+    form is shown. The id is random, not derived from the number, so once a deletion has removed the
+    hash nothing left under the id leads back to the number, and the number signing in again starts
+    a new account under a new id.
     """
 
     class Meta(_BaseMeta):
@@ -424,6 +444,24 @@ class ShopperAccount(_Model):
     # MARKETING_CHANGES_PER_DAY a day, services/consents.py).
     marketing_brands = UnicodeSetAttribute(null=True)
     marketing_log = ListAttribute(of=MarketingChange, null=True)
+    # The brands' own purposes the shopper accepts now (domain/consent.py grant_key: brand/purpose@revision),
+    # and every acceptance and withdrawal, one record a purpose (services/brand_purposes.py).
+    purpose_grants = UnicodeSetAttribute(null=True)
+    purpose_log = ListAttribute(of=PurposeChange, null=True)
+
+
+class ShopperPhone(_Model):
+    """Which account a phone number belongs to: `phone#<keyed hash>` -> the account's random id.
+
+    Kept in the shoppers table beside the accounts (its key shares their key attribute), created with
+    the account in one transaction, and deleted with the account's identifying fields at deletion.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "shoppers"
+
+    key = UnicodeAttribute(hash_key=True, attr_name="shopper_id")
+    owner = UnicodeAttribute()  # the account's shopper_id
 
 
 class OtpChallenge(_Model):
@@ -531,6 +569,35 @@ class LoyaltyProgram(_Model):
     # Points earned before this month (when expiry was set or shortened) count as earned in it.
     expire_from = UnicodeAttribute(null=True)
     timezone = UnicodeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+
+class PurposeText(MapAttribute):
+    """One purpose a brand adds to the sign-in notice (domain/consent.py BrandPurpose)."""
+
+    purpose_id = UnicodeAttribute()
+    required = BooleanAttribute()
+    revision = IntegerAttribute()
+    vi = UnicodeAttribute()
+    en = UnicodeAttribute()
+    fil = UnicodeAttribute()
+
+
+class ConsentPurposes(_Model):
+    """A brand's own purposes shown at sign-in, with their words in each language (one item a brand).
+
+    Its own table rather than an attribute of the loyalty program: every sign-in page reads it, a
+    brand without a program has purposes, and the program's version lock would make an owner's edit
+    of the notice and a manager's edit of the tiers refuse each other.
+    """
+
+    class Meta(_BaseMeta):
+        table_suffix = "consent_purposes"
+
+    brand_id = UnicodeAttribute(hash_key=True)
+    purposes = ListAttribute(of=PurposeText, default=list)
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute()
     version = VersionAttribute()
@@ -926,6 +993,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     Export,
     AuditEvent,
     LoyaltyProgram,
+    ConsentPurposes,
     Member,
     Reward,
     Voucher,
@@ -935,6 +1003,10 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DrawPage,
     Win,
 )
+"""One model per table: the tables to create, copy and read back."""
+
+# Models of items kept in another model's table (bound with it, never created on their own).
+GUEST_MODELS: tuple[type[Model], ...] = (ShopperPhone,)
 
 
 def _meta(model: type[Model]) -> type[_BaseMeta]:
@@ -950,7 +1022,7 @@ def bind(settings: Settings | None = None) -> None:
     """
     settings = settings or get_settings()
     dynamo.bind(settings.region, settings.dynamodb_endpoint, settings.dynamodb_max_attempts)
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *GUEST_MODELS):
         target = (
             settings.table_name(_meta(model).table_suffix),
             settings.region,

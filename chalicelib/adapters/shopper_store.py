@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import dynamo
 from chalicelib.adapters.dynamo import condition_failed
-from chalicelib.adapters.models import ConsentRecord, MarketingChange, OtpChallenge, ShopperAccount
-from chalicelib.domain.consent import Acceptance, acceptance_key
+from chalicelib.adapters.models import (
+    ConsentRecord,
+    MarketingChange,
+    OtpChallenge,
+    PurposeChange,
+    ShopperAccount,
+    ShopperPhone,
+)
+from chalicelib.domain.consent import Acceptance, PurposeDecision, acceptance_key
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.lifecycle import ErasureStatus
 
 __all__ = [
     "pending_code",
     "store_code",
     "spend_try",
     "use_code",
+    "phone_key",
+    "account_of_phone",
+    "open_account",
     "record_sign_in",
     "record_acceptance",
     "set_marketing",
+    "decide_purposes",
     "account",
     "accounts",
 ]
@@ -76,26 +89,54 @@ def use_code(challenge: OtpChallenge, max_tries: int, now: datetime) -> bool:
     return True
 
 
-def record_sign_in(shopper_id: str, phone_hash: str, masked: str, sealed: str, signed_in: datetime) -> None:
-    """Create or refresh a shopper's account at a sign-in; the first sign-in's time stays its creation.
+def phone_key(phone_hash: str) -> str:
+    """The key of the item that says whose a phone number is."""
+    return f"phone#{phone_hash}"
 
-    Refused (Conflict) while the account's deletion is running; after a finished deletion the number
-    starts a new account (the deletion's times stay on it).
+
+def account_of_phone(phone_hash: str) -> str | None:
+    """The shopper id of the account a number belongs to (a consistent read), or None."""
+    try:
+        return ShopperPhone.get(phone_key(phone_hash), consistent_read=True).owner
+    except ShopperPhone.DoesNotExist:
+        return None
+
+
+def open_account(shopper_id: str, phone_hash: str, masked: str, sealed: str, signed_in: datetime) -> bool:
+    """A number's first sign-in: its account and the item that finds it, in one transaction; False
+    (nothing written) when another sign-in of the same number opened one first."""
+    account = ShopperAccount(
+        shopper_id,
+        phone_hash=phone_hash,
+        phone_masked=masked,
+        phone_sealed=sealed,
+        created_at=signed_in,
+        last_sign_in_at=signed_in,
+        sign_ins=1,
+    )
+
+    def items(tx: TransactWrite) -> None:
+        tx.save(ShopperPhone(phone_key(phone_hash), owner=shopper_id), condition=ShopperPhone.key.does_not_exist())
+        tx.save(account, condition=ShopperAccount.shopper_id.does_not_exist())
+
+    return dynamo.write_together(items, "Many sign-ins of this number at once; please try again.")
+
+
+def record_sign_in(shopper_id: str, masked: str, sealed: str, signed_in: datetime) -> None:
+    """Refresh an account at a later sign-in (the number's masked and sealed forms as now written).
+
+    Refused (Conflict) while the account's deletion is running; a finished deletion has removed the
+    number's ShopperPhone item, so the number never finds that account again.
     """
     try:
         ShopperAccount(shopper_id).update(
             actions=[
-                ShopperAccount.phone_hash.set(phone_hash),
                 ShopperAccount.phone_masked.set(masked),
                 ShopperAccount.phone_sealed.set(sealed),
-                ShopperAccount.created_at.set(ShopperAccount.created_at | signed_in),
                 ShopperAccount.last_sign_in_at.set(signed_in),
                 ShopperAccount.sign_ins.add(1),
-                ShopperAccount.erasure_status.remove(),
-                ShopperAccount.erasure_steps.remove(),
             ],
-            condition=ShopperAccount.erasure_status.does_not_exist()
-            | (ShopperAccount.erasure_status == ErasureStatus.DONE),
+            condition=ShopperAccount.phone_hash.exists() & ShopperAccount.erasure_status.does_not_exist(),
         )
     except UpdateError as exc:
         if not condition_failed(exc):
@@ -109,35 +150,56 @@ def record_acceptance(shopper_id: str, accepted: Acceptance) -> bool:
     record = ConsentRecord(
         notice=accepted.notice, purposes=set(accepted.purposes), language=accepted.language, at=accepted.at
     )
-    try:
-        ShopperAccount(shopper_id).update(
-            actions=[
-                ShopperAccount.consents.set((ShopperAccount.consents | []).append([record])),
-                ShopperAccount.consent_keys.add({key}),
-            ],
-            condition=ShopperAccount.shopper_id.exists() & ~ShopperAccount.consent_keys.contains(key),
-        )
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
+    actions = [
+        ShopperAccount.consents.set((ShopperAccount.consents | []).append([record])),
+        ShopperAccount.consent_keys.add({key}),
+    ]
+    return _update_account(shopper_id, actions, ~ShopperAccount.consent_keys.contains(key))
 
 
 def set_marketing(shopper_id: str, brand_id: str, granted: bool, at: datetime) -> bool:
     """Grant or withdraw a brand's marketing consent, logging the change; False if it already stood so
-    (nothing is written then) or the account is gone."""
+    (nothing is written then) or the account is gone or deleted."""
     change = MarketingChange(brand_id=brand_id, granted=granted, at=at)
     now_standing = ShopperAccount.marketing_brands.contains(brand_id)
     moved = ~now_standing if granted else now_standing
     update = ShopperAccount.marketing_brands.add if granted else ShopperAccount.marketing_brands.delete
+    actions = [
+        update({brand_id}),
+        ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
+    ]
+    return _update_account(shopper_id, actions, moved)
+
+
+def decide_purposes(shopper_id: str, grants: set[str], decisions: list[PurposeDecision], seen: int) -> bool:
+    """Set the brand purposes the account accepts now to `grants`, logging each decision; False if the
+    log is no longer `seen` entries long (another change came first: read again) or the account is gone."""
+    log = [
+        PurposeChange(
+            brand_id=d.brand_id,
+            purpose=d.purpose_id,
+            revision=d.revision,
+            granted=d.granted,
+            notice=d.notice,
+            language=d.language,
+            at=d.at,
+        )
+        for d in decisions
+    ]
+    # The log only grows, so its length read is the version the new grants were worked out from.
+    unchanged = ShopperAccount.purpose_log.does_not_exist() if not seen else size(ShopperAccount.purpose_log) == seen
+    standing = ShopperAccount.purpose_grants.set(grants) if grants else ShopperAccount.purpose_grants.remove()
+    actions = [standing, ShopperAccount.purpose_log.set((ShopperAccount.purpose_log | []).append(log))]
+    return _update_account(shopper_id, actions, unchanged)
+
+
+def _update_account(shopper_id: str, actions: Sequence[Action], condition: Condition) -> bool:
+    """Update an existing account where `condition` holds; False if it does not (or the account is gone)."""
     try:
         ShopperAccount(shopper_id).update(
-            actions=[
-                update({brand_id}),
-                ShopperAccount.marketing_log.set((ShopperAccount.marketing_log | []).append([change])),
-            ],
-            condition=ShopperAccount.shopper_id.exists() & moved,
+            # A deleted account (no phone hash) takes no new consent, whatever token still names it.
+            actions=list(actions),
+            condition=ShopperAccount.phone_hash.exists() & condition,
         )
     except UpdateError as exc:
         if condition_failed(exc):

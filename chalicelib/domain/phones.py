@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ __all__ = [
     "phone_hash",
     "seal_phone",
     "unseal_phone",
-    "shopper_id_for",
+    "new_shopper_id",
     "brand_shopper_id",
     "brand_shopper_ids",
     "seal_text",
@@ -173,13 +174,14 @@ def _crockford_id(prefix: str, digest: bytes) -> str:
     return f"{prefix}_" + "".join(reversed(chars))
 
 
-def shopper_id_for(hashed_phone: str) -> str:
-    """`shp_` + 26 Crockford characters derived from the phone hash: one phone, one shopper.
+def new_shopper_id() -> str:
+    """`shp_` + 26 Crockford characters from 130 random bits: a new account's id.
 
-    One-way from the hash, so an id seen in logs does not give away the key that finds
-    the shopper's phone records. This id is the platform's own: brands never see it.
+    Random, not derived from the number: once a deletion has removed the number's keyed hash
+    (the only way from a number to its account), nothing under this id leads back to the number.
+    This id is the platform's own: brands never see it.
     """
-    return _crockford_id("shp", hashlib.sha256(f"shopper-id:{hashed_phone}".encode()).digest())
+    return _crockford_id("shp", secrets.token_bytes(17))
 
 
 def brand_shopper_id(pepper: str, brand_id: str, shopper_id: str) -> str:

@@ -19,10 +19,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Val
 from pydantic_core import ErrorDetails
 
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.ids import is_brand_id
 from chalicelib.domain.validation import MESSAGES, field_path
 
 __all__ = [
     "Schema",
+    "BrandIdText",
     "Instant",
     "Label",
     "SmsLabel",
@@ -118,6 +120,16 @@ Label = Annotated[str, AfterValidator(_text_checker(120))]
 Sku = Annotated[str, AfterValidator(_text_checker(64))]
 PhoneText = Annotated[str, AfterValidator(_text_checker(40))]
 CodeText = Annotated[str, AfterValidator(_text_checker(20))]
+
+
+def _brand_id(value: str) -> str:
+    if not is_brand_id(value):
+        raise ValueError("Not a brand id (lower-case letters, digits and dashes).")
+    return value
+
+
+# A brand named in a shopper's body (which brand's consent): its shape only; the brand is theirs to name.
+BrandIdText = Annotated[str, AfterValidator(_brand_id)]
 # A Label that is put into an SMS to shoppers (a draw's name and prize).
 SmsLabel = Annotated[str, AfterValidator(_text_checker(120)), AfterValidator(check_sms_safe)]
 

@@ -1,7 +1,8 @@
 """Use cases, one per public function: check the input, apply the domain's rules, write through the
 adapters' stores in domain values. May import: domain, adapters, views, rendering, config, logs.
 
-Modules: audit (the audit trail, written), auth (operator and shopper tokens), batches, campaigns, consents
+Modules: audit (the audit trail, written), auth (operator and shopper tokens), batches, brand_purposes (a
+brand's own consent purposes: set, accepted at sign-in, withdrawn), campaigns, consents
 (the notices a shopper accepted, each brand's marketing consent),
 draw_notify (the winners' SMS), draw_runner (freeze, draw and the every-minute run), draw_schedule,
 draw_snapshot, integrity (brands' thresholds, a code or batch quarantined and released, audited),

@@ -147,9 +147,10 @@ def require_write(operator: Operator) -> None:
 
 
 def require_owner(operator: Operator) -> None:
-    """What only a brand's owners may see: the audit trail, phone numbers in clear."""
+    """What only a brand's owners may see or do: the audit trail, phone numbers in clear, the brand's own
+    consent purposes (they speak for the brand to every shopper)."""
     if operator.role != "owner":
-        raise Forbidden(f"Only owners may see this, not the {operator.role} role.")
+        raise Forbidden(f"Only owners may see or do this, not the {operator.role} role.")
 
 
 def issue_operator_token(settings: Settings, *, sub: str, brand: str, role: str, ttl_seconds: int = 8 * 3600) -> str:

@@ -159,7 +159,7 @@ def _sign_in(shopper_id: str, account: ShopperAccount) -> None:
 
 
 def _account(shopper_id: str, account: ShopperAccount) -> None:
-    erasure_store.finish(shopper_id, clock.now())
+    erasure_store.finish(shopper_id, account.phone_hash, clock.now())
 
 
 _DO: dict[str, Callable[[str, ShopperAccount], None]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.adapters import limits, members, participants, shopper_store
+from chalicelib.adapters import limits, members, participants
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.validation import format_instant, parse_limit
 from chalicelib.services import consents, redemptions, wins
@@ -32,7 +32,7 @@ def _spend(shopper_id: str) -> None:
 
 
 def _account(shopper_id: str) -> tuple[dict, dict, dict]:
-    account = shopper_store.account(shopper_id)
+    account = consents.live_account(shopper_id)
     if account is None:
         return {"shopper_id": shopper_id}, {"count": 0}, consents.consents_of(None)
     shown = {
@@ -105,6 +105,7 @@ def my_data_page(shopper_id: str, kind: str, *, limit: str | None = None, cursor
     if kind not in PAGED_KINDS:
         raise InvalidInput(f"kind: must be one of {', '.join(PAGED_KINDS)}.", field="kind")
     size = parse_limit(limit, default=PAGE_SIZE, maximum=PAGE_SIZE)
+    consents.live_account(shopper_id)
     _spend(shopper_id)
     if kind == "claims":
         return _claims(shopper_id, size, cursor)

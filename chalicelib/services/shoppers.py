@@ -12,30 +12,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-from chalicelib.adapters import limits, shopper_store
+from chalicelib.adapters import dynamo, limits, shopper_store
 from chalicelib.adapters.models import OtpChallenge
 from chalicelib.adapters.secrets import get_phone_hash_pepper, get_shopper_jwt_secret
 from chalicelib.adapters.sms import sender_for
 from chalicelib.config import Settings
 from chalicelib.domain import clock
-from chalicelib.domain.consent import NOTICE_VERSION, REQUIRED_PURPOSES, Acceptance
+from chalicelib.domain.consent import MAX_BRAND_PURPOSES, NOTICE_VERSION, REQUIRED_PURPOSES, Acceptance, BrandPurpose
 from chalicelib.domain.errors import InvalidInput, SmsPaused
 from chalicelib.domain.phones import (
     Phone,
     keyed_hash,
+    new_shopper_id,
     normalise_phone,
     phone_hash,
     seal_phone,
     seal_text,
-    shopper_id_for,
     unseal_text,
 )
-from chalicelib.domain.schemas import CodeText, PhoneText, Schema, validate
+from chalicelib.domain.schemas import BrandIdText, CodeText, PhoneText, Schema, validate
 from chalicelib.domain.validation import format_instant
 from chalicelib.logs import log_event
-from chalicelib.services import texting
+from chalicelib.services import brand_purposes, texting
 from chalicelib.services.auth import Shopper, issue_shopper_token
 
 __all__ = [
@@ -115,11 +115,15 @@ def _notice_purposes(purposes: list[str]) -> list[str]:
 
 
 class _ConsentIn(Schema):
-    """The notice the shopper was shown and accepted before their number was sent."""
+    """The notice the shopper was shown and accepted before their number was sent, and the brand's own
+    purposes shown under it (services/brand_purposes.py): their version and the ones ticked."""
 
     notice: Annotated[str, AfterValidator(_current_notice)]
     purposes: Annotated[list[str], AfterValidator(_notice_purposes)]
     language: Literal["vi", "en", "fil"]
+    brand_id: BrandIdText | None = None
+    brand_version: int = Field(default=0, ge=0)
+    brand_purposes: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=MAX_BRAND_PURPOSES)] = []
 
 
 class _SessionIn(Schema):
@@ -246,7 +250,7 @@ def request_otp(body: dict, source_ip: str, settings: Settings, *, now: float | 
     _spend_sms_budgets(phone, settings, now)
     code = _code_to_send(hashed, pepper, now)
     sender.send(phone.e164, _sms_text(code, phone.region))
-    log_event(log, "otp_sent", shopper_id=shopper_id_for(hashed))
+    log_event(log, "otp_sent")
     return {"sent": True, "expires_in": OTP_TTL_SECONDS, "phone": phone.masked}
 
 
@@ -286,6 +290,15 @@ def _consume(challenge: OtpChallenge, candidate: str, now: float) -> None:
         raise _Refusal("lost a race")
 
 
+def _brand_purposes_shown(consent: _ConsentIn) -> list[BrandPurpose]:
+    """The brand's purposes the notice showed, the ticked ones checked against them (reads only)."""
+    if consent.brand_id is None:
+        if consent.brand_purposes or consent.brand_version:
+            raise InvalidInput("consent.brand_id: Name the brand whose purposes were shown.", field="consent.brand_id")
+        return []
+    return brand_purposes.check_acceptance(consent.brand_id, consent.brand_version, consent.brand_purposes)
+
+
 def create_session(body: dict, settings: Settings, *, now: float | None = None) -> dict:
     """Exchange a phone number and its one-time code for a shopper token.
 
@@ -298,11 +311,13 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
     data = validate(_SessionIn, body)
     phone = normalise_phone(data.phone, settings.phone_regions)
     code = _parse_code(data.otp)
+    consent = data.consent
+    # The brand's purposes are checked before the code is used: a refusal costs the shopper nothing.
+    shown = _brand_purposes_shown(consent)
     pepper = get_phone_hash_pepper(settings)
     get_shopper_jwt_secret(settings)  # a missing key must fail before the code is used up
     now = clock.epoch() if now is None else now
     hashed = phone_hash(phone.e164, pepper)
-    shopper_id = shopper_id_for(hashed)
     try:
         challenge = shopper_store.pending_code(hashed)
         if challenge is None:
@@ -313,11 +328,15 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
             raise _Refusal("tries spent")
         _consume(challenge, _code_hash(pepper, hashed, challenge.challenge_id, code), now)
     except _Refusal as exc:
-        log_event(log, "otp_refused", shopper_id=shopper_id, reason=str(exc))
+        log_event(log, "otp_refused", reason=str(exc))
         raise _refused() from None
-    record_account(phone, pepper, _instant(now))
-    accepted = Acceptance(data.consent.notice, tuple(data.consent.purposes), data.consent.language, _instant(now))
+    shopper_id = record_account(phone, pepper, _instant(now))
+    accepted = Acceptance(consent.notice, tuple(consent.purposes), consent.language, _instant(now))
     shopper_store.record_acceptance(shopper_id, accepted)
+    if consent.brand_id and shown:
+        brand_purposes.record_acceptance(
+            shopper_id, consent.brand_id, shown, consent.brand_purposes, consent.notice, consent.language
+        )
     token, expires = issue_shopper_token(settings, Shopper(shopper_id, phone.masked), now=now)
     log_event(log, "shopper_signed_in", shopper_id=shopper_id)
     return {
@@ -332,9 +351,17 @@ def create_session(body: dict, settings: Settings, *, now: float | None = None) 
 def record_account(phone: Phone, pepper: str, signed_in: datetime) -> str:
     """Create or refresh the account of a phone number that signed in; returns the shopper id.
 
-    Stores the keyed hash, the masked form and the sealed number, never the clear one.
+    Stores the keyed hash, the masked form and the sealed number, never the clear one. A number's
+    first sign-in opens an account under a new random id; two first sign-ins at once open one.
     """
     hashed = phone_hash(phone.e164, pepper)
-    shopper_id = shopper_id_for(hashed)
-    shopper_store.record_sign_in(shopper_id, hashed, phone.masked, seal_phone(phone.e164, pepper), signed_in)
-    return shopper_id
+    masked, sealed = phone.masked, seal_phone(phone.e164, pepper)
+    for _ in dynamo.attempts(3, "Many sign-ins of this number at once; please try again."):
+        shopper_id = shopper_store.account_of_phone(hashed)
+        if shopper_id is not None:
+            shopper_store.record_sign_in(shopper_id, masked, sealed, signed_in)
+            return shopper_id
+        shopper_id = new_shopper_id()
+        if shopper_store.open_account(shopper_id, hashed, masked, sealed, signed_in):
+            return shopper_id
+    raise AssertionError("unreachable: attempts raises after the last try")

@@ -74,6 +74,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/codes/{code}/quarantine"): {"reason": "taken over"},
     ("POST", "/v1/codes/{code}/release"): {},
     ("PUT", "/v1/integrity/thresholds"): {"farm_claims": 1},
+    ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
+    ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
 }
 
 
@@ -195,6 +197,8 @@ def test_every_route_says_who_may_call_it():
         ("/S/{code}", "GET"),
         ("/wallet/{brand_id}", "GET"),
         ("/privacy", "GET"),  # the full privacy notice: the same words for everyone, no data
+        # A brand's own purposes under the sign-in notice, read before there is a token: published words.
+        ("/v1/brands/{brand_id}/purposes", "GET"),
         # A campaign's draws are public once scheduled: the results, each draw and its frozen snapshot.
         ("/results/{campaign_id}", "GET"),
         ("/results/draws/{draw_id}", "GET"),
@@ -257,6 +261,10 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
             continue
         if (path, method) == ("/v1/integrity/thresholds", "PUT") and role != "owner":  # owners set thresholds
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403
+            continue
+        if (path, method) == ("/v1/consent-purposes", "PUT") and role != "owner":  # they speak for the brand
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403
             continue
         response = api.call(method, path, _body(method, path), role=role)
         assert response.status_code < 300, (method, path, response.status_code)

@@ -30,7 +30,7 @@ from chalicelib.domain.errors import InvalidInput, LimitReached, SmsPaused, Unau
 from chalicelib.services import shoppers
 from chalicelib.services.auth import Shopper, authenticate_operator, authenticate_shopper
 from tests.functional.test_openapi import SPEC
-from tests.support import CONSENT, operator_token, shopper_token
+from tests.support import CONSENT, operator_token, shopper_token, synthetic_shopper_id
 
 PHONE = "0912 345 678"
 E164 = "+84912345678"
@@ -166,7 +166,7 @@ _RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 def _signed(claims: dict, key: object, algorithm: str = "HS256") -> str:
     now = int(time.time())
     base = {
-        "sub": phones.shopper_id_for("0" * 64),
+        "sub": synthetic_shopper_id("0" * 64),
         "phone": MASKED,
         "aud": "qr-campaigns-shopper",
         "iss": "qr-campaigns-local",

@@ -103,8 +103,9 @@ def test_marketing_consent_is_optional_per_brand_and_each_change_is_logged(api, 
     ],
 )
 def test_bad_marketing_choices_are_400_naming_the_field_and_write_nothing(api, body, field):
+    token = shopper_token()  # signed in before: its account is there
     before = all_items()
-    error = api.json("PUT", "/v1/me/consents", body, token=shopper_token(), expect=400)["error"]
+    error = api.json("PUT", "/v1/me/consents", body, token=token, expect=400)["error"]
     assert error["field"] == field
     assert all_items() == before
 

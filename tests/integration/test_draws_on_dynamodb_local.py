@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.adapters import draw_store, dynamo
 from chalicelib.adapters.models import AuditEvent, Draw, DrawPage, Participant, Win
-from chalicelib.domain import clock, phones
+from chalicelib.domain import clock
 from chalicelib.domain import draws as algorithm
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.ids import split_points
@@ -20,7 +20,7 @@ from chalicelib.services import campaigns, draw_runner, draw_schedule
 from tests.faults import KINDS, Crash, Injector, applies
 from tests.functional.test_draws import *  # noqa: F403 - the same draw tests, on the real engine
 from tests.functional.test_draws import BRAND, _claims, _schedule, draw_body
-from tests.support import DRAW_LINE, VALID_CAMPAIGN, run_schedule
+from tests.support import DRAW_LINE, VALID_CAMPAIGN, run_schedule, synthetic_shopper_id
 
 
 def test_concurrent_runners_of_one_draw_write_one_result_and_one_sms_per_winner(api, world, memory_sms):
@@ -94,7 +94,7 @@ def test_a_freeze_reads_its_key_ranges_side_by_side_and_gets_every_participant_e
     assert len(cuts) == draw_store.READ_RANGES - 1 and cuts == sorted(cuts)
     # Ids on each cut, below the first and above the last, of other shapes, and ordinary ones.
     odd = ["a", "shp_", "shp_0", "shp_00000000000000000000000000", "shp_ZZZZZZZZZZZZZZZZZZZZZZZZZZ", "~"]
-    ordinary = [phones.shopper_id_for(f"{n:064x}") for n in range(400)]
+    ordinary = [synthetic_shopper_id(f"{n:064x}") for n in range(400)]
     ids = {*cuts, *odd, *ordinary}
     at = datetime(2027, 1, 1, tzinfo=UTC)
     with Participant.batch_write() as batch:

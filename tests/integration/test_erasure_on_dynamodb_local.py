@@ -102,16 +102,8 @@ def shopper_with_everything(phone: str = PHONE, claims: int = 4, others: int = 0
     pepper = get_phone_hash_pepper()
     number = phones.normalise_phone(phone, ("VN", "PH"))
     hashed = phones.phone_hash(number.e164, pepper)
-    sid = phones.shopper_id_for(hashed)
     now = clock.now()
-    ShopperAccount(
-        sid,
-        phone_hash=hashed,
-        phone_masked=number.masked,
-        phone_sealed=phones.seal_phone(number.e164, pepper),
-        created_at=now,
-        last_sign_in_at=now,
-    ).save()
+    sid = shoppers.record_account(number, pepper, now)  # the account a sign-in opens
     OtpChallenge(
         hashed, challenge_id="c1", code_hash="h", tries=0, expires_at=now + timedelta(minutes=5), created_at=now
     ).save()
@@ -189,17 +181,26 @@ def test_a_deletion_ends_in_the_same_state_whatever_fails(store, injector):
         _empty_tables()
         now[0] = start
 
+    made: list[str] = []  # each run's shopper: a new account, so a new random id
+
+    def setup() -> dict:
+        ctx = shopper_with_everything()
+        made.append(ctx["shopper"])
+        return ctx
+
     with clock.replaced(lambda: now[0], steady=time.monotonic):
         proof = prove(
             injector,
             reset=reset,
-            setup=shopper_with_everything,
+            setup=setup,
             run=lambda ctx: _finish(injector, ctx["shopper"]),
             state=_state,
             choose=(lambda k, kind: True) if FULL else (lambda k, kind: KINDS.index(kind) == k % len(KINDS)),
         )
-        final = _state({"shopper": shopper_id(PHONE), "sealed": set()}, None)
+        final = _state({"shopper": made[-1], "sealed": set()}, None)
     print(f"erasure: {len(proof.baseline_calls)} AWS calls, {len(proof.runs)} faulty runs")
     assert proof.runs
     assert final["found"] == []
-    assert ShopperAccount.get(shopper_id(PHONE)).erasure_status == "done"
+    assert ShopperAccount.get(made[-1]).erasure_status == "done"
+    # The number signing in again opens a new account: nothing leads from it to the deleted one.
+    assert shopper_id(PHONE) not in made

@@ -1,14 +1,19 @@
 """The landing page in headless Chromium at phone size: sign in, claim, replay, taken and forged codes; earn,
-open the wallet, redeem and see the voucher code; the sign-in notice, marketing consent and "my data" in vi, en, fil."""
+open the wallet, redeem and see the voucher code; the sign-in notice, marketing consent and "my data" in vi, en, fil;
+the brand's own purposes at sign-in, withdrawing consents and deleting the account in vi, en and fil."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import Settings
 from chalicelib.domain import codes
+from chalicelib.domain.consent import NOTICE_VERSION
 from chalicelib.pages import landing
+from tests.functional.test_brand_purposes import SHARE, SURVEY
 from tests.integration.browser import (
     BrowserSession,
     ChaliceLocal,
@@ -421,3 +426,147 @@ def test_the_notice_marketing_consent_and_my_data_in_every_language_in_chromium(
     browser.get(f"{server.base}/privacy?lang=fil")
     assert landing.STRINGS["fil"]["privacy_p1"] in session.visible("app").text
     session.assert_console_clean()
+
+
+RIGHTS_BRAND = "brand-rights"
+RIGHTS_LANGUAGES = ("vi", "en", "fil")
+# One number a language: each test ends by deleting its account.
+RIGHTS_PHONES = {lang: (f"0903 777 00{n}", f"+8490377700{n}") for n, lang in enumerate(RIGHTS_LANGUAGES)}
+
+
+@pytest.fixture(scope="module")
+def rights(stage_tables: Settings, server: ChaliceLocal) -> dict[str, str]:
+    """A brand whose owner added a required and an optional purpose through the API, and a code per language."""
+    _, (batch_number,) = seed_active_campaign(RIGHTS_BRAND, "Trà sữa Tết", {"sku": "TEA-500ML", "quantity": 3})
+    server.wait_ready()
+    owner = {"Authorization": f"Bearer {operator_token(brand=RIGHTS_BRAND, role='owner', sub='an@brand')}"}
+    body = {"purposes": [SHARE, SURVEY], "version": 0}
+    status, saved = http_send(server.base + "/v1/consent-purposes", "PUT", body, owner)
+    assert status == 200, f"{saved}\n{server.log_tail()}"
+    return {lang: codes.mint_code(get_keyring(), batch_number, n) for n, lang in enumerate(RIGHTS_LANGUAGES)}
+
+
+class _Rights(_Page):
+    """The wallet's data rights: the shopper's own token and the API read back as they see it."""
+
+    def token(self) -> dict[str, str]:
+        bearer = self.browser.execute_script("return sessionStorage.getItem('qrc.token')")
+        return {"Authorization": f"Bearer {bearer}"}
+
+    def read(self, path: str, bearer: dict[str, str], expect: int = 200) -> dict:
+        status, _, body = http_get(self.server.base + path, bearer)
+        assert status == expect, f"GET {path}: {status} {body}\n{self.server.log_tail()}"
+        return json.loads(body)
+
+    def sign_in_with_purposes(self, lang: str) -> None:
+        """The notice lists the brand's purposes in `lang`; no code is sent until the required one is ticked."""
+        from selenium.webdriver.common.by import By
+
+        words = landing.STRINGS[lang]
+        phone, e164 = RIGHTS_PHONES[lang]
+        shown = self.visible("purposes").text
+        assert SHARE["text"][lang] in shown and SURVEY["text"][lang] in shown, shown
+        assert words["purpose_required"] in shown and words["purpose_optional"] in shown
+        self.visible("phone").send_keys(phone)
+        accept_notice(self.browser)
+        before = self.server.sent()
+        self.browser.find_element(By.ID, "b-send").click()
+        self.wait.until(lambda d: d.find_element(By.ID, "msg").text == words["e_purpose"])
+        assert self.server.sent() == before, "a code went out before the required purpose was ticked"
+        self.browser.find_element(By.ID, "purpose-share-courier").click()
+        self.browser.find_element(By.ID, "purpose-surveys").click()
+        self.browser.find_element(By.ID, "b-send").click()
+        self.visible("otp").send_keys(self.server.otp_for(e164, before))
+        self.browser.find_element(By.ID, "b-signin").click()
+        self.visible("w-purposes")
+
+    def withdraw_survey_and_marketing(self, lang: str, bearer: dict[str, str]) -> None:
+        from selenium.webdriver.common.by import By
+
+        words = landing.STRINGS[lang]
+        self.wait.until(lambda d: SURVEY["text"][lang] in d.find_element(By.ID, "w-purposes").text)
+        listed = self.visible("w-purposes")
+        assert SHARE["text"][lang] in listed.text and words["purpose_required"] in listed.text
+        assert not listed.find_elements(By.CSS_SELECTOR, 'li[data-purpose="share-courier"] button')
+        button = listed.find_element(By.CSS_SELECTOR, 'li[data-purpose="surveys"] button')
+        assert button.text == words["purpose_withdraw"]
+        button.click()
+        self.wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, '#w-purposes li[data-purpose="surveys"]'))
+        assert [g["purpose"] for g in self.read("/v1/me/consents", bearer)["brand_purposes"]] == ["share-courier"]
+        # Marketing: granted from the wallet, then withdrawn.
+        for wanted in (True, False):
+            self.visible("w-marketing").click()
+            self.wait.until(
+                lambda d, wanted=wanted: (
+                    d.find_element(By.ID, "w-marketing").is_enabled()
+                    and d.find_element(By.ID, "w-marketing").is_selected() == wanted
+                )
+            )
+        consents = self.read("/v1/me/consents", bearer)
+        assert consents["marketing_brands"] == []
+        assert [c["marketing"] for c in consents["marketing_changes"]] == [True, False]
+
+    def delete_account(self, lang: str) -> None:
+        """What deletion does (points forfeited), a wrong code refused beside the form, the right one deletes."""
+        from selenium.webdriver.common.by import By
+
+        words = landing.STRINGS[lang]
+        _, e164 = RIGHTS_PHONES[lang]
+        before = self.server.sent()
+        self.visible("b-delete").click()
+        what = self.visible("w-delete-what").text
+        points = words["points_other"].format(n="10")
+        assert words["delete_points"].format(points=points, brand=RIGHTS_BRAND) in what, what
+        assert self.visible("w-delete-sent").text.startswith(words["delete_sent"].split("{phone}")[0])
+        code = self.server.otp_for(e164, before)
+        self.visible("w-delete-otp").send_keys(f"{(int(code) + 1) % 10**6:06d}")
+        self.browser.find_element(By.ID, "b-delete-confirm").click()
+        self.wait.until(lambda d: d.find_element(By.ID, "w-delete-msg").text == words["delete_e_otp"])
+        field = self.browser.find_element(By.ID, "w-delete-otp")
+        field.clear()
+        field.send_keys(code)
+        self.browser.find_element(By.ID, "b-delete-confirm").click()
+        assert self.visible("done").text == words["delete_done"]
+        assert self.visible("phone").get_attribute("value") == ""
+        assert not any(box.is_selected() for box in self.browser.find_elements(By.CSS_SELECTOR, "#f-phone input"))
+        assert self.browser.execute_script("return sessionStorage.getItem('qrc.token')") is None
+
+
+@pytest.mark.parametrize("lang", RIGHTS_LANGUAGES)
+def test_the_brand_s_purposes_withdrawals_my_data_and_deleting_the_account_in_chromium(
+    server: ChaliceLocal, browser, rights: dict[str, str], lang: str
+):
+    """In each language: the brand's purposes at sign-in in that language, each its own box, their acceptance
+    read back through the API; the optional one and marketing withdrawn; "my data" counted and downloaded;
+    the account deleted with the SMS code (a wrong one refused beside the form), then signed out and gone."""
+    from selenium.webdriver.common.by import By
+
+    page = _Rights(browser, server)
+    words = landing.STRINGS[lang]
+    browser.get(f"{server.base}/wallet/{RIGHTS_BRAND}?lang={lang}")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.base}/wallet/{RIGHTS_BRAND}?lang={lang}")
+    page.wait.until(lambda d: page.language() == lang)
+    page.sign_in_with_purposes(lang)
+    bearer = page.token()
+    changes = page.read("/v1/me/consents", bearer)["brand_purpose_changes"]
+    assert [(c["purpose"], c["revision"], c["accepted"], c["notice"], c["language"]) for c in changes] == [
+        ("share-courier", 1, True, NOTICE_VERSION, lang),
+        ("surveys", 1, True, NOTICE_VERSION, lang),
+    ]
+    # Points with the brand, for the deletion to forfeit.
+    status, claimed = http_send(server.base + "/v1/scans", "POST", {"code": rights[lang]}, bearer)
+    assert status == 200, claimed
+    page.withdraw_survey_and_marketing(lang, bearer)
+    page.visible("b-mydata").click()
+    listed = page.visible("w-mydata-list").text
+    assert words["mydata_consents_one"].format(n=1) in listed and words["mydata_claims_one"].format(n=1) in listed
+    link = page.visible("w-mydata-link")
+    assert link.text == words["mydata_download"] and link.get_attribute("href").startswith("blob:")
+    page.session.screenshot(f"rights-{lang}-wallet.png")
+    page.delete_account(lang)
+    page.session.screenshot(f"rights-{lang}-deleted.png")
+    # The account is gone: its old token finds no data, and the next sign-in starts afresh.
+    page.read("/v1/me/data", bearer, expect=401)
+    assert not browser.find_element(By.ID, "s-wallet").is_displayed()
+    page.session.assert_console_clean()

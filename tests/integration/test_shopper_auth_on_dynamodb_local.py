@@ -93,3 +93,20 @@ def last_code_of(text: str) -> str:
     import re
 
     return re.search(r"\b(\d{6})\b", text).group(1)
+
+
+def test_concurrent_first_sign_ins_of_one_number_open_one_account(settings):
+    from chalicelib.adapters import shopper_store
+    from chalicelib.adapters.models import ShopperAccount
+    from chalicelib.domain import clock
+
+    number = phones.normalise_phone(PHONE, settings.phone_regions)
+    pepper = get_phone_hash_pepper(settings)
+    ids = _parallel([lambda: shoppers.record_account(number, pepper, clock.now()) for _ in range(12)], workers=12)
+    # Every sign-in found the one account the winner opened: one id, one link from the number, and
+    # every sign-in counted on it.
+    assert len(set(ids)) == 1 and ids[0].startswith("shp_")
+    assert shopper_store.account_of_phone(_hashed(settings)) == ids[0]
+    accounts = [a for a in ShopperAccount.scan() if a.shopper_id.startswith("shp_")]
+    assert [a.shopper_id for a in accounts] == ids[:1]
+    assert accounts[0].sign_ins == 12

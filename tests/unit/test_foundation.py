@@ -147,7 +147,7 @@ def test_split_points_cut_ids_into_ranges_of_about_equal_size():
 
     cuts = split_points("shp", 8)
     assert cuts == sorted(cuts) and len(cuts) == 7 and split_points("shp", 1) == []
-    shoppers = [phones.shopper_id_for(f"{n:064x}") for n in range(8000)]
+    shoppers = [phones.new_shopper_id() for _ in range(8000)]
     sizes = [
         sum(1 for s in shoppers if (lo is None or s >= lo) and (hi is None or s < hi))
         for lo, hi in zip([None, *cuts], [*cuts, None])

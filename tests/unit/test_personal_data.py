@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pynamodb.attributes import ListAttribute, MapAttribute
 
-from chalicelib.adapters.models import ALL_MODELS
+from chalicelib.adapters.models import ALL_MODELS, GUEST_MODELS
 from chalicelib.domain.personal_data import NOT_PERSONAL, PERSONAL_NAME_PATTERNS, REGISTRY, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _attribute_paths() -> dict[str, str]:
     """Every attribute of every model as `Model.path` (maps inside lists as `list.field`) -> table suffix."""
     found: dict[str, str] = {}
-    for model in ALL_MODELS:
+    for model in (*ALL_MODELS, *GUEST_MODELS):
         table = model.Meta.table_suffix  # type: ignore[attr-defined]
         for name, attribute in model.get_attributes().items():
             found[f"{model.__name__}.{name}"] = table

@@ -1,7 +1,8 @@
 /*
  * The shopper landing page's script: sign in with a phone number and a one-time code,
  * then claim the scanned code; the wallet (wallet.js) opens from the claim's answer, or
- * straight after sign-in on /wallet/<brand>.
+ * straight after sign-in on /wallet/<brand>. The brand's own purposes are read without a
+ * token and shown under the notice, each its own box; the sign-in sends the ones ticked.
  *
  * It runs in <head>, so a remembered language switches before anything is painted; the
  * rest waits for the document. Every string the shopper reads comes from the JSON block
@@ -113,6 +114,52 @@
       });
     }
 
+    // --- the brand's own purposes under the notice ------------------------------------
+    var brand = main.getAttribute("data-brand");
+    var purposes = null; // GET /v1/brands/<brand>/purposes once read: {version, purposes}
+    function showPurposes() {
+      var box = qrcDom.clear($("purposes"));
+      purposes.purposes.forEach(function (p) {
+        var input = qrcDom.el("input");
+        input.type = "checkbox";
+        input.id = "purpose-" + p.id;
+        input.setAttribute("data-purpose", p.id);
+        if (p.required) input.setAttribute("data-required", "yes");
+        var label = qrcDom.el("label", null, "check");
+        label.setAttribute("for", input.id);
+        // The words and their "required"/"optional" tag in one span: the label lays out box and text side by side.
+        var words = qrcDom.el("span", (p.text[lang] || p.text.vi) + " ");
+        words.appendChild(qrcDom.el("span", strings[p.required ? "purpose_required" : "purpose_optional"], "muted"));
+        label.appendChild(input);
+        label.appendChild(words);
+        box.appendChild(label);
+      });
+      box.hidden = !purposes.purposes.length;
+    }
+    // Read once; a failed read is tried again when the number is sent (none is sent before it).
+    function loadPurposes() {
+      if (purposes || !brand) return Promise.resolve(true);
+      var path = "/v1/brands/" + encodeURIComponent(brand) + "/purposes";
+      return qrcApi.request(api + path, {}).then(function (answer) {
+        if (!answer || !answer.ok || !answer.body || !answer.body.purposes) return false;
+        purposes = answer.body;
+        showPurposes();
+        return true;
+      });
+    }
+    function purposeBoxes() {
+      return Array.prototype.slice.call($("purposes").getElementsByTagName("input"));
+    }
+    function ticked() {
+      return purposeBoxes()
+        .filter(function (box) {
+          return box.checked;
+        })
+        .map(function (box) {
+          return box.getAttribute("data-purpose");
+        });
+    }
+
     // --- sign-in ---------------------------------------------------------------------
     function sendCode(number, button) {
       call("/v1/shopper/otp", { body: { phone: number } }, button).then(function (answer) {
@@ -129,6 +176,7 @@
       });
     }
     function signedIn() {
+      $("done").hidden = true;
       if (state === "wallet") return wallet.open(false);
       $("who").textContent = format(strings.signed_in, { phone: noBreak(get("qrc.who")) });
       show("claim");
@@ -176,17 +224,30 @@
     $("f-phone").addEventListener("submit", function (event) {
       event.preventDefault();
       var number = $("phone").value.trim();
-      // The notice is accepted before the number leaves the phone.
+      // The notice, and each of the brand's required purposes, are accepted before the number leaves the phone.
       if (!$("accept").checked) return say(strings.e_notice);
       if (!number) return say(strings.e_phone_invalid);
-      sendCode(number, $("b-send"));
+      loadPurposes().then(function (read) {
+        if (!read) return say(strings.e_network);
+        var missing = purposeBoxes().filter(function (box) {
+          return box.getAttribute("data-required") && !box.checked;
+        });
+        if (missing.length) return say(strings.e_purpose);
+        sendCode(number, $("b-send"));
+      });
     });
     $("f-otp").addEventListener("submit", function (event) {
       event.preventDefault();
       var otp = $("otp").value.replace(/\D/g, "");
       if (otp.length !== 6) return say(strings.e_otp_format);
-      // What the shopper accepted: the notice shown (its version), all its purposes, in this page's language.
+      // What the shopper accepted: the notice shown (its version), all its purposes, in this page's language,
+      // and the brand's purposes ticked under it (with the version shown).
       var consent = { notice: main.getAttribute("data-notice"), purposes: ["promotion", "loyalty"], language: lang };
+      if (purposes) {
+        consent.brand_id = brand;
+        consent.brand_version = purposes.version;
+        consent.brand_purposes = ticked();
+      }
       var body = { phone: phone, otp: otp, consent: consent };
       call("/v1/shopper/session", { body: body }, $("b-signin")).then(function (answer) {
         if (!answer || !answer.ok) return say(problem(answer));
@@ -205,7 +266,17 @@
       show("phone");
       $("phone").focus();
     });
-    function signOut() {
+    // `done`: why the page signs out (the account deleted): said, and the number and boxes left empty.
+    function signOut(done) {
+      var gone = typeof done === "string";
+      $("done").textContent = gone ? done : "";
+      $("done").hidden = !gone;
+      if (gone) {
+        $("phone").value = "";
+        [$("accept")].concat(purposeBoxes()).forEach(function (box) {
+          box.checked = false;
+        });
+      }
       ["qrc.token", "qrc.exp", "qrc.who", "qrc.phone"].forEach(function (name) {
         put(name, null);
       });
@@ -272,6 +343,7 @@
     });
 
     if (phone) $("phone").value = phone;
+    loadPurposes();
     if (token()) signedIn();
     else show("phone");
     $("flow").hidden = false;

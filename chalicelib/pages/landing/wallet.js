@@ -4,7 +4,10 @@
  * a redeem button (delivery details for a gift), the voucher code once redeemed, the
  * shopper's lucky-draw prizes with this brand (accept with delivery details, or decline,
  * before the deadline), past rewards and recent scans, this brand's marketing consent
- * (GET/PUT /v1/me/consents) and "my data" (GET /v1/me/data) counted by kind with its download.
+ * (GET/PUT /v1/me/consents), the brand's own purposes accepted (an optional one withdrawn:
+ * POST /v1/me/consents/withdrawals), "my data" (GET /v1/me/data) counted by kind with its
+ * download, and deleting the account (POST /v1/me/deletion says what it does and texts a
+ * code; POST /v1/me/deletion/confirm with it deletes, and the page signs out).
  *
  * landing.js calls qrcWallet(page) once the document is ready, handing over its helpers
  * (strings, the API call, the token, the steps); this file only defines that function.
@@ -239,6 +242,7 @@ function qrcWallet(page) {
       page.call("/v1/me/redemptions?limit=20", { token: bearer }),
       page.call("/v1/me/wins", { token: bearer }),
       page.call("/v1/me/consents", { token: bearer }),
+      page.call("/v1/brands/" + brandPath + "/purposes", {}),
     ]).then(function (answers) {
       if (
         answers.some(function (a) {
@@ -261,6 +265,7 @@ function qrcWallet(page) {
       if (answers[1] && answers[1].ok) showRewards(answers[1].body);
       if (answers[2] && answers[2].ok) showMine(answers[2].body);
       if (answers[3] && answers[3].ok) showWins(answers[3].body);
+      if (answers[5] && answers[5].ok) brandPurposes = answers[5].body.purposes || [];
       // A choice on its way wins over what was read before it.
       if (answers[4] && answers[4].ok && !$("w-marketing").disabled) showConsents(answers[4].body);
       say(failed === undefined ? "" : page.problem(failed));
@@ -336,8 +341,43 @@ function qrcWallet(page) {
     say("");
   });
   // --- the shopper's data: this brand's marketing consent, and "my data" --------------
+  var brandPurposes = [];
   function showConsents(consents) {
     $("w-marketing").checked = (consents.marketing_brands || []).indexOf(brand) >= 0;
+    var list = clear($("w-purposes"));
+    var mine = (consents.brand_purposes || []).filter(function (g) {
+      return g.brand_id === brand;
+    });
+    if (!mine.length) list.appendChild(el("li", strings.purposes_none, "muted"));
+    mine.forEach(function (g) {
+      var shown = brandPurposes.filter(function (p) {
+        return p.id === g.purpose;
+      })[0];
+      var item = el("li");
+      item.setAttribute("data-purpose", g.purpose);
+      item.appendChild(el("span", shown ? shown.text[page.lang] || shown.text.vi : g.purpose));
+      if (shown && shown.required) {
+        item.appendChild(el("span", strings.purpose_required, "muted"));
+      } else {
+        var button = el("button", strings.purpose_withdraw, "plain");
+        button.type = "button";
+        button.addEventListener("click", function () {
+          withdraw(g.purpose, button);
+        });
+        item.appendChild(button);
+      }
+      list.appendChild(item);
+    });
+  }
+  function withdraw(purpose, button) {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    var body = { brand_id: brand, purpose: purpose };
+    page.call("/v1/me/consents/withdrawals", { body: body, token: bearer }, button).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      if (!answer || !answer.ok) return say(page.problem(answer));
+      showConsents(answer.body);
+    });
   }
   $("w-marketing").addEventListener("change", function () {
     var bearer = page.token();
@@ -386,6 +426,75 @@ function qrcWallet(page) {
     });
   });
 
+  // --- deleting the account: what it does first, then the fresh code from the SMS ------
+  function deleteSay(text) {
+    line("w-delete-msg", text);
+  }
+  function consequences(preview) {
+    var list = clear($("w-delete-what"));
+    var points = preview.points_forfeited || [];
+    if (!points.length) list.appendChild(el("li", strings.delete_no_points));
+    points.forEach(function (p) {
+      var forfeited = { points: many("points", p.points), brand: p.brand_id };
+      list.appendChild(el("li", format(strings.delete_points, forfeited)));
+    });
+    (preview.wins_kept || []).forEach(function (w) {
+      var offered = w.status === "offered";
+      var kept = { prize: w.prize, date: moment(w.deadline) };
+      list.appendChild(el("li", format(strings[offered ? "delete_win_offered" : "delete_win"], kept)));
+    });
+    (preview.gifts_kept || []).forEach(function (g) {
+      list.appendChild(el("li", format(strings.delete_gift, { reward: g.reward })));
+    });
+  }
+  function askToDelete(button) {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    deleteSay("");
+    page.call("/v1/me/deletion", { body: {}, token: bearer }, button).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      if (!answer || !answer.ok) return deleteSay(page.problem(answer));
+      // Already confirmed and running (a crash halfway): finishing it checks no code, any six digits do.
+      if (answer.body.sent === false) return confirmDeletion("000000");
+      consequences(answer.body);
+      line("w-delete-sent", format(strings.delete_sent, { phone: answer.body.phone }));
+      $("f-delete").hidden = false;
+      $("b-delete").hidden = true;
+      $("w-delete-otp").value = "";
+      $("w-delete-otp").focus();
+    });
+  }
+  function confirmDeletion(otp) {
+    var bearer = page.token();
+    if (!bearer) return page.signedOut();
+    var confirm = { body: { otp: otp }, token: bearer };
+    page.call("/v1/me/deletion/confirm", confirm, $("b-delete-confirm")).then(function (answer) {
+      if (answer && answer.status === 401) return page.signedOut();
+      var error = (answer && answer.body && answer.body.error) || {};
+      if (answer && answer.ok) return page.signOut(strings.delete_done);
+      if (error.code === "otp_invalid") return deleteSay(strings.delete_e_otp);
+      if (error.code === "invalid_input" && error.field === "otp") return deleteSay(strings.e_otp_format);
+      deleteSay(page.problem(answer));
+    });
+  }
+  $("b-delete").addEventListener("click", function () {
+    askToDelete($("b-delete"));
+  });
+  $("b-delete-resend").addEventListener("click", function () {
+    askToDelete($("b-delete-resend"));
+  });
+  $("f-delete").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var otp = $("w-delete-otp").value.replace(/\D/g, "");
+    if (otp.length !== 6) return deleteSay(strings.e_otp_format);
+    confirmDeletion(otp);
+  });
+  $("b-delete-cancel").addEventListener("click", function () {
+    $("f-delete").hidden = true;
+    $("b-delete").hidden = false;
+    deleteSay("");
+  });
+
   $("b-w-out").addEventListener("click", page.signOut);
   $("b-back").addEventListener("click", page.back);
 
@@ -395,6 +504,9 @@ function qrcWallet(page) {
       $("b-back").hidden = !back;
       $("w-done").hidden = true;
       $("f-redeem").hidden = true;
+      $("f-delete").hidden = true;
+      $("b-delete").hidden = false;
+      line("w-delete-msg", "");
       page.show("wallet");
       say("");
       return load();
