@@ -42,8 +42,11 @@ def _key(part: str, key: str) -> dict:
     return {"campaign_id": {"S": part}, "stat_key": {"S": key}}
 
 
-def observe(part: str, key: str, sets: Mapping[str, set[str]]) -> dict[str, set[str]]:
-    """Add elements to the string sets of one state item; every set of the item as it now stands."""
+def observe(campaign_id: str, key: str, sets: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """Add elements to the string sets of one state item; every set of the item as it now stands.
+
+    Each state item is a partition of its own (`integrity:<campaign>:<key>`): under a flood of
+    guesses or copies no one partition key takes the campaign's writes; only raised signals share one."""
     names, values, parts = {}, {}, []
     for i, (name, elements) in enumerate(sorted(sets.items())):
         if elements:
@@ -53,7 +56,7 @@ def observe(part: str, key: str, sets: Mapping[str, set[str]]) -> dict[str, set[
         return {}
     found = dynamo.client().update_item(
         TableName=StatShard.Meta.table_name,
-        Key=_key(part, key),
+        Key=_key(f"{partition(campaign_id)}:{key}", "state"),
         UpdateExpression="ADD " + ", ".join(parts),
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,

@@ -296,6 +296,7 @@ class CodeState(_Model):
     # The scan's coarse place (domain/places.py: `VN-HN`, `PH-07`, a country, `unknown`), from the
     # edge's viewer headers; never an address or coordinates. On claims and refusals.
     place = UnicodeAttribute(null=True)
+    prev_place = UnicodeAttribute(null=True)  # a claim's participant's place at their previous claim
     # A refusal's code (`<batch number>:<serial>`) and its network's keyed pseudonym: what the
     # integrity signals group tries by (docs/integrity.md).
     code = UnicodeAttribute(null=True)
@@ -362,6 +363,9 @@ class Participant(_Model):
     last_claim_at = UTCDateTimeAttribute(null=True)
     active_days = IntegerAttribute(null=True)
     rank_shard = UnicodeAttribute(null=True)
+    # The coarse place of the participant's last claim (domain/places.py): the next claim carries it
+    # as `prev_place`, so the farm signal sees two claims far apart with no state of its own.
+    last_place = UnicodeAttribute(null=True)
     by_shopper = ParticipantsByShopper()
     by_rank = ParticipantsByRank()
 

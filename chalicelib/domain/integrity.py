@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.places import UNKNOWN, country_of, distance_km, known_place
@@ -15,13 +16,16 @@ __all__ = [
     "thresholds_from",
     "validated_thresholds",
     "copied",
-    "farm_reason",
+    "too_many",
+    "too_far",
+    "within_window",
     "guessing",
     "diverted",
     "diverted_raised",
     "outside_market",
     "farthest_km",
     "window_of",
+    "day_windows",
     "check_market",
 ]
 
@@ -82,6 +86,13 @@ def window_of(epoch_seconds: float, minutes: int) -> int:
     return int(epoch_seconds // (minutes * 60))
 
 
+def day_windows(at: datetime) -> tuple[str, str]:
+    """The two 24-hour windows an instant counts in, one starting at 00:00 UTC and one at 12:00 UTC: a
+    burst shorter than 12 hours lies whole in one of them, wherever midnight falls."""
+    seconds = at.timestamp()
+    return f"d{int(seconds // 86400)}", f"h{int((seconds + 43200) // 86400)}"
+
+
 def copied(other_shoppers: int, limits: Thresholds) -> bool:
     return other_shoppers >= limits.copied_shoppers
 
@@ -92,13 +103,21 @@ def farthest_km(places: Iterable[str]) -> float:
     return max((distance_km(a, b) or 0.0 for a, b in itertools.combinations(known, 2)), default=0.0)
 
 
-def farm_reason(claims: int, places: Iterable[str], limits: Thresholds) -> str | None:
-    """Why one shopper's claims within one window look like a farm, if they do."""
-    if claims > limits.farm_claims:
-        return "claims"
-    if farthest_km(places) > limits.farm_km:
-        return "distance"
-    return None
+def too_many(claims: int, limits: Thresholds) -> bool:
+    """Whether one shopper's claims within one window are more than a farm's limit."""
+    return claims > limits.farm_claims
+
+
+def within_window(first: datetime, last: datetime, limits: Thresholds) -> bool:
+    """Whether two instants are at most `farm_minutes` apart (a sliding window, not a fixed one)."""
+    return abs((last - first).total_seconds()) <= limits.farm_minutes * 60
+
+
+def too_far(previous: str, place: str, seconds: float, limits: Thresholds) -> bool:
+    """Whether two consecutive claims of one shopper, `seconds` apart, were placed too far apart too soon."""
+    if seconds > limits.farm_minutes * 60:
+        return False
+    return farthest_km([previous, place]) > limits.farm_km
 
 
 def guessing(invalid: int, limits: Thresholds) -> bool:

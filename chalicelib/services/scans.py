@@ -190,6 +190,7 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         tier=plan.tier,
         tier_change=plan.tier_change,
         place=plan.place,
+        prev_place=plan.before.last_place if plan.before else None,
     )
     # The participant as read before the claim must still be current: claims are
     # numbered one by one per participant, which the statistics rely on, and the
@@ -203,6 +204,7 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         first_claim_at=past.first_claim_at,
         active_days=past.active_days,
         rank_shard=rank_shard(campaign_id, shopper_id),
+        place=plan.place,
     )
     month = loyalty.month_of(now, target.program.timezone)
     tx.member(

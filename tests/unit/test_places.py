@@ -68,9 +68,11 @@ def test_network_pseudonyms_group_a_network_and_hide_it():
 def test_signal_rules():
     limits = integrity.Thresholds()
     assert integrity.copied(3, limits) and not integrity.copied(2, limits)
-    assert integrity.farm_reason(21, ["VN-HN"], limits) == "claims"
-    assert integrity.farm_reason(2, ["VN-HN", "VN-SG"], limits) == "distance"
-    assert integrity.farm_reason(2, ["VN-HN", "VN-56"], limits) is None  # Bắc Ninh is next door
+    assert integrity.too_many(21, limits) and not integrity.too_many(20, limits)
+    assert integrity.too_far("VN-HN", "VN-SG", 3000, limits)
+    assert not integrity.too_far("VN-HN", "VN-SG", 3601, limits)  # time enough to fly
+    assert not integrity.too_far("VN-HN", "VN-56", 60, limits)  # Bắc Ninh is next door
+    assert not integrity.too_far("VN-HN", "unknown", 60, limits)
     outside, placed = integrity.diverted({"VN-HN": 10, "VN-SG": 30, "unknown": 50, "PH-00": 5}, "VN", ["VN-HN"])
     assert (outside, placed) == (35, 45)
     assert integrity.diverted({"VN-SG": 5, "VN": 3}, "VN", []) == (0, 8)
