@@ -128,6 +128,8 @@ def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[st
         "participants": _api(server, stats_path + "/participants", token),
         "loyalty": _api(server, "/v1/loyalty/stats", token),
         "rewards": _api(server, "/v1/rewards?limit=100", token),
+        "places": _api(server, f"/v1/campaigns/{urllib.parse.quote(campaign_id)}/stats/places", token),
+        "signals": _api(server, f"/v1/campaigns/{urllib.parse.quote(campaign_id)}/signals", token),
     }
 
 
@@ -147,6 +149,18 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     expected.update(_expected_batch_stats(api["batches"]))
     expected.update(_expected_participant_stats(api["participants"]))
     expected.update(_expected_loyalty_stats(api["loyalty"], api["rewards"]))
+    expected.update(_expected_integrity(api["places"], api["signals"]))
+    return expected
+
+
+def _expected_integrity(places: dict[str, Any], signals: dict[str, Any]) -> dict[str, Any]:
+    """Scans and participants by place, and each signal's count."""
+    expected: dict[str, Any] = {}
+    for row in places["places"]:
+        expected[f"place.{row['place']}.scans"] = row["scans"]
+        expected[f"place.{row['place']}.participants"] = row["participants"]
+    for signal in signals["signals"]:
+        expected[f"signal.{signal['kind']}.{signal['subject']}"] = signal["count"]
     return expected
 
 
