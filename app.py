@@ -31,6 +31,7 @@ from chalicelib.domain.errors import (
     ServiceBusy,
     Unauthorized,
 )
+from chalicelib.domain.places import place_of
 from chalicelib.domain.validation import parse_idempotency_key, parse_int_param, parse_json_body
 from chalicelib.logs import log_event, request_scope
 from chalicelib.services import scans
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         draw_schedule,
         erasure,
         exports,
+        integrity,
         loyalty,
         redemptions,
         reports,
@@ -92,6 +94,7 @@ if TYPE_CHECKING:
     from chalicelib.views import audit as audit_view
     from chalicelib.views import codes as code_view
     from chalicelib.views import draws as draw_view
+    from chalicelib.views import integrity as integrity_view
     from chalicelib.views import results as results_view
     from chalicelib.views import stats, wallet
 else:
@@ -110,6 +113,8 @@ else:
     wins = _Deferred("chalicelib.services.wins")
     draw_schedule = _Deferred("chalicelib.services.draw_schedule")
     exports = _Deferred("chalicelib.services.exports")
+    integrity = _Deferred("chalicelib.services.integrity")
+    integrity_view = _Deferred("chalicelib.views.integrity")
     erasure = _Deferred("chalicelib.services.erasure")
     loyalty = _Deferred("chalicelib.services.loyalty")
     redemptions = _Deferred("chalicelib.services.redemptions")
@@ -493,8 +498,12 @@ def claim_code() -> dict:
     shopper = _shopper()
     # A retry with or without the key finds the claim record itself; with the key, a resent
     # request is also told apart from a second scan of the same code (statistics).
-    key = parse_idempotency_key(_request().headers.get("idempotency-key"))
-    return scans.claim_code(shopper.shopper_id, _source_ip(), _body(), key)
+    headers = _request().headers
+    key = parse_idempotency_key(headers.get("idempotency-key"))
+    # The coarse place CloudFront found for the viewer (infra: its origin request policy forwards
+    # these two headers); without them the scan's place is "unknown", never a refusal.
+    place = place_of(headers.get("cloudfront-viewer-country"), headers.get("cloudfront-viewer-country-region"))
+    return scans.claim_code(shopper.shopper_id, _source_ip(), _body(), key, place=place)
 
 
 @api("/v1/me", auth="shopper")
@@ -527,6 +536,12 @@ def get_batch(batch_id: str) -> dict:
 def change_batch_status(batch_id: str) -> dict:
     operator = _writer()
     return batches.change_batch_status(operator.brand, batch_id, operator.sub, _body())
+
+
+@api("/v1/batches/{batch_id}", methods=("PATCH",))
+def update_batch(batch_id: str) -> dict:
+    operator = _writer()
+    return batches.update_batch(operator.brand, batch_id, operator.sub, _body())
 
 
 @api("/v1/batches/{batch_id}/codes.csv")
@@ -1053,6 +1068,60 @@ def subject_request_erase(request_id: str) -> dict:
 def subject_request_correct(request_id: str) -> dict:
     operator = _owner()
     return subject_requests.correct(operator.brand, operator.sub, request_id, _body())
+
+
+# --- pack integrity (docs/integrity.md) ---
+
+
+@api("/v1/campaigns/{campaign_id}/stats/places")
+def campaign_place_stats(campaign_id: str) -> dict:
+    return integrity_view.place_stats(_operator().brand, campaign_id, start=_query("from"), end=_query("to"))
+
+
+@api("/v1/campaigns/{campaign_id}/signals")
+def campaign_signals(campaign_id: str) -> dict:
+    return integrity_view.campaign_signals(_operator().brand, campaign_id)
+
+
+@api("/v1/integrity/thresholds")
+def integrity_thresholds() -> dict:
+    return integrity.get_thresholds(_operator().brand)
+
+
+@api("/v1/integrity/thresholds", methods=("PUT",))
+def change_integrity_thresholds() -> dict:
+    operator = _operator()
+    require_owner(operator)
+    return integrity.put_thresholds(operator.brand, operator.sub, _body())
+
+
+# An operator confirms a signal by quarantining its code or batch; scans are then refused as for a
+# voided one until it is released. Each move is audited with the operator's reason.
+@api("/v1/batches/{batch_id}/quarantine", methods=("POST",))
+def quarantine_batch(batch_id: str) -> dict:
+    operator = _writer()
+    return integrity.quarantine_batch(operator.brand, batch_id, operator.sub, _optional_body())
+
+
+@api("/v1/batches/{batch_id}/release", methods=("POST",))
+def release_batch(batch_id: str) -> dict:
+    operator = _writer()
+    return integrity.release_batch(operator.brand, batch_id, operator.sub, _optional_body())
+
+
+@api("/v1/codes/{code}/quarantine", methods=("POST",))
+def quarantine_code(code: str) -> dict:
+    operator = _writer()
+    return integrity.quarantine_code(operator.brand, code, operator.sub, _optional_body())
+
+
+@api("/v1/codes/{code}/release", methods=("POST",))
+def release_code(code: str) -> dict:
+    operator = _writer()
+    return integrity.release_code(operator.brand, code, operator.sub, _optional_body())
+
+
+# --- end pack integrity ---
 
 
 @api("/v1/audit")

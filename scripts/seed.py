@@ -93,6 +93,9 @@ def _seed_draw(brand_id: str, campaign: dict) -> None:
 # Demo shoppers' scans of the last packs of the demo batch, so the dashboard has numbers:
 # (shopper number, packs). Real claims through the scan path, so every counter is real.
 DEMO_SCANS = [(i, 1 + (i * 7) % 5) for i in range(24)]
+# Where the demo shoppers scan from, as CloudFront's viewer headers would say (country, region):
+# the dashboard's scans by place has something to rank, and a few scans have no place at all.
+DEMO_PLACES = [("VN", "HN"), ("VN", "SG"), ("VN", "SG"), ("VN", "DN"), ("VN", "57"), ("PH", "00"), (None, None)]
 
 
 def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
@@ -103,6 +106,7 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
     from chalicelib.config import get_settings
     from chalicelib.domain import codes, phones
     from chalicelib.domain.errors import DomainError
+    from chalicelib.domain.places import place_of
     from chalicelib.services import scans, shoppers
 
     settings = get_settings()
@@ -116,7 +120,8 @@ def _seed_scans(batch: dict, plan: list[tuple[int, int]]) -> None:
             serial -= 1
             code = codes.mint_code(get_keyring(), batch["batch_number"], serial)
             try:
-                scans.claim_code(shopper_id, "127.0.0.1", {"code": code})
+                place = place_of(*DEMO_PLACES[number % len(DEMO_PLACES)])
+                scans.claim_code(shopper_id, "127.0.0.1", {"code": code}, place=place)
             except DomainError:  # a demo prize pool or cap running out is fine
                 pass
 

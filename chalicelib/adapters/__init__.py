@@ -7,7 +7,8 @@ claim_store (the claim's requests, low-level; the claim records read back, refus
 counters (the statistics' sharded counters, counted once), draw_store (a lucky draw, its snapshot pages
 and the participant reads of its freeze), dynamo (the one client, condition failures, the one retry
 loop and request token rule), erasure_store (an account's deletion record and each step's writes),
-export_store (a print-file export and each move of its state machine),
+export_store (a print-file export and each move of its state machine), integrity_store (the integrity
+signals' state and signals, brands' thresholds, a code quarantined or released),
 limits (rate windows, locks, budgets, slots), members (points, month lots, the loyalty review), models
 (PynamoDB, the one schema), paging (the one cursor), purpose_store (a brand's own consent purposes), participants (the wallet's and the participants
 CSV's pages, the leaders), records (campaigns, batches, programs, prizes awarded, the scan lookup and its

@@ -6,13 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo import condition_failed, transaction_connection
 from chalicelib.adapters.models import Batch, CodeState, Counter
-from chalicelib.domain import codes
+from chalicelib.domain import clock, codes
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.lifecycle import BatchStatus
 
-__all__ = ["MintRefused", "take_batch_number", "minted_by", "mint", "void_code"]
+__all__ = ["MintRefused", "take_batch_number", "minted_by", "mint", "void_code", "save_market"]
 
 _BATCH_COUNTER = "batch_number"
 _BRAND_BATCHES = "batches-minted"
@@ -97,3 +100,16 @@ def void_code(state: CodeState) -> CodeState:
             raise
         return CodeState.get(state.code_key, consistent_read=True)
     return state
+
+
+def save_market(batch: Batch, country: str | None, places: list[str]) -> None:
+    """Write a batch's market, only while it is still inactive (its codes not yet on shelves)."""
+    actions: list[Action] = [Batch.updated_at.set(clock.now())]
+    actions.append(Batch.market_country.set(country) if country else Batch.market_country.remove())
+    actions.append(Batch.market_places.set(set(places)) if places else Batch.market_places.remove())
+    try:
+        batch.update(actions=actions, condition=Batch.status == BatchStatus.INACTIVE)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            raise Conflict("The batch is active: its market is set before activation.", field="market") from None
+        raise

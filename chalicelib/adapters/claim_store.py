@@ -91,6 +91,7 @@ _PARTICIPANT_NAMES = {
     "#d": Participant.active_days.attr_name,
     "#r": Participant.rank_shard.attr_name,
 }
+_LAST_PLACE = Participant.last_place.attr_name
 _CLAIM_NAMES = {name: attribute.attr_name for name, attribute in CodeState.get_attributes().items()}
 _RATE_KEY, _RATE_COUNT, _RATE_EXPIRES = (
     RateCounter.counter_key.attr_name,
@@ -98,6 +99,8 @@ _RATE_KEY, _RATE_COUNT, _RATE_EXPIRES = (
     RateCounter.expires_at.attr_name,
 )
 _COUNTER_KEY, _COUNTER_VALUE = Counter.name.attr_name, Counter.value.attr_name
+_PARTICIPANT_UPDATE = "ADD #p :p, #e :e, #c :one SET #f = :f, #l = :l, #d = :d, #r = :r"
+_PARTICIPANT_UPDATE_PLACED = _PARTICIPANT_UPDATE + ", #pl = :pl"
 
 
 @dataclass(slots=True)
@@ -110,6 +113,7 @@ class Standing:
     active_days: int | None
     first_claim_at: datetime | None
     last_claim_at: datetime | None
+    last_place: str | None = None
 
 
 _POINTS, _ENTRIES, _CLAIMS, _DAYS, _FIRST, _LAST = (
@@ -140,6 +144,7 @@ def read_participant(campaign_id: str, shopper_id: str) -> Standing | None:
         active_days=_NUMBER(days[_N]) if days else None,
         first_claim_at=_INSTANT(first[_S]) if first else None,
         last_claim_at=_INSTANT(last[_S]) if last else None,
+        last_place=item[_LAST_PLACE][_S] if _LAST_PLACE in item else None,
     )
 
 
@@ -207,6 +212,8 @@ class ClaimTransaction:
         prev_claim_at: datetime | None,
         tier: str | None = None,
         tier_change: tuple[str | None, str] | None = None,
+        place: str | None = None,
+        prev_place: str | None = None,
     ) -> None:
         """Write the code's claim record, only if the code has none (claimed or voided): the old one comes back.
 
@@ -234,6 +241,10 @@ class ClaimTransaction:
         }
         if request_key is not None:
             item[n["request_key"]] = {_S: request_key}
+        if place is not None:
+            item[n["place"]] = {_S: place}
+        if prev_place is not None:
+            item[n["prev_place"]] = {_S: prev_place}
         if tier is not None:
             item[n["tier"]] = {_S: tier}
         if tier_change is not None:
@@ -270,8 +281,10 @@ class ClaimTransaction:
         first_claim_at: datetime,
         active_days: int,
         rank_shard: str,
+        place: str | None = None,
     ) -> None:
-        """Add the claim to the participant, only if their claim count is still `seen` (0: no record yet)."""
+        """Add the claim to the participant, only if their claim count is still `seen` (0: no record yet);
+        `place` becomes their last claim's place."""
         values = {
             ":p": {_N: str(points)},
             ":e": {_N: str(entries)},
@@ -283,13 +296,16 @@ class ClaimTransaction:
         }
         if seen:
             values[":seen"] = {_N: str(seen)}
+        names, update = dict(_PARTICIPANT_NAMES), _PARTICIPANT_UPDATE
+        if place is not None:
+            names["#pl"], values[":pl"], update = _LAST_PLACE, {_S: place}, _PARTICIPANT_UPDATE_PLACED
         self._update(
             "participant",
             Participant.Meta.table_name,
             {_PARTICIPANT_KEY[0]: {_S: campaign_id}, _PARTICIPANT_KEY[1]: {_S: shopper_id}},
-            "ADD #p :p, #e :e, #c :one SET #f = :f, #l = :l, #d = :d, #r = :r",
+            update,
             "#c = :seen" if seen else "attribute_not_exists(#c)",
-            dict(_PARTICIPANT_NAMES),
+            names,
             values,
         )
 

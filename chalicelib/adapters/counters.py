@@ -11,6 +11,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -72,9 +73,13 @@ def brand_item(brand_id: str, counts: Mapping[str, int]) -> dict:
     return {"Update": counter_update(brand_partition(brand_id), f"total#{random.randrange(CLAIM_SHARDS)}", counts)}
 
 
-def items(partition: str, low: str, high: str) -> list[tuple[str, dict[str, int]]]:
-    """Every counter item of a partition whose key lies in [low, high] (all pages): its key and its counts."""
-    found: list[tuple[str, dict[str, int]]] = []
+def items(
+    partition: str, low: str, high: str, read: Callable[[Mapping[str, dict]], Any] | None = None
+) -> list[tuple[str, Any]]:
+    """Every counter item of a partition whose key lies in [low, high] (all pages): its key and its counts
+    (or what `read` makes of the item: the integrity signals' sets)."""
+    read = read or _counts
+    found: list[tuple[str, Any]] = []
     start = None
     while True:
         kwargs = {
@@ -85,7 +90,7 @@ def items(partition: str, low: str, high: str) -> list[tuple[str, dict[str, int]
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = dynamo.client().query(**kwargs)
-        found.extend((item["stat_key"]["S"], _counts(item)) for item in page.get("Items", []))
+        found.extend((item["stat_key"]["S"], read(item)) for item in page.get("Items", []))
         start = page.get("LastEvaluatedKey")
         if not start:
             return found

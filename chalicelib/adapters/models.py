@@ -209,6 +209,10 @@ class Batch(_Model):
     quantity = IntegerAttribute()
     key_version = IntegerAttribute()
     allocations = ListAttribute(of=Allocation, default=list)
+    # The market the batch was shipped to: a country and, optionally, its provinces or regions
+    # (domain/places.py); scans elsewhere count towards the diverted-batch signal.
+    market_country = UnicodeAttribute(null=True)
+    market_places = UnicodeSetAttribute(null=True)
     status = UnicodeAttribute(default=BatchStatus.INACTIVE)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -293,6 +297,16 @@ class CodeState(_Model):
     # Set by the aggregator in the same transaction that counts the claim: counted once.
     counted = BooleanAttribute(null=True)
     kind = UnicodeAttribute(null=True)  # a refusal's kind (statistics.REFUSALS)
+    # The scan's coarse place (domain/places.py: `VN-HN`, `PH-07`, a country, `unknown`), from the
+    # edge's viewer headers; never an address or coordinates. On claims and refusals.
+    place = UnicodeAttribute(null=True)
+    prev_place = UnicodeAttribute(null=True)  # a claim's participant's place at their previous claim
+    # A refusal's code (`<batch number>:<serial>`) and its network's keyed pseudonym: what the
+    # integrity signals group tries by (docs/integrity.md).
+    code = UnicodeAttribute(null=True)
+    network = UnicodeAttribute(null=True)
+    # Set on a claimed code an operator quarantined: other shoppers' scans of it are refused as invalid.
+    quarantined = BooleanAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # refusals only: claims and voids are kept
     by_shopper = ClaimsByShopper()
 
@@ -353,6 +367,9 @@ class Participant(_Model):
     last_claim_at = UTCDateTimeAttribute(null=True)
     active_days = IntegerAttribute(null=True)
     rank_shard = UnicodeAttribute(null=True)
+    # The coarse place of the participant's last claim (domain/places.py): the next claim carries it
+    # as `prev_place`, so the farm signal sees two claims far apart with no state of its own.
+    last_place = UnicodeAttribute(null=True)
     by_shopper = ParticipantsByShopper()
     by_rank = ParticipantsByRank()
 

@@ -368,6 +368,12 @@ class LookupCache:
                 self._found.pop(batch_number, None)
         return found
 
+    def known(self, batch_number: int) -> ScanTarget | None:
+        """The batch and campaign of a batch number this container has looked up, with no read (however
+        old: only for naming the campaign a guess was aimed at, whose identity never changes)."""
+        hit = self._found.get(batch_number)
+        return hit[1] if hit is not None else None
+
     def _read(self, batch_number: int) -> ScanTarget | None:
         where = self._where.get(batch_number)
         if where is None:
@@ -422,6 +428,11 @@ LOOKUPS = LookupCache()
 def scan_target(batch_number: int, lookups: LookupCache | None = None) -> ScanTarget | None:
     """A code's batch and campaign through this container's lookup (or `lookups`, a test's container)."""
     return (lookups or LOOKUPS).target(batch_number)
+
+
+def known_target(batch_number: int, lookups: LookupCache | None = None) -> ScanTarget | None:
+    """A batch number's batch and campaign if this container has them, with no read (LookupCache.known)."""
+    return (lookups or LOOKUPS).known(batch_number)
 
 
 def clear_cache() -> None:

@@ -119,7 +119,9 @@ def locked(seconds: float) -> LimitReached:
 
 
 # Read on every scan: a module global costs a tenth of an enum member's lookup.
-_RUNNING, _VOID, _SHIPPED = CampaignStatus.ACTIVE, BatchStatus.VOID, BatchStatus.ACTIVE
+_RUNNING, _SHIPPED = CampaignStatus.ACTIVE, BatchStatus.ACTIVE
+# A quarantined batch is refused as a void one is, so a counterfeiter learns nothing from the answer.
+_HELD = frozenset({BatchStatus.VOID, BatchStatus.QUARANTINED})
 
 
 def is_running(status: str, starts_at: datetime, ends_at: datetime, now: datetime) -> bool:
@@ -131,7 +133,7 @@ def refusal_before_claim(
     batch_status: str, campaign_status: str, starts_at: datetime, ends_at: datetime, now: datetime
 ) -> Refusal | None:
     """What refuses a genuine code before anything is written, if anything: its batch, then its campaign."""
-    if batch_status == _VOID:
+    if batch_status in _HELD:
         return Refusal.INVALID
     if batch_status != _SHIPPED:
         return Refusal.NOT_ACTIVE

@@ -414,3 +414,12 @@ def code_url(base_url: str, code: str) -> str:
     of the code. A path in `base_url` is upper-cased too, so it must be routable that way.
     """
     return _url_prefix(base_url) + code.upper()
+
+
+def claimed_batch_number(text: object) -> int | None:
+    """The batch number a code that failed verification says it is of, when it reads as a code at all:
+    only for attributing a guess to a batch already known, never trusted for anything else."""
+    try:
+        return _field(_symbols(text), 1, 5) or None
+    except CodeInvalid:
+        return None

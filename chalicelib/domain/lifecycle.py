@@ -56,6 +56,8 @@ class BatchStatus(_Status):
     INACTIVE = "inactive"
     ACTIVE = "active"
     VOID = "void"
+    # Held by an operator from an integrity signal: scans are refused as for a void batch, until released.
+    QUARANTINED = "quarantined"
 
 
 class ExportStatus(_Status):
@@ -103,6 +105,8 @@ class CodeStatus(_Status):
     CLAIMED = "claimed"
     VOID = "void"
     REFUSED = "refused"
+    # An unclaimed code an operator quarantined: refused like a voided one until released.
+    QUARANTINED = "quarantined"
 
 
 class RedemptionStatus(_Status):
@@ -161,7 +165,8 @@ CAMPAIGN_TRANSITIONS: Mapping[str, frozenset[str]] = {
 # inactive while printing (scans refused), active once shipped, void if lost: void is final.
 BATCH_TRANSITIONS: Mapping[str, frozenset[str]] = {
     _B.INACTIVE: frozenset({_B.ACTIVE, _B.VOID}),
-    _B.ACTIVE: frozenset({_B.VOID}),
+    _B.ACTIVE: frozenset({_B.VOID, _B.QUARANTINED}),
+    _B.QUARANTINED: frozenset({_B.ACTIVE, _B.VOID}),
     _B.VOID: frozenset(),
 }
 # A worker takes a queued export (running), writes it (done) or gives up (failed); a worker

@@ -25,6 +25,7 @@ class Source(StrEnum):
     ID_NUMBER = "ID number"
     SIGN_IN = "sign-in record"
     PSEUDONYM = "pseudonym"
+    EDGE = "the edge's viewer headers and the request's address"
 
 
 class OnDeletion(StrEnum):
@@ -314,6 +315,42 @@ REGISTRY: tuple[PersonalDatum, ...] = (
         "who claimed a code (and the key of a refused scan's record)",
         "claims: as long as the campaign's figures; refusals a week (TTL)",
         OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "CodeState",
+        "code_states",
+        "place",
+        Source.EDGE,
+        "a scan's coarse place: country and province or region (never an address or coordinates; docs/integrity.md)",
+        "claims: as long as the campaign's figures; refusals a week (TTL)",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "CodeState",
+        "code_states",
+        "prev_place",
+        Source.EDGE,
+        "the coarse place of the same shopper's previous claim (the farm signal's distance)",
+        "as long as the campaign's figures",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "Participant",
+        "participants",
+        "last_place",
+        Source.EDGE,
+        "the coarse place of the participant's last claim",
+        "as long as the campaign's figures",
+        OnDeletion.KEPT_PSEUDONYM,
+    ),
+    PersonalDatum(
+        "CodeState",
+        "code_states",
+        "network",
+        Source.EDGE,
+        "a keyed pseudonym of the /24 (IPv6: /48) an invalid code came from, never the address",
+        "a week (TTL), on refusals only",
+        OnDeletion.EXPIRES,
     ),
     PersonalDatum(
         "Participant",

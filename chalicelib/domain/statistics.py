@@ -26,6 +26,7 @@ __all__ = [
     "rank_shard",
     "claim_increments",
     "refusal_increments",
+    "place_increments",
     "add_counts",
 ]
 
@@ -61,6 +62,7 @@ class ClaimRecord(Protocol):
     active_days: int
     first_claim_at: datetime
     prev_claim_at: datetime
+    place: str
 
 
 def zone(name: str | None) -> zoneinfo.ZoneInfo:
@@ -144,10 +146,21 @@ def claim_increments(claim: ClaimRecord) -> dict[str, dict[str, int]]:
         first = claim.first_claim_at or at
         cohort = monday(local_day(first, tz))
         total[f"coh#{cohort.isoformat()}#{(week - cohort).days // 7}"] = 1
-    return {
+    found = {
         "total": {k: v for k, v in total.items() if v},
         f"day#{day.isoformat()}": {k: v for k, v in daily.items() if v},
     }
+    if claim.place:
+        found.update(place_increments(claim.place, claim.batch_id, day, first=nth == 1))
+    return found
+
+
+def place_increments(place: str, batch_id: str, day: date, *, first: bool) -> dict[str, dict[str, int]]:
+    """The place counters one claim moves, in items of their own so the totals stay small: scans (`s#`)
+    and new participants (`p#`, at the place of their first claim) in `place` and `pday#<date>`, and the
+    batch's scans by place in `bp#<batch>` (the diverted-batch signal)."""
+    counts = {f"s#{place}": 1, f"p#{place}": 1} if first else {f"s#{place}": 1}
+    return {"place": counts, f"pday#{day.isoformat()}": dict(counts), f"bp#{batch_id}": {place: 1}}
 
 
 def refusal_increments(kind: str, at: datetime, tz: zoneinfo.ZoneInfo) -> dict[str, dict[str, int]]:

@@ -48,6 +48,7 @@ ASSETS: dict[str, tuple[str, ...]] = {
         "dashboard/privacy.js",
         "dashboard/requests.js",
         "dashboard/webhooks.js",
+        "dashboard/integrity.js",
         "dashboard/dashboard.js",
         "dashboard/winners.js",
         "dashboard/draws.js",

@@ -16,6 +16,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain import clock, codes
 from chalicelib.domain.errors import CodeInvalid, Conflict, InvalidInput, LimitReached
 from chalicelib.domain.ids import id_pattern, new_id
+from chalicelib.domain.integrity import check_market
 from chalicelib.domain.lifecycle import BATCH_TRANSITIONS, BatchStatus, CampaignStatus, CodeStatus, check_move
 from chalicelib.domain.markets import PrizeKind
 from chalicelib.domain.schemas import Label, Schema, Sku, validate
@@ -28,9 +29,11 @@ __all__ = [
     "mint_batch",
     "list_batches",
     "get_batch",
+    "update_batch",
     "change_batch_status",
     "find_code",
     "void_code",
+    "operator_record",
     "code_payload",
     "csv_lines",
     "codes_csv",
@@ -62,6 +65,11 @@ class BatchIn(Schema):
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     label: Label | None = None
     instant_wins: Annotated[list[InstantWinIn], Field(max_length=50)] = []
+    market: dict | None = None  # checked by integrity.check_market, which names the field at fault
+
+
+class BatchPatch(Schema):
+    market: dict | None = None
 
 
 def _check_instant_wins(values: BatchIn, campaign: Campaign) -> None:
@@ -114,6 +122,9 @@ def _to_dict(batch: Batch) -> dict:
         "status": batch.status,
         "serials": {"first": 0, "last": batch.quantity - 1},
         "instant_wins": [{"prize_id": a.prize_id, "count": int(a.count)} for a in batch.allocations or []],
+        "market": {"country": batch.market_country, "places": sorted(batch.market_places or ())}
+        if batch.market_country
+        else None,
         "created_at": format_instant(batch.created_at),
         "updated_at": format_instant(batch.updated_at),
         "version": batch.version,
@@ -142,6 +153,7 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
     if campaign.status == CampaignStatus.ENDED:
         raise Conflict("The campaign has ended; no more batches can be minted.", field="campaign_id")
     _check_instant_wins(values, campaign)
+    country, places = _market(values.market)
     quota = get_settings().mint_batches_per_brand
     # Checked before a batch number is taken, so a brand at its quota spends none; the
     # transaction below holds the quota exactly when two mints race for the last one.
@@ -158,6 +170,8 @@ def mint_batch(brand_id: str, campaign_id: str, actor: str, body: dict) -> dict:
         quantity=values.quantity,
         key_version=get_keyring().current,
         allocations=[Allocation(prize_id=w.prize_id, count=w.count) for w in values.instant_wins],
+        market_country=country,
+        market_places=set(places) or None,
         status=BatchStatus.INACTIVE,
         created_at=now,
         updated_at=now,
@@ -179,6 +193,36 @@ def list_batches(brand_id: str, campaign_id: str, *, limit: str | None = None, c
     page_size = parse_limit(limit)
     campaign = load_campaign(brand_id, campaign_id)
     return records.batches_page(campaign.campaign_id, page_size, cursor, _to_dict)
+
+
+def _market(market: dict | None) -> tuple[str | None, list[str]]:
+    if market is None:
+        return None, []
+    for name in market:
+        if name not in ("country", "places"):
+            raise InvalidInput(
+                f"market.{name}: Not a field of a market; it takes country and places.", field=f"market.{name}"
+            )
+    if market.get("country") is None:
+        raise InvalidInput(
+            "market.country: Name the country (or send market: null to clear it).", field="market.country"
+        )
+    return check_market(market.get("country"), market.get("places"))
+
+
+def update_batch(brand_id: str, batch_id: str, actor: str, body: dict) -> dict:
+    """Name (or clear, with null) the market a batch was shipped to, before it is activated."""
+    refuse_fields(body, _SERVER_OWNED, "This field is set by the server.")
+    values = validate(BatchPatch, body)
+    if "market" not in body:
+        raise InvalidInput("market: Send the market to set (or null to clear it).", field="market")
+    country, places = _market(values.market)
+    batch = load_batch(brand_id, batch_id)
+    if batch.status != BatchStatus.INACTIVE:
+        raise Conflict("The batch is active: its market is set before activation.", field="market")
+    batch_store.save_market(batch, country, places)
+    audit.record(brand_id, actor, "batch_market", batch_id, {"market": {"country": country, "places": places}})
+    return _to_dict(load_batch(brand_id, batch_id))
 
 
 def get_batch(brand_id: str, batch_id: str) -> dict:
@@ -207,19 +251,23 @@ def find_code(brand_id: str, code_text: str) -> CodeRef:
     return CodeRef(code=code, serial=parts.serial, batch=batch)
 
 
+def operator_record(ref: CodeRef, status: str, actor: str) -> CodeState:
+    """The record an operator writes for a code nobody claimed yet (void, quarantined): its claim is refused."""
+    return CodeState(
+        CodeState.key_for(ref.batch.batch_number, ref.serial),
+        state=status,
+        batch_id=ref.batch.batch_id,
+        brand_id=ref.batch.brand_id,
+        changed_at=clock.now(),
+        changed_by=actor,
+    )
+
+
 def void_code(brand_id: str, code_text: str, actor: str, body: dict) -> dict:
     """Void one code ahead of any scan; voiding twice is a no-op, a claimed code stays claimed."""
     validate(CodeStatusChange, body)
     ref = find_code(brand_id, code_text)
-    state = CodeState(
-        CodeState.key_for(ref.batch.batch_number, ref.serial),
-        state=CodeStatus.VOID,
-        batch_id=ref.batch.batch_id,
-        brand_id=brand_id,
-        changed_at=clock.now(),
-        changed_by=actor,
-    )
-    state = batch_store.void_code(state)
+    state = batch_store.void_code(operator_record(ref, CodeStatus.VOID, actor))
     if state.state != CodeStatus.VOID:
         raise Conflict("This code has already been claimed.", field="code")
     return {

@@ -16,7 +16,7 @@ from chalicelib.adapters.claim_store import (
     read_participant,
 )
 from chalicelib.adapters.models import CodeState, Prize
-from chalicelib.adapters.records import LookupCache, ScanTarget, scan_target
+from chalicelib.adapters.records import LookupCache, ScanTarget, known_target, scan_target
 from chalicelib.adapters.secrets import get_keyring
 from chalicelib.config import get_settings
 from chalicelib.domain import claims, clock, codes, loyalty
@@ -24,9 +24,10 @@ from chalicelib.domain.claims import Cancel, ClaimHistory, Refusal
 from chalicelib.domain.errors import CodeInvalid, DomainError, InvalidInput, LimitReached
 from chalicelib.domain.instant_win import roll_odds, winning_prize
 from chalicelib.domain.lifecycle import CodeStatus
+from chalicelib.domain.places import UNKNOWN
 from chalicelib.domain.statistics import rank_shard
 from chalicelib.domain.validation import format_instant, string_fields
-from chalicelib.services.stats_aggregator import record_refusal
+from chalicelib.services.stats_aggregator import Seen, record_refusal
 
 __all__ = ["claim_code"]
 
@@ -98,6 +99,21 @@ def _refuse_invalid(shopper_id: str, now: float) -> None:
     raise claims.locked(until - now)
 
 
+def _refuse_guess(shopper_id: str, now: datetime, target: ScanTarget | None, ip: str, place: str) -> None:
+    """Refuse a code that is not one of ours; one aimed at a batch this container knows (its batch
+    number read, with no request) is recorded for that campaign's guessing-network signal. Once the
+    shopper is locked out nothing more is written."""
+    try:
+        _refuse_invalid(shopper_id, now.timestamp())
+    except CodeInvalid:
+        if target is not None:
+            seen = Seen(None, place, ip)
+            record_refusal(
+                target.campaign, target.batch_id, "invalid", now, shopper_id=shopper_id, request_key=None, seen=seen
+            )
+        raise
+
+
 @dataclass
 class _Plan:
     """Everything one claim writes, fixed before the first attempt so retries send the same request."""
@@ -116,6 +132,7 @@ class _Plan:
     points: int = 0  # the scan's points: the SKU's, times the shopper's tier with the brand
     tier: str | None = None
     tier_change: tuple[str | None, str] | None = None
+    place: str = UNKNOWN  # the scan's coarse place (domain/places.py), written on the claim record
 
 
 @dataclass(slots=True)
@@ -172,6 +189,8 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         prev_claim_at=past.prev_claim_at,
         tier=plan.tier,
         tier_change=plan.tier_change,
+        place=plan.place,
+        prev_place=plan.before.last_place if plan.before else None,
     )
     # The participant as read before the claim must still be current: claims are
     # numbered one by one per participant, which the statistics rely on, and the
@@ -185,6 +204,7 @@ def _transaction(plan: _Plan) -> tuple[ClaimTransaction, _Claimed]:
         first_claim_at=past.first_claim_at,
         active_days=past.active_days,
         rank_shard=rank_shard(campaign_id, shopper_id),
+        place=plan.place,
     )
     month = loyalty.month_of(now, target.program.timezone)
     tx.member(
@@ -259,14 +279,21 @@ def _explain(tx: ClaimTransaction, error: Cancelled) -> tuple[Cancel, dict | Non
 
 
 def claim_code(
-    shopper_id: str, ip: str, body: dict, request_key: str | None = None, *, lookups: LookupCache | None = None
+    shopper_id: str,
+    ip: str,
+    body: dict,
+    request_key: str | None = None,
+    *,
+    lookups: LookupCache | None = None,
+    place: str = UNKNOWN,
 ) -> dict:
     """Claim what a code grants for a shopper, exactly once; a replay returns the original grant.
 
     Every refusal of a code whose campaign is known is recorded for the campaign's
     statistics after the answer is decided (never inside the claim transaction), once
     per request (`request_key`, its Idempotency-Key). `lookups` is the container's batch
-    and campaign lookup (tests pass one per container).
+    and campaign lookup (tests pass one per container). `place` is the scan's coarse place
+    (domain/places.place_of), stored on the claim record and on a refusal's.
     """
     (code_text,) = string_fields(body, "code")
     if not code_text.strip():
@@ -275,17 +302,25 @@ def claim_code(
     try:
         parts, code = codes.read_code(code_text, get_keyring())
     except CodeInvalid:
-        _refuse_invalid(shopper_id, now.timestamp())
+        _refuse_guess(shopper_id, now, known_target(codes.claimed_batch_number(code_text) or 0, lookups), ip, place)
     target = scan_target(parts.batch_number, lookups)
     if target is None or parts.serial >= target.quantity:
-        _refuse_invalid(shopper_id, now.timestamp())
+        _refuse_guess(shopper_id, now, target, ip, place)
     assert target is not None  # _refuse_invalid always raises
     try:
-        return _claim(shopper_id, ip, target, parts, code, now, request_key)
+        return _claim(shopper_id, ip, target, parts, code, now, request_key, place)
     except DomainError as refusal:
         kind = claims.stat_of(refusal)
         if kind:
-            record_refusal(target.campaign, target.batch_id, kind, now, shopper_id=shopper_id, request_key=request_key)
+            record_refusal(
+                target.campaign,
+                target.batch_id,
+                kind,
+                now,
+                shopper_id=shopper_id,
+                request_key=request_key,
+                seen=Seen(CodeState.key_for(parts.batch_number, parts.serial), place, ip),
+            )
         raise
 
 
@@ -297,6 +332,7 @@ def _claim(
     code: str,
     now: datetime,
     request_key: str | None,
+    place: str,
 ) -> dict:
     refusal = target.refusal(now)
     if refusal is Refusal.INVALID:
@@ -331,6 +367,7 @@ def _claim(
         points=points,
         tier=tier,
         tier_change=tier_change,
+        place=place,
     )
     for _ in dynamo.attempts(_CLAIM_ATTEMPTS, _BUSY):
         answer = _try_claim(plan, shards)
@@ -420,6 +457,7 @@ def _tiered_points(target: ScanTarget, shopper_id: str, now: datetime) -> tuple[
     return points, tier.name if tier else None, change
 
 
+_HELD = (CodeStatus.VOID, CodeStatus.QUARANTINED)
 _REFUSED = {Cancel.DAILY_CAP: Refusal.DAILY_CAP, Cancel.BUDGET: Refusal.BUDGET, Cancel.RATE: Refusal.RATE}
 
 
@@ -434,10 +472,11 @@ def _existing_claim(plan: _Plan) -> dict | None:
 
 def _answer_existing(existing: dict, plan: _Plan) -> dict:
     """A code already written: voided, this shopper's own claim (a replay), or somebody else's."""
-    if existing.get("state") == CodeStatus.VOID:
+    if existing.get("state") in _HELD:
         raise CodeInvalid()
     if existing.get("shopper_id") != plan.shopper_id:
-        raise Refusal.ALREADY_CLAIMED.error()
+        # A quarantined code (copied onto counterfeit packs) answers as a voided one to anybody else.
+        raise CodeInvalid() if existing.get("quarantined") else Refusal.ALREADY_CLAIMED.error()
     claimed = _Claimed.of(existing)
     participant = read_participant(claimed.campaign_id, plan.shopper_id)
     balance = {"points": participant.points if participant else 0, "entries": participant.entries if participant else 0}

@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from chalicelib.adapters import claim_store, counters
 from chalicelib.adapters.counters import brand_partition
 from chalicelib.adapters.models import Campaign, CodeState
+from chalicelib.adapters.secrets import get_phone_hash_pepper
 from chalicelib.domain.lifecycle import CodeStatus
+from chalicelib.domain.places import network_pseudonym
 from chalicelib.domain.statistics import (
     REFUSALS,
     add_counts,
@@ -17,9 +20,11 @@ from chalicelib.domain.statistics import (
     refusal_increments,
     zone,
 )
+from chalicelib.services import signals
 
 __all__ = [
     "TX_ITEMS",
+    "Seen",
     "refusal_key",
     "brand_partition",
     "record_refusal",
@@ -40,8 +45,24 @@ def refusal_key(shopper_id: str, request_key: str) -> str:
     return f"r#{shopper_id}#{request_key}"
 
 
+class Seen(NamedTuple):
+    """Where a refused scan was seen, for the integrity signals: its code's key, its coarse place, and
+    the request's source address (only an invalid code's refusal keeps anything of it: its network's pseudonym)."""
+
+    code: str | None
+    place: str
+    ip: str | None
+
+
 def record_refusal(
-    campaign: Campaign, batch_id: str, kind: str, now: datetime, *, shopper_id: str, request_key: str | None
+    campaign: Campaign,
+    batch_id: str,
+    kind: str,
+    now: datetime,
+    *,
+    shopper_id: str,
+    request_key: str | None,
+    seen: Seen | None = None,
 ) -> None:
     """Record one refused scan of a campaign's code; the aggregator counts it from the stream.
 
@@ -64,13 +85,21 @@ def record_refusal(
         changed_by=shopper_id,
         expires_at=now + REFUSAL_KEEP,
     )
+    if seen is not None:
+        refusal.code, refusal.place = seen.code or None, seen.place
+        if kind == "invalid" and seen.ip:
+            refusal.network = network_pseudonym(seen.ip, get_phone_hash_pepper())
     # False when an earlier copy of this request recorded it: counted once either way.
     claim_store.record_refusal(refusal)
 
 
 def handle_stream_records(records: list[dict]) -> int:
-    """The stream handler: count the new claims and refusals among `records`; returns how many were counted now."""
-    return count_claims(counters.inserted_codes(records))
+    """The stream handler: count the new claims and refusals among `records`, then fold them into the
+    integrity signals (services/signals.py); returns how many were counted now."""
+    inserted = counters.inserted_codes(records)
+    counted = count_claims(inserted)
+    signals.observe(inserted)
+    return counted
 
 
 def _increments(item: CodeState) -> dict[tuple[str, str, str], dict[str, int]]:

@@ -21,7 +21,11 @@ def describe_code(code_text: str, *, lookups: LookupCache | None = None) -> dict
     """
     parts, code = codes.read_code(code_text, get_keyring())
     target = scan_target(parts.batch_number, lookups)
-    if target is None or parts.serial >= target.quantity or target.batch_status == BatchStatus.VOID:
+    if (
+        target is None
+        or parts.serial >= target.quantity
+        or target.batch_status in (BatchStatus.VOID, BatchStatus.QUARANTINED)
+    ):
         raise CodeInvalid()
     refusal = target.refusal(clock.now())
     return {

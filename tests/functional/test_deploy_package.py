@@ -941,7 +941,7 @@ def test_the_call_reader_sees_a_table_a_function_would_reach(tmp_path):
     assert not problems and not more
 
 
-def _matches(pattern: str, line: dict) -> bool:
+def _log_matches(pattern: str, line: dict) -> bool:
     """Whether a CloudWatch Logs JSON filter pattern of `$.field = value` terms joined by `&&` matches a line."""
     import re
 
@@ -992,7 +992,35 @@ def test_the_breach_alarms_count_the_log_lines_the_api_writes(packaged, api, cap
             lines.append(json.loads(record.getMessage()))
         except ValueError:
             continue
-    counted = {name: [line for line in lines if _matches(filters[name]["FilterPattern"], line)] for name in watched}
+    counted = {name: [line for line in lines if _log_matches(filters[name]["FilterPattern"], line)] for name in watched}
     assert [(line["action"], line["brand_id"]) for line in counted["ClearDataViews"]] == [("phones_viewed", "brand-a")]
     assert [line["route"] for line in counted["RefusedTokens"]] == ["/v1/me/data"]
     assert [line["status"] for line in counted["MyDataDownloads"]] == [200]
+
+
+def _matches(pattern: object, event: object) -> bool:
+    """Whether a Lambda event filter pattern (exact values only, as ours uses) lets `event` through."""
+    if isinstance(pattern, list):
+        return event in pattern
+    if not isinstance(pattern, dict) or not isinstance(event, dict):
+        return False
+    return all(key in event and _matches(value, event[key]) for key, value in pattern.items())
+
+
+def test_the_stream_filter_lets_every_record_the_aggregator_counts_through(packaged):
+    """Refusals are counted (and feed the integrity signals) from the same stream as claims: a filter
+    that passed claims only left every refusal counter at 0 in AWS, while the local worker, which
+    applies no filter, counted them."""
+    (function,) = [f for name, f in _functions(packaged["template"]).items() if name == "StatsAggregator"]
+    (source,) = function["Events"].values()
+    patterns = [json.loads(f["Pattern"]) for f in source["Properties"]["FilterCriteria"]["Filters"]]
+
+    def record(event_name: str, state: str) -> dict:
+        return {"eventName": event_name, "dynamodb": {"NewImage": {"state": {"S": state}, "campaign_id": {"S": "c"}}}}
+
+    def passes(event: dict) -> bool:
+        return any(_matches(p, event) for p in patterns)
+
+    for state in ("claimed", "refused"):
+        assert passes(record("INSERT", state)), state
+    assert not passes(record("INSERT", "void")) and not passes(record("MODIFY", "claimed"))

@@ -80,6 +80,12 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/v1/subject-requests/{request_id}/access"): {},
     ("POST", "/v1/subject-requests/{request_id}/erase"): {},
     ("POST", "/v1/subject-requests/{request_id}/correct"): {"marketing": False},
+    ("PATCH", "/v1/batches/{batch_id}"): {"market": {"country": "VN", "places": ["VN-HN"]}},
+    ("POST", "/v1/batches/{batch_id}/quarantine"): {"reason": "taken over"},
+    ("POST", "/v1/batches/{batch_id}/release"): {},
+    ("POST", "/v1/codes/{code}/quarantine"): {"reason": "taken over"},
+    ("POST", "/v1/codes/{code}/release"): {},
+    ("PUT", "/v1/integrity/thresholds"): {"farm_claims": 1},
     ("POST", "/v1/me/consents/withdrawals"): {"brand_id": "brand-b", "purpose": "partner-offers"},
     ("PUT", "/v1/consent-purposes"): {"purposes": [], "version": 0},
     ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/stolen", "event_types": ["claim.granted"]},
@@ -304,6 +310,9 @@ def test_another_brands_ids_are_not_found_and_show_nothing_of_it(api, role):
         if "{" in path or (role == "viewer" and method in WRITES):
             continue
         if path == "/v1/redemptions.csv" and role == "viewer":  # delivery details: writers only
+            continue
+        if (path, method) == ("/v1/integrity/thresholds", "PUT") and role != "owner":  # owners set thresholds
+            assert api.call(method, path, _body(method, path), role=role).status_code == 403
             continue
         if (path, method) == ("/v1/consent-purposes", "PUT") and role != "owner":  # they speak for the brand
             assert api.call(method, path, _body(method, path), role=role).status_code == 403

@@ -129,6 +129,8 @@ def _api_snapshot(server: ChaliceLocal, campaign_id: str, token: str) -> dict[st
         "loyalty": _api(server, "/v1/loyalty/stats", token),
         "rewards": _api(server, "/v1/rewards?limit=100", token),
         "retention": _api(server, "/v1/retention", token),
+        "places": _api(server, f"/v1/campaigns/{urllib.parse.quote(campaign_id)}/stats/places", token),
+        "signals": _api(server, f"/v1/campaigns/{urllib.parse.quote(campaign_id)}/signals", token),
     }
 
 
@@ -152,6 +154,18 @@ def _expected_stats(api: dict[str, Any]) -> dict[str, Any]:
     expected.update(
         {key: _path(api["retention"], key.removeprefix("retention.")) for _, t in dashboard.RETENTION for key, _ in t}
     )
+    expected.update(_expected_integrity(api["places"], api["signals"]))
+    return expected
+
+
+def _expected_integrity(places: dict[str, Any], signals: dict[str, Any]) -> dict[str, Any]:
+    """Scans and participants by place, and each signal's count."""
+    expected: dict[str, Any] = {}
+    for row in places["places"]:
+        expected[f"place.{row['place']}.scans"] = row["scans"]
+        expected[f"place.{row['place']}.participants"] = row["participants"]
+    for signal in signals["signals"]:
+        expected[f"signal.{signal['kind']}.{signal['subject']}"] = signal["count"]
     return expected
 
 
