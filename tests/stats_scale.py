@@ -9,7 +9,7 @@ of chalicelib/stats.py read, built the way the real path builds it:
   write (state, campaign, batch, sku, points, entries, prize, time zone, and the
   participant's `nth`, `active_days`, `first_claim_at` and `prev_claim_at` exactly as
   `scans._participant_fields` gives them when the participant's claims come in time
-  order), then folded with `stats_aggregator.counters_of`, the aggregator's own fold, and written with
+  order, and the place a scan without the edge's viewer headers gets), then folded with `stats_aggregator.counters_of`, the aggregator's own fold, and written with
   `adapters.counters.counter_update`, its own update. As the aggregator picks a random claim shard per
   group, each claim goes to a random one of `statistics.CLAIM_SHARDS` shards (a low-traffic
   stream delivers one claim per group); the readers sum all shards;
@@ -52,7 +52,7 @@ from chalicelib.adapters import records
 from chalicelib.adapters.dynamo import transaction_connection
 from chalicelib.adapters.models import Batch, Campaign, CodeState, Counter, Participant, ShopperAccount
 from chalicelib.adapters.secrets import get_keyring
-from chalicelib.domain import statistics
+from chalicelib.domain import places, statistics
 from chalicelib.domain.instant_win import winning_prize
 from chalicelib.services import batches, campaigns, stats_aggregator
 from tests.support import synthetic_shopper_id
@@ -117,6 +117,9 @@ class LoadPlan:
             "active_days": claim.active_days,
             "first_claim_at": claim.first_at,
             "prev_claim_at": claim.prev_at,
+            # A scan without the edge's viewer headers is placed "unknown", and so was the one before it.
+            "place": places.UNKNOWN,
+            "prev_place": places.UNKNOWN if claim.nth > 1 else None,
         }
         request_id = hashlib.sha256(f"{claim.shopper_id}:{claim.serial}".encode()).hexdigest()[:32]
         return CodeState(
@@ -155,6 +158,7 @@ class LoadPlan:
                 last_claim_at=c.at,
                 active_days=c.active_days,
                 rank_shard=statistics.rank_shard(self.campaign_id, shopper_id),
+                last_place=places.UNKNOWN,
             )
             for shopper_id, c in last.items()
         ]

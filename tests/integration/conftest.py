@@ -41,18 +41,19 @@ def _settings(endpoint: str, label: str) -> Settings:
 
 
 @contextlib.contextmanager
-def _tables_of(settings: Settings) -> Iterator[Settings]:
-    """Bind the models to `settings` with their tables created; afterwards drop them and
-    restore whatever binding was there before (another suite's, or the process default)."""
+def _tables_of(settings: Settings, only: list | None = None) -> Iterator[Settings]:
+    """Bind the models to `settings` with their tables (or `only` those models') created; afterwards drop
+    them and restore whatever binding was there before (another suite's, or the process default)."""
     saved = [(model, dict(vars(model.Meta))) for model in models.ALL_MODELS]
     saved_binding = dynamo.binding()
     models.bind(settings)
+    chosen = only if only is not None else list(models.ALL_MODELS)
     try:
-        tables.create_tables()
+        tables.create_tables(chosen)
         yield settings
     finally:
         try:
-            tables.delete_tables()
+            tables.delete_tables(chosen)
         finally:
             for model, meta in saved:
                 for name in set(vars(model.Meta)) - set(meta):

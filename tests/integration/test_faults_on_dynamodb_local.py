@@ -127,6 +127,9 @@ def _tables(names: dict[str, str]) -> dict[str, list[str]]:
             items = [i for i in items if i["name"] != BATCH_COUNTER]
         if model is models.CodeState:  # keyed by batch number, new in each run
             items = [{**i, "code_key": _BATCH_KEY.sub(r"B:\1", i["code_key"])} for i in items]
+            items = [{**i, "code": _BATCH_KEY.sub(r"B:\1", i["code"])} if "code" in i else i for i in items]
+        if model is models.StatShard:  # the integrity signals' state names codes by batch number too
+            items = [_codes_by_serial(i) for i in items]
         if model is models.Batch:
             items = [{**i, "batch_number": "B"} for i in items]
         if model in (models.StatShard, models.Counter):
@@ -138,6 +141,15 @@ def _tables(names: dict[str, str]) -> dict[str, list[str]]:
         items = [{k: "<sealed>" if k.endswith("_sealed") and v else v for k, v in i.items()} for i in items]
         dump[model.__name__] = sorted(json.dumps(_names(i, names), sort_keys=True, default=str) for i in items)
     return dump
+
+
+def _codes_by_serial(item: dict) -> dict:
+    """An integrity state or signal item with its codes (`<batch number>:<serial>`) named by serial only."""
+    item = {**item, "campaign_id": re.sub(r"code#[0-9]+:", "code#B:", str(item["campaign_id"]))}
+    for name in ("codes", "tries"):
+        if isinstance(item.get(name), (list, set)):
+            item[name] = sorted(_BATCH_KEY.sub(r"B:\1", str(code)) for code in item[name])
+    return item
 
 
 def _sum_shards(model, items: list[dict]) -> list[dict]:

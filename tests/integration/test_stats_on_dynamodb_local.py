@@ -170,9 +170,12 @@ def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(d
     from tests.integration.conftest import _settings, _tables_of
 
     settings = _settings(ddb_local, "upgrade")
-    with _tables_of(settings):
+    # Only the two tables that changed: with every table of today beside them (streams on code_states and
+    # audit), DynamoDB Local leaves an index added by UpdateTable CREATING for ever, which AWS does not.
+    upgraded = [CodeState, Participant]
+    with _tables_of(settings, upgraded):
         client = transaction_connection().client
-        for model in (CodeState, Participant):
+        for model in upgraded:
             name = model.Meta.table_name
             client.delete_table(TableName=name)
             schema = model._get_schema()
@@ -186,12 +189,12 @@ def test_tables_kept_from_before_statistics_gain_the_stream_and_the_rank_index(d
                     if a["AttributeName"] in {k["AttributeName"] for k in schema["key_schema"]}
                 ],
             )
-        tables.create_tables()
+        tables.create_tables(upgraded)
         code_states = client.describe_table(TableName=CodeState.Meta.table_name)["Table"]
         assert code_states["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
         participants = client.describe_table(TableName=Participant.Meta.table_name)["Table"]
         assert {"by_rank", "by_shopper"} <= {i["IndexName"] for i in participants["GlobalSecondaryIndexes"]}
-        assert tables.create_tables() == []  # a second run changes nothing
+        assert tables.create_tables(upgraded) == []  # a second run changes nothing
 
 
 def test_the_reconcile_command_reports_zero_difference_and_exit_codes(running, generous_limits, capsys):
