@@ -65,8 +65,9 @@ def observe(campaign_id: str, key: str, sets: Mapping[str, set[str]]) -> dict[st
     return {name: set(value["SS"]) for name, value in found.get("Attributes", {}).items() if "SS" in value}
 
 
-def raise_signal(part: str, key: str, facts: Mapping[str, str | int], sets: Mapping[str, set[str]]) -> None:
-    """Write or add to one raised signal: its facts set (the latest win), its lists added to (bounded)."""
+def raise_signal(part: str, key: str, facts: Mapping[str, str | int], sets: Mapping[str, set[str]]) -> bool:
+    """Write or add to one raised signal: its facts set (the latest win), its lists added to (bounded);
+    True when this write raised it (the item was not there: the update's old item says so)."""
     names: dict[str, str] = {}
     values: dict[str, dict] = {}
     sets_part, facts_part = [], []
@@ -79,13 +80,15 @@ def raise_signal(part: str, key: str, facts: Mapping[str, str | int], sets: Mapp
             names[f"#s{i}"], values[f":s{i}"] = name, {"SS": sorted(elements)[:MOST_LISTED]}
             sets_part.append(f"#s{i} :s{i}")
     update = "SET " + ", ".join(facts_part) + (" ADD " + ", ".join(sets_part) if sets_part else "")
-    dynamo.client().update_item(
+    answer = dynamo.client().update_item(
         TableName=StatShard.Meta.table_name,
         Key=_key(part, key),
         UpdateExpression=update,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
+        ReturnValues="ALL_OLD",
     )
+    return not answer.get("Attributes")
 
 
 def signals(part: str) -> list[tuple[str, dict]]:

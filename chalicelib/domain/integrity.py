@@ -7,10 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
+from chalicelib.domain import codes
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.phones import brand_shopper_id
 from chalicelib.domain.places import UNKNOWN, country_of, distance_km, known_place
 
 __all__ = [
+    "code_text",
+    "signal_subject",
     "SIGNALS",
     "Thresholds",
     "thresholds_from",
@@ -169,3 +173,17 @@ def check_market(country: object, places: object) -> tuple[str | None, list[str]
                 f"{field}: A province or region code of {country} (VN-HN, PH-07; docs/integrity.md).", field=field
             )
     return country, sorted(set(places))
+
+
+def code_text(keyring: codes.Keyring, code_key: str) -> dict:
+    """A code's key (`<batch number>:<serial>`) as the printed code an operator can act on, and its serial."""
+    batch_number, serial = (int(part) for part in code_key.split(":"))
+    return {"code": codes.mint_code(keyring, batch_number, serial), "serial": serial}
+
+
+def signal_subject(kind: str, subject: str, brand_id: str, pepper: str, keyring: codes.Keyring) -> str:
+    """What a signal is about, as a brand may see it: a copied code as printed, a farm's shopper as the brand's
+    pseudonym, a network as its pseudonym already is."""
+    if kind == "copied_code":
+        return str(code_text(keyring, subject)["code"])
+    return brand_shopper_id(pepper, brand_id, subject) if kind == "farm" else subject

@@ -54,6 +54,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "win.alternate_promoted",
     "batch.activated",
     "batch.voided",
+    "integrity.signal_raised",
 )
 PING = "webhook.ping"  # a test call: sent to one endpoint when its owner asks, never subscribed to
 

@@ -11,6 +11,8 @@ from chalicelib.domain import clock
 from chalicelib.domain import integrity as rules
 from chalicelib.domain.lifecycle import CodeStatus
 from chalicelib.domain.places import UNKNOWN
+from chalicelib.services import webhook_events
+from chalicelib.services.webhook_events import publish as publish_events
 
 __all__ = ["observe", "brand_thresholds"]
 
@@ -38,20 +40,39 @@ def observe(items: list[CodeState]) -> int:
     claim); only later claims are gathered by window."""
     limits: dict[str, rules.Thresholds] = {}
     seen: dict[str, _Seen] = {}
+    fresh: list[webhook_events.Change] = []
     raised = 0
     for item in items:
         brand = item.brand_id
         if brand not in limits:
             limits[brand] = brand_thresholds(brand)
-        raised += _far_apart(item, limits[brand])
+        raised += _far_apart(item, limits[brand], fresh)
         _note(item, limits[brand], seen)
     for key, found in seen.items():
         state = integrity_store.observe(found.campaign_id, key, found.sets)
-        raised += _raise(integrity_store.partition(found.campaign_id), key, state, limits[found.brand_id])
+        part = integrity_store.partition(found.campaign_id)
+        raised += _raise(_Target(found.brand_id, found.campaign_id, part, fresh), key, state, limits[found.brand_id])
+    # Each signal goes to the brand's feed once, when first raised; a batch delivered again raises nothing
+    # new, and a publish that failed fails the batch, which is delivered again with the same event ids.
+    publish_events(fresh)  # imported by name: the static IAM reader takes `x.publish()` for SNS's
     return raised
 
 
-def _far_apart(item: CodeState, limits: rules.Thresholds) -> int:
+@dataclass(frozen=True)
+class _Target:
+    """Where a signal is raised: its brand and campaign, their partition, and the new signals' events."""
+
+    brand_id: str
+    campaign_id: str
+    part: str
+    fresh: list[webhook_events.Change]
+
+    def signal(self, key: str, facts: dict[str, str | int], sets: dict[str, set[str]]) -> None:
+        if integrity_store.raise_signal(self.part, key, facts, sets):
+            self.fresh.append(webhook_events.signal_event(self.brand_id, self.campaign_id, key, facts, sets))
+
+
+def _far_apart(item: CodeState, limits: rules.Thresholds, fresh: list[webhook_events.Change]) -> int:
     """A farm signal from the claim record alone: the shopper's previous claim placed too far away too
     soon, or a new account past a farm's limit within one window of its first claim."""
     if item.state != CodeStatus.CLAIMED:
@@ -72,7 +93,9 @@ def _far_apart(item: CodeState, limits: rules.Thresholds) -> int:
     shopper = str(item.shopper_id)
     facts: dict[str, str | int] = {"reason": reason, "claims": claims, "updated_at": _now()}
     sets = {"shoppers": {shopper}, "codes": {item.code_key}, "places": places, "batches": {item.batch_id}}
-    integrity_store.raise_signal(integrity_store.partition(str(item.campaign_id)), f"sig#farm#{shopper}", facts, sets)
+    campaign_id = str(item.campaign_id)
+    target = _Target(item.brand_id, campaign_id, integrity_store.partition(campaign_id), fresh)
+    target.signal(f"sig#farm#{shopper}", facts, sets)
     return 1
 
 
@@ -111,24 +134,22 @@ def _add(seen: dict[str, _Seen], key: str, item: CodeState, values: dict[str, se
         found.sets[name] |= elements
 
 
-def _raise(part: str, key: str, state: dict[str, set[str]], limits: rules.Thresholds) -> int:
+def _raise(target: _Target, key: str, state: dict[str, set[str]], limits: rules.Thresholds) -> int:
     """Raise (or add to) the signal one state item now crosses, if any."""
     kind, subject = key.split("#")[0], key.split("#")[1]
     if kind == "code" and rules.copied(len(state.get("shoppers", ())), limits):
         facts: dict[str, str | int] = {"tries": len(state["shoppers"]), "updated_at": _now()}
         sets = {"shoppers": state["shoppers"], "places": state.get("places", set()), "codes": {subject}}
-        integrity_store.raise_signal(
-            part, f"sig#copied_code#{subject}", facts, {**sets, "batches": state.get("batches", set())}
-        )
+        target.signal(f"sig#copied_code#{subject}", facts, {**sets, "batches": state.get("batches", set())})
         return 1
     if kind == "shop" and rules.too_many(len(state.get("codes", ())), limits):
         facts = {"reason": "claims", "claims": len(state["codes"]), "updated_at": _now()}
         sets = {"shoppers": {subject}, "codes": state["codes"], "places": state["places"], "batches": state["batches"]}
-        integrity_store.raise_signal(part, f"sig#farm#{subject}", facts, sets)
+        target.signal(f"sig#farm#{subject}", facts, sets)
         return 1
     if kind == "net" and rules.guessing(len(state.get("tries", ())), limits):
         facts = {"invalid": len(state["tries"]), "updated_at": _now()}
         sets = {"shoppers": state["shoppers"], "places": state["places"], "batches": state["batches"]}
-        integrity_store.raise_signal(part, f"sig#guessing_network#{subject}", facts, sets)
+        target.signal(f"sig#guessing_network#{subject}", facts, sets)
         return 1
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,14 +11,14 @@ from typing import Any
 
 from chalicelib.adapters import audit_log, counters, webhook_store
 from chalicelib.adapters.models import AuditEvent, CodeState, WebhookEndpoint, WebhookEvent
-from chalicelib.adapters.secrets import get_phone_hash_pepper
-from chalicelib.domain import clock
+from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
+from chalicelib.domain import clock, integrity
 from chalicelib.domain.lifecycle import BatchStatus, CodeStatus, WebhookStatus
 from chalicelib.domain.phones import brand_shopper_id
 from chalicelib.domain.webhooks import event_id, object_version
 from chalicelib.services import webhook_delivery
 
-__all__ = ["Change", "from_claims", "from_audit", "claim_events", "audit_events", "publish"]
+__all__ = ["Change", "from_claims", "from_audit", "claim_events", "audit_events", "signal_event", "publish"]
 
 _WRITERS = 8  # conditional puts in flight at once (the shared client's pool holds more)
 
@@ -122,6 +122,27 @@ def audit_events(event: AuditEvent) -> list[Change]:
         Change(event.brand_id, kind, event.at, f"{source}:{kind}", {**data, "by": event.actor})
         for kind, data in make(event, details)
     ]
+
+
+def signal_event(
+    brand_id: str, campaign_id: str, key: str, facts: Mapping[str, str | int], sets: Mapping[str, set[str]]
+) -> Change:
+    """`integrity.signal_raised`, once per signal (its key names it): what it is, and the codes, batches, places
+    and the brand's pseudonyms of the shoppers involved (never the platform's ids, never a number)."""
+    _, kind, subject = key.split("#", 2)
+    pepper, keyring = get_phone_hash_pepper(), get_keyring()
+    # Named as the signals route names them: codes as printed, shoppers as the brand's pseudonyms.
+    data: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "kind": kind,
+        "subject": integrity.signal_subject(kind, subject, brand_id, pepper, keyring),
+        "facts": {name: value for name, value in facts.items() if name != "updated_at"},
+        "codes": [integrity.code_text(keyring, code)["code"] for code in sorted(sets.get("codes", ()))],
+        "batches": sorted(sets.get("batches", ())),
+        "places": sorted(sets.get("places", ())),
+        "member_ids": sorted(brand_shopper_id(pepper, brand_id, s) for s in sets.get("shoppers", ())),
+    }
+    return Change(brand_id, "integrity.signal_raised", clock.now(), f"signal:{campaign_id}:{key}", data)
 
 
 def from_claims(records: list[dict]) -> int:

@@ -10,7 +10,7 @@ from chalicelib.adapters import counters, integrity_store
 from chalicelib.adapters.models import Batch
 from chalicelib.adapters.records import campaign_batches, load_campaign
 from chalicelib.adapters.secrets import get_keyring, get_phone_hash_pepper
-from chalicelib.domain import clock, codes
+from chalicelib.domain import clock
 from chalicelib.domain import integrity as rules
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.phones import brand_shopper_id
@@ -73,12 +73,6 @@ def place_stats(brand_id: str, campaign_id: str, *, start: str | None = None, en
     }
 
 
-def _code_text(code_key: str) -> dict:
-    """A code's key (`<batch number>:<serial>`) as the printed code an operator can act on."""
-    batch_number, serial = (int(part) for part in code_key.split(":"))
-    return {"code": codes.mint_code(get_keyring(), batch_number, serial), "serial": serial}
-
-
 def _diverted(campaign_id: str, batches: list[Batch], limits: rules.Thresholds) -> list[dict]:
     """The batches with a market whose scans outside it cross the thresholds (read now, from their counters)."""
     found = []
@@ -117,18 +111,16 @@ def campaign_signals(brand_id: str, campaign_id: str) -> dict:
     limits = rules.thresholds_from(integrity_store.thresholds(brand_id))
     batches = campaign_batches(campaign_id)
     status = {b.batch_id: b.status for b in batches}
-    pepper = get_phone_hash_pepper()
+    pepper, keyring = get_phone_hash_pepper(), get_keyring()
     found = _diverted(campaign_id, batches, limits)
     for key, item in integrity_store.signals(integrity_store.partition(campaign_id)):
         _, kind, subject = key.split("#", 2)
         found.append(
             {
                 "kind": kind,
-                "subject": _code_text(subject)["code"]
-                if kind == "copied_code"
-                else _subject(kind, subject, brand_id, pepper),
+                "subject": rules.signal_subject(kind, subject, brand_id, pepper, keyring),
                 "batches": [{"batch_id": b, "status": status.get(b)} for b in item.get("batches", [])],
-                "codes": [_code_text(c) for c in item.get("codes", [])][: integrity_store.MOST_LISTED],
+                "codes": [rules.code_text(keyring, c) for c in item.get("codes", [])][: integrity_store.MOST_LISTED],
                 "shoppers": [brand_shopper_id(pepper, brand_id, s) for s in item.get("shoppers", [])],
                 "places": item.get("places", []),
                 "count": int(item.get("tries") or item.get("claims") or item.get("invalid") or 0),
@@ -139,8 +131,3 @@ def campaign_signals(brand_id: str, campaign_id: str) -> dict:
     order = {kind: i for i, kind in enumerate(rules.SIGNALS)}
     found.sort(key=lambda s: (order.get(s["kind"], 9), -s["count"], s["subject"]))
     return {"campaign_id": campaign_id, "thresholds": asdict(limits), "signals": found}
-
-
-def _subject(kind: str, subject: str, brand_id: str, pepper: str) -> str:
-    # A farm's subject is a shopper: shown as the brand's pseudonym; a network's is already a pseudonym.
-    return brand_shopper_id(pepper, brand_id, subject) if kind == "farm" else subject

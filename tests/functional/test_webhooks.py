@@ -318,3 +318,32 @@ def test_a_batch_status_change_is_never_written_without_its_audit_event(api, cam
             with injector.quiet():
                 moved, recorded = moved_and_recorded(batch["batch_id"])
             assert moved == recorded, (k, injector.fired, moved, recorded)
+
+
+def test_a_copied_code_signal_goes_to_the_feed_once_with_pseudonyms_only(api, queue, receiver):
+    from chalicelib.adapters import records
+    from scripts.stats_worker import drain
+    from tests.support import active_batch, shopper_token
+
+    records.clear_cache()  # batch numbers start again in each test's tables: forget the earlier tests' lookups
+
+    made = _create(api, receiver.url, ["integrity.signal_raised"])
+    _, _, codes = active_batch("brand-a", 2)
+    saigon = {"CloudFront-Viewer-Country": "VN", "CloudFront-Viewer-Country-Region": "SG"}
+    first = api.call("POST", "/v1/scans", {"code": codes[0]}, token=shopper_token("+84911000000"), headers=saigon)
+    assert first.status_code == 200
+    for i in range(1, 6):  # more shoppers than a copied code's default threshold try the claimed code
+        token = shopper_token(f"+8491100000{i}")
+        assert api.call("POST", "/v1/scans", {"code": codes[0]}, token=token, headers=saigon).status_code == 409
+    drain()
+    drain()  # the same stream read again: the signal is not raised again, nor its event written again
+    events = [e for e in WebhookEvent.query("brand-a") if e.type == "integrity.signal_raised"]
+    assert len(events) == 1, [json.loads(e.body)["data"] for e in events]
+    _deliver_all(queue)
+    (got,) = receiver.take()
+    payload = Webhook(made["secret"]).verify(got.body, got.headers)
+    data = payload["data"]
+    assert data["kind"] == "copied_code" and data["subject"] == codes[0] and data["places"] == ["VN-SG"]
+    assert len(data["member_ids"]) >= 3 and all(m.startswith("mbr_") for m in data["member_ids"])
+    assert "shp_" not in got.body.decode() and "91100000" not in got.body.decode()
+    _matches_spec(payload)
