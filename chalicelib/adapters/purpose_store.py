@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamo
@@ -13,8 +12,6 @@ from chalicelib.domain.consent import BrandPurpose
 from chalicelib.domain.errors import Conflict
 
 __all__ = ["read", "replace"]
-
-_ATTEMPTS = 6
 
 
 def _purpose(text: PurposeText) -> BrandPurpose:
@@ -55,18 +52,11 @@ def replace(
     # The version read makes the save conditional: none yet (no item), or the one the owner edited.
     if version:
         record.version = version
-    for _ in dynamo.attempts(_ATTEMPTS, "Many edits of the purposes at once; please try again."):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.save(record)
-                tx.save(event)
-        except TransactWriteError as error:
-            if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
-                raise Conflict("The purposes were changed meanwhile; read them again and retry.") from None
-            if dynamo.transient(error) or any(r is not None for r in error.cancellation_reasons):
-                continue
-            raise
-        return int(record.version or 0)
-    raise AssertionError("unreachable: attempts() raises after the last try")
+
+    def items(tx: TransactWrite) -> None:
+        tx.save(record)
+        tx.save(event)
+
+    if not dynamo.write_together(items, "Many edits of the purposes at once; please try again."):
+        raise Conflict("The purposes were changed meanwhile; read them again and retry.")
+    return int(record.version or 0)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.attributes import Attribute
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -445,28 +445,18 @@ def save_status_with_event(item: Campaign | Batch, target: str, noun: str, event
     events derived from it) exists if and only if the status moved."""
     model = type(item)
     now = clock.now()
-    for _ in dynamo.attempts(_STATUS_ATTEMPTS, f"Many changes to this {noun} at once; please try again."):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                tx.update(
-                    item,
-                    actions=[model.status.set(target), model.updated_at.set(now)],
-                    condition=model.status == item.status,
-                )
-                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-        except TransactWriteError as error:
-            if any(r is not None and r.code == "ConditionalCheckFailed" for r in error.cancellation_reasons):
-                raise Conflict(f"The {noun} was changed by someone else; read it again and retry.") from None
-            if dynamo.transient(error) or any(r is not None for r in error.cancellation_reasons):
-                continue  # in conflict with another transaction, or throttled: again
-            raise
-        item.status, item.updated_at = target, now
-        return
 
+    def items(tx: TransactWrite) -> None:
+        tx.update(
+            item,
+            actions=[model.status.set(target), model.updated_at.set(now)],
+            condition=model.status == item.status,
+        )
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
 
-_STATUS_ATTEMPTS = 6
+    if not dynamo.write_together(items, f"Many changes to this {noun} at once; please try again."):
+        raise Conflict(f"The {noun} was changed by someone else; read it again and retry.")
+    item.status, item.updated_at = target, now
 
 
 def save_status(item: Campaign | Batch, target: str, noun: str) -> None:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -71,11 +70,6 @@ def new_request(brand_id: str, request_id: str, first: RequestAction, **values: 
 def action(name: str, actor: str, at: datetime, result: dict) -> RequestAction:
     """One thing done for a request, as its record keeps it (`result` as JSON)."""
     return RequestAction(action=name, actor=actor, at=at, result=json.dumps(result, sort_keys=True))
-
-
-def _refused(exc: TransactWriteError) -> bool:
-    """Whether a condition refused the transaction (nothing written), rather than something else failing."""
-    return isinstance(exc.cause, ClientError) and dynamo.cancellation_codes(exc.cause) is not None
 
 
 def create(record: SubjectRequest, event: AuditEvent) -> bool:
@@ -143,31 +137,22 @@ def _write(
     redemption: Redemption | None = also.redemption
     win: Win | None = also.win
     account: ShopperAccount | None = also.account
-    for _ in dynamo.attempts(6, _BUSY):
-        try:
-            with TransactWrite(
-                connection=dynamo.transaction_connection(), client_request_token=dynamo.request_token()
-            ) as tx:
-                if new is not None:
-                    tx.save(new, condition=SubjectRequest.request_id.does_not_exist())
-                if key is not None:
-                    open_now = SubjectRequest.status == SubjectRequestStatus.OPEN
-                    tx.update(key, actions=actions or [], condition=open_now)
-                if redemption is not None:
-                    tx.update(redemption, actions=also.actions, condition=also.condition)
-                if win is not None:
-                    tx.update(win, actions=also.actions, condition=also.condition)
-                if account is not None:
-                    tx.update(account, actions=also.actions, condition=also.condition)
-                tx.save(event, condition=AuditEvent.event_key.does_not_exist())
-        except TransactWriteError as exc:
-            if dynamo.transient(exc):
-                continue
-            if _refused(exc):
-                return False
-            raise
-        return True
-    return False  # never reached: attempts raises ServiceBusy after the last try
+
+    def items(tx: TransactWrite) -> None:
+        if new is not None:
+            tx.save(new, condition=SubjectRequest.request_id.does_not_exist())
+        if key is not None:
+            open_now = SubjectRequest.status == SubjectRequestStatus.OPEN
+            tx.update(key, actions=actions or [], condition=open_now)
+        if redemption is not None:
+            tx.update(redemption, actions=also.actions, condition=also.condition)
+        if win is not None:
+            tx.update(win, actions=also.actions, condition=also.condition)
+        if account is not None:
+            tx.update(account, actions=also.actions, condition=also.condition)
+        tx.save(event, condition=AuditEvent.event_key.does_not_exist())
+
+    return dynamo.write_together(items, _BUSY)
 
 
 def redemption_delivery(brand_id: str, shopper_id: str, redemption_id: str, sealed: str) -> Change:
